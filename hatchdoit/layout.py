@@ -1,0 +1,99 @@
+"""Where every artifact of a project lives. One place for path rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Role = Literal["factory", "qa"]
+LOG_COMPONENTS = ("orchestrator", "factory", "qa", "hooks", "errors", "summaries", "state")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths under one project root (the directory holding dodo.py and hatchdoit.yaml)."""
+
+    root: Path
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "_logs"
+
+    @property
+    def worktrees(self) -> Path:
+        return self.root / "_worktrees"
+
+    @property
+    def audit(self) -> Path:
+        return self.logs / "audit.jsonl"
+
+    @property
+    def current_state(self) -> Path:
+        return self.logs / "current_state.json"
+
+    @property
+    def locks(self) -> Path:
+        return self.logs / "locks"
+
+    def worktree(self, tid: str) -> Path:
+        return self.worktrees / tid
+
+    def state_dir(self, tid: str) -> Path:
+        return self.logs / "state" / tid
+
+    def worktree_record(self, tid: str) -> Path:
+        return self.state_dir(tid) / "worktree.json"
+
+    def receipt(self, tid: str, step: str, attempt: int) -> Path:
+        return self.state_dir(tid) / f"{step}-{attempt:03d}.receipt.json"
+
+    def launch_record(self, tid: str, role: Role, attempt: int) -> Path:
+        return self.state_dir(tid) / f"{role}-{attempt:03d}.launch.json"
+
+    def done(self, tid: str) -> Path:
+        return self.state_dir(tid) / "done.json"
+
+    def escalated(self, tid: str) -> Path:
+        return self.state_dir(tid) / "escalated.json"
+
+    def hooks_dir(self, tid: str) -> Path:
+        return self.logs / "hooks" / tid
+
+    def stop_file(self, tid: str, role: Role, attempt: int) -> Path:
+        return self.hooks_dir(tid) / f"{role}-{attempt}.stop"
+
+    def marker(self, tid: str, role: Role, attempt: int, kind: str) -> Path:
+        """Hook markers beside the stop file: ready, submitted, exit."""
+        return self.hooks_dir(tid) / f"{role}-{attempt}.{kind}"
+
+    def summary(self, tid: str, attempt: int) -> Path:
+        return self.logs / "summaries" / f"{tid}-factory-{attempt:03d}.json"
+
+    def checks(self, tid: str, attempt: int) -> Path:
+        return self.logs / "qa" / tid / f"checks-{attempt:03d}.json"
+
+    def checks_log(self, tid: str, attempt: int) -> Path:
+        return self.logs / "qa" / tid / f"checks-{attempt:03d}.log"
+
+    def verdict(self, tid: str, attempt: int) -> Path:
+        return self.logs / "qa" / tid / f"{tid}-qa-{attempt:03d}.json"
+
+    def prompt(self, tid: str, role: Role, attempt: int, name: str = "prompt") -> Path:
+        return self.logs / role / tid / f"{name}-{attempt:03d}.md"
+
+    def pane_log(self, tid: str, role: Role, attempt: int) -> Path:
+        return self.logs / role / tid / f"pane-{attempt:03d}.log"
+
+    def screen_capture(self, tid: str, role: Role, attempt: int) -> Path:
+        return self.logs / role / tid / f"screen-{attempt:03d}.txt"
+
+    def component_log(self, component: str) -> Path:
+        return self.logs / component / f"{component}.jsonl"
+
+    def rel(self, path: Path) -> str:
+        """Path relative to the root, for records and messages."""
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)

@@ -1,0 +1,157 @@
+"""Artifact records: what each step writes, as pydantic models with exported JSON Schemas."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Outcome = Literal["ok", "failed"]
+StopEvent = Literal["stop", "stop_failure", "session_end", "exited", "crashed", "timeout", "idle"]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorktreeRecord(_Record):
+    taskspec_id: str
+    path: str
+    branch: str
+    base_ref: str
+    base_commit: str
+    merged_dependencies: list[str] = Field(default_factory=list)
+    created_at: str = Field(default_factory=now_iso)
+
+
+class LaunchRecord(_Record):
+    taskspec_id: str
+    role: Literal["factory", "qa"]
+    attempt: int = Field(ge=1)
+    run_token: str
+    session: str
+    profile: str
+    socket: str
+    prompt_file: str
+    started_at: str = Field(default_factory=now_iso)
+
+
+class StopRecord(BaseModel):
+    """Written by scripts/agent/stop_hook.sh (source=hook) or by the orchestrator on faults."""
+
+    model_config = ConfigDict(extra="allow")
+
+    run_token: str
+    taskspec_id: str
+    role: Literal["factory", "qa"]
+    attempt: int = Field(ge=1)
+    event: StopEvent
+    source: Literal["hook", "orchestrator"]
+    seq: int = Field(default=1, ge=1, description="Counts stops of the same run")
+    reason: str = ""
+    at: str = Field(default_factory=now_iso)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class TestResults(BaseModel):
+    passed: int = Field(ge=0)
+    failed: int = Field(ge=0)
+
+
+class LocAnalysis(BaseModel):
+    actual: int = Field(ge=0)
+    cap: int = Field(ge=0)
+
+
+class SummaryRecord(BaseModel):
+    """The factory's handover summary (the seed's schema); agents may add fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    taskspec_id: str
+    agent_type: Literal["factory"]
+    iteration: int = Field(ge=1)
+    status: Literal["completed", "failed", "partial"]
+    implementation_files: list[str]
+    test_results: TestResults
+    loc_analysis: LocAnalysis
+    next_steps: list[str]
+    handover_notes: str
+
+
+class TestRun(_Record):
+    command: list[str]
+    exit_code: int | None
+    passed: int | None = None
+    failed: int | None = None
+    duration_s: float
+    timed_out: bool = False
+    log: str
+
+
+class LocCount(_Record):
+    base_commit: str
+    added: int
+    removed: int
+    cap: int
+    files: list[str]
+
+
+class ChecksRecord(_Record):
+    taskspec_id: str
+    attempt: int = Field(ge=1)
+    tests: TestRun | None
+    loc: LocCount | None
+    passed: bool
+    failures: list[str] = Field(default_factory=list)
+    at: str = Field(default_factory=now_iso)
+
+
+class VerdictRecord(BaseModel):
+    """The QA agent's verdict."""
+
+    model_config = ConfigDict(extra="allow")
+
+    taskspec_id: str
+    attempt: int = Field(ge=1)
+    verdict: Literal["approved", "rejected"]
+    reasons: list[str] = Field(default_factory=list)
+    feedback: str = ""
+
+
+class Receipt(_Record):
+    """Proof that a step finished for given inputs; the artifact's hash pins what it produced."""
+
+    taskspec_id: str
+    step: str
+    attempt: int = Field(ge=0)
+    digest: str
+    outcome: Outcome
+    reasons: list[str] = Field(default_factory=list)
+    artifact: str | None = None
+    artifact_sha256: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    finished_at: str = Field(default_factory=now_iso)
+
+
+class DoneRecord(_Record):
+    taskspec_id: str
+    digest: str
+    attempt: int = Field(ge=1)
+    branch: str
+    commit: str
+    verdict: str
+    finished_at: str = Field(default_factory=now_iso)
+
+
+class EscalatedRecord(_Record):
+    taskspec_id: str
+    digest: str
+    attempts: int
+    reasons: list[str]
+    finished_at: str = Field(default_factory=now_iso)

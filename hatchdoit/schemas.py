@@ -1,0 +1,100 @@
+"""Exported JSON Schemas and validation of agent-written files against them."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jsonschema
+from pydantic import BaseModel, ValidationError
+
+from hatchdoit.atomicio import read_json, write_json_atomic
+from hatchdoit.config import HatchdoitConfig
+from hatchdoit.records import (
+    ChecksRecord,
+    DoneRecord,
+    EscalatedRecord,
+    LaunchRecord,
+    Receipt,
+    StopRecord,
+    SummaryRecord,
+    VerdictRecord,
+    WorktreeRecord,
+)
+from hatchdoit.specs import FeatSpec, TaskSpec
+
+SCHEMA_MODELS: dict[str, type[BaseModel]] = {
+    "taskspec": TaskSpec,
+    "featspec": FeatSpec,
+    "config": HatchdoitConfig,
+    "worktree": WorktreeRecord,
+    "launch": LaunchRecord,
+    "stop": StopRecord,
+    "summary": SummaryRecord,
+    "checks": ChecksRecord,
+    "verdict": VerdictRecord,
+    "receipt": Receipt,
+    "done": DoneRecord,
+    "escalated": EscalatedRecord,
+}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@cache
+def schema_for(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
+@cache
+def _validator(model: type[BaseModel]) -> Any:
+    schema = schema_for(model)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def export_schemas(out_dir: Path) -> list[Path]:
+    """Write one `<name>.schema.json` per model."""
+    written = []
+    for name, model in SCHEMA_MODELS.items():
+        path = out_dir / f"{name}.schema.json"
+        write_json_atomic(path, schema_for(model))
+        written.append(path)
+    return written
+
+
+class InvalidArtifact(ValueError):
+    """A file that is missing, unparsable or does not match its schema."""
+
+
+def load_valid(path: Path, model: type[M]) -> M:
+    """Parse `path`, check it against the model's JSON Schema, return the model instance."""
+    try:
+        data = read_json(path)
+    except FileNotFoundError as exc:
+        raise InvalidArtifact(f"{path}: missing") from exc
+    except (OSError, ValueError) as exc:
+        raise InvalidArtifact(f"{path}: not valid JSON ({exc})") from exc
+    errors = sorted(_validator(model).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.path) or "(top level)"
+        raise InvalidArtifact(f"{path}: {where}: {first.message}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidArtifact(f"{path}: {exc.errors()[0]['msg']}") from exc
+
+
+def try_load(path: Path, model: type[M]) -> M | None:
+    """Like load_valid, but None for anything invalid."""
+    try:
+        return load_valid(path, model)
+    except InvalidArtifact:
+        return None
+
+
+def dumps(model: BaseModel) -> str:
+    return json.dumps(model.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,130 @@
+"""FeatSpec and TaskSpec models: the planning repo's records, validated by pydantic."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+_ID_RE = re.compile(ID_PATTERN)
+
+FactoryBehaviour = Literal[
+    "succeed",
+    "fail-tests",
+    "exceed-loc",
+    "skip-summary",
+    "malformed-summary",
+    "never-summary",
+    "hang",
+    "crash",
+]
+QaBehaviour = Literal["approve", "reject", "reject-once"]
+
+
+def check_id(value: str) -> str:
+    """Ids become file names, branch names and tmux session names: keep them plain."""
+    if not _ID_RE.match(value) or ".." in value:
+        raise ValueError(
+            "must be 1-128 characters of letters, digits, '.', '_' or '-', "
+            "start with a letter or digit, and not contain '..'"
+        )
+    return value
+
+
+class SpecBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(description="Unique id, e.g. 001-TS-2025-08-18-JWT-MIDDLEWARE")
+    title: str = Field(min_length=1)
+    kind: Literal["featspec", "taskspec"] | None = None
+    body: str = Field(default="", description="Markdown body (the work description)")
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        return check_id(value)
+
+
+class FeatSpec(SpecBase):
+    """A feature: groups TaskSpecs for rollup."""
+
+    status: str | None = None
+    owner: str | None = None
+
+
+class AgentChoice(BaseModel):
+    """Agent profiles for the two roles; None means the configured default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    factory: str | None = None
+    qa: str | None = None
+
+
+class ScriptedPlan(BaseModel):
+    """What the bundled scripted agent does, per attempt (the last entry repeats)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    factory: list[FactoryBehaviour] = Field(default_factory=lambda: ["succeed"], min_length=1)
+    qa: QaBehaviour = "approve"
+
+    @field_validator("factory", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    def factory_for(self, attempt: int) -> FactoryBehaviour:
+        return self.factory[min(attempt, len(self.factory)) - 1]
+
+
+class TaskSpec(SpecBase):
+    """One unit of agent work: a build target."""
+
+    featspec: str = Field(description="Id of the FeatSpec this TaskSpec belongs to")
+    loc_cap: int = Field(gt=0, description="Maximum lines added versus the base commit")
+    test_command: list[str] = Field(
+        min_length=1, description="argv run in the worktree; a string is split like a shell would"
+    )
+    depends_on: list[str] = Field(default_factory=list)
+    agent: AgentChoice = Field(default_factory=AgentChoice)
+    max_attempts: int | None = Field(default=None, ge=1, le=20)
+    test_timeout: float | None = Field(default=None, gt=0)
+    scripted: ScriptedPlan = Field(default_factory=ScriptedPlan)
+
+    @field_validator("test_command", mode="before")
+    @classmethod
+    def _split_command(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return shlex.split(value)
+        return value
+
+    @field_validator("depends_on", mode="before")
+    @classmethod
+    def _deps_list(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("depends_on")
+    @classmethod
+    def _check_deps(cls, value: list[str]) -> list[str]:
+        for dep in value:
+            check_id(dep)
+        if len(set(value)) != len(value):
+            raise ValueError("lists the same id twice")
+        return value
+
+
+class LoadedSpec(BaseModel):
+    """A spec with where it came from and the digest of its source bytes."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    spec: TaskSpec | FeatSpec
+    path: Path
+    source_sha256: str
