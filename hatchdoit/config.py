@@ -32,6 +32,10 @@ class RoleLimits(_Strict):
     ready_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for readiness")
 
 
+class QaLimits(RoleLimits):
+    wall_timeout: float = Field(default=1800.0, gt=0, description="Seconds a QA run may take")
+
+
 class Backoff(_Strict):
     base: float = Field(default=2.0, ge=0, description="Delay before the 2nd attempt after a fault")
     factor: float = Field(default=2.0, ge=1)
@@ -43,7 +47,7 @@ class Limits(_Strict):
     parallel_sessions: int = Field(default=4, ge=1, description="Agent sessions alive at once")
     max_attempts: int = Field(default=3, ge=1, le=20)
     factory: RoleLimits = Field(default_factory=RoleLimits)
-    qa: RoleLimits = Field(default_factory=lambda: RoleLimits(wall_timeout=1800.0))
+    qa: QaLimits = Field(default_factory=QaLimits)
     summary_injections: int = Field(default=2, ge=0, description="Summary prompts after a stop")
     submit_retries: int = Field(default=3, ge=1, description="Enter presses to submit a prompt")
     submit_timeout: float = Field(default=5.0, gt=0, description="Seconds to confirm a submit")
@@ -103,6 +107,13 @@ def load_config(root: Path, environ: Mapping[str, str] | None = None) -> Hatchdo
     env_name = env.get("HATCHDOIT_ENV")
     if env_name:
         overlays = data.get("environments") or {}
+        if not isinstance(overlays, dict) or not isinstance(overlays.get(env_name) or {}, dict):
+            raise ConfigError(
+                "environments must map names to mappings of settings",
+                path=path,
+                field=f"environments.{env_name}",
+                fix="write e.g. environments: {ci: {limits: {max_attempts: 2}}}",
+            )
         if env_name not in overlays and env_name not in ("dev", "ci", "prod"):
             raise ConfigError(
                 f"HATCHDOIT_ENV={env_name!r} has no overlay",
@@ -114,7 +125,17 @@ def load_config(root: Path, environ: Mapping[str, str] | None = None) -> Hatchdo
     for key, value in env.items():
         if key.startswith(ENV_PREFIX):
             parts = [p.lower() for p in key[len(ENV_PREFIX) :].split("__") if p]
-            data = _deep_merge(data, _nested(parts, yaml.safe_load(value) if value else value))
+            if not parts:
+                continue
+            try:
+                parsed = yaml.safe_load(value) if value else value
+            except yaml.YAMLError:
+                raise ConfigError(
+                    f"value {value!r} is not valid YAML",
+                    path=key,
+                    fix="quote the value, e.g. " + key + "='\"" + value + "\"'",
+                ) from None
+            data = _deep_merge(data, _nested(parts, parsed))
     if env.get("HATCHDOIT_AGENT"):
         data = _deep_merge(
             data, {"agents": {"factory": env["HATCHDOIT_AGENT"], "qa": env["HATCHDOIT_AGENT"]}}

@@ -107,7 +107,7 @@ def _load_one(path: Path, plan: Plan) -> LoadedSpec | None:
         )
         return None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
         plan.errors.append(SpecError("not UTF-8 text", path=path, fix="save the file as UTF-8"))
         return None
@@ -125,7 +125,7 @@ def _load_one(path: Path, plan: Plan) -> LoadedSpec | None:
 def _parse(path: Path, text: str) -> dict[str, Any]:
     if path.suffix in (".md", ".markdown"):
         front, body = _split_front_matter(path, text)
-        data = _yaml_mapping(path, front)
+        data = _yaml_mapping(path, front, first_line=2)
         if "body" in data:
             raise SpecError(
                 "'body' is the Markdown text after the front matter",
@@ -152,12 +152,12 @@ def _split_front_matter(path: Path, text: str) -> tuple[str, str]:
     raise SpecError("front matter is not closed", path=path, fix="add a '---' line after it")
 
 
-def _yaml_mapping(path: Path, text: str) -> dict[str, Any]:
+def _yaml_mapping(path: Path, text: str, first_line: int = 1) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
+        where = f" at line {mark.line + first_line}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise SpecError(
             f"YAML error{where}: {problem}", path=path, fix="fix the YAML syntax"
@@ -173,7 +173,8 @@ def _validate(path: Path, data: dict[str, Any], plan: Plan) -> TaskSpec | FeatSp
     kind = data.get("kind")
     if kind is None:
         ident = str(data.get("id", ""))
-        kind = "taskspec" if "-TS-" in ident or "test_command" in data else "featspec"
+        taskspec_fields = {"test_command", "featspec", "loc_cap", "depends_on"}
+        kind = "taskspec" if "-TS-" in ident or taskspec_fields & set(data) else "featspec"
     model: type[TaskSpec] | type[FeatSpec] = TaskSpec if kind == "taskspec" else FeatSpec
     try:
         return model.model_validate(data)
@@ -216,6 +217,8 @@ def _check_references(plan: Plan) -> None:
                     fix="use the id of a FeatSpec in _specs/",
                 )
             )
+            del plan.taskspecs[tid]
+            continue
         unknown = [dep for dep in spec.depends_on if dep not in plan.taskspecs]
         if unknown:
             plan.errors.append(

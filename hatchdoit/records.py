@@ -34,6 +34,7 @@ class LaunchRecord(_Record):
     role: Literal["factory", "qa"]
     attempt: int = Field(ge=1)
     run_token: str
+    digest: str
     session: str
     profile: str
     socket: str

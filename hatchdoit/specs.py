@@ -27,7 +27,7 @@ QaBehaviour = Literal["approve", "reject", "reject-once"]
 
 def check_id(value: str) -> str:
     """Ids become file names, branch names and tmux session names: keep them plain."""
-    if not _ID_RE.match(value) or ".." in value:
+    if not _ID_RE.fullmatch(value) or ".." in value:
         raise ValueError(
             "must be 1-128 characters of letters, digits, '.', '_' or '-', "
             "start with a letter or digit, and not contain '..'"
@@ -70,7 +70,7 @@ class ScriptedPlan(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    factory: list[FactoryBehaviour] = Field(default_factory=lambda: ["succeed"], min_length=1)
+    factory: list[FactoryBehaviour] = Field(default_factory=lambda: ["succeed"], min_length=1)  # type: ignore[arg-type]
     qa: QaBehaviour = "approve"
 
     @field_validator("factory", mode="before")

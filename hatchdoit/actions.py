@@ -1,0 +1,104 @@
+"""doit actions and up-to-date checks: top-level functions with plain arguments, so `doit -n N`
+can run them in worker processes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hatchdoit.errors import HatchdoitError
+from hatchdoit.locks import exclusive
+from hatchdoit.project import load_project
+from hatchdoit.records import DoneRecord
+from hatchdoit.schemas import try_load
+from hatchdoit.state import update_state
+from hatchdoit.steps.attempts import attempt_superseded, receipt
+from hatchdoit.steps.checks import run_checks
+from hatchdoit.steps.context import StepContext
+from hatchdoit.steps.factory import run_factory
+from hatchdoit.steps.finish import run_finish
+from hatchdoit.steps.qa import run_qa
+from hatchdoit.steps.summary import run_summary
+from hatchdoit.steps.worktree import run_worktree
+
+STEP_FUNCTIONS: dict[str, Callable[[StepContext, int], Any]] = {
+    "worktree": run_worktree,
+    "factory": run_factory,
+    "summary": run_summary,
+    "checks": run_checks,
+    "qa": run_qa,
+    "taskspec": run_finish,
+}
+
+
+def _context(root: str, tid: str) -> StepContext:
+    return StepContext(load_project(Path(root)), tid)
+
+
+def step_is_current(root: str, step: str, tid: str, attempt: int) -> bool:
+    """doit `uptodate`: the step's receipt is current, or this attempt is not needed."""
+    ctx = _context(root, tid)
+    if step == "taskspec":
+        done = try_load(ctx.layout.done(tid), DoneRecord)
+        return done is not None and done.digest == ctx.digest
+    if receipt(ctx, step, attempt) is not None:
+        return True
+    return step != "worktree" and attempt_superseded(ctx, attempt)
+
+
+def group_is_current(root: str, step: str) -> bool:
+    """doit `uptodate` of a step's group task (e.g. `factory`): all of its subtasks are current,
+    so `doit list --status` does not report a finished build as R."""
+    project = load_project(Path(root))
+    if step in ("worktree", "taskspec"):
+        return all(step_is_current(root, step, tid, 0) for tid in project.plan.taskspecs)
+    return all(
+        step_is_current(root, step, tid, k)
+        for tid in project.plan.taskspecs
+        for k in range(1, project.max_attempts(tid) + 1)
+    )
+
+
+def run_step(root: str, step: str, tid: str, attempt: int) -> bool:
+    """doit action: run one step under the TaskSpec's lock; False fails the doit task."""
+    ctx = _context(root, tid)
+    if step not in ("taskspec", "worktree") and attempt_superseded(ctx, attempt):
+        return True
+    label = f"{step} {tid}" + (f" attempt {attempt}" if attempt else "")
+    try:
+        with exclusive(ctx.layout.locks / f"{tid}.lock", f"TaskSpec {tid}"):
+            ctx.audit("step_start", step=step, attempt=attempt)
+            STEP_FUNCTIONS[step](ctx, attempt)
+            ctx.audit("step_end", step=step, attempt=attempt)
+    except HatchdoitError as exc:
+        ctx.log("orchestrator", logging.ERROR, f"{label}: {exc.message}", attempt=attempt,
+                operation=exc.operation or step, **exc.context())
+        ctx.audit("step_error", step=step, attempt=attempt, error=exc.message)
+        print(f"hatchdoit: {label}: {exc.one_line()}", file=sys.stderr)
+        return False
+    finally:
+        update_state(ctx.project, [tid])
+    return True
+
+
+def clean_worktree(root: str, tid: str) -> bool:
+    """doit clean: remove the worktree through the validated script (refuses dirty ones)."""
+    from hatchdoit.proc import run
+
+    project = load_project(Path(root))
+    done = run(
+        [
+            project.script("git", "remove_worktree.sh"),
+            "--repo", project.target_repo,
+            "--worktrees-root", project.layout.worktrees,
+            "--id", tid,
+        ],
+        check=False,
+        operation="remove_worktree",
+    )
+    if done.returncode != 0:
+        print(f"hatchdoit: clean {tid}: {done.stderr.strip()}", file=sys.stderr)
+    return done.returncode == 0

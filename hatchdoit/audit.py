@@ -1,0 +1,29 @@
+"""`_logs/audit.jsonl`: append-only, one event per step start/end, launch, stop, verdict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hatchdoit.atomicio import append_line
+from hatchdoit.records import now_iso
+
+
+def audit(path: Path, event: str, taskspec_id: str, /, **fields: Any) -> None:
+    """Append one audit event."""
+    entry = {"ts": now_iso(), "event": event, "taskspec_id": taskspec_id, **fields}
+    append_line(path, json.dumps(entry, ensure_ascii=False, sort_keys=True, default=str))
+
+
+def read_audit(path: Path) -> list[dict[str, Any]]:
+    """All parsable audit events (a torn last line after a crash is skipped)."""
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    return events

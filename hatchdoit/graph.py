@@ -1,0 +1,107 @@
+"""The doit task graph: every TaskSpec becomes `taskspec:<ID>` over a chain of step tasks.
+
+    worktree:<ID> -> factory:<ID>.1 -> summary:<ID>.1 -> checks:<ID>.1 -> qa:<ID>.1
+                  -> factory:<ID>.2 -> ... -> qa:<ID>.<max> -> taskspec:<ID>
+
+Up-to-date comes from the artifacts (see receipts.py), not only doit's database, which doit
+writes only when it exits.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from hatchdoit.actions import clean_worktree, group_is_current, run_step, step_is_current
+from hatchdoit.errors import HatchdoitError
+from hatchdoit.project import Project, load_project
+
+PER_ATTEMPT = ("factory", "summary", "checks", "qa")
+DOIT_CONFIG: dict[str, Any] = {
+    "dep_file": "_logs/.doit.db",
+    "backend": "sqlite3",
+    "default_tasks": ["taskspec"],
+    "verbosity": 1,
+}
+
+
+def _task(root: str, step: str, tid: str, attempt: int, deps: list[str], doc: str) -> dict[str, Any]:
+    return {
+        "name": tid if step in ("worktree", "taskspec") else f"{tid}.{attempt}",
+        "doc": doc,
+        "actions": [(run_step, [root, step, tid, attempt])],
+        "uptodate": [(step_is_current, [root, step, tid, attempt])],
+        "task_dep": deps,
+        "verbosity": 2 if step == "taskspec" else 1,
+    }
+
+
+def _group(root: str, step: str, doc: str) -> dict[str, Any]:
+    return {"basename": step, "name": None, "doc": doc,
+            "uptodate": [(group_is_current, [root, step])]}
+
+
+def _worktree_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
+    yield _group(root, "worktree", "git worktree per TaskSpec")
+    for tid, loaded in project.plan.taskspecs.items():
+        task = _task(root, "worktree", tid, 0,
+                     [f"taskspec:{dep}" for dep in project.taskspec(tid).depends_on],
+                     f"worktree of {tid}")
+        task["clean"] = [(clean_worktree, [root, tid])]
+        yield task
+
+
+def _attempt_tasks(project: Project, root: str, step: str) -> Iterator[dict[str, Any]]:
+    yield _group(root, step, f"{step} step of each attempt")
+    for tid in project.plan.taskspecs:
+        for k in range(1, project.max_attempts(tid) + 1):
+            index = PER_ATTEMPT.index(step)
+            if index > 0:
+                dep = f"{PER_ATTEMPT[index - 1]}:{tid}.{k}"
+            elif k > 1:
+                dep = f"qa:{tid}.{k - 1}"
+            else:
+                dep = f"worktree:{tid}"
+            yield _task(root, step, tid, k, [dep], f"{step} of {tid}, attempt {k}")
+
+
+def _taskspec_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
+    yield _group(root, "taskspec", "every TaskSpec to done")
+    for tid in project.plan.taskspecs:
+        spec = project.taskspec(tid)
+        deps = [f"qa:{tid}.{k}" for k in range(1, project.max_attempts(tid) + 1)]
+        yield _task(root, "taskspec", tid, 0, deps, spec.title)
+
+
+def doit_namespace(root: Path) -> dict[str, Any]:
+    """What dodo.py exports: DOIT_CONFIG and the task creators for the project at `root`."""
+    root = root.resolve()
+    try:
+        project = load_project(root)
+        for error in project.plan.errors:
+            print(f"hatchdoit: {error.one_line()}", file=sys.stderr)
+        for tid in project.plan.taskspecs:  # profile or template errors surface at load
+            project.digest(tid)
+    except HatchdoitError as exc:
+        print(f"hatchdoit: {exc.one_line()}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+    project.layout.logs.mkdir(parents=True, exist_ok=True)  # doit opens its database there
+    key = str(root)
+
+    def creator(make: Callable[[], Iterator[dict[str, Any]]], doc: str) -> Callable[[], Any]:
+        def task_creator() -> Iterator[dict[str, Any]]:
+            return make()
+
+        task_creator.__doc__ = doc
+        return task_creator
+
+    namespace: dict[str, Any] = {"DOIT_CONFIG": dict(DOIT_CONFIG)}
+    namespace["task_worktree"] = creator(lambda: _worktree_tasks(project, key), "worktrees")
+    for step in PER_ATTEMPT:
+        namespace[f"task_{step}"] = creator(
+            lambda step=step: _attempt_tasks(project, key, step), f"{step} steps"  # type: ignore[misc]
+        )
+    namespace["task_taskspec"] = creator(lambda: _taskspec_tasks(project, key), "TaskSpecs")
+    return namespace

@@ -1,0 +1,120 @@
+"""A project: root, config, planning repo, agent profiles and input digests, loaded once per process."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import hatchdoit
+from hatchdoit.config import HatchdoitConfig, load_config
+from hatchdoit.errors import ConfigError
+from hatchdoit.layout import Layout, Role
+from hatchdoit.planning import Plan, load_plan
+from hatchdoit.profiles import LoadedProfile, load_profile
+from hatchdoit.prompts import TEMPLATE_NAMES, template_path
+from hatchdoit.specs import TaskSpec
+
+STOP_HOOK = ("agent", "stop_hook.sh")
+
+
+def find_resources(root: Path) -> Path:
+    """The directory holding `scripts/` and `agents/`: the project's own, else hatchdoit's."""
+    for candidate in (root, Path(hatchdoit.__file__).resolve().parent.parent):
+        if (candidate / "scripts" / Path(*STOP_HOOK)).is_file():
+            return candidate
+    raise ConfigError(
+        "cannot find hatchdoit's scripts/ directory",
+        path=root / "scripts",
+        fix="run `hatchdoit init` in the project, or install hatchdoit from a source checkout",
+    )
+
+
+@dataclass
+class Project:
+    root: Path
+    config: HatchdoitConfig
+    resources: Path
+    plan: Plan
+    _profiles: dict[str, LoadedProfile] = field(default_factory=dict)
+    _digests: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.root)
+
+    @property
+    def scripts_dir(self) -> Path:
+        return self.resources / "scripts"
+
+    @property
+    def agents_dir(self) -> Path:
+        own = self.root / "agents"
+        return own if own.is_dir() else self.resources / "agents"
+
+    @property
+    def specs_root(self) -> Path:
+        return (self.root / self.config.specs).absolute()
+
+    @property
+    def target_repo(self) -> Path:
+        return (self.root / self.config.target.repo).resolve()
+
+    def script(self, *parts: str) -> Path:
+        return self.scripts_dir.joinpath(*parts)
+
+    def taskspec(self, tid: str) -> TaskSpec:
+        return self.plan.taskspec(tid)
+
+    def max_attempts(self, tid: str) -> int:
+        return self.taskspec(tid).max_attempts or self.config.limits.max_attempts
+
+    def profile_name(self, tid: str, role: Role) -> str:
+        chosen = getattr(self.taskspec(tid).agent, role)
+        return str(chosen or getattr(self.config.agents, role))
+
+    def profile(self, tid: str, role: Role) -> LoadedProfile:
+        name = self.profile_name(tid, role)
+        if name not in self._profiles:
+            self._profiles[name] = load_profile(self.agents_dir, name)
+        return self._profiles[name]
+
+    def digest(self, tid: str) -> str:
+        """Digest of everything a TaskSpec's chain depends on, its dependencies' chains included."""
+        if tid not in self._digests:
+            spec = self.taskspec(tid)
+            templates = {
+                name: _file_sha(template_path(self.agents_dir, name)) for name in TEMPLATE_NAMES
+            }
+            inputs = {
+                "spec": self.plan.taskspecs[tid].source_sha256,
+                "factory": self.profile(tid, "factory").sha256,
+                "qa": self.profile(tid, "qa").sha256,
+                "templates": templates,
+                "max_attempts": self.max_attempts(tid),
+                "target": str(self.config.target.repo),
+                "integration_branch": self.config.target.integration_branch,
+                "deps": {dep: self.digest(dep) for dep in spec.depends_on},
+            }
+            blob = json.dumps(inputs, sort_keys=True).encode()
+            self._digests[tid] = hashlib.sha256(blob).hexdigest()
+        return self._digests[tid]
+
+
+def _file_sha(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "missing"
+
+
+@cache
+def load_project(root: Path) -> Project:
+    """Load and cache the project at `root` (config errors raise; spec errors are collected)."""
+    root = root.resolve()
+    config = load_config(root)
+    resources = find_resources(root)
+    plan = load_plan((root / config.specs).absolute())
+    return Project(root=root, config=config, resources=resources, plan=plan)

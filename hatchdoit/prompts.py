@@ -1,0 +1,35 @@
+"""Prompt templates (`agents/prompts/*.md`), filled with `string.Template` ($name placeholders).
+
+TaskSpec text is substituted as data: the result is written to a file and pasted into the agent,
+never interpreted by a shell.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from string import Template
+
+from hatchdoit.errors import ConfigError
+
+TEMPLATE_NAMES = ("factory", "qa", "summary")
+
+
+def template_path(agents_dir: Path, name: str) -> Path:
+    return agents_dir / "prompts" / f"{name}.md"
+
+
+def render_prompt(agents_dir: Path, name: str, values: dict[str, str]) -> str:
+    """Fill template `name`; a missing or misspelt placeholder is a ConfigError naming the file."""
+    path = template_path(agents_dir, name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read prompt template: {exc.strerror}", path=path) from exc
+    try:
+        return Template(text).substitute(values)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(
+            f"unknown placeholder {exc}",
+            path=path,
+            fix=f"use only ${{{'}, ${'.join(sorted(values))}}}, or $$ for a literal $",
+        ) from exc

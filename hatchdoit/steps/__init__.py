@@ -1,0 +1,1 @@
+"""The steps of a TaskSpec's chain: worktree, factory, summary, checks, qa, finish."""

@@ -1,0 +1,49 @@
+"""What every step works with: the project, one TaskSpec, its digest, logs and audit."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hatchdoit.audit import audit
+from hatchdoit.layout import Layout
+from hatchdoit.logs import get_logger, log
+from hatchdoit.project import Project
+from hatchdoit.specs import TaskSpec
+from hatchdoit.tmux import Tmux
+
+
+@dataclass
+class StepContext:
+    project: Project
+    tid: str
+
+    @property
+    def spec(self) -> TaskSpec:
+        return self.project.taskspec(self.tid)
+
+    @property
+    def layout(self) -> Layout:
+        return self.project.layout
+
+    @property
+    def digest(self) -> str:
+        return self.project.digest(self.tid)
+
+    @property
+    def worktree(self) -> Path:
+        return self.layout.worktree(self.tid)
+
+    def tmux(self) -> Tmux:
+        return Tmux(self.project.config.tmux_socket, self.project.scripts_dir)
+
+    def logger(self, component: str) -> logging.Logger:
+        return get_logger(self.layout.logs, component, self.project.config.logs.level)
+
+    def log(self, component: str, level: int, msg: str, **context: Any) -> None:
+        log(self.logger(component), level, msg, taskspec_id=self.tid, **context)
+
+    def audit(self, event: str, /, **fields: Any) -> None:
+        audit(self.layout.audit, event, self.tid, **fields)

@@ -1,0 +1,65 @@
+"""Step `factory` (attempt k): the factory agent works in the worktree until its `.stop`."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import threading
+
+from hatchdoit.prompts import render_prompt
+from hatchdoit.receipts import write_receipt
+from hatchdoit.records import Receipt
+from hatchdoit.steps.agent_session import start_or_attach, wait_for_stop
+from hatchdoit.steps.attempts import backoff_delay, feedback_section, previous_was_fault
+from hatchdoit.steps.context import StepContext
+from hatchdoit.steps.worktree import branch_of
+
+
+def agent_env(ctx: StepContext, attempt: int) -> dict[str, str]:
+    """Variables every agent of this attempt gets besides the session's own."""
+    spec, layout = ctx.spec, ctx.layout
+    return {
+        "HATCHDOIT_LOC_CAP": str(spec.loc_cap),
+        "HATCHDOIT_SUMMARY_FILE": str(layout.summary(ctx.tid, attempt)),
+        "HATCHDOIT_VERDICT_FILE": str(layout.verdict(ctx.tid, attempt)),
+        "HATCHDOIT_CHECKS_FILE": str(layout.checks(ctx.tid, attempt)),
+    }
+
+
+def prompt_values(ctx: StepContext, attempt: int) -> dict[str, str]:
+    spec = ctx.spec
+    return {
+        "taskspec_id": ctx.tid,
+        "title": spec.title,
+        "body": spec.body,
+        "attempt": str(attempt),
+        "max_attempts": str(ctx.project.max_attempts(ctx.tid)),
+        "branch": branch_of(ctx.tid),
+        "loc_cap": str(spec.loc_cap),
+        "test_command": shlex.join(spec.test_command),
+        "summary_path": str(ctx.layout.summary(ctx.tid, attempt)),
+    }
+
+
+def run_factory(ctx: StepContext, attempt: int) -> Receipt:
+    if previous_was_fault(ctx, attempt):
+        delay = backoff_delay(ctx.project.config.limits.backoff, attempt)
+        ctx.log("orchestrator", logging.WARNING, f"backing off {delay:.1f}s before retrying",
+                attempt=attempt, operation="backoff")
+        threading.Event().wait(delay)  # a deliberate pause, not a wait for an event
+    values = prompt_values(ctx, attempt)
+    values["feedback_section"] = feedback_section(ctx, attempt)
+    prompt = render_prompt(ctx.project.agents_dir, "factory", values)
+    env = agent_env(ctx, attempt)
+    env["HATCHDOIT_BEHAVIOUR"] = ctx.spec.scripted.factory_for(attempt)
+    run = start_or_attach(ctx, "factory", attempt, prompt, env)
+    stop = wait_for_stop(run)
+    normal = stop.source == "hook" and stop.event == "stop"
+    return write_receipt(
+        ctx.layout, ctx.tid, "factory", attempt,
+        digest=ctx.digest,
+        outcome="ok" if normal else "failed",
+        artifact=run.stop_file,
+        reasons=[] if normal else [f"factory {stop.event}: {stop.reason}"],
+        data={"event": stop.event, "seq": stop.seq, "session": run.session},
+    )

@@ -1,0 +1,85 @@
+"""Step `qa` (attempt k): the QA agent's verdict; approved only if the checks passed too."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from hatchdoit.atomicio import read_json
+from hatchdoit.prompts import render_prompt
+from hatchdoit.receipts import write_receipt
+from hatchdoit.records import Receipt, VerdictRecord, WorktreeRecord
+from hatchdoit.schemas import InvalidArtifact, load_valid
+from hatchdoit.steps.agent_session import end_session, start_or_attach, wait_for_stop
+from hatchdoit.steps.attempts import receipt
+from hatchdoit.steps.context import StepContext
+from hatchdoit.steps.factory import agent_env, prompt_values
+
+
+def _json_text(path_value: object) -> str:
+    try:
+        return json.dumps(read_json(path_value), indent=2)  # type: ignore[arg-type]
+    except (OSError, ValueError):
+        return "(missing or not valid JSON)"
+
+
+def run_qa(ctx: StepContext, attempt: int) -> Receipt:
+    layout = ctx.layout
+    earlier = [receipt(ctx, step, attempt) for step in ("factory", "summary")]
+    faults = [r for rec in earlier if rec is not None and rec.outcome == "failed"
+              for r in rec.reasons]
+    checks = receipt(ctx, "checks", attempt)
+    check_failures = list(checks.reasons) if checks is not None else ["checks missing"]
+    if faults:
+        return _decide(ctx, attempt, "rejected", [*faults, *check_failures], "", None, fault=True)
+    values = prompt_values(ctx, attempt)
+    base = load_valid(layout.worktree_record(ctx.tid), WorktreeRecord).base_commit
+    values.update(
+        base_commit=base,
+        checks_path=str(layout.checks(ctx.tid, attempt)),
+        checks_json=_json_text(layout.checks(ctx.tid, attempt)),
+        summary_json=_json_text(layout.summary(ctx.tid, attempt)),
+        verdict_path=str(layout.verdict(ctx.tid, attempt)),
+    )
+    prompt = render_prompt(ctx.project.agents_dir, "qa", values)
+    env = agent_env(ctx, attempt)
+    env["HATCHDOIT_BEHAVIOUR"] = ctx.spec.scripted.qa
+    run = start_or_attach(ctx, "qa", attempt, prompt, env)
+    stop = wait_for_stop(run)
+    end_session(run)
+    verdict_path = layout.verdict(ctx.tid, attempt)
+    try:
+        verdict = load_valid(verdict_path, VerdictRecord)
+    except InvalidArtifact as exc:
+        reason = f"QA wrote no valid verdict ({stop.event}): {exc}"
+        return _decide(ctx, attempt, "rejected", [reason, *check_failures], "", None, fault=True)
+    if verdict.taskspec_id != ctx.tid or verdict.attempt != attempt:
+        reason = f"QA verdict names {verdict.taskspec_id} attempt {verdict.attempt}"
+        return _decide(ctx, attempt, "rejected", [reason], "", verdict_path, fault=True)
+    approved = verdict.verdict == "approved" and not check_failures
+    reasons = [*verdict.reasons, *check_failures]
+    return _decide(ctx, attempt, "approved" if approved else "rejected", reasons,
+                   verdict.feedback, verdict_path, fault=False)
+
+
+def _decide(
+    ctx: StepContext,
+    attempt: int,
+    decision: str,
+    reasons: list[str],
+    feedback: str,
+    artifact: object,
+    *,
+    fault: bool,
+) -> Receipt:
+    ctx.audit("verdict", attempt=attempt, decision=decision, reasons=reasons)
+    ctx.log("qa", logging.INFO if decision == "approved" else logging.WARNING,
+            f"attempt {attempt} {decision}", attempt=attempt, agent_type="qa",
+            operation="verdict", reasons=reasons)
+    return write_receipt(
+        ctx.layout, ctx.tid, "qa", attempt, digest=ctx.digest,
+        outcome="ok" if decision == "approved" else "failed",
+        artifact=artifact,  # type: ignore[arg-type]
+        reasons=reasons,
+        data={"decision": decision, "feedback": feedback, "fault": fault},
+    )

@@ -1,0 +1,69 @@
+"""Step `summary` (attempt k): the factory's summary JSON, asked for again if missing or invalid."""
+
+from __future__ import annotations
+
+import logging
+
+from hatchdoit.atomicio import write_atomic
+from hatchdoit.prompts import render_prompt
+from hatchdoit.receipts import write_receipt
+from hatchdoit.records import Receipt, SummaryRecord
+from hatchdoit.schemas import InvalidArtifact, load_valid
+from hatchdoit.steps.agent_session import AgentRun, attach, deliver, end_session, wait_for_stop
+from hatchdoit.steps.attempts import receipt
+from hatchdoit.steps.context import StepContext
+from hatchdoit.steps.factory import prompt_values
+
+
+def check_summary(ctx: StepContext, attempt: int) -> str | None:
+    """None if the summary is valid for this TaskSpec and attempt, else what is wrong."""
+    path = ctx.layout.summary(ctx.tid, attempt)
+    try:
+        summary = load_valid(path, SummaryRecord)
+    except InvalidArtifact as exc:
+        return str(exc)
+    if summary.taskspec_id != ctx.tid or summary.iteration != attempt:
+        return (f"{path}: taskspec_id/iteration are {summary.taskspec_id}/{summary.iteration}, "
+                f"expected {ctx.tid}/{attempt}")
+    return None
+
+
+def run_summary(ctx: StepContext, attempt: int) -> Receipt:
+    factory = receipt(ctx, "factory", attempt)
+    assert factory is not None, "doit runs factory before summary"
+    run = attach(ctx, "factory", attempt)
+    if factory.outcome == "failed":
+        return _failed(ctx, attempt, [f"no summary: {r}" for r in factory.reasons])
+    problem = check_summary(ctx, attempt)
+    seq = int(factory.data.get("seq", 1))
+    tries = 0
+    limit = ctx.project.config.limits.summary_injections
+    while problem is not None and tries < limit and run is not None and run.tmux.alive(run.session):
+        tries += 1
+        seq = _inject(ctx, run, attempt, problem, tries, seq)
+        problem = check_summary(ctx, attempt)
+    if run is not None:
+        end_session(run)
+    if problem is not None:
+        ctx.log("factory", logging.ERROR, "summary missing or invalid", attempt=attempt,
+                agent_type="factory", operation="summary", problem=problem, injections=tries)
+        return _failed(ctx, attempt, [f"summary invalid after {tries} request(s): {problem}"])
+    return write_receipt(ctx.layout, ctx.tid, "summary", attempt, digest=ctx.digest, outcome="ok",
+                         artifact=ctx.layout.summary(ctx.tid, attempt), data={"injections": tries})
+
+
+def _inject(ctx: StepContext, run: AgentRun, attempt: int, problem: str, nth: int, seq: int) -> int:
+    values = prompt_values(ctx, attempt)
+    values["problem"] = f"The orchestrator found: {problem}"
+    prompt_file = ctx.layout.prompt(ctx.tid, "factory", attempt, name=f"summary-request-{nth}")
+    write_atomic(prompt_file, render_prompt(ctx.project.agents_dir, "summary", values))
+    ctx.audit("summary_injected", role="factory", attempt=attempt, nth=nth)
+    ctx.log("factory", logging.WARNING, "summary missing or invalid: asking the agent",
+            attempt=attempt, agent_type="factory", operation="inject_summary", problem=problem)
+    deliver(run, prompt_file)
+    return wait_for_stop(run, after_seq=seq).seq
+
+
+def _failed(ctx: StepContext, attempt: int, reasons: list[str]) -> Receipt:
+    return write_receipt(ctx.layout, ctx.tid, "summary", attempt, digest=ctx.digest,
+                         outcome="failed", reasons=reasons)

@@ -1,0 +1,132 @@
+"""Agent sessions on the project's own tmux socket (`tmux -L <socket>`), through libtmux.
+
+Sessions are started by scripts/tmux/launch_session.sh (argv, remain-on-exit, pipe-pane) and then
+observed and driven here: liveness, paste-buffer prompts, Enter, capture, kill.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import libtmux
+from libtmux.exc import LibTmuxException
+
+from hatchdoit.errors import StepError
+from hatchdoit.proc import run
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def session_name(tid: str, role: str, attempt: int) -> str:
+    """tmux treats '.' and ':' as target separators: keep names to [A-Za-z0-9_-]."""
+    return _UNSAFE.sub("_", f"{tid}-{role}-{attempt}")
+
+
+@dataclass(frozen=True)
+class PaneState:
+    dead: bool
+    pid: int | None
+    exit_status: int | None
+
+
+class Tmux:
+    """One tmux server, private to the project."""
+
+    def __init__(self, socket: str, scripts_dir: Path) -> None:
+        self.socket = socket
+        self.scripts_dir = scripts_dir
+        self.server = libtmux.Server(socket_name=socket)
+
+    def launch(
+        self,
+        name: str,
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        argv: list[str],
+        log: Path | None,
+    ) -> None:
+        cmd: list[str | Path] = [
+            self.scripts_dir / "tmux" / "launch_session.sh",
+            "--socket",
+            self.socket,
+            "--session",
+            name,
+            "--cwd",
+            cwd,
+        ]
+        for key, value in sorted(env.items()):
+            cmd += ["--env", f"{key}={value}"]
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            cmd += ["--log", log]
+        run([*cmd, "--", *argv], operation="launch_session")
+
+    def _cmd(self, *args: str) -> list[str]:
+        try:
+            result = self.server.cmd(*args)
+        except LibTmuxException as exc:
+            raise StepError(f"tmux {args[0]} failed: {exc}", operation=f"tmux {args[0]}") from exc
+        if result.stderr:
+            raise StepError(
+                f"tmux {args[0]} failed: {' '.join(result.stderr)}", operation=f"tmux {args[0]}"
+            )
+        return list(result.stdout)
+
+    def pane_state(self, name: str) -> PaneState | None:
+        """None when the session does not exist (or the server is gone)."""
+        try:
+            result = self.server.cmd(
+                "display-message",
+                "-p",
+                "-t",
+                f"={name}:",
+                "#{pane_dead} #{pane_pid} #{pane_dead_status}",
+            )
+        except LibTmuxException:
+            return None
+        if result.stderr or not result.stdout:
+            return None
+        parts = result.stdout[0].split(" ")
+        dead = parts[0] == "1"
+        pid = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        status = int(parts[2]) if len(parts) > 2 and parts[2].lstrip("-").isdigit() else None
+        return PaneState(dead=dead, pid=pid, exit_status=status)
+
+    def alive(self, name: str) -> bool:
+        state = self.pane_state(name)
+        return state is not None and not state.dead
+
+    def paste_file(self, name: str, path: Path) -> None:
+        """Paste a file's bytes with bracketed paste (-p), keeping newlines as they are (-r)."""
+        buffer = f"hd-{name}"
+        self._cmd("load-buffer", "-b", buffer, str(path))
+        self._cmd("paste-buffer", "-p", "-r", "-d", "-b", buffer, "-t", f"={name}:")
+
+    def press_enter(self, name: str) -> None:
+        self._cmd("send-keys", "-t", f"={name}:", "Enter")
+
+    def capture(self, name: str, out: Path) -> bool:
+        """Save the screen and history; False if the session is gone."""
+        done = run(
+            [
+                self.scripts_dir / "tmux" / "capture_output.sh",
+                "--socket",
+                self.socket,
+                "--session",
+                name,
+                "--out",
+                out,
+            ],
+            check=False,
+            operation="capture_output",
+        )
+        return done.returncode == 0
+
+    def kill(self, name: str) -> None:
+        try:
+            self.server.cmd("kill-session", "-t", f"={name}")
+        except LibTmuxException:
+            pass  # already gone: nothing to kill

@@ -1,0 +1,83 @@
+"""Waiting on files without fixed sleeps: an inotify observer wakes the waiter, a poll backs it up."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import TypeVar
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+T = TypeVar("T")
+
+# Stopping an observer while inotify delivers an event makes watchdog log a harmless error on the
+# root handler (stderr); our waits re-check the files themselves, so keep it out of user output.
+logging.getLogger("watchdog.observers.inotify").addHandler(logging.NullHandler())
+logging.getLogger("watchdog.observers.inotify").propagate = False
+
+
+class _Wake(FileSystemEventHandler):
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        self.event.set()
+
+
+class DirWatch:
+    """Context manager: any change in `directory` wakes `wait()` at once."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.changed = threading.Event()
+        self._observer: Observer | None = None  # type: ignore[valid-type]
+
+    def __enter__(self) -> DirWatch:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        observer = Observer()
+        observer.schedule(_Wake(self.changed), str(self.directory), recursive=False)
+        observer.daemon = True
+        observer.start()
+        self._observer = observer
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=2)
+
+    def wait(self, timeout: float) -> bool:
+        """Block until a change or `timeout`; True if something changed."""
+        woke = self.changed.wait(timeout)
+        self.changed.clear()
+        return woke
+
+
+def wait_until(
+    check: Callable[[], T | None],
+    *,
+    watch: DirWatch,
+    timeout: float,
+    poll: float,
+) -> T | None:
+    """Call `check` on every change (and every `poll` seconds) until it returns a value or time
+    runs out (None)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result is not None:
+            return result
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        watch.wait(min(poll, left))

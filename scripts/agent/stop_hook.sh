@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Usage: stop_hook.sh EVENT [PAYLOAD_JSON]
+# Called by an agent CLI's stop hook (Claude Code: stdin payload; Codex notify: JSON argument).
+# Writes the attempt's .stop file atomically at $HATCHDOIT_STOP_FILE with $HATCHDOIT_RUN_TOKEN.
+set -euo pipefail
+for name in HATCHDOIT_STOP_FILE HATCHDOIT_RUN_TOKEN HATCHDOIT_TASKSPEC_ID HATCHDOIT_ROLE HATCHDOIT_ATTEMPT; do
+  if [ -z "${!name:-}" ]; then
+    echo "stop_hook.sh: error: $name is not set (run by hatchdoit's agent session only)" >&2
+    exit 2
+  fi
+done
+case "${1:-stop}" in
+  stop|Stop|stop-failure|StopFailure|session-end|SessionEnd|agent-turn-complete) ;;
+  *) echo "stop_hook.sh: error: unknown event '${1}'" >&2; exit 2 ;;
+esac
+exec "${HATCHDOIT_PYTHON:-python3}" -m hatchdoit.stop_hook "$@"
