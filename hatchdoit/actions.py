@@ -11,6 +11,7 @@ from typing import Any
 
 from hatchdoit.errors import HatchdoitError
 from hatchdoit.locks import exclusive
+from hatchdoit.proc import run
 from hatchdoit.project import load_project
 from hatchdoit.records import DoneRecord
 from hatchdoit.schemas import try_load
@@ -44,9 +45,11 @@ def step_is_current(root: str, step: str, tid: str, attempt: int) -> bool:
     if step == "taskspec":
         done = try_load(ctx.layout.done(tid), DoneRecord)
         return done is not None and done.digest == ctx.digest
+    if step == "worktree":
+        return receipt(ctx, step, 0) is not None and ctx.worktree.is_dir()
     if receipt(ctx, step, attempt) is not None:
         return True
-    return step != "worktree" and attempt_superseded(ctx, attempt)
+    return attempt_superseded(ctx, attempt)
 
 
 def group_is_current(root: str, step: str) -> bool:
@@ -74,8 +77,14 @@ def run_step(root: str, step: str, tid: str, attempt: int) -> bool:
             STEP_FUNCTIONS[step](ctx, attempt)
             ctx.audit("step_end", step=step, attempt=attempt)
     except HatchdoitError as exc:
-        ctx.log("orchestrator", logging.ERROR, f"{label}: {exc.message}", attempt=attempt,
-                operation=exc.operation or step, **exc.context())
+        ctx.log(
+            "orchestrator",
+            logging.ERROR,
+            f"{label}: {exc.message}",
+            attempt=attempt,
+            operation=exc.operation or step,
+            **exc.context(),
+        )
         ctx.audit("step_error", step=step, attempt=attempt, error=exc.message)
         print(f"hatchdoit: {label}: {exc.one_line()}", file=sys.stderr)
         return False
@@ -86,19 +95,22 @@ def run_step(root: str, step: str, tid: str, attempt: int) -> bool:
 
 def clean_worktree(root: str, tid: str) -> bool:
     """doit clean: remove the worktree through the validated script (refuses dirty ones)."""
-    from hatchdoit.proc import run
-
     project = load_project(Path(root))
     done = run(
         [
             project.script("git", "remove_worktree.sh"),
-            "--repo", project.target_repo,
-            "--worktrees-root", project.layout.worktrees,
-            "--id", tid,
+            "--repo",
+            project.target_repo,
+            "--worktrees-root",
+            project.layout.worktrees,
+            "--id",
+            tid,
         ],
         check=False,
         operation="remove_worktree",
     )
     if done.returncode != 0:
         print(f"hatchdoit: clean {tid}: {done.stderr.strip()}", file=sys.stderr)
-    return done.returncode == 0
+        return False
+    project.layout.worktree_record(tid).unlink(missing_ok=True)
+    return True

@@ -119,7 +119,8 @@ def load_config(root: Path, environ: Mapping[str, str] | None = None) -> Hatchdo
                 f"HATCHDOIT_ENV={env_name!r} has no overlay",
                 path=path,
                 field="environments",
-                fix=f"add environments.{env_name} or use one of {sorted(overlays) or 'dev/ci/prod'}",
+                fix=f"add environments.{env_name} or use one of "
+                f"{sorted(overlays) or 'dev/ci/prod'}",
             )
         data = _deep_merge(data, overlays.get(env_name) or {})
     for key, value in env.items():

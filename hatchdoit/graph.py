@@ -9,6 +9,7 @@ writes only when it exits.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +28,9 @@ DOIT_CONFIG: dict[str, Any] = {
 }
 
 
-def _task(root: str, step: str, tid: str, attempt: int, deps: list[str], doc: str) -> dict[str, Any]:
+def _task(
+    root: str, step: str, tid: str, attempt: int, deps: list[str], doc: str
+) -> dict[str, Any]:
     return {
         "name": tid if step in ("worktree", "taskspec") else f"{tid}.{attempt}",
         "doc": doc,
@@ -39,16 +42,25 @@ def _task(root: str, step: str, tid: str, attempt: int, deps: list[str], doc: st
 
 
 def _group(root: str, step: str, doc: str) -> dict[str, Any]:
-    return {"basename": step, "name": None, "doc": doc,
-            "uptodate": [(group_is_current, [root, step])]}
+    return {
+        "basename": step,
+        "name": None,
+        "doc": doc,
+        "uptodate": [(group_is_current, [root, step])],
+    }
 
 
 def _worktree_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
     yield _group(root, "worktree", "git worktree per TaskSpec")
-    for tid, loaded in project.plan.taskspecs.items():
-        task = _task(root, "worktree", tid, 0,
-                     [f"taskspec:{dep}" for dep in project.taskspec(tid).depends_on],
-                     f"worktree of {tid}")
+    for tid in project.plan.taskspecs:
+        task = _task(
+            root,
+            "worktree",
+            tid,
+            0,
+            [f"taskspec:{dep}" for dep in project.taskspec(tid).depends_on],
+            f"worktree of {tid}",
+        )
         task["clean"] = [(clean_worktree, [root, tid])]
         yield task
 
@@ -101,7 +113,7 @@ def doit_namespace(root: Path) -> dict[str, Any]:
     namespace["task_worktree"] = creator(lambda: _worktree_tasks(project, key), "worktrees")
     for step in PER_ATTEMPT:
         namespace[f"task_{step}"] = creator(
-            lambda step=step: _attempt_tasks(project, key, step), f"{step} steps"  # type: ignore[misc]
+            functools.partial(_attempt_tasks, project, key, step), f"{step} steps"
         )
     namespace["task_taskspec"] = creator(lambda: _taskspec_tasks(project, key), "TaskSpecs")
     return namespace

@@ -20,8 +20,12 @@ def taskspec_progress(project: Project, tid: str) -> dict[str, Any]:
         return {"status": "done", "step": "done", "attempt": done.attempt}
     escalated = try_load(layout.escalated(tid), EscalatedRecord)
     if escalated is not None and escalated.digest == digest:
-        return {"status": "escalated", "step": "escalated", "attempt": escalated.attempts,
-                "reasons": escalated.reasons[-3:]}
+        return {
+            "status": "escalated",
+            "step": "escalated",
+            "attempt": escalated.attempts,
+            "reasons": escalated.reasons[-3:],
+        }
     if current_receipt(layout, tid, "worktree", 0, digest) is None:
         return {"status": "pending", "step": "worktree", "attempt": 0}
     last: dict[str, Any] = {"status": "active", "step": "worktree", "attempt": 0}

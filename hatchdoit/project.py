@@ -1,4 +1,4 @@
-"""A project: root, config, planning repo, agent profiles and input digests, loaded once per process."""
+"""A project: root, config, planning repo, profiles and input digests, loaded once per process."""
 
 from __future__ import annotations
 

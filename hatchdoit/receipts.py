@@ -55,7 +55,8 @@ def current_receipt(
     receipt = try_load(layout.receipt(tid, step, attempt), Receipt)
     if receipt is None or receipt.digest != digest:
         return None
-    if receipt.artifact is not None:
-        if file_sha256(layout.root / receipt.artifact) != receipt.artifact_sha256:
-            return None
+    if receipt.artifact is not None and (
+        file_sha256(layout.root / receipt.artifact) != receipt.artifact_sha256
+    ):
+        return None
     return receipt

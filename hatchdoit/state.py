@@ -49,8 +49,12 @@ def update_state(project: Project, tids: list[str] | None = None) -> dict[str, A
         entries: dict[str, Any] = state["taskspecs"]
         for tid in tids if tids is not None else list(project.plan.taskspecs):
             spec = project.taskspec(tid)
-            entries[tid] = {**taskspec_progress(project, tid), "featspec": spec.featspec,
-                            "title": spec.title, "updated_at": now_iso()}
+            entries[tid] = {
+                **taskspec_progress(project, tid),
+                "featspec": spec.featspec,
+                "title": spec.title,
+                "updated_at": now_iso(),
+            }
         for stale in set(entries) - set(project.plan.taskspecs):
             del entries[stale]
         state["featspecs"] = _rollup(project, entries)
@@ -74,11 +78,14 @@ def _rollup(project: Project, entries: dict[str, Any]) -> dict[str, Any]:
             status = "in_progress"
         else:
             status = "pending"
-        rollup[fid] = {"title": loaded.spec.title, "status": status, "total": total,
-                       **dict(counts)}
+        rollup[fid] = {"title": loaded.spec.title, "status": status, "total": total, **dict(counts)}
     return rollup
 
 
 def _warn(project: Project, msg: str) -> None:
-    log(get_logger(project.layout.logs, "orchestrator"), logging.WARNING, msg,
-        operation="read_state")
+    log(
+        get_logger(project.layout.logs, "orchestrator"),
+        logging.WARNING,
+        msg,
+        operation="read_state",
+    )

@@ -6,6 +6,7 @@ observed and driven here: liveness, paste-buffer prompts, Enter, capture, kill.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +127,5 @@ class Tmux:
         return done.returncode == 0
 
     def kill(self, name: str) -> None:
-        try:
+        with contextlib.suppress(LibTmuxException):  # already gone: nothing to kill
             self.server.cmd("kill-session", "-t", f"={name}")
-        except LibTmuxException:
-            pass  # already gone: nothing to kill

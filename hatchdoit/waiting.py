@@ -1,4 +1,4 @@
-"""Waiting on files without fixed sleeps: an inotify observer wakes the waiter, a poll backs it up."""
+"""Waiting on files without fixed sleeps: inotify wakes the waiter, a slow poll backs it up."""
 
 from __future__ import annotations
 

@@ -69,8 +69,14 @@ def start_or_attach(
         existing.tmux.alive(existing.session) or _valid_stop(existing) is not None
     ):
         ctx.audit("reattach", role=role, attempt=attempt, session=existing.session)
-        ctx.log("orchestrator", logging.INFO, "re-attached to running agent session",
-                agent_type=role, attempt=attempt, session=existing.session)
+        ctx.log(
+            "orchestrator",
+            logging.INFO,
+            "re-attached to running agent session",
+            agent_type=role,
+            attempt=attempt,
+            session=existing.session,
+        )
         return existing
     return _launch(ctx, role, attempt, prompt, env)
 
@@ -110,7 +116,10 @@ def _launch(
         "prompt_file": str(prompt_file),
         "taskspec_id": ctx.tid,
         "attempt": str(attempt),
-        **{f"param_{k}": str(v) for k, v in project.config.agent_params.get(profile.name, {}).items()},
+        **{
+            f"param_{k}": str(v)
+            for k, v in project.config.agent_params.get(profile.name, {}).items()
+        },
     }
     argv = [render(part, values, loaded.path) for part in profile.argv]
     if profile.prompt_delivery == "argv":
@@ -133,15 +142,30 @@ def _launch(
     }
     write_json_atomic(layout.launch_record(ctx.tid, role, attempt), launch.model_dump(mode="json"))
     ctx.audit("launch", role=role, attempt=attempt, session=name, profile=profile.name)
-    ctx.log(role, logging.INFO, "launching agent", agent_type=role, attempt=attempt,
-            session=name, profile=profile.name, operation="launch")
+    ctx.log(
+        role,
+        logging.INFO,
+        "launching agent",
+        agent_type=role,
+        attempt=attempt,
+        session=name,
+        profile=profile.name,
+        operation="launch",
+    )
     launcher = project.script("agent", f"launch_{role}.sh")
     tmux.launch(
         name,
         cwd=ctx.worktree,
         env=env,
-        argv=[str(launcher), "--worktree", str(ctx.worktree), "--worktrees-root",
-              str(layout.worktrees), "--", *argv],
+        argv=[
+            str(launcher),
+            "--worktree",
+            str(ctx.worktree),
+            "--worktrees-root",
+            str(layout.worktrees),
+            "--",
+            *argv,
+        ],
         log=layout.pane_log(ctx.tid, role, attempt),
     )
     if profile.readiness.kind == "marker":
@@ -154,8 +178,9 @@ def _launch(
 def _wait_ready(run: AgentRun) -> None:
     with DirWatch(run.marker("ready").parent) as watch:
         ready = wait_until(
-            lambda: True if run.marker("ready").exists() or not run.tmux.alive(run.session)
-            else None,
+            lambda: (
+                True if run.marker("ready").exists() or not run.tmux.alive(run.session) else None
+            ),
             watch=watch,
             timeout=run.limits.ready_timeout,
             poll=run.ctx.project.config.limits.poll_interval,
@@ -190,15 +215,23 @@ def deliver(run: AgentRun, prompt_file: Path) -> None:
             if confirm == "none":
                 return
             ok = wait_until(
-                lambda: True if _submitted_count(run) > before
-                or not run.tmux.alive(run.session) else None,
+                lambda: (
+                    True
+                    if _submitted_count(run) > before or not run.tmux.alive(run.session)
+                    else None
+                ),
                 watch=watch,
                 timeout=limits.submit_timeout,
                 poll=limits.poll_interval,
             )
             if ok:
-                run.ctx.audit("prompt_submitted", role=run.role, attempt=run.attempt,
-                              presses=press, prompt=run.ctx.layout.rel(prompt_file))
+                run.ctx.audit(
+                    "prompt_submitted",
+                    role=run.role,
+                    attempt=run.attempt,
+                    presses=press,
+                    prompt=run.ctx.layout.rel(prompt_file),
+                )
                 return
     raise StepError(
         f"prompt was not submitted to {run.session} after {limits.submit_retries} Enter presses",
@@ -249,16 +282,25 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
         while True:
             result = check()
             if isinstance(result, StopRecord):
-                ctx.audit("stop", role=run.role, attempt=run.attempt, stop_event=result.event,
-                          seq=result.seq, source=result.source)
+                ctx.audit(
+                    "stop",
+                    role=run.role,
+                    attempt=run.attempt,
+                    stop_event=result.event,
+                    seq=result.seq,
+                    source=result.source,
+                )
                 return result
             if result is not None:
                 return _fault_stop(run, result[0], result[1])
             now = time.monotonic()
             if now - last_report >= PROGRESS_EVERY:
                 last_report = now
-                print(f"  {ctx.tid} {run.role} attempt {run.attempt}: waiting "
-                      f"{now - started:.0f}s, idle {now - last_growth:.0f}s", file=sys.stderr)
+                print(
+                    f"  {ctx.tid} {run.role} attempt {run.attempt}: waiting "
+                    f"{now - started:.0f}s, idle {now - last_growth:.0f}s",
+                    file=sys.stderr,
+                )
             watch.wait(limits.poll_interval)
 
 
@@ -269,8 +311,14 @@ def _warn_foreign_stop(run: AgentRun, warned: set[str]) -> None:
         return
     if token != run.launch.run_token and token not in warned:
         warned.add(token)
-        run.ctx.log("hooks", logging.WARNING, "ignored stop file with a wrong or old run token",
-                    agent_type=run.role, attempt=run.attempt, path=str(run.stop_file))
+        run.ctx.log(
+            "hooks",
+            logging.WARNING,
+            "ignored stop file with a wrong or old run token",
+            agent_type=run.role,
+            attempt=run.attempt,
+            path=str(run.stop_file),
+        )
 
 
 def _exit_marker(run: AgentRun) -> tuple[StopEvent, str] | None:
@@ -307,10 +355,24 @@ def _fault_stop(run: AgentRun, event: StopEvent, reason: str) -> StopRecord:
     )
     write_json_atomic(run.stop_file, stop.model_dump(mode="json"))
     level = logging.INFO if event == "stop" else logging.ERROR
-    ctx.log(run.role, level, f"agent run ended: {event}: {reason}", agent_type=run.role,
-            attempt=run.attempt, operation="wait_for_stop", session=run.session)
-    ctx.audit("stop", role=run.role, attempt=run.attempt, stop_event=event, seq=seq,
-              source="orchestrator", reason=reason)
+    ctx.log(
+        run.role,
+        level,
+        f"agent run ended: {event}: {reason}",
+        agent_type=run.role,
+        attempt=run.attempt,
+        operation="wait_for_stop",
+        session=run.session,
+    )
+    ctx.audit(
+        "stop",
+        role=run.role,
+        attempt=run.attempt,
+        stop_event=event,
+        seq=seq,
+        source="orchestrator",
+        reason=reason,
+    )
     return stop
 
 

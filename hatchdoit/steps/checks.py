@@ -40,19 +40,28 @@ def count_tests(output: str) -> tuple[int | None, int | None]:
     return None, None
 
 
+def _test_timeout(ctx: StepContext) -> float:
+    return ctx.spec.test_timeout or ctx.project.config.limits.test_timeout
+
+
 def run_tests(ctx: StepContext, attempt: int) -> TestRun:
     spec = ctx.spec
     log_path = ctx.layout.checks_log(ctx.tid, attempt)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    timeout = spec.test_timeout or ctx.project.config.limits.test_timeout
+    timeout = _test_timeout(ctx)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HATCHDOIT_")}
     started = time.monotonic()
     timed_out = False
     with open(log_path, "w", encoding="utf-8") as log:
         try:
             done = subprocess.run(
-                spec.test_command, cwd=ctx.worktree, env=env, stdout=log,
-                stderr=subprocess.STDOUT, timeout=timeout, check=False,
+                spec.test_command,
+                cwd=ctx.worktree,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
             )
             exit_code: int | None = done.returncode
         except subprocess.TimeoutExpired:
@@ -62,8 +71,12 @@ def run_tests(ctx: StepContext, attempt: int) -> TestRun:
             exit_code = 127
     passed, failed = count_tests(log_path.read_text(encoding="utf-8", errors="replace"))
     return TestRun(
-        command=spec.test_command, exit_code=exit_code, passed=passed, failed=failed,
-        duration_s=round(time.monotonic() - started, 3), timed_out=timed_out,
+        command=spec.test_command,
+        exit_code=exit_code,
+        passed=passed,
+        failed=failed,
+        duration_s=round(time.monotonic() - started, 3),
+        timed_out=timed_out,
         log=ctx.layout.rel(log_path),
     )
 
@@ -73,28 +86,58 @@ def run_checks(ctx: StepContext, attempt: int) -> Receipt:
     path = layout.checks(ctx.tid, attempt)
     factory = receipt(ctx, "factory", attempt)
     if factory is None or factory.outcome == "failed":
-        record = ChecksRecord(taskspec_id=ctx.tid, attempt=attempt, tests=None, loc=None,
-                              passed=False, failures=["not run: the factory attempt failed"])
+        record = ChecksRecord(
+            taskspec_id=ctx.tid,
+            attempt=attempt,
+            tests=None,
+            loc=None,
+            passed=False,
+            failures=["not run: the factory attempt failed"],
+        )
     else:
         tests = run_tests(ctx, attempt)
         base = load_valid(layout.worktree_record(ctx.tid), WorktreeRecord).base_commit
         diff = loc_added(ctx.worktree, base)
-        loc = LocCount(base_commit=base, added=diff.added, removed=diff.removed,
-                       cap=ctx.spec.loc_cap, files=diff.files)
+        loc = LocCount(
+            base_commit=base,
+            added=diff.added,
+            removed=diff.removed,
+            cap=ctx.spec.loc_cap,
+            files=diff.files,
+        )
         failures = []
         if tests.timed_out:
-            failures.append(f"tests timed out after {ctx.spec.test_timeout or ctx.project.config.limits.test_timeout:.0f}s")
+            failures.append(f"tests timed out: no result within {_test_timeout(ctx):.0f}s")
         elif tests.exit_code != 0:
-            failures.append(f"tests failed (exit {tests.exit_code}, {tests.failed} failed): "
-                            f"see {tests.log}")
+            failures.append(
+                f"tests failed (exit {tests.exit_code}, {tests.failed} failed): see {tests.log}"
+            )
         if loc.added > loc.cap:
             failures.append(f"LOC cap exceeded: {loc.added} lines added, cap {loc.cap}")
-        record = ChecksRecord(taskspec_id=ctx.tid, attempt=attempt, tests=tests, loc=loc,
-                              passed=not failures, failures=failures)
+        record = ChecksRecord(
+            taskspec_id=ctx.tid,
+            attempt=attempt,
+            tests=tests,
+            loc=loc,
+            passed=not failures,
+            failures=failures,
+        )
     write_json_atomic(path, record.model_dump(mode="json"))
-    ctx.log("qa", logging.INFO if record.passed else logging.WARNING,
-            "checks passed" if record.passed else "checks failed", attempt=attempt,
-            operation="checks", failures=record.failures)
-    return write_receipt(layout, ctx.tid, "checks", attempt, digest=ctx.digest,
-                         outcome="ok" if record.passed else "failed", artifact=path,
-                         reasons=record.failures)
+    ctx.log(
+        "qa",
+        logging.INFO if record.passed else logging.WARNING,
+        "checks passed" if record.passed else "checks failed",
+        attempt=attempt,
+        operation="checks",
+        failures=record.failures,
+    )
+    return write_receipt(
+        layout,
+        ctx.tid,
+        "checks",
+        attempt,
+        digest=ctx.digest,
+        outcome="ok" if record.passed else "failed",
+        artifact=path,
+        reasons=record.failures,
+    )

@@ -44,8 +44,13 @@ def prompt_values(ctx: StepContext, attempt: int) -> dict[str, str]:
 def run_factory(ctx: StepContext, attempt: int) -> Receipt:
     if previous_was_fault(ctx, attempt):
         delay = backoff_delay(ctx.project.config.limits.backoff, attempt)
-        ctx.log("orchestrator", logging.WARNING, f"backing off {delay:.1f}s before retrying",
-                attempt=attempt, operation="backoff")
+        ctx.log(
+            "orchestrator",
+            logging.WARNING,
+            f"backing off {delay:.1f}s before retrying",
+            attempt=attempt,
+            operation="backoff",
+        )
         threading.Event().wait(delay)  # a deliberate pause, not a wait for an event
     values = prompt_values(ctx, attempt)
     values["feedback_section"] = feedback_section(ctx, attempt)
@@ -56,7 +61,10 @@ def run_factory(ctx: StepContext, attempt: int) -> Receipt:
     stop = wait_for_stop(run)
     normal = stop.source == "hook" and stop.event == "stop"
     return write_receipt(
-        ctx.layout, ctx.tid, "factory", attempt,
+        ctx.layout,
+        ctx.tid,
+        "factory",
+        attempt,
         digest=ctx.digest,
         outcome="ok" if normal else "failed",
         artifact=run.stop_file,

@@ -23,28 +23,48 @@ def run_finish(ctx: StepContext, attempt: int = 0) -> None:
     for k in range(1, max_attempts + 1):
         verdict = decision(ctx, k)
         if verdict == "approved":
-            record = DoneRecord(taskspec_id=ctx.tid, digest=ctx.digest, attempt=k,
-                                branch=branch_of(ctx.tid), commit=head_commit(ctx.worktree),
-                                verdict=str(layout.rel(layout.verdict(ctx.tid, k))))
+            record = DoneRecord(
+                taskspec_id=ctx.tid,
+                digest=ctx.digest,
+                attempt=k,
+                branch=branch_of(ctx.tid),
+                commit=head_commit(ctx.worktree),
+                verdict=str(layout.rel(layout.verdict(ctx.tid, k))),
+            )
             layout.escalated(ctx.tid).unlink(missing_ok=True)
             write_json_atomic(layout.done(ctx.tid), record.model_dump(mode="json"))
             ctx.audit("done", attempt=k, commit=record.commit)
-            ctx.log("orchestrator", logging.INFO, f"done after {k} attempt(s)", attempt=k,
-                    operation="finish")
+            ctx.log(
+                "orchestrator",
+                logging.INFO,
+                f"done after {k} attempt(s)",
+                attempt=k,
+                operation="finish",
+            )
             return
         if verdict != "rejected":
-            raise StepError(f"attempt {k} has no QA decision", taskspec_id=ctx.tid,
-                            operation="finish", fix="rerun doit")
+            raise StepError(
+                f"attempt {k} has no QA decision",
+                taskspec_id=ctx.tid,
+                operation="finish",
+                fix="rerun doit",
+            )
     reasons = []
     for k in range(1, max_attempts + 1):
         qa = receipt(ctx, "qa", k)
         reasons += [f"attempt {k}: {r}" for r in (qa.reasons if qa else [])]
-    record_esc = EscalatedRecord(taskspec_id=ctx.tid, digest=ctx.digest, attempts=max_attempts,
-                                 reasons=reasons)
+    record_esc = EscalatedRecord(
+        taskspec_id=ctx.tid, digest=ctx.digest, attempts=max_attempts, reasons=reasons
+    )
     write_json_atomic(layout.escalated(ctx.tid), record_esc.model_dump(mode="json"))
     ctx.audit("escalated", attempts=max_attempts, reasons=reasons)
-    ctx.log("orchestrator", logging.CRITICAL, f"escalated after {max_attempts} attempt(s)",
-            operation="finish", reasons=reasons)
+    ctx.log(
+        "orchestrator",
+        logging.CRITICAL,
+        f"escalated after {max_attempts} attempt(s)",
+        operation="finish",
+        reasons=reasons,
+    )
     raise Escalated(
         f"escalated after {max_attempts} rejected attempt(s): {reasons[-1] if reasons else ''}",
         taskspec_id=ctx.tid,

@@ -26,8 +26,9 @@ def _json_text(path_value: object) -> str:
 def run_qa(ctx: StepContext, attempt: int) -> Receipt:
     layout = ctx.layout
     earlier = [receipt(ctx, step, attempt) for step in ("factory", "summary")]
-    faults = [r for rec in earlier if rec is not None and rec.outcome == "failed"
-              for r in rec.reasons]
+    faults = [
+        r for rec in earlier if rec is not None and rec.outcome == "failed" for r in rec.reasons
+    ]
     checks = receipt(ctx, "checks", attempt)
     check_failures = list(checks.reasons) if checks is not None else ["checks missing"]
     if faults:
@@ -58,8 +59,15 @@ def run_qa(ctx: StepContext, attempt: int) -> Receipt:
         return _decide(ctx, attempt, "rejected", [reason], "", verdict_path, fault=True)
     approved = verdict.verdict == "approved" and not check_failures
     reasons = [*verdict.reasons, *check_failures]
-    return _decide(ctx, attempt, "approved" if approved else "rejected", reasons,
-                   verdict.feedback, verdict_path, fault=False)
+    return _decide(
+        ctx,
+        attempt,
+        "approved" if approved else "rejected",
+        reasons,
+        verdict.feedback,
+        verdict_path,
+        fault=False,
+    )
 
 
 def _decide(
@@ -73,11 +81,21 @@ def _decide(
     fault: bool,
 ) -> Receipt:
     ctx.audit("verdict", attempt=attempt, decision=decision, reasons=reasons)
-    ctx.log("qa", logging.INFO if decision == "approved" else logging.WARNING,
-            f"attempt {attempt} {decision}", attempt=attempt, agent_type="qa",
-            operation="verdict", reasons=reasons)
+    ctx.log(
+        "qa",
+        logging.INFO if decision == "approved" else logging.WARNING,
+        f"attempt {attempt} {decision}",
+        attempt=attempt,
+        agent_type="qa",
+        operation="verdict",
+        reasons=reasons,
+    )
     return write_receipt(
-        ctx.layout, ctx.tid, "qa", attempt, digest=ctx.digest,
+        ctx.layout,
+        ctx.tid,
+        "qa",
+        attempt,
+        digest=ctx.digest,
         outcome="ok" if decision == "approved" else "failed",
         artifact=artifact,  # type: ignore[arg-type]
         reasons=reasons,

@@ -23,8 +23,10 @@ def check_summary(ctx: StepContext, attempt: int) -> str | None:
     except InvalidArtifact as exc:
         return str(exc)
     if summary.taskspec_id != ctx.tid or summary.iteration != attempt:
-        return (f"{path}: taskspec_id/iteration are {summary.taskspec_id}/{summary.iteration}, "
-                f"expected {ctx.tid}/{attempt}")
+        return (
+            f"{path}: taskspec_id/iteration are {summary.taskspec_id}/{summary.iteration}, "
+            f"expected {ctx.tid}/{attempt}"
+        )
     return None
 
 
@@ -45,11 +47,27 @@ def run_summary(ctx: StepContext, attempt: int) -> Receipt:
     if run is not None:
         end_session(run)
     if problem is not None:
-        ctx.log("factory", logging.ERROR, "summary missing or invalid", attempt=attempt,
-                agent_type="factory", operation="summary", problem=problem, injections=tries)
+        ctx.log(
+            "factory",
+            logging.ERROR,
+            "summary missing or invalid",
+            attempt=attempt,
+            agent_type="factory",
+            operation="summary",
+            problem=problem,
+            injections=tries,
+        )
         return _failed(ctx, attempt, [f"summary invalid after {tries} request(s): {problem}"])
-    return write_receipt(ctx.layout, ctx.tid, "summary", attempt, digest=ctx.digest, outcome="ok",
-                         artifact=ctx.layout.summary(ctx.tid, attempt), data={"injections": tries})
+    return write_receipt(
+        ctx.layout,
+        ctx.tid,
+        "summary",
+        attempt,
+        digest=ctx.digest,
+        outcome="ok",
+        artifact=ctx.layout.summary(ctx.tid, attempt),
+        data={"injections": tries},
+    )
 
 
 def _inject(ctx: StepContext, run: AgentRun, attempt: int, problem: str, nth: int, seq: int) -> int:
@@ -58,12 +76,26 @@ def _inject(ctx: StepContext, run: AgentRun, attempt: int, problem: str, nth: in
     prompt_file = ctx.layout.prompt(ctx.tid, "factory", attempt, name=f"summary-request-{nth}")
     write_atomic(prompt_file, render_prompt(ctx.project.agents_dir, "summary", values))
     ctx.audit("summary_injected", role="factory", attempt=attempt, nth=nth)
-    ctx.log("factory", logging.WARNING, "summary missing or invalid: asking the agent",
-            attempt=attempt, agent_type="factory", operation="inject_summary", problem=problem)
+    ctx.log(
+        "factory",
+        logging.WARNING,
+        "summary missing or invalid: asking the agent",
+        attempt=attempt,
+        agent_type="factory",
+        operation="inject_summary",
+        problem=problem,
+    )
     deliver(run, prompt_file)
     return wait_for_stop(run, after_seq=seq).seq
 
 
 def _failed(ctx: StepContext, attempt: int, reasons: list[str]) -> Receipt:
-    return write_receipt(ctx.layout, ctx.tid, "summary", attempt, digest=ctx.digest,
-                         outcome="failed", reasons=reasons)
+    return write_receipt(
+        ctx.layout,
+        ctx.tid,
+        "summary",
+        attempt,
+        digest=ctx.digest,
+        outcome="failed",
+        reasons=reasons,
+    )

@@ -29,9 +29,12 @@ def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
     deps = [branch_of(dep) for dep in ctx.spec.depends_on]
     argv: list[str] = [
         str(project.script("git", "create_worktree.sh")),
-        "--repo", str(repo),
-        "--worktrees-root", str(layout.worktrees),
-        "--id", ctx.tid,
+        "--repo",
+        str(repo),
+        "--worktrees-root",
+        str(layout.worktrees),
+        "--id",
+        ctx.tid,
     ]
     for dep in deps:
         argv += ["--merge", dep]
@@ -44,15 +47,21 @@ def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
     if done.returncode != 0:
         detail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         if done.returncode == EXIT_CONFLICT:
-            ctx.log("orchestrator", logging.CRITICAL, "dependency merge conflict",
-                    operation="create_worktree", detail=detail)
+            ctx.log(
+                "orchestrator",
+                logging.CRITICAL,
+                "dependency merge conflict",
+                operation="create_worktree",
+                detail=detail,
+            )
         raise StepError(
             f"cannot create worktree: {detail}",
             taskspec_id=ctx.tid,
             operation="create_worktree",
             path=layout.worktree(ctx.tid),
             fix="resolve the conflict between the dependencies' branches"
-            if done.returncode == EXIT_CONFLICT else "see _logs/errors/errors.jsonl",
+            if done.returncode == EXIT_CONFLICT
+            else "see _logs/errors/errors.jsonl",
         )
     record = WorktreeRecord(
         taskspec_id=ctx.tid,
@@ -63,10 +72,23 @@ def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
         merged_dependencies=deps,
     )
     write_json_atomic(layout.worktree_record(ctx.tid), record.model_dump(mode="json"))
-    ctx.log("orchestrator", logging.INFO, "worktree ready", operation="create_worktree",
-            path=record.path, base_commit=record.base_commit)
-    return write_receipt(layout, ctx.tid, "worktree", 0, digest=ctx.digest, outcome="ok",
-                         artifact=layout.worktree_record(ctx.tid))
+    ctx.log(
+        "orchestrator",
+        logging.INFO,
+        "worktree ready",
+        operation="create_worktree",
+        path=record.path,
+        base_commit=record.base_commit,
+    )
+    return write_receipt(
+        layout,
+        ctx.tid,
+        "worktree",
+        0,
+        digest=ctx.digest,
+        outcome="ok",
+        artifact=layout.worktree_record(ctx.tid),
+    )
 
 
 def _base_commit(ctx: StepContext, base_ref: str) -> str:
