@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,3 +33,27 @@ def exclusive(path: Path, what: str, *, wait: bool = False) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+@contextmanager
+def slot(directory: Path, count: int, on_wait: Callable[[float], None]) -> Iterator[int]:
+    """Hold one of `count` slots (flock files); wait, calling `on_wait(seconds)`, while all are
+    taken. Bounds how many agent sessions run at once across every doit worker process."""
+    directory.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    pause = threading.Event()
+    while True:
+        for index in range(count):
+            fd = os.open(directory / f"slot-{index}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            try:
+                yield index
+            finally:
+                os.close(fd)
+            return
+        on_wait(time.monotonic() - started)
+        pause.wait(0.2)  # flock has no wake-up event to wait on

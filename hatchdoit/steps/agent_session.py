@@ -18,6 +18,7 @@ from hatchdoit.atomicio import read_json, write_atomic, write_json_atomic
 from hatchdoit.config import RoleLimits
 from hatchdoit.errors import StepError
 from hatchdoit.layout import Role
+from hatchdoit.locks import slot
 from hatchdoit.profiles import render
 from hatchdoit.records import LaunchRecord, StopEvent, StopRecord
 from hatchdoit.schemas import try_load
@@ -79,6 +80,27 @@ def start_or_attach(
         )
         return existing
     return _launch(ctx, role, attempt, prompt, env)
+
+
+def run_until_stop(
+    ctx: StepContext, role: Role, attempt: int, prompt: str, env: dict[str, str]
+) -> tuple[AgentRun, StopRecord]:
+    """Within a session slot (limits.parallel_sessions), launch or re-attach, then wait."""
+    reported = [0.0]
+
+    def waiting(seconds: float) -> None:
+        if seconds - reported[0] >= PROGRESS_EVERY or not reported[0]:
+            reported[0] = max(seconds, 0.001)
+            print(
+                f"  {ctx.tid} {role} attempt {attempt}: waiting for a free agent slot "
+                f"({seconds:.0f}s)",
+                file=sys.stderr,
+            )
+
+    limit = ctx.project.config.limits.parallel_sessions
+    with slot(ctx.layout.locks / "sessions", limit, waiting):
+        run = start_or_attach(ctx, role, attempt, prompt, env)
+        return run, wait_for_stop(run)
 
 
 def _launch(

@@ -9,7 +9,7 @@ import threading
 from hatchdoit.prompts import render_prompt
 from hatchdoit.receipts import write_receipt
 from hatchdoit.records import Receipt
-from hatchdoit.steps.agent_session import start_or_attach, wait_for_stop
+from hatchdoit.steps.agent_session import run_until_stop
 from hatchdoit.steps.attempts import backoff_delay, feedback_section, previous_was_fault
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.worktree import branch_of
@@ -57,8 +57,7 @@ def run_factory(ctx: StepContext, attempt: int) -> Receipt:
     prompt = render_prompt(ctx.project.agents_dir, "factory", values)
     env = agent_env(ctx, attempt)
     env["HATCHDOIT_BEHAVIOUR"] = ctx.spec.scripted.factory_for(attempt)
-    run = start_or_attach(ctx, "factory", attempt, prompt, env)
-    stop = wait_for_stop(run)
+    run, stop = run_until_stop(ctx, "factory", attempt, prompt, env)
     normal = stop.source == "hook" and stop.event == "stop"
     return write_receipt(
         ctx.layout,

@@ -10,7 +10,7 @@ from hatchdoit.prompts import render_prompt
 from hatchdoit.receipts import write_receipt
 from hatchdoit.records import Receipt, VerdictRecord, WorktreeRecord
 from hatchdoit.schemas import InvalidArtifact, load_valid
-from hatchdoit.steps.agent_session import end_session, start_or_attach, wait_for_stop
+from hatchdoit.steps.agent_session import end_session, run_until_stop
 from hatchdoit.steps.attempts import receipt
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.factory import agent_env, prompt_values
@@ -45,8 +45,7 @@ def run_qa(ctx: StepContext, attempt: int) -> Receipt:
     prompt = render_prompt(ctx.project.agents_dir, "qa", values)
     env = agent_env(ctx, attempt)
     env["HATCHDOIT_BEHAVIOUR"] = ctx.spec.scripted.qa
-    run = start_or_attach(ctx, "qa", attempt, prompt, env)
-    stop = wait_for_stop(run)
+    run, stop = run_until_stop(ctx, "qa", attempt, prompt, env)
     end_session(run)
     verdict_path = layout.verdict(ctx.tid, attempt)
     try:
