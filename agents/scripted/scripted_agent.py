@@ -11,95 +11,32 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 import termios
 import tty
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Any
+from pathlib import Path
 
-PASTE_START = b"\x1b[200~"
-PASTE_END = b"\x1b[201~"
-REQUEST_RE = re.compile(r"^<!-- hatchdoit:request=([A-Za-z-]+) -->[ \t]*$", re.MULTILINE)
-OPEN_FENCE_RE = re.compile(r"^(`{3,})file:(\S+)[ \t]*$")
-FEEDBACK_RE = re.compile(r"^## QA feedback from attempt \d+")
-# fmt: off
-FACTORY_BEHAVIOURS = ("succeed", "fail-tests", "exceed-loc", "skip-summary", "malformed-summary",
-                      "never-summary", "hang", "crash")
-# fmt: on
-QA_BEHAVIOURS = ("approve", "reject", "reject-once")
-MAX_CONTINUATIONS = 3
-FAILING_TEST = """import unittest
+# The script runs from any directory: its sibling module is found beside it.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-class ScriptedFailureTest(unittest.TestCase):
-    def test_scripted_failure(self) -> None:
-        self.fail("scripted failure")
-"""
-
-_eol = "\n"  # becomes "\r\n" once the terminal is raw (no output post-processing)
-
-
-def say(message: str) -> None:
-    """Print one transcript line; the pane log is the agent's transcript."""
-    sys.stdout.write(message + _eol)
-    sys.stdout.flush()
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temp file in the same directory, fsync and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@dataclass
-class Session:
-    """One agent process: its identity from the environment and what it has done so far."""
-
-    role: str
-    taskspec_id: str
-    attempt: int
-    behaviour: str
-    run_token: str
-    loc_cap: int
-    prompts: int = 0
-    files: list[str] = field(default_factory=list)  # what the last implement request wrote
-    lines: int = 0
-    notes: str = "no implementation in this session"
-
-
-def _env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, ""))
-    except ValueError:
-        return default
-
-
-def session_from_env(role: str) -> Session:
-    """Build the session from the HATCHDOIT_* variables the orchestrator sets."""
-    default = "succeed" if role == "factory" else "approve"
-    return Session(
-        role=role,
-        taskspec_id=os.environ.get("HATCHDOIT_TASKSPEC_ID", "UNKNOWN"),
-        attempt=max(_env_int("HATCHDOIT_ATTEMPT", 1), 1),
-        behaviour=os.environ.get("HATCHDOIT_BEHAVIOUR") or default,
-        run_token=os.environ.get("HATCHDOIT_RUN_TOKEN", "no-token"),
-        loc_cap=_env_int("HATCHDOIT_LOC_CAP", 100),
-    )
+from scripted_work import (
+    FACTORY_BEHAVIOURS,
+    MAX_CONTINUATIONS,
+    PASTE_END,
+    PASTE_START,
+    QA_BEHAVIOURS,
+    REQUEST_RE,
+    Session,
+    factory_implement,
+    factory_summary,
+    qa_review,
+    say,
+    session_from_env,
+    use_raw_line_endings,
+    write_atomic,
+)
 
 
 class PromptReader:
@@ -161,217 +98,6 @@ class PromptReader:
             events.append(None)
         else:
             self.buffer.append(byte)
-
-
-def parse_file_blocks(text: str) -> list[tuple[str, str]]:
-    """Return (path, content) for every ```file:PATH fenced block; unclosed blocks are skipped."""
-    blocks: list[tuple[str, str]] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        match = OPEN_FENCE_RE.match(lines[i])
-        i += 1
-        if not match:
-            continue
-        fence, path, body = match.group(1), match.group(2), []
-        while i < len(lines):
-            stripped = lines[i].strip()
-            if stripped and set(stripped) == {"`"} and len(stripped) >= len(fence):
-                break
-            body.append(lines[i])
-            i += 1
-        else:
-            say(f"warning: file block {path} is not closed; skipped")
-            break
-        i += 1
-        blocks.append((path, "\n".join(body) + "\n" if body else ""))
-    return blocks
-
-
-def safe_target(root: Path, raw: str) -> Path | None:
-    """The file to write for a block path, or None if it is absolute, climbs out or is in .git."""
-    rel = PurePosixPath(raw)
-    if rel.is_absolute() or raw.startswith("~") or not rel.parts:
-        return None
-    if any(part == ".." or part.lower() == ".git" for part in rel.parts):
-        return None
-    target = root.joinpath(*rel.parts)
-    return target if target.resolve().is_relative_to(root.resolve()) else None
-
-
-def qa_feedback(text: str) -> str | None:
-    """First non-empty line of the `## QA feedback from attempt N` section, if there is one."""
-    lines = text.splitlines()
-    for index, line in enumerate(lines):
-        if FEEDBACK_RE.match(line):
-            for body in lines[index + 1 :]:
-                if body.startswith("## "):
-                    return None
-                if body.strip():
-                    return body.strip()
-    return None
-
-
-def write_files(session: Session, root: Path, text: str) -> list[tuple[str, int]]:
-    """Write the prompt's file blocks plus what the behaviour adds; return (path, lines)."""
-    written: list[tuple[str, str]] = []
-    for raw, content in parse_file_blocks(text):
-        target = safe_target(root, raw)
-        if target is None:
-            say(f"warning: refusing to write {raw!r} (absolute, '..' or .git)")
-            continue
-        written.append((target.relative_to(root).as_posix(), content))
-    if not written:
-        note = root / "hatchdoit_notes" / f"{session.taskspec_id}.md"
-        old = note.read_text(encoding="utf-8") if note.exists() else ""
-        line = f"- attempt {session.attempt}: no file blocks in the prompt; nothing to write\n"
-        written.append((note.relative_to(root).as_posix(), old + line))
-    if session.behaviour == "fail-tests":
-        written.append(("tests/test_zz_scripted_failure.py", FAILING_TEST))
-    if session.behaviour == "exceed-loc":
-        bulk = "".join(f"bulk line {n}\n" for n in range(1, session.loc_cap + 51))
-        written.append(("scripted_bulk.txt", bulk))
-    done = []
-    for rel, content in written:
-        target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content, encoding="utf-8")
-        done.append((rel, content.count("\n")))
-        say(f"wrote {rel} ({done[-1][1]} lines)")
-    return done
-
-
-def git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run git in the worktree with the scripted identity; output captured."""
-    ident = ["-c", "user.name=scripted-agent", "-c", "user.email=scripted@localhost"]
-    return subprocess.run(["git", *ident, *args], cwd=root, capture_output=True, text=True)
-
-
-def git_failed(result: subprocess.CompletedProcess[str]) -> bool:
-    """Log a failed git command with its last output line; True if it failed."""
-    if result.returncode == 0:
-        return False
-    said = (result.stdout + result.stderr).strip().splitlines() or ["no output"]
-    say(f"git {shlex.join(result.args[5:])} exited {result.returncode}: {said[-1]}")
-    return True
-
-
-def commit(session: Session, root: Path) -> None:
-    """Commit everything in the worktree; nothing to commit, or a git failure, is only logged."""
-    message = f"scripted factory: {session.taskspec_id} attempt {session.attempt}"
-    if git_failed(git(root, "add", "-A")):
-        return
-    if git(root, "diff", "--cached", "--quiet").returncode == 0:
-        say("nothing to commit")
-        return
-    if git_failed(git(root, "commit", "-q", "-m", message)):
-        return
-    say(f"committed {git(root, 'rev-parse', '--short', 'HEAD').stdout.strip()}: {message}")
-
-
-def write_summary(session: Session, valid: bool) -> None:
-    """Write the factory summary (or the malformed one) to HATCHDOIT_SUMMARY_FILE."""
-    path = os.environ.get("HATCHDOIT_SUMMARY_FILE")
-    if not path:
-        say("no HATCHDOIT_SUMMARY_FILE set; summary not written")
-        return
-    if not valid:
-        write_atomic(Path(path), f'{{"taskspec_id": "{session.taskspec_id}", "status": ')
-        say(f"wrote malformed summary {path}")
-        return
-    summary = {
-        "taskspec_id": session.taskspec_id,
-        "agent_type": "factory",
-        "iteration": session.attempt,
-        "status": "completed",
-        "implementation_files": session.files,
-        "test_results": {"passed": 0, "failed": 1 if session.behaviour == "fail-tests" else 0},
-        "loc_analysis": {"actual": session.lines, "cap": session.loc_cap},
-        "next_steps": ["QA validation required"],
-        "handover_notes": session.notes,
-    }
-    write_atomic(Path(path), json.dumps(summary, indent=2) + "\n")
-    say(f"wrote summary {path}")
-
-
-def factory_implement(session: Session, text: str) -> str:
-    """Write files, commit, and write the summary as the behaviour says."""
-    if session.behaviour == "hang":
-        while True:  # a hung agent goes quiet: no output, no stop hook
-            signal.pause()
-    if session.behaviour == "crash":
-        say("crashing")
-        raise SystemExit(3)
-    root = Path.cwd()
-    done = write_files(session, root, text)
-    commit(session, root)
-    session.files = [rel for rel, _ in done]
-    session.lines = sum(count for _, count in done)
-    feedback = qa_feedback(text)
-    session.notes = f"wrote {len(done)} file(s), {session.lines} line(s)"
-    if feedback:
-        session.notes = f"addressed QA feedback: {feedback}"
-    if session.behaviour == "malformed-summary":
-        write_summary(session, valid=False)
-    elif session.behaviour not in ("skip-summary", "never-summary"):
-        write_summary(session, valid=True)
-    return f"implemented {session.taskspec_id} attempt {session.attempt}: {session.notes}"
-
-
-def factory_summary(session: Session) -> str:
-    """Answer the orchestrator's request to write the summary now."""
-    if session.behaviour == "never-summary":
-        say("summary requested; never-summary writes none")
-        return "summary requested but not written"
-    write_summary(session, valid=session.behaviour != "malformed-summary")
-    return f"summary written for {session.taskspec_id} attempt {session.attempt}"
-
-
-def read_json(path: str) -> tuple[Any, str]:
-    """Parse a JSON file; return (data, "") or (None, why not)."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8")), ""
-    except (OSError, ValueError) as exc:
-        return None, f"{type(exc).__name__}: {exc}"
-
-
-def qa_decide(session: Session, checks: Any, error: str) -> tuple[str, list[str], str]:
-    """The verdict, reasons and feedback for this attempt."""
-    if session.behaviour == "reject":
-        reasons = ["scripted QA rejects every attempt"]
-        return "rejected", reasons, "Scripted QA rejects every attempt; no change will satisfy it."
-    if session.behaviour == "reject-once" and session.attempt == 1:
-        reasons = ["scripted QA: the change needs a docstring on each new public function"]
-        return "rejected", reasons, "Add a docstring to each new public function."
-    if not isinstance(checks, dict):
-        return "rejected", [f"checks unavailable ({error or 'not a JSON object'})"], ""
-    if checks.get("passed") is True:
-        return "approved", [], ""
-    reasons = [str(f) for f in checks.get("failures") or []] or ["checks did not pass"]
-    return "rejected", reasons, "Fix these before QA can approve: " + "; ".join(reasons)
-
-
-def qa_review(session: Session) -> str:
-    """Read the checks (and summary), decide, and write the verdict."""
-    checks, error = read_json(os.environ.get("HATCHDOIT_CHECKS_FILE", ""))
-    say(f"checks: {'passed=' + str(checks.get('passed')) if isinstance(checks, dict) else error}")
-    summary, why = read_json(os.environ.get("HATCHDOIT_SUMMARY_FILE", ""))
-    say(f"factory summary: {'present' if isinstance(summary, dict) else 'unusable, ' + why}")
-    verdict, reasons, feedback = qa_decide(session, checks, error)
-    record = {
-        "taskspec_id": session.taskspec_id,
-        "attempt": session.attempt,
-        "verdict": verdict,
-        "reasons": reasons,
-        "feedback": feedback,
-    }
-    path = os.environ.get("HATCHDOIT_VERDICT_FILE")
-    if path:
-        write_atomic(Path(path), json.dumps(record, indent=2) + "\n")
-        say(f"wrote verdict {verdict} to {path}")
-    else:
-        say(f"no HATCHDOIT_VERDICT_FILE set; verdict {verdict} not written")
-    return f"QA verdict {verdict} for {session.taskspec_id} attempt {session.attempt}"
 
 
 def respond(session: Session, text: str, continuation: bool) -> str:
@@ -460,7 +186,6 @@ def serve(session: Session) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Start the TUI: banner, bracketed paste, raw input, ready marker, then serve prompts."""
-    global _eol
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--role", choices=("factory", "qa"), required=True)
     session = session_from_env(parser.parse_args(argv).role)
@@ -479,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if saved is not None:
             tty.setraw(0)
-            _eol = "\r\n"
+            use_raw_line_endings()
         ready = os.environ.get("HATCHDOIT_READY_FILE")
         if ready:
             write_atomic(Path(ready), "1")
