@@ -10,7 +10,6 @@ import time
 
 from hatchdoit.atomicio import write_json_atomic
 from hatchdoit.gitops import loc_added
-from hatchdoit.receipts import write_receipt
 from hatchdoit.records import ChecksRecord, LocCount, Receipt, TestRun, WorktreeRecord
 from hatchdoit.schemas import load_valid
 from hatchdoit.steps.attempts import receipt
@@ -131,13 +130,10 @@ def run_checks(ctx: StepContext, attempt: int) -> Receipt:
         operation="checks",
         failures=record.failures,
     )
-    return write_receipt(
-        layout,
-        ctx.tid,
+    return ctx.write_receipt(
         "checks",
         attempt,
-        digest=ctx.digest,
-        outcome="ok" if record.passed else "failed",
+        "ok" if record.passed else "failed",
         artifact=path,
         reasons=record.failures,
     )

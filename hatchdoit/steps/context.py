@@ -11,6 +11,8 @@ from hatchdoit.audit import audit
 from hatchdoit.layout import Layout
 from hatchdoit.logs import get_logger, log
 from hatchdoit.project import Project
+from hatchdoit.receipts import write_receipt
+from hatchdoit.records import Outcome, Receipt
 from hatchdoit.specs import TaskSpec
 from hatchdoit.tmux import Tmux
 
@@ -44,6 +46,29 @@ class StepContext:
 
     def log(self, component: str, level: int, msg: str, **context: Any) -> None:
         log(self.logger(component), level, msg, taskspec_id=self.tid, **context)
+
+    def write_receipt(
+        self,
+        step: str,
+        attempt: int,
+        outcome: Outcome,
+        *,
+        artifact: Path | None = None,
+        reasons: list[str] | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> Receipt:
+        """Record that `step` finished for the current inputs (after its artifact is written)."""
+        return write_receipt(
+            self.layout,
+            self.tid,
+            step,
+            attempt,
+            digest=self.digest,
+            outcome=outcome,
+            artifact=artifact,
+            reasons=reasons,
+            data=data,
+        )
 
     def audit(self, event: str, /, **fields: Any) -> None:
         audit(self.layout.audit, event, self.tid, **fields)

@@ -7,7 +7,6 @@ import shlex
 import threading
 
 from hatchdoit.prompts import render_prompt
-from hatchdoit.receipts import write_receipt
 from hatchdoit.records import Receipt
 from hatchdoit.steps.agent_session import run_until_stop
 from hatchdoit.steps.attempts import backoff_delay, feedback_section, previous_was_fault
@@ -59,13 +58,10 @@ def run_factory(ctx: StepContext, attempt: int) -> Receipt:
     env["HATCHDOIT_BEHAVIOUR"] = ctx.spec.scripted.factory_for(attempt)
     run, stop = run_until_stop(ctx, "factory", attempt, prompt, env)
     normal = stop.source == "hook" and stop.event == "stop"
-    return write_receipt(
-        ctx.layout,
-        ctx.tid,
+    return ctx.write_receipt(
         "factory",
         attempt,
-        digest=ctx.digest,
-        outcome="ok" if normal else "failed",
+        "ok" if normal else "failed",
         artifact=run.stop_file,
         reasons=[] if normal else [f"factory {stop.event}: {stop.reason}"],
         data={"event": stop.event, "seq": stop.seq, "session": run.session},

@@ -7,7 +7,6 @@ import logging
 
 from hatchdoit.atomicio import read_json
 from hatchdoit.prompts import render_prompt
-from hatchdoit.receipts import write_receipt
 from hatchdoit.records import Receipt, VerdictRecord, WorktreeRecord
 from hatchdoit.schemas import InvalidArtifact, load_valid
 from hatchdoit.steps.agent_session import end_session, run_until_stop
@@ -89,13 +88,10 @@ def _decide(
         operation="verdict",
         reasons=reasons,
     )
-    return write_receipt(
-        ctx.layout,
-        ctx.tid,
+    return ctx.write_receipt(
         "qa",
         attempt,
-        digest=ctx.digest,
-        outcome="ok" if decision == "approved" else "failed",
+        "ok" if decision == "approved" else "failed",
         artifact=artifact,  # type: ignore[arg-type]
         reasons=reasons,
         data={"decision": decision, "feedback": feedback, "fault": fault},

@@ -6,7 +6,6 @@ import logging
 
 from hatchdoit.atomicio import write_atomic
 from hatchdoit.prompts import render_prompt
-from hatchdoit.receipts import write_receipt
 from hatchdoit.records import Receipt, SummaryRecord
 from hatchdoit.schemas import InvalidArtifact, load_valid
 from hatchdoit.steps.agent_session import AgentRun, attach, deliver, end_session, wait_for_stop
@@ -58,13 +57,10 @@ def run_summary(ctx: StepContext, attempt: int) -> Receipt:
             injections=tries,
         )
         return _failed(ctx, attempt, [f"summary invalid after {tries} request(s): {problem}"])
-    return write_receipt(
-        ctx.layout,
-        ctx.tid,
+    return ctx.write_receipt(
         "summary",
         attempt,
-        digest=ctx.digest,
-        outcome="ok",
+        "ok",
         artifact=ctx.layout.summary(ctx.tid, attempt),
         data={"injections": tries},
     )
@@ -90,12 +86,9 @@ def _inject(ctx: StepContext, run: AgentRun, attempt: int, problem: str, nth: in
 
 
 def _failed(ctx: StepContext, attempt: int, reasons: list[str]) -> Receipt:
-    return write_receipt(
-        ctx.layout,
-        ctx.tid,
+    return ctx.write_receipt(
         "summary",
         attempt,
-        digest=ctx.digest,
-        outcome="failed",
+        "failed",
         reasons=reasons,
     )

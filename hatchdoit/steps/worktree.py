@@ -10,7 +10,6 @@ from hatchdoit.errors import StepError
 from hatchdoit.gitops import current_branch, ensure_repo, head_commit
 from hatchdoit.locks import exclusive
 from hatchdoit.proc import run
-from hatchdoit.receipts import write_receipt
 from hatchdoit.records import Receipt, WorktreeRecord
 from hatchdoit.schemas import try_load
 from hatchdoit.steps.context import StepContext
@@ -80,13 +79,10 @@ def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
         path=record.path,
         base_commit=record.base_commit,
     )
-    return write_receipt(
-        layout,
-        ctx.tid,
+    return ctx.write_receipt(
         "worktree",
         0,
-        digest=ctx.digest,
-        outcome="ok",
+        "ok",
         artifact=layout.worktree_record(ctx.tid),
     )
 
