@@ -18,6 +18,7 @@ from typing import Any
 from hatchdoit.actions import clean_worktree, group_is_current, run_step, step_is_current
 from hatchdoit.errors import HatchdoitError
 from hatchdoit.project import Project, load_project
+from hatchdoit.runlock import lock_if_building
 
 PER_ATTEMPT = ("factory", "summary", "checks", "qa")
 DOIT_CONFIG: dict[str, Any] = {
@@ -100,6 +101,11 @@ def doit_namespace(root: Path) -> dict[str, Any]:
         print(f"hatchdoit: {exc.one_line()}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
     project.layout.logs.mkdir(parents=True, exist_ok=True)  # doit opens its database there
+    try:
+        lock_if_building(project.layout.locks / "build.lock")
+    except HatchdoitError as exc:
+        print(f"hatchdoit: {exc.one_line()}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
     key = str(root)
 
     def creator(make: Callable[[], Iterator[dict[str, Any]]], doc: str) -> Callable[[], Any]:

@@ -1,0 +1,62 @@
+"""One build at a time per project: the doit process that will run tasks holds `build.lock`.
+
+A second `doit` that would run tasks refuses at once (or waits with HATCHDOIT_LOCK_WAIT=1);
+read-only commands (`doit list`, `info`, `help`, ...) never take the lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+from pathlib import Path
+
+from hatchdoit.errors import BusyError
+
+READ_ONLY_COMMANDS = {
+    "list",
+    "info",
+    "help",
+    "dumpdb",
+    "strace",
+    "tabcompletion",
+    "forget",
+    "ignore",
+    "reset-dep",
+}
+_held: list[int] = []  # the descriptor lives as long as the process
+
+
+def runs_tasks(argv: list[str]) -> bool:
+    """Whether this doit command line executes tasks (run, clean, auto, or a task name)."""
+    for arg in argv[1:]:
+        if arg.startswith("-"):
+            continue
+        return arg not in READ_ONLY_COMMANDS
+    return True  # bare `doit` runs the default tasks
+
+
+def hold_build_lock(lock_path: Path, wait: bool) -> None:
+    """Take the project's build lock for the rest of this process (doit workers inherit it)."""
+    if _held:
+        return
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise BusyError(
+            f"another build is running in this project (pid {holder})",
+            path=lock_path,
+            fix="wait for it to finish or stop it; HATCHDOIT_LOCK_WAIT=1 waits for it",
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    _held.append(fd)
+
+
+def lock_if_building(lock_path: Path) -> None:
+    if runs_tasks(sys.argv):
+        hold_build_lock(lock_path, wait=os.environ.get("HATCHDOIT_LOCK_WAIT") == "1")

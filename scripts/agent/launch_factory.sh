@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Usage: launch_factory.sh --worktree DIR --worktrees-root ROOT -- ARGV...
+# launch_agent.sh with --role factory; see launch_agent.sh for the contract and exit codes.
+set -euo pipefail
+exec "$(dirname "$0")/launch_agent.sh" --role factory "$@"

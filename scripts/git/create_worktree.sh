@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Usage: create_worktree.sh --repo REPO --worktrees-root ROOT --id ID --base REF [--merge BRANCH]...
+#
+# Creates (or reuses) the git worktree ROOT/ID of REPO on branch taskspec/ID; a new branch
+# starts at REF. Then merges each --merge BRANCH (in order) that HEAD does not contain yet.
+# Git's chatter goes to stderr; the last line of stdout is the worktree's absolute path.
+# Exit: 0 ok, 1 git failed, 2 bad arguments, 3 merge conflict (merge aborted),
+#       4 refused (ROOT/ID exists but is not our worktree, or resolves outside ROOT).
+set -euo pipefail
+
+prog=${0##*/}
+die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
+need() { if [ "$1" -lt 2 ] || [ -z "$3" ]; then die 2 "$2 needs a non-empty value"; fi; }
+
+repo='' root='' id='' base=''
+merges=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --repo) need $# "$1" "${2-}"; repo=$2; shift 2 ;;
+    --worktrees-root) need $# "$1" "${2-}"; root=$2; shift 2 ;;
+    --id) need $# "$1" "${2-}"; id=$2; shift 2 ;;
+    --base) need $# "$1" "${2-}"; base=$2; shift 2 ;;
+    --merge) need $# "$1" "${2-}"; merges+=("$2"); shift 2 ;;
+    -h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    *) die 2 "unknown argument: $1" ;;
+  esac
+done
+[ -n "$repo" ] || die 2 "--repo is required"
+[ -n "$root" ] || die 2 "--worktrees-root is required"
+[ -n "$id" ] || die 2 "--id is required"
+[ -n "$base" ] || die 2 "--base is required"
+[[ $id =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ && $id != *..* ]] || die 2 "invalid id: $id"
+git -C "$repo" rev-parse --git-dir >/dev/null 2>&1 || die 2 "not a git repository: $repo"
+for ref in "$base" ${merges[@]+"${merges[@]}"}; do
+  [[ $ref != -* ]] || die 2 "invalid ref: $ref"
+  git -C "$repo" rev-parse --verify --quiet --end-of-options "$ref^{commit}" >/dev/null \
+    || die 2 "unknown ref: $ref"
+done
+
+branch="taskspec/$id"
+root_abs=$(realpath -m -- "$root")
+wt=$(realpath -m -- "$root_abs/$id")
+[[ $wt/ == "$root_abs"/?* ]] || die 4 "$root/$id resolves outside $root_abs: $wt"
+
+# Prints the branch ref (or "detached") of the worktree registered in REPO at path $1.
+registered_branch() {
+  local list line path=''
+  list=$(git -C "$repo" worktree list --porcelain) || die 1 "git worktree list failed in $repo"
+  while IFS= read -r line; do
+    case $line in
+      "worktree "*) path=$(realpath -m -- "${line#worktree }") ;;
+      "branch "*) [ "$path" != "$1" ] || { printf '%s\n' "${line#branch }"; return 0; } ;;
+      detached) [ "$path" != "$1" ] || { echo detached; return 0; } ;;
+    esac
+  done <<<"$list"
+  return 1
+}
+
+if [ -e "$wt" ] || [ -L "$wt" ]; then
+  current=$(registered_branch "$wt") || die 4 "$wt exists but is not a worktree of $repo"
+  [ "$current" = "refs/heads/$branch" ] \
+    || die 4 "$wt is a worktree of $repo but on $current, not $branch"
+  if git -C "$wt" rev-parse --verify --quiet MERGE_HEAD >/dev/null; then
+    die 4 "a merge is in progress in $wt (fix: git -C $wt merge --abort)"
+  fi
+else
+  mkdir -p -- "$root_abs"
+  git -C "$repo" worktree prune >&2 || die 1 "git worktree prune failed in $repo"
+  if git -C "$repo" show-ref --verify --quiet "refs/heads/$branch"; then
+    git -C "$repo" worktree add -- "$wt" "$branch" >&2 || die 1 "git worktree add failed for $wt"
+  else
+    git -C "$repo" worktree add -b "$branch" -- "$wt" "$base" >&2 \
+      || die 1 "git worktree add failed for $wt"
+  fi
+fi
+
+identity=()
+if [ -z "$(git -C "$wt" config user.email || true)" ]; then
+  identity=(-c user.name=hatchdoit -c user.email=hatchdoit@localhost)
+fi
+for ref in ${merges[@]+"${merges[@]}"}; do
+  if git -C "$wt" merge-base --is-ancestor "$ref" HEAD; then
+    continue
+  fi
+  if ! git ${identity[@]+"${identity[@]}"} -C "$wt" merge --no-edit --no-ff "$ref" >&2; then
+    conflicts=$(git -C "$wt" diff --name-only --diff-filter=U | tr '\n' ' ')
+    if git -C "$wt" rev-parse --verify --quiet MERGE_HEAD >/dev/null; then
+      git -C "$wt" merge --abort >&2 || true
+    fi
+    [ -n "$conflicts" ] || die 1 "git merge $ref failed in $wt"
+    printf '%s: conflict merging %s: %s\n' "$prog" "$ref" "${conflicts% }" >&2
+    exit 3
+  fi
+done
+printf '%s\n' "$wt"

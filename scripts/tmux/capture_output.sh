@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Usage: capture_output.sh --socket NAME --session NAME --out FILE [--lines N]
+#
+# Writes the session's pane (visible screen plus N lines of history, default 2000, wrapped lines
+# joined) to FILE atomically: a temp file in FILE's directory, then mv.
+# Exit: 0 ok, 1 no such session or capture failed, 2 bad arguments.
+set -euo pipefail
+
+prog=${0##*/}
+die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
+need() { if [ "$1" -lt 2 ] || [ -z "$3" ]; then die 2 "$2 needs a non-empty value"; fi; }
+
+socket='' session='' out='' lines=2000
+while [ $# -gt 0 ]; do
+  case $1 in
+    --socket) need $# "$1" "${2-}"; socket=$2; shift 2 ;;
+    --session) need $# "$1" "${2-}"; session=$2; shift 2 ;;
+    --out) need $# "$1" "${2-}"; out=$2; shift 2 ;;
+    --lines) need $# "$1" "${2-}"; lines=$2; shift 2 ;;
+    -h|--help) sed -n '2,6s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    *) die 2 "unknown argument: $1" ;;
+  esac
+done
+[[ $socket =~ ^[A-Za-z0-9_.-]+$ ]] || die 2 "invalid --socket: '$socket'"
+[[ $session =~ ^[A-Za-z0-9_.-]+$ ]] || die 2 "invalid --session: '$session'"
+[ -n "$out" ] || die 2 "--out is required"
+[[ $lines =~ ^[0-9]{1,7}$ ]] || die 2 "invalid --lines: $lines"
+
+tmux_=(tmux -L "$socket" -f /dev/null)
+"${tmux_[@]}" has-session -t "=$session" 2>/dev/null || die 1 "no session $session on socket $socket"
+
+out=$(realpath -m -- "$out")
+dir=$(dirname -- "$out")
+mkdir -p -- "$dir"
+tmp=$(mktemp -- "$dir/.${out##*/}.XXXXXX")
+trap 'rm -f -- "$tmp"' EXIT
+"${tmux_[@]}" capture-pane -p -J -S "-$lines" -t "=$session:" >"$tmp" \
+  || die 1 "capture-pane failed for session $session"
+chmod "$(printf %04o $((0666 & ~0$(umask))))" -- "$tmp"
+mv -f -- "$tmp" "$out"
+trap - EXIT

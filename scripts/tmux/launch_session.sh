@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Usage: launch_session.sh --socket NAME --session NAME --cwd DIR [--env KEY=VALUE]...
+#                          [--log FILE] [--width N --height N] -- ARGV...
+#
+# Starts a detached tmux session on the private socket NAME (tmux -L NAME -f /dev/null) running
+# ARGV directly, without a shell. The same tmux call keeps a dead pane for inspection
+# (remain-on-exit) and, with --log, appends the pane's output to FILE. Prints the session name.
+# Exit: 0 ok, 1 tmux failed or the session exists already, 2 bad arguments.
+set -euo pipefail
+
+prog=${0##*/}
+die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
+need() { if [ "$1" -lt 2 ] || [ -z "$3" ]; then die 2 "$2 needs a non-empty value"; fi; }
+
+socket='' session='' cwd='' log='' width=200 height=50
+envs=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --socket) need $# "$1" "${2-}"; socket=$2; shift 2 ;;
+    --session) need $# "$1" "${2-}"; session=$2; shift 2 ;;
+    --cwd) need $# "$1" "${2-}"; cwd=$2; shift 2 ;;
+    --env) need $# "$1" "${2-}"; envs+=("$2"); shift 2 ;;
+    --log) need $# "$1" "${2-}"; log=$2; shift 2 ;;
+    --width) need $# "$1" "${2-}"; width=$2; shift 2 ;;
+    --height) need $# "$1" "${2-}"; height=$2; shift 2 ;;
+    --) shift; break ;;
+    -h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    *) die 2 "unknown argument: $1 (the command goes after --)" ;;
+  esac
+done
+[ -n "${1-}" ] || die 2 "missing command after --"
+[[ $1 != *=* ]] || die 2 "command name may not contain '=': $1"
+[[ $socket =~ ^[A-Za-z0-9_.-]+$ ]] || die 2 "invalid --socket: '$socket'"
+[[ $session =~ ^[A-Za-z0-9_.-]+$ ]] || die 2 "invalid --session: '$session'"
+[ -n "$cwd" ] || die 2 "--cwd is required"
+[ -d "$cwd" ] || die 2 "--cwd is not a directory: $cwd"
+[[ $width =~ ^[1-9][0-9]{0,3}$ ]] || die 2 "invalid --width: $width"
+[[ $height =~ ^[1-9][0-9]{0,3}$ ]] || die 2 "invalid --height: $height"
+for kv in ${envs[@]+"${envs[@]}"}; do
+  [[ ${kv%%=*} =~ ^[A-Za-z_][A-Za-z0-9_]*$ && $kv == *=* ]] || die 2 "invalid --env: $kv"
+done
+
+tmux_=(tmux -L "$socket" -f /dev/null)
+if "${tmux_[@]}" has-session -t "=$session" 2>/dev/null; then
+  die 1 "session $session exists"
+fi
+
+cmd=("${tmux_[@]}" new-session -d -s "$session" -c "$(realpath -e -- "$cwd")" -x "$width" -y "$height")
+for kv in ${envs[@]+"${envs[@]}"}; do
+  cmd+=(-e "$kv")
+done
+# tmux hands a single-word command to a shell; "env --" keeps it an argv exec in every case.
+[ $# -gt 1 ] || set -- env -- "$1"
+cmd+=(-- "$@" ';' set-option -w -t "=$session:" remain-on-exit on)
+if [ -n "$log" ]; then
+  [[ $log != *[[:cntrl:]]* ]] || die 2 "--log may not contain control characters"
+  log=$(realpath -m -- "$log")
+  mkdir -p -- "$(dirname -- "$log")"
+  # pipe-pane takes a shell command; the path is quoted, never interpolated raw.
+  cmd+=(';' pipe-pane -o -t "=$session:" "cat >> $(printf '%q' "$log")")
+fi
+"${cmd[@]}" || die 1 "tmux could not start session $session on socket $socket"
+printf '%s\n' "$session"
