@@ -23,6 +23,7 @@ from hatchdoit.errors import (
     EXIT_UNEXPECTED,
     HatchdoitError,
 )
+from hatchdoit.mount import ensure_view
 from hatchdoit.project import load_project
 from hatchdoit.scaffold import init_project
 from hatchdoit.schemas import export_schemas
@@ -35,6 +36,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
         os.environ["HATCHDOIT_SPECS"] = str(Path(args.specs).absolute())
     project = load_project(Path(args.root))
     errors = [e.one_line() for e in project.plan.errors]
+    try:
+        view = ensure_view(project.script("mount", "ensure_readonly_mount.sh"), project.specs_root)
+        print(
+            f"planning repo view: {view['mode']} -> {view['resolved']}"
+            + (" (writable: hatchdoit never writes there)" if view["writable"] else " (read-only)")
+        )
+    except HatchdoitError as exc:
+        errors.append(exc.one_line())
     for tid in project.plan.taskspecs:
         try:
             project.digest(tid)  # loads both profiles and every template

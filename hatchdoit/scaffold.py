@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 from hatchdoit.atomicio import write_atomic
 from hatchdoit.errors import ConfigError
+from hatchdoit.mount import ensure_view
 from hatchdoit.project import find_resources
 
 CONFIG = """# hatchdoit configuration (see the user guide for every key)
@@ -53,10 +53,10 @@ def init_project(root: Path, specs: Path, *, force: bool = False) -> list[str]:
         write_atomic(path, text)
         done.append(f"wrote {name}")
     link = root / "specs_link"
-    if link.is_symlink() or not link.exists():
-        link.unlink(missing_ok=True)
-        os.symlink(specs, link)
-        done.append(f"linked specs_link -> {specs}")
+    if link.is_symlink():
+        link.unlink()
+    view = ensure_view(resources / "scripts" / "mount" / "ensure_readonly_mount.sh", link, specs)
+    done.append(f"specs_link -> {view['resolved']} ({view['mode']})")
     for folder in ("scripts", "agents"):
         target = root / folder
         if target.exists() and not force:

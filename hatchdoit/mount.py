@@ -1,0 +1,32 @@
+"""The planning repo's read-only view (specs_link), made and checked by
+scripts/mount/ensure_readonly_mount.sh."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hatchdoit.errors import ConfigError
+from hatchdoit.proc import run
+
+
+def ensure_view(
+    script: Path, path: Path, source: Path | None = None, bind: bool = False
+) -> dict[str, Any]:
+    """Make (with `source`) or verify the view; returns the script's JSON report."""
+    argv: list[str | Path] = [script, "--path", path]
+    if source is not None:
+        argv += ["--source", source]
+    if bind:
+        argv.append("--bind")
+    done = run(argv, check=False, operation="ensure_readonly_mount")
+    if done.returncode != 0:
+        detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ConfigError(
+            f"planning repo view is not usable: {detail}",
+            path=path,
+            fix="point specs at a planning repo with _specs/ (hatchdoit init --specs PATH)",
+        )
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
