@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.atomicio import write_json_atomic
+from hatchdoit.atomicio import read_json, write_json_atomic
 from hatchdoit.layout import Layout
 from hatchdoit.records import Outcome, Receipt
 from hatchdoit.schemas import try_load
@@ -31,8 +31,11 @@ def write_receipt(
     artifact: Path | None = None,
     reasons: list[str] | None = None,
     data: dict[str, Any] | None = None,
+    token: str | None = None,
 ) -> Receipt:
-    """Record that `step` finished; written last, after its artifact."""
+    """Record that `step` finished; written last, after its artifact. The artifact is pinned by
+    its hash, or, with `token`, by the run token inside it (a `.stop` file that the same agent
+    run rewrites on later stops, e.g. after a summary request, stays the same run's result)."""
     receipt = Receipt(
         taskspec_id=tid,
         step=step,
@@ -41,7 +44,8 @@ def write_receipt(
         outcome=outcome,
         reasons=reasons or [],
         artifact=layout.rel(artifact) if artifact is not None else None,
-        artifact_sha256=file_sha256(artifact) if artifact is not None else None,
+        artifact_sha256=file_sha256(artifact) if artifact is not None and not token else None,
+        artifact_token=token,
         data=data or {},
     )
     write_json_atomic(layout.receipt(tid, step, attempt), receipt.model_dump(mode="json"))
@@ -55,8 +59,17 @@ def current_receipt(
     receipt = try_load(layout.receipt(tid, step, attempt), Receipt)
     if receipt is None or receipt.digest != digest:
         return None
-    if receipt.artifact is not None and (
-        file_sha256(layout.root / receipt.artifact) != receipt.artifact_sha256
-    ):
+    if receipt.artifact is None:
+        return receipt
+    path = layout.root / receipt.artifact
+    if receipt.artifact_token is not None:
+        return receipt if _run_token(path) == receipt.artifact_token else None
+    return receipt if file_sha256(path) == receipt.artifact_sha256 else None
+
+
+def _run_token(path: Path) -> str | None:
+    try:
+        value = read_json(path).get("run_token")
+    except (OSError, ValueError, AttributeError):
         return None
-    return receipt
+    return str(value) if value is not None else None

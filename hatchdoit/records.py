@@ -136,6 +136,9 @@ class Receipt(_Record):
     reasons: list[str] = Field(default_factory=list)
     artifact: str | None = None
     artifact_sha256: str | None = None
+    artifact_token: str | None = Field(
+        default=None, description="Pins a file that later stops of the same run may rewrite"
+    )
     data: dict[str, Any] = Field(default_factory=dict)
     finished_at: str = Field(default_factory=now_iso)
 

@@ -28,6 +28,8 @@ FACTORY_BEHAVIOURS = ("succeed", "fail-tests", "exceed-loc", "skip-summary", "ma
 # fmt: on
 QA_BEHAVIOURS = ("approve", "reject", "reject-once")
 MAX_CONTINUATIONS = 3
+FAILING_TEST_PATH = "tests/test_zz_scripted_failure.py"
+BULK_PATH = "scripted_bulk.txt"
 FAILING_TEST = """import unittest
 
 
@@ -165,11 +167,16 @@ def write_files(session: Session, root: Path, text: str) -> list[tuple[str, int]
         old = note.read_text(encoding="utf-8") if note.exists() else ""
         line = f"- attempt {session.attempt}: no file blocks in the prompt; nothing to write\n"
         written.append((note.relative_to(root).as_posix(), old + line))
+    extras = {"fail-tests": FAILING_TEST_PATH, "exceed-loc": BULK_PATH}
+    for behaviour, rel in extras.items():  # a later attempt repairs what an earlier one broke
+        if session.behaviour != behaviour and (root / rel).exists():
+            (root / rel).unlink()
+            say(f"removed {rel}")
     if session.behaviour == "fail-tests":
-        written.append(("tests/test_zz_scripted_failure.py", FAILING_TEST))
+        written.append((FAILING_TEST_PATH, FAILING_TEST))
     if session.behaviour == "exceed-loc":
         bulk = "".join(f"bulk line {n}\n" for n in range(1, session.loc_cap + 51))
-        written.append(("scripted_bulk.txt", bulk))
+        written.append((BULK_PATH, bulk))
     done = []
     for rel, content in written:
         target = root / rel

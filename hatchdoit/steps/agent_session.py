@@ -78,8 +78,21 @@ def start_or_attach(
             attempt=attempt,
             session=existing.session,
         )
+        profile = ctx.project.profile(ctx.tid, role).profile
+        undelivered = _valid_stop(existing) is None and _submitted_count(existing) == 0
+        if undelivered and profile.submit_confirm == "marker":
+            _start_work(existing)  # the last build died between launch and prompt delivery
         return existing
     return _launch(ctx, role, attempt, prompt, env)
+
+
+def _start_work(run: AgentRun) -> None:
+    """Wait until the agent is ready, then hand it the run's prompt."""
+    profile = run.ctx.project.profile(run.ctx.tid, run.role).profile
+    if profile.readiness.kind == "marker":
+        _wait_ready(run)
+    if profile.prompt_delivery == "paste":
+        deliver(run, run.ctx.layout.root / run.launch.prompt_file)
 
 
 def run_until_stop(
@@ -190,10 +203,7 @@ def _launch(
         ],
         log=layout.pane_log(ctx.tid, role, attempt),
     )
-    if profile.readiness.kind == "marker":
-        _wait_ready(run)
-    if profile.prompt_delivery == "paste":
-        deliver(run, prompt_file)
+    _start_work(run)
     return run
 
 

@@ -45,7 +45,7 @@ class StepContext:
         return get_logger(self.layout.logs, component, self.project.config.logs.level)
 
     def log(self, component: str, level: int, msg: str, **context: Any) -> None:
-        log(self.logger(component), level, msg, taskspec_id=self.tid, **context)
+        log(self.logger(component), level, msg, **{**context, "taskspec_id": self.tid})
 
     def write_receipt(
         self,
@@ -56,6 +56,7 @@ class StepContext:
         artifact: Path | None = None,
         reasons: list[str] | None = None,
         data: dict[str, Any] | None = None,
+        token: str | None = None,
     ) -> Receipt:
         """Record that `step` finished for the current inputs (after its artifact is written)."""
         return write_receipt(
@@ -68,6 +69,7 @@ class StepContext:
             artifact=artifact,
             reasons=reasons,
             data=data,
+            token=token,
         )
 
     def audit(self, event: str, /, **fields: Any) -> None:

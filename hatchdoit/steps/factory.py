@@ -63,6 +63,7 @@ def run_factory(ctx: StepContext, attempt: int) -> Receipt:
         attempt,
         "ok" if normal else "failed",
         artifact=run.stop_file,
+        token=run.launch.run_token,
         reasons=[] if normal else [f"factory {stop.event}: {stop.reason}"],
         data={"event": stop.event, "seq": stop.seq, "session": run.session},
     )

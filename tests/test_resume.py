@@ -1,0 +1,238 @@
+"""Kill `doit` with SIGKILL mid-build, rerun, and check that nothing finished is done twice.
+
+Launches are counted in `_logs/audit.jsonl`; a live agent session must be re-attached to, not
+launched again, and no step whose receipt existed before the kill may start again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import (
+    HatchProject,
+    assert_logs_parse,
+    events,
+    module_body,
+    popen_doit,
+    read_audit,
+    retry_until,
+    run_doit,
+)
+
+from hatchdoit.records import DoneRecord, LaunchRecord, Receipt, WorktreeRecord
+from hatchdoit.schemas import load_valid, try_load
+
+pytestmark = pytest.mark.integration
+
+TID = "R001-RESUME"
+
+
+@contextmanager
+def background_doit(project: HatchProject, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """A doit process that is SIGKILLed at the end of the block if the test has not done so."""
+    proc = popen_doit(project, *args)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
+def sigkill(proc: subprocess.Popen[str]) -> None:
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+
+
+def build_ok(project: HatchProject, *args: str) -> None:
+    done = run_doit(project, *args)
+    assert done.returncode == 0, f"rerun failed:\n{done.stdout}\n{done.stderr}"
+
+
+def step_starts(project: HatchProject) -> Counter[tuple[str, str, int]]:
+    return Counter(
+        (e["taskspec_id"], e["step"], int(e["attempt"]))
+        for e in read_audit(project)
+        if e["event"] == "step_start"
+    )
+
+
+def finished_steps(project: HatchProject) -> set[tuple[str, str, int]]:
+    """(tid, step, attempt) of every receipt on disk, plus ("taskspec", 0) for done.json."""
+    found: set[tuple[str, str, int]] = set()
+    state = project.logs / "state"
+    for path in state.glob("*/*.receipt.json"):
+        receipt = try_load(path, Receipt)
+        if receipt is not None:
+            found.add((receipt.taskspec_id, receipt.step, receipt.attempt))
+    for path in state.glob("*/done.json"):
+        found.add((path.parent.name, "taskspec", 0))
+    return found
+
+
+def valid_summary(tid: str, attempt: int) -> dict[str, Any]:
+    """A factory summary in the seed's schema."""
+    return {
+        "taskspec_id": tid,
+        "agent_type": "factory",
+        "iteration": attempt,
+        "status": "completed",
+        "implementation_files": [],
+        "test_results": {"passed": 1, "failed": 0},
+        "loc_analysis": {"actual": 0, "cap": 200},
+        "next_steps": ["QA validation required"],
+        "handover_notes": "written by the resume test on behalf of a hung agent",
+    }
+
+
+def run_stop_hook(project: HatchProject, launch: LaunchRecord) -> None:
+    """Write the factory's .stop the way its hook would, with the launch's run token."""
+    layout = project.layout
+    stop_file = layout.stop_file(launch.taskspec_id, launch.role, launch.attempt)
+    env = {
+        **project.env,
+        "HATCHDOIT_STOP_FILE": str(stop_file),
+        "HATCHDOIT_RUN_TOKEN": launch.run_token,
+        "HATCHDOIT_TASKSPEC_ID": launch.taskspec_id,
+        "HATCHDOIT_ROLE": launch.role,
+        "HATCHDOIT_ATTEMPT": str(launch.attempt),
+        "HATCHDOIT_PYTHON": sys.executable,
+        "HATCHDOIT_LOGS_DIR": str(layout.logs),
+    }
+    payload = {"hook_event_name": "Stop", "session_id": "resume-test", "stop_hook_active": False}
+    hook = Path(__file__).resolve().parent.parent / "scripts" / "agent" / "stop_hook.sh"
+    subprocess.run(
+        [str(hook), "stop"], input=json.dumps(payload), env=env, text=True, check=True, timeout=30
+    )
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def test_kill_while_factory_runs_then_rerun_reattaches(project: HatchProject) -> None:
+    project.configure(limits={"factory": {"idle_timeout": 300, "wall_timeout": 300}})
+    project.add_taskspec(TID, scripted={"factory": "hang"}, max_attempts=2)
+    layout = project.layout
+    launch_path = layout.launch_record(TID, "factory", 1)
+
+    with background_doit(project) as proc:
+
+        def agent_running() -> LaunchRecord | None:
+            assert proc.poll() is None, "doit ended before the agent was running"
+            launch = try_load(launch_path, LaunchRecord)
+            if launch is None or not layout.marker(TID, "factory", 1, "submitted").exists():
+                return None
+            return launch if project.session_alive(launch.session) else None
+
+        launch = retry_until(agent_running, timeout=60, what="factory agent running")
+        sigkill(proc)
+
+    assert project.session_alive(launch.session), "the agent session died with doit"
+    assert load_valid(layout.receipt(TID, "worktree", 0), Receipt).outcome == "ok"
+    load_valid(layout.worktree_record(TID), WorktreeRecord)
+    assert not layout.receipt(TID, "factory", 1).exists()
+    assert_logs_parse(project)
+
+    # Let the hung agent "finish": a valid summary, then the stop its hook would write.
+    summary = layout.summary(TID, 1)
+    summary.parent.mkdir(parents=True, exist_ok=True)
+    summary.write_text(json.dumps(valid_summary(TID, 1)), encoding="utf-8")
+    run_stop_hook(project, launch)
+
+    build_ok(project)
+
+    assert len(events(project, "launch", role="factory", attempt=1)) == 1
+    assert events(project, "reattach", role="factory", attempt=1)
+    starts = step_starts(project)
+    assert starts[(TID, "worktree", 0)] == 1, "the worktree step was repeated"
+    done = load_valid(layout.done(TID), DoneRecord)
+    assert done.attempt == 1
+    assert not project.session_alive(launch.session), "the finished session was left running"
+    assert not layout.launch_record(TID, "factory", 2).exists()
+    assert_logs_parse(project)
+
+
+def test_kill_after_first_verdict_repeats_no_finished_step(project: HatchProject) -> None:
+    project.configure(
+        limits={
+            "factory": {"idle_timeout": 15, "wall_timeout": 60},
+            "qa": {"idle_timeout": 15, "wall_timeout": 60},
+        }
+    )
+    project.add_taskspec("RA", body=module_body("ra", "ra", "a"))
+    project.add_taskspec("RB", body=module_body("rb", "rb", "b"), depends_on=["RA"])
+    layout = project.layout
+    verdict_receipt = layout.receipt("RA", "qa", 1)
+
+    with background_doit(project) as proc:
+
+        def verdict_written() -> bool:
+            assert proc.poll() is None, "doit ended before RA's verdict"
+            return verdict_receipt.exists()
+
+        retry_until(verdict_written, timeout=60, interval=0.005, what="RA qa-001 receipt")
+        sigkill(proc)
+
+    finished = finished_steps(project)  # all of it was on disk before the kill
+    assert ("RA", "qa", 1) in finished
+    assert_logs_parse(project)
+
+    build_ok(project)
+
+    starts = step_starts(project)
+    repeated = sorted(step for step in finished if starts[step] != 1)
+    assert not repeated, f"finished steps started again: {repeated}"
+    launched = Counter(
+        (e["taskspec_id"], e["role"], e["attempt"]) for e in events(project, "launch")
+    )
+    assert max(launched.values()) == 1, f"an agent was launched twice: {launched}"
+    for tid in ("RA", "RB"):
+        assert load_valid(layout.done(tid), DoneRecord).attempt == 1
+    assert_logs_parse(project)
+
+
+class _Killed(BaseException):
+    """Stands in for SIGKILL at one exact instant of a step."""
+
+
+def test_kill_between_launch_and_prompt_delivery(
+    project: HatchProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The instant is reproduced in-process: the real step runs until its prompt delivery,
+    which raises instead. Then a real `doit` must finish the attempt without a fault."""
+    project.configure(limits={"factory": {"idle_timeout": 4, "wall_timeout": 30}})
+    project.add_taskspec(TID, max_attempts=1)
+    build_ok(project, f"worktree:{TID}")
+
+    from hatchdoit import actions
+    from hatchdoit.steps import agent_session
+
+    def killed(*_args: Any, **_kwargs: Any) -> None:
+        raise _Killed
+
+    for key, value in project.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(agent_session, "deliver", killed)
+    with pytest.raises(_Killed):
+        actions.run_step(str(project.root), "factory", TID, 1)
+    launch = load_valid(project.layout.launch_record(TID, "factory", 1), LaunchRecord)
+    assert project.session_alive(launch.session)
+    assert not project.layout.marker(TID, "factory", 1, "submitted").exists()
+    monkeypatch.undo()
+
+    result = run_doit(project, timeout=60)
+
+    stops = events(project, "stop", role="factory", attempt=1)
+    assert [s["source"] for s in stops] == ["hook"], stops
+    assert load_valid(project.layout.done(TID), DoneRecord).attempt == 1
+    assert result.returncode == 0
