@@ -73,6 +73,28 @@ class TargetConfig(_Strict):
 
 class LogConfig(_Strict):
     level: Literal["CRITICAL", "ERROR", "WARN", "WARNING", "INFO", "DEBUG"] = "INFO"
+    max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=0,
+        description="Rotate a component's .jsonl log once it grows past this size (0: never)",
+    )
+    backups: int = Field(default=5, ge=0, description="Rotated files kept per component log")
+    retention_days: float = Field(
+        default=14.0, ge=0, description="Delete rotated log files older than this (0: keep)"
+    )
+
+
+class NotifyConfig(_Strict):
+    command: list[str] = Field(
+        default_factory=list,
+        description="argv run with a JSON payload on stdin when a TaskSpec escalates or a build "
+        "fails (empty: no notifications)",
+    )
+    events: list[Literal["escalated", "build_failed"]] = Field(
+        default_factory=lambda: ["escalated", "build_failed"],  # type: ignore[arg-type]
+        description="Which events run the command",
+    )
+    timeout: float = Field(default=30.0, gt=0, description="Seconds the command may take")
 
 
 class HatchdoitConfig(_Strict):
@@ -83,6 +105,7 @@ class HatchdoitConfig(_Strict):
     agents: AgentDefaults = Field(default_factory=AgentDefaults)
     limits: Limits = Field(default_factory=Limits)
     logs: LogConfig = Field(default_factory=LogConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
     agent_params: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-profile parameters, e.g. model or extra flags"
     )

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from hatchdoit import interrupts
 from hatchdoit.actions import clean_worktree, group_is_current, run_step, step_is_current
 from hatchdoit.errors import HatchdoitError
 from hatchdoit.project import Project, load_project
@@ -102,7 +103,8 @@ def doit_namespace(root: Path) -> dict[str, Any]:
         raise SystemExit(exc.exit_code) from None
     project.layout.logs.mkdir(parents=True, exist_ok=True)  # doit opens its database there
     try:
-        lock_if_building(project.layout.locks / "build.lock")
+        if lock_if_building(project.layout.locks / "build.lock"):
+            interrupts.install(project.config.tmux_socket)
     except HatchdoitError as exc:
         print(f"hatchdoit: {exc.one_line()}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None

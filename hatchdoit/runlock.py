@@ -57,6 +57,9 @@ def hold_build_lock(lock_path: Path, wait: bool) -> None:
     _held.append(fd)
 
 
-def lock_if_building(lock_path: Path) -> None:
-    if runs_tasks(sys.argv):
-        hold_build_lock(lock_path, wait=os.environ.get("HATCHDOIT_LOCK_WAIT") == "1")
+def lock_if_building(lock_path: Path) -> bool:
+    """Take the build lock when this doit command runs tasks; True if it does."""
+    if not runs_tasks(sys.argv):
+        return False
+    hold_build_lock(lock_path, wait=os.environ.get("HATCHDOIT_LOCK_WAIT") == "1")
+    return True

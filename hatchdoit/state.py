@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 from hatchdoit.atomicio import read_json, write_json_atomic
+from hatchdoit.faults import fault_point
 from hatchdoit.locks import exclusive
 from hatchdoit.logs import get_logger, log
 from hatchdoit.progress import taskspec_progress
@@ -61,6 +62,7 @@ def update_state(project: Project, tids: list[str] | None = None) -> dict[str, A
         state["updated_at"] = now_iso()
         if current_is_good:  # never let a corrupt file overwrite the good backup
             shutil.copyfile(layout.current_state, layout.current_state.with_suffix(".json.bak"))
+        fault_point("state.after_backup")
         write_json_atomic(layout.current_state, state)
     return state
 

@@ -15,6 +15,7 @@ import libtmux
 from libtmux.exc import LibTmuxException
 
 from hatchdoit.errors import StepError
+from hatchdoit.faults import fault_point
 from hatchdoit.proc import run
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -63,7 +64,9 @@ class Tmux:
         if log is not None:
             log.parent.mkdir(parents=True, exist_ok=True)
             cmd += ["--log", log]
+        fault_point("launch.before_tmux", env.get("HATCHDOIT_TASKSPEC_ID"))
         run([*cmd, "--", *argv], operation="launch_session")
+        fault_point("launch.after_tmux", env.get("HATCHDOIT_TASKSPEC_ID"))
 
     def _cmd(self, *args: str) -> list[str]:
         try:

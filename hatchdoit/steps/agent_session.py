@@ -17,6 +17,7 @@ from pathlib import Path
 from hatchdoit.atomicio import read_json, write_atomic, write_json_atomic
 from hatchdoit.config import RoleLimits
 from hatchdoit.errors import StepError
+from hatchdoit.faults import fault_point
 from hatchdoit.layout import Role
 from hatchdoit.locks import slot
 from hatchdoit.profiles import render
@@ -257,6 +258,7 @@ def deliver(run: AgentRun, prompt_file: Path) -> None:
                 poll=limits.poll_interval,
             )
             if ok:
+                fault_point("launch.after_prompt", run.ctx.tid)
                 run.ctx.audit(
                     "prompt_submitted",
                     role=run.role,
@@ -310,6 +312,7 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
             return ("idle", f"no pane output for {run.limits.idle_timeout:.0f}s")
         return None
 
+    fault_point("wait.started", ctx.tid)
     with DirWatch(run.stop_file.parent) as watch:
         while True:
             result = check()

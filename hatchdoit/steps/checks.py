@@ -9,6 +9,7 @@ import subprocess
 import time
 
 from hatchdoit.atomicio import write_json_atomic
+from hatchdoit.faults import fault_point
 from hatchdoit.gitops import loc_added
 from hatchdoit.records import ChecksRecord, LocCount, Receipt, TestRun, WorktreeRecord
 from hatchdoit.schemas import load_valid
@@ -95,6 +96,7 @@ def run_checks(ctx: StepContext, attempt: int) -> Receipt:
         )
     else:
         tests = run_tests(ctx, attempt)
+        fault_point("checks.after_tests", ctx.tid)
         base = load_valid(layout.worktree_record(ctx.tid), WorktreeRecord).base_commit
         diff = loc_added(ctx.worktree, base)
         loc = LocCount(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hatchdoit.audit import audit
+from hatchdoit.faults import fault_point
 from hatchdoit.layout import Layout
 from hatchdoit.logs import get_logger, log
 from hatchdoit.project import Project
@@ -59,6 +60,7 @@ class StepContext:
         token: str | None = None,
     ) -> Receipt:
         """Record that `step` finished for the current inputs (after its artifact is written)."""
+        fault_point(f"{step}.before_receipt", self.tid)
         return write_receipt(
             self.layout,
             self.tid,

@@ -6,6 +6,7 @@ import logging
 import shlex
 import threading
 
+from hatchdoit.faults import fault_point
 from hatchdoit.prompts import render_prompt
 from hatchdoit.records import Receipt
 from hatchdoit.steps.agent_session import run_until_stop
@@ -57,6 +58,7 @@ def run_factory(ctx: StepContext, attempt: int) -> Receipt:
     env = agent_env(ctx, attempt)
     env["HATCHDOIT_BEHAVIOUR"] = ctx.spec.scripted.factory_for(attempt)
     run, stop = run_until_stop(ctx, "factory", attempt, prompt, env)
+    fault_point("wait.after_stop", ctx.tid)
     normal = stop.source == "hook" and stop.event == "stop"
     return ctx.write_receipt(
         "factory",

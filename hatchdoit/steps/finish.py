@@ -6,6 +6,7 @@ import logging
 
 from hatchdoit.atomicio import write_json_atomic
 from hatchdoit.errors import StepError
+from hatchdoit.faults import fault_point
 from hatchdoit.gitops import head_commit
 from hatchdoit.records import DoneRecord, EscalatedRecord
 from hatchdoit.steps.attempts import decision, receipt
@@ -31,6 +32,7 @@ def run_finish(ctx: StepContext, attempt: int = 0) -> None:
                 commit=head_commit(ctx.worktree),
                 verdict=str(layout.rel(layout.verdict(ctx.tid, k))),
             )
+            fault_point("finish.before_record", ctx.tid)
             layout.escalated(ctx.tid).unlink(missing_ok=True)
             write_json_atomic(layout.done(ctx.tid), record.model_dump(mode="json"))
             ctx.audit("done", attempt=k, commit=record.commit)

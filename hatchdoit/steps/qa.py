@@ -6,6 +6,7 @@ import json
 import logging
 
 from hatchdoit.atomicio import read_json
+from hatchdoit.faults import fault_point
 from hatchdoit.prompts import render_prompt
 from hatchdoit.records import Receipt, VerdictRecord, WorktreeRecord
 from hatchdoit.schemas import InvalidArtifact, load_valid
@@ -45,6 +46,7 @@ def run_qa(ctx: StepContext, attempt: int) -> Receipt:
     env = agent_env(ctx, attempt)
     env["HATCHDOIT_BEHAVIOUR"] = ctx.spec.scripted.qa
     run, stop = run_until_stop(ctx, "qa", attempt, prompt, env)
+    fault_point("qa.after_stop", ctx.tid)
     end_session(run)
     verdict_path = layout.verdict(ctx.tid, attempt)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from hatchdoit.atomicio import write_atomic
+from hatchdoit.faults import fault_point
 from hatchdoit.prompts import render_prompt
 from hatchdoit.records import Receipt, SummaryRecord
 from hatchdoit.schemas import InvalidArtifact, load_valid
@@ -41,6 +42,7 @@ def run_summary(ctx: StepContext, attempt: int) -> Receipt:
     limit = ctx.project.config.limits.summary_injections
     while problem is not None and tries < limit and run is not None and run.tmux.alive(run.session):
         tries += 1
+        fault_point("summary.before_request", ctx.tid)
         seq = _inject(ctx, run, attempt, problem, tries, seq)
         problem = check_summary(ctx, attempt)
     if run is not None:

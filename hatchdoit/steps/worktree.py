@@ -7,6 +7,7 @@ import logging
 
 from hatchdoit.atomicio import write_json_atomic
 from hatchdoit.errors import StepError
+from hatchdoit.faults import fault_point
 from hatchdoit.gitops import current_branch, ensure_repo, head_commit
 from hatchdoit.locks import exclusive
 from hatchdoit.proc import run
@@ -42,6 +43,7 @@ def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
         ensure_repo(repo, (project.root / seed) if seed else None)
         base_ref = project.config.target.integration_branch or current_branch(repo)
         argv += ["--base", base_ref]
+        fault_point("worktree.before_script", ctx.tid)
         done = run(argv, check=False, operation="create_worktree", taskspec_id=ctx.tid)
     if done.returncode != 0:
         detail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]

@@ -1,0 +1,40 @@
+"""SIGINT and SIGTERM end a build cleanly: no traceback, a clear line, a non-zero exit.
+
+Artifacts are written atomically, so stopping anywhere leaves them consistent; agent sessions
+keep running in tmux and the next `doit` re-attaches to them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+from types import FrameType
+
+_main_pid: list[int] = []
+
+
+def install(socket: str) -> None:
+    """Turn SIGINT/SIGTERM into SystemExit(128 + signal) in this process and doit's workers."""
+    if _main_pid:
+        return
+    _main_pid.append(os.getpid())
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        if os.getpid() != _main_pid[0]:
+            os._exit(128 + signum)  # a doit worker: nothing to unwind, every write is atomic
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # one message, even if signals repeat
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for child in multiprocessing.active_children():  # doit -n workers
+            child.terminate()
+        name = signal.Signals(signum).name
+        print(
+            f"\nhatchdoit: stopped by {name}; finished steps are kept, agent sessions keep "
+            f"running (tmux -L {socket} ls); run doit again to resume",
+            file=sys.stderr,
+        )
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
