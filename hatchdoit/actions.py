@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.errors import HatchdoitError
+from hatchdoit.errors import HatchdoitError, StepError
 from hatchdoit.locks import exclusive
 from hatchdoit.proc import run
 from hatchdoit.project import load_project
@@ -76,21 +76,45 @@ def run_step(root: str, step: str, tid: str, attempt: int) -> bool:
             ctx.audit("step_start", step=step, attempt=attempt)
             STEP_FUNCTIONS[step](ctx, attempt)
             ctx.audit("step_end", step=step, attempt=attempt)
+    except OSError as exc:  # full disk, unwritable _logs/, vanished directory
+        where = exc.filename or ctx.layout.logs
+        return _report(
+            ctx,
+            label,
+            step,
+            attempt,
+            StepError(
+                f"file system error: {exc.strerror or exc}",
+                path=where,
+                operation=step,
+                fix="free disk space or make the directory writable, then rerun doit",
+            ),
+        )
     except HatchdoitError as exc:
+        return _report(ctx, label, step, attempt, exc)
+    finally:
+        try:
+            update_state(ctx.project, [tid])
+        except OSError as exc:
+            print(f"hatchdoit: cannot update {ctx.layout.current_state}: {exc}", file=sys.stderr)
+    return True
+
+
+def _report(ctx: StepContext, label: str, step: str, attempt: int, exc: HatchdoitError) -> bool:
+    """The one place a failed step is reported: one stderr line, an ERROR log, an audit event."""
+    print(f"hatchdoit: {label}: {exc.one_line()}", file=sys.stderr)
+    try:
         ctx.log(
             "orchestrator",
             logging.ERROR,
             f"{label}: {exc.message}",
             attempt=attempt,
-            operation=exc.operation or step,
-            **exc.context(),
+            **{"operation": step, **exc.context()},
         )
         ctx.audit("step_error", step=step, attempt=attempt, error=exc.message)
-        print(f"hatchdoit: {label}: {exc.one_line()}", file=sys.stderr)
-        return False
-    finally:
-        update_state(ctx.project, [tid])
-    return True
+    except OSError:
+        pass  # the disk is what failed; the line above already told the user
+    return False
 
 
 def clean_worktree(root: str, tid: str) -> bool:

@@ -17,6 +17,7 @@ from libtmux.exc import LibTmuxException
 from hatchdoit.errors import StepError
 from hatchdoit.faults import fault_point
 from hatchdoit.proc import run
+from hatchdoit.redaction import redact_file
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -127,7 +128,10 @@ class Tmux:
             check=False,
             operation="capture_output",
         )
-        return done.returncode == 0
+        if done.returncode != 0:
+            return False
+        redact_file(out)
+        return True
 
     def kill(self, name: str) -> None:
         with contextlib.suppress(LibTmuxException):  # already gone: nothing to kill

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,6 +38,8 @@ from scripted_work import (
     use_raw_line_endings,
     write_atomic,
 )
+
+PROMPT_FILE_RE = re.compile(r"^<!-- hatchdoit:prompt-file=(.+) -->[ \t]*$", re.MULTILINE)
 
 
 class PromptReader:
@@ -166,7 +169,15 @@ def submit(session: Session, prompt: bytes) -> None:
     if marker:
         write_atomic(Path(marker), str(session.prompts))
     say(f"received prompt {session.prompts} ({len(prompt)} bytes)")
-    answer(session, prompt.decode("utf-8", errors="replace"))
+    text = prompt.decode("utf-8", errors="replace")
+    pointer = PROMPT_FILE_RE.search(text)
+    if pointer:  # a large or control-character prompt comes as a file to read
+        text = Path(pointer.group(1)).read_text(encoding="utf-8")
+        say(f"read prompt file {pointer.group(1)} ({len(text.encode())} bytes)")
+    record = os.environ.get("HATCHDOIT_RECORD_PROMPTS")
+    if record:  # tests compare what arrived with what was sent
+        write_atomic(Path(record) / f"{session.role}-{session.attempt}-{session.prompts}.md", text)
+    answer(session, text)
 
 
 def serve(session: Session) -> int:

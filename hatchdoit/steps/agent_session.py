@@ -8,6 +8,7 @@ and idle limits. Faults become `.stop` files written by the orchestrator, so eve
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import sys
 import time
@@ -22,12 +23,16 @@ from hatchdoit.layout import Role
 from hatchdoit.locks import slot
 from hatchdoit.profiles import render
 from hatchdoit.records import LaunchRecord, StopEvent, StopRecord
+from hatchdoit.redaction import redact_file
 from hatchdoit.schemas import try_load
 from hatchdoit.steps.context import StepContext
 from hatchdoit.tmux import Tmux, session_name
 from hatchdoit.waiting import DirWatch, wait_until
 
 PROGRESS_EVERY = 30.0
+PASTE_LIMIT = 32 * 1024
+UNSAFE_IN_PASTE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+REQUEST_LINE = re.compile(r"^<!-- hatchdoit:request=[A-Za-z-]+ -->$", re.MULTILINE)
 
 
 @dataclass
@@ -240,7 +245,7 @@ def deliver(run: AgentRun, prompt_file: Path) -> None:
         return  # the wait for a stop will report the crash
     limits = run.ctx.project.config.limits
     before = _submitted_count(run)
-    run.tmux.paste_file(run.session, prompt_file)
+    run.tmux.paste_file(run.session, pasteable(prompt_file))
     confirm = run.ctx.project.profile(run.ctx.tid, run.role).profile.submit_confirm
     with DirWatch(run.marker("submitted").parent) as watch:
         for press in range(1, limits.submit_retries + 1):
@@ -275,6 +280,24 @@ def deliver(run: AgentRun, prompt_file: Path) -> None:
     )
 
 
+def pasteable(prompt_file: Path) -> Path:
+    """The file to paste: the prompt itself, or, when it is large or holds control characters
+    that a terminal would act on (e.g. the end-of-paste sequence), a short pointer to it."""
+    text = prompt_file.read_text(encoding="utf-8")
+    if len(text.encode()) <= PASTE_LIMIT and not UNSAFE_IN_PASTE.search(text):
+        return prompt_file
+    request = REQUEST_LINE.search(text)
+    pointer = prompt_file.with_name(prompt_file.stem + ".pointer.md")
+    write_atomic(
+        pointer,
+        (request.group(0) + "\n" if request else "")
+        + f"<!-- hatchdoit:prompt-file={prompt_file} -->\n"
+        + f"Your complete instructions are in the file {prompt_file}. Read that file now and "
+        "follow it exactly; it is part of this prompt.\n",
+    )
+    return pointer
+
+
 def _valid_stop(run: AgentRun, after_seq: int = 0) -> StopRecord | None:
     stop = try_load(run.stop_file, StopRecord)
     if stop is None or stop.run_token != run.launch.run_token or stop.seq <= after_seq:
@@ -299,6 +322,8 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
         exit_info = _exit_marker(run)
         if exit_info is not None:
             return exit_info
+        if not ctx.worktree.is_dir():
+            return ("crashed", f"worktree {ctx.worktree} was deleted while the agent ran")
         state = run.tmux.pane_state(run.session)
         if state is None or state.dead:
             return ("crashed", "agent session ended without a stop (pane dead or server gone)")
@@ -375,6 +400,7 @@ def _fault_stop(run: AgentRun, event: StopEvent, reason: str) -> StopRecord:
     screen = ctx.layout.screen_capture(ctx.tid, run.role, run.attempt)
     captured = run.tmux.capture(run.session, screen)
     run.tmux.kill(run.session)
+    redact_file(ctx.layout.pane_log(ctx.tid, run.role, run.attempt))
     previous = try_load(run.stop_file, StopRecord)
     seq = previous.seq + 1 if previous and previous.run_token == run.launch.run_token else 1
     stop = StopRecord(
@@ -417,3 +443,4 @@ def end_session(run: AgentRun) -> None:
     if run.tmux.pane_state(run.session) is not None:
         run.tmux.capture(run.session, ctx.layout.screen_capture(ctx.tid, run.role, run.attempt))
         run.tmux.kill(run.session)
+    redact_file(ctx.layout.pane_log(ctx.tid, run.role, run.attempt))

@@ -85,14 +85,15 @@ def run_checks(ctx: StepContext, attempt: int) -> Receipt:
     layout = ctx.layout
     path = layout.checks(ctx.tid, attempt)
     factory = receipt(ctx, "factory", attempt)
-    if factory is None or factory.outcome == "failed":
+    if factory is None or factory.outcome == "failed" or not ctx.worktree.is_dir():
+        why = "the factory attempt failed" if ctx.worktree.is_dir() else "the worktree is missing"
         record = ChecksRecord(
             taskspec_id=ctx.tid,
             attempt=attempt,
             tests=None,
             loc=None,
             passed=False,
-            failures=["not run: the factory attempt failed"],
+            failures=[f"not run: {why}"],
         )
     else:
         tests = run_tests(ctx, attempt)

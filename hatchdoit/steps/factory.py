@@ -12,7 +12,7 @@ from hatchdoit.records import Receipt
 from hatchdoit.steps.agent_session import run_until_stop
 from hatchdoit.steps.attempts import backoff_delay, feedback_section, previous_was_fault
 from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.worktree import branch_of
+from hatchdoit.steps.worktree import branch_of, run_worktree
 
 
 def agent_env(ctx: StepContext, attempt: int) -> dict[str, str]:
@@ -52,6 +52,15 @@ def run_factory(ctx: StepContext, attempt: int) -> Receipt:
             operation="backoff",
         )
         threading.Event().wait(delay)  # a deliberate pause, not a wait for an event
+    if not ctx.worktree.is_dir():  # deleted since its step ran: bring it back from its branch
+        ctx.log(
+            "orchestrator",
+            logging.WARNING,
+            "worktree missing: re-creating it",
+            attempt=attempt,
+            operation="create_worktree",
+        )
+        run_worktree(ctx)
     values = prompt_values(ctx, attempt)
     values["feedback_section"] = feedback_section(ctx, attempt)
     prompt = render_prompt(ctx.project.agents_dir, "factory", values)
