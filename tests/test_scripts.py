@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -815,9 +816,13 @@ def test_launch_agent_refuses_outside_root(root: Path, tmp_path: Path, env: dict
     assert not exit_file.exists()
 
 
+@pytest.mark.parametrize("posix", [False, True], ids=["bash", "posix-mode"])
 def test_launch_agent_forwards_sigterm(
-    worktree: Path, root: Path, tmp_path: Path, env: dict[str, str]
+    posix: bool, worktree: Path, root: Path, tmp_path: Path, env: dict[str, str]
 ) -> None:
+    """In posix mode (POSIXLY_CORRECT) a trapped signal interrupts the script's reads too."""
+    if posix:
+        env = env | {"POSIXLY_CORRECT": "1"}
     exit_file = tmp_path / "exit.json"
     code = (
         "import signal, sys, time\n"
@@ -950,6 +955,54 @@ def test_agent_in_tmux_session_stops_on_ctrl_c(
     tmux(socket_name, "send-keys", "-t", "=ts-qa:", "C-c", env=env)
     retry_until(exit_file.exists)  # SIGINT reached the agent, which the script had not ignored
     assert json.loads(exit_file.read_text())["exit_code"] == 128 + signal.SIGINT
+
+
+def test_launch_agent_keeps_status_when_agent_dies_before_trap(
+    worktree: Path, root: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Ctrl-C reaches the script and the agent together. When the agent is dead before the script
+    handles its own SIGINT, bash's `wait` dropped the status (exit_code -1). Make that order the
+    usual one: the script runs at idle priority on a CPU that a busy loop keeps, and repeat."""
+    cpu = min(os.sched_getaffinity(0))
+    busy = subprocess.Popen(
+        [sys.executable, "-c", f"import os\nos.sched_setaffinity(0, {{{cpu}}})\nwhile True: pass"]
+    )
+    ready = worktree / "ready"
+    try:
+        for attempt in range(20):
+            exit_file = tmp_path / f"exit-{attempt}.json"
+            ready.unlink(missing_ok=True)
+            proc = subprocess.Popen(
+                [
+                    str(AGENT),
+                    "--role",
+                    "qa",
+                    "--worktree",
+                    str(worktree),
+                    "--worktrees-root",
+                    str(root),
+                    "--",
+                    "sh",
+                    "-c",
+                    ": >ready; exec sleep 30",
+                ],
+                env=env | {"HATCHDOIT_EXIT_FILE": str(exit_file)},
+                start_new_session=True,  # a process group of its own, as in a tmux pane
+            )
+            try:
+                retry_until(ready.exists)
+                os.sched_setaffinity(proc.pid, {cpu})
+                os.sched_setscheduler(proc.pid, os.SCHED_IDLE, os.sched_param(0))
+                os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the pane does
+                assert proc.wait(timeout=10) == 128 + signal.SIGINT, attempt
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            record = json.loads(exit_file.read_text())
+            assert record["exit_code"] == 128 + signal.SIGINT, (attempt, record)
+    finally:
+        busy.kill()
+        busy.wait()
 
 
 def test_launch_agent_validates_arguments(worktree: Path, root: Path, env: dict[str, str]) -> None:

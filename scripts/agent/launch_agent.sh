@@ -37,32 +37,58 @@ wt=$(realpath -m -- "$worktree")
 [ -d "$wt" ] || die 2 "worktree is not a directory: $wt"
 [ -z "$exit_file" ] || exit_file=$(realpath -m -- "$exit_file")
 
-# Async children of a script inherit an ignored SIGINT; give the agent the default back.
+# A script started in the background by another one inherits an ignored SIGINT, which no trap
+# can undo and the agent would inherit too; give the agent the default back.
 runner=()
 if env --default-signal=INT true 2>/dev/null; then
   runner=(env "--default-signal=INT,QUIT" --)
 fi
 
-child='' caught=0
+child='' pending=''
 # shellcheck disable=SC2317  # invoked by the traps below
-forward() { caught=1; [ -z "$child" ] || kill "-$1" "$child" 2>/dev/null || true; }
+forward() {
+  if [ -n "$child" ]; then kill "-$1" "$child" 2>/dev/null || true; else pending=$1; fi
+}
 trap 'forward TERM' TERM
 trap 'forward HUP' HUP
 trap 'forward INT' INT
 
+# The agent's status must not come from the `wait` builtin: when a trapped signal lands just as
+# `wait` reaps the child, bash drops the status (wait says 128+N, a second wait says -1), and
+# Ctrl-C or a hangup reaches this shell and the agent at the same moment. So a reporter runs the
+# agent in the foreground, where bash holds its traps until the agent ends and keeps the status,
+# and writes two lines on a pipe: the agent's pid, then its exit status.
 cd -- "$wt"
-# Explicit <&0: without it an async command's stdin would be /dev/null, not the pane.
-${runner[@]+"${runner[@]}"} "$@" <&0 &
-child=$!
+exec {out}>&1
+exec {report}< <(
+  trap : HUP INT TERM  # outlive the signals that end the agent; trapped ones reset in the agent
+  if ( printf '%s\n' "$BASHPID"; exec ${runner[@]+"${runner[@]}"} "$@" >&"$out" {out}>&- ); then
+    printf '0\n'
+  else
+    printf '%s\n' "$?"
+  fi
+)
+reporter=$!
+exec {out}>&-
+
+# read_report VAR: the next line of the report; fails at its end. In posix mode a trapped signal
+# makes read return 128+N before any input, so read again.
+read_report() {
+  local status
+  while :; do
+    if read -r -u "$report" "$1"; then return 0; else status=$?; fi
+    [ "$status" -gt 128 ] || return 1
+  done
+}
 rc=''
-while :; do
-  caught=0
-  if wait "$child" 2>/dev/null; then status=0; else status=$?; fi
-  # 127 after a signal means the status had already been collected: keep it.
-  if [ "$status" = 127 ] && [ -n "$rc" ]; then break; fi
-  rc=$status
-  [ "$caught" = 1 ] || break
-done
+if read_report child; then
+  [ -z "$pending" ] || forward "$pending"
+  read_report rc || rc=''
+fi
+if [ -z "$rc" ]; then
+  # The reporter itself was killed (SIGKILL): its own status is all there is to report.
+  if wait "$reporter"; then rc=0; else rc=$?; fi
+fi
 
 write_exit_file() {
   local dir tmp
@@ -71,7 +97,7 @@ write_exit_file() {
   tmp=$(mktemp -- "$dir/.${exit_file##*/}.XXXXXX") || return 1
   if printf '{"exit_code": %d, "at": "%s", "role": "%s"}\n' \
        "$rc" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$role" >"$tmp" \
-     && chmod "$(printf %04o $((0666 & ~0$(umask))))" -- "$tmp" \
+     && chmod -- "$(printf %04o $((0666 & ~0$(umask))))" "$tmp" \
      && mv -f -- "$tmp" "$exit_file"; then
     return 0
   fi
