@@ -1,4 +1,5 @@
-"""`hatchdoit` command line: validate, status, schemas, init. `doit` itself runs the build.
+"""`hatchdoit` command line: validate, status, watch, logs, metrics, report, ci, config-doc,
+schemas, init. `doit` itself runs the build.
 
 Exit codes: 0 ok, 1 failed, 2 configuration or planning errors, 3 unexpected, 130 interrupted.
 """
@@ -13,75 +14,175 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from hatchdoit import __version__
 from hatchdoit.errors import (
     EXIT_CONFIG,
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_UNEXPECTED,
     HatchdoitError,
 )
-from hatchdoit.mount import ensure_view
-from hatchdoit.project import load_project
+from hatchdoit.project import Project, load_project
 from hatchdoit.scaffold import init_project
 from hatchdoit.schemas import export_schemas
-from hatchdoit.state import update_state
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _project(args: argparse.Namespace) -> Project:
+    return load_project(Path(args.root))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check hatchdoit.yaml, the planning repo, agent profiles and templates; run nothing."""
+    from hatchdoit.validation import validate_project
+
     if args.specs:
         os.environ["HATCHDOIT_SPECS"] = str(Path(args.specs).absolute())
-    project = load_project(Path(args.root))
-    errors = [e.one_line() for e in project.plan.errors]
-    try:
-        view = ensure_view(project.script("mount", "ensure_readonly_mount.sh"), project.specs_root)
+    project = _project(args)
+    result = validate_project(project)
+    if result.view is not None:
+        view = result.view
         print(
             f"planning repo view: {view['mode']} -> {view['resolved']}"
             + (" (writable: hatchdoit never writes there)" if view["writable"] else " (read-only)")
         )
-    except HatchdoitError as exc:
-        errors.append(exc.one_line())
-    for tid in project.plan.taskspecs:
-        try:
-            project.digest(tid)  # loads both profiles and every template
-        except HatchdoitError as exc:
-            errors.append(exc.one_line())
-    for line in dict.fromkeys(errors):
+    for line in result.problems:
         print(line, file=sys.stderr)
     plan = project.plan
     print(
         f"{project.specs_root}: {len(plan.featspecs)} FeatSpec(s), "
-        f"{len(plan.taskspecs)} buildable TaskSpec(s), {len(errors)} problem(s)"
+        f"{len(plan.taskspecs)} buildable TaskSpec(s), {len(result.problems)} problem(s)"
     )
-    return EXIT_CONFIG if errors else EXIT_OK
+    return EXIT_CONFIG if result.problems else EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Where every TaskSpec stands, from its artifacts."""
-    project = load_project(Path(args.root))
-    state = update_state(project)
-    if args.json:
-        print(json.dumps(state, indent=2, sort_keys=True))
+    """Where every TaskSpec stands, grouped by FeatSpec (from the artifacts; read-only)."""
+    from hatchdoit.status_view import StatusReport, collect_status, render_status
+
+    if args.schema:
+        print(json.dumps(StatusReport.model_json_schema(), indent=2))
         return EXIT_OK
-    table = Table(title=f"hatchdoit: {project.specs_root}")
-    for column in ("FeatSpec", "TaskSpec", "status", "step", "attempt", "next"):
-        table.add_column(column)
-    for tid, entry in state["taskspecs"].items():
-        table.add_row(
-            entry["featspec"],
-            tid,
-            entry["status"],
-            entry["step"],
-            str(entry["attempt"]),
-            str(entry.get("next", "")),
+    report = collect_status(_project(args))
+    if args.json:
+        print(report.model_dump_json(indent=2))
+        return EXIT_OK
+    Console().print(render_status(report))
+    return EXIT_OK
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """A live dashboard: TaskSpecs, running steps, agent sessions (with attach commands), events."""
+    from hatchdoit.watch import run_watch
+
+    return run_watch(
+        _project(args), once=args.once, exit_when_idle=args.exit_when_idle, tick=args.tick
+    )
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    """The JSON-lines logs of every component, merged and filtered; -f follows them."""
+    from hatchdoit.logview import make_filter, show_logs
+
+    project = _project(args)
+    log_filter = make_filter(args.taskspec, args.level, args.component or [])
+
+    def out(line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    try:
+        return show_logs(
+            project.layout.logs,
+            log_filter,
+            lines=args.lines,
+            as_json=args.json,
+            follow_on=args.follow,
+            out=out,
         )
-    console = Console()
-    console.print(table)
-    for fid, roll in state["featspecs"].items():
-        console.print(f"{fid}: {roll['status']} ({roll.get('done', 0)}/{roll['total']} done)")
+    except KeyboardInterrupt:  # the normal end of `logs -f`
+        return EXIT_OK
+    except BrokenPipeError:  # `hatchdoit logs | head`: quiet, also when Python flushes at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    """Write _logs/metrics.json and _logs/metrics.prom and print a summary (or the JSON)."""
+    from hatchdoit.metrics import compute_metrics, write_metrics
+
+    project = _project(args)
+    paths = write_metrics(project)
+    if args.json:
+        print(paths[0].read_text(encoding="utf-8"), end="")
+        return EXIT_OK
+    metrics = compute_metrics(project)
+    for step, data in metrics["steps"].items():
+        d = data["duration_s"]
+        rate = "-" if data["success_rate"] is None else f"{data['success_rate'] * 100:.0f}%"
+        print(
+            f"{step:<9} runs {data['runs']:>4}  ok {data['ok']:>4}  failed {data['failed']:>3}  "
+            f"errors {data['errors']:>3}  success {rate:>4}  p50 {d['p50'] or 0:.2f}s  "
+            f"p95 {d['p95'] or 0:.2f}s"
+        )
+    for path in paths:
+        print(f"wrote {project.layout.rel(path)}")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the self-contained HTML report (default _logs/report.html)."""
+    from hatchdoit.metrics import write_metrics
+    from hatchdoit.report import write_report
+
+    project = _project(args)
+    write_metrics(project)
+    path = write_report(project, Path(args.out) if args.out else None)
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_ci(args: argparse.Namespace) -> int:
+    """Build until nothing is left or what is left escalated; write JUnit, metrics, report.
+    Exit 0 all done, 1 some escalated or failed, 2 configuration or planning errors."""
+    from hatchdoit.ci import CiOptions, parse_shard, run_ci
+
+    options = CiOptions(
+        shard=parse_shard(args.shard) if args.shard else None,
+        jobs=args.jobs,
+        junit=Path(args.junit).absolute() if args.junit else None,
+        report=Path(args.report).absolute() if args.report else None,
+        max_runs=args.max_runs,
+    )
+    return run_ci(_project(args), options, say=lambda line: print(line, flush=True))
+
+
+def cmd_config_doc(args: argparse.Namespace) -> int:
+    """Print (or write, or check) the configuration reference generated from the model."""
+    from hatchdoit.config_doc import config_reference
+
+    if args.profiles:
+        from hatchdoit.config_doc import profile_reference
+
+        text = profile_reference()
+    else:
+        text = config_reference()
+    if args.check:
+        current = Path(args.check).read_text(encoding="utf-8") if Path(args.check).exists() else ""
+        if current != text:
+            print(f"{args.check} is out of date: run hatchdoit config-doc --out {args.check}")
+            return EXIT_FAILED
+        return EXIT_OK
+    if args.out:
+        from hatchdoit.atomicio import write_atomic
+
+        write_atomic(Path(args.out), text)
+        print(f"wrote {args.out}")
+        return EXIT_OK
+    print(text, end="")
     return EXIT_OK
 
 
@@ -99,26 +200,80 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+COMMANDS: dict[str, Command] = {
+    "validate": cmd_validate,
+    "status": cmd_status,
+    "watch": cmd_watch,
+    "logs": cmd_logs,
+    "metrics": cmd_metrics,
+    "report": cmd_report,
+    "ci": cmd_ci,
+    "config-doc": cmd_config_doc,
+    "schemas": cmd_schemas,
+    "init": cmd_init,
+}
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _add_arguments(parsers: dict[str, argparse.ArgumentParser]) -> None:
+    parsers["validate"].add_argument("--specs", help="planning repo to check instead")
+    status = parsers["status"]
+    status.add_argument("--json", action="store_true", help="machine-readable")
+    status.add_argument("--schema", action="store_true", help="print the JSON Schema of --json")
+    watch = parsers["watch"]
+    watch.add_argument("--once", action="store_true", help="draw one frame and exit")
+    watch.add_argument(
+        "--exit-when-idle",
+        action="store_true",
+        help="exit when the build we saw running ends (at once if everything is settled)",
+    )
+    watch.add_argument("--tick", type=_positive, default=1.0, help="redraw at least every S s")
+    logs = parsers["logs"]
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("--taskspec", metavar="ID", help="only lines about this TaskSpec")
+    logs.add_argument("--level", help="minimum level: DEBUG, INFO, WARN, ERROR, CRITICAL")
+    logs.add_argument(
+        "--component",
+        action="append",
+        metavar="C",
+        help="orchestrator, factory, qa, hooks or errors (repeatable; default all but errors)",
+    )
+    logs.add_argument("--json", action="store_true", help="raw JSON lines")
+    logs.add_argument("-n", "--lines", type=int, metavar="N", help="only the last N lines")
+    parsers["metrics"].add_argument("--json", action="store_true", help="print metrics.json")
+    parsers["report"].add_argument("--out", help="output file (default _logs/report.html)")
+    ci = parsers["ci"]
+    ci.add_argument("--shard", metavar="K/N", help="build the K-th of N stable subsets")
+    ci.add_argument("--junit", metavar="PATH", help="write JUnit XML (one case per TaskSpec)")
+    ci.add_argument("-n", "--jobs", type=int, default=0, metavar="N", help="doit -n N")
+    ci.add_argument("--report", metavar="PATH", help="HTML report (default _logs/report.html)")
+    ci.add_argument("--max-runs", type=int, default=5, help="doit runs at most (default 5)")
+    doc = parsers["config-doc"]
+    doc.add_argument("--out", help="write to this file instead of stdout")
+    doc.add_argument("--check", metavar="PATH", help="exit 1 if PATH is not up to date")
+    doc.add_argument("--profiles", action="store_true", help="the agent profile fields instead")
+    parsers["schemas"].add_argument("--out", default="_logs/schemas", help="output directory")
+    parsers["init"].add_argument("--specs", required=True, help="path of the planning repo")
+    parsers["init"].add_argument("--force", action="store_true", help="overwrite existing files")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hatchdoit", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=__version__)
     parser.add_argument("--root", default=".", help="project root (holds dodo.py)")
     sub = parser.add_subparsers(dest="command", required=True)
-    commands: dict[str, tuple[Callable[[argparse.Namespace], int], str | None]] = {
-        "validate": (cmd_validate, cmd_validate.__doc__),
-        "status": (cmd_status, cmd_status.__doc__),
-        "schemas": (cmd_schemas, cmd_schemas.__doc__),
-        "init": (cmd_init, cmd_init.__doc__),
-    }
     parsers = {}
-    for name, (func, doc) in commands.items():
+    for name, func in COMMANDS.items():
+        doc = func.__doc__
         parsers[name] = sub.add_parser(name, help=doc, description=doc)
         parsers[name].set_defaults(func=func)
-    parsers["validate"].add_argument("--specs", help="planning repo to check instead")
-    parsers["status"].add_argument("--json", action="store_true", help="machine-readable")
-    parsers["schemas"].add_argument("--out", default="_logs/schemas", help="output directory")
-    parsers["init"].add_argument("--specs", required=True, help="path of the planning repo")
-    parsers["init"].add_argument("--force", action="store_true", help="overwrite existing files")
+    _add_arguments(parsers)
     return parser
 
 

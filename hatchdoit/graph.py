@@ -19,6 +19,7 @@ from hatchdoit import interrupts
 from hatchdoit.actions import clean_worktree, group_is_current, run_step, step_is_current
 from hatchdoit.errors import HatchdoitError
 from hatchdoit.project import Project, load_project
+from hatchdoit.reporter import ProgressReporter
 from hatchdoit.runlock import lock_if_building
 
 PER_ATTEMPT = ("factory", "summary", "checks", "qa")
@@ -27,6 +28,7 @@ DOIT_CONFIG: dict[str, Any] = {
     "backend": "sqlite3",
     "default_tasks": ["taskspec"],
     "verbosity": 1,
+    "reporter": ProgressReporter,  # a line per step start/finish; `doit --reporter X` overrides
 }
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import re
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.atomicio import append_line
+from hatchdoit.config import load_config
+from hatchdoit.errors import HatchdoitError
 
 LEVEL_NAMES = {
     logging.CRITICAL: "CRITICAL",
@@ -65,7 +69,8 @@ class JsonLinesHandler(logging.Handler):
                 entry.update(context)
             if record.exc_info and record.exc_info[1] is not None:
                 entry["error"] = repr(record.exc_info[1])
-            append_line(self.path, redact(json.dumps(entry, ensure_ascii=False, default=str)))
+            line = redact(json.dumps(entry, ensure_ascii=False, default=str))
+            append_rotating(self.path, line, rotation_for(self.path.parent.parent))
         except Exception:  # logging must never break a step; report through logging's hook
             self.handleError(record)
 
@@ -86,3 +91,120 @@ def get_logger(logs_dir: Path, component: str, level: str = "INFO") -> logging.L
 def log(logger: logging.Logger, level: int, msg: str, **context: Any) -> None:
     """Log with context fields (taskspec_id, agent_type, attempt, operation, ...)."""
     logger.log(level, msg, extra={"ctx": {k: v for k, v in context.items() if v is not None}})
+
+
+# --------------------------------------------------------------------------------------------
+# Rotation and retention. Every writer opens the file by name for each line (O_APPEND), so a
+# rename never loses a line: a writer that opened the old file just before the rename appends
+# to the rotated file instead. One rotator at a time (a flock beside the file), and the inode
+# check under that lock makes a second process that also saw the size limit passed do nothing.
+
+
+@dataclass(frozen=True)
+class Rotation:
+    max_bytes: int = 0  # 0: never rotate on size
+    backups: int = 5
+    retention_days: float = 0.0  # 0: keep rotated files whatever their age
+
+
+@cache
+def rotation_for(logs_dir: Path) -> Rotation:
+    """The `logs:` settings of the project owning `logs_dir` (`<root>/_logs`)."""
+    try:
+        config = load_config(logs_dir.parent).logs
+    except HatchdoitError:
+        return Rotation()
+    return Rotation(config.max_bytes, config.backups, config.retention_days)
+
+
+def rotated_files(path: Path) -> list[Path]:
+    """`path.1`, `path.2`, ... that exist, newest first."""
+    found = []
+    for candidate in path.parent.glob(f"{path.name}.*"):
+        suffix = candidate.name[len(path.name) + 1 :]
+        if suffix.isdigit():
+            found.append((int(suffix), candidate))
+    return [p for _, p in sorted(found)]
+
+
+def append_rotating(path: Path, line: str, rotation: Rotation) -> None:
+    """Append one line with a single write; rotate when the file passed `max_bytes`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line.rstrip("\n") + "\n").encode("utf-8"))
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if rotation.max_bytes and st.st_size > rotation.max_bytes:
+        rotate(path, rotation, inode=st.st_ino)
+
+
+def rotate(path: Path, rotation: Rotation, *, inode: int | None = None) -> bool:
+    """Rename `path` to `path.1` (shifting older ones), keep `backups` files, drop expired ones.
+    With `inode`, only if `path` is still that file and still over the limit. True if rotated."""
+    lock_fd = os.open(path.parent / f".{path.name}.rotate.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        # wait (rotations take microseconds): giving up when busy lets a file grow unbounded
+        # while writers keep finding the lock taken by rotators whose inode check fails
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return False
+        if inode is not None and (st.st_ino != inode or st.st_size <= rotation.max_bytes):
+            return False
+        if rotation.backups == 0:
+            os.unlink(path)
+        else:
+            for older in reversed(rotated_files(path)):
+                number = int(older.name.rsplit(".", 1)[1])
+                if number >= rotation.backups:
+                    older.unlink(missing_ok=True)
+                else:
+                    os.replace(older, path.with_name(f"{path.name}.{number + 1}"))
+            os.replace(path, path.with_name(f"{path.name}.1"))
+        prune(path, rotation)
+        return True
+    finally:
+        os.close(lock_fd)
+
+
+def prune(path: Path, rotation: Rotation, now: float | None = None) -> list[Path]:
+    """Delete rotated files beyond `backups` or older than `retention_days`; return them."""
+    now = time.time() if now is None else now
+    removed = []
+    for older in rotated_files(path):
+        number = int(older.name.rsplit(".", 1)[1])
+        try:
+            expired = (
+                rotation.retention_days > 0
+                and now - older.stat().st_mtime > rotation.retention_days * 86400
+            )
+        except FileNotFoundError:
+            continue
+        if number > rotation.backups or expired:
+            older.unlink(missing_ok=True)
+            removed.append(older)
+    return removed
+
+
+def component_logs(logs_dir: Path) -> list[Path]:
+    """Every component's current `.jsonl` log under `logs_dir`."""
+    return sorted(p for p in logs_dir.glob("*/*.jsonl") if p.stem == p.parent.name)
+
+
+def maintain_logs(logs_dir: Path, rotation: Rotation | None = None) -> list[Path]:
+    """At the start of a build: rotate logs over the size limit, apply retention everywhere
+    (covers logs written by other programs, e.g. the stop hook's `hooks.jsonl`)."""
+    rotation = rotation or rotation_for(logs_dir)
+    removed: list[Path] = []
+    for path in component_logs(logs_dir):
+        try:
+            st = path.stat()
+        except FileNotFoundError:  # rotated away by a writer meanwhile
+            continue
+        if rotation.max_bytes and st.st_size > rotation.max_bytes:
+            rotate(path, rotation, inode=st.st_ino)
+        removed += prune(path, rotation)
+    return removed

@@ -99,10 +99,11 @@ def describe(event: dict[str, Any]) -> str:
     kind = str(event.get("event", "?"))
     step, attempt = event.get("step", ""), event.get("attempt", "")
     role = event.get("role", "")
+    label = f"{step} {attempt}" if attempt else str(step)
     texts = {
-        "step_start": f"{step} {attempt} started" if attempt else f"{step} started",
-        "step_end": f"{step} {attempt} finished" if attempt else f"{step} finished",
-        "step_error": f"{step} {attempt} error: {event.get('error', '')}",
+        "step_start": f"{label} started",
+        "step_end": f"{label} finished",
+        "step_error": f"{label} error: {event.get('error', '')}",
         "launch": f"{role} {attempt} launched ({event.get('profile', '?')})",
         "reattach": f"re-attached to {role} {attempt}",
         "prompt_submitted": f"prompt submitted to {role} {attempt}",
@@ -120,8 +121,18 @@ def last_events(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     latest: dict[str, dict[str, Any]] = {}
     for event in events:
         tid = event.get("taskspec_id")
-        if isinstance(tid, str):
-            latest[tid] = event
+        if not isinstance(tid, str):
+            continue
+        previous = latest.get(tid)
+        # "qa 1 finished" right after "attempt 1 approved" says less than what it follows, as
+        # does the finish step's error right after "escalated"
+        kind = event.get("event")
+        before = previous.get("event") if previous is not None else None
+        if (kind == "step_end" and before not in (None, "step_start", "step_end")) or (
+            kind == "step_error" and before == "escalated"
+        ):
+            continue
+        latest[tid] = event
     return latest
 
 

@@ -8,6 +8,7 @@ from hatchdoit.atomicio import write_json_atomic
 from hatchdoit.errors import StepError
 from hatchdoit.faults import fault_point
 from hatchdoit.gitops import head_commit
+from hatchdoit.notify import notify_escalated
 from hatchdoit.records import DoneRecord, EscalatedRecord
 from hatchdoit.steps.attempts import decision, receipt
 from hatchdoit.steps.context import StepContext
@@ -60,6 +61,7 @@ def run_finish(ctx: StepContext, attempt: int = 0) -> None:
     )
     write_json_atomic(layout.escalated(ctx.tid), record_esc.model_dump(mode="json"))
     ctx.audit("escalated", attempts=max_attempts, reasons=reasons)
+    notify_escalated(ctx.project, ctx.tid)
     ctx.log(
         "orchestrator",
         logging.CRITICAL,

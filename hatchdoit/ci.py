@@ -1,0 +1,184 @@
+"""`hatchdoit ci`: rerun `doit` until nothing is left to run or what is left is escalated.
+
+Exit codes: 0 every selected TaskSpec is done; 1 some escalated, are blocked by one that did, or
+failed without progress; 2 configuration or planning errors (found before anything runs, with
+`hatchdoit validate`'s checks); 130/143 interrupted. `--shard k/n` builds a stable subset (by a
+hash of each TaskSpec id; doit brings the dependencies of a selected TaskSpec along).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hatchdoit.audit import read_audit
+from hatchdoit.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError
+from hatchdoit.junit import write_junit
+from hatchdoit.metrics import write_metrics
+from hatchdoit.notify import CI_ENV, notify_build_failed, notify_escalated
+from hatchdoit.outcomes import task_details
+from hatchdoit.progress import taskspec_progress
+from hatchdoit.project import Project
+from hatchdoit.report import write_report
+from hatchdoit.state import update_state
+from hatchdoit.timeline import step_runs
+from hatchdoit.validation import validate_project
+
+DOIT_USAGE_ERROR = 3  # doit: the command line or dodo.py is wrong
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`k/n` with 1 <= k <= n."""
+    k_text, sep, n_text = text.partition("/")
+    if not sep or not k_text.isdigit() or not n_text.isdigit():
+        raise ConfigError(f"--shard {text!r} is not k/n", fix="write e.g. --shard 2/4")
+    k, n = int(k_text), int(n_text)
+    if not 1 <= k <= n:
+        raise ConfigError(f"--shard {text}: k must be 1..{n}", fix="shards are numbered from 1")
+    return k, n
+
+
+def shard_index(tid: str, n: int) -> int:
+    """0-based shard of a TaskSpec id: stable across machines, Python versions and plan edits."""
+    return int.from_bytes(hashlib.sha256(tid.encode("utf-8")).digest()[:8], "big") % n
+
+
+def select_shard(tids: list[str], k: int, n: int) -> list[str]:
+    return [tid for tid in tids if shard_index(tid, n) == k - 1]
+
+
+def with_dependencies(project: Project, tids: list[str]) -> list[str]:
+    """`tids` and everything they depend on, in the plan's dependency order."""
+    wanted: set[str] = set()
+    stack = list(tids)
+    while stack:
+        tid = stack.pop()
+        if tid not in wanted:
+            wanted.add(tid)
+            stack += project.taskspec(tid).depends_on
+    return [tid for tid in project.plan.taskspecs if tid in wanted]
+
+
+@dataclass
+class CiOptions:
+    shard: tuple[int, int] | None = None
+    jobs: int = 0
+    junit: Path | None = None
+    report: Path | None = None
+    max_runs: int = 5
+    doit_args: list[str] = field(default_factory=list)
+
+
+def _doit_argv(options: CiOptions, targets: list[str]) -> list[str]:
+    argv = [sys.executable, "-m", "doit", "run", "--continue"]
+    if options.jobs:
+        argv += ["-n", str(options.jobs)]
+    return [*argv, *options.doit_args, *targets]
+
+
+def _finished(project: Project, tids: list[str]) -> tuple[dict[str, str], bool]:
+    """(status per TaskSpec, whether nothing more can happen): every TaskSpec is done, or
+    escalated, or waits on a dependency that is escalated or blocked."""
+    status = {tid: str(taskspec_progress(project, tid)["status"]) for tid in tids}
+    stuck: set[str] = set()
+    for tid in tids:  # dependency order: dependencies are decided first
+        deps = project.taskspec(tid).depends_on
+        if status[tid] == "escalated" or (status[tid] != "done" and any(d in stuck for d in deps)):
+            stuck.add(tid)
+    return status, all(status[t] == "done" or t in stuck for t in tids)
+
+
+def run_ci(project: Project, options: CiOptions, say: Callable[[str], None] = print) -> int:
+    """Validate, build until settled, then write state, metrics, report and JUnit."""
+    problems = validate_project(project).problems
+    if problems:
+        for line in problems:
+            print(line, file=sys.stderr)
+        say(f"hatchdoit ci: {len(problems)} configuration or planning problem(s); nothing built")
+        return EXIT_CONFIG
+    all_tids = list(project.plan.taskspecs)
+    selected = select_shard(all_tids, *options.shard) if options.shard else all_tids
+    closure = with_dependencies(project, selected)
+    label = f"shard {options.shard[0]}/{options.shard[1]}" if options.shard else "all"
+    say(
+        f"hatchdoit ci: {label}: {len(selected)} of {len(all_tids)} TaskSpec(s)"
+        + (
+            f" (+{len(closure) - len(selected)} dependencies)"
+            if len(closure) > len(selected)
+            else ""
+        )
+    )
+    code = EXIT_OK
+    status, settled = _finished(project, closure)
+    runs = 0
+    previous: dict[str, object] | None = None
+    while selected and not settled:  # settled: done, escalated, or blocked by an escalation
+        if runs >= options.max_runs:
+            say(f"hatchdoit ci: giving up after {runs} doit run(s)")
+            break
+        runs += 1
+        targets = [f"taskspec:{tid}" for tid in selected]
+        env = {**os.environ, CI_ENV: "1"}
+        say(f"hatchdoit ci: doit run {runs}: {len(targets)} target(s)")
+        done = subprocess.run(_doit_argv(options, targets), cwd=project.root, env=env, check=False)
+        if done.returncode in (130, 143):
+            return done.returncode
+        if done.returncode == DOIT_USAGE_ERROR:
+            say("hatchdoit ci: doit could not load the build (see above)")
+            code = EXIT_CONFIG
+            break
+        snapshot = {t: taskspec_progress(project, t) for t in closure}
+        status, settled = _finished(project, closure)
+        if settled:
+            break
+        if snapshot == previous:
+            say("hatchdoit ci: the last doit run changed nothing; stopping")
+            break
+        previous = dict(snapshot)
+    return _conclude(project, options, selected, status, code, say)
+
+
+def _conclude(
+    project: Project,
+    options: CiOptions,
+    selected: list[str],
+    status: dict[str, str],
+    code: int,
+    say: Callable[[str], None],
+) -> int:
+    update_state(project)
+    events = read_audit(project.layout.audit)
+    write_metrics(project, events)
+    report = write_report(project, options.report)
+    details = task_details(project, step_runs(events))
+    chosen = [details[t] for t in selected]
+    if options.junit is not None:
+        suite = "hatchdoit" + (
+            f" shard {options.shard[0]}/{options.shard[1]}" if options.shard else ""
+        )
+        write_junit(options.junit, chosen, project.root, suite)
+    counts = {s: sum(1 for t in selected if status.get(t) == s) for s in set(status.values())}
+    not_done = [t for t in selected if status.get(t) != "done"]
+    say(
+        "hatchdoit ci: "
+        + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        + f" · report {project.layout.rel(report)}"
+        + (f" · junit {options.junit}" if options.junit else "")
+    )
+    if code != EXIT_OK:
+        return code
+    if not not_done:
+        return EXIT_OK
+    for tid in not_done:
+        notify_escalated(project, tid)
+    failures = [
+        {"taskspec_id": t, "status": status.get(t), "message": details[t].last_error() or ""}
+        for t in not_done
+    ]
+    notify_build_failed(project, failures, counts)
+    return EXIT_FAILED

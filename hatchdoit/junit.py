@@ -1,0 +1,103 @@
+"""JUnit XML for CI systems: one test case per TaskSpec (class name: its FeatSpec).
+
+done -> passed; escalated -> <failure> with QA's reasons and feedback and the failed checks of
+every attempt; not built because a dependency did not finish -> <skipped>; anything else left
+unfinished (a step error, an interrupted build) -> <error>.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hatchdoit.atomicio import write_atomic
+from hatchdoit.outcomes import TaskDetail, failure_text
+
+# XML 1.0 forbids most control characters (test logs carry ANSI escapes)
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _clean(text: str) -> str:
+    return _INVALID_XML.sub("", text)
+
+
+def _artifacts(detail: TaskDetail, root: Path) -> str:
+    lines = [f"{label}: {_rel(path, root)}" for label, path in detail.artifacts]
+    for attempt in detail.attempts:
+        lines += [
+            f"attempt {attempt.attempt} {label}: {_rel(p, root)}" for label, p in attempt.artifacts
+        ]
+    return "\n".join(lines)
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def junit_xml(details: list[TaskDetail], root: Path, suite: str = "hatchdoit") -> ET.Element:
+    """The <testsuites> element for `details`."""
+    suite_el = ET.Element(
+        "testsuite",
+        name=suite,
+        timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
+        hostname=socket.gethostname(),
+    )
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    total_time = 0.0
+    for detail in details:
+        counts["tests"] += 1
+        total_time += detail.duration
+        case = ET.SubElement(
+            suite_el,
+            "testcase",
+            classname=detail.spec.featspec,
+            name=detail.tid,
+            time=f"{detail.duration:.3f}",
+        )
+        text = _clean(failure_text(detail))
+        first = (text.splitlines() or [detail.status])[0]
+        if detail.status == "done":
+            pass
+        elif detail.status == "escalated":
+            counts["failures"] += 1
+            failure = ET.SubElement(case, "failure", message=first, type="escalated")
+            failure.text = text
+        elif detail.blocked_by and not detail.attempts and detail.status == "pending":
+            counts["skipped"] += 1
+            ET.SubElement(case, "skipped", message=first)
+        else:
+            counts["errors"] += 1
+            message = (
+                first if text else f"not finished: {detail.status} at {detail.progress['step']}"
+            )
+            error = ET.SubElement(case, "error", message=message, type="unfinished")
+            error.text = text or message
+        out = ET.SubElement(case, "system-out")
+        out.text = _clean(
+            f"{detail.spec.title}\nstatus: {detail.status}\n" + _artifacts(detail, root)
+        )
+    for key, value in counts.items():
+        suite_el.set(key, str(value))
+    suite_el.set("time", f"{total_time:.3f}")
+    suites = ET.Element("testsuites", name=suite)
+    for key, value in counts.items():
+        suites.set(key, str(value))
+    suites.set("time", f"{total_time:.3f}")
+    suites.append(suite_el)
+    return suites
+
+
+def write_junit(
+    path: Path, details: list[TaskDetail], root: Path, suite: str = "hatchdoit"
+) -> Path:
+    element = junit_xml(details, root, suite)
+    ET.indent(element)
+    data = ET.tostring(element, encoding="utf-8", xml_declaration=True)
+    write_atomic(path, data + b"\n")
+    return path

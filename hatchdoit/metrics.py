@@ -1,0 +1,332 @@
+"""Build metrics from the files: `_logs/metrics.json` and a Prometheus text file `metrics.prom`.
+
+Durations come from the audit trail (step_start to step_end/step_error), outcomes from the step
+receipts (the latest run of each step and attempt), agent profiles from the launch records, and
+tokens and cost from the agents' stop payloads where the agent reports them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from hatchdoit.atomicio import write_atomic, write_json_atomic
+from hatchdoit.audit import read_audit
+from hatchdoit.progress import taskspec_progress
+from hatchdoit.project import Project
+from hatchdoit.records import LaunchRecord, Receipt, StopRecord, now_iso
+from hatchdoit.schemas import try_load
+from hatchdoit.timeline import StepRun, step_runs
+
+STEPS = ("worktree", "factory", "summary", "checks", "qa", "taskspec")
+ROLE_STEPS = {"factory": "factory", "qa": "qa"}
+TOKEN_KEYS = {
+    "input_tokens": "input",
+    "output_tokens": "output",
+    "cache_creation_input_tokens": "cache_write",
+    "cache_read_input_tokens": "cache_read",
+}
+COST_KEYS = ("total_cost_usd", "cost_usd", "cost")
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    value = ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    return round(value, 3)
+
+
+def duration_stats(values: list[float]) -> dict[str, Any]:
+    return {
+        "count": len(values),
+        "sum": round(sum(values), 3),
+        "mean": round(sum(values) / len(values), 3) if values else None,
+        "p50": percentile(values, 0.5),
+        "p95": percentile(values, 0.95),
+        "max": round(max(values), 3) if values else None,
+    }
+
+
+def _rates(ok: int, failed: int, errors: int) -> dict[str, Any]:
+    finished = ok + failed + errors
+    return {
+        "ok": ok,
+        "failed": failed,
+        "errors": errors,
+        "success_rate": round(ok / finished, 4) if finished else None,
+        "failure_rate": round((failed + errors) / finished, 4) if finished else None,
+    }
+
+
+def stop_usage(stop: StopRecord) -> tuple[dict[str, int], float | None]:
+    """Tokens by kind and cost in USD that an agent reported in its stop payload."""
+    payload = stop.payload
+    usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else payload
+    tokens: dict[str, int] = {}
+    for key, kind in TOKEN_KEYS.items():
+        value = usage.get(key) if isinstance(usage, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            tokens[kind] = int(value)
+    if not tokens and isinstance(payload.get("tokens"), int | float):
+        tokens["total"] = int(payload["tokens"])
+    elif tokens:
+        tokens["total"] = sum(v for k, v in tokens.items())
+    cost = next(
+        (
+            float(payload[key])
+            for key in COST_KEYS
+            if isinstance(payload.get(key), int | float) and not isinstance(payload[key], bool)
+        ),
+        None,
+    )
+    return tokens, cost
+
+
+def _receipts(project: Project) -> list[Receipt]:
+    found = []
+    for tid in project.plan.taskspecs:
+        for path in sorted(project.layout.state_dir(tid).glob("*.receipt.json")):
+            rec = try_load(path, Receipt)
+            if rec is not None:
+                found.append(rec)
+    return found
+
+
+def _launches(project: Project) -> dict[tuple[str, str, int], LaunchRecord]:
+    found: dict[tuple[str, str, int], LaunchRecord] = {}
+    for tid in project.plan.taskspecs:
+        for path in sorted(project.layout.state_dir(tid).glob("*.launch.json")):
+            launch = try_load(path, LaunchRecord)
+            if launch is not None:
+                found[(tid, launch.role, launch.attempt)] = launch
+    return found
+
+
+def compute_metrics(project: Project, events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Every metric as one JSON-ready document."""
+    layout = project.layout
+    if events is None:
+        events = read_audit(layout.audit)
+    known = set(project.plan.taskspecs)
+    runs = [r for r in step_runs(events) if r.taskspec_id in known]
+    receipts = _receipts(project)
+    launches = _launches(project)
+
+    durations: dict[str, list[float]] = defaultdict(list)
+    errors: Counter[str] = Counter()
+    for run in runs:
+        if run.duration is not None:
+            durations[run.step].append(run.duration)
+        if run.result == "error":
+            errors[run.step] += 1
+    outcomes: dict[str, Counter[str]] = defaultdict(Counter)
+    for rec in receipts:
+        outcomes[rec.step][rec.outcome] += 1
+    statuses: Counter[str] = Counter()
+    progress = {tid: taskspec_progress(project, tid) for tid in project.plan.taskspecs}
+    for entry in progress.values():
+        statuses[str(entry["status"])] += 1
+    # the finish step writes no receipt: its result is done.json or escalated.json
+    outcomes["taskspec"] = Counter(ok=statuses["done"], failed=statuses["escalated"])
+    steps: dict[str, Any] = {}
+    for step in STEPS:
+        ok, failed = outcomes[step]["ok"], outcomes[step]["failed"]
+        steps[step] = {
+            "runs": sum(1 for r in runs if r.step == step),
+            **_rates(ok, failed, errors[step]),
+            "duration_s": duration_stats(durations[step]),
+        }
+
+    agents = _agent_metrics(project, runs, receipts, launches)
+    attempts = {}
+    for tid, entry in progress.items():
+        launched = [k for (t, role, k) in launches if t == tid and role == "factory"]
+        attempts[tid] = max([int(entry.get("attempt") or 0), *launched])
+    counts = [n for n in attempts.values() if n]
+    tokens: Counter[str] = Counter()
+    cost: float | None = None
+    for profile in agents.values():
+        tokens.update(profile["tokens"])
+        if profile["cost_usd"] is not None:
+            cost = (cost or 0.0) + profile["cost_usd"]
+    starts = [r.start for r in runs]
+    ends = [r.end for r in runs if r.end is not None]
+    return {
+        "generated_at": now_iso(),
+        "root": str(project.root),
+        "taskspecs": {
+            "total": len(project.plan.taskspecs),
+            **{k: statuses.get(k, 0) for k in ("pending", "active", "done", "escalated")},
+        },
+        "steps": steps,
+        "agents": agents,
+        "attempts": {
+            "per_taskspec": attempts,
+            "mean": round(sum(counts) / len(counts), 3) if counts else None,
+            "max": max(counts) if counts else None,
+            "histogram": {str(k): v for k, v in sorted(Counter(counts).items())},
+        },
+        "tokens": dict(tokens) or None,
+        "cost_usd": None if cost is None else round(cost, 6),
+        "wall_s": round((max(ends) - min(starts)).total_seconds(), 3) if ends else None,
+    }
+
+
+def _agent_metrics(
+    project: Project,
+    runs: list[StepRun],
+    receipts: list[Receipt],
+    launches: dict[tuple[str, str, int], LaunchRecord],
+) -> dict[str, Any]:
+    """Per agent profile: runs, outcomes, durations of its agent steps, tokens and cost."""
+    per: dict[str, dict[str, Any]] = {}
+
+    def entry(profile: str) -> dict[str, Any]:
+        return per.setdefault(
+            profile,
+            {"roles": Counter(), "outcomes": Counter(), "durations": [], "tokens": Counter()}
+            | {"cost": None},
+        )
+
+    for (tid, role, attempt), launch in launches.items():
+        data = entry(launch.profile)
+        data["roles"][role] += 1
+        stop = try_load(project.layout.stop_file(tid, launch.role, attempt), StopRecord)
+        if stop is not None and stop.run_token == launch.run_token:
+            tokens, cost = stop_usage(stop)
+            data["tokens"].update(tokens)
+            if cost is not None:
+                data["cost"] = (data["cost"] or 0.0) + cost
+    for rec in receipts:
+        of_receipt = launches.get((rec.taskspec_id, rec.step, rec.attempt))
+        if rec.step in ROLE_STEPS and of_receipt is not None:
+            entry(of_receipt.profile)["outcomes"][rec.outcome] += 1
+    for run in runs:
+        of_run = launches.get((run.taskspec_id, run.step, run.attempt))
+        if run.step in ROLE_STEPS and of_run is not None and run.duration is not None:
+            entry(of_run.profile)["durations"].append(run.duration)
+            if run.result == "error":
+                entry(of_run.profile)["outcomes"]["error"] += 1
+    result = {}
+    for profile, data in sorted(per.items()):
+        outcomes = data["outcomes"]
+        result[profile] = {
+            "runs": sum(data["roles"].values()),
+            "roles": dict(data["roles"]),
+            **_rates(outcomes["ok"], outcomes["failed"], outcomes["error"]),
+            "duration_s": duration_stats(data["durations"]),
+            "tokens": dict(data["tokens"]),
+            "cost_usd": None if data["cost"] is None else round(data["cost"], 6),
+        }
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Prometheus text exposition format
+
+
+def _label(value: object) -> str:
+    text = str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def _sample(name: str, labels: dict[str, object], value: float | int | None) -> str | None:
+    if value is None:
+        return None
+    inner = ",".join(f"{k}={_label(v)}" for k, v in labels.items())
+    number = repr(float(value)) if isinstance(value, float) else str(value)
+    return f"{name}{{{inner}}} {number}" if inner else f"{name} {number}"
+
+
+def to_prometheus(metrics: dict[str, Any]) -> str:
+    """Render the metrics document as Prometheus text (HELP and TYPE for every family)."""
+    families: list[tuple[str, str, str, list[str | None]]] = []
+
+    def family(name: str, kind: str, help_text: str, samples: list[str | None]) -> None:
+        families.append((name, kind, help_text, samples))
+
+    ts = metrics["taskspecs"]
+    family(
+        "hatchdoit_taskspecs",
+        "gauge",
+        "TaskSpecs by status",
+        [_sample("hatchdoit_taskspecs", {"status": k}, v) for k, v in ts.items() if k != "total"],
+    )
+    step_runs_samples: list[str | None] = []
+    ratio: list[str | None] = []
+    durations: list[str | None] = []
+    for step, data in metrics["steps"].items():
+        for key, outcome in (("ok", "ok"), ("failed", "failed"), ("errors", "error")):
+            labels = {"step": step, "outcome": outcome}
+            step_runs_samples.append(_sample("hatchdoit_step_results_total", labels, data[key]))
+        ratio.append(_sample("hatchdoit_step_success_ratio", {"step": step}, data["success_rate"]))
+        durations += _summary("hatchdoit_step_duration_seconds", {"step": step}, data["duration_s"])
+    family("hatchdoit_step_results_total", "counter", "Step results by outcome", step_runs_samples)
+    family("hatchdoit_step_success_ratio", "gauge", "ok / finished runs per step", ratio)
+    family("hatchdoit_step_duration_seconds", "summary", "Step durations", durations)
+    agent_runs: list[str | None] = []
+    agent_dur: list[str | None] = []
+    agent_tokens: list[str | None] = []
+    agent_cost: list[str | None] = []
+    for profile, data in metrics["agents"].items():
+        for role, count in data["roles"].items():
+            agent_runs.append(
+                _sample("hatchdoit_agent_runs_total", {"profile": profile, "role": role}, count)
+            )
+        agent_dur += _summary(
+            "hatchdoit_agent_duration_seconds", {"profile": profile}, data["duration_s"]
+        )
+        for kind, count in data["tokens"].items():
+            agent_tokens.append(
+                _sample("hatchdoit_agent_tokens_total", {"profile": profile, "kind": kind}, count)
+            )
+        agent_cost.append(
+            _sample("hatchdoit_agent_cost_usd_total", {"profile": profile}, data["cost_usd"])
+        )
+    family("hatchdoit_agent_runs_total", "counter", "Agent runs per profile and role", agent_runs)
+    family("hatchdoit_agent_duration_seconds", "summary", "Agent step durations", agent_dur)
+    family("hatchdoit_agent_tokens_total", "counter", "Tokens reported by agents", agent_tokens)
+    family("hatchdoit_agent_cost_usd_total", "counter", "Cost reported by agents", agent_cost)
+    family(
+        "hatchdoit_taskspec_attempts",
+        "gauge",
+        "Attempts per TaskSpec",
+        [
+            _sample("hatchdoit_taskspec_attempts", {"taskspec": tid}, n)
+            for tid, n in metrics["attempts"]["per_taskspec"].items()
+        ],
+    )
+    lines: list[str] = []
+    for name, kind, help_text, samples in families:
+        present = [s for s in samples if s is not None]
+        if not present:
+            continue
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *present]
+    return "\n".join(lines) + "\n"
+
+
+def _summary(name: str, labels: dict[str, object], stats: dict[str, Any]) -> list[str | None]:
+    if not stats["count"]:
+        return []
+    return [
+        _sample(name, {**labels, "quantile": "0.5"}, stats["p50"]),
+        _sample(name, {**labels, "quantile": "0.95"}, stats["p95"]),
+        _sample(f"{name}_sum", labels, stats["sum"]),
+        _sample(f"{name}_count", labels, stats["count"]),
+    ]
+
+
+def write_metrics(project: Project, events: list[dict[str, Any]] | None = None) -> list[Path]:
+    """Compute and write `_logs/metrics.json` and `_logs/metrics.prom` (atomically)."""
+    metrics = compute_metrics(project, events)
+    json_path = project.layout.logs / "metrics.json"
+    prom_path = project.layout.logs / "metrics.prom"
+    write_json_atomic(json_path, metrics)
+    write_atomic(prom_path, to_prometheus(metrics))
+    return [json_path, prom_path]

@@ -1,0 +1,195 @@
+"""`hatchdoit watch`: a live dashboard of the build. It redraws when files under `_logs/` change
+(inotify through watchdog), and once a second for the clocks: the TaskSpec table, the steps
+running now, the agent sessions alive in tmux with the command that attaches to each, and the
+latest audit events."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from hatchdoit.live import SessionView, running_sessions
+from hatchdoit.project import Project
+from hatchdoit.status_view import StatusReport, collect_status, format_age, status_table
+from hatchdoit.timeline import AuditTail, describe, parse_ts, step_runs
+
+RECENT_EVENTS = 10
+MIN_REDRAW_GAP = 0.2  # seconds: pane logs change many times a second while agents print
+IGNORED_PARTS = ("locks",)
+
+
+class _Changed(FileSystemEventHandler):
+    """Wakes the dashboard on changes that can alter what it shows."""
+
+    def __init__(self, logs: Path, event: threading.Event) -> None:
+        self.logs = logs
+        self.event = event
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        path = Path(str(event.src_path))
+        try:
+            parts = path.relative_to(self.logs).parts
+        except ValueError:
+            parts = ()
+        if parts and (parts[0] in IGNORED_PARTS or parts[-1].startswith(".doit.db")):
+            return
+        self.event.set()
+
+
+class Dashboard:
+    """Keeps the audit trail read incrementally and renders one frame on demand."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.audit = AuditTail(project.layout.audit)
+        self.seen_build = False
+        self.report: StatusReport | None = None
+        self.sessions: list[SessionView] = []
+
+    def refresh(self) -> None:
+        self.audit.read()
+        layout, config = self.project.layout, self.project.config
+        self.sessions = running_sessions(layout, config.tmux_socket)
+        self.report = collect_status(self.project, events=self.audit.events, sessions=self.sessions)
+        self.seen_build = self.seen_build or self.report.build.running
+
+    def finished(self) -> bool:
+        """No build and no agent session runs, and either a build ran while we watched or
+        every TaskSpec is already settled (done or escalated)."""
+        report = self.report
+        if report is None or report.build.running or self.sessions:
+            return False
+        settled = all(row.status in ("done", "escalated") for row in report.taskspecs)
+        return self.seen_build or settled
+
+    def render(self) -> RenderableType:
+        report = self.report
+        assert report is not None, "refresh() first"
+        now = datetime.now(UTC)
+        build = (
+            Text(f"build running (pid {report.build.pid})", "bold cyan")
+            if report.build.running
+            else Text("no build running", "dim")
+        )
+        totals = ", ".join(
+            f"{report.totals[k]} {k}"
+            for k in ("done", "escalated", "active", "pending")
+            if report.totals.get(k)
+        )
+        header = Text.assemble(
+            ("hatchdoit watch", "bold"),
+            f" · {self.project.root} · ",
+            build,
+            f" · {report.totals['taskspecs']} TaskSpec(s): {totals or 'none'}",
+            f" · {now.astimezone().strftime('%H:%M:%S')} · Ctrl-C quits",
+        )
+        return Group(
+            header,
+            status_table(report),
+            self._steps_table(now),
+            self._sessions_table(),
+            self._events_table(now),
+        )
+
+    def _steps_table(self, now: datetime) -> RenderableType:
+        building = self.report is not None and self.report.build.running
+        running = [r for r in step_runs(self.audit.events) if r.result == "open"]
+        table = Table(title="Steps running", title_justify="left", expand=False)
+        for column in ("TaskSpec", "step", "attempt", "running for"):
+            table.add_column(column, no_wrap=True)
+        if not building or not running:
+            return Text("Steps running: none", "dim")
+        for run in running:
+            table.add_row(
+                run.taskspec_id,
+                run.step,
+                str(run.attempt or "-"),
+                format_age((now - run.start).total_seconds()),
+            )
+        return table
+
+    def _sessions_table(self) -> RenderableType:
+        if not self.sessions:
+            return Text("Agent sessions: none alive", "dim")
+        table = Table(title="Agent sessions", title_justify="left", expand=False)
+        for column in ("TaskSpec", "role", "attempt", "profile", "elapsed", "idle", "attach with"):
+            table.add_column(column, no_wrap=True)
+        for s in self.sessions:
+            table.add_row(
+                s.taskspec_id,
+                s.role,
+                str(s.attempt),
+                s.profile,
+                format_age(s.elapsed_s),
+                format_age(s.idle_s),
+                Text(s.attach, "bold"),
+            )
+        return table
+
+    def _events_table(self, now: datetime) -> RenderableType:
+        recent = self.audit.events[-RECENT_EVENTS:]
+        if not recent:
+            return Text("Recent events: none yet", "dim")
+        table = Table(title="Recent events", title_justify="left", expand=False)
+        for column in ("time", "ago", "TaskSpec", "event"):
+            table.add_column(column, no_wrap=column != "event")
+        for event in reversed(recent):
+            ts = parse_ts(event.get("ts"))
+            clock = ts.astimezone().strftime("%H:%M:%S") if ts else "?"
+            ago = format_age((now - ts).total_seconds()) if ts else "-"
+            table.add_row(clock, ago, str(event.get("taskspec_id", "")), describe(event))
+        return table
+
+
+def run_watch(
+    project: Project,
+    *,
+    once: bool = False,
+    exit_when_idle: bool = False,
+    tick: float = 1.0,
+    console: Console | None = None,
+) -> int:
+    """Draw the dashboard until Ctrl-C (or, with `exit_when_idle`, until the build is over)."""
+    console = console or Console()
+    dashboard = Dashboard(project)
+    dashboard.refresh()
+    if once:
+        console.print(dashboard.render())
+        return 0
+    woke = threading.Event()
+    logs = project.layout.logs
+    observer = Observer()
+    observer.daemon = True
+    scheduled = False
+    observer.start()
+    pause = threading.Event()  # never set: a deliberate redraw rate limit, not a wait for work
+    try:
+        with Live(dashboard.render(), console=console, auto_refresh=False) as live:
+            last = time.monotonic()
+            while not (exit_when_idle and dashboard.finished()):
+                if not scheduled and logs.is_dir():
+                    observer.schedule(_Changed(logs, woke), str(logs), recursive=True)
+                    scheduled = True
+                woke.wait(tick)
+                woke.clear()
+                gap = MIN_REDRAW_GAP - (time.monotonic() - last)
+                if gap > 0:
+                    pause.wait(gap)
+                dashboard.refresh()
+                live.update(dashboard.render(), refresh=True)
+                last = time.monotonic()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        observer.stop()
+        observer.join(timeout=2)
+    return 0

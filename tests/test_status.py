@@ -1,0 +1,163 @@
+"""`hatchdoit status` (table and --json), the doit progress reporter, and notifications, on a real
+mixed build (see daily_use.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+import jsonschema
+import pytest
+from conftest import HatchProject
+from daily_use import MixedBuild, hatchdoit, mixed, notifications
+
+from hatchdoit.audit import audit
+from hatchdoit.notify import send
+from hatchdoit.project import load_project
+
+pytestmark = pytest.mark.integration
+__all__ = ["mixed"]  # the session fixture, imported for pytest
+
+
+def status_json(project: HatchProject) -> dict[str, object]:
+    done = hatchdoit(project, "status", "--json")
+    assert done.returncode == 0, done.stderr
+    schema = json.loads(hatchdoit(project, "status", "--schema").stdout)
+    data = json.loads(done.stdout)
+    jsonschema.validate(data, schema)
+    return data  # type: ignore[no-any-return]
+
+
+def test_status_json_tells_each_taskspec_and_featspec(mixed: MixedBuild) -> None:
+    data = status_json(mixed.project)
+    rows = {row["taskspec_id"]: row for row in data["taskspecs"]}  # type: ignore[attr-defined]
+    assert list(rows) == ["A", "B", "C", "D"]
+    assert (rows["A"]["status"], rows["A"]["attempt"]) == ("done", 1)
+    assert (rows["B"]["status"], rows["B"]["attempt"], rows["B"]["max_attempts"]) == ("done", 2, 3)
+    assert rows["B"]["last_event"]["text"] == "done (attempt 2)"
+    assert (rows["C"]["status"], rows["C"]["state"], rows["C"]["attempt"]) == (
+        "escalated",
+        "escalated",
+        2,
+    )
+    assert rows["C"]["last_event"]["text"] == "escalated after 2 attempt(s)"
+    assert any("tests failed" in reason for reason in rows["C"]["reasons"])
+    assert (rows["D"]["status"], rows["D"]["state"], rows["D"]["last_event"]) == (
+        "pending",
+        "pending",
+        None,
+    )
+    assert rows["D"]["featspec"] == "FS-002-OTHER" and rows["D"]["depends_on"] == ["C"]
+    assert all(row["agents"] == {"factory": "scripted", "qa": "scripted"} for row in rows.values())
+    assert all(row["age_s"] is None or row["age_s"] >= 0 for row in rows.values())
+    feats = {f["featspec_id"]: f for f in data["featspecs"]}  # type: ignore[attr-defined]
+    assert feats["FS-001-TEST"]["status"] == "blocked"
+    assert feats["FS-001-TEST"]["counts"] == {"done": 2, "escalated": 1}
+    assert feats["FS-002-OTHER"] == {
+        "featspec_id": "FS-002-OTHER",
+        "title": "Other feature",
+        "status": "pending",
+        "total": 1,
+        "counts": {"pending": 1},
+    }
+    assert data["totals"] == {
+        "taskspecs": 4,
+        "pending": 1,
+        "active": 0,
+        "done": 2,
+        "escalated": 1,
+    }
+    assert data["build"] == {"running": False, "pid": None}
+
+
+def test_status_table_groups_taskspecs_under_featspecs(mixed: MixedBuild) -> None:
+    done = hatchdoit(mixed.project, "status")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    feat_1 = next(i for i, line in enumerate(lines) if "FS-001-TEST" in line)
+    feat_2 = next(i for i, line in enumerate(lines) if "FS-002-OTHER" in line)
+    row = {tid: next(i for i, line in enumerate(lines) if f"  {tid} " in line) for tid in "ABCD"}
+    assert feat_1 < row["A"] < row["B"] < row["C"] < feat_2 < row["D"]
+    assert re.search(r"B .*done .*2/3 .*done \(attempt 2\) .*scripted", lines[row["B"]])
+    assert re.search(r"C .*escalated .*2/2 .*escalated after 2", lines[row["C"]])
+    assert "blocked" in lines[feat_1] and "2/3 done" in lines[feat_1]
+    assert "4 TaskSpec(s): 2 done, 1 escalated, 1 pending · no build running" in done.stdout
+
+
+def test_status_says_interrupted_after_a_killed_build(project: HatchProject) -> None:
+    project.add_taskspec("K")
+    audit(project.layout.audit, "step_start", "K", step="worktree", attempt=0)
+    row = status_json(project)["taskspecs"][0]  # type: ignore[index]
+    assert (row["state"], row["last_event"]["text"]) == ("interrupted", "worktree started")
+    audit(project.layout.audit, "step_error", "K", step="worktree", attempt=0, error="git broke")
+    row = status_json(project)["taskspecs"][0]  # type: ignore[index]
+    assert (row["state"], row["last_event"]["text"]) == ("failed", "worktree error: git broke")
+
+
+def test_status_of_a_broken_config_exits_2(project: HatchProject) -> None:
+    project.configure(limits={"max_attempts": "many"})
+    done = hatchdoit(project, "status")
+    assert done.returncode == 2
+    assert "limits.max_attempts" in done.stderr
+
+
+def test_progress_lines_per_step_start_and_finish(mixed: MixedBuild) -> None:
+    first = mixed.outputs[0].stdout
+    line = {
+        name: [ln for ln in first.splitlines() if re.match(rf"^\S+\s+{re.escape(name)}\s", ln)]
+        for name in ("factory:A.1", "qa:B.1", "qa:B.2", "checks:C.2", "taskspec:C", "worktree:A")
+    }
+    assert re.fullmatch(r"\.\s+factory:A\.1\s+attempt 1/3\s+started", line["factory:A.1"][0])
+    assert re.fullmatch(
+        r"\+\s+factory:A\.1\s+attempt 1/3\s+\d+\.\d\ds\s+stop", line["factory:A.1"][1]
+    )
+    assert re.fullmatch(
+        r"x\s+qa:B\.1\s+attempt 1/3\s+\S+s\s+rejected: scripted QA: .+", line["qa:B.1"][1]
+    )
+    assert re.fullmatch(r"\+\s+qa:B\.2\s+attempt 2/3\s+\S+s\s+approved", line["qa:B.2"][1])
+    assert re.fullmatch(
+        r"x\s+checks:C\.2\s+attempt 2/2\s+\S+s\s+failed: tests failed .*", line["checks:C.2"][1]
+    )
+    assert re.fullmatch(
+        r"F\s+taskspec:C\s+\S+s\s+escalated after 2 attempt\(s\): .*", line["taskspec:C"][1]
+    )
+    assert re.fullmatch(r"\+\s+worktree:A\s+\S+s\s+ok", line["worktree:A"][1])
+    assert "hatchdoit: 4 TaskSpec(s): 2 done, 1 escalated, 0 active, 1 pending" in first
+    assert mixed.outputs[0].returncode != 0
+
+
+def test_escalation_is_notified_once_and_each_failed_build(mixed: MixedBuild) -> None:
+    sent = notifications(mixed.notify_dir)
+    assert [n["event"] for n in sent] == ["escalated", "build_failed", "build_failed"]
+    escalated = sent[0]
+    assert escalated["taskspec_id"] == "C" and escalated["attempts"] == 2
+    assert escalated["featspec"] == "FS-001-TEST" and escalated["title"] == "Gamma"
+    assert any("tests failed" in r for r in escalated["reasons"])
+    assert escalated["escalated_file"] == "_logs/state/C/escalated.json"
+    assert escalated["project"] == str(mixed.root)
+    failed = sent[1]
+    assert {f.get("taskspec_id") for f in failed["failures"]} >= {"C"}
+    assert failed["summary"] == {"done": 2, "escalated": 1, "pending": 1}
+
+
+def test_a_failing_or_slow_notify_command_is_logged_not_raised(project: HatchProject) -> None:
+    project.add_taskspec("N")
+    script = "import sys, time; sys.stdin.read(); print('no route to chat'); sys.exit(3)"
+    project.configure(notify={"command": [sys.executable, "-c", script], "timeout": 5})
+    assert send(load_project(project.root), "build_failed", {"failures": []}) is False
+    load_project.cache_clear()
+    project.configure(notify={"command": ["/nonexistent/notify"]})
+    assert send(load_project(project.root), "build_failed", {"failures": []}) is False
+    load_project.cache_clear()
+    project.configure(notify={"command": [], "events": ["escalated"]})
+    assert send(load_project(project.root), "build_failed", {}) is None
+    warnings = [
+        json.loads(line)
+        for line in (project.logs / "orchestrator" / "orchestrator.jsonl").read_text().splitlines()
+    ]
+    assert [w["msg"] for w in warnings] == [
+        "notify build_failed: exited 3: no route to chat",
+        "notify build_failed: could not run: No such file or directory",
+    ]
+    assert all(w["level"] == "WARN" and w["operation"] == "notify" for w in warnings)
