@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hatchdoit import __version__
+from hatchdoit import __version__, doctor
 from hatchdoit.errors import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -200,6 +200,16 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check agent CLIs, their hook contracts, tmux, git and the planning repo; say how to fix."""
+    argv = ["--root", str(args.root)]
+    for name in args.profile or []:
+        argv += ["--profile", name]
+    if args.json:
+        argv.append("--json")
+    return doctor.main(argv)
+
+
 COMMANDS: dict[str, Command] = {
     "validate": cmd_validate,
     "status": cmd_status,
@@ -211,6 +221,7 @@ COMMANDS: dict[str, Command] = {
     "config-doc": cmd_config_doc,
     "schemas": cmd_schemas,
     "init": cmd_init,
+    "doctor": cmd_doctor,
 }
 
 
@@ -261,6 +272,8 @@ def _add_arguments(parsers: dict[str, argparse.ArgumentParser]) -> None:
     parsers["schemas"].add_argument("--out", default="_logs/schemas", help="output directory")
     parsers["init"].add_argument("--specs", required=True, help="path of the planning repo")
     parsers["init"].add_argument("--force", action="store_true", help="overwrite existing files")
+    parsers["doctor"].add_argument("--profile", action="append", help="check only this profile")
+    parsers["doctor"].add_argument("--json", action="store_true", help="machine-readable")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,7 +2,17 @@
 
 Usage: stop_hook.sh EVENT [PAYLOAD_JSON]. The payload comes from the last argument (Codex notify)
 or stdin (Claude Code hooks). Paths and the run token come from the environment the orchestrator
-gave the agent's session. Prints nothing, so Claude Code lets the agent stop.
+gave the agent's session.
+
+- Stop with a guard (HATCHDOIT_STOP_GUARD=N > 0, set for Claude profiles): while the factory's
+  summary (or QA's verdict) is missing or invalid, print Claude Code's block decision
+  `{"decision": "block", "reason": "..."}` naming exactly what to write where, at most N times per
+  run, and not again when the agent was already blocked (`stop_hook_active`) and ignored it. The
+  orchestrator's summary injection stays the fallback. Otherwise nothing is printed, so the agent
+  may stop.
+- HATCHDOIT_HOOK_NOTES set (a headless runner, hatchdoit.headless, owns the stop): the event is
+  appended there as a JSON line, and the runner writes the `.stop` when the CLI exits.
+- SessionEnd after this run already has a `.stop` is only logged: the stop record stays the stop.
 """
 
 from __future__ import annotations
@@ -14,15 +24,19 @@ from pathlib import Path
 from typing import Any
 
 from hatchdoit.atomicio import append_line, read_json, write_json_atomic
-from hatchdoit.records import StopRecord, now_iso
+from hatchdoit.audit import audit
+from hatchdoit.records import StopRecord, SummaryRecord, VerdictRecord, now_iso
+from hatchdoit.schemas import InvalidArtifact, load_valid
 
 EVENTS = {
     "stop": "stop",
     "Stop": "stop",
     "agent-turn-complete": "stop",
     "stop-failure": "stop_failure",
+    "stop_failure": "stop_failure",
     "StopFailure": "stop_failure",
     "session-end": "session_end",
+    "session_end": "session_end",
     "SessionEnd": "session_end",
 }
 REQUIRED_ENV = (
@@ -41,10 +55,21 @@ KEPT_PAYLOAD_KEYS = (
     "last_assistant_message",
     "reason",
     "error",
+    "error_details",
+    "prompt_id",
+    "permission_mode",
     "type",
     "thread-id",
     "turn-id",
     "last-assistant-message",
+)
+MESSAGE_LIMIT = 4000
+TRANSCRIPT_LIMIT = 64 * 1024 * 1024
+SUMMARY_FIELDS = (
+    'taskspec_id ("{tid}"), agent_type ("factory"), iteration ({attempt}), '
+    "status (completed|failed|partial), implementation_files (list of paths), "
+    'test_results ({{"passed": N, "failed": N}}), loc_analysis ({{"actual": N, "cap": {cap}}}), '
+    "next_steps (list of strings), handover_notes (text)"
 )
 
 
@@ -62,6 +87,82 @@ def read_payload(args: list[str]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {"value": data}
 
 
+def event_of(event_arg: str, payload: dict[str, Any]) -> str:
+    return EVENTS.get(event_arg) or EVENTS.get(str(payload.get("hook_event_name", "")), "stop")
+
+
+def sidecar(env: dict[str, str], suffix: str) -> Path:
+    """A file beside the stop file: `<role>-<k>.<suffix>`."""
+    stop_file = Path(env["HATCHDOIT_STOP_FILE"])
+    return stop_file.with_name(f"{stop_file.stem}.{suffix}")
+
+
+# ----------------------------------------------------------------------------------------------
+# What the agent reported
+
+
+def transcript_usage(path: Path) -> dict[str, Any]:
+    """Token usage, turns and model summed from a Claude Code transcript (JSON lines); {} when
+    it cannot be read. Streaming writes one line per content block, so usage counts per message."""
+    try:
+        if path.stat().st_size > TRANSCRIPT_LIMIT:
+            return {}
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return {}
+    per_message: dict[str, dict[str, Any]] = {}
+    model = ""
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        message = entry.get("message") if isinstance(entry, dict) else None
+        if entry.get("type") != "assistant" or not isinstance(message, dict):
+            continue
+        usage = message.get("usage")
+        if isinstance(usage, dict):
+            per_message[str(message.get("id") or len(per_message))] = usage
+        model = str(message.get("model") or model)
+    keys = (
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+    )
+    totals = {k: sum(int(u.get(k) or 0) for u in per_message.values()) for k in keys}
+    if not per_message:
+        return {}
+    return {"usage": totals, "num_turns": len(per_message), "model": model}
+
+
+def kept_payload(event: str, payload: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: payload[k] for k in KEPT_PAYLOAD_KEYS if k in payload}
+    for key in ("last_assistant_message", "last-assistant-message"):
+        if isinstance(kept.get(key), str):
+            kept[key] = kept[key][:MESSAGE_LIMIT]
+    if "last-assistant-message" in kept and "last_assistant_message" not in kept:
+        kept["last_assistant_message"] = kept["last-assistant-message"]
+    if "thread-id" in kept and "session_id" not in kept:
+        kept["session_id"] = kept["thread-id"]
+    kept["stop_reason"] = stop_reason(event, payload)
+    transcript = payload.get("transcript_path")
+    if event != "session_end" and isinstance(transcript, str) and transcript:
+        for key, value in transcript_usage(Path(transcript)).items():
+            kept.setdefault(key, value)
+    return kept
+
+
+def stop_reason(event: str, payload: dict[str, Any]) -> str:
+    if event == "stop_failure":
+        detail = payload.get("error_details")
+        error = str(payload.get("error") or "api error")
+        return f"{error}: {detail}" if detail else error
+    if event == "session_end":
+        return str(payload.get("reason") or "session ended")
+    return str(payload.get("reason") or payload.get("type") or "end_turn")
+
+
 def build_record(event_arg: str, payload: dict[str, Any], env: dict[str, str]) -> StopRecord:
     stop_file = Path(env["HATCHDOIT_STOP_FILE"])
     token = env["HATCHDOIT_RUN_TOKEN"]
@@ -72,8 +173,8 @@ def build_record(event_arg: str, payload: dict[str, Any], env: dict[str, str]) -
             seq = int(previous.get("seq", 1)) + 1
     except (OSError, ValueError, AttributeError):
         pass
-    event = EVENTS.get(event_arg) or EVENTS.get(str(payload.get("hook_event_name", "")), "stop")
-    kept = {k: payload[k] for k in KEPT_PAYLOAD_KEYS if k in payload}
+    event = event_of(event_arg, payload)
+    kept = kept_payload(event, payload)
     return StopRecord(
         run_token=token,
         taskspec_id=env["HATCHDOIT_TASKSPEC_ID"],
@@ -87,6 +188,143 @@ def build_record(event_arg: str, payload: dict[str, Any], env: dict[str, str]) -
     )
 
 
+def write_stop(record: StopRecord, env: dict[str, str]) -> None:
+    """Write the `.stop` file and record the stop in the hook log and the audit trail."""
+    write_json_atomic(Path(env["HATCHDOIT_STOP_FILE"]), record.model_dump(mode="json"))
+    payload = record.payload
+    log_line(
+        env, f"stop hook: {record.event}", seq=record.seq, stop_reason=payload.get("stop_reason")
+    )
+    logs_dir = env.get("HATCHDOIT_LOGS_DIR")
+    if logs_dir:
+        audit(
+            Path(logs_dir) / "audit.jsonl",
+            "agent_stop",
+            record.taskspec_id,
+            role=record.role,
+            attempt=record.attempt,
+            stop_event=record.event,
+            seq=record.seq,
+            session_id=payload.get("session_id"),
+            transcript_path=payload.get("transcript_path"),
+            stop_reason=payload.get("stop_reason"),
+            last_assistant_message=str(payload.get("last_assistant_message") or "")[:500],
+        )
+
+
+def log_line(env: dict[str, str], msg: str, level: str = "INFO", **fields: Any) -> None:
+    logs_dir = env.get("HATCHDOIT_LOGS_DIR")
+    if not logs_dir:
+        return
+    entry = {
+        "ts": now_iso(),
+        "level": level,
+        "component": "hooks",
+        "msg": msg,
+        "taskspec_id": env["HATCHDOIT_TASKSPEC_ID"],
+        "agent_type": env["HATCHDOIT_ROLE"],
+        "attempt": int(env["HATCHDOIT_ATTEMPT"]),
+        **{k: v for k, v in fields.items() if v is not None},
+    }
+    append_line(Path(logs_dir) / "hooks" / "hooks.jsonl", json.dumps(entry, default=str))
+
+
+# ----------------------------------------------------------------------------------------------
+# The guard: no stop without the role's output file
+
+
+def output_problem(env: dict[str, str]) -> tuple[str, str] | None:
+    """(problem, instruction) when the role's output file is missing or invalid, else None."""
+    tid, attempt = env["HATCHDOIT_TASKSPEC_ID"], int(env["HATCHDOIT_ATTEMPT"])
+    if env["HATCHDOIT_ROLE"] == "factory":
+        path_text = env.get("HATCHDOIT_SUMMARY_FILE")
+        if not path_text:
+            return None
+        fields = SUMMARY_FIELDS.format(
+            tid=tid, attempt=attempt, cap=env.get("HATCHDOIT_LOC_CAP", "N")
+        )
+        instruction = (
+            f"hatchdoit-summary-required: before you stop, write your implementation summary as "
+            f"JSON to `{path_text}`. It must be one JSON object with exactly these fields: "
+            f"{fields}. Write the file with your file-writing tool, then stop."
+        )
+        try:
+            summary = load_valid(Path(path_text), SummaryRecord)
+        except InvalidArtifact as exc:
+            return str(exc), instruction
+        if summary.taskspec_id != tid or summary.iteration != attempt:
+            return f"{path_text}: taskspec_id/iteration must be {tid}/{attempt}", instruction
+        return None
+    path_text = env.get("HATCHDOIT_VERDICT_FILE")
+    if not path_text:
+        return None
+    instruction = (
+        f"hatchdoit-verdict-required: before you stop, write your verdict as JSON to "
+        f'`{path_text}`: {{"taskspec_id": "{tid}", "attempt": {attempt}, "verdict": "approved" or '
+        f'"rejected", "reasons": ["..."], "feedback": "what the factory must change, if '
+        f'rejected"}}. Write the file with your file-writing tool, then stop.'
+    )
+    try:
+        verdict = load_valid(Path(path_text), VerdictRecord)
+    except InvalidArtifact as exc:
+        return str(exc), instruction
+    if verdict.taskspec_id != tid or verdict.attempt != attempt:
+        return f"{path_text}: taskspec_id/attempt must be {tid}/{attempt}", instruction
+    return None
+
+
+def guard_block(env: dict[str, str], payload: dict[str, Any]) -> str | None:
+    """The block reason when this stop must not happen yet (see the module docstring)."""
+    try:
+        limit = int(env.get("HATCHDOIT_STOP_GUARD") or 0)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        return None
+    found = output_problem(env)
+    if found is None:
+        return None
+    problem, instruction = found
+    state_file = sidecar(env, "guard.json")
+    state: dict[str, Any] = {}
+    try:
+        loaded = read_json(state_file)
+        if isinstance(loaded, dict) and loaded.get("run_token") == env["HATCHDOIT_RUN_TOKEN"]:
+            state = loaded
+    except (OSError, ValueError):
+        pass
+    blocks = int(state.get("blocks", 0))
+    ignored = payload.get("stop_hook_active") is True and state.get("last_problem") == problem
+    if blocks >= limit or ignored:
+        log_line(env, "stop guard lets the agent stop", "WARN", problem=problem, blocks=blocks)
+        return None
+    write_json_atomic(
+        state_file,
+        {"run_token": env["HATCHDOIT_RUN_TOKEN"], "blocks": blocks + 1, "last_problem": problem},
+    )
+    log_line(env, "stop guard blocked the stop", "WARN", problem=problem, blocks=blocks + 1)
+    logs_dir = env.get("HATCHDOIT_LOGS_DIR")
+    if logs_dir:
+        audit(
+            Path(logs_dir) / "audit.jsonl",
+            "stop_blocked",
+            env["HATCHDOIT_TASKSPEC_ID"],
+            role=env["HATCHDOIT_ROLE"],
+            attempt=int(env["HATCHDOIT_ATTEMPT"]),
+            blocks=blocks + 1,
+            problem=problem,
+        )
+    return f"{instruction} The orchestrator found: {problem}"
+
+
+def already_stopped(env: dict[str, str]) -> bool:
+    try:
+        previous = read_json(Path(env["HATCHDOIT_STOP_FILE"]))
+    except (OSError, ValueError):
+        return False
+    return isinstance(previous, dict) and previous.get("run_token") == env["HATCHDOIT_RUN_TOKEN"]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     env = dict(os.environ)
@@ -95,22 +333,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stop_hook: missing environment {', '.join(missing)}", file=sys.stderr)
         return 2
     event_arg = args[0] if args else "stop"
-    record = build_record(event_arg, read_payload(args[1:]), env)
-    stop_file = Path(env["HATCHDOIT_STOP_FILE"])
-    write_json_atomic(stop_file, record.model_dump(mode="json"))
-    logs_dir = env.get("HATCHDOIT_LOGS_DIR")
-    if logs_dir:
-        entry = {
-            "ts": now_iso(),
-            "level": "INFO",
-            "component": "hooks",
-            "msg": f"stop hook: {record.event}",
-            "taskspec_id": record.taskspec_id,
-            "agent_type": record.role,
-            "attempt": record.attempt,
-            "seq": record.seq,
-        }
-        append_line(Path(logs_dir) / "hooks" / "hooks.jsonl", json.dumps(entry))
+    payload = read_payload(args[1:])
+    event = event_of(event_arg, payload)
+    if event == "stop":
+        reason = guard_block(env, payload)
+        if reason is not None:
+            print(json.dumps({"decision": "block", "reason": reason}))
+            return 0
+    notes = env.get("HATCHDOIT_HOOK_NOTES")
+    if notes:
+        note = {"event": event, "at": now_iso(), **kept_payload(event, payload)}
+        append_line(Path(notes), json.dumps(note, default=str))
+        log_line(env, f"stop hook noted {event} for the headless runner")
+        return 0
+    if event == "session_end" and already_stopped(env):
+        log_line(env, "session ended after its stop", reason=payload.get("reason"))
+        return 0
+    write_stop(build_record(event_arg, payload, env), env)
     return 0
 
 

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hatchdoit.agent_setup import SessionPaths, prepare_session, screen_ready
 from hatchdoit.atomicio import read_json, write_atomic, write_json_atomic
 from hatchdoit.config import RoleLimits
 from hatchdoit.errors import StepError
@@ -97,6 +98,32 @@ def _start_work(run: AgentRun) -> None:
     profile = run.ctx.project.profile(run.ctx.tid, run.role).profile
     if profile.readiness.kind == "marker":
         _wait_ready(run)
+    if profile.readiness.screen is not None:
+        # A TUI's start-up hook can fire before it reads its keyboard: also wait for its input
+        # line on screen (woken by pane output), so the paste is not half-swallowed.
+        def screen() -> str | None:
+            if not run.tmux.alive(run.session):
+                return None
+            shown = run.tmux.server.cmd("capture-pane", "-p", "-t", f"={run.session}:")
+            return None if shown.stderr else "\n".join(shown.stdout)
+
+        limits = run.ctx.project.config.limits
+        visible = screen_ready(
+            screen,
+            profile.readiness.screen,
+            wake_dir=run.ctx.layout.pane_log(run.ctx.tid, run.role, run.attempt).parent,
+            timeout=run.limits.ready_timeout,
+            poll=limits.poll_interval,
+        )
+        if not visible and run.tmux.alive(run.session):
+            raise StepError(
+                f"agent session {run.session} showed no input line matching "
+                f"{profile.readiness.screen!r} in {run.limits.ready_timeout:.0f}s",
+                taskspec_id=run.ctx.tid,
+                operation="wait_ready",
+                fix="look at the pane log for a start-up dialog; `hatchdoit doctor` checks "
+                "the profile",
+            )
     if profile.prompt_delivery == "paste":
         deliver(run, run.ctx.layout.root / run.launch.prompt_file)
 
@@ -148,21 +175,33 @@ def _launch(
         prompt_file=layout.rel(prompt_file),
     )
     run = AgentRun(ctx, role, attempt, launch, tmux)
-    values = {
-        "python": sys.executable,
-        "agents_dir": str(project.agents_dir),
-        "scripts_dir": str(project.scripts_dir),
-        "role": role,
-        "worktree": str(ctx.worktree),
-        "prompt_file": str(prompt_file),
-        "taskspec_id": ctx.tid,
-        "attempt": str(attempt),
-        **{
-            f"param_{k}": str(v)
-            for k, v in project.config.agent_params.get(profile.name, {}).items()
+    pane_log = layout.pane_log(ctx.tid, role, attempt)
+    # Placeholders, environment and files of the profile's `setup` (a Claude settings file and
+    # config home, Codex notify); for the scripted agent just its rendered argv.
+    setup = prepare_session(
+        loaded,
+        values={
+            "python": sys.executable,
+            "agents_dir": str(project.agents_dir),
+            "scripts_dir": str(project.scripts_dir),
+            "role": role,
+            "worktree": str(ctx.worktree),
+            "prompt_file": str(prompt_file),
+            "taskspec_id": ctx.tid,
+            "attempt": str(attempt),
         },
-    }
-    argv = [render(part, values, loaded.path) for part in profile.argv]
+        overrides=project.config.agent_params.get(profile.name, {}),
+        paths=SessionPaths(
+            run_dir=layout.logs / "sessions" / ctx.tid / f"{role}-{attempt:03d}",
+            worktree=ctx.worktree,
+            logs_dir=layout.logs,
+            scripts_dir=project.scripts_dir,
+            stream_log=pane_log.with_name(f"stream-{attempt:03d}.jsonl"),
+        ),
+        extra_env=extra_env,
+    )
+    values = setup.values
+    argv = setup.argv
     if profile.prompt_delivery == "argv":
         argv.append(prompt)
     env = {
@@ -178,6 +217,7 @@ def _launch(
         "HATCHDOIT_PYTHON": sys.executable,
         "HATCHDOIT_LOGS_DIR": str(layout.logs),
         "HATCHDOIT_PROMPT_FILE": str(prompt_file),
+        **setup.env,
         **{k: render(v, values, loaded.path) for k, v in profile.env.items()},
         **extra_env,
     }
@@ -207,7 +247,7 @@ def _launch(
             "--",
             *argv,
         ],
-        log=layout.pane_log(ctx.tid, role, attempt),
+        log=pane_log,
     )
     _start_work(run)
     return run

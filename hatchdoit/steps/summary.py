@@ -35,11 +35,15 @@ def run_summary(ctx: StepContext, attempt: int) -> Receipt:
     assert factory is not None, "doit runs factory before summary"
     run = attach(ctx, "factory", attempt)
     if factory.outcome == "failed":
+        if run is not None:
+            end_session(run)  # e.g. an API error: the TUI is still open
         return _failed(ctx, attempt, [f"no summary: {r}" for r in factory.reasons])
     problem = check_summary(ctx, attempt)
     seq = int(factory.data.get("seq", 1))
     tries = 0
-    limit = ctx.project.config.limits.summary_injections
+    # Only an interactive agent is still listening after its stop; a headless one has exited.
+    interactive = ctx.project.profile(ctx.tid, "factory").profile.interactive
+    limit = ctx.project.config.limits.summary_injections if interactive else 0
     while problem is not None and tries < limit and run is not None and run.tmux.alive(run.session):
         tries += 1
         fault_point("summary.before_request", ctx.tid)

@@ -2,6 +2,10 @@
 # Usage: stop_hook.sh EVENT [PAYLOAD_JSON]
 # Called by an agent CLI's stop hook (Claude Code: stdin payload; Codex notify: JSON argument).
 # Writes the attempt's .stop file atomically at $HATCHDOIT_STOP_FILE with $HATCHDOIT_RUN_TOKEN.
+# EVENT: stop|Stop|agent-turn-complete, stop-failure|StopFailure, session-end|SessionEnd.
+# With HATCHDOIT_STOP_GUARD=N (Claude profiles), a Stop while the factory's summary or QA's
+# verdict is missing or invalid prints Claude Code's block decision on stdout instead (at most N
+# times per run); see hatchdoit/stop_hook.py. Nothing else is ever printed on stdout.
 set -euo pipefail
 for name in HATCHDOIT_STOP_FILE HATCHDOIT_RUN_TOKEN HATCHDOIT_TASKSPEC_ID HATCHDOIT_ROLE HATCHDOIT_ATTEMPT; do
   if [ -z "${!name:-}" ]; then

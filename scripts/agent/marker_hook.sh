@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Usage: marker_hook.sh ready|submitted
+# Called by an agent CLI's hooks (Claude Code: SessionStart -> ready, UserPromptSubmit ->
+# submitted). Drains the hook payload on stdin, then writes the session's marker atomically:
+#   ready      $HATCHDOIT_READY_FILE gets "1"
+#   submitted  $HATCHDOIT_SUBMITTED_FILE gets the number of prompts submitted so far (+1)
+# Prints nothing on stdout (Claude Code would add it to the conversation).
+# Exit codes: 0 written, 2 bad arguments or environment, 1 could not write.
+set -euo pipefail
+
+prog=${0##*/}
+die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
+
+[ $# -eq 1 ] || die 2 "expected one argument: ready|submitted"
+case $1 in
+  ready) var=HATCHDOIT_READY_FILE ;;
+  submitted) var=HATCHDOIT_SUBMITTED_FILE ;;
+  -h|--help) sed -n '2,8s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  *) die 2 "unknown marker '$1' (ready|submitted)" ;;
+esac
+file=${!var:-}
+[ -n "$file" ] || die 2 "$var is not set (run by hatchdoit's agent session only)"
+[[ $file == /* ]] || die 2 "$var must be an absolute path: $file"
+[ -t 0 ] || cat >/dev/null
+
+value=1
+if [ "$1" = submitted ] && [ -f "$file" ]; then
+  count=$(head -c 32 -- "$file" | tr -dc '0-9')
+  value=$(( 10#${count:-0} + 1 ))
+fi
+dir=$(dirname -- "$file")
+mkdir -p -- "$dir" || exit 1
+tmp=$(mktemp -- "$dir/.${file##*/}.XXXXXX") || exit 1
+if printf '%s\n' "$value" >"$tmp" && mv -f -- "$tmp" "$file"; then
+  exit 0
+fi
+rm -f -- "$tmp"
+exit 1
