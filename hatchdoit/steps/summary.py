@@ -9,10 +9,13 @@ from hatchdoit.faults import fault_point
 from hatchdoit.prompts import render_prompt
 from hatchdoit.records import Receipt, SummaryRecord
 from hatchdoit.schemas import InvalidArtifact, load_valid
-from hatchdoit.steps.agent_session import AgentRun, attach, deliver, end_session, wait_for_stop
+from hatchdoit.steps.agent_run import AgentRun
+from hatchdoit.steps.agent_session import attach, end_session
 from hatchdoit.steps.attempts import receipt
 from hatchdoit.steps.context import StepContext
+from hatchdoit.steps.delivery import deliver
 from hatchdoit.steps.factory import prompt_values
+from hatchdoit.steps.stop_wait import wait_for_stop
 
 
 def check_summary(ctx: StepContext, attempt: int) -> str | None:

@@ -1,0 +1,38 @@
+"""A running agent session: the record of its launch and the files it signals through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hatchdoit.config import RoleLimits
+from hatchdoit.layout import Role
+from hatchdoit.records import LaunchRecord
+from hatchdoit.steps.context import StepContext
+from hatchdoit.tmux import Tmux
+
+PROGRESS_EVERY = 30.0
+
+
+@dataclass
+class AgentRun:
+    ctx: StepContext
+    role: Role
+    attempt: int
+    launch: LaunchRecord
+    tmux: Tmux
+
+    @property
+    def session(self) -> str:
+        return self.launch.session
+
+    @property
+    def limits(self) -> RoleLimits:
+        return getattr(self.ctx.project.config.limits, self.role)  # type: ignore[no-any-return]
+
+    def marker(self, kind: str) -> Path:
+        return self.ctx.layout.marker(self.ctx.tid, self.role, self.attempt, kind)
+
+    @property
+    def stop_file(self) -> Path:
+        return self.ctx.layout.stop_file(self.ctx.tid, self.role, self.attempt)

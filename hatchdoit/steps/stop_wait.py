@@ -1,0 +1,157 @@
+"""Waiting for an agent run to stop. One decision from several signals: the `.stop` file from
+the agent's hook (inotify wakes us, a poll backs it up), the exit marker written by
+launch_agent.sh, the pane's liveness, a deleted worktree, and the wall and idle limits. Faults
+become `.stop` files written by the orchestrator, so every run ends in one."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from hatchdoit.atomicio import read_json, write_json_atomic
+from hatchdoit.faults import fault_point
+from hatchdoit.records import StopEvent, StopRecord
+from hatchdoit.redaction import redact_file
+from hatchdoit.schemas import try_load
+from hatchdoit.steps.agent_run import PROGRESS_EVERY, AgentRun
+from hatchdoit.waiting import DirWatch
+
+
+def valid_stop(run: AgentRun, after_seq: int = 0) -> StopRecord | None:
+    stop = try_load(run.stop_file, StopRecord)
+    if stop is None or stop.run_token != run.launch.run_token or stop.seq <= after_seq:
+        return None
+    return stop
+
+
+def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
+    """Block until the agent stops (hook) or a fault ends the run; always returns a StopRecord."""
+    ctx, limits = run.ctx, run.ctx.project.config.limits
+    pane_log = ctx.layout.pane_log(ctx.tid, run.role, run.attempt)
+    started = time.monotonic()
+    last_size, last_growth, last_report = -1, started, started
+    warned_tokens: set[str] = set()
+
+    def check() -> StopRecord | tuple[StopEvent, str] | None:
+        nonlocal last_size, last_growth
+        stop = valid_stop(run, after_seq)
+        if stop is not None:
+            return stop
+        _warn_foreign_stop(run, warned_tokens)
+        exit_info = _exit_marker(run)
+        if exit_info is not None:
+            return exit_info
+        if not ctx.worktree.is_dir():
+            return ("crashed", f"worktree {ctx.worktree} was deleted while the agent ran")
+        state = run.tmux.pane_state(run.session)
+        if state is None or state.dead:
+            return ("crashed", "agent session ended without a stop (pane dead or server gone)")
+        now = time.monotonic()
+        size = pane_log.stat().st_size if pane_log.exists() else 0
+        if size != last_size:
+            last_size, last_growth = size, now
+        if now - started > run.limits.wall_timeout:
+            return ("timeout", f"no stop within the wall limit of {run.limits.wall_timeout:.0f}s")
+        if now - last_growth > run.limits.idle_timeout:
+            return ("idle", f"no pane output for {run.limits.idle_timeout:.0f}s")
+        return None
+
+    fault_point("wait.started", ctx.tid)
+    with DirWatch(run.stop_file.parent) as watch:
+        while True:
+            result = check()
+            if isinstance(result, StopRecord):
+                ctx.audit(
+                    "stop",
+                    role=run.role,
+                    attempt=run.attempt,
+                    stop_event=result.event,
+                    seq=result.seq,
+                    source=result.source,
+                )
+                return result
+            if result is not None:
+                return _fault_stop(run, result[0], result[1])
+            now = time.monotonic()
+            if now - last_report >= PROGRESS_EVERY:
+                last_report = now
+                print(
+                    f"  {ctx.tid} {run.role} attempt {run.attempt}: waiting "
+                    f"{now - started:.0f}s, idle {now - last_growth:.0f}s",
+                    file=sys.stderr,
+                )
+            watch.wait(limits.poll_interval)
+
+
+def _warn_foreign_stop(run: AgentRun, warned: set[str]) -> None:
+    try:
+        token = str(read_json(run.stop_file).get("run_token"))
+    except (OSError, ValueError, AttributeError):
+        return
+    if token != run.launch.run_token and token not in warned:
+        warned.add(token)
+        run.ctx.log(
+            "hooks",
+            logging.WARNING,
+            "ignored stop file with a wrong or old run token",
+            agent_type=run.role,
+            attempt=run.attempt,
+            path=str(run.stop_file),
+        )
+
+
+def _exit_marker(run: AgentRun) -> tuple[StopEvent, str] | None:
+    try:
+        code = int(read_json(run.marker("exit"))["exit_code"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    profile = run.ctx.project.profile(run.ctx.tid, run.role).profile
+    if code == 0 and profile.stop_signal == "exit":
+        return ("stop", "agent process exited 0")
+    if code == 0:
+        return ("exited", "agent exited 0 without a stop hook")
+    return ("crashed", f"agent exited with code {code}")
+
+
+def _fault_stop(run: AgentRun, event: StopEvent, reason: str) -> StopRecord:
+    """Capture the screen, end the session, and record the fault as this run's stop."""
+    ctx = run.ctx
+    screen = ctx.layout.screen_capture(ctx.tid, run.role, run.attempt)
+    captured = run.tmux.capture(run.session, screen)
+    run.tmux.kill(run.session)
+    redact_file(ctx.layout.pane_log(ctx.tid, run.role, run.attempt))
+    previous = try_load(run.stop_file, StopRecord)
+    seq = previous.seq + 1 if previous and previous.run_token == run.launch.run_token else 1
+    stop = StopRecord(
+        run_token=run.launch.run_token,
+        taskspec_id=ctx.tid,
+        role=run.role,
+        attempt=run.attempt,
+        event=event,
+        source="orchestrator",
+        seq=seq,
+        reason=reason,
+        payload={"screen": ctx.layout.rel(screen)} if captured else {},
+    )
+    write_json_atomic(run.stop_file, stop.model_dump(mode="json"))
+    level = logging.INFO if event == "stop" else logging.ERROR
+    ctx.log(
+        run.role,
+        level,
+        f"agent run ended: {event}: {reason}",
+        agent_type=run.role,
+        attempt=run.attempt,
+        operation="wait_for_stop",
+        session=run.session,
+    )
+    ctx.audit(
+        "stop",
+        role=run.role,
+        attempt=run.attempt,
+        stop_event=event,
+        seq=seq,
+        source="orchestrator",
+        reason=reason,
+    )
+    return stop
