@@ -96,5 +96,24 @@ def try_load(path: Path, model: type[M]) -> M | None:
         return None
 
 
+def handover_problem(
+    path: Path, model: type[SummaryRecord] | type[VerdictRecord], tid: str, attempt: int
+) -> str | None:
+    """None if an agent's summary or verdict file is valid and names this TaskSpec and attempt,
+    else what is wrong with it."""
+    try:
+        record = load_valid(path, model)
+    except InvalidArtifact as exc:
+        return str(exc)
+    named = (
+        (record.taskspec_id, record.iteration)
+        if isinstance(record, SummaryRecord)
+        else (record.taskspec_id, record.attempt)
+    )
+    if named != (tid, attempt):
+        return f"{path}: names {named[0]} attempt {named[1]}, expected {tid} attempt {attempt}"
+    return None
+
+
 def dumps(model: BaseModel) -> str:
     return json.dumps(model.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"

@@ -26,7 +26,7 @@ from typing import Any
 from hatchdoit.atomicio import append_line, read_json, write_json_atomic
 from hatchdoit.audit import audit
 from hatchdoit.records import StopRecord, SummaryRecord, VerdictRecord, now_iso
-from hatchdoit.schemas import InvalidArtifact, load_valid
+from hatchdoit.schemas import handover_problem
 
 EVENTS = {
     "stop": "stop",
@@ -248,13 +248,8 @@ def output_problem(env: dict[str, str]) -> tuple[str, str] | None:
             f"JSON to `{path_text}`. It must be one JSON object with exactly these fields: "
             f"{fields}. Write the file with your file-writing tool, then stop."
         )
-        try:
-            summary = load_valid(Path(path_text), SummaryRecord)
-        except InvalidArtifact as exc:
-            return str(exc), instruction
-        if summary.taskspec_id != tid or summary.iteration != attempt:
-            return f"{path_text}: taskspec_id/iteration must be {tid}/{attempt}", instruction
-        return None
+        problem = handover_problem(Path(path_text), SummaryRecord, tid, attempt)
+        return None if problem is None else (problem, instruction)
     path_text = env.get("HATCHDOIT_VERDICT_FILE")
     if not path_text:
         return None
@@ -264,13 +259,8 @@ def output_problem(env: dict[str, str]) -> tuple[str, str] | None:
         f'"rejected", "reasons": ["..."], "feedback": "what the factory must change, if '
         f'rejected"}}. Write the file with your file-writing tool, then stop.'
     )
-    try:
-        verdict = load_valid(Path(path_text), VerdictRecord)
-    except InvalidArtifact as exc:
-        return str(exc), instruction
-    if verdict.taskspec_id != tid or verdict.attempt != attempt:
-        return f"{path_text}: taskspec_id/attempt must be {tid}/{attempt}", instruction
-    return None
+    problem = handover_problem(Path(path_text), VerdictRecord, tid, attempt)
+    return None if problem is None else (problem, instruction)
 
 
 def guard_block(env: dict[str, str], payload: dict[str, Any]) -> str | None:

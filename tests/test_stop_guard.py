@@ -95,7 +95,7 @@ def test_guard_blocks_a_changed_problem_up_to_its_limit(tmp_path: Path) -> None:
     summary_file.parent.mkdir(parents=True, exist_ok=True)
     summary_file.write_text(json.dumps(summary(iteration=2)))
     reason = json.loads(call_hook(env, "Stop", {"stop_hook_active": True}))["reason"]
-    assert "taskspec_id/iteration must be T1/1" in reason
+    assert "names T1 attempt 2, expected T1 attempt 1" in reason
     summary_file.write_text("{not json")
     assert call_hook(env, "Stop", {"stop_hook_active": True}) == "", "limit of 2 reached"
     assert stop_record(env).event == "stop"

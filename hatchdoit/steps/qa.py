@@ -9,7 +9,7 @@ from hatchdoit.atomicio import read_json
 from hatchdoit.faults import fault_point
 from hatchdoit.prompts import render_prompt
 from hatchdoit.records import Receipt, VerdictRecord, WorktreeRecord
-from hatchdoit.schemas import InvalidArtifact, load_valid
+from hatchdoit.schemas import handover_problem, load_valid
 from hatchdoit.steps.agent_session import end_session, run_until_stop
 from hatchdoit.steps.attempts import receipt
 from hatchdoit.steps.context import StepContext
@@ -49,14 +49,11 @@ def run_qa(ctx: StepContext, attempt: int) -> Receipt:
     fault_point("qa.after_stop", ctx.tid)
     end_session(run)
     verdict_path = layout.verdict(ctx.tid, attempt)
-    try:
-        verdict = load_valid(verdict_path, VerdictRecord)
-    except InvalidArtifact as exc:
-        reason = f"QA wrote no valid verdict ({stop.event}): {exc}"
+    problem = handover_problem(verdict_path, VerdictRecord, ctx.tid, attempt)
+    if problem is not None:
+        reason = f"QA wrote no valid verdict ({stop.event}): {problem}"
         return _decide(ctx, attempt, "rejected", [reason, *check_failures], "", None, fault=True)
-    if verdict.taskspec_id != ctx.tid or verdict.attempt != attempt:
-        reason = f"QA verdict names {verdict.taskspec_id} attempt {verdict.attempt}"
-        return _decide(ctx, attempt, "rejected", [reason], "", verdict_path, fault=True)
+    verdict = load_valid(verdict_path, VerdictRecord)
     approved = verdict.verdict == "approved" and not check_failures
     reasons = [*verdict.reasons, *check_failures]
     return _decide(

@@ -8,7 +8,7 @@ from hatchdoit.atomicio import write_atomic
 from hatchdoit.faults import fault_point
 from hatchdoit.prompts import render_prompt
 from hatchdoit.records import Receipt, SummaryRecord
-from hatchdoit.schemas import InvalidArtifact, load_valid
+from hatchdoit.schemas import handover_problem
 from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.agent_session import attach, end_session
 from hatchdoit.steps.attempts import receipt
@@ -20,17 +20,7 @@ from hatchdoit.steps.stop_wait import wait_for_stop
 
 def check_summary(ctx: StepContext, attempt: int) -> str | None:
     """None if the summary is valid for this TaskSpec and attempt, else what is wrong."""
-    path = ctx.layout.summary(ctx.tid, attempt)
-    try:
-        summary = load_valid(path, SummaryRecord)
-    except InvalidArtifact as exc:
-        return str(exc)
-    if summary.taskspec_id != ctx.tid or summary.iteration != attempt:
-        return (
-            f"{path}: taskspec_id/iteration are {summary.taskspec_id}/{summary.iteration}, "
-            f"expected {ctx.tid}/{attempt}"
-        )
-    return None
+    return handover_problem(ctx.layout.summary(ctx.tid, attempt), SummaryRecord, ctx.tid, attempt)
 
 
 def run_summary(ctx: StepContext, attempt: int) -> Receipt:
