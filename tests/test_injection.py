@@ -152,25 +152,7 @@ def test_prompt_files_hold_the_taskspec_text_verbatim(injected: Injected) -> Non
         assert load_valid(layout.done(tid), DoneRecord).attempt == 1
 
 
-RECEIVED = [
-    pytest.param(
-        tid,
-        marks=[
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG agents/scripted/scripted_agent.py submit(): a prompt delivered as a "
-                "pointer is read with Path.read_text (universal newlines), so CR and CRLF in the "
-                "TaskSpec reach the agent as LF",
-            )
-        ]
-        if tid == "INJ-CONTROL"
-        else [],
-    )
-    for tid in BODIES
-]
-
-
-@pytest.mark.parametrize("tid", RECEIVED)
+@pytest.mark.parametrize("tid", list(BODIES))
 def test_agent_receives_the_prompt_byte_for_byte(injected: Injected, tid: str) -> None:
     layout = injected.project.layout
     for role in ("factory", "qa"):

@@ -172,7 +172,8 @@ def submit(session: Session, prompt: bytes) -> None:
     text = prompt.decode("utf-8", errors="replace")
     pointer = PROMPT_FILE_RE.search(text)
     if pointer:  # a large or control-character prompt comes as a file to read
-        text = Path(pointer.group(1)).read_text(encoding="utf-8")
+        # Bytes, not read_text: universal newlines would turn the prompt's CR and CRLF into LF.
+        text = Path(pointer.group(1)).read_bytes().decode("utf-8")
         say(f"read prompt file {pointer.group(1)} ({len(text.encode())} bytes)")
     record = os.environ.get("HATCHDOIT_RECORD_PROMPTS")
     if record:  # tests compare what arrived with what was sent
