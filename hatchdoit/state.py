@@ -1,14 +1,17 @@
 """`_logs/current_state.json`: per TaskSpec progress and FeatSpec rollup, written atomically with
-a backup kept beside it; a corrupt file is restored from the backup or rebuilt from artifacts."""
+a backup kept beside it; a corrupt file is restored from the backup or rebuilt from artifacts,
+and either way every entry is recomputed."""
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
-from hatchdoit.atomicio import read_json, write_json_atomic
+from hatchdoit.atomicio import write_json_atomic
 from hatchdoit.faults import fault_point
 from hatchdoit.locks import exclusive
 from hatchdoit.logs import get_logger, log
@@ -22,31 +25,65 @@ def read_state(project: Project) -> dict[str, Any]:
     return _read_state(project)[0]
 
 
+def _parse_state(raw: bytes) -> dict[str, Any] | None:
+    """The state in `raw`, or None if it is not a whole state file."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:  # includes UnicodeDecodeError
+        return None
+    if not isinstance(data, dict):
+        return None
+    entries = data.get("taskspecs")
+    if not isinstance(entries, dict) or not all(isinstance(e, dict) for e in entries.values()):
+        return None
+    return data
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    """The state file at `path`; None if it is missing, unreadable or not a whole state."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return _parse_state(raw)
+
+
 def _read_state(project: Project) -> tuple[dict[str, Any], bool]:
-    """(state, whether it came from the current file itself)."""
-    layout = project.layout
-    backup = layout.current_state.with_suffix(".json.bak")
-    for path in (layout.current_state, backup):
-        if not path.exists():
-            continue
-        try:
-            data = read_json(path)
-            if isinstance(data, dict) and isinstance(data.get("taskspecs"), dict):
-                if path == backup:
-                    _warn(project, "current_state.json was corrupt: restored from its backup")
-                return data, path == layout.current_state
-        except (OSError, ValueError):
-            pass
-        if path == layout.current_state:
-            _warn(project, "current_state.json is corrupt; trying the backup")
+    """(state, whether it came from the current file itself). A state that did not (restored
+    from the backup, which is one write behind, or empty) has entries that may be stale."""
+    current = project.layout.current_state
+    backup = current.with_suffix(".json.bak")
+    state = _load(current)
+    if state is not None:
+        return state, True
+    damaged = current.exists()
+    if damaged:
+        _warn(project, "current_state.json is corrupt; trying the backup")
+    state = _load(backup)
+    if state is not None:
+        _warn(project, f"current_state.json was {_how(damaged)}: restored from its backup")
+        return state, False
+    if damaged or backup.exists():
+        _warn(
+            project,
+            f"current_state.json was {_how(damaged)} and its backup unusable: "
+            "rebuilding every entry from the artifacts",
+        )
     return {"taskspecs": {}, "featspecs": {}}, False
 
 
+def _how(damaged: bool) -> str:
+    return "corrupt" if damaged else "missing"
+
+
 def update_state(project: Project, tids: list[str] | None = None) -> dict[str, Any]:
-    """Recompute the entries of `tids` (all when None) from artifacts and write the file."""
+    """Recompute the entries of `tids` (all when None, or when the file had to be restored or
+    rebuilt) from artifacts and write the file."""
     layout = project.layout
     with exclusive(layout.locks / "state.lock", "current_state.json", wait=True):
         state, current_is_good = _read_state(project)
+        if not current_is_good:
+            tids = None  # a restored backup is one write behind; a rebuilt state is empty
         entries: dict[str, Any] = state["taskspecs"]
         for tid in tids if tids is not None else list(project.plan.taskspecs):
             spec = project.taskspec(tid)

@@ -252,11 +252,6 @@ def last_finished(project: HatchProject) -> str:
     return done[-1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG state.update_state: a backup restored during a step keeps other TaskSpecs' stale "
-    "entries (it is one write behind) instead of rebuilding them from the artifacts",
-)
 def test_state_restored_during_a_build_has_no_stale_entries(project: HatchProject) -> None:
     """current_state.json is corrupted between builds; the next build runs steps of one
     TaskSpec only. Every entry must still tell the truth afterwards."""
@@ -270,11 +265,6 @@ def test_state_restored_during_a_build_has_no_stale_entries(project: HatchProjec
     assert statuses(project) == {"SA": "done", "SC": "done"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG state.update_state: with current_state.json and its backup both corrupt, a step "
-    "writes a state holding only its own TaskSpec instead of rebuilding every entry",
-)
 def test_state_rebuilt_during_a_build_lists_every_taskspec(project: HatchProject) -> None:
     paths = dict(zip(("SA", "SC"), build_two(project), strict=True))
     state_file(project).write_text("{ truncated", encoding="utf-8")
