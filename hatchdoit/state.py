@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.atomicio import write_json_atomic
+from hatchdoit.atomicio import write_atomic, write_json_atomic
 from hatchdoit.faults import fault_point
 from hatchdoit.locks import exclusive
 from hatchdoit.logs import get_logger, log
@@ -39,37 +38,39 @@ def _parse_state(raw: bytes) -> dict[str, Any] | None:
     return data
 
 
-def _load(path: Path) -> dict[str, Any] | None:
-    """The state file at `path`; None if it is missing, unreadable or not a whole state."""
+def _load(path: Path) -> tuple[dict[str, Any], bytes] | None:
+    """(state, the file's bytes) of the state file at `path`; None if it is missing or not a
+    whole state."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
-    return _parse_state(raw)
+    state = _parse_state(raw)
+    return None if state is None else (state, raw)
 
 
-def _read_state(project: Project) -> tuple[dict[str, Any], bool]:
-    """(state, whether it came from the current file itself). A state that did not (restored
-    from the backup, which is one write behind, or empty) has entries that may be stale."""
+def _read_state(project: Project) -> tuple[dict[str, Any], bytes | None]:
+    """(state, the current file's bytes if the state came whole from it). A state that did not
+    (restored from the backup, which is one write behind, or empty) may have stale entries."""
     current = project.layout.current_state
     backup = current.with_suffix(".json.bak")
-    state = _load(current)
-    if state is not None:
-        return state, True
+    loaded = _load(current)
+    if loaded is not None:
+        return loaded
     damaged = current.exists()
     if damaged:
         _warn(project, "current_state.json is corrupt; trying the backup")
-    state = _load(backup)
-    if state is not None:
+    loaded = _load(backup)
+    if loaded is not None:
         _warn(project, f"current_state.json was {_how(damaged)}: restored from its backup")
-        return state, False
+        return loaded[0], None
     if damaged or backup.exists():
         _warn(
             project,
             f"current_state.json was {_how(damaged)} and its backup unusable: "
             "rebuilding every entry from the artifacts",
         )
-    return {"taskspecs": {}, "featspecs": {}}, False
+    return {"taskspecs": {}, "featspecs": {}}, None
 
 
 def _how(damaged: bool) -> str:
@@ -81,8 +82,8 @@ def update_state(project: Project, tids: list[str] | None = None) -> dict[str, A
     rebuilt) from artifacts and write the file."""
     layout = project.layout
     with exclusive(layout.locks / "state.lock", "current_state.json", wait=True):
-        state, current_is_good = _read_state(project)
-        if not current_is_good:
+        state, current_bytes = _read_state(project)
+        if current_bytes is None:
             tids = None  # a restored backup is one write behind; a rebuilt state is empty
         entries: dict[str, Any] = state["taskspecs"]
         for tid in tids if tids is not None else list(project.plan.taskspecs):
@@ -97,8 +98,9 @@ def update_state(project: Project, tids: list[str] | None = None) -> dict[str, A
             del entries[stale]
         state["featspecs"] = _rollup(project, entries)
         state["updated_at"] = now_iso()
-        if current_is_good:  # never let a corrupt file overwrite the good backup
-            shutil.copyfile(layout.current_state, layout.current_state.with_suffix(".json.bak"))
+        if current_bytes is not None:  # never let a corrupt file overwrite the good backup
+            # atomic, like the file itself: a full disk leaves the old backup, never a torn one
+            write_atomic(layout.current_state.with_suffix(".json.bak"), current_bytes)
         fault_point("state.after_backup")
         write_json_atomic(layout.current_state, state)
     return state

@@ -383,11 +383,6 @@ def test_full_disk_leaves_no_partial_artifact_and_resumes(full_disk: FullDisk) -
     print("\n[full disk] " + "\n[full disk] ".join(step_lines))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG state.update_state: the backup is made with shutil.copyfile, not an atomic "
-    "write; on a full disk current_state.json.bak is left truncated (0 bytes)",
-)
 def test_full_disk_leaves_the_state_backup_whole(full_disk: FullDisk) -> None:
     assert full_disk.backup_whole
 
