@@ -1,4 +1,5 @@
-"""Secrets from the environment never stay in captures: screens and pane logs are redacted."""
+"""Secrets from the environment never stay in captures: screens, pane logs and test logs are
+redacted."""
 
 from __future__ import annotations
 

@@ -7,11 +7,13 @@ import os
 import re
 import subprocess
 import time
+from pathlib import Path
 
 from hatchdoit.atomicio import write_json_atomic
 from hatchdoit.faults import fault_point
 from hatchdoit.gitops import loc_added
 from hatchdoit.records import ChecksRecord, LocCount, Receipt, TestRun, WorktreeRecord
+from hatchdoit.redaction import redact_file
 from hatchdoit.schemas import load_valid
 from hatchdoit.steps.attempts import receipt
 from hatchdoit.steps.context import StepContext
@@ -44,31 +46,37 @@ def _test_timeout(ctx: StepContext) -> float:
     return ctx.spec.test_timeout or ctx.project.config.limits.test_timeout
 
 
-def run_tests(ctx: StepContext, attempt: int) -> TestRun:
-    spec = ctx.spec
-    log_path = ctx.layout.checks_log(ctx.tid, attempt)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    timeout = _test_timeout(ctx)
+def _run_into_log(command: list[str], cwd: Path, timeout: float, log_path: Path) -> int | None:
+    """Run `command` with stdout and stderr into `log_path`; its exit code, None on timeout."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HATCHDOIT_")}
-    started = time.monotonic()
-    timed_out = False
     with open(log_path, "w", encoding="utf-8") as log:
         try:
             done = subprocess.run(
-                spec.test_command,
-                cwd=ctx.worktree,
+                command,
+                cwd=cwd,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 timeout=timeout,
                 check=False,
             )
-            exit_code: int | None = done.returncode
         except subprocess.TimeoutExpired:
-            timed_out, exit_code = True, None
+            return None
         except OSError as exc:
-            log.write(f"hatchdoit: cannot run {spec.test_command[0]}: {exc}\n")
-            exit_code = 127
+            log.write(f"hatchdoit: cannot run {command[0]}: {exc}\n")
+            return 127
+    return done.returncode
+
+
+def run_tests(ctx: StepContext, attempt: int) -> TestRun:
+    spec = ctx.spec
+    log_path = ctx.layout.checks_log(ctx.tid, attempt)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    try:
+        exit_code = _run_into_log(spec.test_command, ctx.worktree, _test_timeout(ctx), log_path)
+    finally:  # the tests run with the real environment and may print its secrets
+        redact_file(log_path)
     passed, failed = count_tests(log_path.read_text(encoding="utf-8", errors="replace"))
     return TestRun(
         command=spec.test_command,
@@ -76,7 +84,7 @@ def run_tests(ctx: StepContext, attempt: int) -> TestRun:
         passed=passed,
         failed=failed,
         duration_s=round(time.monotonic() - started, 3),
-        timed_out=timed_out,
+        timed_out=exit_code is None,
         log=ctx.layout.rel(log_path),
     )
 
