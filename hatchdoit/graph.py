@@ -21,6 +21,7 @@ from hatchdoit.errors import HatchdoitError
 from hatchdoit.project import Project, load_project
 from hatchdoit.reporter import ProgressReporter
 from hatchdoit.runlock import lock_if_building
+from hatchdoit.state import repair_state
 
 PER_ATTEMPT = ("factory", "summary", "checks", "qa")
 DOIT_CONFIG: dict[str, Any] = {
@@ -107,6 +108,7 @@ def doit_namespace(root: Path) -> dict[str, Any]:
     try:
         if lock_if_building(project.layout.locks / "build.lock"):
             interrupts.install(project.config.tmux_socket)
+            repair_state(project)
     except HatchdoitError as exc:
         print(f"hatchdoit: {exc.one_line()}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None

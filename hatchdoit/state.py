@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,23 @@ def update_state(project: Project, tids: list[str] | None = None) -> dict[str, A
         fault_point("state.after_backup")
         write_json_atomic(layout.current_state, state)
     return state
+
+
+def repair_state(project: Project) -> None:
+    """At the start of a build: restore a corrupt current_state.json from its backup, or rebuild
+    it, so a build that runs no step does not leave it corrupt. A whole file is only parsed (no
+    entry is recomputed); a missing one is left to the first step that runs."""
+    path = project.layout.current_state
+    try:
+        if not path.exists() or _load(path) is not None:
+            return
+        update_state(project)
+    except OSError as exc:  # the file is advisory: say so and let the build go on
+        print(
+            f"hatchdoit: cannot repair {path}: {exc.strerror or exc}; "
+            "the next step that runs rewrites it",
+            file=sys.stderr,
+        )
 
 
 def _rollup(project: Project, entries: dict[str, Any]) -> dict[str, Any]:

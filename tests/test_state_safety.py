@@ -235,11 +235,6 @@ def test_corrupt_state_is_restored_from_its_backup_by_the_next_step(project: Hat
         assert any("restored from its backup" in m for m in messages), (kind, messages)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG state: a run in which no step executes (everything up to date) leaves a corrupt "
-    "current_state.json corrupt; nothing restores it until some step runs",
-)
 def test_corrupt_state_is_restored_by_a_build_with_nothing_to_do(project: HatchProject) -> None:
     build_two(project)
     state_file(project).write_text("{ truncated", encoding="utf-8")
