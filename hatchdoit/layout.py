@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 Role = Literal["factory", "qa"]
 LOG_COMPONENTS = ("orchestrator", "factory", "qa", "hooks", "errors", "summaries", "state")
+
+
+@lru_cache(maxsize=1 << 16)
+def _under(root: Path, *parts: str) -> Path:
+    """root/parts..., built once: up-to-date checks ask for the same few paths of every TaskSpec
+    many times, and pathlib's joins dominated a 1000-TaskSpec `doit list`."""
+    return root.joinpath(*parts)
 
 
 @dataclass(frozen=True)
@@ -37,25 +45,25 @@ class Layout:
         return self.logs / "locks"
 
     def worktree(self, tid: str) -> Path:
-        return self.worktrees / tid
+        return _under(self.root, "_worktrees", tid)
 
     def state_dir(self, tid: str) -> Path:
-        return self.logs / "state" / tid
+        return _under(self.root, "_logs", "state", tid)
 
     def worktree_record(self, tid: str) -> Path:
-        return self.state_dir(tid) / "worktree.json"
+        return _under(self.root, "_logs", "state", tid, "worktree.json")
 
     def receipt(self, tid: str, step: str, attempt: int) -> Path:
-        return self.state_dir(tid) / f"{step}-{attempt:03d}.receipt.json"
+        return _under(self.root, "_logs", "state", tid, f"{step}-{attempt:03d}.receipt.json")
 
     def launch_record(self, tid: str, role: Role, attempt: int) -> Path:
         return self.state_dir(tid) / f"{role}-{attempt:03d}.launch.json"
 
     def done(self, tid: str) -> Path:
-        return self.state_dir(tid) / "done.json"
+        return _under(self.root, "_logs", "state", tid, "done.json")
 
     def escalated(self, tid: str) -> Path:
-        return self.state_dir(tid) / "escalated.json"
+        return _under(self.root, "_logs", "state", tid, "escalated.json")
 
     def hooks_dir(self, tid: str) -> Path:
         return self.logs / "hooks" / tid

@@ -17,6 +17,8 @@ from hatchdoit.specs import FeatSpec, LoadedSpec, TaskSpec
 SPEC_SUFFIXES = (".md", ".markdown", ".yaml", ".yml")
 MAX_SPEC_BYTES = 1024 * 1024
 IGNORED_NAMES = {"README.md", "readme.md", "index.md"}
+# libyaml's loader when PyYAML was built with it: the same safe subset, ~10x faster.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -154,7 +156,7 @@ def _split_front_matter(path: Path, text: str) -> tuple[str, str]:
 
 def _yaml_mapping(path: Path, text: str, first_line: int = 1) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + first_line}" if mark is not None else ""

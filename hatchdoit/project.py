@@ -40,6 +40,7 @@ class Project:
     plan: Plan
     _profiles: dict[str, LoadedProfile] = field(default_factory=dict)
     _digests: dict[str, str] = field(default_factory=dict)
+    _templates: dict[str, str] = field(default_factory=dict)
 
     @property
     def layout(self) -> Layout:
@@ -81,13 +82,19 @@ class Project:
             self._profiles[name] = load_profile(self.agents_dir, name)
         return self._profiles[name]
 
+    def _template_shas(self) -> dict[str, str]:
+        """The prompt templates' hashes, read once per project load (every digest has them)."""
+        if not self._templates:
+            self._templates.update(
+                (name, _file_sha(template_path(self.agents_dir, name))) for name in TEMPLATE_NAMES
+            )
+        return self._templates
+
     def digest(self, tid: str) -> str:
         """Digest of everything a TaskSpec's chain depends on, its dependencies' chains included."""
         if tid not in self._digests:
             spec = self.taskspec(tid)
-            templates = {
-                name: _file_sha(template_path(self.agents_dir, name)) for name in TEMPLATE_NAMES
-            }
+            templates = self._template_shas()
             inputs = {
                 "spec": self.plan.taskspecs[tid].source_sha256,
                 "factory": self.profile(tid, "factory").sha256,

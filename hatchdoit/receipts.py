@@ -52,19 +52,54 @@ def write_receipt(
     return receipt
 
 
+Signature = tuple[int, int, int]
+# (receipt path, digest) -> (the receipt's signature, the artifact it names and that file's
+# signature, the answer). A doit run asks about the same receipts many times (each task's
+# uptodate, later attempts' "superseded?", the group tasks); while neither file changes the
+# answer stays the same. Atomic writes replace the inode, so any rewrite changes a signature.
+_answers: dict[
+    tuple[Path, str], tuple[Signature, Path | None, Signature | None, Receipt | None]
+] = {}
+
+
+def _signature(path: Path) -> Signature | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def current_receipt(
     layout: Layout, tid: str, step: str, attempt: int, digest: str
 ) -> Receipt | None:
     """The receipt if it is valid for `digest` and its artifact is unchanged, else None."""
-    receipt = try_load(layout.receipt(tid, step, attempt), Receipt)
-    if receipt is None or receipt.digest != digest:
+    path = layout.receipt(tid, step, attempt)
+    signature = _signature(path)
+    if signature is None:
         return None
-    if receipt.artifact is None:
-        return receipt
-    path = layout.root / receipt.artifact
+    known = _answers.get((path, digest))
+    if known is not None and known[0] == signature:
+        artifact, artifact_signature, answer = known[1:]
+        if artifact is None or _signature(artifact) == artifact_signature:
+            return answer
+    receipt = try_load(path, Receipt)
+    if receipt is None or receipt.digest != digest:
+        answer, artifact, artifact_signature = None, None, None
+    elif receipt.artifact is None:
+        answer, artifact, artifact_signature = receipt, None, None
+    else:
+        artifact = layout.root / receipt.artifact
+        artifact_signature = _signature(artifact)  # before reading: a later change is seen
+        answer = receipt if _artifact_matches(receipt, artifact) else None
+    _answers[(path, digest)] = (signature, artifact, artifact_signature, answer)
+    return answer
+
+
+def _artifact_matches(receipt: Receipt, path: Path) -> bool:
     if receipt.artifact_token is not None:
-        return receipt if _run_token(path) == receipt.artifact_token else None
-    return receipt if file_sha256(path) == receipt.artifact_sha256 else None
+        return _run_token(path) == receipt.artifact_token
+    return file_sha256(path) == receipt.artifact_sha256
 
 
 def _run_token(path: Path) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -21,11 +22,28 @@ logging.getLogger("watchdog.observers.inotify").addHandler(logging.NullHandler()
 logging.getLogger("watchdog.observers.inotify").propagate = False
 
 
+# Reads are not changes: watchdog (>= 4) also reports opens and read-only closes, and the
+# waiter's own check reads the files it waits on, so each check woke the next one at once: a
+# busy loop (with a tmux call per turn) for as long as the awaited file already existed.
+_READS = {"opened", "closed_no_write"}
+
+
 class _Wake(FileSystemEventHandler):
     def __init__(self, event: threading.Event) -> None:
         self.event = event
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in _READS:
+            return
+        if event.is_directory and event.event_type == "modified":
+            return  # the watched directory's own mtime: the file's event says more
+        # Atomic writers (ours, the stop hook, launch_agent.sh) fill a hidden temp file, then
+        # rename it: only the rename, whose destination is visible, means something. Waking
+        # on the temp file ran the waiter's slower checks just as the real file arrived.
+        paths = (event.src_path, getattr(event, "dest_path", "") or "")
+        names = [os.path.basename(os.fsdecode(p)) for p in paths if p]
+        if names and all(name.startswith(".") for name in names):
+            return
         self.event.set()
 
 
