@@ -7,12 +7,13 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from hatchdoit.config import load_config
 from hatchdoit.errors import HatchdoitError
@@ -46,19 +47,26 @@ def redact(text: str, secrets: list[str] | None = None) -> str:
 
 
 class JsonLinesHandler(logging.Handler):
-    """Append one JSON object per record to a file, with one write per line."""
+    """Append one JSON object per record to a file, with one write per line.
+
+    A line that cannot be written (full disk, unwritable `_logs/`) is dropped and counted, not
+    sent to logging's `handleError` (which prints a traceback per line): the step that hits the
+    same error reports it in its own one line. The first drop in a process prints one line;
+    the count is written to the log as a WARN entry as soon as the file is writable again."""
+
+    drop_reported: ClassVar[bool] = False  # one stderr line per process, however many drops
 
     def __init__(self, path: Path, component: str) -> None:
         super().__init__()
         self.path = path
         self.component = component
+        self.dropped = 0  # lines dropped since the last line that was written
+        self.drop_reason = ""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             entry: dict[str, Any] = {
-                "ts": datetime.fromtimestamp(record.created, UTC).isoformat(
-                    timespec="milliseconds"
-                ),
+                "ts": _timestamp(record.created),
                 "level": LEVEL_NAMES.get(record.levelno, record.levelname),
                 "component": self.component,
                 "msg": record.getMessage(),
@@ -70,9 +78,46 @@ class JsonLinesHandler(logging.Handler):
             if record.exc_info and record.exc_info[1] is not None:
                 entry["error"] = repr(record.exc_info[1])
             line = redact(json.dumps(entry, ensure_ascii=False, default=str))
-            append_rotating(self.path, line, rotation_for(self.path.parent.parent))
-        except Exception:  # logging must never break a step; report through logging's hook
+            if self.dropped:
+                self._append(self._gap_line())
+                self.dropped = 0
+            self._append(line)
+        except OSError as exc:
+            self._drop(exc)
+        except Exception:  # a bug in formatting a record: logging's hook shows it
             self.handleError(record)
+
+    def _append(self, line: str) -> None:
+        append_rotating(self.path, line, rotation_for(self.path.parent.parent))
+
+    def _gap_line(self) -> str:
+        return json.dumps(
+            {
+                "ts": _timestamp(time.time()),
+                "level": LEVEL_NAMES[logging.WARNING],
+                "component": self.component,
+                "msg": f"{self.dropped} log line(s) could not be written: {self.drop_reason}",
+                "pid": os.getpid(),
+                "operation": "log",
+                "dropped": self.dropped,
+            },
+            ensure_ascii=False,
+        )
+
+    def _drop(self, exc: OSError) -> None:
+        self.dropped += 1
+        self.drop_reason = f"{exc.filename or self.path}: {exc.strerror or exc}"
+        if not JsonLinesHandler.drop_reported:
+            JsonLinesHandler.drop_reported = True
+            print(
+                f"hatchdoit: cannot write log {self.drop_reason}; dropping log lines that "
+                "cannot be written (their count is logged once the log is writable)",
+                file=sys.stderr,
+            )
+
+
+def _timestamp(created: float) -> str:
+    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
 
 
 @cache

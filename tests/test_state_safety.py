@@ -9,6 +9,7 @@ skipped where mounting is not permitted.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -39,6 +40,7 @@ from conftest import (
     tree_hashes,
 )
 
+from hatchdoit.logs import JsonLinesHandler, get_logger, log
 from hatchdoit.records import DoneRecord, LaunchRecord
 from hatchdoit.schemas import load_valid, try_load
 
@@ -382,13 +384,32 @@ def test_full_disk_leaves_the_state_backup_whole(full_disk: FullDisk) -> None:
     assert full_disk.backup_whole
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG logs.JsonLinesHandler.emit: a log line that cannot be written goes to "
-    "logging's handleError, which prints '--- Logging error ---' and two tracebacks per line",
-)
 def test_full_disk_gives_no_traceback(full_disk: FullDisk) -> None:
     assert "Traceback" not in full_disk.output and "Logging error" not in full_disk.output
+
+
+def test_unwritable_log_lines_are_dropped_counted_and_reported_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Log lines that cannot be written (here: the component directory is a file) are dropped
+    without logging's traceback; one line tells the user; the log records the gap afterwards."""
+    monkeypatch.setattr(JsonLinesHandler, "drop_reported", False)
+    logs_dir = tmp_path / "_logs"
+    logs_dir.mkdir()
+    (logs_dir / "gap").write_text("in the way\n", encoding="utf-8")
+    logger = get_logger(logs_dir, "gap")
+    for n in range(3):
+        log(logger, logging.INFO, f"lost {n}")
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Logging error" not in err, err
+    assert len(err.splitlines()) == 1 and err.startswith("hatchdoit: cannot write log "), err
+
+    (logs_dir / "gap").unlink()
+    log(logger, logging.INFO, "kept")
+    lines = [json.loads(line) for line in (logs_dir / "gap" / "gap.jsonl").read_text().splitlines()]
+    assert [(line["level"], line.get("dropped")) for line in lines] == [("WARN", 3), ("INFO", None)]
+    assert lines[1]["msg"] == "kept"
+    assert capsys.readouterr().err == ""
 
 
 # --------------------------------------------------------------------------------------------
