@@ -117,24 +117,32 @@ def _report(ctx: StepContext, label: str, step: str, attempt: int, exc: Hatchdoi
     return False
 
 
-def clean_worktree(root: str, tid: str) -> bool:
-    """doit clean: remove the worktree through the validated script (refuses dirty ones)."""
-    project = load_project(Path(root))
-    done = run(
-        [
-            project.script("git", "remove_worktree.sh"),
-            "--repo",
-            project.target_repo,
-            "--worktrees-root",
-            project.layout.worktrees,
-            "--id",
-            tid,
-        ],
-        check=False,
-        operation="remove_worktree",
-    )
+def clean_worktree(root: str, tid: str) -> None:
+    """doit clean: remove the worktree through the validated script (it refuses dirty ones).
+
+    doit 0.37 drops what a clean action prints to stderr and ignores its result (a False or a
+    TaskFailed is printed, yet `doit clean` exits 0), so a refusal raises SystemExit: its one
+    line reaches the user's stderr and `doit clean` exits 1, leaving any worktree later in the
+    clean order for the next run (as `doit` stops at the first failed task)."""
+    try:
+        project = load_project(Path(root))
+        done = run(
+            [
+                project.script("git", "remove_worktree.sh"),
+                "--repo",
+                project.target_repo,
+                "--worktrees-root",
+                project.layout.worktrees,
+                "--id",
+                tid,
+            ],
+            check=False,
+            operation="remove_worktree",
+        )
+    except HatchdoitError as exc:
+        raise SystemExit(f"hatchdoit: clean {tid}: {exc.one_line()}") from None
     if done.returncode != 0:
-        print(f"hatchdoit: clean {tid}: {done.stderr.strip()}", file=sys.stderr)
-        return False
+        detail = done.stderr.strip().splitlines()
+        reason = detail[-1] if detail else f"remove_worktree.sh exited {done.returncode}"
+        raise SystemExit(f"hatchdoit: clean {tid}: {reason}")
     project.layout.worktree_record(tid).unlink(missing_ok=True)
-    return True

@@ -449,21 +449,11 @@ def dirty_clean(project: HatchProject) -> subprocess.CompletedProcess[str]:
     return run_doit(project, "clean", f"worktree:{TID}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG actions.clean_worktree: the script's refusal is printed to stderr, which doit "
-    "clean captures and drops; the user sees only 'returned False', not why",
-)
 def test_clean_refusal_tells_why(project: HatchProject) -> None:
     refused = dirty_clean(project)
     assert "uncommitted changes; not removing it" in refused.stdout + refused.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG actions.clean_worktree: doit clean ignores a clean action's failure, so a refused "
-    "removal exits 0",
-)
 def test_clean_refusal_exits_non_zero(project: HatchProject) -> None:
     refused = dirty_clean(project)
     assert refused.returncode != 0, refused.stdout + refused.stderr
