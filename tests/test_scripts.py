@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from hatchdoit.tmux import session_name
+
 pytestmark = pytest.mark.integration
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
@@ -686,6 +688,49 @@ def test_capture_output_missing_session(
         env=env,
     )
     assert bad.returncode == 2
+
+
+def refuses_session(script: Path, name: str, socket: str, tmp: Path, env: dict[str, str]) -> bool:
+    """Whether `script` refuses --session NAME; an accepted name fails later without a session:
+    capture_output.sh finds no such session (1), launch_session.sh rejects --width 0."""
+    if script == CAPTURE:
+        result = run(script, "--socket", socket, "--session", name, "--out", tmp / "s", env=env)
+        assert result.returncode in (1, 2), result.stderr
+        return result.returncode == 2
+    result = run(
+        script,
+        "--socket",
+        socket,
+        "--session",
+        name,
+        "--cwd",
+        tmp,
+        "--width",
+        "0",
+        "--",
+        "true",
+        env=env,
+    )
+    assert result.returncode == 2, result.stderr
+    return "invalid --session" in result.stderr
+
+
+@needs_tmux
+@pytest.mark.parametrize("script", [LAUNCH, CAPTURE], ids=lambda p: p.name)
+def test_session_names_follow_hatchdoits_rule(
+    script: Path, socket_name: str, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """The scripts accept exactly the characters hatchdoit.tmux.session_name keeps, and no
+    leading '-'; so every name hatchdoit makes is accepted and nothing tmux would rewrite is."""
+    for char in map(chr, range(1, 128)):
+        raw = f"A{char}B"
+        kept = session_name(raw, "factory", 1) == f"{raw}-factory-1"
+        refused = refuses_session(script, raw, socket_name, tmp_path, env)
+        assert refused != kept, f"{script.name}: {raw!r} refused={refused}, hatchdoit keeps={kept}"
+    for tid in ("001-TS.A", "x_y", "9"):
+        assert not refuses_session(script, session_name(tid, "qa", 2), socket_name, tmp_path, env)
+    for name in ("-rf", "--force", "-"):
+        assert refuses_session(script, name, socket_name, tmp_path, env), name
 
 
 # --- launch_agent.sh -------------------------------------------------------------------------

@@ -21,8 +21,12 @@ while [ $# -gt 0 ]; do
     *) die 2 "unknown argument: $1" ;;
   esac
 done
-[[ $socket =~ ^[A-Za-z0-9_.-]+$ ]] || die 2 "invalid --socket: '$socket'"
-[[ $session =~ ^[A-Za-z0-9_.-]+$ ]] || die 2 "invalid --session: '$session'"
+# A file name in tmux's socket directory (so not '.' or '..').
+[[ $socket =~ ^[A-Za-z0-9_.-]+$ && $socket != . && $socket != .. ]] \
+  || die 2 "invalid --socket: '$socket'"
+# hatchdoit.tmux.session_name's rule: [A-Za-z0-9_-] only ('.' and ':' are tmux target
+# separators), and no leading '-' (it reads as an option).
+[[ $session =~ ^[A-Za-z0-9_][A-Za-z0-9_-]*$ ]] || die 2 "invalid --session: '$session'"
 [ -n "$out" ] || die 2 "--out is required"
 [[ $lines =~ ^[0-9]{1,7}$ ]] || die 2 "invalid --lines: $lines"
 

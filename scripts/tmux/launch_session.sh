@@ -30,8 +30,12 @@ while [ $# -gt 0 ]; do
 done
 [ -n "${1-}" ] || die 2 "missing command after --"
 [[ $1 != *=* ]] || die 2 "command name may not contain '=': $1"
-[[ $socket =~ ^[A-Za-z0-9_.-]+$ ]] || die 2 "invalid --socket: '$socket'"
-[[ $session =~ ^[A-Za-z0-9_.-]+$ ]] || die 2 "invalid --session: '$session'"
+# A file name in tmux's socket directory (so not '.' or '..').
+[[ $socket =~ ^[A-Za-z0-9_.-]+$ && $socket != . && $socket != .. ]] \
+  || die 2 "invalid --socket: '$socket'"
+# hatchdoit.tmux.session_name's rule: [A-Za-z0-9_-] only ('.' and ':' are tmux target
+# separators, and tmux renames a session with a '.'), and no leading '-' (it reads as an option).
+[[ $session =~ ^[A-Za-z0-9_][A-Za-z0-9_-]*$ ]] || die 2 "invalid --session: '$session'"
 [ -n "$cwd" ] || die 2 "--cwd is required"
 [ -d "$cwd" ] || die 2 "--cwd is not a directory: $cwd"
 [[ $width =~ ^[1-9][0-9]{0,3}$ ]] || die 2 "invalid --width: $width"
