@@ -345,19 +345,13 @@ def test_launch_session_refuses_what_tmux_would_rewrite(bad: str, tmp_path: Path
     assert listed.returncode != 0, f"a session was left running: {listed.stdout!r}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG scripts/git/*_worktree.sh: a refused id is echoed raw, so a newline splits the "
-    "one-line error and an escape sequence reaches the user's terminal",
-)
 @pytest.mark.parametrize("bad", ["a\nb", "a\x1b[201~", "a\x1b]0;title\x07"])
 def test_script_errors_print_hostile_ids_safely(bad: str, tmp_path: Path) -> None:
     git_repo(tmp_path / "repo")
-    for name in ("create_worktree", "remove_worktree"):
-        done = subprocess.run(
-            script_calls(bad, tmp_path)[name], capture_output=True, text=True, timeout=30
-        )
-        assert done.returncode == 2
+    env = {**os.environ, "TMUX_TMPDIR": str(tmp_path)}
+    for name, argv in script_calls(bad, tmp_path).items():
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=30)
+        assert done.returncode == 2, name
         line = done.stderr.removesuffix("\n")
         assert "\n" not in line and "\x1b" not in line, repr(done.stderr)
 

@@ -182,6 +182,15 @@ def test_unknown_option_is_a_one_line_usage_error(script: Path, env: dict[str, s
     )
 
 
+@pytest.mark.parametrize("script", ALL_SCRIPTS, ids=lambda p: p.name)
+def test_a_hostile_argument_is_printed_quoted(script: Path, env: dict[str, str]) -> None:
+    """Newlines and escape sequences in what the caller passed never reach the terminal raw."""
+    result = run(script, "--x\nforged: line\x1b]0;title\x07\x1b[2J", env=env)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "\x1b" not in result.stderr, repr(result.stderr)
+    assert "$'--x\\nforged: line\\E]0;title\\a\\E[2J'" in result.stderr  # bash printf %q
+
+
 # --- create_worktree.sh ----------------------------------------------------------------------
 
 

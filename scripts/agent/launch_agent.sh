@@ -10,6 +10,7 @@ set -euo pipefail
 
 prog=${0##*/}
 die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
+q() { printf '%q' "$1"; }  # a value from outside, quoted: no raw newline or escape
 need() { if [ "$1" -lt 2 ] || [ -z "$3" ]; then die 2 "$2 needs a non-empty value"; fi; }
 
 role='' worktree='' root=''
@@ -20,21 +21,22 @@ while [ $# -gt 0 ]; do
     --worktrees-root) need $# "$1" "${2-}"; root=$2; shift 2 ;;
     --) shift; break ;;
     -h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
-    *) die 2 "unknown argument: $1 (the command goes after --)" ;;
+    *) die 2 "unknown argument: $(q "$1") (the command goes after --)" ;;
   esac
 done
-[[ $role == factory || $role == qa ]] || die 2 "--role must be factory or qa, not '$role'"
+[[ $role == factory || $role == qa ]] || die 2 "--role must be factory or qa, not $(q "$role")"
 [ -n "$worktree" ] || die 2 "--worktree is required"
 [ -n "$root" ] || die 2 "--worktrees-root is required"
 [ -n "${1-}" ] || die 2 "missing command after --"
-[[ $1 != *=* ]] || die 2 "command name may not contain '=': $1"
+[[ $1 != *=* ]] || die 2 "command name may not contain '=': $(q "$1")"
 [ -n "${HATCHDOIT_EXIT_FILE+set}" ] || die 2 "HATCHDOIT_EXIT_FILE must be set (empty: no exit file)"
 exit_file=${HATCHDOIT_EXIT_FILE}
 
 root_abs=$(realpath -m -- "$root")
 wt=$(realpath -m -- "$worktree")
-[[ $wt/ == "$root_abs"/?* ]] || die 4 "worktree $worktree resolves outside $root_abs: $wt"
-[ -d "$wt" ] || die 2 "worktree is not a directory: $wt"
+[[ $wt/ == "$root_abs"/?* ]] \
+  || die 4 "worktree $(q "$worktree") resolves outside $(q "$root_abs"): $(q "$wt")"
+[ -d "$wt" ] || die 2 "worktree is not a directory: $(q "$wt")"
 [ -z "$exit_file" ] || exit_file=$(realpath -m -- "$exit_file")
 
 # A script started in the background by another one inherits an ignored SIGINT, which no trap
@@ -105,6 +107,6 @@ write_exit_file() {
   return 1
 }
 if [ -n "$exit_file" ]; then
-  write_exit_file || printf '%s: error: could not write %s\n' "$prog" "$exit_file" >&2
+  write_exit_file || printf '%s: error: could not write %s\n' "$prog" "$(q "$exit_file")" >&2
 fi
 exit "$rc"

@@ -10,17 +10,18 @@ set -euo pipefail
 
 prog=${0##*/}
 die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
+q() { printf '%q' "$1"; }  # a value from outside, quoted: no raw newline or escape
 
 [ $# -eq 1 ] || die 2 "expected one argument: ready|submitted"
 case $1 in
   ready) var=HATCHDOIT_READY_FILE ;;
   submitted) var=HATCHDOIT_SUBMITTED_FILE ;;
   -h|--help) sed -n '2,8s/^# \{0,1\}//p' "$0"; exit 0 ;;
-  *) die 2 "unknown marker '$1' (ready|submitted)" ;;
+  *) die 2 "unknown marker $(q "$1") (ready|submitted)" ;;
 esac
 file=${!var:-}
 [ -n "$file" ] || die 2 "$var is not set (run by hatchdoit's agent session only)"
-[[ $file == /* ]] || die 2 "$var must be an absolute path: $file"
+[[ $file == /* ]] || die 2 "$var must be an absolute path: $(q "$file")"
 [ -t 0 ] || cat >/dev/null
 
 value=1

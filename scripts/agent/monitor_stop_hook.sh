@@ -8,6 +8,7 @@ set -euo pipefail
 
 prog=${0##*/}
 die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
+q() { printf '%q' "$1"; }  # a value from outside, quoted: no raw newline or escape
 need() { if [ "$1" -lt 2 ] || [ -z "$3" ]; then die 2 "$2 needs a non-empty value"; fi; }
 
 file='' timeout=3600
@@ -16,11 +17,12 @@ while [ $# -gt 0 ]; do
     --file) need $# "$1" "${2-}"; file=$2; shift 2 ;;
     --timeout) need $# "$1" "${2-}"; timeout=$2; shift 2 ;;
     -h|--help) sed -n '2,6s/^# \{0,1\}//p' "$0"; exit 0 ;;
-    *) die 2 "unknown argument: $1" ;;
+    *) die 2 "unknown argument: $(q "$1")" ;;
   esac
 done
 [ -n "$file" ] || die 2 "--file is required"
-[[ $timeout =~ ^([0-9]{1,9})(\.([0-9]{1,6}))?$ ]] || die 2 "invalid --timeout (seconds): $timeout"
+[[ $timeout =~ ^([0-9]{1,9})(\.([0-9]{1,6}))?$ ]] \
+  || die 2 "invalid --timeout (seconds): $(q "$timeout")"
 frac=${BASH_REMATCH[3]}000000
 timeout_us=$(( 10#${BASH_REMATCH[1]} * 1000000 + 10#${frac:0:6} ))
 
@@ -37,7 +39,7 @@ while :; do
     exit 0
   fi
   if [ "$(now_us)" -ge "$deadline" ]; then
-    printf '%s: timed out after %s s waiting for %s\n' "$prog" "$timeout" "$file" >&2
+    printf '%s: timed out after %s s waiting for %s\n' "$prog" "$timeout" "$(q "$file")" >&2
     exit 124
   fi
   if [ "$use_inotify" = 1 ] && [ -d "$dir" ]; then

@@ -15,6 +15,6 @@ for name in HATCHDOIT_STOP_FILE HATCHDOIT_RUN_TOKEN HATCHDOIT_TASKSPEC_ID HATCHD
 done
 case "${1:-stop}" in
   stop|Stop|stop-failure|StopFailure|session-end|SessionEnd|agent-turn-complete) ;;
-  *) echo "stop_hook.sh: error: unknown event '${1}'" >&2; exit 2 ;;
+  *) printf 'stop_hook.sh: error: unknown event %q\n' "$1" >&2; exit 2 ;;
 esac
 exec "${HATCHDOIT_PYTHON:-python3}" -m hatchdoit.stop_hook "$@"

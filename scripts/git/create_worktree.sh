@@ -10,6 +10,7 @@ set -euo pipefail
 
 prog=${0##*/}
 die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
+q() { printf '%q' "$1"; }  # a value from outside, quoted: no raw newline or escape
 need() { if [ "$1" -lt 2 ] || [ -z "$3" ]; then die 2 "$2 needs a non-empty value"; fi; }
 
 repo='' root='' id='' base=''
@@ -22,30 +23,32 @@ while [ $# -gt 0 ]; do
     --base) need $# "$1" "${2-}"; base=$2; shift 2 ;;
     --merge) need $# "$1" "${2-}"; merges+=("$2"); shift 2 ;;
     -h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
-    *) die 2 "unknown argument: $1" ;;
+    *) die 2 "unknown argument: $(q "$1")" ;;
   esac
 done
 [ -n "$repo" ] || die 2 "--repo is required"
 [ -n "$root" ] || die 2 "--worktrees-root is required"
 [ -n "$id" ] || die 2 "--id is required"
 [ -n "$base" ] || die 2 "--base is required"
-[[ $id =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ && $id != *..* ]] || die 2 "invalid id: $id"
-git -C "$repo" rev-parse --git-dir >/dev/null 2>&1 || die 2 "not a git repository: $repo"
+[[ $id =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ && $id != *..* ]] || die 2 "invalid id: $(q "$id")"
+git -C "$repo" rev-parse --git-dir >/dev/null 2>&1 || die 2 "not a git repository: $(q "$repo")"
 for ref in "$base" ${merges[@]+"${merges[@]}"}; do
-  [[ $ref != -* ]] || die 2 "invalid ref: $ref"
+  [[ $ref != -* ]] || die 2 "invalid ref: $(q "$ref")"
   git -C "$repo" rev-parse --verify --quiet --end-of-options "$ref^{commit}" >/dev/null \
-    || die 2 "unknown ref: $ref"
+    || die 2 "unknown ref: $(q "$ref")"
 done
 
 branch="taskspec/$id"
 root_abs=$(realpath -m -- "$root")
 wt=$(realpath -m -- "$root_abs/$id")
-[[ $wt/ == "$root_abs"/?* ]] || die 4 "$root/$id resolves outside $root_abs: $wt"
+[[ $wt/ == "$root_abs"/?* ]] \
+  || die 4 "$(q "$root/$id") resolves outside $(q "$root_abs"): $(q "$wt")"
 
 # Prints the branch ref (or "detached") of the worktree registered in REPO at path $1.
 registered_branch() {
   local list line path=''
-  list=$(git -C "$repo" worktree list --porcelain) || die 1 "git worktree list failed in $repo"
+  list=$(git -C "$repo" worktree list --porcelain) \
+    || die 1 "git worktree list failed in $(q "$repo")"
   while IFS= read -r line; do
     case $line in
       "worktree "*) path=$(realpath -m -- "${line#worktree }") ;;
@@ -57,20 +60,22 @@ registered_branch() {
 }
 
 if [ -e "$wt" ] || [ -L "$wt" ]; then
-  current=$(registered_branch "$wt") || die 4 "$wt exists but is not a worktree of $repo"
+  current=$(registered_branch "$wt") \
+    || die 4 "$(q "$wt") exists but is not a worktree of $(q "$repo")"
   [ "$current" = "refs/heads/$branch" ] \
-    || die 4 "$wt is a worktree of $repo but on $current, not $branch"
+    || die 4 "$(q "$wt") is a worktree of $(q "$repo") but on $(q "$current"), not $branch"
   if git -C "$wt" rev-parse --verify --quiet MERGE_HEAD >/dev/null; then
-    die 4 "a merge is in progress in $wt (fix: git -C $wt merge --abort)"
+    die 4 "a merge is in progress in $(q "$wt") (fix: git -C $(q "$wt") merge --abort)"
   fi
 else
   mkdir -p -- "$root_abs"
-  git -C "$repo" worktree prune >&2 || die 1 "git worktree prune failed in $repo"
+  git -C "$repo" worktree prune >&2 || die 1 "git worktree prune failed in $(q "$repo")"
   if git -C "$repo" show-ref --verify --quiet "refs/heads/$branch"; then
-    git -C "$repo" worktree add -- "$wt" "$branch" >&2 || die 1 "git worktree add failed for $wt"
+    git -C "$repo" worktree add -- "$wt" "$branch" >&2 \
+      || die 1 "git worktree add failed for $(q "$wt")"
   else
     git -C "$repo" worktree add -b "$branch" -- "$wt" "$base" >&2 \
-      || die 1 "git worktree add failed for $wt"
+      || die 1 "git worktree add failed for $(q "$wt")"
   fi
 fi
 
@@ -87,8 +92,8 @@ for ref in ${merges[@]+"${merges[@]}"}; do
     if git -C "$wt" rev-parse --verify --quiet MERGE_HEAD >/dev/null; then
       git -C "$wt" merge --abort >&2 || true
     fi
-    [ -n "$conflicts" ] || die 1 "git merge $ref failed in $wt"
-    printf '%s: conflict merging %s: %s\n' "$prog" "$ref" "${conflicts% }" >&2
+    [ -n "$conflicts" ] || die 1 "git merge $(q "$ref") failed in $(q "$wt")"
+    printf '%s: conflict merging %s: %s\n' "$prog" "$(q "$ref")" "${conflicts% }" >&2
     exit 3
   fi
 done

@@ -9,6 +9,7 @@ set -euo pipefail
 
 prog=${0##*/}
 die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
+q() { printf '%q' "$1"; }  # a value from outside, quoted: no raw newline or escape
 need() { if [ "$1" -lt 2 ] || [ -z "$3" ]; then die 2 "$2 needs a non-empty value"; fi; }
 
 repo='' root='' id='' force=0 delete_branch=0
@@ -20,23 +21,25 @@ while [ $# -gt 0 ]; do
     --force) force=1; shift ;;
     --delete-branch) delete_branch=1; shift ;;
     -h|--help) sed -n '2,8s/^# \{0,1\}//p' "$0"; exit 0 ;;
-    *) die 2 "unknown argument: $1" ;;
+    *) die 2 "unknown argument: $(q "$1")" ;;
   esac
 done
 [ -n "$repo" ] || die 2 "--repo is required"
 [ -n "$root" ] || die 2 "--worktrees-root is required"
 [ -n "$id" ] || die 2 "--id is required"
-[[ $id =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ && $id != *..* ]] || die 2 "invalid id: $id"
-git -C "$repo" rev-parse --git-dir >/dev/null 2>&1 || die 2 "not a git repository: $repo"
+[[ $id =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ && $id != *..* ]] || die 2 "invalid id: $(q "$id")"
+git -C "$repo" rev-parse --git-dir >/dev/null 2>&1 || die 2 "not a git repository: $(q "$repo")"
 
 branch="taskspec/$id"
 root_abs=$(realpath -m -- "$root")
 wt=$(realpath -m -- "$root_abs/$id")
-[[ $wt/ == "$root_abs"/?* ]] || die 4 "$root/$id resolves outside $root_abs: $wt"
+[[ $wt/ == "$root_abs"/?* ]] \
+  || die 4 "$(q "$root/$id") resolves outside $(q "$root_abs"): $(q "$wt")"
 
 is_registered() {
   local list line
-  list=$(git -C "$repo" worktree list --porcelain) || die 1 "git worktree list failed in $repo"
+  list=$(git -C "$repo" worktree list --porcelain) \
+    || die 1 "git worktree list failed in $(q "$repo")"
   while IFS= read -r line; do
     case $line in
       "worktree "*) [ "$(realpath -m -- "${line#worktree }")" != "$1" ] || return 0 ;;
@@ -47,24 +50,26 @@ is_registered() {
 
 delete_branch_if_asked() {
   if [ "$delete_branch" = 1 ] && git -C "$repo" show-ref --verify --quiet "refs/heads/$branch"; then
-    git -C "$repo" branch -D -- "$branch" >&2 || die 1 "git branch -D $branch failed"
+    git -C "$repo" branch -D -- "$branch" >&2 || die 1 "git branch -D $(q "$branch") failed"
   fi
 }
 
 if [ ! -e "$wt" ] && [ ! -L "$wt" ]; then
-  git -C "$repo" worktree prune >&2 || die 1 "git worktree prune failed in $repo"
+  git -C "$repo" worktree prune >&2 || die 1 "git worktree prune failed in $(q "$repo")"
   delete_branch_if_asked
   exit 0
 fi
-is_registered "$wt" || die 4 "$wt is not a registered worktree of $repo; not removing it"
+is_registered "$wt" \
+  || die 4 "$(q "$wt") is not a registered worktree of $(q "$repo"); not removing it"
 if [ "$force" = 0 ]; then
-  dirty=$(git -C "$wt" status --porcelain) || die 1 "git status failed in $wt"
-  [ -z "$dirty" ] || die 4 "$wt has uncommitted changes; not removing it (use --force)"
+  dirty=$(git -C "$wt" status --porcelain) || die 1 "git status failed in $(q "$wt")"
+  [ -z "$dirty" ] || die 4 "$(q "$wt") has uncommitted changes; not removing it (use --force)"
 fi
 if [ "$force" = 1 ]; then
-  git -C "$repo" worktree remove --force -- "$wt" >&2 || die 1 "git worktree remove failed for $wt"
+  git -C "$repo" worktree remove --force -- "$wt" >&2 \
+    || die 1 "git worktree remove failed for $(q "$wt")"
 else
-  git -C "$repo" worktree remove -- "$wt" >&2 || die 1 "git worktree remove failed for $wt"
+  git -C "$repo" worktree remove -- "$wt" >&2 || die 1 "git worktree remove failed for $(q "$wt")"
 fi
-git -C "$repo" worktree prune >&2 || die 1 "git worktree prune failed in $repo"
+git -C "$repo" worktree prune >&2 || die 1 "git worktree prune failed in $(q "$repo")"
 delete_branch_if_asked

@@ -12,6 +12,7 @@ set -euo pipefail
 
 prog=${0##*/}
 die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
+q() { printf '%q' "$1"; }  # a value from outside, quoted: no raw newline or escape
 need() { if [ "$1" -lt 2 ] || [ -z "$3" ]; then die 2 "$2 needs a non-empty value"; fi; }
 json_str() { local s=$1; s=${s//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
 
@@ -22,14 +23,14 @@ while [ $# -gt 0 ]; do
     --source) need $# "$1" "${2-}"; source=$2; shift 2 ;;
     --bind) bind=1; shift ;;
     -h|--help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
-    *) die 2 "unknown argument: $1" ;;
+    *) die 2 "unknown argument: $(q "$1")" ;;
   esac
 done
 [ -n "$path" ] || die 2 "--path is required"
 [[ $path != *[[:cntrl:]]* ]] || die 2 "--path may not contain control characters"
 [ "$bind" = 0 ] || [ -n "$source" ] || die 2 "--bind needs --source"
 if [ -n "$source" ]; then
-  [ -d "$source" ] || die 2 "--source is not a directory: $source"
+  [ -d "$source" ] || die 2 "--source is not a directory: $(q "$source")"
   source=$(realpath -e -- "$source")
   [[ $source != *[[:cntrl:]]* ]] || die 2 "--source may not contain control characters"
 fi

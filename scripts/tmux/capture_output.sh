@@ -8,6 +8,7 @@ set -euo pipefail
 
 prog=${0##*/}
 die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
+q() { printf '%q' "$1"; }  # a value from outside, quoted: no raw newline or escape
 need() { if [ "$1" -lt 2 ] || [ -z "$3" ]; then die 2 "$2 needs a non-empty value"; fi; }
 
 socket='' session='' out='' lines=2000
@@ -18,17 +19,17 @@ while [ $# -gt 0 ]; do
     --out) need $# "$1" "${2-}"; out=$2; shift 2 ;;
     --lines) need $# "$1" "${2-}"; lines=$2; shift 2 ;;
     -h|--help) sed -n '2,6s/^# \{0,1\}//p' "$0"; exit 0 ;;
-    *) die 2 "unknown argument: $1" ;;
+    *) die 2 "unknown argument: $(q "$1")" ;;
   esac
 done
 # A file name in tmux's socket directory (so not '.' or '..').
 [[ $socket =~ ^[A-Za-z0-9_.-]+$ && $socket != . && $socket != .. ]] \
-  || die 2 "invalid --socket: '$socket'"
+  || die 2 "invalid --socket: $(q "$socket")"
 # hatchdoit.tmux.session_name's rule: [A-Za-z0-9_-] only ('.' and ':' are tmux target
 # separators), and no leading '-' (it reads as an option).
-[[ $session =~ ^[A-Za-z0-9_][A-Za-z0-9_-]*$ ]] || die 2 "invalid --session: '$session'"
+[[ $session =~ ^[A-Za-z0-9_][A-Za-z0-9_-]*$ ]] || die 2 "invalid --session: $(q "$session")"
 [ -n "$out" ] || die 2 "--out is required"
-[[ $lines =~ ^[0-9]{1,7}$ ]] || die 2 "invalid --lines: $lines"
+[[ $lines =~ ^[0-9]{1,7}$ ]] || die 2 "invalid --lines: $(q "$lines")"
 
 tmux_=(tmux -L "$socket" -f /dev/null)
 "${tmux_[@]}" has-session -t "=$session" 2>/dev/null || die 1 "no session $session on socket $socket"

@@ -10,6 +10,7 @@ set -euo pipefail
 
 prog=${0##*/}
 die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
+q() { printf '%q' "$1"; }  # a value from outside, quoted: no raw newline or escape
 need() { if [ "$1" -lt 2 ] || [ -z "$3" ]; then die 2 "$2 needs a non-empty value"; fi; }
 
 socket='' session='' cwd='' log='' width=200 height=50
@@ -25,23 +26,25 @@ while [ $# -gt 0 ]; do
     --height) need $# "$1" "${2-}"; height=$2; shift 2 ;;
     --) shift; break ;;
     -h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
-    *) die 2 "unknown argument: $1 (the command goes after --)" ;;
+    *) die 2 "unknown argument: $(q "$1") (the command goes after --)" ;;
   esac
 done
 [ -n "${1-}" ] || die 2 "missing command after --"
-[[ $1 != *=* ]] || die 2 "command name may not contain '=': $1"
+[[ $1 != *=* ]] || die 2 "command name may not contain '=': $(q "$1")"
 # A file name in tmux's socket directory (so not '.' or '..').
 [[ $socket =~ ^[A-Za-z0-9_.-]+$ && $socket != . && $socket != .. ]] \
-  || die 2 "invalid --socket: '$socket'"
+  || die 2 "invalid --socket: $(q "$socket")"
 # hatchdoit.tmux.session_name's rule: [A-Za-z0-9_-] only ('.' and ':' are tmux target
 # separators, and tmux renames a session with a '.'), and no leading '-' (it reads as an option).
-[[ $session =~ ^[A-Za-z0-9_][A-Za-z0-9_-]*$ ]] || die 2 "invalid --session: '$session'"
+[[ $session =~ ^[A-Za-z0-9_][A-Za-z0-9_-]*$ ]] || die 2 "invalid --session: $(q "$session")"
 [ -n "$cwd" ] || die 2 "--cwd is required"
-[ -d "$cwd" ] || die 2 "--cwd is not a directory: $cwd"
-[[ $width =~ ^[1-9][0-9]{0,3}$ ]] || die 2 "invalid --width: $width"
-[[ $height =~ ^[1-9][0-9]{0,3}$ ]] || die 2 "invalid --height: $height"
+[ -d "$cwd" ] || die 2 "--cwd is not a directory: $(q "$cwd")"
+[[ $width =~ ^[1-9][0-9]{0,3}$ ]] || die 2 "invalid --width: $(q "$width")"
+[[ $height =~ ^[1-9][0-9]{0,3}$ ]] || die 2 "invalid --height: $(q "$height")"
 for kv in ${envs[@]+"${envs[@]}"}; do
-  [[ ${kv%%=*} =~ ^[A-Za-z_][A-Za-z0-9_]*$ && $kv == *=* ]] || die 2 "invalid --env: $kv"
+  # The name only: the value may be a secret.
+  [[ ${kv%%=*} =~ ^[A-Za-z_][A-Za-z0-9_]*$ && $kv == *=* ]] \
+    || die 2 "invalid --env $(q "${kv%%=*}"): expected NAME=VALUE, NAME a variable name"
 done
 
 tmux_=(tmux -L "$socket" -f /dev/null)
