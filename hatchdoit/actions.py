@@ -3,40 +3,61 @@ can run them in worker processes."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hatchdoit.errors import HatchdoitError, StepError
 from hatchdoit.locks import exclusive
 from hatchdoit.proc import run
-from hatchdoit.project import load_project
+from hatchdoit.project import Project, load_project
 from hatchdoit.records import DoneRecord
 from hatchdoit.schemas import try_load
 from hatchdoit.state import update_state
 from hatchdoit.steps.attempts import attempt_superseded, receipt
-from hatchdoit.steps.checks import run_checks
 from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.factory import run_factory
-from hatchdoit.steps.finish import run_finish
-from hatchdoit.steps.qa import run_qa
-from hatchdoit.steps.summary import run_summary
-from hatchdoit.steps.worktree import run_worktree
 
-STEP_FUNCTIONS: dict[str, Callable[[StepContext, int], Any]] = {
-    "worktree": run_worktree,
-    "factory": run_factory,
-    "summary": run_summary,
-    "checks": run_checks,
-    "qa": run_qa,
-    "taskspec": run_finish,
+# step -> "module:function"; imported when a step runs, so that `doit list` and a no-op `doit`
+# (which only ask whether steps are current) never load tmux, watchdog or the agent setup.
+STEP_FUNCTIONS: dict[str, str] = {
+    "worktree": "hatchdoit.steps.worktree:run_worktree",
+    "factory": "hatchdoit.steps.factory:run_factory",
+    "summary": "hatchdoit.steps.summary:run_summary",
+    "checks": "hatchdoit.steps.checks:run_checks",
+    "qa": "hatchdoit.steps.qa:run_qa",
+    "taskspec": "hatchdoit.steps.finish:run_finish",
 }
+_projects: dict[str, Project] = {}
+
+
+def _step_function(step: str) -> Any:
+    module, _, name = STEP_FUNCTIONS[step].partition(":")
+    if module not in sys.modules:
+        # Imported while doit captures the action's output: libtmux reads
+        # sys.stdout.encoding at import, which doit's capturing writer lacks.
+        captured = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        try:
+            importlib.import_module(module)
+        finally:
+            sys.stdout, sys.stderr = captured
+    return getattr(sys.modules[module], name)
+
+
+def _project(root: str) -> Project:
+    """The project at `root`; the string key spares a Path per call (doit asks 14 times per
+    TaskSpec whether a step is current)."""
+    project = _projects.get(root)
+    if project is None:
+        project = _projects[root] = load_project(Path(root))
+    return project
 
 
 def _context(root: str, tid: str) -> StepContext:
-    return StepContext(load_project(Path(root)), tid)
+    return StepContext(_project(root), tid)
 
 
 def step_is_current(root: str, step: str, tid: str, attempt: int) -> bool:
@@ -52,10 +73,15 @@ def step_is_current(root: str, step: str, tid: str, attempt: int) -> bool:
     return attempt_superseded(ctx, attempt)
 
 
+# doit looks up the signature of every uptodate callable each time it checks one (for its
+# magic arguments); a ready one makes that a lookup.
+step_is_current.__signature__ = inspect.signature(step_is_current)  # type: ignore[attr-defined]
+
+
 def group_is_current(root: str, step: str) -> bool:
     """doit `uptodate` of a step's group task (e.g. `factory`): all of its subtasks are current,
     so `doit list --status` does not report a finished build as R."""
-    project = load_project(Path(root))
+    project = _project(root)
     if step in ("worktree", "taskspec"):
         return all(step_is_current(root, step, tid, 0) for tid in project.plan.taskspecs)
     return all(
@@ -74,7 +100,7 @@ def run_step(root: str, step: str, tid: str, attempt: int) -> bool:
     try:
         with exclusive(ctx.layout.locks / f"{tid}.lock", f"TaskSpec {tid}"):
             ctx.audit("step_start", step=step, attempt=attempt)
-            STEP_FUNCTIONS[step](ctx, attempt)
+            _step_function(step)(ctx, attempt)
             ctx.audit("step_end", step=step, attempt=attempt)
     except OSError as exc:  # full disk, unwritable _logs/, vanished directory
         where = exc.filename or ctx.layout.logs

@@ -10,6 +10,7 @@ writes only when it exits.
 from __future__ import annotations
 
 import functools
+import gc
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -128,4 +129,9 @@ def doit_namespace(root: Path) -> dict[str, Any]:
             functools.partial(_attempt_tasks, project, key, step), f"{step} steps"
         )
     namespace["task_taskspec"] = creator(lambda: _taskspec_tasks(project, key), "TaskSpecs")
+    # What exists now (modules, config, the plan) lives as long as the process: keep it out of
+    # the collector's full passes, which otherwise walk it again each time doit's thousands of
+    # task objects trigger one, and which would make `doit -n N` workers copy every page they
+    # share with this process.
+    gc.freeze()
     return namespace

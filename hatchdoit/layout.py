@@ -54,7 +54,12 @@ class Layout:
         return _under(self.root, "_logs", "state", tid, "worktree.json")
 
     def receipt(self, tid: str, step: str, attempt: int) -> Path:
-        return _under(self.root, "_logs", "state", tid, f"{step}-{attempt:03d}.receipt.json")
+        return Path(self.receipt_path(tid, step, attempt))
+
+    def receipt_path(self, tid: str, step: str, attempt: int) -> str:
+        """`receipt` as a plain string: up-to-date checks stat ~25 receipt paths per TaskSpec,
+        and building a Path costs more than the stat."""
+        return f"{self.root}/_logs/state/{tid}/{step}-{attempt:03d}.receipt.json"
 
     def launch_record(self, tid: str, role: Role, attempt: int) -> Path:
         return self.state_dir(tid) / f"{role}-{attempt:03d}.launch.json"

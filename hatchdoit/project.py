@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import hatchdoit
@@ -42,7 +42,7 @@ class Project:
     _digests: dict[str, str] = field(default_factory=dict)
     _templates: dict[str, str] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def layout(self) -> Layout:
         return Layout(self.root)
 

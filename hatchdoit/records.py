@@ -15,8 +15,10 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+# defer_build: a model's validator is built when first used, not at import, so a process that
+# reads no record of a kind (`doit list` on a fresh project reads none) does not pay for it.
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class WorktreeRecord(_Record):
@@ -45,7 +47,7 @@ class LaunchRecord(_Record):
 class StopRecord(BaseModel):
     """Written by scripts/agent/stop_hook.sh (source=hook) or by the orchestrator on faults."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     run_token: str
     taskspec_id: str
@@ -72,7 +74,7 @@ class LocAnalysis(BaseModel):
 class SummaryRecord(BaseModel):
     """The factory's handover summary (the seed's schema); agents may add fields."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     taskspec_id: str
     agent_type: Literal["factory"]
@@ -116,7 +118,7 @@ class ChecksRecord(_Record):
 class VerdictRecord(BaseModel):
     """The QA agent's verdict."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     taskspec_id: str
     attempt: int = Field(ge=1)
@@ -138,6 +140,11 @@ class Receipt(_Record):
     artifact_sha256: str | None = None
     artifact_token: str | None = Field(
         default=None, description="Pins a file that later stops of the same run may rewrite"
+    )
+    artifact_stat: list[int] | None = Field(
+        default=None,
+        description="The artifact's (inode, mtime_ns, size) when pinned: while they are the "
+        "same, and the artifact is older than the receipt, its hash need not be read again",
     )
     data: dict[str, Any] = Field(default_factory=dict)
     finished_at: str = Field(default_factory=now_iso)

@@ -1,6 +1,6 @@
 """The doit reporter of hatchdoit builds (DOIT_CONFIG['reporter']): one line when a step starts and
 one when it finishes, with its attempt, duration and outcome; a closing summary; metrics written
-after every build; notifications for escalations and failed builds.
+after every build that ran a step; notifications for escalations and failed builds.
 
     .  factory:001-TS-2025-08-18-SLUGIFY.1     attempt 1/3  started
     +  factory:001-TS-2025-08-18-SLUGIFY.1     attempt 1/3  0.41s  stop
@@ -25,8 +25,6 @@ from typing import Any
 from doit.reporter import ConsoleReporter
 
 from hatchdoit.logs import maintain_logs
-from hatchdoit.metrics import write_metrics
-from hatchdoit.notify import CI_ENV, notify_build_failed, notify_escalated
 from hatchdoit.progress import taskspec_progress
 from hatchdoit.project import Project, load_project
 from hatchdoit.records import Receipt
@@ -119,6 +117,8 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
             if parsed[0] == "taskspec":
                 project = self._project()
                 if project is not None:
+                    from hatchdoit.notify import notify_escalated
+
                     self._guard("notify", lambda: notify_escalated(project, parsed[1]))
         super().add_failure(task, fail)
 
@@ -127,6 +127,11 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         project = self._project()
         if project is None:
             return
+        if not (self._executed or self._failed_tasks or self.runtime_errors):
+            return  # nothing ran: the metrics and state of the last build that did still hold
+        from hatchdoit.metrics import write_metrics
+        from hatchdoit.notify import CI_ENV, notify_build_failed
+
         counts: Counter[str] = Counter()
         if self._executed:
             for tid in project.plan.taskspecs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,29 @@ def test_receipt_is_current_only_for_its_digest_and_unchanged_artifact(hp: Hatch
     artifact.write_text('{"passed": false}\n')
     assert current_receipt(layout, tid, "checks", 1, digest) is None
     artifact.unlink()
+    assert current_receipt(layout, tid, "checks", 1, digest) is None
+
+
+def test_same_size_edit_within_the_receipts_clock_tick_is_still_seen(hp: HatchProject) -> None:
+    """The stat shortcut (same inode, mtime, size: no need to hash) must not hide an in-place
+    edit that kept size and mtime: when the artifact is not older than its receipt ("racy",
+    as git calls it), the hash decides."""
+    project = fresh(hp)
+    layout, tid = project.layout, "003-TS-ALONE"
+    artifact = layout.checks(tid, 1)
+    artifact.parent.mkdir(parents=True)
+    artifact.write_text('{"passed": true}\n')
+    digest = project.digest(tid)
+    write_receipt(layout, tid, "checks", 1, digest=digest, outcome="ok", artifact=artifact)
+    receipt_file = layout.receipt(tid, "checks", 1)
+    tick = receipt_file.stat().st_mtime_ns
+    os.utime(artifact, ns=(tick, tick))  # artifact and receipt in the same clock tick
+    write_receipt(layout, tid, "checks", 1, digest=digest, outcome="ok", artifact=artifact)
+    os.utime(layout.receipt(tid, "checks", 1), ns=(tick, tick))
+    assert current_receipt(layout, tid, "checks", 1, digest) is not None
+    with artifact.open("r+") as f:  # same size, same inode
+        f.write('{"passed": null}')
+    os.utime(artifact, ns=(tick, tick))
     assert current_receipt(layout, tid, "checks", 1, digest) is None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hatchdoit.audit import audit
 from hatchdoit.faults import fault_point
@@ -15,7 +15,9 @@ from hatchdoit.project import Project
 from hatchdoit.receipts import write_receipt
 from hatchdoit.records import Outcome, Receipt
 from hatchdoit.specs import TaskSpec
-from hatchdoit.tmux import Tmux
+
+if TYPE_CHECKING:
+    from hatchdoit.tmux import Tmux
 
 
 @dataclass
@@ -40,6 +42,8 @@ class StepContext:
         return self.layout.worktree(self.tid)
 
     def tmux(self) -> Tmux:
+        from hatchdoit.tmux import Tmux  # libtmux: only steps that run agents need it
+
         return Tmux(self.project.config.tmux_socket, self.project.scripts_dir)
 
     def logger(self, component: str) -> logging.Logger:
