@@ -3,7 +3,8 @@
 
 It acts like an interactive TUI: prompts arrive as bracketed paste, Enter submits, a Stop hook
 runs after each answer, and it stays open for the next prompt. What it does is chosen by
-HATCHDOIT_BEHAVIOUR. Standard library only; it never imports hatchdoit.
+HATCHDOIT_BEHAVIOUR; a TaskSpec body line `<!-- scripted:hold=SECONDS -->` makes the factory work
+that long before it writes anything. Standard library only; it never imports hatchdoit.
 """
 
 from __future__ import annotations

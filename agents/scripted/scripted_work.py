@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,6 +23,10 @@ PASTE_END = b"\x1b[201~"
 REQUEST_RE = re.compile(r"^<!-- hatchdoit:request=([A-Za-z-]+) -->[ \t]*$", re.MULTILINE)
 OPEN_FENCE_RE = re.compile(r"^(`{3,})file:(\S+)[ \t]*$")
 FEEDBACK_RE = re.compile(r"^## QA feedback from attempt \d+")
+# A TaskSpec body line that makes the factory keep working this long (seconds, at most
+# MAX_HOLD) before it writes anything: tests use it to see sessions overlap, or not.
+HOLD_RE = re.compile(r"^<!-- scripted:hold=(\d{1,4}(?:\.\d+)?) -->[ \t]*$", re.MULTILINE)
+MAX_HOLD = 600.0
 # fmt: off
 FACTORY_BEHAVIOURS = ("succeed", "fail-tests", "exceed-loc", "skip-summary", "malformed-summary",
                       "never-summary", "hang", "crash")
@@ -240,6 +245,20 @@ def write_summary(session: Session, valid: bool) -> None:
     say(f"wrote summary {path}")
 
 
+def hold(text: str) -> None:
+    """Keep working for the prompt's `<!-- scripted:hold=SECONDS -->`, saying so every second
+    (pane output, so an idle limit does not mistake the work for a hang)."""
+    match = HOLD_RE.search(text)
+    if match is None:
+        return
+    seconds = min(float(match.group(1)), MAX_HOLD)
+    say(f"holding {seconds:g}s before finishing")
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, 1.0))  # simulated work: there is no event to wait for
+        say(f"working ({max(deadline - time.monotonic(), 0):.1f}s left)")
+
+
 def factory_implement(session: Session, text: str) -> str:
     """Write files, commit, and write the summary as the behaviour says."""
     if session.behaviour == "hang":
@@ -248,6 +267,7 @@ def factory_implement(session: Session, text: str) -> str:
     if session.behaviour == "crash":
         say("crashing")
         raise SystemExit(3)
+    hold(text)
     root = Path.cwd()
     done = write_files(session, root, text)
     commit(session, root)
