@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 Role = Literal["factory", "qa"]
+ROLES: tuple[Role, Role] = ("factory", "qa")
 LOG_COMPONENTS = ("orchestrator", "factory", "qa", "hooks", "errors", "summaries", "state")
 
 

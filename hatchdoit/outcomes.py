@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.layout import Layout, Role
+from hatchdoit.layout import ROLES, Layout
 from hatchdoit.progress import taskspec_progress
 from hatchdoit.project import Project
 from hatchdoit.records import (
@@ -103,8 +103,7 @@ def attempt_detail(layout: Layout, tid: str, attempt: int) -> AttemptDetail | No
             receipts[step] = rec
     launches: dict[str, LaunchRecord] = {}
     stops: dict[str, StopRecord] = {}
-    roles: tuple[Role, Role] = ("factory", "qa")
-    for role in roles:
+    for role in ROLES:
         launch = try_load(layout.launch_record(tid, role, attempt), LaunchRecord)
         if launch is not None:
             launches[role] = launch
@@ -114,7 +113,7 @@ def attempt_detail(layout: Layout, tid: str, attempt: int) -> AttemptDetail | No
     if not receipts and not launches:
         return None
     candidates: list[tuple[str, Path]] = []
-    for role in roles:
+    for role in ROLES:
         candidates += [
             (f"{role} prompt", layout.prompt(tid, role, attempt)),
             (f"{role} launch", layout.launch_record(tid, role, attempt)),

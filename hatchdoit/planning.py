@@ -17,8 +17,29 @@ from hatchdoit.specs import FeatSpec, LoadedSpec, TaskSpec
 SPEC_SUFFIXES = (".md", ".markdown", ".yaml", ".yml")
 MAX_SPEC_BYTES = 1024 * 1024
 IGNORED_NAMES = {"README.md", "readme.md", "index.md"}
-# libyaml's loader when PyYAML was built with it: the same safe subset, ~10x faster.
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's parser when PyYAML was built with it: the same safe subset, several times faster.
+_SafeBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: str, first: int, again: int) -> None:
+        super().__init__(key)
+        self.key, self.first, self.again = key, first, again
+
+
+class SpecLoader(_SafeBase):  # type: ignore[misc]
+    """The safe loader, refusing a key given twice in one mapping: YAML requires unique keys,
+    and PyYAML would silently keep the last value (`id: A` then `id: B` becomes B)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        seen: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                line = key_node.start_mark.line
+                if key_node.value in seen:
+                    raise _DuplicateKey(key_node.value, seen[key_node.value], line)
+                seen[key_node.value] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 @dataclass
@@ -156,7 +177,14 @@ def _split_front_matter(path: Path, text: str) -> tuple[str, str]:
 
 def _yaml_mapping(path: Path, text: str, first_line: int = 1) -> dict[str, Any]:
     try:
-        data = yaml.load(text, Loader=SAFE_LOADER)
+        data = yaml.load(text, Loader=SpecLoader)
+    except _DuplicateKey as exc:
+        raise SpecError(
+            f"given twice (lines {exc.first + first_line} and {exc.again + first_line})",
+            path=path,
+            field=exc.key,
+            fix="keep one of the two",
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + first_line}" if mark is not None else ""
@@ -203,7 +231,13 @@ def _fix_for(err: Any, model: type[TaskSpec] | type[FeatSpec]) -> str:
     if kind == "extra_forbidden":
         known = ", ".join(sorted(model.model_fields))
         return f"remove it or use one of: {known}"
-    return "correct the value"
+    return _VALUE_FIXES.get(str(err["loc"][0]) if err["loc"] else "", "correct the value")
+
+
+_VALUE_FIXES = {
+    "body": "write the work description below the front matter's closing ---",
+    "id": "rename it, e.g. 001-TS-2025-08-18-JWT-MIDDLEWARE",
+}
 
 
 def _check_references(plan: Plan) -> None:
@@ -232,10 +266,11 @@ def _check_references(plan: Plan) -> None:
                 )
             )
             del plan.taskspecs[tid]
-    _drop_dependents_of_missing(plan)
+    drop_dependents_of_missing(plan)
 
 
-def _drop_dependents_of_missing(plan: Plan) -> None:
+def drop_dependents_of_missing(plan: Plan) -> None:
+    """Remove (and report) TaskSpecs that depend on one that is not in the plan."""
     changed = True
     while changed:
         changed = False
@@ -273,7 +308,7 @@ def _order_and_check_cycles(plan: Plan) -> None:
                     )
                 )
                 del plan.taskspecs[tid]
-            _drop_dependents_of_missing(plan)
+            drop_dependents_of_missing(plan)
             continue
         plan.taskspecs = {tid: plan.taskspecs[tid] for tid in order}
         return

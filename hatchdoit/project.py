@@ -10,9 +10,9 @@ from pathlib import Path
 
 import hatchdoit
 from hatchdoit.config import HatchdoitConfig, load_config
-from hatchdoit.errors import ConfigError
-from hatchdoit.layout import Layout, Role
-from hatchdoit.planning import Plan, load_plan
+from hatchdoit.errors import ConfigError, SpecError
+from hatchdoit.layout import ROLES, Layout, Role
+from hatchdoit.planning import Plan, drop_dependents_of_missing, load_plan
 from hatchdoit.profiles import LoadedProfile, load_profile
 from hatchdoit.prompts import TEMPLATE_NAMES, template_path
 from hatchdoit.specs import TaskSpec
@@ -117,6 +117,31 @@ def _file_sha(path: Path) -> str:
         return "missing"
 
 
+def _drop_taskspecs_with_bad_profiles(project: Project) -> None:
+    """A profile named in a TaskSpec that does not load is that TaskSpec's error (reported at
+    its `agent.<role>` field, the TaskSpec left out like any invalid one); a broken profile
+    chosen in hatchdoit.yaml stays a configuration error for the whole build."""
+    plan = project.plan
+    for tid, loaded in list(plan.taskspecs.items()):
+        for role in ROLES:
+            if getattr(project.taskspec(tid).agent, role) is None:
+                continue
+            try:
+                project.profile(tid, role)
+            except ConfigError as exc:
+                plan.errors.append(
+                    SpecError(
+                        f"{exc.message} ({exc.path})" if exc.path else exc.message,
+                        path=loaded.path,
+                        field=f"agent.{role}",
+                        fix=exc.fix,
+                    )
+                )
+                del plan.taskspecs[tid]
+                break
+    drop_dependents_of_missing(plan)
+
+
 @cache
 def load_project(root: Path) -> Project:
     """Load and cache the project at `root` (config errors raise; spec errors are collected)."""
@@ -124,4 +149,6 @@ def load_project(root: Path) -> Project:
     config = load_config(root)
     resources = find_resources(root)
     plan = load_plan((root / config.specs).absolute())
-    return Project(root=root, config=config, resources=resources, plan=plan)
+    project = Project(root=root, config=config, resources=resources, plan=plan)
+    _drop_taskspecs_with_bad_profiles(project)
+    return project

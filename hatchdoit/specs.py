@@ -26,11 +26,12 @@ QaBehaviour = Literal["approve", "reject", "reject-once"]
 
 
 def check_id(value: str) -> str:
-    """Ids become file names, branch names and tmux session names: keep them plain."""
-    if not _ID_RE.fullmatch(value) or ".." in value:
+    """Ids become file names, branch names (`taskspec/<id>`) and tmux session names: keep them
+    plain, and within what `git check-ref-format` accepts."""
+    if not _ID_RE.fullmatch(value) or ".." in value or value.endswith((".", ".lock")):
         raise ValueError(
             "must be 1-128 characters of letters, digits, '.', '_' or '-', "
-            "start with a letter or digit, and not contain '..'"
+            "start with a letter or digit, not contain '..', and not end with '.' or '.lock'"
         )
     return value
 
@@ -95,6 +96,16 @@ class TaskSpec(SpecBase):
     max_attempts: int | None = Field(default=None, ge=1, le=20)
     test_timeout: float | None = Field(default=None, gt=0)
     scripted: ScriptedPlan = Field(default_factory=ScriptedPlan)
+    body: str = Field(
+        default="", validate_default=True, description="Markdown body: the work description"
+    )
+
+    @field_validator("body")
+    @classmethod
+    def _has_work(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is empty, yet it is the work description handed to the agent")
+        return value
 
     @field_validator("test_command", mode="before")
     @classmethod

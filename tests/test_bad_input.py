@@ -352,11 +352,6 @@ def validate(project: HatchProject) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG planning: a TaskSpec with an empty body (no work description) is accepted; "
-    "the factory agent gets a prompt with nothing to do",
-)
 def test_empty_body_is_reported(tmp_path: Path) -> None:
     project = one_taskspec(tmp_path, task("EMPTY-BODY-1"), "")
     done = validate(project)
@@ -364,11 +359,6 @@ def test_empty_body_is_reported(tmp_path: Path) -> None:
     assert "odd.md: body: " in done.stderr, done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG planning: YAML front matter with a key given twice (id: A / id: B) is accepted "
-    "and the last value silently wins",
-)
 def test_duplicate_yaml_key_is_reported(tmp_path: Path) -> None:
     project = make_project(tmp_path)
     path = project.planning / "_specs" / "taskspecs" / "twice.md"
@@ -380,11 +370,6 @@ def test_duplicate_yaml_key_is_reported(tmp_path: Path) -> None:
     assert f"{path}: id: " in done.stderr, done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG graph.doit_namespace: one TaskSpec naming an unknown agent profile stops every "
-    "doit command (even `doit list`) with exit 2, so the valid TaskSpecs no longer list or build",
-)
 def test_unknown_agent_profile_does_not_stop_the_others(tmp_path: Path) -> None:
     project = one_taskspec(tmp_path, task("AGENT-404", agent={"factory": "no-such-agent"}), "x")
     done = validate(project)
@@ -394,11 +379,6 @@ def test_unknown_agent_profile_does_not_stop_the_others(tmp_path: Path) -> None:
     assert "taskspec:GOOD-1" in listing.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG validation/project.profile: an unknown agent profile named in a TaskSpec is "
-    "reported against agents/<name>.yaml, not the TaskSpec file and its field agent.factory",
-)
 def test_unknown_agent_profile_line_names_the_taskspec(tmp_path: Path) -> None:
     project = one_taskspec(tmp_path, task("AGENT-404", agent={"factory": "no-such-agent"}), "x")
     done = validate(project)

@@ -19,7 +19,9 @@ from hatchdoit.specs import FeatSpec, TaskSpec
 FEAT = "FS-AUTH"
 
 
-def write_md(root: Path, rel: str, front: dict[str, Any], body: str = "") -> Path:
+def write_md(
+    root: Path, rel: str, front: dict[str, Any], body: str = "Do the work.\n"
+) -> Path:
     path = root / "_specs" / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n" + body
@@ -46,7 +48,7 @@ def task_front(tid: str, **overrides: Any) -> dict[str, Any]:
     return front
 
 
-def write_task(root: Path, tid: str, body: str = "", **overrides: Any) -> Path:
+def write_task(root: Path, tid: str, body: str = "Do the work.\n", **overrides: Any) -> Path:
     return write_md(root, f"{tid}.md", task_front(tid, **overrides), body)
 
 
@@ -116,11 +118,12 @@ def test_body_is_the_markdown_after_front_matter(repo: Path) -> None:
 
 
 def test_plain_yaml_specs_load(repo: Path) -> None:
-    write_raw(repo, "tasks/t.yaml", yaml.safe_dump(task_front("Y-TS-PLAIN", depends_on=[])))
+    front = task_front("Y-TS-PLAIN", depends_on=[], body="Do it.")
+    write_raw(repo, "tasks/t.yaml", yaml.safe_dump(front))
     write_raw(repo, "feat.yml", yaml.safe_dump({"id": "FS-OTHER", "title": "Other"}))
     plan = load_plan(repo)
     assert plan.errors == []
-    assert plan.taskspec("Y-TS-PLAIN").body == ""
+    assert plan.taskspec("Y-TS-PLAIN").body == "Do it."
     assert set(plan.featspecs) == {FEAT, "FS-OTHER"}
 
 
@@ -210,6 +213,20 @@ def test_missing_required_field(repo: Path, field: str) -> None:
     assert err.fix == f"add the field '{field}'"
     assert f"{path}: {field}: " in err.one_line()
     assert plan.taskspecs == {}
+
+
+def test_blank_body_is_one_error_naming_body(repo: Path) -> None:
+    path = write_task(repo, "T-TS-BLANK", " \n\t\n")
+    err = only_error(load_plan(repo), path)
+    assert err.field == "body" and "work description" in err.one_line()
+
+
+def test_key_given_twice_is_one_error_naming_the_key(repo: Path) -> None:
+    path = write_raw(
+        repo, "t.md", "---\nid: T-TS-A\ntitle: t\nid: T-TS-B\n---\nDo the work.\n"
+    )
+    err = only_error(load_plan(repo), path)
+    assert err.field == "id" and "given twice (lines 2 and 4)" in err.message
 
 
 def test_missing_test_command_on_plain_id_names_test_command(repo: Path) -> None:
@@ -459,6 +476,7 @@ _BODIES = st.lists(st.one_of(_TEXT, st.sampled_from(_SPECIALS)), max_size=12).ma
 @settings(max_examples=150, deadline=None)
 @given(body=_BODIES)
 def test_body_round_trips_verbatim(body: str) -> None:
+    body += "\nDo the work."  # never blank: a blank body is an error of its own
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_md(root, "feat.md", {"id": FEAT, "title": "Auth"})

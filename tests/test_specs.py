@@ -37,6 +37,7 @@ def task_data(**overrides: Any) -> dict[str, Any]:
         "featspec": "FS-AUTH",
         "loc_cap": 200,
         "test_command": ["pytest", "-q"],
+        "body": "Add the JWT middleware.",
     }
     data.update(overrides)
     return data
@@ -190,7 +191,16 @@ def test_taskspec_defaults() -> None:
     assert spec.test_timeout is None
     assert spec.scripted.factory == ["succeed"]
     assert spec.scripted.qa == "approve"
-    assert spec.body == ""
+
+
+@pytest.mark.parametrize("body", [None, "", " \n\t "])
+def test_taskspec_body_must_describe_the_work(body: str | None) -> None:
+    data = task_data(body=body)
+    if body is None:
+        del data["body"]
+    with pytest.raises(ValidationError) as exc:
+        TaskSpec(**data)
+    assert error_locs(exc) == [("body",)]
 
 
 def test_kind_is_limited_to_known_values() -> None:

@@ -27,7 +27,7 @@ done
 [ -n "$repo" ] || die 2 "--repo is required"
 [ -n "$root" ] || die 2 "--worktrees-root is required"
 [ -n "$id" ] || die 2 "--id is required"
-[[ $id =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ && $id != *..* ]] || die 2 "invalid id: $(q "$id")"
+[[ $id =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ && $id != *..* && $id != *. && $id != *.lock ]] || die 2 "invalid id: $(q "$id")"
 git -C "$repo" rev-parse --git-dir >/dev/null 2>&1 || die 2 "not a git repository: $(q "$repo")"
 
 branch="taskspec/$id"
