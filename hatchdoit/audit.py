@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hatchdoit.atomicio import append_line
-from hatchdoit.records import now_iso
+from hatchdoit.clock import now_iso
 
 
 def audit(path: Path, event: str, taskspec_id: str, /, **fields: Any) -> None:

@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         outcome.payload["stream_log"] = str(args.stream_log)
     reason_key = "error" if outcome.event == "stop_failure" else "reason"
     record = build_record(outcome.event, {reason_key: outcome.reason, **outcome.payload}, env)
-    record.payload.update(outcome.payload)  # the stream's own totals beat the transcript's
+    record["payload"].update(outcome.payload)  # the stream's own totals beat the transcript's
     write_stop(record, env)
     print(f"hatchdoit.headless: {Path(command[0]).name} exited {code}; {outcome.event} recorded")
     return code

@@ -16,7 +16,8 @@ from hatchdoit.atomicio import write_atomic, write_json_atomic
 from hatchdoit.audit import read_audit
 from hatchdoit.progress import taskspec_progress
 from hatchdoit.project import Project
-from hatchdoit.records import LaunchRecord, Receipt, StopRecord, now_iso
+from hatchdoit.clock import now_iso
+from hatchdoit.records import LaunchRecord, Receipt, StopRecord
 from hatchdoit.schemas import try_load
 from hatchdoit.timeline import StepRun, step_runs
 

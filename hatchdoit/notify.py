@@ -15,9 +15,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from hatchdoit.clock import now_iso
 from hatchdoit.logs import get_logger, log
 from hatchdoit.project import Project
-from hatchdoit.records import EscalatedRecord, now_iso
+from hatchdoit.records import EscalatedRecord
 from hatchdoit.schemas import try_load
 
 CI_ENV = "HATCHDOIT_CI"  # set by `hatchdoit ci` for its doit runs: it notifies once at the end

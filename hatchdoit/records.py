@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hatchdoit.clock import now_iso
+
 Outcome = Literal["ok", "failed"]
 StopEvent = Literal["stop", "stop_failure", "session_end", "exited", "crashed", "timeout", "idle"]
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 # defer_build: a model's validator is built when first used, not at import, so a process that

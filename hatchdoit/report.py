@@ -16,10 +16,10 @@ from urllib.parse import quote
 import hatchdoit
 from hatchdoit.atomicio import write_atomic
 from hatchdoit.audit import read_audit
+from hatchdoit.clock import now_iso
 from hatchdoit.metrics import compute_metrics
 from hatchdoit.outcomes import AttemptDetail, TaskDetail, task_details
 from hatchdoit.project import Project
-from hatchdoit.records import now_iso
 from hatchdoit.status_view import StatusReport, collect_status, format_age
 from hatchdoit.timeline import StepRun, step_runs
 

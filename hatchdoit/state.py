@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from hatchdoit.atomicio import write_atomic, write_json_atomic
+from hatchdoit.clock import now_iso
 from hatchdoit.faults import fault_point
 from hatchdoit.locks import exclusive
 from hatchdoit.logs import get_logger, log
 from hatchdoit.progress import taskspec_progress
 from hatchdoit.project import Project
-from hatchdoit.records import now_iso
 
 
 def read_state(project: Project) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from hatchdoit.audit import read_audit
 from hatchdoit.live import SessionView, running_build, running_sessions
 from hatchdoit.progress import taskspec_progress
 from hatchdoit.project import Project
-from hatchdoit.records import now_iso
+from hatchdoit.clock import now_iso
 from hatchdoit.timeline import age_seconds, describe, last_events, step_runs
 
 State = Literal["pending", "running", "interrupted", "failed", "active", "done", "escalated"]

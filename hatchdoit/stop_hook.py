@@ -25,8 +25,12 @@ from typing import Any
 
 from hatchdoit.atomicio import append_line, read_json, write_json_atomic
 from hatchdoit.audit import audit
-from hatchdoit.records import StopRecord, SummaryRecord, VerdictRecord, now_iso
-from hatchdoit.schemas import handover_problem
+from hatchdoit.clock import now_iso
+
+# Every agent stop runs this module in a fresh interpreter, so it imports the standard library
+# and hatchdoit's small file helpers only: pydantic (the records and schemas) is loaded just for
+# the Stop guard's check of a summary or verdict. The stop file is validated as a StopRecord
+# (hatchdoit.records) by the orchestrator that reads it.
 
 EVENTS = {
     "stop": "stop",
@@ -163,7 +167,8 @@ def stop_reason(event: str, payload: dict[str, Any]) -> str:
     return str(payload.get("reason") or payload.get("type") or "end_turn")
 
 
-def build_record(event_arg: str, payload: dict[str, Any], env: dict[str, str]) -> StopRecord:
+def build_record(event_arg: str, payload: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    """The stop document: a StopRecord's fields (hatchdoit.records), as JSON values."""
     stop_file = Path(env["HATCHDOIT_STOP_FILE"])
     token = env["HATCHDOIT_RUN_TOKEN"]
     seq = 1
@@ -175,36 +180,40 @@ def build_record(event_arg: str, payload: dict[str, Any], env: dict[str, str]) -
         pass
     event = event_of(event_arg, payload)
     kept = kept_payload(event, payload)
-    return StopRecord(
-        run_token=token,
-        taskspec_id=env["HATCHDOIT_TASKSPEC_ID"],
-        role=env["HATCHDOIT_ROLE"],  # type: ignore[arg-type]
-        attempt=int(env["HATCHDOIT_ATTEMPT"]),
-        event=event,  # type: ignore[arg-type]
-        source="hook",
-        seq=seq,
-        reason=str(payload.get("reason") or payload.get("error") or ""),
-        payload=kept,
-    )
+    return {
+        "run_token": token,
+        "taskspec_id": env["HATCHDOIT_TASKSPEC_ID"],
+        "role": env["HATCHDOIT_ROLE"],
+        "attempt": int(env["HATCHDOIT_ATTEMPT"]),
+        "event": event,
+        "source": "hook",
+        "seq": seq,
+        "reason": str(payload.get("reason") or payload.get("error") or ""),
+        "at": now_iso(),
+        "payload": kept,
+    }
 
 
-def write_stop(record: StopRecord, env: dict[str, str]) -> None:
+def write_stop(record: dict[str, Any], env: dict[str, str]) -> None:
     """Write the `.stop` file and record the stop in the hook log and the audit trail."""
-    write_json_atomic(Path(env["HATCHDOIT_STOP_FILE"]), record.model_dump(mode="json"))
-    payload = record.payload
+    write_json_atomic(Path(env["HATCHDOIT_STOP_FILE"]), record)
+    payload = record["payload"]
     log_line(
-        env, f"stop hook: {record.event}", seq=record.seq, stop_reason=payload.get("stop_reason")
+        env,
+        f"stop hook: {record['event']}",
+        seq=record["seq"],
+        stop_reason=payload.get("stop_reason"),
     )
     logs_dir = env.get("HATCHDOIT_LOGS_DIR")
     if logs_dir:
         audit(
             Path(logs_dir) / "audit.jsonl",
             "agent_stop",
-            record.taskspec_id,
-            role=record.role,
-            attempt=record.attempt,
-            stop_event=record.event,
-            seq=record.seq,
+            record["taskspec_id"],
+            role=record["role"],
+            attempt=record["attempt"],
+            stop_event=record["event"],
+            seq=record["seq"],
             session_id=payload.get("session_id"),
             transcript_path=payload.get("transcript_path"),
             stop_reason=payload.get("stop_reason"),
@@ -235,6 +244,9 @@ def log_line(env: dict[str, str], msg: str, level: str = "INFO", **fields: Any) 
 
 def output_problem(env: dict[str, str]) -> tuple[str, str] | None:
     """(problem, instruction) when the role's output file is missing or invalid, else None."""
+    from hatchdoit.records import SummaryRecord, VerdictRecord
+    from hatchdoit.schemas import handover_problem
+
     tid, attempt = env["HATCHDOIT_TASKSPEC_ID"], int(env["HATCHDOIT_ATTEMPT"])
     if env["HATCHDOIT_ROLE"] == "factory":
         path_text = env.get("HATCHDOIT_SUMMARY_FILE")
