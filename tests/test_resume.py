@@ -80,6 +80,29 @@ def finished_steps(project: HatchProject) -> set[tuple[str, str, int]]:
     return found
 
 
+def task_name(tid: str, step: str, attempt: int) -> str:
+    """The doit task of a step (hatchdoit/graph.py's names)."""
+    return f"{step}:{tid}" if step in ("worktree", "taskspec") else f"{step}:{tid}.{attempt}"
+
+
+def list_status(project: HatchProject) -> dict[str, str]:
+    """`doit list --all --status`: task name -> R (to run) or U (up to date)."""
+    listing = run_doit(project, "list", "--all", "--status", timeout=60)
+    assert listing.returncode == 0, listing.stdout + listing.stderr
+    status = {}
+    for line in listing.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] in ("R", "U"):
+            status[fields[1]] = fields[0]
+    assert status, listing.stdout
+    return status
+
+
+def assert_all_up_to_date(project: HatchProject) -> None:
+    status = list_status(project)
+    assert [name for name, s in status.items() if s != "U"] == [], status
+
+
 def valid_summary(tid: str, attempt: int) -> dict[str, Any]:
     """A factory summary in the seed's schema."""
     return {
@@ -143,6 +166,16 @@ def test_kill_while_factory_runs_then_rerun_reattaches(project: HatchProject) ->
     assert not layout.receipt(TID, "factory", 1).exists()
     assert_logs_parse(project)
 
+    # What `doit list` says after the kill: the finished step is up to date, the interrupted one
+    # and everything after it are to run (doit's own database was never written).
+    status = list_status(project)
+    finished = finished_steps(project)
+    assert finished == {(TID, "worktree", 0)}
+    assert {task_name(*step) for step in finished} <= {n for n, s in status.items() if s == "U"}
+    assert status[f"worktree:{TID}"] == "U" and status["worktree"] == "U"
+    assert status[f"factory:{TID}.1"] == "R", status
+    assert status[f"taskspec:{TID}"] == "R" and status["taskspec"] == "R"
+
     # Let the hung agent "finish": a valid summary, then the stop its hook would write.
     summary = layout.summary(TID, 1)
     summary.parent.mkdir(parents=True, exist_ok=True)
@@ -159,6 +192,7 @@ def test_kill_while_factory_runs_then_rerun_reattaches(project: HatchProject) ->
     assert done.attempt == 1
     assert not project.session_alive(launch.session), "the finished session was left running"
     assert not layout.launch_record(TID, "factory", 2).exists()
+    assert_all_up_to_date(project)
     assert_logs_parse(project)
 
 
@@ -186,6 +220,10 @@ def test_kill_after_first_verdict_repeats_no_finished_step(project: HatchProject
     finished = finished_steps(project)  # all of it was on disk before the kill
     assert ("RA", "qa", 1) in finished
     assert_logs_parse(project)
+    status = list_status(project)
+    stale = sorted(task_name(*step) for step in finished if status[task_name(*step)] != "U")
+    assert not stale, f"finished steps listed as to run after the kill: {stale}"
+    assert status["taskspec:RB"] == "R" and status["qa:RB.1"] == "R", status
 
     build_ok(project)
 
@@ -198,6 +236,7 @@ def test_kill_after_first_verdict_repeats_no_finished_step(project: HatchProject
     assert max(launched.values()) == 1, f"an agent was launched twice: {launched}"
     for tid in ("RA", "RB"):
         assert load_valid(layout.done(tid), DoneRecord).attempt == 1
+    assert_all_up_to_date(project)
     assert_logs_parse(project)
 
 
