@@ -45,6 +45,11 @@ class Layout:
     def locks(self) -> Path:
         return self.logs / "locks"
 
+    @property
+    def parse_cache(self) -> Path:
+        """Parsed spec files kept between runs (parse_cache.py)."""
+        return self.logs / "cache" / "specs.pickle"
+
     def worktree(self, tid: str) -> Path:
         return _under(self.root, "_worktrees", tid)
 

@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from hatchdoit.errors import SpecError, SpecErrors
+from hatchdoit.parse_cache import ParseCache, parser_key, signature
 from hatchdoit.specs import FeatSpec, LoadedSpec, TaskSpec
 
 SPEC_SUFFIXES = (".md", ".markdown", ".yaml", ".yml")
@@ -61,8 +62,9 @@ class Plan:
             raise SpecErrors(self.errors)
 
 
-def load_plan(root: Path) -> Plan:
-    """Load every spec under `root/_specs`; invalid specs go to `plan.errors`, not the graph."""
+def load_plan(root: Path, cache: Path | None = None) -> Plan:
+    """Load every spec under `root/_specs`; invalid specs go to `plan.errors`, not the graph.
+    With `cache`, parsed files are kept there and reused while unchanged (parse_cache.py)."""
     specs_dir = root / "_specs"
     plan = Plan(root=root)
     if not specs_dir.is_dir():
@@ -75,8 +77,9 @@ def load_plan(root: Path) -> Plan:
         )
         return plan
     seen: dict[str, Path] = {}
+    parsed = ParseCache(cache, parser_key(specs_dir, Path(__file__)))
     for path in _spec_files(specs_dir, plan):
-        loaded = _load_one(path, plan)
+        loaded = _load_one(path, plan, parsed)
         if loaded is None:
             continue
         spec = loaded.spec
@@ -93,6 +96,7 @@ def load_plan(root: Path) -> Plan:
         seen[spec.id] = path
         target = plan.taskspecs if isinstance(spec, TaskSpec) else plan.featspecs
         target[spec.id] = loaded
+    parsed.save()
     _check_references(plan)
     _order_and_check_cycles(plan)
     return plan
@@ -114,7 +118,22 @@ def _spec_files(specs_dir: Path, plan: Plan) -> list[Path]:
     return files
 
 
-def _load_one(path: Path, plan: Plan) -> LoadedSpec | None:
+def _load_one(path: Path, plan: Plan, cache: ParseCache) -> LoadedSpec | None:
+    sig = signature(path)
+    known = cache.get(path, sig)
+    if known is None:
+        known = _read_and_parse(path, plan)
+        if known is None:
+            return None
+        cache.put(path, sig, known)
+    data, sha = known
+    spec = _validate(path, dict(data), plan)
+    if spec is None:
+        return None
+    return LoadedSpec(spec=spec, path=path, source_sha256=sha)
+
+
+def _read_and_parse(path: Path, plan: Plan) -> tuple[dict[str, Any], str] | None:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -139,10 +158,7 @@ def _load_one(path: Path, plan: Plan) -> LoadedSpec | None:
     except SpecError as exc:
         plan.errors.append(exc)
         return None
-    spec = _validate(path, data, plan)
-    if spec is None:
-        return None
-    return LoadedSpec(spec=spec, path=path, source_sha256=hashlib.sha256(raw).hexdigest())
+    return data, hashlib.sha256(raw).hexdigest()
 
 
 def _parse(path: Path, text: str) -> dict[str, Any]:

@@ -148,7 +148,7 @@ def load_project(root: Path) -> Project:
     root = root.resolve()
     config = load_config(root)
     resources = find_resources(root)
-    plan = load_plan((root / config.specs).absolute())
+    plan = load_plan((root / config.specs).absolute(), cache=Layout(root).parse_cache)
     project = Project(root=root, config=config, resources=resources, plan=plan)
     _drop_taskspecs_with_bad_profiles(project)
     return project

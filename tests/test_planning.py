@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -484,3 +485,44 @@ def test_body_round_trips_verbatim(body: str) -> None:
         plan = load_plan(root)
         assert plan.errors == []
         assert plan.taskspec("P-TS-PROP").body == body.strip("\n")
+
+
+# --- the parse cache (hatchdoit/parse_cache.py) ------------------------------------------------
+
+
+def test_parse_cache_reuses_unchanged_files_and_sees_every_edit(repo: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache" / "specs.pickle"
+    path = write_task(repo, "C-TS-1", "First version.\n")
+    first = load_plan(repo, cache=cache)
+    assert cache.is_file() and first.errors == []
+    stamp = cache.stat().st_mtime_ns
+    again = load_plan(repo, cache=cache)  # nothing changed: same result, cache not rewritten
+    assert again.taskspec("C-TS-1") == first.taskspec("C-TS-1")
+    assert again.taskspecs["C-TS-1"].source_sha256 == first.taskspecs["C-TS-1"].source_sha256
+    assert cache.stat().st_mtime_ns == stamp
+    size, mtime = path.stat().st_size, path.stat().st_mtime_ns
+    path.write_text(path.read_text().replace("First", "Other"))  # same size ...
+    os.utime(path, ns=(mtime, mtime))  # ... and mtime: only the ctime tells
+    assert path.stat().st_size == size
+    edited = load_plan(repo, cache=cache)
+    assert edited.taskspec("C-TS-1").body == "Other version."
+    assert edited.taskspecs["C-TS-1"].source_sha256 != first.taskspecs["C-TS-1"].source_sha256
+
+
+def test_parse_cache_never_lets_an_invalid_spec_through(repo: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "specs.pickle"
+    path = write_task(repo, "C-TS-2")
+    load_plan(repo, cache=cache)
+    write_md(repo, path.name, task_front("C-TS-2", loc_cap=0))
+    plan = load_plan(repo, cache=cache)
+    assert "C-TS-2" not in plan.taskspecs
+    assert only_error(plan, path).field == "loc_cap"
+
+
+@pytest.mark.parametrize("content", [b"", b"not a pickle", b"\x80\x05N."])
+def test_unreadable_parse_cache_is_ignored(repo: Path, tmp_path: Path, content: bytes) -> None:
+    cache = tmp_path / "specs.pickle"
+    write_task(repo, "C-TS-3")
+    cache.write_bytes(content)
+    plan = load_plan(repo, cache=cache)
+    assert plan.errors == [] and "C-TS-3" in plan.taskspecs
