@@ -1,4 +1,7 @@
-"""Step `taskspec` (finish): done.json for an approved attempt, escalated.json after the last."""
+"""Step `taskspec` (finish): done.json for an approved attempt, escalated.json after the last.
+
+An escalation is recorded once per input digest: a rerun whose escalated.json is still current
+fails again with the same one line, and logs, audits and notifies nothing new."""
 
 from __future__ import annotations
 
@@ -10,16 +13,55 @@ from hatchdoit.faults import fault_point
 from hatchdoit.gitops import head_commit
 from hatchdoit.notify import notify_escalated
 from hatchdoit.records import DoneRecord, EscalatedRecord
+from hatchdoit.schemas import try_load
 from hatchdoit.steps.attempts import decision, receipt
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.worktree import branch_of
 
+# The steps before QA, in chain order: the first that failed is why QA rejected.
+CAUSE_STEPS = ("factory", "summary", "checks")
+
 
 class Escalated(StepError):
-    """Every attempt was rejected: a human has to look."""
+    """Every attempt was rejected: a human has to look. `on_record` when escalated.json already
+    said so for these inputs (a rerun): the failure is repeated, not recorded again."""
+
+    on_record = False
+
+    def one_line(self) -> str:
+        # The record's path is in the fix; the root cause comes first.
+        return self.message + (f" (fix: {self.fix})" if self.fix else "")
+
+
+def root_cause(ctx: StepContext, attempt: int) -> str:
+    """Why QA rejected `attempt`, in one line: the first reason of the first failed step before
+    QA (a hung factory, no summary, failed tests), else QA's own first reason."""
+    for step in CAUSE_STEPS:
+        rec = receipt(ctx, step, attempt)
+        if rec is not None and rec.outcome == "failed" and rec.reasons:
+            return _first_line(rec.reasons[0])
+    qa = receipt(ctx, "qa", attempt)
+    return _first_line(qa.reasons[0]) if qa is not None and qa.reasons else "rejected by QA"
+
+
+def escalation_on_record(ctx: StepContext) -> Escalated | None:
+    """The escalation escalated.json records for the current inputs, if every attempt is still
+    rejected; None when the finish step has work to do."""
+    max_attempts = ctx.project.max_attempts(ctx.tid)
+    record = try_load(ctx.layout.escalated(ctx.tid), EscalatedRecord)
+    if record is None or record.digest != ctx.digest or record.attempts != max_attempts:
+        return None
+    if any(decision(ctx, k) != "rejected" for k in range(1, max_attempts + 1)):
+        return None
+    escalated = _escalated(ctx, max_attempts)
+    escalated.on_record = True
+    return escalated
 
 
 def run_finish(ctx: StepContext, attempt: int = 0) -> None:
+    on_record = escalation_on_record(ctx)
+    if on_record is not None:
+        raise on_record
     layout = ctx.layout
     max_attempts = ctx.project.max_attempts(ctx.tid)
     for k in range(1, max_attempts + 1):
@@ -60,18 +102,30 @@ def run_finish(ctx: StepContext, attempt: int = 0) -> None:
         taskspec_id=ctx.tid, digest=ctx.digest, attempts=max_attempts, reasons=reasons
     )
     write_json_atomic(layout.escalated(ctx.tid), record_esc.model_dump(mode="json"))
+    escalated = _escalated(ctx, max_attempts)
     ctx.audit("escalated", attempts=max_attempts, reasons=reasons)
     notify_escalated(ctx.project, ctx.tid)
     ctx.log(
         "orchestrator",
         logging.CRITICAL,
-        f"escalated after {max_attempts} attempt(s)",
+        escalated.message,
         operation="finish",
         reasons=reasons,
     )
-    raise Escalated(
-        f"escalated after {max_attempts} rejected attempt(s): {reasons[-1] if reasons else ''}",
+    raise escalated
+
+
+def _escalated(ctx: StepContext, attempts: int) -> Escalated:
+    path = ctx.layout.escalated(ctx.tid)
+    return Escalated(
+        f"escalated after {attempts} attempt(s): {root_cause(ctx, attempts)}",
         taskspec_id=ctx.tid,
-        path=layout.escalated(ctx.tid),
-        fix="read the QA verdicts and checks, edit the TaskSpec, rerun",
+        operation="finish",
+        path=path,
+        fix=f"read {ctx.layout.rel(path)} and each attempt's checks and QA verdict, "
+        "edit the TaskSpec, rerun doit",
     )
+
+
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0]
