@@ -1,14 +1,18 @@
 """`hatchdoit` command line: validate, status, watch, logs, metrics, report, ci, config-doc,
 schemas, init. `doit` itself runs the build.
 
-Exit codes: 0 ok, 1 failed, 2 configuration or planning errors, 3 unexpected, 130 interrupted.
+Exit codes: 0 ok, 1 failed, 2 configuration or planning errors, 3 unexpected, 130 interrupted,
+141 the reader of our output went away (`hatchdoit status --json | head`): like a program killed
+by SIGPIPE in a shell (128 + 13), quietly, so a cut-short output is never taken for a whole one.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import select
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +33,16 @@ from hatchdoit.scaffold import init_project
 from hatchdoit.schemas import export_schemas
 
 Command = Callable[[argparse.Namespace], int]
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a program killed by it
+
+
+class PipeAwareConsole(Console):
+    """rich's Console, but a closed pipe goes to main's one handler instead of rich's own
+    `SystemExit(1)`."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
 
 def _project(args: argparse.Namespace) -> Project:
@@ -70,7 +84,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(report.model_dump_json(indent=2))
         return EXIT_OK
-    Console().print(render_status(report))
+    PipeAwareConsole().print(render_status(report))
     return EXIT_OK
 
 
@@ -79,7 +93,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from hatchdoit.watch import run_watch
 
     return run_watch(
-        _project(args), once=args.once, exit_when_idle=args.exit_when_idle, tick=args.tick
+        _project(args),
+        once=args.once,
+        exit_when_idle=args.exit_when_idle,
+        tick=args.tick,
+        console=PipeAwareConsole(),
     )
 
 
@@ -104,9 +122,6 @@ def cmd_logs(args: argparse.Namespace) -> int:
             out=out,
         )
     except KeyboardInterrupt:  # the normal end of `logs -f`
-        return EXIT_OK
-    except BrokenPipeError:  # `hatchdoit logs | head`: quiet, also when Python flushes at exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
 
 
@@ -290,10 +305,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reading end is closed (poll reports POLLERR on
+    the writing end then), as opposed to a broken pipe to some other process."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(mask & (select.POLLERR | select.POLLHUP) for _, mask in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no real descriptor (a test's capture)
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, not in the flush at interpreter exit
+        return code
+    except BrokenPipeError as exc:
+        if not stdout_reader_gone():
+            return _unexpected(exc)
+        # Nothing more can be written; pointing stdout at /dev/null keeps the interpreter's own
+        # flush at exit from failing again (Python's docs, "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except HatchdoitError as exc:
         print(f"hatchdoit: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code
@@ -301,8 +336,12 @@ def main(argv: list[str] | None = None) -> int:
         print("hatchdoit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # the one place unexpected errors are reported
-        print(f"hatchdoit: unexpected error: {exc!r} (please report it)", file=sys.stderr)
-        return EXIT_UNEXPECTED
+        return _unexpected(exc)
+
+
+def _unexpected(exc: Exception) -> int:
+    print(f"hatchdoit: unexpected error: {exc!r} (please report it)", file=sys.stderr)
+    return EXIT_UNEXPECTED
 
 
 if __name__ == "__main__":
