@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,30 @@ def current_branch(repo: Path) -> str:
 
 def head_commit(repo: Path) -> str:
     return git(repo, "rev-parse", "HEAD").strip()
+
+
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # a full SHA-1 or SHA-256 id
+
+
+def branch_exists(repo: Path, branch: str) -> bool:
+    """Whether `refs/heads/<branch>` exists in `repo`."""
+    argv = ["git", "-C", str(repo), "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"]
+    return run(argv, check=False, operation="git show-ref").returncode == 0
+
+
+def has_commit(repo: Path, commit: str) -> bool:
+    """Whether `commit` (a full id from our records) is a commit object in `repo`. An unreachable
+    one counts until git prunes it: a deleted branch's work can still be brought back."""
+    if not _COMMIT_ID.fullmatch(commit):
+        return False
+    argv = ["git", "-C", str(repo), "cat-file", "-e", f"{commit}^{{commit}}"]
+    return run(argv, check=False, operation="git cat-file").returncode == 0
+
+
+def contains(repo: Path, ref: str, commit: str) -> bool:
+    """Whether `commit` is `ref` or one of its ancestors."""
+    argv = ["git", "-C", str(repo), "merge-base", "--is-ancestor", commit, ref]
+    return run(argv, check=False, operation="git merge-base").returncode == 0
 
 
 def ensure_repo(repo: Path, seed: Path | None) -> None:

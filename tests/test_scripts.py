@@ -236,6 +236,50 @@ def test_create_worktree_reuses_existing_branch(
     assert git(wt, "rev-parse", "HEAD", env=env) == head
 
 
+def remove_and_delete_branch(repo: Path, root: Path, ts_id: str, env: dict[str, str]) -> None:
+    removed = run(REMOVE, "--repo", repo, "--worktrees-root", root, "--id", ts_id, env=env)
+    assert removed.returncode == 0, removed.stderr
+    git(repo, "branch", "-D", f"taskspec/{ts_id}", env=env)
+
+
+def test_create_worktree_restores_a_lost_branch_at_the_given_commit(
+    repo: Path, root: Path, env: dict[str, str]
+) -> None:
+    wt = Path(create(repo, root, "001-TS-A", env).stdout.strip())
+    approved = commit_file(wt, "feature.py", "x = 1\n", env)
+    remove_and_delete_branch(repo, root, "001-TS-A", env)
+
+    result = create(repo, root, "001-TS-A", env, "--restore", approved)
+    assert result.returncode == 0, result.stderr
+    assert "branch taskspec/001-TS-A is missing: restoring it at " + approved in result.stderr
+    assert git(repo, "rev-parse", "taskspec/001-TS-A", env=env) == approved
+    assert git(wt, "symbolic-ref", "--short", "HEAD", env=env) == "taskspec/001-TS-A"
+    assert (wt / "feature.py").read_text() == "x = 1\n"
+
+
+def test_create_worktree_restore_leaves_an_existing_branch_alone(
+    repo: Path, root: Path, env: dict[str, str]
+) -> None:
+    wt = Path(create(repo, root, "001-TS-A", env).stdout.strip())
+    older = commit_file(wt, "feature.py", "x = 1\n", env)
+    newer = commit_file(wt, "feature.py", "x = 2\n", env)
+    again = create(repo, root, "001-TS-A", env, "--restore", older)
+    assert again.returncode == 0, again.stderr
+    assert "restoring" not in again.stderr
+    assert git(wt, "rev-parse", "HEAD", env=env) == newer
+
+
+@pytest.mark.parametrize("commit", ["main", "abc123", "0" * 40, "--help"])
+def test_create_worktree_restore_needs_a_full_id_of_a_commit(
+    repo: Path, root: Path, env: dict[str, str], commit: str
+) -> None:
+    result = create(repo, root, "001-TS-A", env, "--restore", commit)
+    assert result.returncode == 2
+    assert result.stderr.startswith("create_worktree.sh: error: ")
+    assert not root.exists()
+    assert git(repo, "branch", "--list", "taskspec/*", env=env) == ""
+
+
 def test_create_worktree_merges_dependency_branch(
     repo: Path, root: Path, env: dict[str, str]
 ) -> None:

@@ -1,17 +1,33 @@
 """Step `worktree`: the TaskSpec's git worktree on branch taskspec/<ID>, based on the integration
-branch with its dependencies' approved branches merged in."""
+branch with its dependencies' approved branches merged in.
+
+The branch is what the TaskSpec's records say it is: if it was lost (worktree removed, branch
+deleted) after done.json recorded an approved commit, it is restored at that commit while git
+still has it; once the commit is gone too, the records of the lost work are set aside, so the
+TaskSpec's chain reruns. Either way a WARN says what happened: approved work never vanishes
+silently."""
 
 from __future__ import annotations
 
 import logging
+import os
+from datetime import UTC, datetime
+from pathlib import Path
 
 from hatchdoit.atomicio import write_json_atomic
 from hatchdoit.errors import StepError
 from hatchdoit.faults import fault_point
-from hatchdoit.gitops import current_branch, ensure_repo, head_commit
+from hatchdoit.gitops import (
+    branch_exists,
+    contains,
+    current_branch,
+    ensure_repo,
+    has_commit,
+    head_commit,
+)
 from hatchdoit.locks import exclusive
 from hatchdoit.proc import run
-from hatchdoit.records import Receipt, WorktreeRecord
+from hatchdoit.records import DoneRecord, Receipt, WorktreeRecord
 from hatchdoit.schemas import try_load
 from hatchdoit.steps.context import StepContext
 
@@ -43,6 +59,10 @@ def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
         ensure_repo(repo, (project.root / seed) if seed else None)
         base_ref = project.config.target.integration_branch or current_branch(repo)
         argv += ["--base", base_ref]
+        restore = _branch_as_recorded(ctx, repo)
+        if restore:
+            argv += ["--restore", restore]
+        fresh = not restore and not branch_exists(repo, branch_of(ctx.tid))
         fault_point("worktree.before_script", ctx.tid)
         done = run(argv, check=False, operation="create_worktree", taskspec_id=ctx.tid)
     if done.returncode != 0:
@@ -69,7 +89,7 @@ def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
         path=layout.rel(ctx.worktree),
         branch=branch_of(ctx.tid),
         base_ref=base_ref,
-        base_commit=_base_commit(ctx, base_ref),
+        base_commit=head_commit(ctx.worktree) if fresh else _base_commit(ctx),
         merged_dependencies=deps,
     )
     write_json_atomic(layout.worktree_record(ctx.tid), record.model_dump(mode="json"))
@@ -89,7 +109,88 @@ def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
     )
 
 
-def _base_commit(ctx: StepContext, base_ref: str) -> str:
+def _branch_as_recorded(ctx: StepContext, repo: Path) -> str | None:
+    """The commit to restore a lost branch at, if done.json records one that git still has.
+
+    A lost branch whose recorded commit is gone can only be rebuilt: the records of the lost work
+    are set aside (so the chain reruns) and None is returned, as for a branch that exists or was
+    never recorded. A branch that exists but lacks the recorded commit is left alone (someone
+    moved it on purpose, perhaps) with a WARN."""
+    done = try_load(ctx.layout.done(ctx.tid), DoneRecord)
+    branch = branch_of(ctx.tid)
+    if done is None:
+        state = ctx.layout.state_dir(ctx.tid)
+        if any(state.glob("factory-*.receipt.json")) and not branch_exists(repo, branch):
+            ctx.log(
+                "orchestrator",
+                logging.WARNING,
+                f"branch {branch} was missing and no approved commit is recorded: it starts "
+                "again from the base, without the work of the attempts already made",
+                operation="lost_branch",
+            )
+        return None
+    if branch_exists(repo, branch):
+        if has_commit(repo, done.commit) and contains(repo, branch, done.commit):
+            return None
+        ctx.log(
+            "orchestrator",
+            logging.WARNING,
+            f"branch {branch} does not contain {done.commit}, the approved commit done.json "
+            "records; leaving the branch as it is",
+            operation="diverged_branch",
+            commit=done.commit,
+        )
+        return None
+    if has_commit(repo, done.commit):
+        ctx.audit("branch_restored", branch=branch, commit=done.commit)
+        ctx.log(
+            "orchestrator",
+            logging.WARNING,
+            f"branch {branch} was missing: restoring it at {done.commit}, the approved commit "
+            "done.json records",
+            operation="restore_branch",
+            commit=done.commit,
+        )
+        return done.commit
+    aside = _set_records_aside(ctx)
+    ctx.audit("records_set_aside", branch=branch, commit=done.commit, to=ctx.layout.rel(aside))
+    ctx.log(
+        "orchestrator",
+        logging.WARNING,
+        f"branch {branch} was missing and {done.commit}, the approved commit done.json records, "
+        f"is gone from {repo}: the TaskSpec's chain will rerun from the base (its records are "
+        f"kept in {ctx.layout.rel(aside)})",
+        operation="lost_branch",
+        commit=done.commit,
+    )
+    return None
+
+
+def _set_records_aside(ctx: StepContext) -> Path:
+    """Move every step's receipt and launch record except the worktree's, then done.json and
+    escalated.json, into `lost-<time>/` beside them: no longer current, still on record. done.json
+    goes last, so a build killed halfway finds it and sets the rest aside on its rerun."""
+    state = ctx.layout.state_dir(ctx.tid)
+    aside = state / f"lost-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+    aside.mkdir()
+    keep = {
+        ctx.layout.worktree_record(ctx.tid).name,
+        ctx.layout.receipt(ctx.tid, "worktree", 0).name,
+    }
+    records = [
+        path
+        for path in sorted(state.iterdir())
+        if path.is_file()
+        and path.name.endswith((".receipt.json", ".launch.json"))
+        and path.name not in keep
+    ]
+    for path in [*records, ctx.layout.escalated(ctx.tid), ctx.layout.done(ctx.tid)]:
+        if path.exists():
+            os.replace(path, aside / path.name)
+    return aside
+
+
+def _base_commit(ctx: StepContext) -> str:
     """LOC is measured against the merge of the base and the dependencies: the worktree's HEAD
     right after creation, or the recorded base when the worktree already had work in it."""
     previous = try_load(ctx.layout.worktree_record(ctx.tid), WorktreeRecord)

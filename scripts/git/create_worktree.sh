@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Usage: create_worktree.sh --repo REPO --worktrees-root ROOT --id ID --base REF [--merge BRANCH]...
+#                           [--restore COMMIT]
 #
 # Creates (or reuses) the git worktree ROOT/ID of REPO on branch taskspec/ID; a new branch
-# starts at REF. Then merges each --merge BRANCH (in order) that HEAD does not contain yet.
+# starts at REF, or, with --restore, at COMMIT (a full commit id the caller's records name, for a
+# branch that was lost). Then merges each --merge BRANCH (in order) that HEAD does not contain yet.
 # Git's chatter goes to stderr; the last line of stdout is the worktree's absolute path.
 # Exit: 0 ok, 1 git failed, 2 bad arguments, 3 merge conflict (merge aborted),
 #       4 refused (ROOT/ID exists but is not our worktree, or resolves outside ROOT).
@@ -13,7 +15,7 @@ die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$
 q() { printf '%q' "$1"; }  # a value from outside, quoted: no raw newline or escape
 need() { if [ "$1" -lt 2 ] || [ -z "$3" ]; then die 2 "$2 needs a non-empty value"; fi; }
 
-repo='' root='' id='' base=''
+repo='' root='' id='' base='' restore=''
 merges=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -22,6 +24,7 @@ while [ $# -gt 0 ]; do
     --id) need $# "$1" "${2-}"; id=$2; shift 2 ;;
     --base) need $# "$1" "${2-}"; base=$2; shift 2 ;;
     --merge) need $# "$1" "${2-}"; merges+=("$2"); shift 2 ;;
+    --restore) need $# "$1" "${2-}"; restore=$2; shift 2 ;;
     -h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die 2 "unknown argument: $(q "$1")" ;;
   esac
@@ -37,6 +40,12 @@ for ref in "$base" ${merges[@]+"${merges[@]}"}; do
   git -C "$repo" rev-parse --verify --quiet --end-of-options "$ref^{commit}" >/dev/null \
     || die 2 "unknown ref: $(q "$ref")"
 done
+if [ -n "$restore" ]; then
+  [[ $restore =~ ^[0-9a-f]{40}([0-9a-f]{24})?$ ]] \
+    || die 2 "invalid --restore (a full commit id): $(q "$restore")"
+  git -C "$repo" cat-file -e "$restore^{commit}" 2>/dev/null \
+    || die 2 "unknown commit: $(q "$restore")"
+fi
 
 branch="taskspec/$id"
 root_abs=$(realpath -m -- "$root")
@@ -72,6 +81,10 @@ else
   git -C "$repo" worktree prune >&2 || die 1 "git worktree prune failed in $(q "$repo")"
   if git -C "$repo" show-ref --verify --quiet "refs/heads/$branch"; then
     git -C "$repo" worktree add -- "$wt" "$branch" >&2 \
+      || die 1 "git worktree add failed for $(q "$wt")"
+  elif [ -n "$restore" ]; then
+    printf '%s: branch %s is missing: restoring it at %s\n' "$prog" "$branch" "$restore" >&2
+    git -C "$repo" worktree add -b "$branch" -- "$wt" "$restore" >&2 \
       || die 1 "git worktree add failed for $(q "$wt")"
   else
     git -C "$repo" worktree add -b "$branch" -- "$wt" "$base" >&2 \
