@@ -32,6 +32,12 @@ Precedence, lowest first:
    list);
 5. the shortcuts `HATCHDOIT_AGENT=<profile>` (both roles) and `HATCHDOIT_SPECS=<path>`.
 
+A configuration error names where the bad value was set (the variable, or the file and its
+`environments.<name>` overlay), the key, the value it got and what the key accepts, e.g.
+`HATCHDOIT__LIMITS__MAX_ATTEMPTS: limits.max_attempts: Input should be a valid integer, ...,
+got 'many' (set by the environment variable HATCHDOIT__LIMITS__MAX_ATTEMPTS) (fix: set
+HATCHDOIT__LIMITS__MAX_ATTEMPTS to an integer >= 1 and <= 20; or unset it)`.
+
 Durations are in seconds.
 """
 

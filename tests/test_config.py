@@ -18,11 +18,15 @@ def write_config(root: Path, data: dict[str, Any] | str) -> Path:
     return path
 
 
-def config_error(root: Path, environ: dict[str, str] | None = None) -> ConfigError:
+def config_error(
+    root: Path, environ: dict[str, str] | None = None, source: str | None = None
+) -> ConfigError:
+    """The ConfigError of loading `root`; `source` is where it must say the value was set (the
+    variable's name; default the file)."""
     with pytest.raises(ConfigError) as exc:
         load_config(root, environ or {})
     assert exc.value.exit_code == EXIT_CONFIG == 2
-    assert exc.value.path == str(root / CONFIG_FILE)
+    assert exc.value.path == (source or str(root / CONFIG_FILE))
     assert exc.value.fix
     return exc.value
 
@@ -160,10 +164,16 @@ def test_unknown_env_without_overlay_is_an_error(tmp_path: Path) -> None:
     err = config_error(tmp_path, {"HATCHDOIT_ENV": "qa-lab"})
     assert err.field == "environments"
     assert "qa-lab" in err.message
+    # every accepted name, the standard ones first, as words rather than a Python list
+    assert err.fix == "use one of: dev, ci, prod, staging; or add environments.qa-lab to " + (
+        CONFIG_FILE
+    )
 
 
 def test_unknown_env_without_file_is_an_error(tmp_path: Path) -> None:
-    assert config_error(tmp_path, {"HATCHDOIT_ENV": "nightly"}).field == "environments"
+    err = config_error(tmp_path, {"HATCHDOIT_ENV": "nightly"})
+    assert err.field == "environments"
+    assert "use one of: dev, ci, prod;" in err.one_line() and "[" not in err.one_line()
 
 
 @pytest.mark.parametrize("name", ["dev", "ci", "prod"])
@@ -173,10 +183,15 @@ def test_standard_envs_need_no_overlay(tmp_path: Path, name: str) -> None:
     assert load_config(tmp_path, {"HATCHDOIT_ENV": name}).limits.max_attempts == 4
 
 
-def test_overlay_with_invalid_value_names_the_field(tmp_path: Path) -> None:
+def test_overlay_with_invalid_value_names_the_overlay_and_the_field(tmp_path: Path) -> None:
     write_config(tmp_path, {"environments": {"ci": {"limits": {"max_attempts": 0}}}})
     assert load_config(tmp_path, {}).limits.max_attempts == 3
-    assert config_error(tmp_path, {"HATCHDOIT_ENV": "ci"}).field == "limits.max_attempts"
+    err = config_error(tmp_path, {"HATCHDOIT_ENV": "ci"})
+    assert err.field == "environments.ci.limits.max_attempts"  # where it is written in the file
+    assert "got 0 (set by environments.ci, chosen by HATCHDOIT_ENV=ci)" in err.message
+    assert err.fix == (
+        f"change environments.ci.limits.max_attempts in {CONFIG_FILE} to an integer >= 1 and <= 20"
+    )
 
 
 def test_non_mapping_overlay_is_a_config_error(tmp_path: Path) -> None:
@@ -322,12 +337,63 @@ def test_invalid_file_values(tmp_path: Path, data: dict[str, Any], field: str) -
     ],
 )
 def test_invalid_variable_values(tmp_path: Path, name: str, value: str, field: str) -> None:
-    assert config_error(tmp_path, {name: value}).field == field
+    write_config(tmp_path, {"limits": {"max_attempts": 2}})  # the file is fine
+    err = config_error(tmp_path, {name: value}, source=name)
+    assert err.field == field
+    assert f"(set by the environment variable {name})" in err.message
+    assert name in (err.fix or "") and "unset" in (err.fix or "")
 
 
-def test_several_invalid_values_are_counted(tmp_path: Path) -> None:
+def test_a_bad_variable_value_names_the_variable_and_what_it_needs(tmp_path: Path) -> None:
+    """`HATCHDOIT__LIMITS__MAX_ATTEMPTS=many doit` once blamed hatchdoit.yaml."""
+    name = "HATCHDOIT__LIMITS__MAX_ATTEMPTS"
+    err = config_error(tmp_path, {name: "many"}, source=name)
+    line = err.one_line()
+    assert line.startswith(f"{name}: limits.max_attempts: Input should be a valid integer")
+    assert f"got 'many' (set by the environment variable {name})" in line
+    assert line.endswith(f"(fix: set {name} to an integer >= 1 and <= 20; or unset it)")
+    assert CONFIG_FILE not in line
+
+
+def test_a_file_value_replaced_by_a_variable_is_blamed_on_the_variable(tmp_path: Path) -> None:
+    write_config(tmp_path, {"limits": {"max_attempts": 0, "parallel_sessions": 2}})
+    assert load_config(tmp_path, {"HATCHDOIT__LIMITS__MAX_ATTEMPTS": "4"}).limits.max_attempts == 4
+    # a variable replacing the whole section owns every key below it
+    err = config_error(
+        tmp_path, {"HATCHDOIT__LIMITS": "{max_attempts: 0}"}, source="HATCHDOIT__LIMITS"
+    )
+    assert err.field == "limits.max_attempts"
+    # and a bad file value next to a variable's good one is still the file's
+    err = config_error(tmp_path, {"HATCHDOIT__LIMITS__PARALLEL_SESSIONS": "3"})
+    assert err.field == "limits.max_attempts" and "environment variable" not in err.message
+
+
+def test_several_invalid_values_are_counted_with_their_sources(tmp_path: Path) -> None:
     write_config(tmp_path, {"integrate": "x", "limits": {"max_attempts": 0}})
-    assert "(and 1 more)" in config_error(tmp_path).message
+    err = config_error(tmp_path, {"HATCHDOIT__LOGS__LEVEL": "LOUD"})
+    assert "(and 2 more: " in err.message
+    assert f"limits.max_attempts (set in {tmp_path / CONFIG_FILE})" in err.message
+    assert "logs.level (set by the environment variable HATCHDOIT__LOGS__LEVEL)" in err.message
+
+
+@pytest.mark.parametrize(
+    "data, fix",
+    [
+        (
+            {"integrate": "squash"},
+            "change integrate in hatchdoit.yaml to one of: none, merge, rebase",
+        ),
+        ({"limits": {"max_attempt": 4}}, "remove limits.max_attempt from hatchdoit.yaml"),
+        ({"tmux_socket": "a b"}, "change tmux_socket in hatchdoit.yaml to a string matching"),
+        ({"notify": {"command": "notify.sh"}}, "change notify.command in hatchdoit.yaml to a list"),
+    ],
+)
+def test_the_fix_says_what_the_key_accepts(tmp_path: Path, data: dict[str, Any], fix: str) -> None:
+    write_config(tmp_path, data)
+    err = config_error(tmp_path)
+    assert (err.fix or "").startswith(fix), err.fix
+    if "remove" in fix:
+        assert "limits takes: parallel_sessions, max_attempts" in (err.fix or "")
 
 
 @pytest.mark.parametrize("value", ["@plans", "[unclosed"])

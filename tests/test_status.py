@@ -100,6 +100,16 @@ def test_status_of_a_broken_config_exits_2(project: HatchProject) -> None:
     done = hatchdoit(project, "status")
     assert done.returncode == 2
     assert "limits.max_attempts" in done.stderr
+    project.configure(limits={"max_attempts": 2})
+    variable = "HATCHDOIT__LIMITS__MAX_ATTEMPTS"
+    done = hatchdoit(project, "status", env={variable: "many"})
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"hatchdoit: {variable}: limits.max_attempts: ")
+    assert (
+        "hatchdoit.yaml" not in done.stderr and f"fix: set {variable} to an integer" in done.stderr
+    )
+    done = hatchdoit(project, "status", env={"HATCHDOIT_ENV": "staging"})
+    assert done.returncode == 2 and "use one of: dev, ci, prod;" in done.stderr
 
 
 def test_progress_lines_per_step_start_and_finish(mixed: MixedBuild) -> None:
