@@ -15,6 +15,7 @@ from hatchdoit.locks import exclusive
 from hatchdoit.proc import run
 from hatchdoit.project import Project, load_project
 from hatchdoit.records import DoneRecord
+from hatchdoit.reporter import StepFailed
 from hatchdoit.schemas import try_load
 from hatchdoit.state import update_state
 from hatchdoit.steps.attempts import attempt_superseded, receipt
@@ -91,12 +92,18 @@ def group_is_current(root: str, step: str) -> bool:
     )
 
 
-def run_step(root: str, step: str, tid: str, attempt: int) -> bool:
-    """doit action: run one step under the TaskSpec's lock; False fails the doit task."""
+def run_step(root: str, step: str, tid: str, attempt: int) -> bool | StepFailed:
+    """doit action: run one step under the TaskSpec's lock; a StepFailed fails the doit task."""
     ctx = _context(root, tid)
     if step not in ("taskspec", "worktree") and attempt_superseded(ctx, attempt):
         return True
     label = f"{step} {tid}" + (f" attempt {attempt}" if attempt else "")
+    if step == "taskspec":
+        from hatchdoit.steps.finish import escalation_on_record
+
+        on_record = escalation_on_record(ctx)
+        if on_record is not None:  # escalated.json says it already: no lock, audit or state
+            return _report(ctx, label, step, attempt, on_record)
     try:
         with exclusive(ctx.layout.locks / f"{tid}.lock", f"TaskSpec {tid}"):
             ctx.audit("step_start", step=step, attempt=attempt)
@@ -126,9 +133,15 @@ def run_step(root: str, step: str, tid: str, attempt: int) -> bool:
     return True
 
 
-def _report(ctx: StepContext, label: str, step: str, attempt: int, exc: HatchdoitError) -> bool:
-    """The one place a failed step is reported: one stderr line, an ERROR log, an audit event."""
-    print(f"hatchdoit: {label}: {exc.one_line()}", file=sys.stderr)
+def _report(
+    ctx: StepContext, label: str, step: str, attempt: int, exc: HatchdoitError
+) -> StepFailed:
+    """The one place a failed step is reported: doit's failure value carrying its one
+    `hatchdoit: ...` line (the reporter prints it once), an ERROR log and an audit event. A
+    failure already on record (a rerun of an escalated TaskSpec) logs and audits nothing new."""
+    failed = StepFailed(f"hatchdoit: {label}: {exc.one_line()}", exc.message)
+    if getattr(exc, "on_record", False):
+        return failed
     try:
         ctx.log(
             "orchestrator",
@@ -139,8 +152,8 @@ def _report(ctx: StepContext, label: str, step: str, attempt: int, exc: Hatchdoi
         )
         ctx.audit("step_error", step=step, attempt=attempt, error=exc.message)
     except OSError:
-        pass  # the disk is what failed; the line above already told the user
-    return False
+        pass  # the disk is what failed; the failure's own line tells the user
+    return failed
 
 
 def clean_worktree(root: str, tid: str) -> None:

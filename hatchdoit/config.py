@@ -59,6 +59,12 @@ class Limits(_Strict):
     submit_timeout: float = Field(default=5.0, gt=0, description="Seconds to confirm a submit")
     test_timeout: float = Field(default=900.0, gt=0)
     poll_interval: float = Field(default=0.5, gt=0, description="Backup poll behind inotify")
+    progress_every: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds between the lines a step prints while it waits on an agent "
+        "(elapsed and idle time) or for a free agent slot",
+    )
     backoff: Backoff = Field(default_factory=Backoff)
 
 

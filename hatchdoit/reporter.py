@@ -1,14 +1,22 @@
 """The doit reporter of hatchdoit builds (DOIT_CONFIG['reporter']): one line when a step starts and
-one when it finishes, with its attempt, duration and outcome; a closing summary; metrics written
-after every build that ran a step; notifications for escalations and failed builds.
+one when it finishes, with its attempt, duration and outcome; a closing summary; one line per
+failure at the end; metrics written after every build that ran a step; notifications for
+escalations and failed builds.
 
     .  factory:001-TS-2025-08-18-SLUGIFY.1     attempt 1/3  started
     +  factory:001-TS-2025-08-18-SLUGIFY.1     attempt 1/3  0.41s  stop
     x  qa:003-TS-2025-08-18-TRUNCATE.1         attempt 1/3  0.52s  rejected: needs docstrings
-    F  taskspec:007-TS-2025-08-18-BROKEN                    0.01s  escalated after 3 attempt(s)
+    F  taskspec:007-TS-2025-08-18-BROKEN                    0.01s  escalated after 3 attempt(s): ...
+    F  taskspec:008-TS-2025-08-18-AFTER                            blocked: depends on 007-TS-...
+    hatchdoit: 8 TaskSpec(s): 6 done, 1 escalated, 0 active, 1 pending (...)
+    hatchdoit: taskspec 007-TS-2025-08-18-BROKEN: escalated after 3 attempt(s): ... (fix: ...)
 
 `.` started, `+` finished with an ok outcome, `x` finished with a failed outcome (the build goes
-on: a retry follows), `F` the doit task failed. Up-to-date tasks keep doit's `-- name` line.
+on: a retry follows), `F` the doit task failed. A failed step is said once as it
+happens (its `F` line) and once more, in full, in the closing `hatchdoit:` lines on stderr, so
+the end of the output lists every failure; doit's own failure block (`TaskFailed - taskid:...`)
+is not repeated for them. A TaskSpec left unbuilt because a TaskSpec it depends on failed gets
+one `F ... blocked` line, not one per step. Up-to-date tasks keep doit's `-- name` line.
 With `doit -n N` the lines come from the main process as workers report, so durations are as
 seen from there. Long waits on an agent print elapsed and idle time from the step itself.
 """
@@ -22,6 +30,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from doit.exceptions import TaskFailed, UnmetDependency
 from doit.reporter import ConsoleReporter
 
 from hatchdoit.logs import maintain_logs
@@ -64,6 +73,28 @@ def _first_line(text: str, limit: int = 140) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def _last_line(text: str, limit: int = 140) -> str:
+    """The last line of a message: where a traceback names the exception."""
+    lines = text.strip().splitlines()
+    return _first_line(lines[-1] if lines else "", limit)
+
+
+class StepFailed(TaskFailed):  # type: ignore[misc]
+    """A hatchdoit step's failure as doit's failure value (what `run_step` returns instead of
+    False): `message` is its one `hatchdoit: ...` line, `summary` the short text of its progress
+    line. Any doit reporter prints the one line; ProgressReporter prints it once, at the end."""
+
+    def __init__(self, line: str, summary: str) -> None:
+        super().__init__(line)
+        self.summary = summary
+
+    def get_name(self) -> str:
+        return "TaskFailed"  # doit's word for a failed task, whatever the subclass
+
+    def get_msg(self) -> str:
+        return str(self.message)  # no traceback: the line says it all
+
+
 class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
     desc = "hatchdoit: one line per step start and finish, with attempt, duration and outcome"
 
@@ -74,6 +105,9 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         self._root: Path | None = None
         self._executed = 0
         self._failed_tasks: list[dict[str, Any]] = []
+        self._failed_tids: set[str] = set()  # TaskSpecs with a failure of their own
+        self._blocked_by: dict[str, list[str]] = {}
+        self._closing: list[str] = []  # one `hatchdoit:` line per failure, for the end
 
     # doit's hooks ---------------------------------------------------------------------------
 
@@ -105,48 +139,98 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
 
     def add_failure(self, task: Any, fail: Any) -> None:
         parsed = parse_task_name(task.name)
-        if parsed is not None:
-            message = _first_line(fail.get_msg() if hasattr(fail, "get_msg") else str(fail))
-            escalated = self._escalated(parsed)
-            if escalated:
-                message = escalated
-            self._line("F", task.name, self._attempt_text(parsed), message, task)
-            self._failed_tasks.append(
-                {"task": task.name, "taskspec_id": parsed[1], "step": parsed[0], "message": message}
-            )
-            if parsed[0] == "taskspec":
-                project = self._project()
-                if project is not None:
-                    from hatchdoit.notify import notify_escalated
+        if parsed is None:
+            if self._is_step(task.name) and isinstance(fail, UnmetDependency):
+                return  # a group task (`taskspec`): its TaskSpecs say why
+            super().add_failure(task, fail)
+            return
+        step, tid, _ = parsed
+        if isinstance(fail, UnmetDependency):
+            self._unmet(task, parsed, fail)
+            return
+        self._failed_tids.add(tid)
+        if isinstance(fail, StepFailed):
+            message, line = _first_line(fail.summary), str(fail.message)
+        else:  # a bug or a doit error: doit's own block (below) keeps the traceback
+            message = _last_line(fail.get_msg())
+            line = f"hatchdoit: {task.name}: {message} ({fail.get_name()}, details above)"
+        self._line("F", task.name, self._attempt_text(parsed), message, task)
+        if not isinstance(fail, StepFailed):
+            super().add_failure(task, fail)
+        self._closing.append(line)
+        self._failed_tasks.append(
+            {"task": task.name, "taskspec_id": tid, "step": step, "message": message}
+        )
+        if step == "taskspec":
+            project = self._project()
+            if project is not None:
+                from hatchdoit.notify import notify_escalated
 
-                    self._guard("notify", lambda: notify_escalated(project, parsed[1]))
-        super().add_failure(task, fail)
+                self._guard("notify", lambda: notify_escalated(project, tid))
 
     def complete_run(self) -> None:
-        super().complete_run()
+        super().complete_run()  # doit's block for failures that are not a step's (tracebacks)
         project = self._project()
-        if project is None:
-            return
-        if not (self._executed or self._failed_tasks or self.runtime_errors):
+        if project is None or not self._ran():
+            self._close()
             return  # nothing ran: the metrics and state of the last build that did still hold
+        counts = self._counts(project)
+        self._summary(len(project.plan.taskspecs), counts)
+        self._close()
         from hatchdoit.metrics import write_metrics
         from hatchdoit.notify import CI_ENV, notify_build_failed
 
-        counts: Counter[str] = Counter()
-        if self._executed:
-            for tid in project.plan.taskspecs:
-                counts[str(taskspec_progress(project, tid)["status"])] += 1
-            parts = [f"{counts[k]} {k}" for k in ("done", "escalated", "active", "pending")]
-            self.write(
-                f"hatchdoit: {len(project.plan.taskspecs)} TaskSpec(s): {', '.join(parts)} "
-                "(`hatchdoit status` for details, `hatchdoit report` for the HTML report)\n"
-            )
         self._guard("metrics", lambda: write_metrics(project))
         if (self._failed_tasks or self.runtime_errors) and not os.environ.get(CI_ENV):
             failures = self._failed_tasks + [{"message": m} for m in self.runtime_errors]
             self._guard("notify", lambda: notify_build_failed(project, failures, dict(counts)))
 
     # helpers --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _is_step(name: str) -> bool:
+        """A hatchdoit task: a step (`factory:ID.1`) or a step's group task (`factory`)."""
+        return name in STEPS or parse_task_name(name) is not None
+
+    def _unmet(self, task: Any, parsed: tuple[str, str, int], fail: Any) -> None:
+        """A step not run because a task it depends on failed: one line per blocked TaskSpec."""
+        step, tid, _ = parsed
+        if step == "worktree":  # a TaskSpec's first step depends on other TaskSpecs only
+            names = str(fail.message).split()
+            self._blocked_by[tid] = [n[len("taskspec:") :] for n in names]
+        if step != "taskspec" or tid in self._failed_tids:
+            return  # a step: its `taskspec:<ID>` speaks for it, unless it failed on its own
+        blocked = self._blocked_by.get(tid) or ["a TaskSpec"]
+        message = f"blocked: depends on {', '.join(blocked)}, which did not finish"
+        self._line("F", task.name, "", message)
+        self._failed_tasks.append(
+            {"task": task.name, "taskspec_id": tid, "step": step, "message": message}
+        )
+
+    def _counts(self, project: Project) -> Counter[str]:
+        """TaskSpecs per status, read from their artifacts."""
+        return Counter(str(taskspec_progress(project, t)["status"]) for t in project.plan.taskspecs)
+
+    def _ran(self) -> bool:
+        return bool(self._executed or self._failed_tasks or self.runtime_errors)
+
+    def _summary(self, total: int, counts: Counter[str]) -> None:
+        parts = [f"{counts[k]} {k}" for k in ("done", "escalated", "active", "pending")]
+        self.write(
+            f"hatchdoit: {total} TaskSpec(s): {', '.join(parts)} "
+            "(`hatchdoit status` for details, `hatchdoit report` for the HTML report)\n"
+        )
+
+    def _close(self) -> None:
+        """The build ends with one line per failure, on stderr, after the report on stdout."""
+        if not self._closing:
+            return
+        flush = getattr(self.outstream, "flush", None)
+        if flush is not None:
+            flush()
+        for line in self._closing:
+            print(line, file=sys.stderr)
+        sys.stderr.flush()
 
     def _project(self) -> Project | None:
         if self._root is None:
@@ -200,15 +284,3 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
             return True, str(detail or "ok")
         reason = _first_line(receipt.reasons[0]) if receipt.reasons else ""
         return False, "failed" + (f": {reason}" if reason else "")
-
-    def _escalated(self, parsed: tuple[str, str, int]) -> str | None:
-        step, tid, _ = parsed
-        project = self._project()
-        if step != "taskspec" or project is None or tid not in project.plan.taskspecs:
-            return None
-        progress = taskspec_progress(project, tid)
-        if progress["status"] != "escalated":
-            return None
-        reasons = progress.get("reasons") or []
-        last = f": {_first_line(str(reasons[-1]))}" if reasons else ""
-        return f"escalated after {progress['attempt']} attempt(s){last}"

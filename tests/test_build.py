@@ -56,6 +56,30 @@ def build_fails(project: HatchProject, *args: str, timeout: float = 120) -> str:
     return done.stdout + done.stderr
 
 
+def failure_lines(output: str) -> list[str]:
+    """hatchdoit's own lines in a build's output, but for the closing TaskSpec count."""
+    return [
+        line
+        for line in output.splitlines()
+        if line.startswith("hatchdoit:") and " TaskSpec(s): " not in line
+    ]
+
+
+def assert_escalation_said_once(done: Any, tid: str, attempts: int, cause: str) -> str:
+    """The build failed, and said so in exactly one `hatchdoit:` line that names the root cause
+    (not doit's `<function run_step at 0x...>` nor a consequence such as `not run: ...`)."""
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "Traceback" not in output and "<function" not in output, output
+    assert "TaskFailed" not in output, output
+    lines = failure_lines(output)
+    assert len(lines) == 1, output
+    prefix = f"hatchdoit: taskspec {tid}: escalated after {attempts} attempt(s): {cause}"
+    assert lines[0].startswith(prefix), lines[0]
+    assert "not run:" not in lines[0] and f"_logs/state/{tid}/escalated.json" in lines[0]
+    return lines[0]
+
+
 def done_record(project: HatchProject, tid: str) -> DoneRecord:
     return load_valid(project.layout.done(tid), DoneRecord)
 
@@ -234,7 +258,9 @@ def test_reject_once_retries_with_qa_feedback_and_keeps_attempt_one(
 
 def test_failing_tests_escalate_after_max_attempts(project: HatchProject) -> None:
     project.add_taskspec(TID, scripted={"factory": "fail-tests"}, max_attempts=2)
-    output = build_fails(project)
+    first = run_doit(project)
+    output = first.stdout + first.stderr
+    line = assert_escalation_said_once(first, TID, 2, "tests failed (exit 1")
     layout = project.layout
 
     escalated = escalated_record(project, TID)
@@ -258,12 +284,20 @@ def test_failing_tests_escalate_after_max_attempts(project: HatchProject) -> Non
     assert critical and "escalated" in critical[0]["msg"]
     assert read_json(layout.current_state)["taskspecs"][TID]["status"] == "escalated"
 
-    # A rerun launches no agent and still fails, quickly.
+    # A rerun launches no agent and still fails, quickly, with the same one line; the escalation
+    # is on record already, so nothing new is logged, audited or written.
     before = len(launches(project))
+    audit_before = read_audit(project)
+    logs_before = {c: read_log(project, c) for c in ("orchestrator", "errors")}
+    escalated_before = layout.escalated(TID).read_bytes()
     started = time.monotonic()
-    build_fails(project)
+    again = run_doit(project)
     assert time.monotonic() - started < 15
+    assert assert_escalation_said_once(again, TID, 2, "tests failed (exit 1") == line
     assert len(launches(project)) == before
+    assert read_audit(project) == audit_before
+    assert {c: read_log(project, c) for c in ("orchestrator", "errors")} == logs_before
+    assert layout.escalated(TID).read_bytes() == escalated_before
 
 
 # --------------------------------------------------------------------------------------------
@@ -363,8 +397,11 @@ def test_hung_agent_is_ended_by_the_idle_limit(project: HatchProject) -> None:
     project.configure(limits={"factory": {"idle_timeout": 2, "wall_timeout": 20}})
     project.add_taskspec(TID, scripted={"factory": "hang"}, max_attempts=1)
     started = time.monotonic()
-    build_fails(project, timeout=60)
+    done = run_doit(project, timeout=60)
     assert time.monotonic() - started < 30
+    cause = "factory idle: no pane output for 2s"
+    assert_escalation_said_once(done, TID, 1, cause)
+    assert cause in escalated_record(project, TID).reasons[0]
 
     stop = stop_of(project, TID, "factory", 1)
     assert stop.source == "orchestrator" and stop.event in ("idle", "timeout")
@@ -543,11 +580,8 @@ def test_fixture_isolation(project: HatchProject, tmp_path: Path) -> None:
 def test_escalation_ends_in_one_clear_line(project: HatchProject) -> None:
     project.add_taskspec(TID, scripted={"factory": "crash"}, max_attempts=1)
     done = run_doit(project)
-    output = done.stdout + done.stderr
-    assert done.returncode == 1, output
-    assert "Traceback" not in output, output
-    assert f"hatchdoit: taskspec {TID}" in output
-    assert "escalated" in output
+    line = assert_escalation_said_once(done, TID, 1, "factory crashed: ")
+    assert done.stderr.strip().splitlines()[-1] == line, "the build ends with its failure"
     assert events(project, "step_error", step="taskspec")
     assert any(
         line["level"] == "ERROR" and line.get("taskspec_id") == TID and "escalated" in line["msg"]

@@ -9,7 +9,7 @@ import sys
 
 import jsonschema
 import pytest
-from conftest import HatchProject
+from conftest import HatchProject, run_doit
 from daily_use import MixedBuild, hatchdoit, mixed, notifications
 
 from hatchdoit.audit import audit
@@ -110,6 +110,25 @@ def test_status_of_a_broken_config_exits_2(project: HatchProject) -> None:
     )
     done = hatchdoit(project, "status", env={"HATCHDOIT_ENV": "staging"})
     assert done.returncode == 2 and "use one of: dev, ci, prod;" in done.stderr
+
+
+def test_long_agent_waits_print_elapsed_and_idle_every_progress_every(
+    project: HatchProject,
+) -> None:
+    project.configure(
+        limits={"progress_every": 0.5, "factory": {"idle_timeout": 3, "wall_timeout": 30}}
+    )
+    project.add_taskspec("SLOW", scripted={"factory": ["hang"]}, max_attempts=1)
+    done = run_doit(project, timeout=90)
+    assert done.returncode != 0  # the idle limit ends the hung agent; SLOW escalates
+    waits = re.findall(
+        r"^  SLOW factory attempt 1: waiting (\d+)s, idle (\d+)s$", done.stderr, re.M
+    )
+    assert len(waits) >= 3, done.stderr
+    elapsed = [int(e) for e, _ in waits]
+    idle = [int(i) for _, i in waits]
+    assert elapsed == sorted(elapsed) and elapsed[-1] >= 2
+    assert idle[-1] >= 2 and all(i <= e + 1 for e, i in zip(elapsed, idle, strict=True))
 
 
 def test_progress_lines_per_step_start_and_finish(mixed: MixedBuild) -> None:

@@ -11,8 +11,6 @@ from hatchdoit.records import LaunchRecord
 from hatchdoit.steps.context import StepContext
 from hatchdoit.tmux import Tmux
 
-PROGRESS_EVERY = 30.0
-
 
 @dataclass
 class AgentRun:
@@ -29,6 +27,11 @@ class AgentRun:
     @property
     def limits(self) -> RoleLimits:
         return getattr(self.ctx.project.config.limits, self.role)  # type: ignore[no-any-return]
+
+    @property
+    def progress_every(self) -> float:
+        """Seconds between the waiting lines (elapsed and idle time) on doit's output."""
+        return self.ctx.project.config.limits.progress_every
 
     def marker(self, kind: str) -> Path:
         return self.ctx.layout.marker(self.ctx.tid, self.role, self.attempt, kind)

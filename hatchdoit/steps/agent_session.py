@@ -16,7 +16,7 @@ from hatchdoit.profiles import render
 from hatchdoit.records import LaunchRecord, StopRecord
 from hatchdoit.redaction import redact_file
 from hatchdoit.schemas import try_load
-from hatchdoit.steps.agent_run import PROGRESS_EVERY, AgentRun
+from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivery import deliver, submitted_count, wait_ready
 from hatchdoit.steps.stop_wait import valid_stop, wait_for_stop
@@ -96,9 +96,10 @@ def run_until_stop(
 ) -> tuple[AgentRun, StopRecord]:
     """Within a session slot (limits.parallel_sessions), launch or re-attach, then wait."""
     reported = [0.0]
+    every = ctx.project.config.limits.progress_every
 
     def waiting(seconds: float) -> None:
-        if seconds - reported[0] >= PROGRESS_EVERY or not reported[0]:
+        if seconds - reported[0] >= every or not reported[0]:
             reported[0] = max(seconds, 0.001)
             print(
                 f"  {ctx.tid} {role} attempt {attempt}: waiting for a free agent slot "

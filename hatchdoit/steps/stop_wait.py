@@ -14,7 +14,7 @@ from hatchdoit.faults import fault_point
 from hatchdoit.records import StopEvent, StopRecord
 from hatchdoit.redaction import redact_file
 from hatchdoit.schemas import try_load
-from hatchdoit.steps.agent_run import PROGRESS_EVERY, AgentRun
+from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.waiting import DirWatch
 
 
@@ -74,7 +74,7 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
             if result is not None:
                 return _fault_stop(run, result[0], result[1])
             now = time.monotonic()
-            if now - last_report >= PROGRESS_EVERY:
+            if now - last_report >= run.progress_every:
                 last_report = now
                 print(
                     f"  {ctx.tid} {run.role} attempt {run.attempt}: waiting "
