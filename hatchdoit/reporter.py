@@ -8,15 +8,20 @@ escalations and failed builds.
     x  qa:003-TS-2025-08-18-TRUNCATE.1         attempt 1/3  0.52s  rejected: needs docstrings
     F  taskspec:007-TS-2025-08-18-BROKEN                    0.01s  escalated after 3 attempt(s): ...
     F  taskspec:008-TS-2025-08-18-AFTER                            blocked: depends on 007-TS-...
+    -- taskspec:001-TS-2025-08-18-SLUGIFY
     hatchdoit: 8 TaskSpec(s): 6 done, 1 escalated, 0 active, 1 pending (...)
     hatchdoit: taskspec 007-TS-2025-08-18-BROKEN: escalated after 3 attempt(s): ... (fix: ...)
 
 `.` started, `+` finished with an ok outcome, `x` finished with a failed outcome (the build goes
-on: a retry follows), `F` the doit task failed. A failed step is said once as it
+on: a retry follows), `F` the doit task failed, `--` up to date. A failed step is said once as it
 happens (its `F` line) and once more, in full, in the closing `hatchdoit:` lines on stderr, so
 the end of the output lists every failure; doit's own failure block (`TaskFailed - taskid:...`)
 is not repeated for them. A TaskSpec left unbuilt because a TaskSpec it depends on failed gets
-one `F ... blocked` line, not one per step. Up-to-date tasks keep doit's `-- name` line.
+one `F ... blocked` line, not one per step. `--` (up to date) lines are printed for
+`taskspec:<ID>` tasks and for tasks named on the command line; a step's own (some 14 per
+TaskSpec, superseded attempts included) only with `doit -v 2`. A build with nothing to do ends
+with one line (`hatchdoit: 5 TaskSpec(s): 5 done; nothing to do`). `--reporter console` gives
+doit's plain output.
 With `doit -n N` the lines come from the main process as workers report, so durations are as
 seen from there. Long waits on an agent print elapsed and idle time from the step itself.
 """
@@ -103,7 +108,9 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         self._started: dict[str, float] = {}
         self._width = 40
         self._root: Path | None = None
+        self._selected: set[str] = set()
         self._executed = 0
+        self._current: set[str] = set()  # TaskSpecs whose `taskspec:<ID>` was up to date
         self._failed_tasks: list[dict[str, Any]] = []
         self._failed_tids: set[str] = set()  # TaskSpecs with a failure of their own
         self._blocked_by: dict[str, list[str]] = {}
@@ -116,6 +123,7 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         names = [name for name in tasks if parse_task_name(name)]
         self._width = max([len(n) for n in names] + [20]) + 2
         self._root = _root_of(tasks)
+        self._selected = set(selected_tasks or [])
         project = self._project()
         if project is not None:
             self._guard("log maintenance", lambda: maintain_logs(project.layout.logs))
@@ -136,6 +144,14 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
             return
         ok, outcome = self._outcome(parsed)
         self._line("+" if ok else "x", task.name, self._attempt_text(parsed), outcome, task)
+
+    def skip_uptodate(self, task: Any) -> None:
+        parsed = parse_task_name(task.name)
+        if parsed is not None and parsed[0] == "taskspec":
+            self._current.add(parsed[1])
+        elif self._quiet_when_current(task):
+            return
+        super().skip_uptodate(task)
 
     def add_failure(self, task: Any, fail: Any) -> None:
         parsed = parse_task_name(task.name)
@@ -171,12 +187,12 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
     def complete_run(self) -> None:
         super().complete_run()  # doit's block for failures that are not a step's (tracebacks)
         project = self._project()
-        if project is None or not self._ran():
-            self._close()
-            return  # nothing ran: the metrics and state of the last build that did still hold
-        counts = self._counts(project)
-        self._summary(len(project.plan.taskspecs), counts)
+        counts = self._counts(project) if project is not None else Counter()
+        if project is not None:
+            self._summary(len(project.plan.taskspecs), counts)
         self._close()
+        if project is None or not self._ran():
+            return  # nothing ran: the metrics and state of the last build that did still hold
         from hatchdoit.metrics import write_metrics
         from hatchdoit.notify import CI_ENV, notify_build_failed
 
@@ -191,6 +207,13 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
     def _is_step(name: str) -> bool:
         """A hatchdoit task: a step (`factory:ID.1`) or a step's group task (`factory`)."""
         return name in STEPS or parse_task_name(name) is not None
+
+    def _quiet_when_current(self, task: Any) -> bool:
+        """A step not named on the command line, or a step group (`factory`, `taskspec`): its
+        `--` line is noise unless doit runs with `-v 2`; `taskspec:<ID>` lines say each TaskSpec
+        is up to date."""
+        named = task.name in self._selected and parse_task_name(task.name) is not None
+        return self._is_step(task.name) and not named and (task.verbosity or 0) < 2
 
     def _unmet(self, task: Any, parsed: tuple[str, str, int], fail: Any) -> None:
         """A step not run because a task it depends on failed: one line per blocked TaskSpec."""
@@ -208,18 +231,27 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         )
 
     def _counts(self, project: Project) -> Counter[str]:
-        """TaskSpecs per status, read from their artifacts."""
-        return Counter(str(taskspec_progress(project, t)["status"]) for t in project.plan.taskspecs)
+        """TaskSpecs per status; one seen up to date in this build is done (its `taskspec:<ID>`
+        is current exactly when done.json is), the others are read from their artifacts."""
+        counts: Counter[str] = Counter()
+        for tid in project.plan.taskspecs:
+            done = tid in self._current
+            counts["done" if done else str(taskspec_progress(project, tid)["status"])] += 1
+        return counts
 
     def _ran(self) -> bool:
         return bool(self._executed or self._failed_tasks or self.runtime_errors)
 
     def _summary(self, total: int, counts: Counter[str]) -> None:
-        parts = [f"{counts[k]} {k}" for k in ("done", "escalated", "active", "pending")]
-        self.write(
-            f"hatchdoit: {total} TaskSpec(s): {', '.join(parts)} "
-            "(`hatchdoit status` for details, `hatchdoit report` for the HTML report)\n"
-        )
+        if self._ran():
+            parts = [f"{counts[k]} {k}" for k in ("done", "escalated", "active", "pending")]
+            self.write(
+                f"hatchdoit: {total} TaskSpec(s): {', '.join(parts)} "
+                "(`hatchdoit status` for details, `hatchdoit report` for the HTML report)\n"
+            )
+            return
+        parts = [f"{n} {k}" for k, n in counts.items() if n]
+        self.write(f"hatchdoit: {total} TaskSpec(s): {', '.join(parts) or 'none'}; nothing to do\n")
 
     def _close(self) -> None:
         """The build ends with one line per failure, on stderr, after the report on stdout."""

@@ -169,14 +169,14 @@ def test_succeed_builds_every_artifact_and_second_run_is_a_noop(project: HatchPr
         assert all(line["level"] in ("INFO", "DEBUG") for line in lines), lines
     assert read_log(project, "errors") == []
 
-    # A second run launches nothing and reports only up-to-date tasks.
+    # A second run launches nothing and says so: the TaskSpec is up to date, and one closing line.
     before = len(launches(project))
     started = time.monotonic()
     out = build_ok(project)
     assert time.monotonic() - started < 15
     assert len(launches(project)) == before
     lines = [line for line in out.splitlines() if line.strip()]
-    assert lines and all(line.startswith("-- ") for line in lines), out
+    assert lines == [f"-- taskspec:{TID}", "hatchdoit: 1 TaskSpec(s): 1 done; nothing to do"], out
 
     listing = build_ok(project, "list", "--all", "--status")
     assert f"taskspec:{TID}" in listing

@@ -1,5 +1,6 @@
 """What `doit` prints with hatchdoit's ProgressReporter, through real doit runs in temp projects:
-one line per failure at the end, one line per blocked TaskSpec, and doit's plain output with
+no `--` noise from steps, one closing line for a build with nothing to do, one line per failure
+at the end, one line per blocked TaskSpec, and doit's plain output with `-v 2` or
 `--reporter console`."""
 
 from __future__ import annotations
@@ -44,6 +45,47 @@ def test_step_failed_is_a_picklable_doit_failure_of_one_line() -> None:
     assert (back.message, back.summary) == (failed.message, "cannot create")
     assert back.get_msg() == "hatchdoit: worktree A: cannot create worktree (fix: x)"
     assert back.get_name() == "TaskFailed"
+
+
+def test_up_to_date_steps_are_quiet_and_a_noop_build_says_so_once(project: HatchProject) -> None:
+    project.add_taskspec("A", body=module_body("alpha", "alpha", "a"))
+    project.add_taskspec("B", body=module_body("beta", "beta", "b"), scripted={"qa": "reject-once"})
+
+    first = ok(project)
+    # A is approved on attempt 1 and B on attempt 2: their later attempts are never needed, and
+    # are not announced as up to date.
+    assert not [line for line in lines_of(first.stdout) if line.startswith("-- ")], first.stdout
+    assert "hatchdoit: 2 TaskSpec(s): 2 done, 0 escalated, 0 active, 0 pending" in first.stdout
+    assert first.stderr == "", first.stderr
+
+    again = ok(project)
+    assert lines_of(again.stdout) == [
+        "-- taskspec:A",
+        "-- taskspec:B",
+        "hatchdoit: 2 TaskSpec(s): 2 done; nothing to do",
+    ], again.stdout
+    assert again.stderr == "", again.stderr
+
+    # A step named on the command line still says it is up to date.
+    named = ok(project, "factory:A.1")
+    assert lines_of(named.stdout) == [
+        "-- factory:A.1",
+        "hatchdoit: 2 TaskSpec(s): 2 done; nothing to do",
+    ], named.stdout
+
+    # `-v 2` gives doit's line for every task, the superseded attempts and the group included.
+    verbose = lines_of(ok(project, "-v", "2").stdout)
+    assert verbose[-1] == "hatchdoit: 2 TaskSpec(s): 2 done; nothing to do"
+    shown = [line.removeprefix("-- ") for line in verbose[:-1]]
+    assert all(line.startswith("-- ") for line in verbose[:-1]), verbose
+    steps = ("factory", "summary", "checks", "qa")
+    expected = {f"{s}:{t}.{k}" for s in steps for t in "AB" for k in (1, 2, 3)}
+    expected |= {"worktree:A", "worktree:B", "taskspec:A", "taskspec:B", "taskspec"}
+    assert sorted(shown) == sorted(expected)
+
+    # doit's own reporter: doit's plain output, none of hatchdoit's lines.
+    console = lines_of(ok(project, "--reporter", "console").stdout)
+    assert sorted(line.removeprefix("-- ") for line in console) == sorted(expected), console
 
 
 def test_blocked_taskspec_is_one_line_and_failures_end_the_output(project: HatchProject) -> None:
