@@ -1,12 +1,17 @@
 """`hatchdoit status`: where every TaskSpec stands, grouped by FeatSpec, read from the artifacts
 (so it is right while a build runs and after a crash) plus the audit trail for time and events.
-Read-only: it never writes `current_state.json`, so `watch` can call it on every file event."""
+Read-only: it never writes `current_state.json`, so `watch` can call it on every file event.
+
+A TaskSpec is `running` only while a build holds the build lock and the TaskSpec's latest step,
+started by that build, has not ended. An agent session alive with nobody waiting on it (the
+build was stopped) is `unattended`; artifacts made for older inputs (an edited TaskSpec, another
+agent profile, changed templates or limits) are `stale`, not `pending`."""
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Group, RenderableType
@@ -14,22 +19,33 @@ from rich.table import Table
 from rich.text import Text
 
 from hatchdoit.audit import read_audit
-from hatchdoit.live import SessionView, running_build, running_sessions
+from hatchdoit.clock import now_iso
+from hatchdoit.layout import Layout, Role
+from hatchdoit.live import SessionView, build_lock, running_build, running_sessions
 from hatchdoit.progress import taskspec_progress
 from hatchdoit.project import Project
-from hatchdoit.clock import now_iso
-from hatchdoit.timeline import age_seconds, describe, last_events, step_runs
+from hatchdoit.records import DoneRecord, EscalatedRecord, LaunchRecord, Receipt
+from hatchdoit.schemas import try_load
+from hatchdoit.timeline import StepRun, age_seconds, describe, last_events, step_runs
 
-State = Literal["pending", "running", "interrupted", "failed", "active", "done", "escalated"]
-STATE_STYLES = {
-    "pending": "dim",
-    "running": "bold cyan",
-    "interrupted": "yellow",
-    "failed": "bold red",
-    "active": "cyan",
-    "done": "green",
-    "escalated": "bold red",
+State = Literal[
+    "pending", "stale", "running", "unattended", "interrupted", "failed", "active", "done",
+    "escalated",
+]  # fmt: skip
+STATES: dict[str, tuple[str, str]] = {  # what each state means to the user, and its style
+    "pending": ("nothing built yet", "dim"),
+    "stale": ("inputs changed since it was built; the next doit rebuilds it", "magenta"),
+    "running": ("a step of the running build is working on it", "bold cyan"),
+    "unattended": ("its agent session is alive but no build waits on it; rerun doit", "yellow"),
+    "interrupted": ("a step started and no build finished it; rerun doit", "yellow"),
+    "failed": ("the last step raised an error; see hatchdoit logs --level error", "bold red"),
+    "active": ("between steps", "cyan"),
+    "done": ("approved", "green"),
+    "escalated": ("its attempts ran out; a human has to look", "bold red"),
 }
+assert set(STATES) == set(get_args(State))
+ROLES: tuple[Role, Role] = ("factory", "qa")
+CLOCK_SLACK = 1.0  # seconds: audit times are cut to milliseconds, the lock's mtime is not
 FEAT_STYLES = {"pending": "dim", "in_progress": "cyan", "blocked": "bold red", "done": "green"}
 
 
@@ -54,12 +70,24 @@ class SessionInfo(_Model):
     pane_log: str
 
 
+class StaleInfo(_Model):
+    was: Literal["done", "escalated", "started"] = Field(
+        description="what the artifacts made for older inputs say"
+    )
+    attempt: int
+    changed: list[str] = Field(description="the changes known (agent profiles); others may be")
+    why: str = Field(description="one sentence for people")
+
+
 class TaskRow(_Model):
     taskspec_id: str
     title: str
     featspec: str
     status: Literal["pending", "active", "done", "escalated"]
-    state: State = Field(description="status refined by the audit trail and live sessions")
+    state: State = Field(
+        description="status refined by the audit trail, the build lock and live sessions: "
+        + "; ".join(f"{k}: {v[0]}" for k, v in STATES.items())
+    )
     step: str = Field(description="the step running now, else the last one finished")
     attempt: int
     max_attempts: int
@@ -71,6 +99,12 @@ class TaskRow(_Model):
     last_event: LastEvent | None
     age_s: float | None = Field(description="seconds since the TaskSpec's last audit event")
     session: SessionInfo | None = None
+    running_for_s: float | None = Field(
+        default=None, description="seconds the step of the running build has been running"
+    )
+    stale: StaleInfo | None = Field(
+        default=None, description="set when artifacts exist only for older inputs"
+    )
 
 
 class FeatRow(_Model):
@@ -82,8 +116,9 @@ class FeatRow(_Model):
 
 
 class BuildInfo(_Model):
-    running: bool
+    running: bool = Field(description="a doit process holds the project's build lock")
     pid: int | None
+    started_at: str | None = Field(default=None, description="when the running build took the lock")
 
 
 class StatusReport(_Model):
@@ -98,16 +133,81 @@ class StatusReport(_Model):
     taskspecs: list[TaskRow]
 
 
-def _state(progress: dict[str, Any], last: dict[str, Any] | None, building: bool) -> State:
-    status = str(progress["status"])
+def _state(
+    status: str,
+    run: StepRun | None,
+    build_started: float | None,
+    session: bool,
+    stale: StaleInfo | None,
+) -> State:
+    """One word for where a TaskSpec stands (see STATE_MEANINGS)."""
     if status in ("done", "escalated"):
         return status  # type: ignore[return-value]
-    kind = last.get("event") if last else None
-    if kind == "step_error":
+    if run is not None and run.result == "open":
+        if build_started is not None and run.start.timestamp() >= build_started - CLOCK_SLACK:
+            return "running"
+        return "unattended" if session else "interrupted"
+    if session and build_started is None:
+        return "unattended"  # with a build, a session between two steps of its TaskSpec is normal
+    if run is not None and run.result == "error":
         return "failed"
-    if kind is not None and kind not in ("step_end", "done", "escalated"):
-        return "running" if building else "interrupted"
+    if stale is not None:
+        return "stale"
     return "pending" if status == "pending" else "active"
+
+
+def _stale(project: Project, tid: str) -> StaleInfo | None:
+    """What a TaskSpec with no artifact for its current inputs had built for older ones."""
+    layout, digest = project.layout, project.digest(tid)
+    done = try_load(layout.done(tid), DoneRecord)
+    escalated = try_load(layout.escalated(tid), EscalatedRecord)
+    was: Literal["done", "escalated", "started"]
+    if done is not None and done.digest != digest:
+        was, attempt = "done", done.attempt
+    elif escalated is not None and escalated.digest != digest:
+        was, attempt = "escalated", escalated.attempts
+    else:
+        old = [
+            rec
+            for path in layout.state_dir(tid).glob("*.receipt.json")
+            if (rec := try_load(path, Receipt)) is not None and rec.digest != digest
+        ]
+        if not old:
+            return None
+        was, attempt = "started", max(rec.attempt for rec in old)
+    why = "inputs changed since it was built"
+    changed = _profile_changes(project, layout, tid)
+    if changed:
+        why += f" ({', '.join(changed)})"
+    return StaleInfo(was=was, attempt=attempt, changed=changed, why=why)
+
+
+def _profile_changes(project: Project, layout: Layout, tid: str) -> list[str]:
+    """`factory profile claude-code -> scripted`, from the latest launch record of each role."""
+    changes = []
+    for role in ROLES:
+        launches = [
+            rec
+            for path in layout.state_dir(tid).glob(f"{role}-*.launch.json")
+            if (rec := try_load(path, LaunchRecord)) is not None
+        ]
+        if not launches:
+            continue
+        was = max(launches, key=lambda rec: (rec.started_at, rec.attempt)).profile
+        now = project.profile_name(tid, role)
+        if was != now:
+            changes.append(f"{role} profile {was} -> {now}")
+    return changes
+
+
+def _build_started(layout: Layout, pid: int | None) -> float | None:
+    """When the running build took its lock (it rewrites the file then), None with no build."""
+    if pid is None:
+        return None
+    try:
+        return build_lock(layout).stat().st_mtime
+    except OSError:
+        return None
 
 
 def _session_info(view: SessionView) -> SessionInfo:
@@ -149,8 +249,9 @@ def collect_status(
     if events is None:
         events = read_audit(layout.audit)
     latest = last_events(events)
-    open_steps = {run.taskspec_id: run for run in step_runs(events) if run.result == "open"}
+    latest_run = {run.taskspec_id: run for run in step_runs(events)}  # the last one wins
     pid = running_build(layout)
+    build_started = _build_started(layout, pid)
     if sessions is None:
         sessions = running_sessions(layout, project.config.tmux_socket, now)
     by_tid = {s.taskspec_id: s for s in sessions}
@@ -160,12 +261,15 @@ def collect_status(
         progress = taskspec_progress(project, tid)
         last = latest.get(tid)
         session = by_tid.get(tid)
-        state = _state(progress, last, pid is not None)
-        if session is not None and state not in ("done", "escalated"):
-            state = "running"
+        run = latest_run.get(tid)
+        stale = _stale(project, tid) if progress["status"] == "pending" else None
+        state = _state(progress["status"], run, build_started, session is not None, stale)
         step, attempt = str(progress["step"]), int(progress["attempt"])
-        if state in ("running", "interrupted") and tid in open_steps:
-            step, attempt = open_steps[tid].step, open_steps[tid].attempt or attempt
+        running_for = None
+        if run is not None and run.result == "open" and state not in ("done", "escalated"):
+            step, attempt = run.step, run.attempt or attempt
+        if run is not None and state == "running":
+            running_for = round(max(0.0, (now - run.start).total_seconds()), 1)
         rows.append(
             TaskRow(
                 taskspec_id=tid,
@@ -179,7 +283,7 @@ def collect_status(
                 next=progress.get("next"),
                 decision=progress.get("decision"),
                 reasons=list(progress.get("reasons", [])),
-                agents={role: project.profile_name(tid, role) for role in ("factory", "qa")},
+                agents={role: project.profile_name(tid, role) for role in ROLES},
                 depends_on=list(spec.depends_on),
                 last_event=None
                 if last is None
@@ -188,6 +292,8 @@ def collect_status(
                 ),
                 age_s=None if last is None else round(age_seconds(last.get("ts"), now) or 0.0, 1),
                 session=None if session is None else _session_info(session),
+                running_for_s=running_for,
+                stale=stale,
             )
         )
     feats = [
@@ -199,7 +305,13 @@ def collect_status(
         generated_at=now_iso(),
         root=str(project.root),
         specs=str(project.specs_root),
-        build=BuildInfo(running=pid is not None, pid=pid if pid and pid > 0 else None),
+        build=BuildInfo(
+            running=pid is not None,
+            pid=pid if pid and pid > 0 else None,
+            started_at=None
+            if build_started is None
+            else datetime.fromtimestamp(build_started, UTC).isoformat(timespec="milliseconds"),
+        ),
         totals={"taskspecs": len(rows), **{k: totals.get(k, 0) for k in STATUS_KEYS}},
         featspecs=feats,
         taskspecs=rows,
@@ -256,7 +368,7 @@ def status_table(report: StatusReport, *, title: str | None = None) -> Table:
             attempt = f"{row.attempt}/{row.max_attempts}" if row.attempt else "-"
             table.add_row(
                 Text("  " + row.taskspec_id),
-                Text(row.state, STATE_STYLES.get(row.state, "")),
+                Text(row.state, STATES[row.state][1]),
                 row.step,
                 attempt,
                 format_age(row.age_s),
@@ -278,5 +390,30 @@ def summary_line(report: StatusReport) -> Text:
     return Text(f"{totals['taskspecs']} TaskSpec(s): {counts or 'none'} · {build}")
 
 
+EXPLAINED_STATES = ("stale", "unattended", "interrupted", "failed")
+
+
+def state_notes(report: StatusReport) -> list[Text]:
+    """One line per state that asks something of the user: how many, what it means."""
+    counts: Counter[str] = Counter(row.state for row in report.taskspecs)
+    notes = []
+    for state in (s for s in EXPLAINED_STATES if counts[s]):
+        meaning, style = STATES[state]
+        line = f"{counts[state]} {state}: {meaning}"
+        changes = {
+            ", ".join(row.stale.changed)
+            for row in report.taskspecs
+            if row.stale and row.state == state
+        }
+        if len(changes) == 1 and (common := changes.pop()):
+            line += f" ({common})"
+        notes.append(Text(line, style))
+    return notes
+
+
 def render_status(report: StatusReport) -> RenderableType:
-    return Group(status_table(report, title=f"hatchdoit · {report.specs}"), summary_line(report))
+    return Group(
+        status_table(report, title=f"hatchdoit · {report.specs}"),
+        *state_notes(report),
+        summary_line(report),
+    )

@@ -19,8 +19,15 @@ from watchdog.observers import Observer
 
 from hatchdoit.live import SessionView, running_sessions
 from hatchdoit.project import Project
-from hatchdoit.status_view import StatusReport, collect_status, format_age, status_table
-from hatchdoit.timeline import AuditTail, describe, parse_ts, step_runs
+from hatchdoit.status_view import (
+    STATES,
+    StatusReport,
+    collect_status,
+    format_age,
+    state_notes,
+    status_table,
+)
+from hatchdoit.timeline import AuditTail, describe, parse_ts
 
 RECENT_EVENTS = 10
 MIN_REDRAW_GAP = 0.2  # seconds: pane logs change many times a second while agents print
@@ -63,10 +70,11 @@ class Dashboard:
         self.seen_build = self.seen_build or self.report.build.running
 
     def finished(self) -> bool:
-        """No build and no agent session runs, and either a build ran while we watched or
-        every TaskSpec is already settled (done or escalated)."""
+        """No build runs, and either a build ran while we watched or every TaskSpec is already
+        settled (done or escalated). Sessions a stopped build left alive do not keep us: no
+        build will change the table until someone reruns doit."""
         report = self.report
-        if report is None or report.build.running or self.sessions:
+        if report is None or report.build.running:
             return False
         settled = all(row.status in ("done", "escalated") for row in report.taskspecs)
         return self.seen_build or settled
@@ -95,35 +103,35 @@ class Dashboard:
         return Group(
             header,
             status_table(report),
-            self._steps_table(now),
-            self._sessions_table(),
+            *state_notes(report),
+            self._steps_table(report),
+            self._sessions_table(report),
             self._events_table(now),
         )
 
-    def _steps_table(self, now: datetime) -> RenderableType:
-        building = self.report is not None and self.report.build.running
-        running = [r for r in step_runs(self.audit.events) if r.result == "open"]
+    def _steps_table(self, report: StatusReport) -> RenderableType:
+        running = [row for row in report.taskspecs if row.state == "running"]
+        if not running:
+            return Text("Steps running: none", "dim")
         table = Table(title="Steps running", title_justify="left", expand=False)
         for column in ("TaskSpec", "step", "attempt", "running for"):
             table.add_column(column, no_wrap=True)
-        if not building or not running:
-            return Text("Steps running: none", "dim")
-        for run in running:
+        for row in running:
             table.add_row(
-                run.taskspec_id,
-                run.step,
-                str(run.attempt or "-"),
-                format_age((now - run.start).total_seconds()),
+                row.taskspec_id, row.step, str(row.attempt or "-"), format_age(row.running_for_s)
             )
         return table
 
-    def _sessions_table(self) -> RenderableType:
+    def _sessions_table(self, report: StatusReport) -> RenderableType:
         if not self.sessions:
             return Text("Agent sessions: none alive", "dim")
+        states = {row.taskspec_id: row.state for row in report.taskspecs}
         table = Table(title="Agent sessions", title_justify="left", expand=False)
-        for column in ("TaskSpec", "role", "attempt", "profile", "elapsed", "idle", "attach with"):
+        columns = ("TaskSpec", "role", "attempt", "profile", "elapsed", "idle", "state")
+        for column in (*columns, "attach with"):
             table.add_column(column, no_wrap=True)
         for s in self.sessions:
+            state = states.get(s.taskspec_id, "?")
             table.add_row(
                 s.taskspec_id,
                 s.role,
@@ -131,6 +139,7 @@ class Dashboard:
                 s.profile,
                 format_age(s.elapsed_s),
                 format_age(s.idle_s),
+                Text(state, STATES[state][1] if state in STATES else ""),
                 Text(s.attach, "bold"),
             )
         return table

@@ -3,18 +3,24 @@ mixed build (see daily_use.py)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
+import signal
 import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jsonschema
 import pytest
-from conftest import HatchProject, run_doit
+from conftest import HatchProject, events, popen_doit, retry_until, run_doit
 from daily_use import MixedBuild, hatchdoit, mixed, notifications
 
 from hatchdoit.audit import audit
 from hatchdoit.notify import send
 from hatchdoit.project import load_project
+from hatchdoit.tmux import session_name
 
 pytestmark = pytest.mark.integration
 __all__ = ["mixed"]  # the session fixture, imported for pytest
@@ -27,6 +33,13 @@ def status_json(project: HatchProject) -> dict[str, object]:
     data = json.loads(done.stdout)
     jsonschema.validate(data, schema)
     return data  # type: ignore[no-any-return]
+
+
+def status_row(project: HatchProject, tid: str, **env: str) -> dict[str, Any]:
+    done = hatchdoit(project, "status", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    return next(row for row in data["taskspecs"] if row["taskspec_id"] == tid)  # type: ignore[no-any-return]
 
 
 def test_status_json_tells_each_taskspec_and_featspec(mixed: MixedBuild) -> None:
@@ -68,7 +81,8 @@ def test_status_json_tells_each_taskspec_and_featspec(mixed: MixedBuild) -> None
         "done": 2,
         "escalated": 1,
     }
-    assert data["build"] == {"running": False, "pid": None}
+    assert data["build"] == {"running": False, "pid": None, "started_at": None}
+    assert all(row["stale"] is None and row["running_for_s"] is None for row in rows.values())
 
 
 def test_status_table_groups_taskspecs_under_featspecs(mixed: MixedBuild) -> None:
@@ -93,6 +107,102 @@ def test_status_says_interrupted_after_a_killed_build(project: HatchProject) -> 
     audit(project.layout.audit, "step_error", "K", step="worktree", attempt=0, error="git broke")
     row = status_json(project)["taskspecs"][0]  # type: ignore[index]
     assert (row["state"], row["last_event"]["text"]) == ("failed", "worktree error: git broke")
+
+
+def test_running_needs_the_build_lock_and_a_step_that_build_started(
+    project: HatchProject,
+) -> None:
+    project.add_taskspec("K")
+    before = (datetime.now(UTC) - timedelta(minutes=2)).isoformat(timespec="milliseconds")
+    line = {"ts": before, "event": "step_start", "taskspec_id": "K", "step": "worktree"}
+    project.layout.audit.parent.mkdir(parents=True, exist_ok=True)
+    with open(project.layout.audit, "a", encoding="utf-8") as fh:  # a killed build's step
+        fh.write(json.dumps({**line, "attempt": 0}) + "\n")
+    lock = project.layout.locks / "build.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # this test is "the build" now
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        data = status_json(project)
+        assert data["build"]["running"] and data["build"]["pid"] == os.getpid()
+        assert data["build"]["started_at"]
+        row = data["taskspecs"][0]  # type: ignore[index]
+        assert (row["state"], row["running_for_s"]) == ("interrupted", None), "older than the build"
+        audit(project.layout.audit, "step_start", "K", step="worktree", attempt=0)
+        row = status_row(project, "K")
+        assert (row["state"], row["step"]) == ("running", "worktree")
+        assert 0 <= row["running_for_s"] < 60
+    finally:
+        os.close(fd)
+    row = status_row(project, "K")
+    assert (row["state"], row["running_for_s"]) == ("interrupted", None), "no build, no session"
+
+
+def test_running_while_a_build_waits_then_unattended_after_ctrl_c(project: HatchProject) -> None:
+    """Ctrl-C leaves the agent's session alive: status must not call it running any more."""
+    project.configure(limits={"factory": {"idle_timeout": 120, "wall_timeout": 120}})
+    project.add_taskspec("HANG", scripted={"factory": ["hang"]}, max_attempts=1)
+    build = popen_doit(project, "taskspec:HANG")
+    try:
+        retry_until(
+            lambda: events(project, "prompt_submitted", taskspec_id="HANG"),
+            timeout=60,
+            what="the agent got its prompt",
+        )
+        row = status_row(project, "HANG")
+        assert (row["state"], row["step"], row["attempt"]) == ("running", "factory", 1)
+        assert row["session"] is not None and row["running_for_s"] >= 0
+        build.send_signal(signal.SIGINT)
+        assert build.wait(timeout=30) == 130
+    finally:
+        if build.poll() is None:
+            build.kill()
+            build.wait(timeout=10)
+    assert project.session_alive(session_name("HANG", "factory", 1))
+    data = status_json(project)
+    row = next(r for r in data["taskspecs"] if r["taskspec_id"] == "HANG")  # type: ignore[attr-defined]
+    assert data["build"]["running"] is False
+    assert (row["state"], row["step"], row["attempt"]) == ("unattended", "factory", 1)
+    assert row["running_for_s"] is None and row["session"]["attach"].endswith("HANG-factory-1")
+
+    table = hatchdoit(project, "status").stdout
+    assert re.search(r"HANG .*unattended .*factory .*1/1", table), table
+    assert "1 unattended: its agent session is alive but no build waits on it; rerun doit" in table
+    assert "no build running" in table
+    frame = hatchdoit(project, "watch", "--once").stdout  # the dashboard agrees
+    assert re.search(r"HANG[\s│]+factory[\s│]+1[\s│]+scripted.*unattended", frame), frame
+    assert "Steps running: none" in frame
+
+
+def test_another_profile_makes_a_built_taskspec_stale_not_pending(project: HatchProject) -> None:
+    project.add_taskspec("S")
+    assert run_doit(project).returncode == 0
+    assert status_row(project, "S")["state"] == "done"
+    # the profile is part of the input digest: under another one nothing built is current
+    row = status_row(project, "S", HATCHDOIT_AGENT="generic")
+    assert (row["status"], row["state"], row["step"], row["attempt"]) == (
+        "pending",
+        "stale",
+        "worktree",
+        0,
+    )
+    changed = ["factory profile scripted -> generic", "qa profile scripted -> generic"]
+    assert row["stale"] == {
+        "was": "done",
+        "attempt": 1,
+        "changed": changed,
+        "why": f"inputs changed since it was built ({', '.join(changed)})",
+    }
+    assert row["last_event"]["text"] == "done (attempt 1)"
+    table = hatchdoit(project, "status", env={"HATCHDOIT_AGENT": "generic"}).stdout
+    assert re.search(r"  S .*stale .*worktree .*done \(attempt 1\)", table), table
+    assert (
+        "1 stale: inputs changed since it was built; the next doit rebuilds it "
+        f"({', '.join(changed)})"
+    ) in table
+    assert status_row(project, "S")["state"] == "done"  # back under the inputs it was built for
 
 
 def test_status_of_a_broken_config_exits_2(project: HatchProject) -> None:
