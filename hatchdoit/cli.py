@@ -126,23 +126,18 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    """Write _logs/metrics.json and _logs/metrics.prom and print a summary (or the JSON)."""
-    from hatchdoit.metrics import compute_metrics, write_metrics
+    """Write _logs/metrics.json and _logs/metrics.prom and print a summary (or the JSON): per
+    step and per agent profile runs, outcomes and durations, attempts per TaskSpec, tokens, cost."""
+    from hatchdoit.atomicio import read_json
+    from hatchdoit.metrics import summary_lines, write_metrics
 
     project = _project(args)
     paths = write_metrics(project)
     if args.json:
         print(paths[0].read_text(encoding="utf-8"), end="")
         return EXIT_OK
-    metrics = compute_metrics(project)
-    for step, data in metrics["steps"].items():
-        d = data["duration_s"]
-        rate = "-" if data["success_rate"] is None else f"{data['success_rate'] * 100:.0f}%"
-        print(
-            f"{step:<9} runs {data['runs']:>4}  ok {data['ok']:>4}  failed {data['failed']:>3}  "
-            f"errors {data['errors']:>3}  success {rate:>4}  p50 {d['p50'] or 0:.2f}s  "
-            f"p95 {d['p95'] or 0:.2f}s"
-        )
+    for line in summary_lines(read_json(paths[0])):
+        print(line)
     for path in paths:
         print(f"wrote {project.layout.rel(path)}")
     return EXIT_OK

@@ -2,7 +2,9 @@
 
 Durations come from the audit trail (step_start to step_end/step_error), outcomes from the step
 receipts (the latest run of each step and attempt), agent profiles from the launch records, and
-tokens and cost from the agents' stop payloads where the agent reports them.
+tokens and cost from the agents' stop payloads where the agent reports them. The finish step
+(`taskspec`) writes no receipt: each of its runs is counted from the audit trail, ok when it
+recorded `done`, failed when it recorded `escalated`, an error when it raised before either.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from typing import Any
 
 from hatchdoit.atomicio import write_atomic, write_json_atomic
 from hatchdoit.audit import read_audit
+from hatchdoit.clock import now_iso
 from hatchdoit.progress import taskspec_progress
 from hatchdoit.project import Project
-from hatchdoit.clock import now_iso
 from hatchdoit.records import LaunchRecord, Receipt, StopRecord
 from hatchdoit.schemas import try_load
 from hatchdoit.timeline import StepRun, step_runs
@@ -109,6 +111,28 @@ def _launches(project: Project) -> dict[tuple[str, str, int], LaunchRecord]:
     return found
 
 
+def finish_results(events: list[dict[str, Any]], known: set[str]) -> Counter[str]:
+    """Runs of the finish step by result, from the audit trail: `ok` (it recorded `done`),
+    `failed` (`escalated`), `error` (it raised before either). A run killed before its end
+    still counts by what it recorded; one that recorded nothing is not finished."""
+    recorded: dict[str, str | None] = {}  # TaskSpec -> what its open finish run recorded
+    results: Counter[str] = Counter()
+    for event in events:
+        tid, kind = event.get("taskspec_id"), event.get("event")
+        if not isinstance(tid, str) or tid not in known:
+            continue
+        is_finish = event.get("step") == "taskspec"
+        if kind == "step_start" and is_finish:
+            recorded[tid] = None
+        elif kind in ("done", "escalated") and tid in recorded and recorded[tid] is None:
+            recorded[tid] = str(kind)
+            results["ok" if kind == "done" else "failed"] += 1
+        elif kind in ("step_end", "step_error") and is_finish and tid in recorded:
+            raised_first = recorded.pop(tid) is None and kind == "step_error"
+            results["error"] += int(raised_first)
+    return results
+
+
 def compute_metrics(project: Project, events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Every metric as one JSON-ready document."""
     layout = project.layout
@@ -133,8 +157,8 @@ def compute_metrics(project: Project, events: list[dict[str, Any]] | None = None
     progress = {tid: taskspec_progress(project, tid) for tid in project.plan.taskspecs}
     for entry in progress.values():
         statuses[str(entry["status"])] += 1
-    # the finish step writes no receipt: its result is done.json or escalated.json
-    outcomes["taskspec"] = Counter(ok=statuses["done"], failed=statuses["escalated"])
+    outcomes["taskspec"] = finish_results(events, known)
+    errors["taskspec"] = outcomes["taskspec"]["error"]
     steps: dict[str, Any] = {}
     for step in STEPS:
         ok, failed = outcomes[step]["ok"], outcomes[step]["failed"]
@@ -226,6 +250,72 @@ def _agent_metrics(
             "cost_usd": None if data["cost"] is None else round(data["cost"], 6),
         }
     return result
+
+
+# --------------------------------------------------------------------------------------------
+# The text summary of `hatchdoit metrics`
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f}%"
+
+
+def _seconds(stats: dict[str, Any]) -> str:
+    if not stats["count"]:
+        return "p50     -  p95     -"
+    return f"p50 {stats['p50']:>6.2f}s  p95 {stats['p95']:>6.2f}s"
+
+
+def _usage(tokens: dict[str, int] | None, cost: float | None) -> str:
+    if tokens:
+        kinds = ", ".join(f"{k} {v:,}" for k, v in tokens.items() if k != "total")
+        used = f"tokens {tokens.get('total', 0):,}" + (f" ({kinds})" if kinds else "")
+    else:
+        used = "tokens not reported"
+    return used + (f" · cost ${cost:.4f}" if cost is not None else " · cost not reported")
+
+
+def summary_lines(metrics: dict[str, Any]) -> list[str]:
+    """The human summary: one row per step, one per agent profile, attempts, tokens and cost."""
+    lines = [f"{'step':<10}{'runs':>6}{'ok':>6}{'failed':>8}{'errors':>8}{'success':>9}  durations"]
+    for step in sorted(metrics["steps"], key=lambda s: STEPS.index(s) if s in STEPS else 99):
+        data = metrics["steps"][step]
+        lines.append(
+            f"{step:<10}{data['runs']:>6}{data['ok']:>6}{data['failed']:>8}{data['errors']:>8}"
+            f"{_rate(data['success_rate']):>9}  {_seconds(data['duration_s'])}"
+        )
+    lines.append("")
+    if not metrics["agents"]:
+        lines.append("agent profiles: none ran yet")
+    else:
+        width = max(len("agent profile"), *(len(p) for p in metrics["agents"])) + 2
+        lines.append(
+            f"{'agent profile':<{width}}{'runs':>6}{'factory':>9}{'qa':>5}{'ok':>6}{'failed':>8}"
+            f"{'errors':>8}{'success':>9}  durations · usage"
+        )
+        for profile, data in metrics["agents"].items():
+            roles = data["roles"]
+            lines.append(
+                f"{profile:<{width}}{data['runs']:>6}{roles.get('factory', 0):>9}"
+                f"{roles.get('qa', 0):>5}{data['ok']:>6}{data['failed']:>8}{data['errors']:>8}"
+                f"{_rate(data['success_rate']):>9}  {_seconds(data['duration_s'])}"
+                f" · {_usage(data['tokens'], data['cost_usd'])}"
+            )
+    lines.append("")
+    attempts = metrics["attempts"]
+    per = attempts["per_taskspec"]
+    if attempts["mean"] is None:
+        lines.append("attempts per TaskSpec: none made yet")
+    else:
+        counts = sorted(attempts["histogram"].items(), key=lambda item: int(item[0]))
+        histogram = ", ".join(f"{n} took {k}" for k, n in counts)
+        unstarted = sum(1 for n in per.values() if not n)
+        lines.append(
+            f"attempts per TaskSpec: mean {attempts['mean']:g}, max {attempts['max']} "
+            f"({histogram}{f'; {unstarted} not started' if unstarted else ''})"
+        )
+    lines.append("all agents: " + _usage(metrics["tokens"], metrics["cost_usd"]))
+    return lines
 
 
 # --------------------------------------------------------------------------------------------

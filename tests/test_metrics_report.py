@@ -9,11 +9,18 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from conftest import HatchProject
+from conftest import HatchProject, events, run_doit
 from daily_use import MixedBuild, hatchdoit, mixed
 
 from hatchdoit.atomicio import write_json_atomic
-from hatchdoit.metrics import compute_metrics, percentile, stop_usage, to_prometheus
+from hatchdoit.metrics import (
+    compute_metrics,
+    finish_results,
+    percentile,
+    stop_usage,
+    summary_lines,
+    to_prometheus,
+)
 from hatchdoit.project import load_project
 from hatchdoit.records import LaunchRecord, StopRecord
 
@@ -70,7 +77,16 @@ def test_metrics_files_count_steps_agents_and_attempts(mixed: MixedBuild) -> Non
     checks = metrics["steps"]["checks"]
     assert (checks["ok"], checks["failed"]) == (3, 2)
     taskspec = metrics["steps"]["taskspec"]
-    assert (taskspec["ok"], taskspec["failed"], taskspec["errors"]) == (2, 1, 2)  # C, twice
+    # every finish run counted from the audit trail: A and B done, C escalated (once per build
+    # that ran its finish step again)
+    escalations = len(events(mixed.project, "escalated", taskspec_id="C"))
+    assert escalations >= 1
+    assert (taskspec["runs"], taskspec["ok"], taskspec["failed"], taskspec["errors"]) == (
+        2 + escalations,
+        2,
+        escalations,
+        0,
+    )
     for step in ("worktree", "factory", "summary", "checks", "qa"):
         d = metrics["steps"][step]["duration_s"]
         assert d["count"] >= 1 and 0 <= d["p50"] <= d["p95"] <= d["max"], step
@@ -87,6 +103,66 @@ def test_metrics_files_count_steps_agents_and_attempts(mixed: MixedBuild) -> Non
     assert series['hatchdoit_step_duration_seconds_count{step="factory"}'] == 5
     p50 = series['hatchdoit_step_duration_seconds{step="factory",quantile="0.5"}']
     assert p50 == metrics["steps"]["factory"]["duration_s"]["p50"]
+
+
+def test_metrics_text_shows_steps_agents_attempts_and_usage(mixed: MixedBuild) -> None:
+    done = hatchdoit(mixed.project, "metrics")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    steps = [line.split()[0] for line in lines[1:7]]
+    assert steps == ["worktree", "factory", "summary", "checks", "qa", "taskspec"]
+    escalations = len(events(mixed.project, "escalated", taskspec_id="C"))
+    rate = f"{2 / (2 + escalations) * 100:.0f}%"
+    finish = rf"taskspec\s+{2 + escalations}\s+2\s+{escalations}\s+0\s+{rate}\s+p50 +\d"
+    assert re.match(finish, lines[6]), lines[6]
+    assert re.match(r"qa\s+5\s+2\s+3\s+0\s+40%", lines[5]), lines[5]
+    header = next(line for line in lines if line.startswith("agent profile"))
+    assert header.split() == [
+        *("agent", "profile", "runs", "factory", "qa", "ok", "failed", "errors", "success"),
+        *("durations", "·", "usage"),
+    ]
+    agent = next(line for line in lines if line.startswith("scripted "))
+    assert re.match(r"scripted\s+10\s+5\s+5\s+\d+\s+\d+\s+0\s+\d+%\s+p50 ", agent), agent
+    assert agent.endswith("· tokens not reported · cost not reported")
+    assert "attempts per TaskSpec: mean 1.667, max 2 (1 took 1, 2 took 2; 1 not started)" in lines
+    assert "all agents: tokens not reported · cost not reported" in lines
+    assert lines[-2:] == ["wrote _logs/metrics.json", "wrote _logs/metrics.prom"]
+
+
+def test_finish_runs_count_under_older_inputs_too(project: HatchProject) -> None:
+    """Another profile makes the TaskSpec pending under the current inputs; the finish step's
+    runs still happened and succeeded."""
+    project.add_taskspec("F")
+    assert run_doit(project).returncode == 0
+    done = hatchdoit(project, "metrics", "--json", env={"HATCHDOIT_AGENT": "generic"})
+    metrics = json.loads(done.stdout)
+    assert metrics["taskspecs"]["pending"] == 1 and metrics["taskspecs"]["done"] == 0
+    row = metrics["steps"]["taskspec"]
+    assert (row["runs"], row["ok"], row["failed"], row["errors"], row["success_rate"]) == (
+        1,
+        1,
+        0,
+        0,
+        1.0,
+    )
+
+
+def test_finish_results_from_the_audit_trail() -> None:
+    def ev(kind: str, tid: str = "T", **fields: object) -> dict[str, object]:
+        return {"event": kind, "taskspec_id": tid, **fields}
+
+    start, end = ev("step_start", step="taskspec"), ev("step_end", step="taskspec")
+    error = ev("step_error", step="taskspec")
+    trail = [
+        ev("done", "T"),  # a done outside a finish run is not a run
+        *(start, ev("done", attempt=1), end),  # ok
+        *(start, ev("escalated", attempts=2), error),  # failed, not also an error
+        *(start, error),  # raised before deciding
+        *(start, ev("done", attempt=1)),  # killed after recording done: still ok
+        *(start,),  # killed before deciding: not finished
+        *(ev("step_start", "X", step="taskspec"), ev("done", "X")),  # not in the plan
+    ]
+    assert finish_results(trail, {"T"}) == {"ok": 2, "failed": 1, "error": 1}
 
 
 def test_tokens_and_cost_come_from_stop_payloads(project: HatchProject) -> None:
@@ -119,6 +195,10 @@ def test_tokens_and_cost_come_from_stop_payloads(project: HatchProject) -> None:
     assert agent["tokens"] == {"input": 1200, "output": 300, "total": 1500}
     assert agent["cost_usd"] == pytest.approx(0.012)
     assert metrics["tokens"]["total"] == 1500 and metrics["cost_usd"] == pytest.approx(0.012)
+    text = summary_lines(metrics)
+    agent_line = next(line for line in text if line.startswith("claude-code-headless "))
+    assert agent_line.endswith("· tokens 1,500 (input 1,200, output 300) · cost $0.0120")
+    assert "all agents: tokens 1,500 (input 1,200, output 300) · cost $0.0120" in text
     prom = parse_prometheus(to_prometheus(metrics))
     kind = 'hatchdoit_agent_tokens_total{profile="claude-code-headless",kind="output"}'
     assert prom[kind] == 300
