@@ -4,6 +4,9 @@ Exit codes: 0 every selected TaskSpec is done; 1 some escalated, are blocked by 
 failed without progress; 2 configuration or planning errors (found before anything runs, with
 `hatchdoit validate`'s checks); 130/143 interrupted. `--shard k/n` builds a stable subset (by a
 hash of each TaskSpec id; doit brings the dependencies of a selected TaskSpec along).
+
+Every run ends by writing JUnit XML (`_logs/junit.xml` unless `--junit PATH`), the HTML report,
+metrics and the state file, so a CI system always has test results to show.
 """
 
 from __future__ import annotations
@@ -64,12 +67,15 @@ def with_dependencies(project: Project, tids: list[str]) -> list[str]:
     return [tid for tid in project.plan.taskspecs if tid in wanted]
 
 
+JUNIT_FILE = "junit.xml"  # under _logs/, where the workflow's artifact upload finds it
+
+
 @dataclass
 class CiOptions:
     shard: tuple[int, int] | None = None
     jobs: int = 0
-    junit: Path | None = None
-    report: Path | None = None
+    junit: Path | None = None  # None: _logs/junit.xml
+    report: Path | None = None  # None: _logs/report.html
     max_runs: int = 5
     doit_args: list[str] = field(default_factory=list)
 
@@ -157,18 +163,15 @@ def _conclude(
     report = write_report(project, options.report)
     details = task_details(project, step_runs(events))
     chosen = [details[t] for t in selected]
-    if options.junit is not None:
-        suite = "hatchdoit" + (
-            f" shard {options.shard[0]}/{options.shard[1]}" if options.shard else ""
-        )
-        write_junit(options.junit, chosen, project.root, suite)
+    junit = options.junit or project.layout.logs / JUNIT_FILE
+    suite = "hatchdoit" + (f" shard {options.shard[0]}/{options.shard[1]}" if options.shard else "")
+    write_junit(junit, chosen, project.root, suite)
     counts = {s: sum(1 for t in selected if status.get(t) == s) for s in set(status.values())}
     not_done = [t for t in selected if status.get(t) != "done"]
     say(
         "hatchdoit ci: "
         + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        + f" · report {project.layout.rel(report)}"
-        + (f" · junit {options.junit}" if options.junit else "")
+        + f" · report {project.layout.rel(report)} · junit {project.layout.rel(junit)}"
     )
     if code != EXIT_OK:
         return code

@@ -156,8 +156,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_ci(args: argparse.Namespace) -> int:
-    """Build until nothing is left or what is left escalated; write JUnit, metrics, report.
-    Exit 0 all done, 1 some escalated or failed, 2 configuration or planning errors."""
+    """Build until nothing is left or what is left escalated; write JUnit (_logs/junit.xml unless
+    --junit), metrics, report. Exit 0 all done, 1 some escalated or failed, 2 configuration or
+    planning errors."""
     from hatchdoit.ci import CiOptions, parse_shard, run_ci
 
     options = CiOptions(
@@ -271,7 +272,11 @@ def _add_arguments(parsers: dict[str, argparse.ArgumentParser]) -> None:
     parsers["report"].add_argument("--out", help="output file (default _logs/report.html)")
     ci = parsers["ci"]
     ci.add_argument("--shard", metavar="K/N", help="build the K-th of N stable subsets")
-    ci.add_argument("--junit", metavar="PATH", help="write JUnit XML (one case per TaskSpec)")
+    ci.add_argument(
+        "--junit",
+        metavar="PATH",
+        help="JUnit XML, one test case per TaskSpec (default _logs/junit.xml)",
+    )
     ci.add_argument("-n", "--jobs", type=int, default=0, metavar="N", help="doit -n N")
     ci.add_argument("--report", metavar="PATH", help="HTML report (default _logs/report.html)")
     ci.add_argument("--max-runs", type=int, default=5, help="doit runs at most (default 5)")

@@ -71,13 +71,26 @@ def test_escalation_exits_1_with_junit_failure_and_one_notification(
 
     assert [n["event"] for n in notifications(sent_dir)] == ["escalated", "build_failed"]
 
+    assert "· junit out/junit.xml" in done.stdout  # relative to the project root
+    assert not (project.logs / "junit.xml").exists(), "--junit PATH replaces the default"
+
     again = hatchdoit(project, "ci", timeout=60)  # settled: nothing is rerun, same verdict
     assert again.returncode == 1 and "doit run" not in again.stdout
+    assert "junit _logs/junit.xml" in again.stdout  # written without being asked for
+    default_suite, default_cases = junit_cases(project.logs / "junit.xml")
+    assert set(default_cases) == {"GOOD", "BAD", "AFTER"}
+    assert default_suite.get("failures") == "1" and default_suite.get("skipped") == "1"
     assert [n["event"] for n in notifications(sent_dir)] == [
         "escalated",
         "build_failed",
         "build_failed",
     ]
+
+
+def test_ci_help_names_the_default_junit_file(project: HatchProject) -> None:
+    done = hatchdoit(project, "ci", "--help")
+    assert done.returncode == 0
+    assert "default _logs/junit.xml" in " ".join(done.stdout.split())
 
 
 def test_shards_are_stable_disjoint_and_cover_everything() -> None:
