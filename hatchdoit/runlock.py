@@ -2,6 +2,11 @@
 
 A second `doit` that would run tasks refuses at once (or waits with HATCHDOIT_LOCK_WAIT=1);
 read-only commands (`doit list`, `info`, `help`, ...) never take the lock.
+
+`doit -n N` workers are forked, so they share the lock's descriptor: they are part of the build,
+and a worker still running a step must keep a second build out. They die with the main process
+(workers.py), so the lock is free as soon as the build's last process is gone. Programs the build
+runs (git, tmux, agents) do not get it: the descriptor is close-on-exec.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ READ_ONLY_COMMANDS = {
     "ignore",
     "reset-dep",
 }
-_held: list[int] = []  # the descriptor lives as long as the process
+_held: list[tuple[int, Path]] = []  # the descriptor lives as long as the process
 
 
 def runs_tasks(argv: list[str]) -> bool:
@@ -37,24 +42,43 @@ def runs_tasks(argv: list[str]) -> bool:
 
 
 def hold_build_lock(lock_path: Path, wait: bool) -> None:
-    """Take the project's build lock for the rest of this process (doit workers inherit it)."""
+    """Take the project's build lock for the rest of this process (doit workers share it)."""
     if _held:
         return
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
         holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
         os.close(fd)
+        fix = "wait for it to finish or stop it; HATCHDOIT_LOCK_WAIT=1 waits for it"
+        if holder.isdigit() and not _alive(int(holder)):
+            fix = (
+                f"pid {holder} has exited but a process it started still holds the lock; "
+                f"stop it (fuser -v {lock_path})"
+            )
         raise BusyError(
-            f"another build is running in this project (pid {holder})",
-            path=lock_path,
-            fix="wait for it to finish or stop it; HATCHDOIT_LOCK_WAIT=1 waits for it",
+            f"another build is running in this project (pid {holder})", path=lock_path, fix=fix
         ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
-    _held.append(fd)
+    _held.append((fd, lock_path))
+
+
+def held_lock_path() -> Path | None:
+    """The build lock this process holds, if any."""
+    return _held[0][1] if _held else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, someone else's
+    return True
 
 
 def lock_if_building(lock_path: Path) -> bool:

@@ -680,11 +680,6 @@ def two_parallel_taskspecs(project: HatchProject, factory: list[str]) -> None:
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (doit -n N): when a worker process dies (SIGKILL, OOM), the main doit waits for "
-    "its result forever: the build hangs holding the build lock, with no message",
-)
 def test_worker_killed_under_doit_n2_does_not_hang_the_build(project: HatchProject) -> None:
     two_parallel_taskspecs(project, ["succeed"])
     env = {**project.env, "HATCHDOIT_FAULT": "wait.started@NA#1"}
@@ -697,11 +692,51 @@ def test_worker_killed_under_doit_n2_does_not_hang_the_build(project: HatchProje
     assert code is not None and code != 0, "doit -n 2 still running 8 s after its last task"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG runlock/doit -n N: SIGKILL of the main doit leaves its workers alive, blocked "
-    "forever and holding build.lock (inherited), so every later build refuses, naming a dead pid",
-)
+def test_killed_worker_is_named_and_the_rerun_resumes(project: HatchProject) -> None:
+    """What a dead worker leaves: a line naming its step at once and one when the build stops,
+    exit 1, no doit process, its agent session; the rerun (which takes the build lock) re-attaches
+    to that session instead of launching it again."""
+    two_parallel_taskspecs(project, ["hang", "succeed"])
+    env = {**project.env, "HATCHDOIT_FAULT": "wait.started@NA#1"}
+    killed = subprocess.run(
+        [doit_executable(), "-n", "2"],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = killed.stdout + killed.stderr
+    assert killed.returncode == 1, output
+    assert "Traceback" not in output, output
+    noticed = [line for line in output.splitlines() if "the build goes on" in line]
+    assert len(noticed) == 1 and "running factory:NA.1" in noticed[0], output
+    stopped = [line for line in output.splitlines() if "build stopped" in line]
+    assert len(stopped) == 1, output
+    assert stopped[0].startswith("hatchdoit: build stopped: doit worker ")
+    assert "was killed by SIGKILL while running factory:NA.1" in stopped[0]
+    assert stopped[0].endswith("rerun doit to resume")
+    retry_until(lambda: not doit_pids(project.root), timeout=10, what="doit processes gone")
+    session = load_valid(project.layout.launch_record("NA", "factory", 1), LaunchRecord).session
+    assert project.session_alive(session), "the agent session died with its worker"
+
+    mark = audit_lines(project)
+    rerun = run_doit(project, "-n", "2", timeout=120)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    for tid in ("NA", "NB"):
+        assert load_valid(project.layout.done(tid), DoneRecord).attempt == 2
+    after = audit_after(project, mark)
+    relaunched = [
+        e
+        for e in after
+        if e["event"] == "launch" and e["taskspec_id"] == "NA" and e["role"] == "factory"
+    ]
+    assert [e["attempt"] for e in relaunched] == [2], relaunched
+    assert any(e["event"] == "reattach" and e["taskspec_id"] == "NA" for e in after)
+    assert_artifacts_valid_for(project, ["NA", "NB"])
+
+
 def test_sigkill_of_doit_n2_leaves_nothing_holding_the_lock(project: HatchProject) -> None:
     two_parallel_taskspecs(project, ["hang", "succeed"])
     with own_session_doit(project, "-n", "2") as proc:
