@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from hatchdoit import interrupts
-from hatchdoit.actions import clean_worktree, group_is_current, run_step, step_is_current
+from hatchdoit.actions import (
+    clean_worktree,
+    group_is_current,
+    preload_steps,
+    run_step,
+    step_is_current,
+)
 from hatchdoit.errors import HatchdoitError
 from hatchdoit.project import Project, load_project
 from hatchdoit.reporter import ProgressReporter
@@ -109,6 +116,7 @@ def doit_namespace(root: Path) -> dict[str, Any]:
     try:
         if lock_if_building(project.layout.locks / "build.lock"):
             interrupts.install(project.config.tmux_socket)
+            os.register_at_fork(before=preload_steps)  # only `doit -n N` forks this process
             repair_state(project)
     except HatchdoitError as exc:
         print(f"hatchdoit: {exc.one_line()}", file=sys.stderr)
