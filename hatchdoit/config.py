@@ -69,8 +69,13 @@ class Limits(_Strict):
 
 
 class AgentDefaults(_Strict):
-    factory: str = "scripted"
-    qa: str = "scripted"
+    factory: str = Field(default="scripted", description="Factory profile of TaskSpecs naming none")
+    qa: str = Field(default="scripted", description="QA profile of TaskSpecs naming none")
+    override: str | None = Field(
+        default=None,
+        description="Profile for every TaskSpec and role, above the TaskSpecs' own `agent:` "
+        "choices (what HATCHDOIT_AGENT sets for one run)",
+    )
 
 
 class TargetConfig(_Strict):
@@ -113,7 +118,11 @@ class HatchdoitConfig(_Strict):
     specs: str = Field(default="specs_link", description="Planning repo (read-only)")
     target: TargetConfig = Field(default_factory=TargetConfig)
     integrate: Literal["none", "merge", "rebase"] = "none"
-    tmux_socket: str = Field(default="hatchdoit", pattern=r"^[A-Za-z0-9_.-]+$")
+    tmux_socket: str = Field(
+        default="hatchdoit",
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$",
+        description="Name of the project's own tmux server socket (`tmux -L <name>`)",
+    )
     agents: AgentDefaults = Field(default_factory=AgentDefaults)
     limits: Limits = Field(default_factory=Limits)
     logs: LogConfig = Field(default_factory=LogConfig)
@@ -159,7 +168,8 @@ def load_config(root: Path, environ: Mapping[str, str] | None = None) -> Hatchdo
     if env.get("HATCHDOIT_AGENT"):
         agent = env["HATCHDOIT_AGENT"]
         layers.apply(
-            {"agents": {"factory": agent, "qa": agent}}, _Source("variable", "HATCHDOIT_AGENT")
+            {"agents": {"factory": agent, "qa": agent, "override": agent}},
+            _Source("variable", "HATCHDOIT_AGENT"),
         )
     if env.get("HATCHDOIT_SPECS"):
         layers.apply({"specs": env["HATCHDOIT_SPECS"]}, _Source("variable", "HATCHDOIT_SPECS"))

@@ -73,8 +73,10 @@ class Project:
         return self.taskspec(tid).max_attempts or self.config.limits.max_attempts
 
     def profile_name(self, tid: str, role: Role) -> str:
-        chosen = getattr(self.taskspec(tid).agent, role)
-        return str(chosen or getattr(self.config.agents, role))
+        """HATCHDOIT_AGENT (agents.override), else the TaskSpec's choice, else hatchdoit.yaml's."""
+        agents = self.config.agents
+        chosen = agents.override or getattr(self.taskspec(tid).agent, role)
+        return str(chosen or getattr(agents, role))
 
     def profile(self, tid: str, role: Role) -> LoadedProfile:
         name = self.profile_name(tid, role)
@@ -122,6 +124,8 @@ def _drop_taskspecs_with_bad_profiles(project: Project) -> None:
     its `agent.<role>` field, the TaskSpec left out like any invalid one); a broken profile
     chosen in hatchdoit.yaml stays a configuration error for the whole build."""
     plan = project.plan
+    if project.config.agents.override:
+        return  # the TaskSpecs' own choices are not used in this run
     for tid, loaded in list(plan.taskspecs.items()):
         for role in ROLES:
             if getattr(project.taskspec(tid).agent, role) is None:

@@ -80,6 +80,7 @@ def write_taskspec(
     loc_cap: int = 200,
     test_command: str = TEST_COMMAND,
     max_attempts: int | None = None,
+    agent: dict[str, str] | None = None,
 ) -> Path:
     """Write `_specs/taskspecs/<tid>.md` (YAML front matter + Markdown body) and return its path.
 
@@ -100,6 +101,8 @@ def write_taskspec(
         data["max_attempts"] = max_attempts
     if scripted is not None:
         data["scripted"] = scripted
+    if agent is not None:
+        data["agent"] = agent
     path.write_text(_front_matter(data, body), encoding="utf-8")
     return path
 

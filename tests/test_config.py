@@ -10,6 +10,8 @@ import yaml
 
 from hatchdoit.config import CONFIG_FILE, HatchdoitConfig, load_config
 from hatchdoit.errors import EXIT_CONFIG, ConfigError
+from hatchdoit.project import load_project
+from tests.conftest import make_project
 
 
 def write_config(root: Path, data: dict[str, Any] | str) -> Path:
@@ -244,6 +246,22 @@ def test_agent_shortcut_sets_both_roles(tmp_path: Path) -> None:
     assert (config.agents.factory, config.agents.qa) == ("claude-code", "claude-code")
 
 
+def test_agent_shortcut_overrides_the_taskspecs_own_choice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HATCHDOIT_AGENT is for a whole run: it beats a TaskSpec's `agent:` too."""
+    project = make_project(tmp_path)
+    project.add_taskspec("T1-CHOSEN", agent={"factory": "generic", "qa": "generic"})
+    monkeypatch.delenv("HATCHDOIT_AGENT", raising=False)
+    load_project.cache_clear()
+    assert load_project(project.root).profile_name("T1-CHOSEN", "factory") == "generic"
+    monkeypatch.setenv("HATCHDOIT_AGENT", "scripted")
+    load_project.cache_clear()
+    chosen = load_project(project.root)
+    assert [chosen.profile_name("T1-CHOSEN", r) for r in ("factory", "qa")] == ["scripted"] * 2
+    load_project.cache_clear()
+
+
 def test_specs_shortcut(tmp_path: Path) -> None:
     write_config(tmp_path, {"specs": "from-file"})
     assert load_config(tmp_path, {"HATCHDOIT_SPECS": "/plans/repo"}).specs == "/plans/repo"
@@ -315,6 +333,8 @@ def test_empty_shortcuts_are_ignored(tmp_path: Path) -> None:
         ({"limits": {"backoff": {"jitter": 2}}}, "limits.backoff.jitter"),
         ({"integrate": "squash"}, "integrate"),
         ({"tmux_socket": "has space"}, "tmux_socket"),
+        ({"tmux_socket": "-rf"}, "tmux_socket"),  # would read as an option of tmux
+        ({"tmux_socket": ".."}, "tmux_socket"),
         ({"logs": {"level": "LOUD"}}, "logs.level"),
         ({"limits": 5}, "limits"),
     ],
