@@ -30,7 +30,8 @@ Precedence, lowest first:
 4. one variable per key: `HATCHDOIT__SECTION__KEY=value` (the value is parsed as YAML, so
    `HATCHDOIT__LIMITS__MAX_ATTEMPTS=5` is a number and `HATCHDOIT__NOTIFY__COMMAND='[a, b]'` a
    list);
-5. the shortcuts `HATCHDOIT_AGENT=<profile>` (both roles, above the TaskSpecs' own `agent:` choices) and `HATCHDOIT_SPECS=<path>`.
+5. the shortcuts `HATCHDOIT_AGENT=<profile>` (both roles, above the TaskSpecs' own `agent:`
+   choices) and `HATCHDOIT_SPECS=<path>`.
 
 A configuration error names where the bad value was set (the variable, or the file and its
 `environments.<name>` overlay), the key, the value it got and what the key accepts, e.g.
