@@ -52,7 +52,7 @@ valid_ids = st.builds(
     lambda head, tail: head + tail,
     st.sampled_from(ID_CHARS),
     st.text(alphabet=ID_CHARS + "_.-", max_size=40),
-).filter(lambda s: ".." not in s)
+).filter(lambda s: ".." not in s and not s.endswith((".", ".lock")))  # git's ref rules
 any_ids = st.one_of(
     valid_ids,
     st.text(max_size=60),
