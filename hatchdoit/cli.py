@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hatchdoit import __version__, doctor
+from hatchdoit import __version__
 from hatchdoit.errors import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -29,8 +29,6 @@ from hatchdoit.errors import (
     HatchdoitError,
 )
 from hatchdoit.project import Project, load_project
-from hatchdoit.scaffold import init_project
-from hatchdoit.schemas import export_schemas
 
 Command = Callable[[argparse.Namespace], int]
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a program killed by it
@@ -84,7 +82,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(report.model_dump_json(indent=2))
         return EXIT_OK
-    PipeAwareConsole().print(render_status(report))
+    PipeAwareConsole().print(render_status(report, every=args.all or None))
     return EXIT_OK
 
 
@@ -199,6 +197,8 @@ def cmd_config_doc(args: argparse.Namespace) -> int:
 
 def cmd_schemas(args: argparse.Namespace) -> int:
     """Write the JSON Schemas of every spec, config and artifact record."""
+    from hatchdoit.schemas import export_schemas
+
     for path in export_schemas(Path(args.out)):
         print(path)
     return EXIT_OK
@@ -206,6 +206,8 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     """Make the current repo a hatchdoit project."""
+    from hatchdoit.scaffold import init_project
+
     for line in init_project(Path(args.root), Path(args.specs), force=args.force):
         print(line)
     return EXIT_OK
@@ -218,6 +220,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         argv += ["--profile", name]
     if args.json:
         argv.append("--json")
+    from hatchdoit import doctor
+
     return doctor.main(argv)
 
 
@@ -248,6 +252,12 @@ def _add_arguments(parsers: dict[str, argparse.ArgumentParser]) -> None:
     status = parsers["status"]
     status.add_argument("--json", action="store_true", help="machine-readable")
     status.add_argument("--schema", action="store_true", help="print the JSON Schema of --json")
+    status.add_argument(
+        "--all",
+        action="store_true",
+        help="a row for every TaskSpec (by default, plans of over 60 TaskSpecs list only those "
+        "neither done nor pending)",
+    )
     watch = parsers["watch"]
     watch.add_argument("--once", action="store_true", help="draw one frame and exit")
     watch.add_argument(

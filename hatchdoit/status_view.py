@@ -20,7 +20,7 @@ from rich.text import Text
 
 from hatchdoit.audit import read_audit
 from hatchdoit.clock import now_iso
-from hatchdoit.layout import Layout, Role
+from hatchdoit.layout import ROLES, Layout
 from hatchdoit.live import SessionView, build_lock, running_build, running_sessions
 from hatchdoit.progress import taskspec_progress
 from hatchdoit.project import Project
@@ -44,9 +44,12 @@ STATES: dict[str, tuple[str, str]] = {  # what each state means to the user, and
     "escalated": ("its attempts ran out; a human has to look", "bold red"),
 }
 assert set(STATES) == set(get_args(State))
-ROLES: tuple[Role, Role] = ("factory", "qa")
 CLOCK_SLACK = 1.0  # seconds: audit times are cut to milliseconds, the lock's mtime is not
 FEAT_STYLES = {"pending": "dim", "in_progress": "cyan", "blocked": "bold red", "done": "green"}
+# Above this many TaskSpecs the table lists by default only those that ask for attention; done
+# and pending ones are counted in their FeatSpec's row. (rich also needs ~0.5 ms per row.)
+FULL_LIST_LIMIT = 60
+QUIET_STATES = ("done", "pending")
 
 
 class _Model(BaseModel):
@@ -338,8 +341,18 @@ def _agents(row: TaskRow) -> str:
     return factory if factory == qa else f"{factory}/{qa}"
 
 
-def status_table(report: StatusReport, *, title: str | None = None) -> Table:
-    """TaskSpecs grouped under a header row per FeatSpec with its rollup."""
+def lists_every_taskspec(report: StatusReport, every: bool | None) -> bool:
+    """Whether the table has a row per TaskSpec (`every`), or, by default for a plan too big to
+    take in at a glance, rows only for TaskSpecs that are neither done nor pending."""
+    return every if every is not None else len(report.taskspecs) <= FULL_LIST_LIMIT
+
+
+def status_table(
+    report: StatusReport, *, title: str | None = None, every: bool | None = None
+) -> Table:
+    """TaskSpecs grouped under a header row per FeatSpec with its rollup (see
+    lists_every_taskspec for which TaskSpecs get a row)."""
+    listed = lists_every_taskspec(report, every)
     table = Table(title=title, title_justify="left", expand=False)
     table.add_column("TaskSpec", no_wrap=True)
     table.add_column("state", no_wrap=True)
@@ -350,7 +363,8 @@ def status_table(report: StatusReport, *, title: str | None = None) -> Table:
     table.add_column("agent", no_wrap=True)
     rows_by_feat: dict[str, list[TaskRow]] = {}
     for row in report.taskspecs:
-        rows_by_feat.setdefault(row.featspec, []).append(row)
+        if listed or row.state not in QUIET_STATES:
+            rows_by_feat.setdefault(row.featspec, []).append(row)
     for feat in report.featspecs:
         rows = rows_by_feat.get(feat.featspec_id, [])
         done = feat.counts.get("done", 0)
@@ -411,9 +425,21 @@ def state_notes(report: StatusReport) -> list[Text]:
     return notes
 
 
-def render_status(report: StatusReport) -> RenderableType:
+def unlisted_note(report: StatusReport, every: bool | None) -> list[Text]:
+    """The line saying which TaskSpecs the table left out, if it left any out."""
+    if lists_every_taskspec(report, every):
+        return []
+    counts: Counter[str] = Counter(row.state for row in report.taskspecs)
+    left_out = " and ".join(f"{counts[s]} {s}" for s in QUIET_STATES if counts[s])
+    if not left_out:
+        return []
+    return [Text(f"{left_out} TaskSpec(s) not listed (hatchdoit status --all lists them)", "dim")]
+
+
+def render_status(report: StatusReport, every: bool | None = None) -> RenderableType:
     return Group(
-        status_table(report, title=f"hatchdoit · {report.specs}"),
+        status_table(report, title=f"hatchdoit · {report.specs}", every=every),
+        *unlisted_note(report, every),
         *state_notes(report),
         summary_line(report),
     )

@@ -300,3 +300,27 @@ def test_a_failing_or_slow_notify_command_is_logged_not_raised(project: HatchPro
         "notify build_failed: could not run: No such file or directory",
     ]
     assert all(w["level"] == "WARN" and w["operation"] == "notify" for w in warnings)
+
+
+def test_a_big_plan_lists_only_what_asks_for_attention(project: HatchProject) -> None:
+    """Over 60 TaskSpecs, the table keeps a row per FeatSpec and lists only TaskSpecs that are
+    neither done nor pending; --all and --json list every one."""
+    for n in range(61):
+        project.add_taskspec(f"BIG-{n:02d}", max_attempts=1)
+    escalated = project.layout.escalated("BIG-07")
+    escalated.parent.mkdir(parents=True)
+    digest = load_project(project.root).digest("BIG-07")
+    record = {"taskspec_id": "BIG-07", "digest": digest, "attempts": 1, "reasons": ["r"]}
+    escalated.write_text(json.dumps(record), encoding="utf-8")
+
+    table = hatchdoit(project, "status")
+    assert table.returncode == 0, table.stderr
+    listed = re.findall(r"BIG-\d\d", table.stdout)
+    assert listed == ["BIG-07"], table.stdout
+    assert "60 pending TaskSpec(s) not listed (hatchdoit status --all lists them)" in table.stdout
+    assert project.featspec in table.stdout
+
+    every = hatchdoit(project, "status", "--all")
+    assert len(set(re.findall(r"BIG-\d\d", every.stdout))) == 61
+    assert "not listed" not in every.stdout
+    assert len(status_json(project)["taskspecs"]) == 61  # type: ignore[arg-type]
