@@ -9,11 +9,10 @@ writes only when it exits.
 
 from __future__ import annotations
 
-import functools
 import gc
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,20 +122,35 @@ def doit_namespace(root: Path) -> dict[str, Any]:
         raise SystemExit(exc.exit_code) from None
     key = str(root)
 
-    def creator(make: Callable[[], Iterator[dict[str, Any]]], doc: str) -> Callable[[], Any]:
-        def task_creator() -> Iterator[dict[str, Any]]:
-            return make()
+    # Defined in the order `doit list` shows them (`sort = "definition"` in the project's doit
+    # config, by source line): the TaskSpecs first, then their steps in chain order.
+    def task_taskspec() -> Iterator[dict[str, Any]]:
+        """TaskSpecs"""
+        return _taskspec_tasks(project, key)
 
-        task_creator.__doc__ = doc
-        return task_creator
+    def task_worktree() -> Iterator[dict[str, Any]]:
+        """worktrees"""
+        return _worktree_tasks(project, key)
 
+    def task_factory() -> Iterator[dict[str, Any]]:
+        """factory steps"""
+        return _attempt_tasks(project, key, "factory")
+
+    def task_summary() -> Iterator[dict[str, Any]]:
+        """summary steps"""
+        return _attempt_tasks(project, key, "summary")
+
+    def task_checks() -> Iterator[dict[str, Any]]:
+        """checks steps"""
+        return _attempt_tasks(project, key, "checks")
+
+    def task_qa() -> Iterator[dict[str, Any]]:
+        """qa steps"""
+        return _attempt_tasks(project, key, "qa")
+
+    creators = (task_taskspec, task_worktree, task_factory, task_summary, task_checks, task_qa)
     namespace: dict[str, Any] = {"DOIT_CONFIG": dict(DOIT_CONFIG)}
-    namespace["task_worktree"] = creator(lambda: _worktree_tasks(project, key), "worktrees")
-    for step in PER_ATTEMPT:
-        namespace[f"task_{step}"] = creator(
-            functools.partial(_attempt_tasks, project, key, step), f"{step} steps"
-        )
-    namespace["task_taskspec"] = creator(lambda: _taskspec_tasks(project, key), "TaskSpecs")
+    namespace.update((creator.__name__, creator) for creator in creators)
     # What exists now (modules, config, the plan) lives as long as the process: keep it out of
     # the collector's full passes, which otherwise walk it again each time doit's thousands of
     # task objects trigger one, and which would make `doit -n N` workers copy every page they

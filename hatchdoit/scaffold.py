@@ -29,6 +29,7 @@ backend = sqlite3
 [list]
 subtasks = True
 status = True
+sort = definition
 """
 
 IGNORES = ("/_logs/", "/_worktrees/", "/specs_link")

@@ -139,6 +139,9 @@ def test_demo_builds_and_a_second_doit_is_a_no_op(demo: HatchProject) -> None:
         assert f"U taskspec:{tid}" in {" ".join(line.split()[:2]) for line in lines}, tid
     not_up_to_date = [line for line in lines if not line.startswith("U ")]
     assert lines and not not_up_to_date, "\n".join(not_up_to_date)
+    # plain `doit list` (pyproject.toml: subtasks, status, sort by definition) leads with them
+    names = [line.split()[1] for line in run_doit(demo, "list").stdout.splitlines()]
+    assert names[: len(ids) + 1] == ["taskspec", *(f"taskspec:{tid}" for tid in ids)], names
 
     assert tree_hashes(demo.planning) == planning_before, "the run wrote into the planning repo"
     assert git(demo.root, "status", "--porcelain", env=demo.env) == "", "the run dirtied the repo"
