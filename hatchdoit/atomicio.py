@@ -31,6 +31,27 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     _fsync_dir(path.parent)
 
 
+def keep_as_backup(path: Path, backup: Path, content: bytes) -> None:
+    """Make `backup` hold what `path` holds now (`content`), before `path` is replaced.
+
+    A hard link to `path`'s own inode, renamed over `backup`: no data is written (so a full
+    disk cannot tear it) and no fsync is needed for it, the file having been made durable when
+    it was written; the directory fsync of the write that replaces `path` covers the rename.
+    Where hard links are not supported, `content` is written atomically instead."""
+    tmp = backup.with_name(f".{backup.name}.{os.getpid()}.link")
+    try:
+        tmp.unlink(missing_ok=True)
+        os.link(path, tmp)
+    except OSError:
+        write_atomic(backup, content)
+        return
+    try:
+        os.replace(tmp, backup)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_json_atomic(path: Path, value: Any) -> None:
     """Serialise `value` as indented JSON and write it atomically."""
     write_atomic(path, json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n")

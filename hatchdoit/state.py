@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.atomicio import write_atomic, write_json_atomic
+from hatchdoit.atomicio import keep_as_backup, write_json_atomic
 from hatchdoit.clock import now_iso
 from hatchdoit.faults import fault_point
 from hatchdoit.locks import exclusive
@@ -100,8 +100,8 @@ def update_state(project: Project, tids: list[str] | None = None) -> dict[str, A
         state["featspecs"] = _rollup(project, entries)
         state["updated_at"] = now_iso()
         if current_bytes is not None:  # never let a corrupt file overwrite the good backup
-            # atomic, like the file itself: a full disk leaves the old backup, never a torn one
-            write_atomic(layout.current_state.with_suffix(".json.bak"), current_bytes)
+            backup = layout.current_state.with_suffix(".json.bak")
+            keep_as_backup(layout.current_state, backup, current_bytes)
         fault_point("state.after_backup")
         write_json_atomic(layout.current_state, state)
     return state

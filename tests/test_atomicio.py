@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from hatchdoit.atomicio import append_line, read_json, write_atomic, write_json_atomic
+from hatchdoit.atomicio import (
+    append_line,
+    keep_as_backup,
+    read_json,
+    write_atomic,
+    write_json_atomic,
+)
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -219,3 +225,28 @@ def test_concurrent_appends_from_processes_stay_intact(tmp_path: Path) -> None:
         assert r["p"] == f"{r['w']}-{r['i']}-" + chr(ord("a") + r["w"]) * 300
     for w in range(workers):  # each writer's lines stay in its own order
         assert [r["i"] for r in records if r["w"] == w] == list(range(per_worker))
+
+
+def test_keep_as_backup_keeps_the_replaced_content(tmp_path: Path) -> None:
+    path, backup = tmp_path / "state.json", tmp_path / "state.json.bak"
+    write_atomic(path, "one\n")
+    backup.write_text("older\n")
+    keep_as_backup(path, backup, path.read_bytes())
+    assert backup.stat().st_ino == path.stat().st_ino  # the same file, not a copy
+    write_atomic(path, "two\n")
+    assert (path.read_text(), backup.read_text()) == ("two\n", "one\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.bak"]
+
+
+def test_keep_as_backup_writes_a_copy_where_links_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, backup = tmp_path / "state.json", tmp_path / "state.json.bak"
+    write_atomic(path, "one\n")
+
+    def no_links(src: object, dst: object) -> None:
+        raise PermissionError(1, "hard links not supported here")
+
+    monkeypatch.setattr(os, "link", no_links)
+    keep_as_backup(path, backup, b"one\n")
+    assert backup.read_text() == "one\n" and backup.stat().st_ino != path.stat().st_ino
