@@ -87,7 +87,7 @@ def test_scripted_launch_is_unchanged(tmp_path: Path) -> None:
         environ={"ANTHROPIC_API_KEY": "k", "PATH": os.environ["PATH"]},
     )
     script = str(AGENTS / "scripted" / "scripted_agent.py")
-    assert setup.argv == [sys.executable, script, "--role", "factory"]
+    assert setup.argv == [sys.executable, "-S", script, "--role", "factory"]
     assert setup.env == {}
     assert not paths.run_dir.exists()
 
