@@ -150,7 +150,13 @@ def run(sandbox: Sandbox, sizes: Sizes) -> Section:
     held = build(sandbox, "concurrent-held", n, sizes.hold)
     zero = build(sandbox, "concurrent-zero", n, None)
     mem, floor = held["doit"], bare["doit"]
-    per_session = mem["peak_rss_kib"] / n
+    # The verdict is on PSS: the doit workers are forked from one process and share most of
+    # their pages with it and each other. RSS counts each shared page once per process (17
+    # times here), PSS splits it among its sharers, so the PSS sum is the memory all doit
+    # processes use together. Both are reported.
+    per_session = mem["peak_pss_kib"] / n
+    rss_per_session = mem["peak_rss_kib"] / n
+    floor_pss = floor["peak_pss_kib"] / n
     floor_rss = floor["peak_rss_kib"] / n
     rows = [
         Row(
@@ -159,17 +165,17 @@ def run(sandbox: Sandbox, sizes: Sizes) -> Section:
                 f"{n} concurrent sessions, `doit -n {n}` (agent works {sizes.hold:g}s per stop): "
                 "orchestrator memory per session"
             ),
-            hatchdoit=f"{mib(per_session)} RSS ({mib(mem['pss_kib_at_peak_rss'] / n)} PSS)",
+            hatchdoit=f"{mib(per_session)} PSS ({mib(rss_per_session)} RSS)",
             baseline=(
-                f"bare doit -n {n}, {n} busy trivial tasks: {mib(floor_rss)} RSS "
-                f"({mib(floor['pss_kib_at_peak_rss'] / n)} PSS) per task"
+                f"bare doit -n {n}, {n} busy trivial tasks: {mib(floor_pss)} PSS "
+                f"({mib(floor_rss)} RSS) per task"
             ),
             comparison=(
-                f"{per_session / floor_rss:.1f}x bare; {mem['processes_at_peak_rss']} doit "
-                f"processes, {mib(mem['peak_rss_kib'])} RSS sum, {mem['peak_marked']} agents "
-                "alive at peak"
+                f"{per_session / floor_pss:.1f}x bare; {mem['processes_at_peak_rss']} doit "
+                f"processes, peak sums {mib(mem['peak_pss_kib'])} PSS / "
+                f"{mib(mem['peak_rss_kib'])} RSS"
             ),
-            target=f"all {n} done; <= 25 MB",
+            target=f"all {n} done; <= 25 MB (PSS sum / sessions)",
             met=held["done"] == n and per_session <= TARGET_KIB_PER_SESSION,
             note=f"{held['done']}/{n} done in {secs(held['wall'])}: "
             f"{held['throughput_per_min']:.0f} TaskSpecs/min",
