@@ -12,12 +12,14 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -296,21 +298,45 @@ def run_doit(
     )
 
 
-def popen_doit(project: HatchProject, *args: str) -> subprocess.Popen[str]:
-    """Start `doit ARGS` in the background (output to files under tmp, not pipes that can fill)."""
+def popen_doit(
+    project: HatchProject, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start `doit ARGS` in the background, its output going to a file (pipes can fill) that
+    doit_output() reads."""
     out = project.root.parent / f"doit-{uuid.uuid4().hex[:6]}.out"
     handle = open(out, "w", encoding="utf-8")  # noqa: SIM115  (kept open by the child)
     try:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [doit_executable(), *args],
             cwd=project.root,
-            env=project.env,
+            env=project.env if env is None else env,
             stdout=handle,
             stderr=subprocess.STDOUT,
             text=True,
         )
     finally:
         handle.close()
+    out.rename(out.with_name(f"doit-{proc.pid}.out"))  # the child writes on: same file
+    return proc
+
+
+def doit_output(project: HatchProject, proc: subprocess.Popen[str]) -> str:
+    """What a popen_doit process has printed so far (stdout and stderr)."""
+    return (project.root.parent / f"doit-{proc.pid}.out").read_text(encoding="utf-8")
+
+
+@contextmanager
+def background_doit(
+    project: HatchProject, *args: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """popen_doit for the length of a block: SIGKILLed at its end if the test did not end it."""
+    proc = popen_doit(project, *args, env=env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
 
 
 def read_audit(project: HatchProject) -> list[dict[str, Any]]:

@@ -17,8 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,8 +26,8 @@ from conftest import (
     CHECKOUT,
     HatchProject,
     assert_logs_parse,
+    background_doit,
     events,
-    popen_doit,
     read_log,
     retry_until,
     run_doit,
@@ -66,15 +64,6 @@ def limits(project: HatchProject, **role: Any) -> None:
     )
 
 
-@contextmanager
-def background_doit(project: HatchProject, *args: str) -> Iterator[subprocess.Popen[str]]:
-    proc = popen_doit(project, *args)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
 
 
 def ts(value: str) -> float:

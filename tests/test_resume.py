@@ -12,8 +12,6 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +19,9 @@ import pytest
 from conftest import (
     HatchProject,
     assert_logs_parse,
+    background_doit,
     events,
     module_body,
-    popen_doit,
     read_audit,
     retry_until,
     run_doit,
@@ -37,16 +35,6 @@ pytestmark = pytest.mark.integration
 TID = "R001-RESUME"
 
 
-@contextmanager
-def background_doit(project: HatchProject, *args: str) -> Iterator[subprocess.Popen[str]]:
-    """A doit process that is SIGKILLed at the end of the block if the test has not done so."""
-    proc = popen_doit(project, *args)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
 
 
 def sigkill(proc: subprocess.Popen[str]) -> None:

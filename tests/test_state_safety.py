@@ -27,12 +27,12 @@ from conftest import (
     CHECKOUT,
     HatchProject,
     assert_logs_parse,
-    doit_executable,
+    background_doit,
+    doit_output,
     events,
     git,
     make_project,
     module_body,
-    popen_doit,
     read_audit,
     read_log,
     retry_until,
@@ -61,27 +61,6 @@ def hatchdoit_cli(project: HatchProject, *args: str) -> subprocess.CompletedProc
     )
 
 
-@contextmanager
-def background_doit(
-    project: HatchProject, *args: str, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[str]]:
-    if env is None:
-        proc = popen_doit(project, *args)
-    else:
-        proc = subprocess.Popen(
-            [doit_executable(), *args],
-            cwd=project.root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
 
 
 def agent_working(project: HatchProject, proc: subprocess.Popen[str], tid: str = TID) -> None:
@@ -168,9 +147,9 @@ def test_lock_wait_waits_for_the_running_build(project: HatchProject) -> None:
             assert second.poll() is None, "the waiting build did not wait"
             assert first.wait(timeout=60) == 0
             first_ended = time.monotonic()
-            out, err = second.communicate(timeout=60)
+            second.wait(timeout=60)
             second_ended = time.monotonic()
-    assert second.returncode == 0, out + err
+    assert second.returncode == 0, doit_output(project, second)
     assert second_ended >= first_ended
     assert load_valid(project.layout.done(TID), DoneRecord).attempt == 2
     assert launches_per_attempt(project) == {
