@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hatchdoit.layout import Layout
 from hatchdoit.records import LaunchRecord
+from hatchdoit.runlock import pid_alive
 from hatchdoit.schemas import try_load
 from hatchdoit.timeline import parse_ts
 
@@ -36,16 +37,6 @@ def _flock_held(path: Path) -> bool | None:
     return False
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def running_build(layout: Layout) -> int | None:
     """The pid of the build holding the build lock, or None when no build runs. Probing the flock
     itself would race a starting build (it takes the lock without waiting), so this reads
@@ -59,7 +50,7 @@ def running_build(layout: Layout) -> int | None:
     held = _flock_held(path)
     if held is False:
         return None
-    if held is None and (pid is None or not _pid_alive(pid)):
+    if held is None and (pid is None or not pid_alive(pid)):
         return None
     return pid if pid is not None else -1
 

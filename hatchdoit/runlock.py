@@ -53,7 +53,7 @@ def hold_build_lock(lock_path: Path, wait: bool) -> None:
         holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
         os.close(fd)
         fix = "wait for it to finish or stop it; HATCHDOIT_LOCK_WAIT=1 waits for it"
-        if holder.isdigit() and not _alive(int(holder)):
+        if holder.isdigit() and not pid_alive(int(holder)):
             fix = (
                 f"pid {holder} has exited but a process it started still holds the lock; "
                 f"stop it (fuser -v {lock_path})"
@@ -71,7 +71,8 @@ def held_lock_path() -> Path | None:
     return _held[0][1] if _held else None
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (ours or someone else's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
