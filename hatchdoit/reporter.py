@@ -28,6 +28,7 @@ seen from there. Long waits on an agent print elapsed and idle time from the ste
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -115,6 +116,7 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         self._failed_tids: set[str] = set()  # TaskSpecs with a failure of their own
         self._blocked_by: dict[str, list[str]] = {}
         self._closing: list[str] = []  # one `hatchdoit:` line per failure, for the end
+        self._reader_gone = False  # our stdout's reader closed it
 
     # doit's hooks ---------------------------------------------------------------------------
 
@@ -257,12 +259,24 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         """The build ends with one line per failure, on stderr, after the report on stdout."""
         if not self._closing:
             return
-        flush = getattr(self.outstream, "flush", None)
-        if flush is not None:
-            flush()
         for line in self._closing:
             print(line, file=sys.stderr)
         sys.stderr.flush()
+
+    def write(self, text: str) -> None:
+        """doit's write, flushed line by line; a reader that went away (`doit | head`) ends
+        the output, not the build: agents may be mid-work and every step's result is a file."""
+        if self._reader_gone:
+            return
+        try:
+            self.outstream.write(text)
+            flush = getattr(self.outstream, "flush", None)
+            if flush is not None:
+                flush()
+        except BrokenPipeError:
+            self._reader_gone = True
+            with contextlib.suppress(OSError, ValueError):  # no second error at exit
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self.outstream.fileno())
 
     def _project(self) -> Project | None:
         if self._root is None:
@@ -292,9 +306,6 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         if task is not None and name in self._started:
             took = f"{time.monotonic() - self._started.pop(name):.2f}s  "
         self.write(f"{mark:<2} {name:<{self._width}} {attempt:<13} {took}{text}".rstrip() + "\n")
-        flush = getattr(self.outstream, "flush", None)
-        if flush is not None:
-            flush()
 
     def _outcome(self, parsed: tuple[str, str, int]) -> tuple[bool, str]:
         step, tid, attempt = parsed

@@ -10,7 +10,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import HatchProject, module_body, run_doit
+from conftest import HatchProject, doit_executable, module_body, run_doit
 
 from hatchdoit.reporter import StepFailed
 
@@ -148,3 +148,26 @@ def test_a_step_error_is_one_line_and_doit_reporters_print_it_plainly(
     assert out[:3] == [".  worktree:A", "TaskFailed - taskid:worktree:A", lines[0]], plain.stdout
     assert "<function" not in plain.stdout + plain.stderr
     assert not SUMMARY.search(plain.stdout), "hatchdoit's summary is its own reporter's"
+
+
+def test_a_reader_that_goes_away_ends_the_output_not_the_build(project: HatchProject) -> None:
+    """`doit | head -1`: the build goes on to the end, quietly, and exits as it would have."""
+    for tid in ("R1-PIPE", "R2-PIPE"):
+        project.add_taskspec(tid)
+    proc = subprocess.Popen(
+        [doit_executable()],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader is gone: the next writes hit a closed pipe
+    err = proc.stderr.read()
+    assert proc.wait(timeout=180) == 0, err
+    assert first.startswith(".  "), first
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    for tid in ("R1-PIPE", "R2-PIPE"):
+        assert project.layout.done(tid).is_file(), f"{tid} was left unfinished"
