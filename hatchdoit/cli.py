@@ -302,7 +302,8 @@ def _add_arguments(parsers: dict[str, argparse.ArgumentParser]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hatchdoit", description=__doc__.splitlines()[0])
+    first_paragraph = " ".join(__doc__.split("\n\n")[0].split())
+    parser = argparse.ArgumentParser(prog="hatchdoit", description=first_paragraph)
     parser.add_argument("--version", action="version", version=__version__)
     parser.add_argument("--root", default=".", help="project root (holds dodo.py)")
     sub = parser.add_subparsers(dest="command", required=True)
