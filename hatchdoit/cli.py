@@ -73,7 +73,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Where every TaskSpec stands, grouped by FeatSpec (from the artifacts; read-only)."""
-    from hatchdoit.status_view import StatusReport, collect_status, render_status
+    from hatchdoit.status_render import render_status
+    from hatchdoit.status_view import StatusReport, collect_status
 
     if args.schema:
         print(json.dumps(StatusReport.model_json_schema(), indent=2))

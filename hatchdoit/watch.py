@@ -19,14 +19,8 @@ from watchdog.observers import Observer
 
 from hatchdoit.live import SessionView, running_sessions
 from hatchdoit.project import Project
-from hatchdoit.status_view import (
-    STATES,
-    StatusReport,
-    collect_status,
-    format_age,
-    state_notes,
-    status_table,
-)
+from hatchdoit.status_render import state_notes, status_table
+from hatchdoit.status_view import STATES, StatusReport, collect_status, format_age
 from hatchdoit.timeline import AuditTail, describe, parse_ts
 
 RECENT_EVENTS = 10

@@ -19,9 +19,9 @@ from hatchdoit.metrics import (
     percentile,
     stop_usage,
     summary_lines,
-    to_prometheus,
 )
 from hatchdoit.project import load_project
+from hatchdoit.prometheus import to_prometheus
 from hatchdoit.records import LaunchRecord, StopRecord
 
 pytestmark = pytest.mark.integration

@@ -1,0 +1,128 @@
+"""The status report (hatchdoit.status_view) as rich renderables: the table of TaskSpecs grouped
+by FeatSpec, the notes on states that ask something of the user, and the summary line. Used by
+`hatchdoit status` and `hatchdoit watch`."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from hatchdoit.status_view import STATES, StatusReport, TaskRow, format_age
+
+FEAT_STYLES = {"pending": "dim", "in_progress": "cyan", "blocked": "bold red", "done": "green"}
+# Above this many TaskSpecs the table lists by default only those that ask for attention; done
+# and pending ones are counted in their FeatSpec's row. (rich also needs ~0.5 ms per row.)
+FULL_LIST_LIMIT = 60
+QUIET_STATES = ("done", "pending")
+
+
+def _agents(row: TaskRow) -> str:
+    factory, qa = row.agents.get("factory", "?"), row.agents.get("qa", "?")
+    return factory if factory == qa else f"{factory}/{qa}"
+
+
+def lists_every_taskspec(report: StatusReport, every: bool | None) -> bool:
+    """Whether the table has a row per TaskSpec (`every`), or, by default for a plan too big to
+    take in at a glance, rows only for TaskSpecs that are neither done nor pending."""
+    return every if every is not None else len(report.taskspecs) <= FULL_LIST_LIMIT
+
+
+def status_table(
+    report: StatusReport, *, title: str | None = None, every: bool | None = None
+) -> Table:
+    """TaskSpecs grouped under a header row per FeatSpec with its rollup (see
+    lists_every_taskspec for which TaskSpecs get a row)."""
+    listed = lists_every_taskspec(report, every)
+    table = Table(title=title, title_justify="left", expand=False)
+    table.add_column("TaskSpec", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("step", no_wrap=True)
+    table.add_column("attempt", justify="right", no_wrap=True)
+    table.add_column("age", justify="right", no_wrap=True)
+    table.add_column("last event", overflow="ellipsis", max_width=48)
+    table.add_column("agent", no_wrap=True)
+    rows_by_feat: dict[str, list[TaskRow]] = {}
+    for row in report.taskspecs:
+        if listed or row.state not in QUIET_STATES:
+            rows_by_feat.setdefault(row.featspec, []).append(row)
+    for feat in report.featspecs:
+        rows = rows_by_feat.get(feat.featspec_id, [])
+        done = feat.counts.get("done", 0)
+        table.add_row(
+            Text(feat.featspec_id, "bold"),
+            Text(feat.status, FEAT_STYLES.get(feat.status, "")),
+            "",
+            "",
+            "",
+            Text(f"{feat.title} · {done}/{feat.total} done", "italic"),
+            "",
+            end_section=not rows,
+        )
+        for index, row in enumerate(rows):
+            attempt = f"{row.attempt}/{row.max_attempts}" if row.attempt else "-"
+            table.add_row(
+                Text("  " + row.taskspec_id),
+                Text(row.state, STATES[row.state][1]),
+                row.step,
+                attempt,
+                format_age(row.age_s),
+                row.last_event.text if row.last_event else "",
+                _agents(row),
+                end_section=index == len(rows) - 1,
+            )
+    return table
+
+
+def summary_line(report: StatusReport) -> Text:
+    totals = report.totals
+    counts = ", ".join(
+        f"{totals[key]} {key}" for key in ("done", "escalated", "active", "pending") if totals[key]
+    )
+    build = (
+        f"build running (pid {report.build.pid})" if report.build.running else "no build running"
+    )
+    return Text(f"{totals['taskspecs']} TaskSpec(s): {counts or 'none'} · {build}")
+
+
+EXPLAINED_STATES = ("stale", "unattended", "interrupted", "failed")
+
+
+def state_notes(report: StatusReport) -> list[Text]:
+    """One line per state that asks something of the user: how many, what it means."""
+    counts: Counter[str] = Counter(row.state for row in report.taskspecs)
+    notes = []
+    for state in (s for s in EXPLAINED_STATES if counts[s]):
+        meaning, style = STATES[state]
+        line = f"{counts[state]} {state}: {meaning}"
+        changes = {
+            ", ".join(row.stale.changed)
+            for row in report.taskspecs
+            if row.stale and row.state == state
+        }
+        if len(changes) == 1 and (common := changes.pop()):
+            line += f" ({common})"
+        notes.append(Text(line, style))
+    return notes
+
+
+def unlisted_note(report: StatusReport, every: bool | None) -> list[Text]:
+    """The line saying which TaskSpecs the table left out, if it left any out."""
+    if lists_every_taskspec(report, every):
+        return []
+    counts: Counter[str] = Counter(row.state for row in report.taskspecs)
+    left_out = " and ".join(f"{counts[s]} {s}" for s in QUIET_STATES if counts[s])
+    if not left_out:
+        return []
+    return [Text(f"{left_out} TaskSpec(s) not listed (hatchdoit status --all lists them)", "dim")]
+
+
+def render_status(report: StatusReport, every: bool | None = None) -> RenderableType:
+    return Group(
+        status_table(report, title=f"hatchdoit · {report.specs}", every=every),
+        *unlisted_note(report, every),
+        *state_notes(report),
+        summary_line(report),
+    )
