@@ -26,6 +26,7 @@ from conftest import (
     retry_until,
     run_doit,
 )
+from resume_checks import finished_steps
 
 from hatchdoit.records import DoneRecord, LaunchRecord, Receipt, WorktreeRecord
 from hatchdoit.schemas import load_valid, try_load
@@ -53,19 +54,6 @@ def step_starts(project: HatchProject) -> Counter[tuple[str, str, int]]:
         for e in read_audit(project)
         if e["event"] == "step_start"
     )
-
-
-def finished_steps(project: HatchProject) -> set[tuple[str, str, int]]:
-    """(tid, step, attempt) of every receipt on disk, plus ("taskspec", 0) for done.json."""
-    found: set[tuple[str, str, int]] = set()
-    state = project.logs / "state"
-    for path in state.glob("*/*.receipt.json"):
-        receipt = try_load(path, Receipt)
-        if receipt is not None:
-            found.add((receipt.taskspec_id, receipt.step, receipt.attempt))
-    for path in state.glob("*/done.json"):
-        found.add((path.parent.name, "taskspec", 0))
-    return found
 
 
 def task_name(tid: str, step: str, attempt: int) -> str:
