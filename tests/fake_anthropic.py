@@ -2,23 +2,17 @@
 
 Serves `POST /v1/messages` (streamed SSE or plain JSON) and `/v1/messages/count_tokens` on
 127.0.0.1 only, answers anything else with a JSON 404, and shuts itself down after `max_requests`
-requests or `lifetime` seconds. The "model" is a script driven by the conversation itself, so any
-number of sessions can share one server and a retried request gets the same answer:
+requests or `lifetime` seconds. What each request is answered is decided by the scripted "model"
+in fake_anthropic_model.py, from the conversation alone; this module is the HTTP server and the
+Messages API's wire format (SSE events, plain messages, errors), and records every request it
+saw for the tests' assertions.
 
-- a request whose tools include `Write` is a main-agent turn. The factory prompt plans one `Write`
-  per ```` ```file:PATH ```` block of the TaskSpec body, a `Bash` commit and a `Write` of the
-  summary JSON to the path the prompt names; the QA prompt plans a `Write` of an approving
-  verdict. Each turn makes the next planned call (counted from the history), then a short text.
-- TaskSpec markers: `fake-api: skip-summary` leaves the summary out until a user message asks for
-  it (a Stop hook's block reason or the summary injection, which name the path);
-  `fake-api: overloaded` / `fake-api: error-500` fail every main-agent request with 529 / 500.
-- any other request (title generation, quota probes, ...) gets a short text answer.
+Run on its own:  python3 tests/fake_anthropic.py [PORT [LIFETIME_S]]
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sys
 import threading
 import uuid
@@ -27,20 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-FILE_BLOCK = re.compile(r"^(`{3,})file:(\S+)[ \t]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
-SUMMARY_PATH = re.compile(r"summary as JSON to\s+`([^`]+)`")
-SUMMARY_REQUEST = re.compile(r"(?:summary|Summary)[^`]{0,200}?`([^`]+\.json)`")
-VERDICT_PATH = re.compile(r"verdict as JSON to\s+`([^`]+)`")
-TASKSPEC_ID = re.compile(r"TaskSpec (\S+?):")
-ATTEMPT = re.compile(r"[Aa]ttempt (\d+)")
-LOC_CAP = re.compile(r"at most (\d+) lines")
-SUMMARY_ASKED = ("hatchdoit-summary-required", "Create the implementation summary")
-
-
-@dataclass
-class Action:
-    tool: str
-    params: dict[str, Any]
+from fake_anthropic_model import Reply, decide, error_for
 
 
 @dataclass
@@ -54,120 +35,6 @@ class Seen:
     stream: bool = False
     tool: str = ""
     summary_asked: bool = False  # a user message asked for the summary (Stop hook or injection)
-
-
-def _texts(content: Any) -> list[str]:
-    if isinstance(content, str):
-        return [content]
-    out: list[str] = []
-    for block in content if isinstance(content, list) else []:
-        if not isinstance(block, dict):
-            continue
-        if block.get("type") == "text":
-            out.append(str(block.get("text", "")))
-        elif block.get("type") == "tool_result":
-            out.extend(_texts(block.get("content", "")))
-    return out
-
-
-def _user_texts(messages: list[dict[str, Any]]) -> list[str]:
-    return [t for m in messages if m.get("role") == "user" for t in _texts(m.get("content"))]
-
-
-def _tool_calls(messages: list[dict[str, Any]]) -> int:
-    return sum(
-        1
-        for m in messages
-        if m.get("role") == "assistant" and isinstance(m.get("content"), list)
-        for b in m["content"]
-        if isinstance(b, dict) and b.get("type") == "tool_use"
-    )
-
-
-def _first(pattern: re.Pattern[str], text: str, default: str = "") -> str:
-    found = pattern.search(text)
-    return found.group(1) if found else default
-
-
-def _summary(prompt: str, files: list[tuple[str, str]]) -> str:
-    loc = sum(content.count("\n") for _, content in files)
-    record = {
-        "taskspec_id": _first(TASKSPEC_ID, prompt),
-        "agent_type": "factory",
-        "iteration": int(_first(ATTEMPT, prompt, "1")),
-        "status": "completed",
-        "implementation_files": [path for path, _ in files],
-        "test_results": {"passed": len(files), "failed": 0},
-        "loc_analysis": {"actual": loc, "cap": int(_first(LOC_CAP, prompt, "0"))},
-        "next_steps": [],
-        "handover_notes": "Written by the fake Messages API (tests/fake_anthropic.py).",
-    }
-    return json.dumps(record, indent=2) + "\n"
-
-
-def plan(messages: list[dict[str, Any]]) -> tuple[str, list[Action]]:
-    """(role, the tool calls this conversation should make, in order)."""
-    texts = _user_texts(messages)
-    joined = "\n".join(texts)
-    if "You are the QA agent" in joined:
-        verdict = {
-            "taskspec_id": _first(TASKSPEC_ID, joined),
-            "attempt": int(_first(ATTEMPT, joined, "1")),
-            "verdict": "approved",
-            "reasons": ["the fake model approves"],
-            "feedback": "",
-        }
-        path = _first(VERDICT_PATH, joined)
-        return "qa", [Action("Write", {"file_path": path, "content": json.dumps(verdict) + "\n"})]
-    if "You are the factory agent" not in joined:
-        return "other", []
-    prompt = next(t for t in texts if "You are the factory agent" in t)
-    files = [(m.group(2), m.group(3)) for m in FILE_BLOCK.finditer(prompt)]
-    actions = [Action("Write", {"file_path": path, "content": body}) for path, body in files]
-    tid = _first(TASKSPEC_ID, prompt)
-    commit = f"git add -A && git commit -q -m 'fake model: {tid}'"
-    actions.append(Action("Bash", {"command": commit, "description": "Commit the work"}))
-    summary = _summary(prompt, files)
-    if "fake-api: skip-summary" not in prompt:
-        actions.append(
-            Action("Write", {"file_path": _first(SUMMARY_PATH, prompt), "content": summary})
-        )
-    for text in texts:
-        if any(marker in text for marker in SUMMARY_ASKED):
-            path = _first(SUMMARY_REQUEST, text) or _first(SUMMARY_PATH, prompt)
-            actions.append(Action("Write", {"file_path": path, "content": summary}))
-    return "factory", actions
-
-
-def error_for(messages: list[dict[str, Any]]) -> tuple[int, str] | None:
-    joined = "\n".join(_user_texts(messages))
-    if "fake-api: overloaded" in joined:
-        return 529, "overloaded_error"
-    if "fake-api: error-500" in joined:
-        return 500, "api_error"
-    return None
-
-
-@dataclass
-class Reply:
-    text: str = ""
-    tool: Action | None = None
-    stop_reason: str = "end_turn"
-    summary_asked: bool = False
-
-
-def decide(body: dict[str, Any]) -> tuple[str, Reply]:
-    """The role and the reply for one /v1/messages request."""
-    messages = body.get("messages") or []
-    tool_names = {t.get("name") for t in body.get("tools") or [] if isinstance(t, dict)}
-    if "Write" not in tool_names:
-        return "side", Reply(text="Fake title")
-    role, actions = plan(messages)
-    done = _tool_calls(messages)
-    asked = any(m in text for text in _user_texts(messages) for m in SUMMARY_ASKED)
-    if done < len(actions):
-        return role, Reply(tool=actions[done], stop_reason="tool_use", summary_asked=asked)
-    return role, Reply(text=f"Done ({role}).", summary_asked=asked)
 
 
 def _blocks(reply: Reply) -> list[dict[str, Any]]:
