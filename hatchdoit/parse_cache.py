@@ -23,11 +23,7 @@ Signature = tuple[int, int, int, int]
 Parsed = tuple[dict[str, Any], str]  # (fields incl. body, sha256 of the file's bytes)
 
 
-def signature(path: Path) -> Signature | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
+def signature(st: os.stat_result) -> Signature:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
@@ -48,16 +44,15 @@ class ParseCache:
         if isinstance(stored, dict) and stored.get("key") == key:
             self.entries = stored.get("entries") or {}
 
-    def get(self, path: Path, sig: Signature | None) -> Parsed | None:
+    def get(self, path: Path, sig: Signature) -> Parsed | None:
         found = self.entries.get(str(path))
-        if sig is None or found is None or found[0] != sig:
+        if found is None or found[0] != sig:
             return None
         self.used[str(path)] = found
         return found[1]
 
-    def put(self, path: Path, sig: Signature | None, parsed: Parsed) -> None:
-        if sig is not None:
-            self.used[str(path)] = (sig, parsed)
+    def put(self, path: Path, sig: Signature, parsed: Parsed) -> None:
+        self.used[str(path)] = (sig, parsed)
 
     def save(self) -> None:
         """Write the entries of this load (so deleted files drop out) when anything changed."""
