@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -34,16 +35,31 @@ def status_table(
     report: StatusReport, *, title: str | None = None, every: bool | None = None
 ) -> Table:
     """TaskSpecs grouped under a header row per FeatSpec with its rollup (see
-    lists_every_taskspec for which TaskSpecs get a row)."""
+    lists_every_taskspec for which TaskSpecs get a row). One line per row in an 80-column
+    terminal: the last event is cut, never wrapped, and when every TaskSpec has the same
+    agent profiles they are named in the title instead of a column."""
     listed = lists_every_taskspec(report, every)
-    table = Table(title=title, title_justify="left", expand=False)
+    profiles = {_agents(row) for row in report.taskspecs}
+    one_agent = len(profiles) == 1
+    if one_agent and title is not None:
+        title = f"{title} · agent {profiles.pop()}"
+    table = Table(
+        title=title,
+        title_justify="left",
+        expand=True,
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     table.add_column("TaskSpec", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("step", no_wrap=True)
     table.add_column("attempt", justify="right", no_wrap=True)
     table.add_column("age", justify="right", no_wrap=True)
-    table.add_column("last event", overflow="ellipsis", max_width=48)
-    table.add_column("agent", no_wrap=True)
+    # the flexible column: the others keep their width, this one takes what is left
+    table.add_column("last event", no_wrap=True, overflow="ellipsis", ratio=1)
+    if not one_agent:
+        table.add_column("agent", no_wrap=True)
     rows_by_feat: dict[str, list[TaskRow]] = {}
     for row in report.taskspecs:
         if listed or row.state not in QUIET_STATES:
@@ -51,28 +67,27 @@ def status_table(
     for feat in report.featspecs:
         rows = rows_by_feat.get(feat.featspec_id, [])
         done = feat.counts.get("done", 0)
-        table.add_row(
+        cells: list[str | Text] = [
             Text(feat.featspec_id, "bold"),
             Text(feat.status, FEAT_STYLES.get(feat.status, "")),
             "",
             "",
             "",
             Text(f"{feat.title} · {done}/{feat.total} done", "italic"),
-            "",
-            end_section=not rows,
-        )
+        ]
+        table.add_row(*cells, *([] if one_agent else [""]), end_section=not rows)
         for index, row in enumerate(rows):
             attempt = f"{row.attempt}/{row.max_attempts}" if row.attempt else "-"
-            table.add_row(
+            cells = [
                 Text("  " + row.taskspec_id),
                 Text(row.state, STATES[row.state][1]),
                 row.step,
                 attempt,
                 format_age(row.age_s),
                 row.last_event.text if row.last_event else "",
-                _agents(row),
-                end_section=index == len(rows) - 1,
-            )
+            ]
+            agent = [] if one_agent else [_agents(row)]
+            table.add_row(*cells, *agent, end_section=index == len(rows) - 1)
     return table
 
 
