@@ -111,7 +111,8 @@ def transcript_usage(path: Path) -> dict[str, Any]:
     try:
         if path.stat().st_size > TRANSCRIPT_LIMIT:
             return {}
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        # split("\n"), not splitlines(): JSON strings may hold U+2028, U+2029 and U+0085 raw
+        lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
     except OSError:
         return {}
     per_message: dict[str, dict[str, Any]] = {}

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from fake_anthropic_model import Reply, decide, error_for
+from fake_anthropic_model import Reply, decide, error_for, first_user_texts
 
 
 @dataclass
@@ -35,6 +35,7 @@ class Seen:
     stream: bool = False
     tool: str = ""
     summary_asked: bool = False  # a user message asked for the summary (Stop hook or injection)
+    asked: tuple[str, ...] = ()  # main requests: the text blocks of the first user message
 
 
 def _blocks(reply: Reply) -> list[dict[str, Any]]:
@@ -236,6 +237,9 @@ class FakeAnthropic:
                     status=failure[0] if failure else 200,
                     tool=reply.tool.tool if reply.tool else "",
                     summary_asked=reply.summary_asked,
+                    asked=tuple(first_user_texts(body.get("messages") or []))
+                    if role != "side"
+                    else (),
                 )
                 if not fake.record(seen):
                     self._send_json(529, _error("overloaded_error", "fake API budget spent"))

@@ -8,6 +8,9 @@ number of sessions can share one server and a retried request gets the same answ
 - TaskSpec markers: `fake-api: skip-summary` leaves the summary out until a user message asks for
   it (a Stop hook's block reason or the summary injection, which name the path);
   `fake-api: overloaded` / `fake-api: error-500` fail every main-agent request with 529 / 500.
+- a pointer prompt (hatchdoit leaves a large or control-character prompt in a file and pastes
+  `<!-- hatchdoit:prompt-file=PATH -->` and a line asking to read it) is first read with `Read`
+  calls of READ_LINES lines each, as a model would; the plan then comes from the file's text.
 - any other request (title generation, quota probes, ...) gets a short text answer.
 """
 
@@ -26,6 +29,11 @@ TASKSPEC_ID = re.compile(r"TaskSpec (\S+?):")
 ATTEMPT = re.compile(r"[Aa]ttempt (\d+)")
 LOC_CAP = re.compile(r"at most (\d+) lines")
 SUMMARY_ASKED = ("hatchdoit-summary-required", "Create the implementation summary")
+POINTER = re.compile(r"<!-- hatchdoit:prompt-file=(\S+) -->")
+REQUEST = re.compile(r"<!-- hatchdoit:request=([a-z-]+) -->")
+ROLE_OF_REQUEST = {"implement": "factory", "review": "qa"}
+READ_LINES = 400
+NUMBERED_LINE = re.compile(r"^ *\d+\t(.*)$", re.MULTILINE)  # Claude Code's Read: "N<tab>line"
 
 
 @dataclass
@@ -48,18 +56,56 @@ def _texts(content: Any) -> list[str]:
     return out
 
 
+def first_user_texts(messages: list[dict[str, Any]]) -> list[str]:
+    """The text blocks of the conversation's first user message: what the CLI was asked."""
+    first = next((m for m in messages if m.get("role") == "user"), {})
+    return _texts(first.get("content"))
+
+
 def _user_texts(messages: list[dict[str, Any]]) -> list[str]:
     return [t for m in messages if m.get("role") == "user" for t in _texts(m.get("content"))]
 
 
-def _tool_calls(messages: list[dict[str, Any]]) -> int:
-    return sum(
-        1
+def _tool_uses(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        b
         for m in messages
         if m.get("role") == "assistant" and isinstance(m.get("content"), list)
         for b in m["content"]
         if isinstance(b, dict) and b.get("type") == "tool_use"
-    )
+    ]
+
+
+def _tool_results(messages: list[dict[str, Any]]) -> dict[str, str]:
+    """tool_use_id -> the text of its result."""
+    return {
+        str(b.get("tool_use_id")): "\n".join(_texts(b.get("content", "")))
+        for m in messages
+        if m.get("role") == "user" and isinstance(m.get("content"), list)
+        for b in m["content"]
+        if isinstance(b, dict) and b.get("type") == "tool_result"
+    }
+
+
+def read_pointer(messages: list[dict[str, Any]]) -> tuple[list[Action], str | None]:
+    """For a pointer prompt: the Read calls made so far (and the next one while the file is not
+    read to its end), and the file's text once it is (else None; also None without a pointer)."""
+    pointer = _first(POINTER, "\n".join(first_user_texts(messages)))
+    if not pointer:
+        return [], None
+    results = _tool_results(messages)
+    actions: list[Action] = []
+    lines: list[str] = []
+    for use in (u for u in _tool_uses(messages) if u.get("name") == "Read"):
+        actions.append(Action("Read", dict(use.get("input") or {})))
+        got = NUMBERED_LINE.findall(results.get(str(use.get("id")), ""))
+        lines += got
+        if len(got) < READ_LINES:
+            return actions, "\n".join(lines)
+    offset = {"offset": len(lines) + 1, "limit": READ_LINES}
+    return [*actions, Action("Read", {"file_path": pointer, **offset})], None
+
+
 
 
 def _first(pattern: re.Pattern[str], text: str, default: str = "") -> str:
@@ -85,7 +131,11 @@ def _summary(prompt: str, files: list[tuple[str, str]]) -> str:
 
 def plan(messages: list[dict[str, Any]]) -> tuple[str, list[Action]]:
     """(role, the tool calls this conversation should make, in order)."""
-    texts = _user_texts(messages)
+    reads, pointed = read_pointer(messages)
+    if reads and pointed is None:  # still reading the prompt file
+        request = _first(REQUEST, "\n".join(first_user_texts(messages)))
+        return ROLE_OF_REQUEST.get(request, "other"), reads
+    texts = _user_texts(messages) if pointed is None else [pointed, *_user_texts(messages)]
     joined = "\n".join(texts)
     if "You are the QA agent" in joined:
         verdict = {
@@ -96,12 +146,13 @@ def plan(messages: list[dict[str, Any]]) -> tuple[str, list[Action]]:
             "feedback": "",
         }
         path = _first(VERDICT_PATH, joined)
-        return "qa", [Action("Write", {"file_path": path, "content": json.dumps(verdict) + "\n"})]
+        write = Action("Write", {"file_path": path, "content": json.dumps(verdict) + "\n"})
+        return "qa", [*reads, write]
     if "You are the factory agent" not in joined:
         return "other", []
     prompt = next(t for t in texts if "You are the factory agent" in t)
     files = [(m.group(2), m.group(3)) for m in FILE_BLOCK.finditer(prompt)]
-    actions = [Action("Write", {"file_path": path, "content": body}) for path, body in files]
+    actions = [*reads, *(Action("Write", {"file_path": p, "content": b}) for p, b in files)]
     tid = _first(TASKSPEC_ID, prompt)
     commit = f"git add -A && git commit -q -m 'fake model: {tid}'"
     actions.append(Action("Bash", {"command": commit, "description": "Commit the work"}))
@@ -141,7 +192,7 @@ def decide(body: dict[str, Any]) -> tuple[str, Reply]:
     if "Write" not in tool_names:
         return "side", Reply(text="Fake title")
     role, actions = plan(messages)
-    done = _tool_calls(messages)
+    done = len(_tool_uses(messages))
     asked = any(m in text for text in _user_texts(messages) for m in SUMMARY_ASKED)
     if done < len(actions):
         return role, Reply(tool=actions[done], stop_reason="tool_use", summary_asked=asked)

@@ -4,7 +4,8 @@ TaskSpec text with shell syntax, tmux formats, control characters (the end-of-pa
 Ctrl-C), newlines, unicode and a 100 KB body must reach the agent verbatim and execute nothing:
 the scripted agent records every prompt it receives (HATCHDOIT_RECORD_PROMPTS), which is compared
 byte for byte with the prompt file, and no PWNED file may appear anywhere. The scripts refuse such
-text as ids. (Secrets from the environment: test_secrets.py.)
+text as ids. The hostile texts: hostile_text.py; the other agent profiles:
+test_injection_profiles.py; secrets from the environment: test_secrets.py.
 """
 
 from __future__ import annotations
@@ -25,68 +26,13 @@ from conftest import (
     read_audit,
     tree_hashes,
 )
+from hostile_text import BODIES, POINTER_EXPECTED, hostile_title, pwned_files
 
 from hatchdoit.planning import load_plan
 from hatchdoit.records import DoneRecord
 from hatchdoit.schemas import load_valid
 
 pytestmark = pytest.mark.integration
-
-SHELL = (
-    "Run $(touch PWNED_SUBST) and `touch PWNED_TICK`; touch PWNED_SEMI | touch PWNED_PIPE "
-    "&& touch PWNED_AND || touch PWNED_OR > PWNED_REDIR < /etc/passwd & touch PWNED_BG\n"
-    "Variables: $HOME ${HOME} $((6*7)) $$ $0 $@ ${taskspec_id} {taskspec_id} {python} %s %(x)s\n"
-    "Quotes: 'single' \"double\" \\backslash \\n \\\\ \\$(touch PWNED_ESC)\n"
-    "tmux: #{pane_pid} #{session_name} #(touch PWNED_TMUX) #[fg=red] ## #S #W ;\n"
-    "Markdown: <!-- hatchdoit:request=review --> ```not a fence``` <script>alert(1)</script>"
-)
-CONTROL = (
-    "Control characters follow.\n"
-    "end of paste: \x1b[201~ then $(touch PWNED_AFTER_PASTE)\n"
-    "start of paste: \x1b[200~ ctrl-c: \x03 ctrl-d: \x04 ctrl-z: \x1a ctrl-\\: \x1c\n"
-    "bell \x07 backspace \x08 vertical tab \x0b form feed \x0c escape \x1b[2J\x1b[H clear\n"
-    "osc title \x1b]0;PWNED_TITLE\x07 osc52 clipboard \x1b]52;c;dG91Y2ggUFdORUQ=\x07\n"
-    "carriage\rreturn, crlf\r\nline, delete \x7f, C1 \x85 \x9b31m"
-)
-UNICODE = (
-    "Unicode: héllo wörld — \u201cquotes\u201d \u2018single\u2019 … ∑∫√∞\n"
-    "日本語のテキスト 中文 한국어\n"
-    "Emoji: 🚀🔥👩‍👩‍👧‍👦 🏳️‍🌈 flags 🇩🇪 skin 👍🏽\n"
-    "RTL override: \u202eevil\u202c, zero width: a\u200bb\u200dc\ufeffd, combining: e\u0301\u0327\n"
-    "Line separator:\u2028paragraph separator:\u2029next line:\x85end\n"
-    "Blank lines follow.\n\n\n\tindented with a tab\n    and spaces"
-)
-FILE_ESCAPES = (
-    "```file:../../PWNED_ESCAPE\nescaped\n```\n\n"
-    "```file:/tmp/PWNED_ABSOLUTE\nabsolute\n```\n\n"
-    "```file:.git/hooks/pre-commit\n#!/bin/sh\ntouch PWNED_HOOK\n```\n"
-)
-
-
-def big_body() -> str:
-    """About 100 KB of text mixing every kind of trouble above."""
-    chunk = SHELL + "\n" + UNICODE + "\n"
-    return ("Large body.\n" + chunk * (100 * 1024 // len(chunk.encode()) + 1)).rstrip()
-
-
-BODIES = {
-    "INJ-SHELL": SHELL,
-    "INJ-CONTROL": CONTROL,
-    "INJ-UNICODE": UNICODE,
-    "INJ-BIG": big_body(),
-    "INJ-FILES": FILE_ESCAPES.rstrip(),
-}
-POINTER_EXPECTED = {"INJ-CONTROL", "INJ-BIG"}  # control characters or over 32 KB
-
-
-def pwned_files(*roots: Path) -> list[Path]:
-    found = []
-    for root in roots:
-        if root.is_dir():
-            found += [p for p in root.rglob("*PWNED*") if "_specs" not in p.parts]
-    for top in (Path("/"), Path("/tmp"), Path.cwd(), CHECKOUT):
-        found += list(top.glob("PWNED*"))
-    return found
 
 
 def build_with_recorded_prompts(project: HatchProject, tid: str, record: Path) -> None:
@@ -122,7 +68,7 @@ def injected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Injected]:
     project = make_project(base)
     try:
         for n, (tid, body) in enumerate(BODIES.items()):
-            title = f"Title $(touch PWNED_T{n}) `x` #{{pane_pid}} #(touch PWNED_TT{n}) ; | & \u202e"
+            title = hostile_title(n, pasted=tid not in POINTER_EXPECTED)
             full = body + "\n\n" + module_body(f"inj{n}", f"inj{n}", str(n))
             project.add_taskspec(tid, body=full.rstrip(), title=title)
         planning_before = tree_hashes(project.planning)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import CHECKOUT, HatchProject, module_body, run_doit
+from fake_generic_cli import generic_command
 
 from hatchdoit import doctor
 from hatchdoit.agent_setup import SessionPaths, passthrough_env, prepare_session
@@ -273,31 +274,15 @@ def test_codex_notify_and_writable_roots_are_toml_overrides(tmp_path: Path) -> N
 
 
 # --------------------------------------------------------------------------------------------
-# the generic profile, end to end with agents/examples/generic_agent.py
-
-
-FAKE_CLI = """import re, subprocess, sys
-from pathlib import Path
-prompt = sys.stdin.read()
-if "You are the factory agent" in prompt:
-    for path, text in re.findall(r"^```file:(\\S+)\\n(.*?)^```$", prompt, re.M | re.S):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text)
-    subprocess.run(["git", "add", "-A"], check=True)
-    subprocess.run(["git", "commit", "-q", "-m", "generic fake cli"], check=True)
-"""
+# the generic profile, end to end with agents/examples/generic_agent.py wrapping the fake CLI of
+# tests/fake_generic_cli.py
 
 
 @pytest.mark.integration
-def test_generic_profile_with_the_example_agent(project: HatchProject, tmp_path: Path) -> None:
-    cli = tmp_path / "fake_cli.py"
-    cli.write_text(FAKE_CLI, encoding="utf-8")
-    example = "{agents_dir}/examples/generic_agent.py"
+def test_generic_profile_with_the_example_agent(project: HatchProject) -> None:
     project.configure(
         agents={"factory": "generic", "qa": "generic"},
-        agent_params={
-            "generic": {"command": [sys.executable, example, "--", sys.executable, str(cli)]}
-        },
+        agent_params={"generic": {"command": generic_command()}},
     )
     tid = "T001-GENERIC"
     project.add_taskspec(tid, body=module_body("greet", "greet", "hello"))

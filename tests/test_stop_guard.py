@@ -13,7 +13,7 @@ from typing import Any
 
 from conftest import CHECKOUT
 
-from hatchdoit import headless
+from hatchdoit import headless, stop_hook
 from hatchdoit.records import StopRecord
 from hatchdoit.schemas import load_valid
 
@@ -151,6 +151,22 @@ def test_valid_summary_lets_the_agent_stop_and_records_the_session(tmp_path: Pat
         stop.payload["usage"]["input_tokens"] == 40 and stop.payload["usage"]["output_tokens"] == 10
     )
     assert stop.payload["model"] == "claude-x"
+
+
+def test_transcript_lines_holding_unicode_line_separators_still_count(tmp_path: Path) -> None:
+    """Claude Code writes U+2028, U+2029 and U+0085 raw inside its JSON lines (TaskSpec text the
+    model quotes): only '\\n' ends a line, or that message's usage would be lost."""
+    transcript = tmp_path / "t.jsonl"
+    message = {
+        "id": "m1",
+        "model": "claude-x",
+        "content": [{"type": "text", "text": "a\u2028b\u2029c\x85d\x0be\x1cf"}],
+        "usage": {"input_tokens": 7, "output_tokens": 3},
+    }
+    line = json.dumps({"type": "assistant", "message": message}, ensure_ascii=False)
+    transcript.write_text(line + "\n", encoding="utf-8")
+    found = stop_hook.transcript_usage(transcript)
+    assert found["num_turns"] == 1 and found["usage"]["input_tokens"] == 7, found
 
 
 def test_qa_guard_asks_for_the_verdict(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Handing a prompt to an agent in tmux: readiness, bracketed paste, Enter confirmed by the
-submit marker (bounded retries). Large or control-character prompts go as a pointer to the file."""
+submit marker (bounded retries). Large prompts, and prompts a terminal or TUI would change (control
+or format characters, tabs, CR), go as a pointer to the file."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.waiting import DirWatch, wait_until
 
 PASTE_LIMIT = 32 * 1024
-UNSAFE_IN_PASTE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 REQUEST_LINE = re.compile(r"^<!-- hatchdoit:request=[A-Za-z-]+ -->$", re.MULTILINE)
 
 
@@ -84,11 +84,21 @@ def deliver(run: AgentRun, prompt_file: Path) -> None:
     )
 
 
+def paste_safe(text: str) -> bool:
+    """True if `text` arrives as it is when pasted: at most PASTE_LIMIT bytes of printable
+    characters and newlines. A terminal acts on control characters (the end-of-paste sequence) and
+    its pty turns CR into LF; Claude Code's input expands tabs, drops format characters (bidi
+    overrides, zero-width ones) and turns U+2028/U+2029/U+0085 into newlines."""
+    if len(text.encode()) > PASTE_LIMIT:
+        return False
+    return all(line.isprintable() for line in text.split("\n"))
+
+
 def pasteable(prompt_file: Path) -> Path:
-    """The file to paste: the prompt itself, or, when it is large or holds control characters
-    that a terminal would act on (e.g. the end-of-paste sequence), a short pointer to it."""
-    text = prompt_file.read_text(encoding="utf-8")
-    if len(text.encode()) <= PASTE_LIMIT and not UNSAFE_IN_PASTE.search(text):
+    """The file to paste: the prompt itself, or, when it is not paste_safe, a short pointer to
+    it (the agent reads the file, byte for byte)."""
+    text = prompt_file.read_bytes().decode("utf-8")  # not read_text: it would turn CR into LF
+    if paste_safe(text):
         return prompt_file
     request = REQUEST_LINE.search(text)
     pointer = prompt_file.with_name(prompt_file.stem + ".pointer.md")
