@@ -21,7 +21,9 @@ def read_audit(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     events = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    # split at "\n" only: str.splitlines() also breaks at U+2028, U+2029 and U+0085, which a
+    # JSON string written with ensure_ascii=False may hold raw (an agent's message, a reason)
+    for line in path.read_text(encoding="utf-8").split("\n"):
         try:
             events.append(json.loads(line))
         except ValueError:

@@ -116,7 +116,7 @@ def read_notes(path: Path) -> list[dict[str, Any]]:
     except OSError:
         return []
     notes = []
-    for line in text.splitlines():
+    for line in text.split("\n"):  # not splitlines(): see audit.read_audit
         try:
             note = json.loads(line)
         except ValueError:

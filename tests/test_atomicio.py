@@ -17,6 +17,7 @@ from hatchdoit.atomicio import (
     write_atomic,
     write_json_atomic,
 )
+from hatchdoit.audit import audit, read_audit
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -250,3 +251,14 @@ def test_keep_as_backup_writes_a_copy_where_links_fail(
     monkeypatch.setattr(os, "link", no_links)
     keep_as_backup(path, backup, b"one\n")
     assert backup.read_text() == "one\n" and backup.stat().st_ino != path.stat().st_ino
+
+
+def test_read_audit_keeps_events_holding_unicode_line_separators(tmp_path: Path) -> None:
+    """str.splitlines() would cut such an event in two and drop it."""
+    path = tmp_path / "audit.jsonl"
+    message = "line\u2028separator\u2029paragraph\x85next"
+    audit(path, "agent_stop", "T1", last_assistant_message=message)
+    audit(path, "step_end", "T1", step="qa")
+    events = read_audit(path)
+    assert [e["event"] for e in events] == ["agent_stop", "step_end"]
+    assert events[0]["last_assistant_message"] == message
