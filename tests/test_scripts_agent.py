@@ -163,6 +163,35 @@ def test_launch_agent_refuses_outside_root(root: Path, tmp_path: Path, env: dict
     assert not exit_file.exists()
 
 
+def start_python_agent(
+    role: str, code: str, worktree: Path, root: Path, env: dict[str, str], exit_file: Path
+) -> subprocess.Popen[bytes]:
+    """launch_agent.sh running `python -c code` in `worktree`; returns once the code wrote the
+    file `ready` there."""
+    proc = subprocess.Popen(
+        [
+            str(AGENT),
+            "--role",
+            role,
+            "--worktree",
+            str(worktree),
+            "--worktrees-root",
+            str(root),
+            "--",
+            sys.executable,
+            "-c",
+            code,
+        ],
+        env=env | {"HATCHDOIT_EXIT_FILE": str(exit_file)},
+    )
+    try:
+        retry_until((worktree / "ready").exists)
+    except BaseException:
+        proc.kill()
+        raise
+    return proc
+
+
 @pytest.mark.parametrize("posix", [False, True], ids=["bash", "posix-mode"])
 def test_launch_agent_forwards_sigterm(
     posix: bool, worktree: Path, root: Path, tmp_path: Path, env: dict[str, str]
@@ -177,24 +206,8 @@ def test_launch_agent_forwards_sigterm(
         "open('ready', 'w').close()\n"
         "time.sleep(30)\n"
     )
-    proc = subprocess.Popen(
-        [
-            str(AGENT),
-            "--role",
-            "factory",
-            "--worktree",
-            str(worktree),
-            "--worktrees-root",
-            str(root),
-            "--",
-            sys.executable,
-            "-c",
-            code,
-        ],
-        env=env | {"HATCHDOIT_EXIT_FILE": str(exit_file)},
-    )
+    proc = start_python_agent("factory", code, worktree, root, env, exit_file)
     try:
-        retry_until((worktree / "ready").exists)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 42
     finally:
@@ -207,24 +220,8 @@ def test_launch_agent_reports_child_killed_by_hup(
 ) -> None:
     exit_file = tmp_path / "exit.json"
     code = "import time; open('ready', 'w').close(); time.sleep(30)"
-    proc = subprocess.Popen(
-        [
-            str(AGENT),
-            "--role",
-            "qa",
-            "--worktree",
-            str(worktree),
-            "--worktrees-root",
-            str(root),
-            "--",
-            sys.executable,
-            "-c",
-            code,
-        ],
-        env=env | {"HATCHDOIT_EXIT_FILE": str(exit_file)},
-    )
+    proc = start_python_agent("qa", code, worktree, root, env, exit_file)
     try:
-        retry_until((worktree / "ready").exists)
         proc.send_signal(signal.SIGHUP)
         assert proc.wait(timeout=10) == 128 + signal.SIGHUP
     finally:
