@@ -289,8 +289,10 @@ def _field(loc: tuple[str, ...]) -> FieldInfo | None:
             return None
         info = model.model_fields[part]
         annotation = info.annotation
-        is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
-        model = annotation if is_model else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            model = None
     return info
 
 
