@@ -40,8 +40,8 @@ def status_table(
     agent profiles they are named in the title instead of a column."""
     listed = lists_every_taskspec(report, every)
     profiles = {_agents(row) for row in report.taskspecs}
-    one_agent = len(profiles) == 1
-    if one_agent and title is not None:
+    one_agent = len(profiles) == 1 and title is not None  # named in the title, if there is one
+    if one_agent:
         title = f"{title} · agent {profiles.pop()}"
     table = Table(
         title=title,
