@@ -8,6 +8,7 @@ import importlib
 import inspect
 import logging
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,6 @@ STEP_FUNCTIONS: dict[str, str] = {
     "qa": "hatchdoit.steps.qa:run_qa",
     "taskspec": "hatchdoit.steps.finish:run_finish",
 }
-_projects: dict[str, Project] = {}
 
 
 def _step_function(step: str) -> Any:
@@ -58,13 +58,11 @@ def preload_steps() -> None:
     gc.freeze()
 
 
+@cache
 def _project(root: str) -> Project:
-    """The project at `root`; the string key spares a Path per call (doit asks 14 times per
-    TaskSpec whether a step is current)."""
-    project = _projects.get(root)
-    if project is None:
-        project = _projects[root] = load_project(Path(root))
-    return project
+    """load_project keyed by the root string: spares building a Path per call (doit asks 14
+    times per TaskSpec whether a step is current)."""
+    return load_project(Path(root))
 
 
 def _context(root: str, tid: str) -> StepContext:
