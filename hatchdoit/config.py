@@ -27,7 +27,7 @@ STANDARD_ENVS = ("dev", "ci", "prod")  # HATCHDOIT_ENV values that need no overl
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class RoleLimits(_Strict):

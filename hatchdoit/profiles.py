@@ -17,7 +17,7 @@ _WHOLE_PLACEHOLDER = re.compile(r"^\{(param_[A-Za-z0-9_]+)\}$")
 
 
 class Readiness(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     kind: Literal["marker", "none"] = Field(
         default="marker", description="marker: the agent or its hook writes the ready file"
@@ -39,7 +39,7 @@ class Readiness(BaseModel):
 class Executable(BaseModel):
     """The agent CLI's binary: `$<env>` when set, else `<default>` looked up on PATH."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     default: str = Field(min_length=1)
     env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
@@ -50,7 +50,7 @@ class Executable(BaseModel):
 class ArgOption(BaseModel):
     """Arguments added when a parameter is set (truthy), or with `when: "!name"` when it is not."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     when: str = Field(pattern=r"^!?[A-Za-z0-9_]+$")
     args: list[str] = Field(min_length=1)
@@ -67,7 +67,7 @@ class AgentProfile(BaseModel):
     that is exactly `{param_<name>}` of a list parameter expands to one item per element; the
     item `{options}` marks where the `options` go (default: the end)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: str
     description: str = ""
@@ -104,7 +104,7 @@ class AgentProfile(BaseModel):
 
 
 class LoadedProfile(BaseModel):
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
     profile: AgentProfile
     path: Path

@@ -37,7 +37,7 @@ def check_id(value: str) -> str:
 
 
 class SpecBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: str = Field(description="Unique id, e.g. 001-TS-2025-08-18-JWT-MIDDLEWARE")
     title: str = Field(min_length=1)
@@ -60,7 +60,7 @@ class FeatSpec(SpecBase):
 class AgentChoice(BaseModel):
     """Agent profiles for the two roles; None means the configured default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     factory: str | None = None
     qa: str | None = None
@@ -69,7 +69,7 @@ class AgentChoice(BaseModel):
 class ScriptedPlan(BaseModel):
     """What the bundled scripted agent does, per attempt (the last entry repeats)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     factory: list[FactoryBehaviour] = Field(default_factory=lambda: ["succeed"], min_length=1)  # type: ignore[arg-type]
     qa: QaBehaviour = "approve"
@@ -134,7 +134,7 @@ class TaskSpec(SpecBase):
 class LoadedSpec(BaseModel):
     """A spec with where it came from and the digest of its source bytes."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
     spec: TaskSpec | FeatSpec
     path: Path

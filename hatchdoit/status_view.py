@@ -45,7 +45,7 @@ CLOCK_SLACK = 1.0  # seconds: audit times are cut to milliseconds, the lock's mt
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class LastEvent(_Model):
