@@ -8,6 +8,7 @@ findings, not failures), 1 when a measure could not run.
 from __future__ import annotations
 
 import argparse
+import compileall
 import dataclasses
 import json
 import os
@@ -94,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": sizes.__dict__,
         "loadavg_start": round(os.getloadavg()[0], 2),
     }
+    # Bytecode as an installed package has it (an editable install compiles nothing, and with
+    # PYTHONDONTWRITEBYTECODE no process writes any): else each doit, agent and hook process
+    # of the run would compile hatchdoit's sources again.
+    for package in ("hatchdoit", "agents"):
+        compileall.compile_dir(CHECKOUT / package, quiet=1)
+    meta["pythondontwritebytecode"] = os.environ.get("PYTHONDONTWRITEBYTECODE", "")
     machine = machine_info()
     _log(f"{meta['mode']} run on {machine['nproc']} CPU(s), load {meta['loadavg_start']}")
     sections: list[Section] = []

@@ -245,6 +245,10 @@ def log_line(env: dict[str, str], msg: str, level: str = "INFO", **fields: Any) 
 
 def output_problem(env: dict[str, str]) -> tuple[str, str] | None:
     """(problem, instruction) when the role's output file is missing or invalid, else None."""
+    if sys.flags.no_site:  # started with -S by stop_hook.sh: pydantic is in site-packages
+        import site
+
+        site.main()
     from hatchdoit.records import SummaryRecord, VerdictRecord
     from hatchdoit.schemas import handover_problem
 

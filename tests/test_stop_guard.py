@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import CHECKOUT
 
 from hatchdoit import headless, stop_hook
@@ -34,6 +35,8 @@ def hook_env(tmp_path: Path, role: str = "factory", guard: int = 2) -> dict[str,
         "HATCHDOIT_ROLE": role,
         "HATCHDOIT_ATTEMPT": "1",
         "HATCHDOIT_PYTHON": sys.executable,
+        # as in a build: the hook's Python starts without site-packages (-S)
+        "HATCHDOIT_SOURCE": str(CHECKOUT),
         "HATCHDOIT_LOGS_DIR": str(logs),
         "HATCHDOIT_LOC_CAP": "120",
         "HATCHDOIT_SUMMARY_FILE": str(logs / "summaries" / "T1-factory-001.json"),
@@ -88,8 +91,13 @@ def test_stop_without_summary_is_blocked_with_exact_instructions(tmp_path: Path)
     assert [e["event"] for e in audit] == ["stop_blocked", "agent_stop"]
 
 
-def test_guard_blocks_a_changed_problem_up_to_its_limit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("no_site", [True, False], ids=["python -S", "python with site"])
+def test_guard_blocks_a_changed_problem_up_to_its_limit(tmp_path: Path, no_site: bool) -> None:
+    """The guard validates with pydantic: also when the hook's Python started without
+    site-packages (it loads them itself), and when run without HATCHDOIT_SOURCE."""
     env = hook_env(tmp_path)
+    if not no_site:
+        del env["HATCHDOIT_SOURCE"]
     summary_file = Path(env["HATCHDOIT_SUMMARY_FILE"])
     assert "missing" in json.loads(call_hook(env, "Stop", {}))["reason"]
     summary_file.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,9 @@ from __future__ import annotations
 import logging
 import secrets
 import sys
+from pathlib import Path
+
+import hatchdoit
 
 from hatchdoit.agent_setup import SessionPaths, prepare_session, screen_ready
 from hatchdoit.atomicio import write_atomic, write_json_atomic
@@ -21,6 +24,9 @@ from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivery import deliver, submitted_count, wait_ready
 from hatchdoit.steps.stop_wait import valid_stop, wait_for_stop
 from hatchdoit.tmux import session_name
+
+# The directory holding the hatchdoit package, for the stop hook's Python (scripts/agent/stop_hook.sh)
+HATCHDOIT_SOURCE = str(Path(hatchdoit.__file__).resolve().parent.parent)
 
 
 def attach(ctx: StepContext, role: Role, attempt: int) -> AgentRun | None:
@@ -179,6 +185,7 @@ def _launch(
         "HATCHDOIT_SUBMITTED_FILE": str(run.marker("submitted")),
         "HATCHDOIT_EXIT_FILE": str(run.marker("exit")),
         "HATCHDOIT_PYTHON": sys.executable,
+        "HATCHDOIT_SOURCE": HATCHDOIT_SOURCE,
         "HATCHDOIT_LOGS_DIR": str(layout.logs),
         "HATCHDOIT_PROMPT_FILE": str(prompt_file),
         **setup.env,

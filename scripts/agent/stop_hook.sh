@@ -17,4 +17,11 @@ case "${1:-stop}" in
   stop|Stop|stop-failure|StopFailure|session-end|SessionEnd|agent-turn-complete) ;;
   *) printf 'stop_hook.sh: error: unknown event %q\n' "$1" >&2; exit 2 ;;
 esac
+# With HATCHDOIT_SOURCE (the directory holding the hatchdoit package, set by the orchestrator),
+# Python starts without site-packages (-S): the hook needs the standard library only, and an
+# agent waits for it at every stop. The guard loads site-packages itself when it must.
+if [ -n "${HATCHDOIT_SOURCE:-}" ]; then
+  export PYTHONPATH="$HATCHDOIT_SOURCE${PYTHONPATH:+:$PYTHONPATH}"
+  exec "${HATCHDOIT_PYTHON:-python3}" -S -m hatchdoit.stop_hook "$@"
+fi
 exec "${HATCHDOIT_PYTHON:-python3}" -m hatchdoit.stop_hook "$@"
