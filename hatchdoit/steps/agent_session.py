@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import hatchdoit
-
 from hatchdoit.agent_setup import SessionPaths, prepare_session, screen_ready
 from hatchdoit.atomicio import write_atomic, write_json_atomic
 from hatchdoit.errors import StepError
@@ -25,7 +24,8 @@ from hatchdoit.steps.delivery import deliver, submitted_count, wait_ready
 from hatchdoit.steps.stop_wait import valid_stop, wait_for_stop
 from hatchdoit.tmux import session_name
 
-# The directory holding the hatchdoit package, for the stop hook's Python (scripts/agent/stop_hook.sh)
+# The directory holding the hatchdoit package: the stop hook's Python (scripts/agent/stop_hook.sh)
+# imports it from there without site-packages
 HATCHDOIT_SOURCE = str(Path(hatchdoit.__file__).resolve().parent.parent)
 
 
@@ -73,8 +73,8 @@ def _start_work(run: AgentRun) -> None:
         def screen() -> str | None:
             if not run.tmux.alive(run.session):
                 return None
-            shown = run.tmux.server.cmd("capture-pane", "-p", "-t", f"={run.session}:")
-            return None if shown.stderr else "\n".join(shown.stdout)
+            shown = run.tmux.cmd("capture-pane", "-p", "-t", f"={run.session}:")
+            return None if shown is None or shown.returncode != 0 else shown.stdout
 
         limits = run.ctx.project.config.limits
         visible = screen_ready(
