@@ -32,12 +32,17 @@ done
 [ -n "${HATCHDOIT_EXIT_FILE+set}" ] || die 2 "HATCHDOIT_EXIT_FILE must be set (empty: no exit file)"
 exit_file=${HATCHDOIT_EXIT_FILE}
 
-root_abs=$(realpath -m -- "$root")
-wt=$(realpath -m -- "$worktree")
+# resolve PATH: PATH with symlinks resolved, as realpath -m prints it; a directory through the
+# cd and pwd builtins (this runs for every agent session).
+resolve() {
+  if [ -d "$1" ]; then (CDPATH='' cd -- "$1" && pwd -P); else realpath -m -- "$1"; fi
+}
+root_abs=$(resolve "$root")
+wt=$(resolve "$worktree")
 [[ $wt/ == "$root_abs"/?* ]] \
   || die 4 "worktree $(q "$worktree") resolves outside $(q "$root_abs"): $(q "$wt")"
 [ -d "$wt" ] || die 2 "worktree is not a directory: $(q "$wt")"
-[ -z "$exit_file" ] || exit_file=$(realpath -m -- "$exit_file")
+[[ -z $exit_file || $exit_file == /* ]] || exit_file=$PWD/$exit_file  # before the cd below
 
 # A script started in the background by another one inherits an ignored SIGINT, which no trap
 # can undo and the agent would inherit too; give the agent the default back.
@@ -92,14 +97,14 @@ if [ -z "$rc" ]; then
   if wait "$reporter"; then rc=0; else rc=$?; fi
 fi
 
-write_exit_file() {
-  local dir tmp
-  dir=$(dirname -- "$exit_file")
-  mkdir -p -- "$dir" || return 1
-  tmp=$(mktemp -- "$dir/.${exit_file##*/}.XXXXXX") || return 1
-  if printf '{"exit_code": %d, "at": "%s", "role": "%s"}\n' \
-       "$rc" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$role" >"$tmp" \
-     && chmod -- "$(printf %04o $((0666 & ~0$(umask))))" "$tmp" \
+write_exit_file() {  # with bash builtins but mv: a temp file created exclusively, then renamed
+  local dir=${exit_file%/*} tmp now
+  dir=${dir:-/}
+  [ -d "$dir" ] || mkdir -p -- "$dir" || return 1
+  tmp="$dir/.${exit_file##*/}.$$.$RANDOM"
+  (set -C; : >"$tmp") 2>/dev/null || return 1
+  TZ=UTC0 printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+  if printf '{"exit_code": %d, "at": "%s", "role": "%s"}\n' "$rc" "$now" "$role" >"$tmp" \
      && mv -f -- "$tmp" "$exit_file"; then
     return 0
   fi

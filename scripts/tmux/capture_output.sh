@@ -31,16 +31,18 @@ done
 [ -n "$out" ] || die 2 "--out is required"
 [[ $lines =~ ^[0-9]{1,7}$ ]] || die 2 "invalid --lines: $(q "$lines")"
 
-tmux_=(tmux -L "$socket" -f /dev/null)
-"${tmux_[@]}" has-session -t "=$session" 2>/dev/null || die 1 "no session $session on socket $socket"
-
-out=$(realpath -m -- "$out")
-dir=$(dirname -- "$out")
-mkdir -p -- "$dir"
-tmp=$(mktemp -- "$dir/.${out##*/}.XXXXXX")
+# Bash builtins where they do the job: this runs at the end of every agent session.
+[[ $out == /* ]] || out=$PWD/$out
+dir=${out%/*}
+dir=${dir:-/}
+[ -d "$dir" ] || mkdir -p -- "$dir"
+# A fresh temp file beside FILE, created exclusively (noclobber) with the umask's mode.
+tmp="$dir/.${out##*/}.$$.$RANDOM"
+(set -C; : >"$tmp") 2>/dev/null || die 1 "cannot create a temp file in $(q "$dir")"
 trap 'rm -f -- "$tmp"' EXIT
-"${tmux_[@]}" capture-pane -p -J -S "-$lines" -t "=$session:" >"$tmp" \
-  || die 1 "capture-pane failed for session $session"
-chmod "$(printf %04o $((0666 & ~0$(umask))))" -- "$tmp"
+if ! tmux -L "$socket" -f /dev/null capture-pane -p -J -S "-$lines" -t "=$session:" >"$tmp" \
+     2>/dev/null; then
+  die 1 "no session $session on socket $socket (or capture-pane failed)"
+fi
 mv -f -- "$tmp" "$out"
 trap - EXIT

@@ -47,12 +47,10 @@ for kv in ${envs[@]+"${envs[@]}"}; do
     || die 2 "invalid --env $(q "${kv%%=*}"): expected NAME=VALUE, NAME a variable name"
 done
 
-tmux_=(tmux -L "$socket" -f /dev/null)
-if "${tmux_[@]}" has-session -t "=$session" 2>/dev/null; then
-  die 1 "session $session exists"
-fi
-
-cmd=("${tmux_[@]}" new-session -d -s "$session" -c "$(realpath -e -- "$cwd")" -x "$width" -y "$height")
+# Bash builtins where they do the job (this runs for every agent session); `cd` + `pwd -P`
+# resolves the directory as realpath would.
+cwd=$(CDPATH='' cd -- "$cwd" && pwd -P) || die 2 "--cwd is not a usable directory"
+cmd=(tmux -L "$socket" -f /dev/null new-session -d -s "$session" -c "$cwd" -x "$width" -y "$height")
 for kv in ${envs[@]+"${envs[@]}"}; do
   cmd+=(-e "$kv")
 done
@@ -61,10 +59,13 @@ done
 cmd+=(-- "$@" ';' set-option -w -t "=$session:" remain-on-exit on)
 if [ -n "$log" ]; then
   [[ $log != *[[:cntrl:]]* ]] || die 2 "--log may not contain control characters"
-  log=$(realpath -m -- "$log")
-  mkdir -p -- "$(dirname -- "$log")"
+  [[ $log == /* ]] || log=$PWD/$log
+  [ -d "${log%/*}" ] || mkdir -p -- "${log%/*}"
   # pipe-pane takes a shell command; the path is quoted, never interpolated raw.
   cmd+=(';' pipe-pane -o -t "=$session:" "cat >> $(printf '%q' "$log")")
 fi
-"${cmd[@]}" || die 1 "tmux could not start session $session on socket $socket"
+if ! err=$("${cmd[@]}" 2>&1 >/dev/null); then
+  [[ $err != *"duplicate session"* ]] || die 1 "session $session exists"
+  die 1 "tmux could not start session $session on socket $socket: ${err//[[:cntrl:]]/ }"
+fi
 printf '%s\n' "$session"
