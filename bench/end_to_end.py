@@ -10,6 +10,7 @@ plus two `tmux new-session` on a fresh server, timed the same way.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -45,13 +46,38 @@ def baseline_once(sandbox: Sandbox, repo: Path, n: int) -> float:
     return wall
 
 
+def agent_own_seconds(times: Path) -> float:
+    """The scripted agent's own time, from the moments it recorded (HATCHDOIT_SCRIPTED_TIMES):
+    per session, main() started -> ready, and each prompt received -> its stop hook called. Its
+    interpreter start and imports stay counted as overhead (they precede `started`)."""
+    moments: dict[tuple[str, int], list[tuple[str, float]]] = {}
+    for line in times.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        moments.setdefault((entry["role"], entry["attempt"]), []).append(
+            (entry["moment"], entry["at"])
+        )
+    own = 0.0
+    for seq in moments.values():
+        opened: dict[str, float] = {}
+        for moment, at in seq:
+            if moment in ("started", "prompt"):
+                opened[moment] = at
+            elif moment == "ready" and "started" in opened:
+                own += at - opened.pop("started")
+            elif moment == "stop_hook" and "prompt" in opened:
+                own += at - opened.pop("prompt")
+    return own
+
+
 def hatchdoit_once(sandbox: Sandbox, n: int) -> tuple[float, dict[str, Any]]:
     project = sandbox.project(f"e2e-{n}")
     project.configure(limits={"poll_interval": 0.5})  # hatchdoit's default backup poll
     project.add_taskspec(TID, test_command="true")
     ensure_repo(project.root / "_target", project.seed)
+    times = project.root / "scripted-times.jsonl"
+    env = {**project.env, "HATCHDOIT_SCRIPTED_TIMES": str(times)}
     try:
-        timed = run_timed(doit_argv(), cwd=project.root, env=project.env, timeout=180)
+        timed = run_timed(doit_argv(), cwd=project.root, env=env, timeout=180)
     finally:
         sandbox.kill_server(project.socket)
     timed.check("doit (one TaskSpec)")
@@ -59,6 +85,7 @@ def hatchdoit_once(sandbox: Sandbox, n: int) -> tuple[float, dict[str, Any]]:
         raise RuntimeError("doit exited 0 but the TaskSpec has no done.json")
     return timed.wall, {
         "wall": timed.wall,
+        "agent_own": agent_own_seconds(times),
         "cpu": timed.cpu,
         "max_rss_kib": timed.max_rss_kib,
     } | audit_summary(project.root)
@@ -73,8 +100,12 @@ def run(sandbox: Sandbox, sizes: Sizes) -> Section:
     walls = [wall for wall, _ in runs]
     hatch, base = median(walls), median(baseline)
     overhead = hatch - base
-    details = runs[len(runs) // 2][1] if runs else {}
-    agent = sum(
+    # The target's premise is a zero-time agent; the scripted one is a real process (git add and
+    # commit, files, JSON), so its own recorded time is taken out of each run's wall time.
+    own = [d["agent_own"] for _, d in runs]
+    net = median([wall - agent for wall, agent in zip(walls, own, strict=True)]) - base
+    details = sorted(runs, key=lambda r: r[0])[len(runs) // 2][1] if runs else {}
+    sessions = sum(
         sum(v) for k, v in details.get("step_seconds", {}).items() if k.startswith("agent ")
     )
     row = Row(
@@ -82,13 +113,15 @@ def run(sandbox: Sandbox, sizes: Sizes) -> Section:
         measure="one TaskSpec end to end through `doit` (zero-time scripted agent, `true` tests)",
         hatchdoit=f"{secs(hatch)} (median of {len(walls)})",
         baseline=f"{secs(base)} (git worktree add + 2 tmux new-session)",
-        comparison=f"+{secs(overhead)} ({hatch / base:.0f}x)",
+        comparison=f"+{secs(net)} net of the agent's own {secs(median(own))} (+{secs(overhead)} "
+        "raw)",
         target="<= 0.50 s more",
-        met=overhead <= TARGET_OVERHEAD,
+        met=net <= TARGET_OVERHEAD,
         note=(
-            f"of which scripted agent sessions launch->stop {secs(agent)}; doit CPU "
-            f"{secs(details.get('cpu', 0.0))} (agents excluded), peak RSS "
-            f"{details.get('max_rss_kib', 0) // 1024} MB"
+            f"agent's own time: the scripted agent's main() to ready, prompt to its stop-hook "
+            f"call (its interpreter start and imports count as overhead); agent sessions "
+            f"launch->stop {secs(sessions)}; doit CPU {secs(details.get('cpu', 0.0))} (agents "
+            f"excluded), peak RSS {details.get('max_rss_kib', 0) // 1024} MB"
         ),
     )
     gaps = [g for _, d in runs for g in d.get("stop_to_next_step_seconds", [])]
@@ -114,6 +147,8 @@ def run(sandbox: Sandbox, sizes: Sizes) -> Section:
             "hatchdoit_walls": walls,
             "baseline_walls": baseline,
             "overhead": overhead,
+            "overhead_net_of_agent": net,
+            "agent_own_seconds": own,
             "ratio": hatch / base,
             "median_run": details,
         },

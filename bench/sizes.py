@@ -9,7 +9,7 @@ from dataclasses import dataclass
 class Sizes:
     stops: int = 200  # stops timed per waiter (hatchdoit, bare primitive, polling)
     poll_lanes: int = 8  # polling loops run side by side so the 500 ms baseline stays short
-    e2e_runs: int = 3  # fresh one-TaskSpec projects built end to end
+    e2e_runs: int = 5  # fresh one-TaskSpec projects built end to end
     baseline_runs: int = 5  # git worktree add + two tmux new-session
     taskspecs: int = 1000  # generated TaskSpecs for list / no-op / status
     repeats: int = 3  # timings of each command on the generated projects (median reported)

@@ -34,6 +34,7 @@ from scripted_work import (
     factory_implement,
     factory_summary,
     qa_review,
+    record_time,
     say,
     session_from_env,
     use_raw_line_endings,
@@ -134,6 +135,7 @@ def call_stop_hook(session: Session, message: str, active: bool) -> str | None:
         "cwd": os.getcwd(),
         "last_assistant_message": message,
     }
+    record_time(session, "stop_hook")
     try:
         result = subprocess.run(
             [hook, "stop"], input=json.dumps(payload), capture_output=True, text=True
@@ -165,6 +167,7 @@ def answer(session: Session, text: str) -> None:
 
 def submit(session: Session, prompt: bytes) -> None:
     """Count the prompt, tell the orchestrator it arrived, and answer it."""
+    record_time(session, "prompt")
     session.prompts += 1
     marker = os.environ.get("HATCHDOIT_SUBMITTED_FILE")
     if marker:
@@ -202,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--role", choices=("factory", "qa"), required=True)
     session = session_from_env(parser.parse_args(argv).role)
+    record_time(session, "started")
     for signum in (signal.SIGTERM, signal.SIGHUP):  # unwind so the terminal is restored
         signal.signal(signum, lambda number, _frame: sys.exit(128 + number))
     allowed = FACTORY_BEHAVIOURS if session.role == "factory" else QA_BEHAVIOURS
@@ -221,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         ready = os.environ.get("HATCHDOIT_READY_FILE")
         if ready:
             write_atomic(Path(ready), "1")
+        record_time(session, "ready")
         say("ready")
         return serve(session)
     finally:

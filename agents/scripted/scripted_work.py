@@ -1,6 +1,8 @@
 """The work of the scripted agent: files from the prompt, commits, summaries, QA verdicts.
 
-Imported by scripted_agent.py (the terminal side). Standard library only.
+Imported by scripted_agent.py (the terminal side). Standard library only, and only the cheap
+parts of it: the agent starts (and is waited for) at every session, so no dataclasses (inspect),
+tempfile (shutil, random) or typing at import.
 """
 
 from __future__ import annotations
@@ -8,15 +10,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 PASTE_START = b"\x1b[200~"
 PASTE_END = b"\x1b[201~"
@@ -59,9 +61,10 @@ def say(message: str) -> None:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temp file in the same directory, fsync and os.replace."""
+    """Write `text` to `path` via a fresh temp file in the same directory, fsync and os.replace."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
@@ -69,24 +72,39 @@ def write_atomic(path: Path, text: str) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
-@dataclass
+def record_time(session: Session, moment: str) -> None:
+    """With HATCHDOIT_SCRIPTED_TIMES (python -m bench sets it), append when this agent reached
+    `moment` (started, ready, prompt, stop_hook): the bench subtracts the agent's own time."""
+    path = os.environ.get("HATCHDOIT_SCRIPTED_TIMES")
+    if path:
+        line = {"role": session.role, "attempt": session.attempt, "moment": moment}
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({**line, "at": time.time()}) + "\n")
+
+
 class Session:
     """One agent process: its identity from the environment and what it has done so far."""
 
-    role: str
-    taskspec_id: str
-    attempt: int
-    behaviour: str
-    run_token: str
-    loc_cap: int
-    prompts: int = 0
-    files: list[str] = field(default_factory=list)  # what the last implement request wrote
-    lines: int = 0
-    notes: str = "no implementation in this session"
+    def __init__(
+        self,
+        *,
+        role: str,
+        taskspec_id: str,
+        attempt: int,
+        behaviour: str,
+        run_token: str,
+        loc_cap: int,
+    ) -> None:
+        self.role, self.taskspec_id, self.attempt = role, taskspec_id, attempt
+        self.behaviour, self.run_token, self.loc_cap = behaviour, run_token, loc_cap
+        self.prompts = 0
+        self.files: list[str] = []  # what the last implement request wrote
+        self.lines = 0
+        self.notes = "no implementation in this session"
 
 
 def _env_int(name: str, default: int) -> int:
@@ -203,6 +221,8 @@ def git_failed(result: subprocess.CompletedProcess[str]) -> bool:
     if result.returncode == 0:
         return False
     said = (result.stdout + result.stderr).strip().splitlines() or ["no output"]
+    import shlex  # an error path only
+
     say(f"git {shlex.join(result.args[5:])} exited {result.returncode}: {said[-1]}")
     return True
 
