@@ -56,6 +56,10 @@ class Layout:
     def state_dir(self, tid: str) -> Path:
         return _under(self.root, "_logs", "state", tid)
 
+    def state_dir_path(self, tid: str) -> str:
+        """`state_dir` as a plain string (see receipt_path): status lists every TaskSpec's."""
+        return f"{self.root}/_logs/state/{tid}"
+
     def worktree_record(self, tid: str) -> Path:
         return _under(self.root, "_logs", "state", tid, "worktree.json")
 

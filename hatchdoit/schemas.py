@@ -70,14 +70,15 @@ class InvalidArtifact(ValueError):
     """A file that is missing, unparsable or does not match its schema."""
 
 
-def load_valid(path: Path, model: type[M]) -> M:
+def load_valid(path: Path | str, model: type[M]) -> M:
     """Parse `path`, check it against the model's JSON Schema, return the model instance.
 
     pydantic's strict JSON validation of the model accepts exactly what its JSON Schema (made
     from the same model) accepts, in compiled code: a valid file is returned from there. Only
     a file it rejects goes through jsonschema, whose message names the offending field."""
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:  # not Path.read_bytes: callers with many files pass str
+            raw = fh.read()
     except FileNotFoundError as exc:
         raise InvalidArtifact(f"{path}: missing") from exc
     except OSError as exc:
@@ -101,7 +102,7 @@ def load_valid(path: Path, model: type[M]) -> M:
         raise InvalidArtifact(f"{path}: {exc.errors()[0]['msg']}") from exc
 
 
-def try_load(path: Path, model: type[M]) -> M | None:
+def try_load(path: Path | str, model: type[M]) -> M | None:
     """Like load_valid, but None for anything invalid."""
     try:
         return load_valid(path, model)

@@ -19,9 +19,9 @@ from hatchdoit.audit import read_audit
 from hatchdoit.clock import now_iso
 from hatchdoit.layout import ROLES, Layout
 from hatchdoit.live import SessionView, build_lock, running_build, running_sessions
-from hatchdoit.progress import taskspec_progress
+from hatchdoit.progress import StateFiles, taskspec_progress
 from hatchdoit.project import Project
-from hatchdoit.records import DoneRecord, EscalatedRecord, LaunchRecord, Receipt
+from hatchdoit.records import LaunchRecord, Receipt
 from hatchdoit.schemas import try_load
 from hatchdoit.timeline import StepRun, age_seconds, describe, last_events, step_runs
 
@@ -151,11 +151,12 @@ def _state(
     return "pending" if status == "pending" else "active"
 
 
-def _stale(project: Project, tid: str) -> StaleInfo | None:
+def _stale(project: Project, tid: str, files: StateFiles) -> StaleInfo | None:
     """What a TaskSpec with no artifact for its current inputs had built for older ones."""
-    layout, digest = project.layout, project.digest(tid)
-    done = try_load(layout.done(tid), DoneRecord)
-    escalated = try_load(layout.escalated(tid), EscalatedRecord)
+    if not files.names:
+        return None  # nothing built at all
+    digest = project.digest(tid)
+    done, escalated = files.done, files.escalated
     was: Literal["done", "escalated", "started"]
     if done is not None and done.digest != digest:
         was, attempt = "done", done.attempt
@@ -164,26 +165,26 @@ def _stale(project: Project, tid: str) -> StaleInfo | None:
     else:
         old = [
             rec
-            for path in layout.state_dir(tid).glob("*.receipt.json")
+            for path in files.paths("", ".receipt.json")
             if (rec := try_load(path, Receipt)) is not None and rec.digest != digest
         ]
         if not old:
             return None
         was, attempt = "started", max(rec.attempt for rec in old)
     why = "inputs changed since it was built"
-    changed = _profile_changes(project, layout, tid)
+    changed = _profile_changes(project, tid, files)
     if changed:
         why += f" ({', '.join(changed)})"
     return StaleInfo(was=was, attempt=attempt, changed=changed, why=why)
 
 
-def _profile_changes(project: Project, layout: Layout, tid: str) -> list[str]:
+def _profile_changes(project: Project, tid: str, files: StateFiles) -> list[str]:
     """`factory profile claude-code -> scripted`, from the latest launch record of each role."""
     changes = []
     for role in ROLES:
         launches = [
             rec
-            for path in layout.state_dir(tid).glob(f"{role}-*.launch.json")
+            for path in files.paths(f"{role}-", ".launch.json")
             if (rec := try_load(path, LaunchRecord)) is not None
         ]
         if not launches:
@@ -253,11 +254,12 @@ def collect_status(
     rows: list[TaskRow] = []
     for tid in project.plan.taskspecs:
         spec = project.taskspec(tid)
-        progress = taskspec_progress(project, tid)
+        files = StateFiles.read(layout, tid)
+        progress = taskspec_progress(project, tid, files)
         last = latest.get(tid)
         session = by_tid.get(tid)
         run = latest_run.get(tid)
-        stale = _stale(project, tid) if progress["status"] == "pending" else None
+        stale = _stale(project, tid, files) if progress["status"] == "pending" else None
         state = _state(progress["status"], run, build_started, session is not None, stale)
         step, attempt = str(progress["step"]), int(progress["attempt"])
         running_for = None
@@ -291,8 +293,11 @@ def collect_status(
                 stale=stale,
             )
         )
+    by_feat: dict[str, list[TaskRow]] = {}
+    for row in rows:
+        by_feat.setdefault(row.featspec, []).append(row)
     feats = [
-        _rollup(fid, loaded.spec.title, [r for r in rows if r.featspec == fid])
+        _rollup(fid, loaded.spec.title, by_feat.get(fid, []))
         for fid, loaded in project.plan.featspecs.items()
     ]
     totals: Counter[str] = Counter(row.status for row in rows)
