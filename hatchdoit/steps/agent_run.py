@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hatchdoit.config import RoleLimits
@@ -10,6 +10,7 @@ from hatchdoit.layout import Role
 from hatchdoit.records import LaunchRecord
 from hatchdoit.steps.context import StepContext
 from hatchdoit.tmux import Tmux
+from hatchdoit.waiting import DirWatch
 
 
 @dataclass
@@ -19,6 +20,19 @@ class AgentRun:
     attempt: int
     launch: LaunchRecord
     tmux: Tmux
+    _watch: DirWatch | None = field(default=None, repr=False)
+
+    def watch(self) -> DirWatch:
+        """The inotify watch on the run's hook directory (ready, submitted, exit and stop files
+        all land there), started on first use and shared by the waits for readiness, the submit
+        and the stop: one observer per run instead of one per wait. close() stops it."""
+        if self._watch is None:
+            self._watch = DirWatch(self.stop_file.parent)
+        return self._watch.start()
+
+    def close(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
 
     @property
     def session(self) -> str:

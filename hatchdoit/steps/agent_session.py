@@ -64,6 +64,14 @@ def start_or_attach(
 
 def _start_work(run: AgentRun) -> None:
     """Wait until the agent is ready, then hand it the run's prompt."""
+    try:
+        _ready_then_prompt(run)
+    except BaseException:
+        run.close()  # run_until_stop closes it on every other path
+        raise
+
+
+def _ready_then_prompt(run: AgentRun) -> None:
     profile = run.ctx.project.profile(run.ctx.tid, run.role).profile
     if profile.readiness.kind == "marker":
         wait_ready(run)
@@ -116,7 +124,10 @@ def run_until_stop(
     limit = ctx.project.config.limits.parallel_sessions
     with slot(ctx.layout.locks / "sessions", limit, waiting):
         run = start_or_attach(ctx, role, attempt, prompt, env)
-        return run, wait_for_stop(run)
+        try:
+            return run, wait_for_stop(run)
+        finally:
+            run.close()
 
 
 def _launch(
@@ -226,6 +237,7 @@ def _launch(
 
 def end_session(run: AgentRun) -> None:
     """Keep the final screen, then close the session."""
+    run.close()
     ctx = run.ctx
     if run.tmux.pane_state(run.session) is not None:
         run.tmux.capture(run.session, ctx.layout.screen_capture(ctx.tid, run.role, run.attempt))

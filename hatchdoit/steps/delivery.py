@@ -11,22 +11,19 @@ from hatchdoit.atomicio import write_atomic
 from hatchdoit.errors import StepError
 from hatchdoit.faults import fault_point
 from hatchdoit.steps.agent_run import AgentRun
-from hatchdoit.waiting import DirWatch, wait_until
+from hatchdoit.waiting import wait_until
 
 PASTE_LIMIT = 32 * 1024
 REQUEST_LINE = re.compile(r"^<!-- hatchdoit:request=[A-Za-z-]+ -->$", re.MULTILINE)
 
 
 def wait_ready(run: AgentRun) -> None:
-    with DirWatch(run.marker("ready").parent) as watch:
-        ready = wait_until(
-            lambda: (
-                True if run.marker("ready").exists() or not run.tmux.alive(run.session) else None
-            ),
-            watch=watch,
-            timeout=run.limits.ready_timeout,
-            poll=run.ctx.project.config.limits.poll_interval,
-        )
+    ready = wait_until(
+        lambda: True if run.marker("ready").exists() or not run.tmux.alive(run.session) else None,
+        watch=run.watch(),
+        timeout=run.limits.ready_timeout,
+        poll=run.ctx.project.config.limits.poll_interval,
+    )
     if ready is None:
         raise StepError(
             f"agent session {run.session} did not become ready in {run.limits.ready_timeout:.0f}s",
@@ -51,31 +48,29 @@ def deliver(run: AgentRun, prompt_file: Path) -> None:
     before = submitted_count(run)
     run.tmux.paste_file(run.session, pasteable(prompt_file))
     confirm = run.ctx.project.profile(run.ctx.tid, run.role).profile.submit_confirm
-    with DirWatch(run.marker("submitted").parent) as watch:
-        for press in range(1, limits.submit_retries + 1):
-            run.tmux.press_enter(run.session)
-            if confirm == "none":
-                return
-            ok = wait_until(
-                lambda: (
-                    True
-                    if submitted_count(run) > before or not run.tmux.alive(run.session)
-                    else None
-                ),
-                watch=watch,
-                timeout=limits.submit_timeout,
-                poll=limits.poll_interval,
+    watch = run.watch()
+    for press in range(1, limits.submit_retries + 1):
+        run.tmux.press_enter(run.session)
+        if confirm == "none":
+            return
+        ok = wait_until(
+            lambda: (
+                True if submitted_count(run) > before or not run.tmux.alive(run.session) else None
+            ),
+            watch=watch,
+            timeout=limits.submit_timeout,
+            poll=limits.poll_interval,
+        )
+        if ok:
+            fault_point("launch.after_prompt", run.ctx.tid)
+            run.ctx.audit(
+                "prompt_submitted",
+                role=run.role,
+                attempt=run.attempt,
+                presses=press,
+                prompt=run.ctx.layout.rel(prompt_file),
             )
-            if ok:
-                fault_point("launch.after_prompt", run.ctx.tid)
-                run.ctx.audit(
-                    "prompt_submitted",
-                    role=run.role,
-                    attempt=run.attempt,
-                    presses=press,
-                    prompt=run.ctx.layout.rel(prompt_file),
-                )
-                return
+            return
     raise StepError(
         f"prompt was not submitted to {run.session} after {limits.submit_retries} Enter presses",
         taskspec_id=run.ctx.tid,

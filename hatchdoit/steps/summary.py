@@ -37,11 +37,15 @@ def run_summary(ctx: StepContext, attempt: int) -> Receipt:
     # Only an interactive agent is still listening after its stop; a headless one has exited.
     interactive = ctx.project.profile(ctx.tid, "factory").profile.interactive
     limit = ctx.project.config.limits.summary_injections if interactive else 0
-    while problem is not None and tries < limit and run is not None and run.tmux.alive(run.session):
-        tries += 1
-        fault_point("summary.before_request", ctx.tid)
-        seq = _inject(ctx, run, attempt, problem, tries, seq)
-        problem = check_summary(ctx, attempt)
+    try:
+        while problem is not None and tries < limit and run and run.tmux.alive(run.session):
+            tries += 1
+            fault_point("summary.before_request", ctx.tid)
+            seq = _inject(ctx, run, attempt, problem, tries, seq)
+            problem = check_summary(ctx, attempt)
+    finally:
+        if run is not None:
+            run.close()
     if run is not None:
         end_session(run)
     if problem is not None:
