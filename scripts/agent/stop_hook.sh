@@ -18,10 +18,13 @@ case "${1:-stop}" in
   *) printf 'stop_hook.sh: error: unknown event %q\n' "$1" >&2; exit 2 ;;
 esac
 # With HATCHDOIT_SOURCE (the directory holding the hatchdoit package, set by the orchestrator),
-# Python starts without site-packages (-S): the hook needs the standard library only, and an
-# agent waits for it at every stop. The guard loads site-packages itself when it must.
+# Python starts isolated (-I: neither the agent's worktree, the current directory, nor PYTHON*
+# variables reach sys.path) and without site-packages (-S): the hook needs the standard library
+# and hatchdoit only, and an agent waits for it at every stop. The guard loads site-packages
+# itself when it must. -c rather than -m: runpy alone cost 8 ms.
 if [ -n "${HATCHDOIT_SOURCE:-}" ]; then
-  export PYTHONPATH="$HATCHDOIT_SOURCE${PYTHONPATH:+:$PYTHONPATH}"
-  exec "${HATCHDOIT_PYTHON:-python3}" -S -m hatchdoit.stop_hook "$@"
+  exec "${HATCHDOIT_PYTHON:-python3}" -I -S -c \
+    'import sys; sys.path.insert(0, sys.argv.pop(1)); from hatchdoit.stop_hook import main; sys.exit(main())' \
+    "$HATCHDOIT_SOURCE" "$@"
 fi
 exec "${HATCHDOIT_PYTHON:-python3}" -m hatchdoit.stop_hook "$@"
