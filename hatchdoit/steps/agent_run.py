@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,21 @@ class AgentRun:
     launch: LaunchRecord
     tmux: Tmux
     _watch: DirWatch | None = field(default=None, repr=False)
+    _alive: tuple[float, bool] | None = field(default=None, repr=False)  # (when asked, answer)
+
+    def alive(self) -> bool:
+        """Whether the agent's pane lives, for the waits: tmux is asked at most once per
+        limits.poll_interval (a dead pane stays dead). The waits re-check on every file event in
+        the hook directory, and an agent that ends also shows at once through the exit file
+        launch_agent.sh writes, so a tmux call per event only added latency."""
+        now = time.monotonic()
+        if self._alive is not None:
+            asked, answer = self._alive
+            if not answer or now - asked < self.ctx.project.config.limits.poll_interval:
+                return answer
+        answer = self.tmux.alive(self.session)
+        self._alive = (now, answer)
+        return answer
 
     def watch(self) -> DirWatch:
         """The inotify watch on the run's hook directory (ready, submitted, exit and stop files

@@ -239,7 +239,7 @@ def end_session(run: AgentRun) -> None:
     """Keep the final screen, then close the session."""
     run.close()
     ctx = run.ctx
-    if run.tmux.pane_state(run.session) is not None:
-        run.tmux.capture(run.session, ctx.layout.screen_capture(ctx.tid, run.role, run.attempt))
-        run.tmux.kill(run.session)
+    # Both are quiet no-ops when the session is gone already (no tmux call to ask first).
+    run.tmux.capture(run.session, ctx.layout.screen_capture(ctx.tid, run.role, run.attempt))
+    run.tmux.kill(run.session)
     redact_file(ctx.layout.pane_log(ctx.tid, run.role, run.attempt))

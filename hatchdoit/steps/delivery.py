@@ -19,7 +19,7 @@ REQUEST_LINE = re.compile(r"^<!-- hatchdoit:request=[A-Za-z-]+ -->$", re.MULTILI
 
 def wait_ready(run: AgentRun) -> None:
     ready = wait_until(
-        lambda: True if run.marker("ready").exists() or not run.tmux.alive(run.session) else None,
+        lambda: True if run.marker("ready").exists() or not run.alive() else None,
         watch=run.watch(),
         timeout=run.limits.ready_timeout,
         poll=run.ctx.project.config.limits.poll_interval,
@@ -42,7 +42,7 @@ def submitted_count(run: AgentRun) -> int:
 
 def deliver(run: AgentRun, prompt_file: Path) -> None:
     """Paste the prompt, press Enter, and confirm the submit marker advanced (bounded retries)."""
-    if not run.tmux.alive(run.session):
+    if not run.alive():
         return  # the wait for a stop will report the crash
     limits = run.ctx.project.config.limits
     before = submitted_count(run)
@@ -54,9 +54,7 @@ def deliver(run: AgentRun, prompt_file: Path) -> None:
         if confirm == "none":
             return
         ok = wait_until(
-            lambda: (
-                True if submitted_count(run) > before or not run.tmux.alive(run.session) else None
-            ),
+            lambda: True if submitted_count(run) > before or not run.alive() else None,
             watch=watch,
             timeout=limits.submit_timeout,
             poll=limits.poll_interval,

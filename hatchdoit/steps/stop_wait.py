@@ -43,8 +43,7 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
             return exit_info
         if not ctx.worktree.is_dir():
             return ("crashed", f"worktree {ctx.worktree} was deleted while the agent ran")
-        state = run.tmux.pane_state(run.session)
-        if state is None or state.dead:
+        if not run.alive():
             return ("crashed", "agent session ended without a stop (pane dead or server gone)")
         now = time.monotonic()
         size = pane_log.stat().st_size if pane_log.exists() else 0
