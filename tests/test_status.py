@@ -325,3 +325,12 @@ def test_a_big_plan_lists_only_what_asks_for_attention(project: HatchProject) ->
     assert len(set(re.findall(r"BIG-\d\d", every.stdout))) == 61
     assert "not listed" not in every.stdout
     assert len(status_json(project)["taskspecs"]) == 61  # type: ignore[arg-type]
+
+    escalated.unlink()  # nothing asks for attention now: a row per FeatSpec, no TaskSpec columns
+    table = hatchdoit(project, "status")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert re.fullmatch(r" FeatSpec +state +title *", lines[2]), table.stdout
+    assert re.search(rf"^ {project.featspec} +pending +.* 0/61 done", table.stdout, re.M)
+    assert not re.findall(r"BIG-\d\d", table.stdout)
+    assert "61 pending TaskSpec(s) not listed (hatchdoit status --all lists them)" in table.stdout
