@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import json
 import os
 import select
@@ -73,18 +74,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Where every TaskSpec stands, grouped by FeatSpec (from the artifacts; read-only)."""
-    from hatchdoit.status_render import render_status
     from hatchdoit.status_view import StatusReport, collect_status
 
     if args.schema:
         print(json.dumps(StatusReport.model_json_schema(), indent=2))
         return EXIT_OK
-    report = collect_status(_project(args))
-    if args.json:
-        print(report.model_dump_json(indent=2))
+    # A one-shot read of a big plan makes ~10^5 objects that all live until exit: the cycle
+    # collector's passes over them free nothing and took ~5% of the command.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        report = collect_status(_project(args))
+        if args.json:
+            print(report.model_dump_json(indent=2))
+            return EXIT_OK
+        from hatchdoit.status_render import render_status
+
+        PipeAwareConsole().print(render_status(report, every=args.all or None))
         return EXIT_OK
-    PipeAwareConsole().print(render_status(report, every=args.all or None))
-    return EXIT_OK
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

@@ -176,3 +176,21 @@ def test_unreadable_parse_cache_is_ignored(repo: Path, tmp_path: Path, content: 
     cache.write_bytes(content)
     plan = load_plan(repo, cache=cache)
     assert plan.errors == [] and "C-TS-3" in plan.taskspecs
+
+
+@pytest.mark.parametrize("command", ['pytest -q "tests/a b.py"', 'echo "unclosed', "", 7])
+def test_parse_cache_hit_validates_test_command_as_a_fresh_parse(
+    repo: Path, tmp_path: Path, command: object
+) -> None:
+    """The cache keeps test_command split (the argv the TaskSpec's validator makes of the
+    string); a hit must give the same TaskSpec, or the same error, as parsing the file anew."""
+    cache = tmp_path / "specs.pickle"
+    write_task(repo, "C-TS-4", test_command=command)
+    uncached = load_plan(repo)
+    first, again = load_plan(repo, cache=cache), load_plan(repo, cache=cache)
+    for plan in (first, again):
+        assert [e.one_line() for e in plan.errors] == [e.one_line() for e in uncached.errors]
+        assert plan.taskspecs.keys() == uncached.taskspecs.keys()
+    if uncached.taskspecs:
+        assert again.taskspec("C-TS-4") == uncached.taskspec("C-TS-4")
+        assert again.taskspec("C-TS-4").test_command == ["pytest", "-q", "tests/a b.py"]
