@@ -129,9 +129,9 @@ def _spec_files(specs_dir: Path, plan: Plan) -> list[tuple[Path, os.stat_result]
                 continue
             if stat.S_ISREG(st.st_mode) and os.path.splitext(name)[1] in SPEC_SUFFIXES:
                 found.append(((*below, name), path, st))
-    for path in sorted(broken):
+    for link in sorted(broken):
         plan.errors.append(
-            SpecError("broken symlink", path=path, fix="remove the link or restore its target")
+            SpecError("broken symlink", path=link, fix="remove the link or restore its target")
         )
     found.sort(key=lambda item: item[0])
     return [(Path(path), st) for _, path, st in found]
