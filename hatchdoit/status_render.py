@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -33,7 +33,7 @@ def lists_every_taskspec(report: StatusReport, every: bool | None) -> bool:
 
 def status_table(
     report: StatusReport, *, title: str | None = None, every: bool | None = None
-) -> Table:
+) -> RenderableType:
     """TaskSpecs grouped under a header row per FeatSpec with its rollup (see
     lists_every_taskspec for which TaskSpecs get a row). One line per row in an 80-column
     terminal: the last event is cut, never wrapped, and when every TaskSpec has the same
@@ -88,15 +88,75 @@ def status_table(
     return table
 
 
-def _featspec_table(report: StatusReport, title: str | None) -> Table:
-    """A row per FeatSpec, for when no TaskSpec is listed: the TaskSpec columns would be empty
-    (and rich takes ~0.1 ms per cell, a third of `hatchdoit status` on a big plan)."""
+def _featspec_table(report: StatusReport, title: str | None) -> RenderableType:
+    """A row per FeatSpec, for when no TaskSpec is listed: the TaskSpec columns would be empty."""
+    return FeatSpecTable(
+        title,
+        [(_feat_id(feat), _feat_status(feat), _feat_title(feat)) for feat in report.featspecs],
+    )
+
+
+class FeatSpecTable:
+    """Three one-line columns laid out as rich's Table lays them out (_rich_featspec_table,
+    used instead where that is not plain: a terminal too narrow for the first two columns, an
+    ASCII-only one, a cell of several lines), drawn a line at a time: rich's Table measures and
+    renders every cell through its layout machinery, ~0.1 ms a cell, a third of `hatchdoit
+    status` on a 1000-TaskSpec plan. tests/test_status_render.py holds the two to the same
+    output."""
+
+    HEADERS = ("FeatSpec", "state", "title")
+    MIN_TITLE = 8  # narrower than this, rich's own column-shrinking takes over
+
+    def __init__(self, title: str | None, rows: list[tuple[Text, Text, Text]]) -> None:
+        self.title, self.rows = title, rows
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        widths = [
+            max([len(self.HEADERS[i]), *(row[i].cell_len for row in self.rows)]) for i in (0, 1)
+        ]
+        rest = width - widths[0] - widths[1] - 6  # the edges and two gaps of two
+        multiline = any(
+            "\n" in cell.plain or "\t" in cell.plain for row in self.rows for cell in row
+        )
+        if rest < self.MIN_TITLE or multiline or options.ascii_only:
+            yield _rich_featspec_table(self.title, self.rows)
+            return
+        blank = Text(" " * width)  # the SIMPLE_HEAD box's top and bottom edges
+        if self.title is not None:
+            yield Text(self.title, "table.title", justify="left")
+        yield blank
+        # a cell pads in its own style, the header's also over its right padding
+        header = Text(" ", no_wrap=True)
+        for text, cell_width in zip(self.HEADERS[:2], widths, strict=True):
+            header.append(text.ljust(cell_width) + " ", "table.header")
+            header.append(" ")
+        header.append(self.HEADERS[2].ljust(rest), "table.header")
+        header.append(" ")
+        yield header
+        yield Text(" " + "─" * (width - 2) + " ")
+        for feat_id, status, feat_title in self.rows:
+            line = Text(" ", no_wrap=True)
+            for cell, cell_width in ((feat_id, widths[0]), (status, widths[1])):
+                padded = cell.copy()
+                padded.pad_right(cell_width - cell.cell_len)
+                line.append_text(padded)
+                line.append("  ")
+            tail = feat_title.copy()
+            tail.truncate(rest, overflow="ellipsis", pad=True)
+            line.append_text(tail)
+            line.append(" ")
+            yield line
+        yield blank
+
+
+def _rich_featspec_table(title: str | None, rows: list[tuple[Text, Text, Text]]) -> Table:
     table = _table(title)
     table.add_column("FeatSpec", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1)
-    for feat in report.featspecs:
-        table.add_row(_feat_id(feat), _feat_status(feat), _feat_title(feat))
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
