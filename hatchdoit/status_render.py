@@ -135,6 +135,7 @@ class FeatSpecTable:
         header.append(" ")
         yield header
         yield Text(" " + "─" * (width - 2) + " ")
+        lines = []  # one Text of many lines: rich's per-renderable work once, not per row
         for feat_id, status, feat_title in self.rows:
             line = Text(" ", no_wrap=True)
             for cell, cell_width in ((feat_id, widths[0]), (status, widths[1])):
@@ -146,7 +147,9 @@ class FeatSpecTable:
             tail.truncate(rest, overflow="ellipsis", pad=True)
             line.append_text(tail)
             line.append(" ")
-            yield line
+            lines.append(line)
+        if lines:
+            yield Text("\n", no_wrap=True).join(lines)
         yield blank
 
 
