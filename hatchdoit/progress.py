@@ -3,47 +3,48 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from functools import cached_property
+from typing import Any
 
 from hatchdoit.layout import Layout
 from hatchdoit.project import Project
 from hatchdoit.receipts import current_receipt
 from hatchdoit.records import DoneRecord, EscalatedRecord, Receipt
-from hatchdoit.schemas import try_load
+from hatchdoit.schemas import read_file, try_load, try_parse
 
 STEPS_PER_ATTEMPT = ("factory", "summary", "checks", "qa")
-R = TypeVar("R", DoneRecord, EscalatedRecord)
 
 
-@dataclass(frozen=True)
 class StateFiles:
-    """A TaskSpec's state directory read once: the names in it, and its done.json and
-    escalated.json whatever inputs they were made for. Status reads this for every TaskSpec,
-    and a listing is far cheaper than failing to open the files a TaskSpec has not got yet."""
+    """A TaskSpec's state directory, each part read once when first asked for: its done.json
+    and escalated.json whatever inputs they were made for, and the names in it. Status reads
+    this for every TaskSpec: done.json is opened straight away (a done TaskSpec needs nothing
+    else), the rest is looked up in one listing rather than by failing to open files."""
 
-    directory: str
-    names: frozenset[str]
-    done: DoneRecord | None
-    escalated: EscalatedRecord | None
+    def __init__(self, layout: Layout, tid: str) -> None:
+        self.directory = layout.state_dir_path(tid)
 
-    @classmethod
-    def read(cls, layout: Layout, tid: str) -> StateFiles:
-        directory = layout.state_dir_path(tid)
+    @cached_property
+    def names(self) -> frozenset[str]:
         try:
-            names = frozenset(os.listdir(directory))
+            return frozenset(os.listdir(self.directory))
         except OSError:  # nothing built (or unreadable: then nothing can be read from it)
-            return cls(directory, frozenset(), None, None)
-        return cls(
-            directory,
-            names,
-            cls._load(directory, names, "done.json", DoneRecord),
-            cls._load(directory, names, "escalated.json", EscalatedRecord),
-        )
+            return frozenset()
 
-    @staticmethod
-    def _load(directory: str, names: frozenset[str], name: str, model: type[R]) -> R | None:
-        return try_load(f"{directory}/{name}", model) if name in names else None
+    @cached_property
+    def done(self) -> DoneRecord | None:
+        path = f"{self.directory}/done.json"
+        try:
+            raw = read_file(path)
+        except OSError:
+            return None
+        return try_parse(raw, path, DoneRecord)
+
+    @cached_property
+    def escalated(self) -> EscalatedRecord | None:
+        if "escalated.json" not in self.names:
+            return None
+        return try_load(f"{self.directory}/escalated.json", EscalatedRecord)
 
     def paths(self, prefix: str, suffix: str) -> list[str]:
         """The files named `prefix*suffix`, like a glob in the directory."""
@@ -61,7 +62,7 @@ def taskspec_progress(
     when the caller has read the TaskSpec's state directory already."""
     layout, digest = project.layout, project.digest(tid)
     if files is None:
-        files = StateFiles.read(layout, tid)
+        files = StateFiles(layout, tid)
     done = files.done
     if done is not None and done.digest == digest:
         return {"status": "done", "step": "done", "attempt": done.attempt}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,19 +71,37 @@ class InvalidArtifact(ValueError):
     """A file that is missing, unparsable or does not match its schema."""
 
 
-def load_valid(path: Path | str, model: type[M]) -> M:
-    """Parse `path`, check it against the model's JSON Schema, return the model instance.
-
-    pydantic's strict JSON validation of the model accepts exactly what its JSON Schema (made
-    from the same model) accepts, in compiled code: a valid file is returned from there. Only
-    a file it rejects goes through jsonschema, whose message names the offending field."""
+def read_file(path: Path | str) -> bytes:
+    """A file's bytes through os-level calls: open, read to the end, close (Python's open()
+    adds an fstat, an isatty ioctl and buffer objects; status reads a file per TaskSpec)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        with open(path, "rb") as fh:  # not Path.read_bytes: callers with many files pass str
-            raw = fh.read()
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def load_valid(path: Path | str, model: type[M]) -> M:
+    """Parse `path`, check it against the model's JSON Schema, return the model instance
+    (see parse_valid)."""
+    try:
+        raw = read_file(path)
     except FileNotFoundError as exc:
         raise InvalidArtifact(f"{path}: missing") from exc
     except OSError as exc:
         raise InvalidArtifact(f"{path}: not valid JSON ({exc})") from exc
+    return parse_valid(raw, path, model)
+
+
+def parse_valid(raw: bytes, path: Path | str, model: type[M]) -> M:
+    """Check the bytes read from `path` against the model's JSON Schema, return the instance.
+
+    pydantic's strict JSON validation of the model accepts exactly what its JSON Schema (made
+    from the same model) accepts, in compiled code: a valid file is returned from there. Only
+    a file it rejects goes through jsonschema, whose message names the offending field."""
     try:
         return model.model_validate_json(raw, strict=True)
     except ValidationError:
@@ -106,6 +125,14 @@ def try_load(path: Path | str, model: type[M]) -> M | None:
     """Like load_valid, but None for anything invalid."""
     try:
         return load_valid(path, model)
+    except InvalidArtifact:
+        return None
+
+
+def try_parse(raw: bytes, path: Path | str, model: type[M]) -> M | None:
+    """Like parse_valid, but None for anything invalid."""
+    try:
+        return parse_valid(raw, path, model)
     except InvalidArtifact:
         return None
 

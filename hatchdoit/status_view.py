@@ -254,7 +254,7 @@ def collect_status(
     rows: list[TaskRow] = []
     for tid in project.plan.taskspecs:
         spec = project.taskspec(tid)
-        files = StateFiles.read(layout, tid)
+        files = StateFiles(layout, tid)
         progress = taskspec_progress(project, tid, files)
         last = latest.get(tid)
         session = by_tid.get(tid)
