@@ -106,7 +106,7 @@ class Sandbox:
         self._saved_env: dict[str, str | None] = {}
 
     def __enter__(self) -> Sandbox:
-        # In-process tmux calls must find the same servers as the doit children.
+        # In-process waits (libtmux) must find the same servers as the doit children.
         overrides = {"TMUX_TMPDIR": str(self.tmux_tmpdir), "TMUX": None, "TMUX_PANE": None}
         for key in os.environ:
             if key.startswith("HATCHDOIT_"):

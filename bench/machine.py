@@ -54,6 +54,7 @@ def machine_info() -> dict[str, Any]:
         "doit": _version("doit"),
         "pydantic": _version("pydantic"),
         "watchdog": _version("watchdog"),
+        "libtmux": _version("libtmux"),
         "tmux": _first_line(["tmux", "-V"]),
         "git": _first_line(["git", "--version"]),
         "hatchdoit": f"{_version('hatchdoit')} @ {commit}"

@@ -65,8 +65,8 @@ def machine_lines(machine: dict[str, Any], meta: dict[str, Any]) -> str:
             f"- CPU: {machine['nproc']} x {machine['cpu_model']}; memory {machine['memory_mb']} MB;"
             f" Linux {machine['kernel']}",
             f"- Python {machine['python']}, doit {machine['doit']}, pydantic "
-            f"{machine['pydantic']}, watchdog {machine['watchdog']}, {machine['tmux']}, "
-            f"{machine['git']}",
+            f"{machine['pydantic']}, watchdog {machine['watchdog']}, libtmux "
+            f"{machine['libtmux']}, {machine['tmux']}, {machine['git']}",
             f"- hatchdoit {machine['hatchdoit']}",
             f"- load average (1 min) at start / end: {load[0]} / {load[1]}"
             " (other work on the machine inflates wall times)",

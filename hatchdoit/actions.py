@@ -37,7 +37,16 @@ STEP_FUNCTIONS: dict[str, str] = {
 
 def _step_function(step: str) -> Any:
     module, _, name = STEP_FUNCTIONS[step].partition(":")
-    return getattr(importlib.import_module(module), name)
+    if module not in sys.modules:
+        # Imported while doit captures the action's output: libtmux reads
+        # sys.stdout.encoding at import, which doit's capturing writer lacks.
+        captured = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        try:
+            importlib.import_module(module)
+        finally:
+            sys.stdout, sys.stderr = captured
+    return getattr(sys.modules[module], name)
 
 
 def preload_steps() -> None:

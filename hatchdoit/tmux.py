@@ -1,18 +1,18 @@
-"""Agent sessions on the project's own tmux socket (`tmux -L <socket>`).
+"""Agent sessions on the project's own tmux socket (`tmux -L <socket>`), through libtmux.
 
 Sessions are started by scripts/tmux/launch_session.sh (argv, remain-on-exit, pipe-pane) and then
-observed and driven here: liveness, paste-buffer prompts, Enter, capture, kill. Each is one tmux
-command run as an argv list (hatchdoit.proc). libtmux was used for that until its import (~50 ms
-of dataclass building, a tenth of the per-TaskSpec overhead target) showed that its one call we
-used, Server.cmd, was this same subprocess.
+observed and driven here: liveness, paste-buffer prompts, Enter, capture, kill.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+import libtmux
+from libtmux.exc import LibTmuxException
 
 from hatchdoit.errors import StepError
 from hatchdoit.faults import fault_point
@@ -40,13 +40,7 @@ class Tmux:
     def __init__(self, socket: str, scripts_dir: Path) -> None:
         self.socket = socket
         self.scripts_dir = scripts_dir
-
-    def cmd(self, *args: str) -> subprocess.CompletedProcess[str] | None:
-        """Run `tmux -L socket ARGS...`; None when tmux cannot run at all."""
-        try:
-            return run(["tmux", "-L", self.socket, *args], check=False, timeout=30)
-        except StepError:
-            return None
+        self.server = libtmux.Server(socket_name=socket)
 
     def launch(
         self,
@@ -76,19 +70,31 @@ class Tmux:
         fault_point("launch.after_tmux", env.get("HATCHDOIT_TASKSPEC_ID"))
 
     def _cmd(self, *args: str) -> list[str]:
-        result = self.cmd(*args)
-        if result is None or result.returncode != 0:
-            why = "tmux could not run" if result is None else result.stderr.strip()
-            raise StepError(f"tmux {args[0]} failed: {why}", operation=f"tmux {args[0]}")
-        return result.stdout.splitlines()
+        try:
+            result = self.server.cmd(*args)
+        except LibTmuxException as exc:
+            raise StepError(f"tmux {args[0]} failed: {exc}", operation=f"tmux {args[0]}") from exc
+        if result.stderr:
+            raise StepError(
+                f"tmux {args[0]} failed: {' '.join(result.stderr)}", operation=f"tmux {args[0]}"
+            )
+        return list(result.stdout)
 
     def pane_state(self, name: str) -> PaneState | None:
         """None when the session does not exist (or the server is gone)."""
-        shown = "#{pane_dead} #{pane_pid} #{pane_dead_status}"
-        result = self.cmd("display-message", "-p", "-t", f"={name}:", shown)
-        if result is None or result.returncode != 0 or not result.stdout.strip():
+        try:
+            result = self.server.cmd(
+                "display-message",
+                "-p",
+                "-t",
+                f"={name}:",
+                "#{pane_dead} #{pane_pid} #{pane_dead_status}",
+            )
+        except LibTmuxException:
             return None
-        parts = result.stdout.splitlines()[0].split(" ")
+        if result.stderr or not result.stdout:
+            return None
+        parts = result.stdout[0].split(" ")
         dead = parts[0] == "1"
         pid = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
         status = int(parts[2]) if len(parts) > 2 and parts[2].lstrip("-").isdigit() else None
@@ -128,4 +134,5 @@ class Tmux:
         return True
 
     def kill(self, name: str) -> None:
-        self.cmd("kill-session", "-t", f"={name}")  # already gone: nothing to kill
+        with contextlib.suppress(LibTmuxException):  # already gone: nothing to kill
+            self.server.cmd("kill-session", "-t", f"={name}")

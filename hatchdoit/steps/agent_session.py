@@ -81,8 +81,8 @@ def _ready_then_prompt(run: AgentRun) -> None:
         def screen() -> str | None:
             if not run.tmux.alive(run.session):
                 return None
-            shown = run.tmux.cmd("capture-pane", "-p", "-t", f"={run.session}:")
-            return None if shown is None or shown.returncode != 0 else shown.stdout
+            shown = run.tmux.server.cmd("capture-pane", "-p", "-t", f"={run.session}:")
+            return None if shown.stderr else "\n".join(shown.stdout)
 
         limits = run.ctx.project.config.limits
         visible = screen_ready(

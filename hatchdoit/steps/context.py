@@ -42,7 +42,7 @@ class StepContext:
         return self.layout.worktree(self.tid)
 
     def tmux(self) -> Tmux:
-        from hatchdoit.tmux import Tmux  # only steps that run agents need it
+        from hatchdoit.tmux import Tmux  # libtmux: only steps that run agents need it
 
         return Tmux(self.project.config.tmux_socket, self.project.scripts_dir)
 
