@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -131,10 +132,11 @@ class TaskSpec(SpecBase):
         return value
 
 
-class LoadedSpec(BaseModel):
-    """A spec with where it came from and the digest of its source bytes."""
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, defer_build=True)
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A spec with where it came from and the digest of its source bytes. A plain dataclass:
+    it is made from a spec just validated and never crosses a file boundary, and building it
+    as a pydantic model was ~10% of loading a 1000-TaskSpec plan."""
 
     spec: TaskSpec | FeatSpec
     path: Path
