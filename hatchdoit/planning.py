@@ -111,7 +111,7 @@ def _spec_files(specs_dir: Path, plan: Plan) -> list[tuple[Path, os.stat_result]
     names starting with '.' or '_' are skipped with all below them; a broken symlink is an
     error. One stat per file (a walk, not a glob followed by three checks per path), and
     strings until the end: sorting 1000 Paths took longer than the walk."""
-    found: list[tuple[tuple[str, ...], str, os.stat_result]] = []
+    found: list[tuple[tuple[str, ...], str, os.stat_result]] = []  # (sort key, dir, stat)
     broken: list[Path] = []
     top = str(specs_dir)
     for dirpath, dirnames, filenames in os.walk(top):
@@ -128,13 +128,14 @@ def _spec_files(specs_dir: Path, plan: Plan) -> list[tuple[Path, os.stat_result]
                     broken.append(Path(path))
                 continue
             if stat.S_ISREG(st.st_mode) and os.path.splitext(name)[1] in SPEC_SUFFIXES:
-                found.append(((*below, name), path, st))
+                found.append(((*below, name), dirpath, st))
     for link in sorted(broken):
         plan.errors.append(
             SpecError("broken symlink", path=link, fix="remove the link or restore its target")
         )
     found.sort(key=lambda item: item[0])
-    return [(Path(path), st) for _, path, st in found]
+    dirs = {dirpath: Path(dirpath) for _, dirpath, _ in found}  # then `/ name` parses only it
+    return [(dirs[dirpath] / key[-1], st) for key, dirpath, st in found]
 
 
 def _load_one(path: Path, sig: Signature, plan: Plan, cache: ParseCache) -> LoadedSpec | None:

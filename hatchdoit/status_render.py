@@ -5,13 +5,15 @@ by FeatSpec, the notes on states that ask something of the user, and the summary
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
-from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.table import Table
 from rich.text import Text
 
 from hatchdoit.status_view import STATES, FeatRow, StatusReport, TaskRow, format_age
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 FEAT_STYLES = {"pending": "dim", "in_progress": "cyan", "blocked": "bold red", "done": "green"}
 # Above this many TaskSpecs the table lists by default only those that ask for attention; done
@@ -164,6 +166,9 @@ def _rich_featspec_table(title: str | None, rows: list[tuple[Text, Text, Text]])
 
 
 def _table(title: str | None) -> Table:
+    from rich import box  # imported here: a big plan all done or pending draws no rich Table
+    from rich.table import Table
+
     return Table(
         title=title,
         title_justify="left",
