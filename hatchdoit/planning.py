@@ -134,7 +134,8 @@ def _spec_files(specs_dir: Path, plan: Plan) -> list[tuple[Path, os.stat_result]
             SpecError("broken symlink", path=link, fix="remove the link or restore its target")
         )
     found.sort(key=lambda item: item[0])
-    dirs = {dirpath: Path(dirpath) for _, dirpath, _ in found}  # then `/ name` parses only it
+    # one Path per directory: `dir / name` then parses only the name
+    dirs = {dirpath: Path(dirpath) for dirpath in {entry[1] for entry in found}}
     return [(dirs[dirpath] / key[-1], st) for key, dirpath, st in found]
 
 
