@@ -134,7 +134,7 @@ class Project:
                 {"target": str(self.config.target.repo), "templates": self._template_shas()}
             )
         blob = (
-            f'{{"deps": {json.dumps(deps, sort_keys=True)}, {self._digest_middles[middle_key]}, '
+            f'{{"deps": {{{_json_str_members(deps)}}}, {self._digest_middles[middle_key]}, '
             f'"spec": {_json_str(self.plan.taskspecs[tid].source_sha256)}, {self._digest_tail}}}'
         )
         digest = self._digests[tid] = hashlib.sha256(blob.encode()).hexdigest()
@@ -147,6 +147,11 @@ def _json_members(members: dict[str, object]) -> str:
 
 
 _json_str = json.encoder.encode_basestring_ascii  # json.dumps of a str (ensure_ascii)
+
+
+def _json_str_members(members: dict[str, str]) -> str:
+    """_json_members of a mapping of str to str, without json.dumps's per-call set-up."""
+    return ", ".join(f"{_json_str(k)}: {_json_str(v)}" for k, v in sorted(members.items()))
 
 
 def _file_sha(path: Path) -> str:
