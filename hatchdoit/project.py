@@ -41,8 +41,6 @@ class Project:
     _profiles: dict[str, LoadedProfile] = field(default_factory=dict)
     _digests: dict[str, str] = field(default_factory=dict)
     _templates: dict[str, str] = field(default_factory=dict)
-    _digest_middles: dict[tuple[str, str, int], str] = field(default_factory=dict)
-    _digest_tail: str = ""
 
     @cached_property
     def layout(self) -> Layout:
@@ -94,64 +92,24 @@ class Project:
             )
         return self._templates
 
-    def digest_inputs(self, tid: str) -> dict[str, object]:
-        """What a TaskSpec's digest is the sha256 of (as JSON with sorted keys)."""
-        spec = self.taskspec(tid)
-        return {
-            "spec": self.plan.taskspecs[tid].source_sha256,
-            "factory": self.profile(tid, "factory").sha256,
-            "qa": self.profile(tid, "qa").sha256,
-            "templates": self._template_shas(),
-            "max_attempts": self.max_attempts(tid),
-            "target": str(self.config.target.repo),
-            "integration_branch": self.config.target.integration_branch,
-            "deps": {dep: self.digest(dep) for dep in spec.depends_on},
-        }
-
     def digest(self, tid: str) -> str:
-        """Digest of everything a TaskSpec's chain depends on, its dependencies' chains included:
-        the sha256 of digest_inputs as JSON. That JSON is put together here from parts encoded
-        once per project (json.dumps of the whole was most of the time `hatchdoit status` spent
-        on 1000 digests); tests/test_digest.py holds it to json.dumps byte for byte."""
-        known = self._digests.get(tid)
-        if known is not None:
-            return known
-        spec = self.taskspec(tid)
-        deps = {dep: self.digest(dep) for dep in spec.depends_on}
-        key = (self.profile(tid, "factory").sha256, self.profile(tid, "qa").sha256)
-        middle_key = (*key, self.max_attempts(tid))
-        if middle_key not in self._digest_middles:
-            self._digest_middles[middle_key] = _json_members(
-                {
-                    "factory": key[0],
-                    "integration_branch": self.config.target.integration_branch,
-                    "max_attempts": middle_key[2],
-                    "qa": key[1],
-                }
-            )
-        if not self._digest_tail:
-            self._digest_tail = _json_members(
-                {"target": str(self.config.target.repo), "templates": self._template_shas()}
-            )
-        blob = (
-            f'{{"deps": {{{_json_str_members(deps)}}}, {self._digest_middles[middle_key]}, '
-            f'"spec": {_json_str(self.plan.taskspecs[tid].source_sha256)}, {self._digest_tail}}}'
-        )
-        digest = self._digests[tid] = hashlib.sha256(blob.encode()).hexdigest()
-        return digest
-
-
-def _json_members(members: dict[str, object]) -> str:
-    """`"a": 1, "b": 2`: the JSON of an object without its braces, keys sorted."""
-    return json.dumps(members, sort_keys=True)[1:-1]
-
-
-_json_str = json.encoder.encode_basestring_ascii  # json.dumps of a str (ensure_ascii)
-
-
-def _json_str_members(members: dict[str, str]) -> str:
-    """_json_members of a mapping of str to str, without json.dumps's per-call set-up."""
-    return ", ".join(f"{_json_str(k)}: {_json_str(v)}" for k, v in sorted(members.items()))
+        """Digest of everything a TaskSpec's chain depends on, its dependencies' chains included."""
+        if tid not in self._digests:
+            spec = self.taskspec(tid)
+            templates = self._template_shas()
+            inputs = {
+                "spec": self.plan.taskspecs[tid].source_sha256,
+                "factory": self.profile(tid, "factory").sha256,
+                "qa": self.profile(tid, "qa").sha256,
+                "templates": templates,
+                "max_attempts": self.max_attempts(tid),
+                "target": str(self.config.target.repo),
+                "integration_branch": self.config.target.integration_branch,
+                "deps": {dep: self.digest(dep) for dep in spec.depends_on},
+            }
+            blob = json.dumps(inputs, sort_keys=True).encode()
+            self._digests[tid] = hashlib.sha256(blob).hexdigest()
+        return self._digests[tid]
 
 
 def _file_sha(path: Path) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -118,19 +116,3 @@ def test_token_pinned_receipt_survives_rewrites_of_the_same_run(hp: HatchProject
     assert current_receipt(layout, tid, "factory", 1, digest) is not None
     stop.write_text('{"run_token": "tok-2", "seq": 1}')  # another run's stop
     assert current_receipt(layout, tid, "factory", 1, digest) is None
-
-
-def test_digest_is_the_sha256_of_its_inputs_as_sorted_json(
-    hp: HatchProject, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Project.digest puts the JSON together from parts; it must be json.dumps's, byte for byte
-    (every receipt ever written holds a digest made that way)."""
-    hp.add_taskspec("004-TS-MANY", depends_on=["003-TS-ALONE", "001-TS-BASE"], max_attempts=7)
-    hp.configure(target={"integration_branch": "intégration/ü"})
-    for override in ("", "generic"):
-        monkeypatch.setenv("HATCHDOIT_AGENT", override)
-        project = fresh(hp)
-        assert len(project.plan.taskspecs) == 4
-        for tid in project.plan.taskspecs:
-            blob = json.dumps(project.digest_inputs(tid), sort_keys=True).encode()
-            assert project.digest(tid) == hashlib.sha256(blob).hexdigest(), (override, tid)
