@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.console import Group, RenderableType
 from rich.text import Text
 
 from hatchdoit.status_view import STATES, FeatRow, StatusReport, TaskRow, format_age
@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 FEAT_STYLES = {"pending": "dim", "in_progress": "cyan", "blocked": "bold red", "done": "green"}
 # Above this many TaskSpecs the table lists by default only those that ask for attention; done
-# and pending ones are counted in their FeatSpec's row. (rich also needs ~0.5 ms per row.)
+# and pending ones, and done and pending FeatSpecs, are counted in a note below the table.
 FULL_LIST_LIMIT = 60
-QUIET_STATES = ("done", "pending")
+QUIET_STATES = ("done", "pending")  # of a TaskSpec, and of a FeatSpec
 
 
 def _agents(row: TaskRow) -> str:
@@ -37,23 +37,22 @@ def status_table(
     report: StatusReport, *, title: str | None = None, every: bool | None = None
 ) -> RenderableType:
     """TaskSpecs grouped under a header row per FeatSpec with its rollup (see
-    lists_every_taskspec for which TaskSpecs get a row). One line per row in an 80-column
-    terminal: the last event is cut, never wrapped, and when every TaskSpec has the same
-    agent profiles they are named in the title instead of a column. A blank line ends each
-    FeatSpec's group of TaskSpecs; FeatSpecs with none listed follow each other directly, and
-    with no TaskSpec listed at all (a big plan all done or all pending) the table has only the
-    FeatSpec columns."""
-    listed = lists_every_taskspec(report, every)
+    lists_every_taskspec for which TaskSpecs get a row; a big plan also leaves out its done and
+    pending FeatSpecs, see listed_featspecs). One line per row in an 80-column terminal: the
+    last event is cut, never wrapped, and when every TaskSpec has the same agent profiles they
+    are named in the title instead of a column. A blank line ends each FeatSpec's group of
+    TaskSpecs; FeatSpecs with none listed follow each other directly, and with no TaskSpec
+    listed at all the table has only the FeatSpec columns (no table at all with no row)."""
     profiles = {_agents(row) for row in report.taskspecs}
     one_agent = len(profiles) == 1 and title is not None  # named in the title, if there is one
     if one_agent:
         title = f"{title} · agent {profiles.pop()}"
-    rows_by_feat: dict[str, list[TaskRow]] = {}
-    for row in report.taskspecs:
-        if listed or row.state not in QUIET_STATES:
-            rows_by_feat.setdefault(row.featspec, []).append(row)
+    rows_by_feat = _listed_rows(report, every)
+    feats = listed_featspecs(report, every)
+    if not feats:
+        return Text(title or "", "table.title")
     if not rows_by_feat:
-        return _featspec_table(report, title)
+        return _featspec_table(feats, title)
     table = _table(title)
     table.add_column("TaskSpec", no_wrap=True)
     table.add_column("state", no_wrap=True)
@@ -64,7 +63,7 @@ def status_table(
     table.add_column("last event", no_wrap=True, overflow="ellipsis", ratio=1)
     if not one_agent:
         table.add_column("agent", no_wrap=True)
-    for feat in report.featspecs:
+    for feat in feats:
         rows = rows_by_feat.get(feat.featspec_id, [])
         cells: list[str | Text] = [
             _feat_id(feat),
@@ -90,78 +89,39 @@ def status_table(
     return table
 
 
-def _featspec_table(report: StatusReport, title: str | None) -> RenderableType:
+def _listed_rows(report: StatusReport, every: bool | None) -> dict[str, list[TaskRow]]:
+    """FeatSpec id -> its TaskSpecs that get a row (lists_every_taskspec)."""
+    listed = lists_every_taskspec(report, every)
+    rows_by_feat: dict[str, list[TaskRow]] = {}
+    for row in report.taskspecs:
+        if listed or row.state not in QUIET_STATES:
+            rows_by_feat.setdefault(row.featspec, []).append(row)
+    return rows_by_feat
+
+
+def listed_featspecs(report: StatusReport, every: bool | None) -> list[FeatRow]:
+    """The FeatSpecs with a row: all of them, or, where the TaskSpecs are not all listed (a big
+    plan), those in progress or blocked and those with a TaskSpec listed; the done and pending
+    ones are counted in the unlisted note. (rich draws a table row in ~0.5 ms: a hundred
+    FeatSpec rows were a third of `hatchdoit status` on a 1000-TaskSpec plan, and no glance.)"""
+    if lists_every_taskspec(report, every):
+        return list(report.featspecs)
+    with_rows = _listed_rows(report, every)
+    return [
+        feat
+        for feat in report.featspecs
+        if feat.status not in QUIET_STATES or feat.featspec_id in with_rows
+    ]
+
+
+def _featspec_table(feats: list[FeatRow], title: str | None) -> Table:
     """A row per FeatSpec, for when no TaskSpec is listed: the TaskSpec columns would be empty."""
-    return FeatSpecTable(
-        title,
-        [(_feat_id(feat), _feat_status(feat), _feat_title(feat)) for feat in report.featspecs],
-    )
-
-
-class FeatSpecTable:
-    """Three one-line columns laid out as rich's Table lays them out (_rich_featspec_table,
-    used instead where that is not plain: a terminal too narrow for the first two columns, an
-    ASCII-only one, a cell of several lines), drawn a line at a time: rich's Table measures and
-    renders every cell through its layout machinery, ~0.1 ms a cell, a third of `hatchdoit
-    status` on a 1000-TaskSpec plan. tests/test_status_render.py holds the two to the same
-    output."""
-
-    HEADERS = ("FeatSpec", "state", "title")
-    MIN_TITLE = 8  # narrower than this, rich's own column-shrinking takes over
-
-    def __init__(self, title: str | None, rows: list[tuple[Text, Text, Text]]) -> None:
-        self.title, self.rows = title, rows
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        width = options.max_width
-        widths = [
-            max([len(self.HEADERS[i]), *(row[i].cell_len for row in self.rows)]) for i in (0, 1)
-        ]
-        rest = width - widths[0] - widths[1] - 6  # the edges and two gaps of two
-        multiline = any(
-            "\n" in cell.plain or "\t" in cell.plain for row in self.rows for cell in row
-        )
-        if rest < self.MIN_TITLE or multiline or options.ascii_only:
-            yield _rich_featspec_table(self.title, self.rows)
-            return
-        blank = Text(" " * width)  # the SIMPLE_HEAD box's top and bottom edges
-        if self.title is not None:
-            yield Text(self.title, "table.title", justify="left")
-        yield blank
-        # a cell pads in its own style, the header's also over its right padding
-        header = Text(" ", no_wrap=True)
-        for text, cell_width in zip(self.HEADERS[:2], widths, strict=True):
-            header.append(text.ljust(cell_width) + " ", "table.header")
-            header.append(" ")
-        header.append(self.HEADERS[2].ljust(rest), "table.header")
-        header.append(" ")
-        yield header
-        yield Text(" " + "─" * (width - 2) + " ")
-        lines = []  # one Text of many lines: rich's per-renderable work once, not per row
-        for feat_id, status, feat_title in self.rows:
-            line = Text(" ", no_wrap=True)
-            for cell, cell_width in ((feat_id, widths[0]), (status, widths[1])):
-                padded = cell.copy()
-                padded.pad_right(cell_width - cell.cell_len)
-                line.append_text(padded)
-                line.append("  ")
-            tail = feat_title.copy()
-            tail.truncate(rest, overflow="ellipsis", pad=True)
-            line.append_text(tail)
-            line.append(" ")
-            lines.append(line)
-        if lines:
-            yield Text("\n", no_wrap=True).join(lines)
-        yield blank
-
-
-def _rich_featspec_table(title: str | None, rows: list[tuple[Text, Text, Text]]) -> Table:
     table = _table(title)
     table.add_column("FeatSpec", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1)
-    for row in rows:
-        table.add_row(*row)
+    for feat in feats:
+        table.add_row(_feat_id(feat), _feat_status(feat), _feat_title(feat))
     return table
 
 
@@ -224,14 +184,22 @@ def state_notes(report: StatusReport) -> list[Text]:
 
 
 def unlisted_note(report: StatusReport, every: bool | None) -> list[Text]:
-    """The line saying which TaskSpecs the table left out, if it left any out."""
+    """The line saying which TaskSpecs and FeatSpecs the table left out, if it left any out."""
     if lists_every_taskspec(report, every):
         return []
-    counts: Counter[str] = Counter(row.state for row in report.taskspecs)
-    left_out = " and ".join(f"{counts[s]} {s}" for s in QUIET_STATES if counts[s])
-    if not left_out:
+    shown = {feat.featspec_id for feat in listed_featspecs(report, every)}
+    tasks: Counter[str] = Counter(row.state for row in report.taskspecs)
+    feats: Counter[str] = Counter(
+        feat.status for feat in report.featspecs if feat.featspec_id not in shown
+    )
+    parts = [
+        " and ".join(f"{counts[s]} {s}" for s in QUIET_STATES if counts[s]) + f" {kind}(s)"
+        for counts, kind in ((tasks, "TaskSpec"), (feats, "FeatSpec"))
+        if any(counts[s] for s in QUIET_STATES)
+    ]
+    if not parts:
         return []
-    return [Text(f"{left_out} TaskSpec(s) not listed (hatchdoit status --all lists them)", "dim")]
+    return [Text(f"{'; '.join(parts)} not listed (hatchdoit status --all lists them)", "dim")]
 
 
 def render_status(report: StatusReport, every: bool | None = None) -> RenderableType:

@@ -326,11 +326,38 @@ def test_a_big_plan_lists_only_what_asks_for_attention(project: HatchProject) ->
     assert "not listed" not in every.stdout
     assert len(status_json(project)["taskspecs"]) == 61  # type: ignore[arg-type]
 
-    escalated.unlink()  # nothing asks for attention now: a row per FeatSpec, no TaskSpec columns
+    # One done, the rest pending: the FeatSpec is in progress and keeps its row, with no
+    # TaskSpec listed, so the table has the FeatSpec columns only.
+    escalated.unlink()
+    done = project.layout.done("BIG-03")
+    done.parent.mkdir(parents=True)
+    done.write_text(
+        json.dumps(
+            {
+                "taskspec_id": "BIG-03",
+                "digest": load_project(project.root).digest("BIG-03"),
+                "attempt": 1,
+                "branch": "taskspec/BIG-03",
+                "commit": "0" * 40,
+                "verdict": "approved",
+            }
+        ),
+        encoding="utf-8",
+    )
     table = hatchdoit(project, "status")
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert re.fullmatch(r" FeatSpec +state +title *", lines[2]), table.stdout
-    assert re.search(rf"^ {project.featspec} +pending +.* 0/61 done", table.stdout, re.M)
+    assert re.search(rf"^ {project.featspec} +in_progress +.* 1/61 done", table.stdout, re.M)
     assert not re.findall(r"BIG-\d\d", table.stdout)
-    assert "61 pending TaskSpec(s) not listed (hatchdoit status --all lists them)" in table.stdout
+    assert "1 done and 60 pending TaskSpec(s) not listed (hatchdoit" in table.stdout
+
+    # Nothing moving and nothing asking: no table, the note counts the FeatSpec too.
+    done.unlink()
+    table = hatchdoit(project, "status")
+    assert table.returncode == 0, table.stderr
+    assert " FeatSpec " not in table.stdout and project.featspec not in table.stdout
+    note = "61 pending TaskSpec(s); 1 pending FeatSpec(s) not listed (hatchdoit status --all"
+    assert note in " ".join(table.stdout.split()), table.stdout
+    every = hatchdoit(project, "status", "--all")
+    assert project.featspec in every.stdout and "not listed" not in every.stdout
