@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,17 +40,21 @@ class AgentRun:
         self._alive = (now, answer)
         return answer
 
-    def watch(self) -> DirWatch:
+    @contextmanager
+    def watching(self) -> Iterator[DirWatch]:
         """The inotify watch on the run's hook directory (ready, submitted, exit and stop files
-        all land there), started on first use and shared by the waits for readiness, the submit
-        and the stop: one observer per run instead of one per wait. close() stops it."""
-        if self._watch is None:
-            self._watch = DirWatch(self.stop_file.parent)
-        return self._watch.start()
-
-    def close(self) -> None:
+        all land there). Nested uses share the outermost one, so run_until_stop keeps one
+        observer for the waits for readiness, the submit and the stop (each started and joined
+        its own: ~5 ms apiece); a wait used on its own starts and stops its own."""
         if self._watch is not None:
-            self._watch.stop()
+            yield self._watch
+            return
+        with DirWatch(self.stop_file.parent) as watch:
+            self._watch = watch
+            try:
+                yield watch
+            finally:
+                self._watch = None
 
     @property
     def session(self) -> str:

@@ -39,8 +39,9 @@ def attach(ctx: StepContext, role: Role, attempt: int) -> AgentRun | None:
 
 def start_or_attach(
     ctx: StepContext, role: Role, attempt: int, prompt: str, env: dict[str, str]
-) -> AgentRun:
-    """Re-attach to a live session of this attempt, or launch a new one and deliver `prompt`."""
+) -> tuple[AgentRun, bool]:
+    """Re-attach to a live session of this attempt, or launch a new one for `prompt`; and
+    whether its prompt is still to be handed over (_start_work)."""
     existing = attach(ctx, role, attempt)
     if existing is not None and (
         existing.tmux.alive(existing.session) or valid_stop(existing) is not None
@@ -56,22 +57,13 @@ def start_or_attach(
         )
         profile = ctx.project.profile(ctx.tid, role).profile
         undelivered = valid_stop(existing) is None and submitted_count(existing) == 0
-        if undelivered and profile.submit_confirm == "marker":
-            _start_work(existing)  # the last build died between launch and prompt delivery
-        return existing
-    return _launch(ctx, role, attempt, prompt, env)
+        # True when the last build died between launch and prompt delivery
+        return existing, undelivered and profile.submit_confirm == "marker"
+    return _launch(ctx, role, attempt, prompt, env), True
 
 
 def _start_work(run: AgentRun) -> None:
     """Wait until the agent is ready, then hand it the run's prompt."""
-    try:
-        _ready_then_prompt(run)
-    except BaseException:
-        run.close()  # run_until_stop closes it on every other path
-        raise
-
-
-def _ready_then_prompt(run: AgentRun) -> None:
     profile = run.ctx.project.profile(run.ctx.tid, run.role).profile
     if profile.readiness.kind == "marker":
         wait_ready(run)
@@ -123,11 +115,11 @@ def run_until_stop(
 
     limit = ctx.project.config.limits.parallel_sessions
     with slot(ctx.layout.locks / "sessions", limit, waiting):
-        run = start_or_attach(ctx, role, attempt, prompt, env)
-        try:
+        run, start = start_or_attach(ctx, role, attempt, prompt, env)
+        with run.watching():  # one watch for the readiness, the submit and the stop
+            if start:
+                _start_work(run)
             return run, wait_for_stop(run)
-        finally:
-            run.close()
 
 
 def _launch(
@@ -231,13 +223,11 @@ def _launch(
         ],
         log=pane_log,
     )
-    _start_work(run)
     return run
 
 
 def end_session(run: AgentRun) -> None:
     """Keep the final screen, then close the session."""
-    run.close()
     ctx = run.ctx
     # Both are quiet no-ops when the session is gone already (no tmux call to ask first).
     run.tmux.capture(run.session, ctx.layout.screen_capture(ctx.tid, run.role, run.attempt))

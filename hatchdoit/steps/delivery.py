@@ -18,12 +18,13 @@ REQUEST_LINE = re.compile(r"^<!-- hatchdoit:request=[A-Za-z-]+ -->$", re.MULTILI
 
 
 def wait_ready(run: AgentRun) -> None:
-    ready = wait_until(
-        lambda: True if run.marker("ready").exists() or not run.alive() else None,
-        watch=run.watch(),
-        timeout=run.limits.ready_timeout,
-        poll=run.ctx.project.config.limits.poll_interval,
-    )
+    with run.watching() as watch:
+        ready = wait_until(
+            lambda: True if run.marker("ready").exists() or not run.alive() else None,
+            watch=watch,
+            timeout=run.limits.ready_timeout,
+            poll=run.ctx.project.config.limits.poll_interval,
+        )
     if ready is None:
         raise StepError(
             f"agent session {run.session} did not become ready in {run.limits.ready_timeout:.0f}s",
@@ -48,27 +49,27 @@ def deliver(run: AgentRun, prompt_file: Path) -> None:
     before = submitted_count(run)
     run.tmux.paste_file(run.session, pasteable(prompt_file))
     confirm = run.ctx.project.profile(run.ctx.tid, run.role).profile.submit_confirm
-    watch = run.watch()
-    for press in range(1, limits.submit_retries + 1):
-        run.tmux.press_enter(run.session)
-        if confirm == "none":
-            return
-        ok = wait_until(
-            lambda: True if submitted_count(run) > before or not run.alive() else None,
-            watch=watch,
-            timeout=limits.submit_timeout,
-            poll=limits.poll_interval,
-        )
-        if ok:
-            fault_point("launch.after_prompt", run.ctx.tid)
-            run.ctx.audit(
-                "prompt_submitted",
-                role=run.role,
-                attempt=run.attempt,
-                presses=press,
-                prompt=run.ctx.layout.rel(prompt_file),
+    with run.watching() as watch:
+        for press in range(1, limits.submit_retries + 1):
+            run.tmux.press_enter(run.session)
+            if confirm == "none":
+                return
+            ok = wait_until(
+                lambda: True if submitted_count(run) > before or not run.alive() else None,
+                watch=watch,
+                timeout=limits.submit_timeout,
+                poll=limits.poll_interval,
             )
-            return
+            if ok:
+                fault_point("launch.after_prompt", run.ctx.tid)
+                run.ctx.audit(
+                    "prompt_submitted",
+                    role=run.role,
+                    attempt=run.attempt,
+                    presses=press,
+                    prompt=run.ctx.layout.rel(prompt_file),
+                )
+                return
     raise StepError(
         f"prompt was not submitted to {run.session} after {limits.submit_retries} Enter presses",
         taskspec_id=run.ctx.tid,

@@ -56,30 +56,30 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
         return None
 
     fault_point("wait.started", ctx.tid)
-    watch = run.watch()
-    while True:
-        result = check()
-        if isinstance(result, StopRecord):
-            ctx.audit(
-                "stop",
-                role=run.role,
-                attempt=run.attempt,
-                stop_event=result.event,
-                seq=result.seq,
-                source=result.source,
-            )
-            return result
-        if result is not None:
-            return _fault_stop(run, result[0], result[1])
-        now = time.monotonic()
-        if now - last_report >= run.progress_every:
-            last_report = now
-            print(
-                f"  {ctx.tid} {run.role} attempt {run.attempt}: waiting "
-                f"{now - started:.0f}s, idle {now - last_growth:.0f}s",
-                file=sys.stderr,
-            )
-        watch.wait(limits.poll_interval)
+    with run.watching() as watch:
+        while True:
+            result = check()
+            if isinstance(result, StopRecord):
+                ctx.audit(
+                    "stop",
+                    role=run.role,
+                    attempt=run.attempt,
+                    stop_event=result.event,
+                    seq=result.seq,
+                    source=result.source,
+                )
+                return result
+            if result is not None:
+                return _fault_stop(run, result[0], result[1])
+            now = time.monotonic()
+            if now - last_report >= run.progress_every:
+                last_report = now
+                print(
+                    f"  {ctx.tid} {run.role} attempt {run.attempt}: waiting "
+                    f"{now - started:.0f}s, idle {now - last_growth:.0f}s",
+                    file=sys.stderr,
+                )
+            watch.wait(limits.poll_interval)
 
 
 def _warn_foreign_stop(run: AgentRun, warned: set[str]) -> None:

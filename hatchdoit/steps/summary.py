@@ -37,15 +37,11 @@ def run_summary(ctx: StepContext, attempt: int) -> Receipt:
     # Only an interactive agent is still listening after its stop; a headless one has exited.
     interactive = ctx.project.profile(ctx.tid, "factory").profile.interactive
     limit = ctx.project.config.limits.summary_injections if interactive else 0
-    try:
-        while problem is not None and tries < limit and run and run.tmux.alive(run.session):
-            tries += 1
-            fault_point("summary.before_request", ctx.tid)
-            seq = _inject(ctx, run, attempt, problem, tries, seq)
-            problem = check_summary(ctx, attempt)
-    finally:
-        if run is not None:
-            run.close()
+    while problem is not None and tries < limit and run is not None and run.tmux.alive(run.session):
+        tries += 1
+        fault_point("summary.before_request", ctx.tid)
+        seq = _inject(ctx, run, attempt, problem, tries, seq)
+        problem = check_summary(ctx, attempt)
     if run is not None:
         end_session(run)
     if problem is not None:
@@ -84,8 +80,9 @@ def _inject(ctx: StepContext, run: AgentRun, attempt: int, problem: str, nth: in
         operation="inject_summary",
         problem=problem,
     )
-    deliver(run, prompt_file)
-    return wait_for_stop(run, after_seq=seq).seq
+    with run.watching():  # one watch for the submit and the stop
+        deliver(run, prompt_file)
+        return wait_for_stop(run, after_seq=seq).seq
 
 
 def _failed(ctx: StepContext, attempt: int, reasons: list[str]) -> Receipt:
