@@ -12,7 +12,7 @@ class Sizes:
     e2e_runs: int = 5  # fresh one-TaskSpec projects built end to end
     baseline_runs: int = 5  # git worktree add + two tmux new-session
     taskspecs: int = 1000  # generated TaskSpecs for list / no-op / status
-    repeats: int = 3  # timings of each command on the generated projects (median reported)
+    repeats: int = 5  # timings of each command on the generated projects (median reported)
     concurrent: int = 16  # TaskSpecs and sessions of the `doit -n N` run
     hold: float = 4.0  # seconds the concurrency run's agent works before its stop
     quick: bool = False
