@@ -55,24 +55,14 @@ class DirWatch:
         self.changed = threading.Event()
         self._observer: Observer | None = None  # type: ignore[valid-type]
 
-    def start(self) -> DirWatch:
-        if self._observer is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            observer = Observer()
-            observer.schedule(_Wake(self.changed), str(self.directory), recursive=False)
-            observer.daemon = True
-            observer.start()
-            self._observer = observer
-        return self
-
-    def stop(self) -> None:
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout=2)
-            self._observer = None
-
     def __enter__(self) -> DirWatch:
-        return self.start()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        observer = Observer()
+        observer.schedule(_Wake(self.changed), str(self.directory), recursive=False)
+        observer.daemon = True
+        observer.start()
+        self._observer = observer
+        return self
 
     def __exit__(
         self,
@@ -80,7 +70,9 @@ class DirWatch:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=2)
 
     def wait(self, timeout: float) -> bool:
         """Block until a change or `timeout`; True if something changed."""
