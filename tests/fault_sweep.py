@@ -270,57 +270,67 @@ def kill_and_resume(base: Path, reference: Reference, plan: KillPlan) -> KillRes
             assert events and events[-1]["taskspec_id"] == plan.tid, (
                 f"{plan.spec}: the last audit event before the kill is {events[-1:]}"
             )
-        assert_logs_parse(project)
-        finished = finished_steps(project)
-        alive = alive_attempts(project)
-        mark = audit_lines(project)
-        temp_files = len(list(project.logs.rglob(".*.tmp")))
-
-        started = time.monotonic()
-        rerun = run_doit(project, *BUILD, timeout=300)
-        rerun_seconds = time.monotonic() - started
-        output = rerun.stdout + rerun.stderr
-        assert rerun.returncode == reference.returncode, f"{plan.spec}: rerun:\n{output}"
-        assert "Traceback" not in output, output
-
-        assert end_states(project) == reference.states, plan.spec
-        after = audit_after(project, mark)
-        restarted = sorted(
-            (e["taskspec_id"], e["step"], int(e["attempt"]))
-            for e in after
-            if e["event"] == "step_start"
-            and (e["taskspec_id"], e["step"], int(e["attempt"])) in finished
-        )
-        assert not restarted, f"{plan.spec}: finished steps started again: {restarted}"
-        relaunched = sorted(
-            (e["taskspec_id"], e["role"], int(e["attempt"]))
-            for e in after
-            if e["event"] == "launch"
-        )
-        double = [r for r in relaunched if r in alive]
-        assert not double, f"{plan.spec}: launched again while its session was alive: {double}"
-        all_launches = Counter(
-            (e["taskspec_id"], e["role"], int(e["attempt"]))
-            for e in read_audit(project)
-            if e["event"] == "launch"
-        )
-        assert max(all_launches.values()) <= 2, all_launches
-        assert_artifacts_valid(project)
-        leftover = project.tmux("list-sessions")
-        assert leftover.returncode != 0 or not leftover.stdout.strip(), (
-            f"{plan.spec}: agent sessions left running: {leftover.stdout}"
-        )
-        assert tree_hashes(project.planning) == planning_before
         return KillResult(
             plan=plan.spec,
-            finished_before=len(finished),
-            alive_before=len(alive),
-            relaunched=[f"{t}/{r}/{k}" for t, r, k in relaunched],
-            reattached=reattached(after),
-            temp_files_left=temp_files,
             kill_seconds=round(kill_seconds, 2),
-            rerun_seconds=round(rerun_seconds, 2),
+            **resume_and_check(project, reference, plan.spec, planning_before),
         )
+
+
+def resume_and_check(
+    project: HatchProject, reference: Reference, label: str, planning_before: dict[str, str]
+) -> dict[str, Any]:
+    """After a killed build: note what was finished and which sessions lived, rerun `doit`, and
+    hold the resume to its promises (the reference's end states, no finished step started
+    again, no live session launched again, at most one relaunch per run, valid artifacts, no
+    session left, the planning repo untouched). Returns KillResult's fields about the resume."""
+    assert_logs_parse(project)
+    finished = finished_steps(project)
+    alive = alive_attempts(project)
+    mark = audit_lines(project)
+    temp_files = len(list(project.logs.rglob(".*.tmp")))
+
+    started = time.monotonic()
+    rerun = run_doit(project, *BUILD, timeout=300)
+    rerun_seconds = time.monotonic() - started
+    output = rerun.stdout + rerun.stderr
+    assert rerun.returncode == reference.returncode, f"{label}: rerun:\n{output}"
+    assert "Traceback" not in output, output
+
+    assert end_states(project) == reference.states, label
+    after = audit_after(project, mark)
+    restarted = sorted(
+        (e["taskspec_id"], e["step"], int(e["attempt"]))
+        for e in after
+        if e["event"] == "step_start"
+        and (e["taskspec_id"], e["step"], int(e["attempt"])) in finished
+    )
+    assert not restarted, f"{label}: finished steps started again: {restarted}"
+    relaunched = sorted(
+        (e["taskspec_id"], e["role"], int(e["attempt"])) for e in after if e["event"] == "launch"
+    )
+    double = [r for r in relaunched if r in alive]
+    assert not double, f"{label}: launched again while its session was alive: {double}"
+    all_launches = Counter(
+        (e["taskspec_id"], e["role"], int(e["attempt"]))
+        for e in read_audit(project)
+        if e["event"] == "launch"
+    )
+    assert max(all_launches.values()) <= 2, all_launches
+    assert_artifacts_valid(project)
+    leftover = project.tmux("list-sessions")
+    assert leftover.returncode != 0 or not leftover.stdout.strip(), (
+        f"{label}: agent sessions left running: {leftover.stdout}"
+    )
+    assert tree_hashes(project.planning) == planning_before, label
+    return {
+        "finished_before": len(finished),
+        "alive_before": len(alive),
+        "relaunched": [f"{t}/{r}/{k}" for t, r, k in relaunched],
+        "reattached": reattached(after),
+        "temp_files_left": temp_files,
+        "rerun_seconds": round(rerun_seconds, 2),
+    }
 
 
 def reattached(after: list[dict[str, Any]]) -> list[str]:

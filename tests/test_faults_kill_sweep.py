@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 from conftest import (
-    assert_logs_parse,
     doit_executable,
     read_audit,
     retry_until,
@@ -35,16 +34,14 @@ from fault_sweep import (
     BUILD,
     KillResult,
     Reference,
-    alive_attempts,
-    assert_artifacts_valid,
     end_states,
     fresh_project,
     kill_and_resume,
     occurrences,
     plan_kills,
-    reattached,
+    resume_and_check,
 )
-from resume_checks import audit_after, audit_lines, finished_steps
+from resume_checks import audit_lines
 
 from hatchdoit.faults import FAULT_POINTS
 
@@ -181,42 +178,7 @@ def kill_from_outside(
         code = proc.wait(timeout=30)
         killed_at = audit_lines(project)
         assert code == -signal.SIGKILL, f"the build ended before the kill (rc {code})"
-        assert_logs_parse(project)
-        finished = finished_steps(project)
-        alive = alive_attempts(project)
-        mark = audit_lines(project)
-        temp_files = len(list(project.logs.rglob(".*.tmp")))
-        started = time.monotonic()
-        rerun = run_doit(project, *BUILD, timeout=300)
-        rerun_seconds = time.monotonic() - started
-        assert rerun.returncode == reference.returncode, rerun.stdout + rerun.stderr
-        assert end_states(project) == reference.states
-        after = audit_after(project, mark)
-        restarted = [
-            e
-            for e in after
-            if e["event"] == "step_start"
-            and (e["taskspec_id"], e["step"], int(e["attempt"])) in finished
-        ]
-        assert not restarted, f"finished steps started again: {restarted}"
-        double = [
-            e
-            for e in after
-            if e["event"] == "launch" and (e["taskspec_id"], e["role"], int(e["attempt"])) in alive
-        ]
-        assert not double, f"launched again while its session was alive: {double}"
-        assert_artifacts_valid(project)
-        assert tree_hashes(project.planning) == planning_before
+        label = f"outside#{n}@event{killed_at}"
         return KillResult(
-            plan=f"outside#{n}@event{killed_at}",
-            finished_before=len(finished),
-            alive_before=len(alive),
-            relaunched=[
-                f"{e['taskspec_id']}/{e['role']}/{e['attempt']}"
-                for e in after
-                if e["event"] == "launch"
-            ],
-            reattached=reattached(after),
-            temp_files_left=temp_files,
-            rerun_seconds=round(rerun_seconds, 2),
+            plan=label, **resume_and_check(project, reference, label, planning_before)
         )
