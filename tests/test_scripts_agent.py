@@ -38,6 +38,20 @@ __all__ = ["env", "root", "socket_name"]  # fixtures
 # --- launch_agent.sh -------------------------------------------------------------------------
 
 
+def agent_args(role: str, worktree: Path, root: Path, *command: str) -> list[str]:
+    """launch_agent.sh's arguments to run `command` as `role` in `worktree` under `root`."""
+    return [
+        "--role",
+        role,
+        "--worktree",
+        str(worktree),
+        "--worktrees-root",
+        str(root),
+        "--",
+        *command,
+    ]
+
+
 @pytest.fixture
 def worktree(root: Path) -> Path:
     path = root / "001-TS-A"
@@ -52,16 +66,7 @@ def test_launch_agent_writes_exit_file(
     code = "import os, sys; open('cwd.txt', 'w').write(os.getcwd()); sys.exit(3)"
     result = run(
         AGENT,
-        "--role",
-        "factory",
-        "--worktree",
-        worktree,
-        "--worktrees-root",
-        root,
-        "--",
-        sys.executable,
-        "-c",
-        code,
+        *agent_args("factory", worktree, root, sys.executable, "-c", code),
         env=env | {"HATCHDOIT_EXIT_FILE": str(exit_file)},
     )
     assert result.returncode == 3
@@ -98,16 +103,7 @@ def test_launch_agent_passes_stdin_and_skips_empty_exit_file(
     code = "import sys; open('stdin.txt', 'w').write(sys.stdin.read())"
     result = run(
         AGENT,
-        "--role",
-        "qa",
-        "--worktree",
-        worktree,
-        "--worktrees-root",
-        root,
-        "--",
-        sys.executable,
-        "-c",
-        code,
+        *agent_args("qa", worktree, root, sys.executable, "-c", code),
         env=env | {"HATCHDOIT_EXIT_FILE": ""},
         input="the prompt\n",
     )
@@ -121,15 +117,7 @@ def test_launch_agent_requires_exit_file_variable(
 ) -> None:
     result = run(
         AGENT,
-        "--role",
-        "qa",
-        "--worktree",
-        worktree,
-        "--worktrees-root",
-        root,
-        "--",
-        "touch",
-        "ran",
+        *agent_args("qa", worktree, root, "touch", "ran"),
         env={k: v for k, v in env.items() if k != "HATCHDOIT_EXIT_FILE"},
     )
     assert result.returncode == 2
@@ -146,15 +134,7 @@ def test_launch_agent_refuses_outside_root(root: Path, tmp_path: Path, env: dict
     for target in (outside, root / "escape", root / ".." / "outside", root):
         result = run(
             AGENT,
-            "--role",
-            "factory",
-            "--worktree",
-            target,
-            "--worktrees-root",
-            root,
-            "--",
-            "touch",
-            "ran",
+            *agent_args("factory", target, root, "touch", "ran"),
             env=env | {"HATCHDOIT_EXIT_FILE": str(exit_file)},
         )
         assert result.returncode == 4, target
@@ -169,19 +149,7 @@ def start_python_agent(
     """launch_agent.sh running `python -c code` in `worktree`; returns once the code wrote the
     file `ready` there."""
     proc = subprocess.Popen(
-        [
-            str(AGENT),
-            "--role",
-            role,
-            "--worktree",
-            str(worktree),
-            "--worktrees-root",
-            str(root),
-            "--",
-            sys.executable,
-            "-c",
-            code,
-        ],
+        [str(AGENT), *agent_args(role, worktree, root, sys.executable, "-c", code)],
         env=env | {"HATCHDOIT_EXIT_FILE": str(exit_file)},
     )
     try:
@@ -319,16 +287,7 @@ def test_launch_agent_keeps_status_when_agent_dies_before_trap(
             proc = subprocess.Popen(
                 [
                     str(AGENT),
-                    "--role",
-                    "qa",
-                    "--worktree",
-                    str(worktree),
-                    "--worktrees-root",
-                    str(root),
-                    "--",
-                    "sh",
-                    "-c",
-                    ": >ready; exec sleep 30",
+                    *agent_args("qa", worktree, root, "sh", "-c", ": >ready; exec sleep 30"),
                 ],
                 env=env | {"HATCHDOIT_EXIT_FILE": str(exit_file)},
                 start_new_session=True,  # a process group of its own, as in a tmux pane
