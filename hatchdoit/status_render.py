@@ -48,7 +48,7 @@ def status_table(
     if one_agent:
         title = f"{title} · agent {profiles.pop()}"
     rows_by_feat = _listed_rows(report, every)
-    feats = listed_featspecs(report, every)
+    feats = listed_featspecs(report, every, rows_by_feat)
     if not feats:
         return Text(title or "", "table.title")
     if not rows_by_feat:
@@ -99,18 +99,20 @@ def _listed_rows(report: StatusReport, every: bool | None) -> dict[str, list[Tas
     return rows_by_feat
 
 
-def listed_featspecs(report: StatusReport, every: bool | None) -> list[FeatRow]:
+def listed_featspecs(
+    report: StatusReport, every: bool | None, rows_by_feat: dict[str, list[TaskRow]]
+) -> list[FeatRow]:
     """The FeatSpecs with a row: all of them, or, where the TaskSpecs are not all listed (a big
-    plan), those in progress or blocked and those with a TaskSpec listed; the done and pending
-    ones are counted in the unlisted note. (rich draws a table row in ~0.5 ms: a hundred
-    FeatSpec rows were a third of `hatchdoit status` on a 1000-TaskSpec plan, and no glance.)"""
+    plan), those in progress or blocked and those with a TaskSpec listed (`rows_by_feat`, from
+    _listed_rows); the done and pending ones are counted in the unlisted note. (rich draws a
+    table row in ~0.5 ms: a hundred FeatSpec rows were a third of `hatchdoit status` on a
+    1000-TaskSpec plan, and no glance.)"""
     if lists_every_taskspec(report, every):
         return list(report.featspecs)
-    with_rows = _listed_rows(report, every)
     return [
         feat
         for feat in report.featspecs
-        if feat.status not in QUIET_STATES or feat.featspec_id in with_rows
+        if feat.status not in QUIET_STATES or feat.featspec_id in rows_by_feat
     ]
 
 
@@ -187,7 +189,8 @@ def unlisted_note(report: StatusReport, every: bool | None) -> list[Text]:
     """The line saying which TaskSpecs and FeatSpecs the table left out, if it left any out."""
     if lists_every_taskspec(report, every):
         return []
-    shown = {feat.featspec_id for feat in listed_featspecs(report, every)}
+    listed = listed_featspecs(report, every, _listed_rows(report, every))
+    shown = {feat.featspec_id for feat in listed}
     tasks: Counter[str] = Counter(row.state for row in report.taskspecs)
     feats: Counter[str] = Counter(
         feat.status for feat in report.featspecs if feat.featspec_id not in shown
