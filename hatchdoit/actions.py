@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from hatchdoit.collector import collector_paused, loaded
 from hatchdoit.errors import HatchdoitError, StepError
 from hatchdoit.locks import exclusive
 from hatchdoit.proc import run
@@ -43,7 +44,8 @@ def _step_function(step: str) -> Any:
         captured = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         try:
-            importlib.import_module(module)
+            with collector_paused():
+                importlib.import_module(module)
         finally:
             sys.stdout, sys.stderr = captured
     return getattr(sys.modules[module], name)
@@ -71,6 +73,7 @@ def _context(root: str, tid: str) -> StepContext:
 
 def step_is_current(root: str, step: str, tid: str, attempt: int) -> bool:
     """doit `uptodate`: the step's receipt is current, or this attempt is not needed."""
+    loaded()  # doit asks only once every task exists (graph.py held the collector off till now)
     ctx = _context(root, tid)
     if step == "taskspec":
         done = try_load(ctx.layout.done(tid), DoneRecord)
@@ -90,6 +93,7 @@ step_is_current.__signature__ = inspect.signature(step_is_current)  # type: igno
 def group_is_current(root: str, step: str) -> bool:
     """doit `uptodate` of a step's group task (e.g. `factory`): all of its subtasks are current,
     so `doit list --status` does not report a finished build as R."""
+    loaded()
     project = _project(root)
     if step in ("worktree", "taskspec"):
         return all(step_is_current(root, step, tid, 0) for tid in project.plan.taskspecs)
@@ -102,6 +106,7 @@ def group_is_current(root: str, step: str) -> bool:
 
 def run_step(root: str, step: str, tid: str, attempt: int) -> bool | StepFailed:
     """doit action: run one step under the TaskSpec's lock; a StepFailed fails the doit task."""
+    loaded()
     ctx = _context(root, tid)
     if step not in ("taskspec", "worktree") and attempt_superseded(ctx, attempt):
         return True

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import gc
 import json
 import os
 import select
@@ -21,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from hatchdoit import __version__
+from hatchdoit.collector import collector_paused
 from hatchdoit.errors import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -81,9 +81,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return EXIT_OK
     # A one-shot read of a big plan makes ~10^5 objects that all live until exit: the cycle
     # collector's passes over them free nothing and took ~5% of the command.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         report = collect_status(_project(args))
         if args.json:
             print(report.model_dump_json(indent=2))
@@ -92,9 +90,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
         PipeAwareConsole().print(render_status(report, every=args.all or None))
         return EXIT_OK
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from hatchdoit.actions import (
     run_step,
     step_is_current,
 )
+from hatchdoit.collector import hold_until_loaded
 from hatchdoit.errors import HatchdoitError
 from hatchdoit.project import Project, load_project
 from hatchdoit.reporter import ProgressReporter
@@ -102,6 +103,7 @@ def _taskspec_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
 def doit_namespace(root: Path) -> dict[str, Any]:
     """What dodo.py exports: DOIT_CONFIG and the task creators for the project at `root`."""
     root = root.resolve()
+    hold_until_loaded()  # until doit has built its tasks: actions.py calls loaded()
     try:
         project = load_project(root)
         for error in project.plan.errors:
