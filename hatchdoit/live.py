@@ -15,6 +15,7 @@ from hatchdoit.records import LaunchRecord
 from hatchdoit.runlock import pid_alive
 from hatchdoit.schemas import try_load
 from hatchdoit.timeline import parse_ts
+from hatchdoit.tmux_socket import socket_may_exist
 
 
 def build_lock(layout: Layout) -> Path:
@@ -62,19 +63,10 @@ def running_build(layout: Layout) -> int | None:
     return pid if pid is not None else -1
 
 
-def _socket_may_exist(socket: str) -> bool:
-    """Whether `tmux -L socket` could reach a server: its socket file exists in one of the
-    directories tmux looks in ($TMUX_TMPDIR, then /tmp). Without one, tmux would only fail
-    to connect, and starting it is most of what a status of an idle project waits for."""
-    uid = os.getuid()
-    dirs = [d for d in (os.environ.get("TMUX_TMPDIR"), "/tmp") if d]
-    return any(os.path.exists(f"{d}/tmux-{uid}/{socket}") for d in dirs)
-
-
 def live_sessions(socket: str) -> dict[str, bool]:
     """Session name -> pane alive, for every session on `tmux -L socket` ({} without a server)."""
     tmux = shutil.which("tmux")
-    if tmux is None or not _socket_may_exist(socket):
+    if tmux is None or not socket_may_exist(socket):
         return {}
     try:
         done = subprocess.run(

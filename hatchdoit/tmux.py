@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from hatchdoit.errors import StepError
 from hatchdoit.faults import fault_point
 from hatchdoit.proc import run
 from hatchdoit.redaction import redact_file
+from hatchdoit.tmux_socket import socket_may_exist
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -82,6 +84,8 @@ class Tmux:
 
     def pane_state(self, name: str) -> PaneState | None:
         """None when the session does not exist (or the server is gone)."""
+        if not socket_may_exist(self.socket):
+            return None
         try:
             result = self.server.cmd(
                 "display-message",
@@ -106,9 +110,14 @@ class Tmux:
 
     def paste_file(self, name: str, path: Path) -> None:
         """Paste a file's bytes with bracketed paste (-p), keeping newlines as they are (-r)."""
-        buffer = f"hd-{name}"
-        self._cmd("load-buffer", "-b", buffer, str(path))
-        self._cmd("paste-buffer", "-p", "-r", "-d", "-b", buffer, "-t", f"={name}:")
+        # One tmux process for both (`;` separates tmux commands). tmux runs the paste even when
+        # the load failed, so each paste has a buffer name of its own: it can never find an old
+        # buffer of that name to paste instead (and the failed load is still raised).
+        buffer = f"hd-{name}-{secrets.token_hex(4)}"
+        self._cmd(
+            "load-buffer", "-b", buffer, str(path), ";",
+            "paste-buffer", "-p", "-r", "-d", "-b", buffer, "-t", f"={name}:",
+        )  # fmt: skip
 
     def press_enter(self, name: str) -> None:
         self._cmd("send-keys", "-t", f"={name}:", "Enter")
@@ -134,5 +143,7 @@ class Tmux:
         return True
 
     def kill(self, name: str) -> None:
+        if not socket_may_exist(self.socket):
+            return  # no server: no session to kill
         with contextlib.suppress(LibTmuxException):  # already gone: nothing to kill
             self.server.cmd("kill-session", "-t", f"={name}")
