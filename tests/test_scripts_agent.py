@@ -77,6 +77,35 @@ def test_launch_agent_writes_exit_file(
     assert [p.name for p in exit_file.parent.iterdir()] == ["factory-1.exit.json"]
 
 
+def _ignore_int_and_quit() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("inherited_ignored", [False, True])
+def test_launch_agent_gives_the_agent_default_int_and_quit(
+    inherited_ignored: bool, worktree: Path, root: Path, env: dict[str, str]
+) -> None:
+    """Started in the background, the launcher inherits SIGINT and SIGQUIT ignored (no trap can
+    undo that); the agent must still get both back at their default, so Ctrl-C stops it."""
+    code = (
+        "import sys; mask = next(line for line in open('/proc/self/status') "
+        "if line.startswith('SigIgn:')).split()[1]; sys.stdout.write(mask)"
+    )
+    result = subprocess.run(
+        [str(AGENT), *agent_args("qa", worktree, root, sys.executable, "-c", code)],
+        env=env | {"HATCHDOIT_EXIT_FILE": ""},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=_ignore_int_and_quit if inherited_ignored else None,
+    )
+    assert result.returncode == 0, result.stderr
+    ignored = int(result.stdout, 16)
+    assert ignored & (1 << (signal.SIGINT - 1)) == 0, result.stdout
+    assert ignored & (1 << (signal.SIGQUIT - 1)) == 0, result.stdout
+
+
 @pytest.mark.parametrize(("wrapper", "role"), [(FACTORY, "factory"), (QA, "qa")])
 def test_launch_wrappers_set_role(
     wrapper: Path, role: str, worktree: Path, root: Path, tmp_path: Path, env: dict[str, str]

@@ -45,9 +45,10 @@ wt=$(resolve "$worktree")
 [[ -z $exit_file || $exit_file == /* ]] || exit_file=$PWD/$exit_file  # before the cd below
 
 # A script started in the background by another one inherits an ignored SIGINT, which no trap
-# can undo and the agent would inherit too; give the agent the default back.
+# can undo and the agent would inherit too; give the agent the default back. `trap -p` shows a
+# signal ignored on entry as '': only then is env asked (two programs) and put before the agent.
 runner=()
-if env --default-signal=INT true 2>/dev/null; then
+if [ -n "$(trap -p INT QUIT)" ] && env --default-signal=INT true 2>/dev/null; then
   runner=(env "--default-signal=INT,QUIT" --)
 fi
 

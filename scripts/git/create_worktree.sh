@@ -77,7 +77,7 @@ if [ -e "$wt" ] || [ -L "$wt" ]; then
     die 4 "a merge is in progress in $(q "$wt") (fix: git -C $(q "$wt") merge --abort)"
   fi
 else
-  mkdir -p -- "$root_abs"
+  [ -d "$root_abs" ] || mkdir -p -- "$root_abs"
   git -C "$repo" worktree prune >&2 || die 1 "git worktree prune failed in $(q "$repo")"
   if git -C "$repo" show-ref --verify --quiet "refs/heads/$branch"; then
     git -C "$repo" worktree add -- "$wt" "$branch" >&2 \
@@ -92,8 +92,8 @@ else
   fi
 fi
 
-identity=()
-if [ -z "$(git -C "$wt" config user.email || true)" ]; then
+identity=()  # for merge commits only: asked only when there is something to merge
+if [ ${#merges[@]} -gt 0 ] && [ -z "$(git -C "$wt" config user.email || true)" ]; then
   identity=(-c user.name=hatchdoit -c user.email=hatchdoit@localhost)
 fi
 for ref in ${merges[@]+"${merges[@]}"}; do
