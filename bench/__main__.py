@@ -35,7 +35,11 @@ MEASURES: dict[str, tuple[Measure, list[tuple[str, str]]]] = {
     ),
     "e2e": (
         end_to_end.run,
-        [("end_to_end", "one TaskSpec end to end"), ("stop_in_build", "stop -> next step")],
+        [
+            ("end_to_end", "one TaskSpec end to end"),
+            ("further_taskspec", "each further TaskSpec"),
+            ("stop_in_build", "stop -> next step"),
+        ],
     ),
     "scale": (
         scale.run,

@@ -9,6 +9,10 @@ that long before it writes anything. Standard library only; it never imports hat
 
 from __future__ import annotations
 
+import time
+
+STARTED_AT = time.time()  # before the imports below: they are this agent's own start-up time
+
 import argparse
 import json
 import os
@@ -205,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--role", choices=("factory", "qa"), required=True)
     session = session_from_env(parser.parse_args(argv).role)
-    record_time(session, "started")
+    record_time(session, "started", at=STARTED_AT)
     for signum in (signal.SIGTERM, signal.SIGHUP):  # unwind so the terminal is restored
         signal.signal(signum, lambda number, _frame: sys.exit(128 + number))
     allowed = FACTORY_BEHAVIOURS if session.role == "factory" else QA_BEHAVIOURS

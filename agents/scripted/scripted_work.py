@@ -76,14 +76,15 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def record_time(session: Session, moment: str) -> None:
+def record_time(session: Session, moment: str, at: float | None = None) -> None:
     """With HATCHDOIT_SCRIPTED_TIMES (python -m bench sets it), append when this agent reached
-    `moment` (started, ready, prompt, stop_hook): the bench subtracts the agent's own time."""
+    `moment` (started, ready, prompt, stop_hook), at `at` or now: the bench subtracts the
+    agent's own time."""
     path = os.environ.get("HATCHDOIT_SCRIPTED_TIMES")
     if path:
         line = {"role": session.role, "attempt": session.attempt, "moment": moment}
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({**line, "at": time.time()}) + "\n")
+            handle.write(json.dumps({**line, "at": time.time() if at is None else at}) + "\n")
 
 
 class Session:
