@@ -4,7 +4,6 @@ can run them in worker processes."""
 from __future__ import annotations
 
 import gc
-import importlib
 import inspect
 import logging
 import sys
@@ -12,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.collector import collector_paused, loaded
+from hatchdoit.collector import loaded
 from hatchdoit.errors import HatchdoitError, StepError
 from hatchdoit.locks import exclusive
 from hatchdoit.proc import run
@@ -21,6 +20,7 @@ from hatchdoit.records import DoneRecord
 from hatchdoit.reporter import StepFailed
 from hatchdoit.schemas import try_load
 from hatchdoit.state import update_state
+from hatchdoit.step_imports import LATE_DEPENDENCIES, import_in_step
 from hatchdoit.steps.attempts import attempt_superseded, receipt
 from hatchdoit.steps.context import StepContext
 
@@ -38,25 +38,18 @@ STEP_FUNCTIONS: dict[str, str] = {
 
 def _step_function(step: str) -> Any:
     module, _, name = STEP_FUNCTIONS[step].partition(":")
-    if module not in sys.modules:
-        # Imported while doit captures the action's output: libtmux reads
-        # sys.stdout.encoding at import, which doit's capturing writer lacks.
-        captured = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        try:
-            with collector_paused():
-                importlib.import_module(module)
-        finally:
-            sys.stdout, sys.stderr = captured
-    return getattr(sys.modules[module], name)
+    return getattr(import_in_step(module), name)
 
 
 def preload_steps() -> None:
-    """Import every step module and freeze what exists out of the collector's reach. Run just
-    before `doit -n N` forks its workers (os.register_at_fork), so they share these modules'
-    memory with the main process instead of each importing (and keeping) a copy."""
+    """Import every step module and what they import late, and freeze what exists out of the
+    collector's reach. Run just before `doit -n N` forks its workers (os.register_at_fork), so
+    they share these modules' memory with the main process instead of each importing (and
+    keeping) a copy."""
     for step in STEP_FUNCTIONS:
         _step_function(step)
+    for dependency in LATE_DEPENDENCIES:
+        import_in_step(dependency)
     gc.freeze()
 
 

@@ -6,19 +6,18 @@ observed and driven here: liveness, paste-buffer prompts, Enter, capture, kill.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-
-import libtmux
-from libtmux.exc import LibTmuxException
+from typing import Any
 
 from hatchdoit.errors import StepError
 from hatchdoit.faults import fault_point
 from hatchdoit.proc import run
 from hatchdoit.redaction import redact_file
+from hatchdoit.step_imports import import_in_step
 from hatchdoit.tmux_socket import socket_may_exist
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -42,7 +41,20 @@ class Tmux:
     def __init__(self, socket: str, scripts_dir: Path) -> None:
         self.socket = socket
         self.scripts_dir = scripts_dir
-        self.server = libtmux.Server(socket_name=socket)
+
+    @cached_property
+    def server(self) -> Any:
+        """libtmux's Server on the socket; libtmux is imported here, at first use, which is
+        after the launch (step_imports.py says why)."""
+        return import_in_step("libtmux").Server(socket_name=self.socket)
+
+    def _server_cmd(self, *args: str) -> Any | None:
+        """server.cmd(*args); None when libtmux could not run tmux at all."""
+        server = self.server
+        try:
+            return server.cmd(*args)
+        except import_in_step("libtmux.exc").LibTmuxException:
+            return None
 
     def launch(
         self,
@@ -72,9 +84,10 @@ class Tmux:
         fault_point("launch.after_tmux", env.get("HATCHDOIT_TASKSPEC_ID"))
 
     def _cmd(self, *args: str) -> list[str]:
+        server = self.server
         try:
-            result = self.server.cmd(*args)
-        except LibTmuxException as exc:
+            result = server.cmd(*args)
+        except import_in_step("libtmux.exc").LibTmuxException as exc:
             raise StepError(f"tmux {args[0]} failed: {exc}", operation=f"tmux {args[0]}") from exc
         if result.stderr:
             raise StepError(
@@ -86,17 +99,9 @@ class Tmux:
         """None when the session does not exist (or the server is gone)."""
         if not socket_may_exist(self.socket):
             return None
-        try:
-            result = self.server.cmd(
-                "display-message",
-                "-p",
-                "-t",
-                f"={name}:",
-                "#{pane_dead} #{pane_pid} #{pane_dead_status}",
-            )
-        except LibTmuxException:
-            return None
-        if result.stderr or not result.stdout:
+        shown = "#{pane_dead} #{pane_pid} #{pane_dead_status}"
+        result = self._server_cmd("display-message", "-p", "-t", f"={name}:", shown)
+        if result is None or result.stderr or not result.stdout:
             return None
         parts = result.stdout[0].split(" ")
         dead = parts[0] == "1"
@@ -145,5 +150,4 @@ class Tmux:
     def kill(self, name: str) -> None:
         if not socket_may_exist(self.socket):
             return  # no server: no session to kill
-        with contextlib.suppress(LibTmuxException):  # already gone: nothing to kill
-            self.server.cmd("kill-session", "-t", f"={name}")
+        self._server_cmd("kill-session", "-t", f"={name}")  # an error: already gone

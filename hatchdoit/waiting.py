@@ -9,10 +9,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
+from hatchdoit.step_imports import import_in_step
 
 T = TypeVar("T")
 
@@ -28,23 +27,35 @@ logging.getLogger("watchdog.observers.inotify").propagate = False
 _READS = {"opened", "closed_no_write"}
 
 
-class _Wake(FileSystemEventHandler):
-    def __init__(self, event: threading.Event) -> None:
-        self.event = event
+def _is_change(event: Any) -> bool:
+    """Whether a watchdog event means the directory's content changed (see _READS)."""
+    if event.event_type in _READS:
+        return False
+    if event.is_directory and event.event_type == "modified":
+        return False  # the watched directory's own mtime: the file's event says more
+    # Atomic writers (ours, the stop hook, launch_agent.sh) fill a hidden temp file, then
+    # rename it: only the rename, whose destination is visible, means something. Waking
+    # on the temp file ran the waiter's slower checks just as the real file arrived.
+    paths = (event.src_path, getattr(event, "dest_path", "") or "")
+    names = [os.path.basename(os.fsdecode(p)) for p in paths if p]
+    return not (names and all(name.startswith(".") for name in names))
 
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in _READS:
-            return
-        if event.is_directory and event.event_type == "modified":
-            return  # the watched directory's own mtime: the file's event says more
-        # Atomic writers (ours, the stop hook, launch_agent.sh) fill a hidden temp file, then
-        # rename it: only the rename, whose destination is visible, means something. Waking
-        # on the temp file ran the waiter's slower checks just as the real file arrived.
-        paths = (event.src_path, getattr(event, "dest_path", "") or "")
-        names = [os.path.basename(os.fsdecode(p)) for p in paths if p]
-        if names and all(name.startswith(".") for name in names):
-            return
-        self.event.set()
+
+def _observer(directory: Path, changed: threading.Event) -> Any:
+    """A started watchdog observer that sets `changed` on every change in `directory`.
+    watchdog is imported here, at the first wait (step_imports.py says why)."""
+    handler_base = import_in_step("watchdog.events").FileSystemEventHandler
+
+    class Wake(handler_base):  # type: ignore[misc, valid-type]
+        def on_any_event(self, event: Any) -> None:
+            if _is_change(event):
+                changed.set()
+
+    observer = import_in_step("watchdog.observers").Observer()
+    observer.schedule(Wake(), str(directory), recursive=False)
+    observer.daemon = True
+    observer.start()
+    return observer
 
 
 class DirWatch:
@@ -53,15 +64,11 @@ class DirWatch:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.changed = threading.Event()
-        self._observer: Observer | None = None  # type: ignore[valid-type]
+        self._observer: Any = None
 
     def __enter__(self) -> DirWatch:
         self.directory.mkdir(parents=True, exist_ok=True)
-        observer = Observer()
-        observer.schedule(_Wake(self.changed), str(self.directory), recursive=False)
-        observer.daemon = True
-        observer.start()
-        self._observer = observer
+        self._observer = _observer(self.directory, self.changed)
         return self
 
     def __exit__(
