@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from hatchdoit.atomicio import append_line
 from hatchdoit.clock import now_iso
@@ -13,21 +12,26 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from hatchdoit.atomicio import StrPath
 
-def audit(path: Path, event: str, taskspec_id: str, /, **fields: Any) -> None:
+
+def audit(path: StrPath, event: str, taskspec_id: str, /, **fields: Any) -> None:
     """Append one audit event."""
     entry = {"ts": now_iso(), "event": event, "taskspec_id": taskspec_id, **fields}
     append_line(path, json.dumps(entry, ensure_ascii=False, sort_keys=True, default=str))
 
 
-def read_audit(path: Path) -> list[dict[str, Any]]:
+def read_audit(path: StrPath) -> list[dict[str, Any]]:
     """All parsable audit events (a torn last line after a crash is skipped)."""
-    if not path.exists():
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
         return []
     events = []
     # split at "\n" only: str.splitlines() also breaks at U+2028, U+2029 and U+0085, which a
     # JSON string written with ensure_ascii=False may hold raw (an agent's message, a reason)
-    for line in path.read_text(encoding="utf-8").split("\n"):
+    for line in text.split("\n"):
         try:
             events.append(json.loads(line))
         except ValueError:

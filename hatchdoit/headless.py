@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = [name for name in REQUIRED_ENV if not env.get(name)]
     if missing:
         parser.error(f"missing environment {', '.join(missing)} (run by hatchdoit only)")
-    notes = sidecar(env, "notes.jsonl")
+    notes = Path(sidecar(env, "notes.jsonl"))
     notes.unlink(missing_ok=True)
     if args.stream_log:
         args.stream_log.parent.mkdir(parents=True, exist_ok=True)

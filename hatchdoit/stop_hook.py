@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 
 from hatchdoit.atomicio import append_line, read_json, write_json_atomic
 from hatchdoit.audit import audit
@@ -99,24 +98,25 @@ def event_of(event_arg: str, payload: dict[str, Any]) -> str:
     return EVENTS.get(event_arg) or EVENTS.get(str(payload.get("hook_event_name", "")), "stop")
 
 
-def sidecar(env: dict[str, str], suffix: str) -> Path:
+def sidecar(env: dict[str, str], suffix: str) -> str:
     """A file beside the stop file: `<role>-<k>.<suffix>`."""
-    stop_file = Path(env["HATCHDOIT_STOP_FILE"])
-    return stop_file.with_name(f"{stop_file.stem}.{suffix}")
+    stem = os.path.splitext(env["HATCHDOIT_STOP_FILE"])[0]
+    return f"{stem}.{suffix}"
 
 
 # ----------------------------------------------------------------------------------------------
 # What the agent reported
 
 
-def transcript_usage(path: Path) -> dict[str, Any]:
+def transcript_usage(path: str) -> dict[str, Any]:
     """Token usage, turns and model summed from a Claude Code transcript (JSON lines); {} when
     it cannot be read. Streaming writes one line per content block, so usage counts per message."""
     try:
-        if path.stat().st_size > TRANSCRIPT_LIMIT:
+        if os.stat(path).st_size > TRANSCRIPT_LIMIT:
             return {}
         # split("\n"), not splitlines(): JSON strings may hold U+2028, U+2029 and U+0085 raw
-        lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            lines = fh.read().split("\n")
     except OSError:
         return {}
     per_message: dict[str, dict[str, Any]] = {}
@@ -157,7 +157,7 @@ def kept_payload(event: str, payload: dict[str, Any]) -> dict[str, Any]:
     kept["stop_reason"] = stop_reason(event, payload)
     transcript = payload.get("transcript_path")
     if event != "session_end" and isinstance(transcript, str) and transcript:
-        for key, value in transcript_usage(Path(transcript)).items():
+        for key, value in transcript_usage(transcript).items():
             kept.setdefault(key, value)
     return kept
 
@@ -174,7 +174,7 @@ def stop_reason(event: str, payload: dict[str, Any]) -> str:
 
 def build_record(event_arg: str, payload: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     """The stop document: a StopRecord's fields (hatchdoit.records), as JSON values."""
-    stop_file = Path(env["HATCHDOIT_STOP_FILE"])
+    stop_file = env["HATCHDOIT_STOP_FILE"]
     token = env["HATCHDOIT_RUN_TOKEN"]
     seq = 1
     try:
@@ -201,7 +201,7 @@ def build_record(event_arg: str, payload: dict[str, Any], env: dict[str, str]) -
 
 def write_stop(record: dict[str, Any], env: dict[str, str]) -> None:
     """Write the `.stop` file and record the stop in the hook log and the audit trail."""
-    write_json_atomic(Path(env["HATCHDOIT_STOP_FILE"]), record)
+    write_json_atomic(env["HATCHDOIT_STOP_FILE"], record)
     payload = record["payload"]
     log_line(
         env,
@@ -212,7 +212,7 @@ def write_stop(record: dict[str, Any], env: dict[str, str]) -> None:
     logs_dir = env.get("HATCHDOIT_LOGS_DIR")
     if logs_dir:
         audit(
-            Path(logs_dir) / "audit.jsonl",
+            os.path.join(logs_dir, "audit.jsonl"),
             "agent_stop",
             record["taskspec_id"],
             role=record["role"],
@@ -240,7 +240,7 @@ def log_line(env: dict[str, str], msg: str, level: str = "INFO", **fields: Any) 
         "attempt": int(env["HATCHDOIT_ATTEMPT"]),
         **{k: v for k, v in fields.items() if v is not None},
     }
-    append_line(Path(logs_dir) / "hooks" / "hooks.jsonl", json.dumps(entry, default=str))
+    append_line(os.path.join(logs_dir, "hooks", "hooks.jsonl"), json.dumps(entry, default=str))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -253,6 +253,8 @@ def output_problem(env: dict[str, str]) -> tuple[str, str] | None:
         import site
 
         site.main()
+    from pathlib import Path
+
     from hatchdoit.records import SummaryRecord, VerdictRecord
     from hatchdoit.schemas import handover_problem
 
@@ -317,7 +319,7 @@ def guard_block(env: dict[str, str], payload: dict[str, Any]) -> str | None:
     logs_dir = env.get("HATCHDOIT_LOGS_DIR")
     if logs_dir:
         audit(
-            Path(logs_dir) / "audit.jsonl",
+            os.path.join(logs_dir, "audit.jsonl"),
             "stop_blocked",
             env["HATCHDOIT_TASKSPEC_ID"],
             role=env["HATCHDOIT_ROLE"],
@@ -330,7 +332,7 @@ def guard_block(env: dict[str, str], payload: dict[str, Any]) -> str | None:
 
 def already_stopped(env: dict[str, str]) -> bool:
     try:
-        previous = read_json(Path(env["HATCHDOIT_STOP_FILE"]))
+        previous = read_json(env["HATCHDOIT_STOP_FILE"])
     except (OSError, ValueError):
         return False
     return isinstance(previous, dict) and previous.get("run_token") == env["HATCHDOIT_RUN_TOKEN"]
@@ -354,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     notes = env.get("HATCHDOIT_HOOK_NOTES")
     if notes:
         note = {"event": event, "at": now_iso(), **kept_payload(event, payload)}
-        append_line(Path(notes), json.dumps(note, default=str))
+        append_line(notes, json.dumps(note, default=str))
         log_line(env, f"stop hook noted {event} for the headless runner")
         return 0
     if event == "session_end" and already_stopped(env):
