@@ -9,9 +9,9 @@
 set -euo pipefail
 
 prog=${0##*/}
-die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
-q() { printf '%q' "$1"; }  # a value from outside, quoted: no raw newline or escape
-need() { if [ "$1" -lt 2 ] || [ -z "$3" ]; then die 2 "$2 needs a non-empty value"; fi; }
+here=.; [[ $0 != */* ]] || here=${0%/*}
+# shellcheck source=../lib/common.sh
+. "$here/../lib/common.sh"  # die, q, need, temp_beside, commit_temp
 
 role='' worktree='' root=''
 while [ $# -gt 0 ]; do
@@ -98,19 +98,13 @@ if [ -z "$rc" ]; then
   if wait "$reporter"; then rc=0; else rc=$?; fi
 fi
 
-write_exit_file() {  # with bash builtins but mv: a temp file created exclusively, then renamed
-  local dir=${exit_file%/*} tmp now
-  dir=${dir:-/}
-  [ -d "$dir" ] || mkdir -p -- "$dir" || return 1
-  tmp="$dir/.${exit_file##*/}.$$.$RANDOM"
-  (set -C; : >"$tmp") 2>/dev/null || return 1
+write_exit_file() {
+  local tmp now
+  temp_beside "$exit_file" || return 1
   TZ=UTC0 printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
-  if printf '{"exit_code": %d, "at": "%s", "role": "%s"}\n' "$rc" "$now" "$role" >"$tmp" \
-     && mv -f -- "$tmp" "$exit_file"; then
-    return 0
-  fi
-  rm -f -- "$tmp"
-  return 1
+  printf '{"exit_code": %d, "at": "%s", "role": "%s"}\n' "$rc" "$now" "$role" >"$tmp" \
+    || { rm -f -- "$tmp"; return 1; }
+  commit_temp "$exit_file"
 }
 if [ -n "$exit_file" ]; then
   write_exit_file || printf '%s: error: could not write %s\n' "$prog" "$(q "$exit_file")" >&2

@@ -9,8 +9,9 @@
 set -euo pipefail
 
 prog=${0##*/}
-die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
-q() { printf '%q' "$1"; }  # a value from outside, quoted: no raw newline or escape
+here=.; [[ $0 != */* ]] || here=${0%/*}
+# shellcheck source=../lib/common.sh
+. "$here/../lib/common.sh"  # die, q, need, temp_beside, commit_temp
 
 [ $# -eq 1 ] || die 2 "expected one argument: ready|submitted"
 case $1 in
@@ -29,11 +30,5 @@ if [ "$1" = submitted ] && [ -f "$file" ]; then
   count=$(head -c 32 -- "$file" | tr -dc '0-9')
   value=$(( 10#${count:-0} + 1 ))
 fi
-dir=$(dirname -- "$file")
-mkdir -p -- "$dir" || exit 1
-tmp=$(mktemp -- "$dir/.${file##*/}.XXXXXX") || exit 1
-if printf '%s\n' "$value" >"$tmp" && mv -f -- "$tmp" "$file"; then
-  exit 0
-fi
-rm -f -- "$tmp"
-exit 1
+temp_beside "$file" && { printf '%s\n' "$value" >"$tmp" || { rm -f -- "$tmp"; false; }; } \
+  && commit_temp "$file" || die 1 "cannot write $(q "$file")"

@@ -7,9 +7,9 @@
 set -euo pipefail
 
 prog=${0##*/}
-die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
-q() { printf '%q' "$1"; }  # a value from outside, quoted: no raw newline or escape
-need() { if [ "$1" -lt 2 ] || [ -z "$3" ]; then die 2 "$2 needs a non-empty value"; fi; }
+here=.; [[ $0 != */* ]] || here=${0%/*}
+# shellcheck source=../lib/common.sh
+. "$here/../lib/common.sh"  # die, q, need, temp_beside, commit_temp
 
 file='' timeout=3600
 while [ $# -gt 0 ]; do

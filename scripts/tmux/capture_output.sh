@@ -7,9 +7,9 @@
 set -euo pipefail
 
 prog=${0##*/}
-die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
-q() { printf '%q' "$1"; }  # a value from outside, quoted: no raw newline or escape
-need() { if [ "$1" -lt 2 ] || [ -z "$3" ]; then die 2 "$2 needs a non-empty value"; fi; }
+here=.; [[ $0 != */* ]] || here=${0%/*}
+# shellcheck source=../lib/common.sh
+. "$here/../lib/common.sh"  # die, q, need, temp_beside, commit_temp
 
 socket='' session='' out='' lines=2000
 while [ $# -gt 0 ]; do
@@ -31,18 +31,12 @@ done
 [ -n "$out" ] || die 2 "--out is required"
 [[ $lines =~ ^[0-9]{1,7}$ ]] || die 2 "invalid --lines: $(q "$lines")"
 
-# Bash builtins where they do the job: this runs at the end of every agent session.
 [[ $out == /* ]] || out=$PWD/$out
-dir=${out%/*}
-dir=${dir:-/}
-[ -d "$dir" ] || mkdir -p -- "$dir"
-# A fresh temp file beside FILE, created exclusively (noclobber) with the umask's mode.
-tmp="$dir/.${out##*/}.$$.$RANDOM"
-(set -C; : >"$tmp") 2>/dev/null || die 1 "cannot create a temp file in $(q "$dir")"
+temp_beside "$out" || die 1 "cannot create a temp file beside $(q "$out")"
 trap 'rm -f -- "$tmp"' EXIT
 if ! tmux -L "$socket" -f /dev/null capture-pane -p -J -S "-$lines" -t "=$session:" >"$tmp" \
      2>/dev/null; then
   die 1 "no session $session on socket $socket (or capture-pane failed)"
 fi
-mv -f -- "$tmp" "$out"
 trap - EXIT
+commit_temp "$out" || die 1 "cannot write $(q "$out")"
