@@ -37,6 +37,7 @@ MEASURES: dict[str, tuple[Measure, list[tuple[str, str]]]] = {
         end_to_end.run,
         [
             ("end_to_end", "one TaskSpec end to end"),
+            ("stack_floor", "the chosen stack's start-up"),
             ("further_taskspec", "each further TaskSpec"),
             ("stop_in_build", "stop -> next step"),
         ],
