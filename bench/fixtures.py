@@ -1,6 +1,6 @@
 """Temp projects, private tmux servers and timed child processes for the benchmarks.
 
-Projects are made by the integration tests' own helpers (tests/conftest.py: a project dir with
+Projects are made by the integration tests' own helpers (tests/projects.py: a project dir with
 dodo.py and hatchdoit.yaml, a planning repo, a seed, a clean git environment). One Sandbox holds
 every project of a bench run under one temp dir and one private TMUX_TMPDIR; closing it kills
 every tmux server whose socket lives there, so no session outlives the run.
@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bench.memory import HighWater
-from tests.conftest import CHECKOUT, HatchProject, doit_executable, make_project
+from tests.projects import CHECKOUT, HatchProject, doit_executable, make_project
 
 __all__ = ["CHECKOUT", "HatchProject", "Sandbox", "Timed", "doit_argv", "hatchdoit_argv"]
 
@@ -136,7 +136,7 @@ class Sandbox:
             shutil.rmtree(self.root, ignore_errors=True)
 
     def project(self, name: str) -> HatchProject:
-        """A fresh conftest project whose tmux socket lives in this sandbox."""
+        """A fresh test project (tests/projects.py) whose tmux socket lives in this sandbox."""
         where = self.root / name
         where.mkdir()
         project = make_project(where)

@@ -21,7 +21,7 @@ from bench.fixtures import HatchProject, Sandbox, Timed, doit_argv, hatchdoit_ar
 from bench.results import Row, Section, median, mib, secs
 from bench.sizes import Sizes
 from hatchdoit.project import load_project
-from tests.conftest import module_body, write_featspec, write_taskspec
+from tests.projects import module_body, write_featspec, write_taskspec
 
 TARGET_RATIO = 1.5
 TARGET_STATUS = 0.5

@@ -11,7 +11,8 @@ import subprocess
 from datetime import datetime
 from typing import Any
 
-from conftest import HatchProject, assert_logs_parse, events, read_log, retry_until
+from conftest import assert_logs_parse, events, read_log, retry_until
+from projects import HatchProject
 
 from hatchdoit.records import EscalatedRecord, LaunchRecord, Receipt, StopRecord
 from hatchdoit.schemas import load_valid, try_load

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import HatchProject, events, run_doit
+from conftest import events, run_doit
+from projects import HatchProject
 
 from hatchdoit.records import DoneRecord, EscalatedRecord, Receipt, StopRecord
 from hatchdoit.schemas import load_valid

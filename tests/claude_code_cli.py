@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HatchProject
 from fake_anthropic import FakeAnthropic
+from projects import HatchProject
 
 CLAUDE_CODE_VERSION = "2.1.330"
 PACKAGE = f"@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"

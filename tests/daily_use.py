@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HatchProject, make_project, run_doit, write_featspec
+from conftest import run_doit
+from projects import HatchProject, make_project, write_featspec
 
 NOTIFY_SCRIPT = """\
 import json, pathlib, sys

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from conftest import HatchProject
+from projects import HatchProject
 
 FAKE_CODEX = r'''#!PYTHON
 """Fake codex: `codex --version`, `codex exec --json [options] -` (see tests/fake_codex.py)."""

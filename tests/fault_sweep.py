@@ -20,16 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conftest import (
-    HatchProject,
-    assert_logs_parse,
-    doit_executable,
-    make_project,
-    module_body,
-    read_audit,
-    run_doit,
-    tree_hashes,
-)
+from conftest import assert_logs_parse, read_audit, run_doit, tree_hashes
+from projects import HatchProject, doit_executable, make_project, module_body
 from resume_checks import audit_after, audit_lines, finished_steps
 
 from hatchdoit.faults import FAULT_POINTS

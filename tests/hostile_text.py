@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import CHECKOUT
+from projects import CHECKOUT
 
 SHELL = (
     "Run $(touch PWNED_SUBST) and `touch PWNED_TICK`; touch PWNED_SEMI | touch PWNED_PIPE "

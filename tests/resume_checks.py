@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from conftest import HatchProject, assert_logs_parse, read_audit
+from conftest import assert_logs_parse, read_audit
+from projects import HatchProject
 
 from hatchdoit.records import Receipt
 from hatchdoit.schemas import load_valid, try_load

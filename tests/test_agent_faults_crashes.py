@@ -27,7 +27,8 @@ from agent_fault_checks import (
     stop_of,
     ts,
 )
-from conftest import HatchProject, background_doit, read_log, run_doit
+from conftest import background_doit, read_log, run_doit
+from projects import HatchProject
 
 pytestmark = pytest.mark.integration
 

@@ -27,15 +27,8 @@ from agent_fault_checks import (
     stop_of,
     ts,
 )
-from conftest import (
-    CHECKOUT,
-    HatchProject,
-    background_doit,
-    events,
-    read_log,
-    retry_until,
-    run_doit,
-)
+from conftest import background_doit, events, read_log, retry_until, run_doit
+from projects import CHECKOUT, HatchProject
 
 from hatchdoit.records import DoneRecord, LaunchRecord
 from hatchdoit.schemas import load_valid

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from conftest import HatchProject
+from projects import HatchProject
 
 from hatchdoit.atomicio import write_json_atomic
 from hatchdoit.project import load_project

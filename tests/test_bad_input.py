@@ -16,13 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import (
-    HatchProject,
-    make_project,
-    module_body,
-    run_doit,
-    write_taskspec,
-)
+from conftest import run_doit
+from projects import HatchProject, make_project, module_body, write_taskspec
 
 from hatchdoit.records import DoneRecord
 from hatchdoit.schemas import load_valid

@@ -11,7 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import HatchProject, events, git, module_body, read_log, run_doit
+from conftest import events, git, read_log, run_doit
+from projects import HatchProject, module_body
 
 from hatchdoit.records import DoneRecord
 from hatchdoit.schemas import load_valid

@@ -15,16 +15,8 @@ from typing import Any
 
 import pytest
 from build_records import TID, build_ok, done_record, launches, receipt_of, stop_of
-from conftest import (
-    HatchProject,
-    events,
-    git,
-    module_body,
-    read_audit,
-    read_json,
-    read_log,
-    tree_hashes,
-)
+from conftest import events, git, read_audit, read_json, read_log, tree_hashes
+from projects import HatchProject, module_body
 
 from hatchdoit.records import (
     ChecksRecord,

@@ -19,7 +19,8 @@ from build_records import (
     receipt_of,
     stop_of,
 )
-from conftest import HatchProject, events, read_audit, read_json, read_log, run_doit
+from conftest import events, read_audit, read_json, read_log, run_doit
+from projects import HatchProject
 
 from hatchdoit.records import ChecksRecord, LaunchRecord, SummaryRecord, VerdictRecord
 from hatchdoit.schemas import load_valid

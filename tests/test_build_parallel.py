@@ -9,7 +9,8 @@ from itertools import pairwise
 
 import pytest
 from build_records import build_ok, done_record, launches
-from conftest import HatchProject, events, module_body, read_audit, read_json, run_doit
+from conftest import events, read_audit, read_json, run_doit
+from projects import HatchProject, module_body
 
 pytestmark = pytest.mark.integration
 

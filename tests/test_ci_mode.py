@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import HatchProject
 from daily_use import MixedBuild, add_notify, hatchdoit, mixed, notifications
+from projects import HatchProject
 
 from hatchdoit.ci import parse_shard, select_shard, shard_index
 from hatchdoit.errors import ConfigError

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 from claude_code_cli import pinned_claude_code, use_claude
-from conftest import HatchProject, events, module_body, read_json, run_doit
+from conftest import events, read_json, run_doit
 from fake_anthropic import FakeAnthropic
+from projects import HatchProject, module_body
 
 from hatchdoit.metrics import stop_usage
 from hatchdoit.records import (

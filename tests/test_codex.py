@@ -10,8 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import HatchProject, events, module_body, run_doit
+from conftest import events, run_doit
 from fake_codex import use_codex, write_fake_codex
+from projects import HatchProject, module_body
 
 from hatchdoit.metrics import stop_usage
 from hatchdoit.records import DoneRecord, EscalatedRecord, Receipt, StopRecord, VerdictRecord

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from config_loading import write_config
+from projects import make_project
 
 from hatchdoit.config import HatchdoitConfig, load_config
 from hatchdoit.project import load_project
-from tests.conftest import make_project
 
 # --- environment variables ---------------------------------------------------------------------
 

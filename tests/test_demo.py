@@ -17,16 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import (
-    CHECKOUT,
-    IDENTITY,
-    HatchProject,
-    assert_logs_parse,
-    events,
-    git,
-    run_doit,
-    tree_hashes,
-)
+from conftest import assert_logs_parse, events, git, run_doit, tree_hashes
+from projects import CHECKOUT, IDENTITY, HatchProject
 
 from hatchdoit.records import DoneRecord, VerdictRecord
 from hatchdoit.schemas import load_valid

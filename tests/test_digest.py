@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from projects import HatchProject, make_project
 
 from hatchdoit.project import Project, load_project
 from hatchdoit.receipts import current_receipt, write_receipt
-from tests.conftest import HatchProject, make_project
 
 
 @pytest.fixture()

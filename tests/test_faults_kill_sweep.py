@@ -23,13 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import (
-    doit_executable,
-    read_audit,
-    retry_until,
-    run_doit,
-    tree_hashes,
-)
+from conftest import read_audit, retry_until, run_doit, tree_hashes
 from fault_sweep import (
     BUILD,
     KillResult,
@@ -41,6 +35,7 @@ from fault_sweep import (
     plan_kills,
     resume_and_check,
 )
+from projects import doit_executable
 from resume_checks import audit_lines
 
 from hatchdoit.faults import FAULT_POINTS

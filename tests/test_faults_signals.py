@@ -12,14 +12,8 @@ import subprocess
 import time
 
 import pytest
-from conftest import (
-    HatchProject,
-    assert_logs_parse,
-    doit_executable,
-    module_body,
-    retry_until,
-    run_doit,
-)
+from conftest import assert_logs_parse, retry_until, run_doit
+from projects import HatchProject, doit_executable, module_body
 from resume_checks import assert_artifacts_valid_for, audit_after, audit_lines, doit_pids
 
 from hatchdoit.records import DoneRecord, LaunchRecord

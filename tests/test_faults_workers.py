@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 import pytest
-from conftest import HatchProject, doit_executable, module_body, retry_until, run_doit
+from conftest import retry_until, run_doit
+from projects import HatchProject, doit_executable, module_body
 from resume_checks import assert_artifacts_valid_for, audit_after, audit_lines, doit_pids
 
 from hatchdoit.records import DoneRecord, LaunchRecord

@@ -17,16 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import (
-    CHECKOUT,
-    HatchProject,
-    doit_executable,
-    make_project,
-    module_body,
-    read_audit,
-    tree_hashes,
-)
+from conftest import read_audit, tree_hashes
 from hostile_text import BODIES, POINTER_EXPECTED, hostile_title, pwned_files
+from projects import CHECKOUT, HatchProject, doit_executable, make_project, module_body
 
 from hatchdoit.planning import load_plan
 from hatchdoit.records import DoneRecord

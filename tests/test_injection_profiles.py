@@ -29,18 +29,12 @@ from pathlib import Path
 
 import pytest
 from claude_code_cli import pinned_claude_code, use_claude
-from conftest import (
-    HatchProject,
-    assert_logs_parse,
-    make_project,
-    module_body,
-    run_doit,
-    tree_hashes,
-)
+from conftest import assert_logs_parse, run_doit, tree_hashes
 from fake_anthropic import FakeAnthropic
 from fake_codex import use_codex, write_fake_codex
 from fake_generic_cli import generic_command
 from hostile_text import BODIES, POINTER_EXPECTED, hostile_title, pwned_files
+from projects import HatchProject, make_project, module_body
 
 from hatchdoit.planning import load_plan
 from hatchdoit.records import DoneRecord, VerdictRecord

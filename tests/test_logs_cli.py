@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import HatchProject, retry_until
+from conftest import retry_until
 from daily_use import MixedBuild, hatchdoit, mixed
+from projects import HatchProject
 
 from hatchdoit.logs import Rotation, get_logger, log, maintain_logs, rotate, rotated_files
 

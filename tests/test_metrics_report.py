@@ -9,8 +9,9 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from conftest import HatchProject, events, run_doit
+from conftest import events, run_doit
 from daily_use import MixedBuild, hatchdoit, mixed
+from projects import HatchProject
 
 from hatchdoit.atomicio import write_json_atomic
 from hatchdoit.metrics import (

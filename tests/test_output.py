@@ -10,7 +10,8 @@ import re
 import subprocess
 
 import pytest
-from conftest import HatchProject, doit_executable, module_body, run_doit
+from conftest import run_doit
+from projects import HatchProject, doit_executable, module_body
 
 from hatchdoit.reporter import StepFailed
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CHECKOUT, HatchProject, module_body, run_doit
+from conftest import run_doit
 from fake_generic_cli import generic_command
+from projects import CHECKOUT, HatchProject, module_body
 
 from hatchdoit import doctor
 from hatchdoit.agent_setup import SessionPaths, passthrough_env, prepare_session

@@ -16,16 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
-    HatchProject,
-    assert_logs_parse,
-    background_doit,
-    events,
-    module_body,
-    read_audit,
-    retry_until,
-    run_doit,
-)
+from conftest import assert_logs_parse, background_doit, events, read_audit, retry_until, run_doit
+from projects import HatchProject, module_body
 from resume_checks import finished_steps
 
 from hatchdoit.records import DoneRecord, LaunchRecord, Receipt, WorktreeRecord

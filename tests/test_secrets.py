@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import HatchProject, make_project, module_body, run_doit
+from conftest import run_doit
+from projects import HatchProject, make_project, module_body
 
 pytestmark = pytest.mark.integration
 

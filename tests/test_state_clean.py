@@ -10,7 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import HatchProject, git, run_doit
+from conftest import git, run_doit
+from projects import HatchProject
 from state_safety import TID
 
 pytestmark = pytest.mark.integration

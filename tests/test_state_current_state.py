@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import HatchProject, module_body, read_audit, read_log, run_doit
+from conftest import read_audit, read_log, run_doit
+from projects import HatchProject, module_body
 
 pytestmark = pytest.mark.integration
 

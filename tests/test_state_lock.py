@@ -12,7 +12,8 @@ import time
 from collections import Counter
 
 import pytest
-from conftest import HatchProject, background_doit, doit_output, events, retry_until, run_doit
+from conftest import background_doit, doit_output, events, retry_until, run_doit
+from projects import HatchProject
 from state_safety import TID, problem_lines
 
 from hatchdoit.records import DoneRecord

@@ -20,15 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import (
-    CHECKOUT,
-    HatchProject,
-    assert_logs_parse,
-    events,
-    make_project,
-    run_doit,
-    tree_hashes,
-)
+from conftest import assert_logs_parse, events, run_doit, tree_hashes
+from projects import CHECKOUT, HatchProject, make_project
 from state_safety import TID, problem_lines
 
 from hatchdoit.logs import JsonLinesHandler, get_logger, log

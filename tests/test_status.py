@@ -14,8 +14,9 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import HatchProject, events, popen_doit, retry_until, run_doit
+from conftest import events, popen_doit, retry_until, run_doit
 from daily_use import MixedBuild, hatchdoit, mixed, notifications
+from projects import HatchProject
 
 from hatchdoit.audit import audit
 from hatchdoit.notify import send

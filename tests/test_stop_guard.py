@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CHECKOUT
+from projects import CHECKOUT
 
 from hatchdoit import headless, stop_hook
 from hatchdoit.records import StopRecord

@@ -11,8 +11,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import HatchProject, popen_doit, retry_until
+from conftest import popen_doit, retry_until
 from daily_use import hatchdoit
+from projects import HatchProject
 
 from hatchdoit.tmux import session_name
 
