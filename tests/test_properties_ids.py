@@ -74,10 +74,11 @@ def test_ids_git_refuses_are_refused(value: str) -> None:
 @settings(max_examples=15, deadline=None)
 @given(values=st.lists(any_ids.filter(lambda v: "\n" not in v and "\0" not in v), max_size=40))
 def test_scripts_agree_with_check_id(values: list[str]) -> None:
-    """The bash id check of scripts/git/*.sh (read from the script) says what check_id says."""
-    source = (CHECKOUT / "scripts" / "git" / "create_worktree.sh").read_text(encoding="utf-8")
+    """The bash id check of scripts/git/*.sh (read from scripts/lib/common.sh) says what
+    check_id says."""
+    source = (CHECKOUT / "scripts" / "lib" / "common.sh").read_text(encoding="utf-8")
     test = re.search(r"\[\[ (\$id =~ .*?) \]\] \|\| die 2 \"invalid id", source)
-    assert test, "create_worktree.sh no longer checks ids the way this test expects"
+    assert test, "common.sh no longer checks ids the way this test expects"
     program = (
         "while IFS= read -r id; do if [[ " + test.group(1) + " ]]; then echo 1; "
         "else echo 0; fi; done"

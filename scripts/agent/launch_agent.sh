@@ -11,7 +11,7 @@ set -euo pipefail
 prog=${0##*/}
 here=.; [[ $0 != */* ]] || here=${0%/*}
 # shellcheck source=../lib/common.sh
-. "$here/../lib/common.sh"  # die, q, need, temp_beside, commit_temp
+. "$here/../lib/common.sh"  # die, q, need and the other shared helpers
 
 role='' worktree='' root=''
 while [ $# -gt 0 ]; do
@@ -32,15 +32,7 @@ done
 [ -n "${HATCHDOIT_EXIT_FILE+set}" ] || die 2 "HATCHDOIT_EXIT_FILE must be set (empty: no exit file)"
 exit_file=${HATCHDOIT_EXIT_FILE}
 
-# resolve PATH: PATH with symlinks resolved, as realpath -m prints it; a directory through the
-# cd and pwd builtins (this runs for every agent session).
-resolve() {
-  if [ -d "$1" ]; then (CDPATH='' cd -- "$1" && pwd -P); else realpath -m -- "$1"; fi
-}
-root_abs=$(resolve "$root")
-wt=$(resolve "$worktree")
-[[ $wt/ == "$root_abs"/?* ]] \
-  || die 4 "worktree $(q "$worktree") resolves outside $(q "$root_abs"): $(q "$wt")"
+under_root "$root" "$worktree"  # sets root_abs, wt
 [ -d "$wt" ] || die 2 "worktree is not a directory: $(q "$wt")"
 [[ -z $exit_file || $exit_file == /* ]] || exit_file=$PWD/$exit_file  # before the cd below
 

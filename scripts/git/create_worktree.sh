@@ -13,7 +13,7 @@ set -euo pipefail
 prog=${0##*/}
 here=.; [[ $0 != */* ]] || here=${0%/*}
 # shellcheck source=../lib/common.sh
-. "$here/../lib/common.sh"  # die, q, need, temp_beside, commit_temp
+. "$here/../lib/common.sh"  # die, q, need and the other shared helpers
 
 repo='' root='' id='' base='' restore=''
 merges=()
@@ -33,7 +33,7 @@ done
 [ -n "$root" ] || die 2 "--worktrees-root is required"
 [ -n "$id" ] || die 2 "--id is required"
 [ -n "$base" ] || die 2 "--base is required"
-[[ $id =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ && $id != *..* && $id != *. && $id != *.lock ]] || die 2 "invalid id: $(q "$id")"
+check_id "$id"
 git -C "$repo" rev-parse --git-dir >/dev/null 2>&1 || die 2 "not a git repository: $(q "$repo")"
 for ref in "$base" ${merges[@]+"${merges[@]}"}; do
   [[ $ref != -* ]] || die 2 "invalid ref: $(q "$ref")"
@@ -48,28 +48,10 @@ if [ -n "$restore" ]; then
 fi
 
 branch="taskspec/$id"
-root_abs=$(realpath -m -- "$root")
-wt=$(realpath -m -- "$root_abs/$id")
-[[ $wt/ == "$root_abs"/?* ]] \
-  || die 4 "$(q "$root/$id") resolves outside $(q "$root_abs"): $(q "$wt")"
-
-# Prints the branch ref (or "detached") of the worktree registered in REPO at path $1.
-registered_branch() {
-  local list line path=''
-  list=$(git -C "$repo" worktree list --porcelain) \
-    || die 1 "git worktree list failed in $(q "$repo")"
-  while IFS= read -r line; do
-    case $line in
-      "worktree "*) path=$(realpath -m -- "${line#worktree }") ;;
-      "branch "*) [ "$path" != "$1" ] || { printf '%s\n' "${line#branch }"; return 0; } ;;
-      detached) [ "$path" != "$1" ] || { echo detached; return 0; } ;;
-    esac
-  done <<<"$list"
-  return 1
-}
+under_root "$root" "$root/$id"  # sets root_abs, wt
 
 if [ -e "$wt" ] || [ -L "$wt" ]; then
-  current=$(registered_branch "$wt") \
+  current=$(registered_branch "$repo" "$wt") \
     || die 4 "$(q "$wt") exists but is not a worktree of $(q "$repo")"
   [ "$current" = "refs/heads/$branch" ] \
     || die 4 "$(q "$wt") is a worktree of $(q "$repo") but on $(q "$current"), not $branch"

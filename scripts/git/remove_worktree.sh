@@ -10,7 +10,7 @@ set -euo pipefail
 prog=${0##*/}
 here=.; [[ $0 != */* ]] || here=${0%/*}
 # shellcheck source=../lib/common.sh
-. "$here/../lib/common.sh"  # die, q, need, temp_beside, commit_temp
+. "$here/../lib/common.sh"  # die, q, need and the other shared helpers
 
 repo='' root='' id='' force=0 delete_branch=0
 while [ $# -gt 0 ]; do
@@ -27,26 +27,11 @@ done
 [ -n "$repo" ] || die 2 "--repo is required"
 [ -n "$root" ] || die 2 "--worktrees-root is required"
 [ -n "$id" ] || die 2 "--id is required"
-[[ $id =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ && $id != *..* && $id != *. && $id != *.lock ]] || die 2 "invalid id: $(q "$id")"
+check_id "$id"
 git -C "$repo" rev-parse --git-dir >/dev/null 2>&1 || die 2 "not a git repository: $(q "$repo")"
 
 branch="taskspec/$id"
-root_abs=$(realpath -m -- "$root")
-wt=$(realpath -m -- "$root_abs/$id")
-[[ $wt/ == "$root_abs"/?* ]] \
-  || die 4 "$(q "$root/$id") resolves outside $(q "$root_abs"): $(q "$wt")"
-
-is_registered() {
-  local list line
-  list=$(git -C "$repo" worktree list --porcelain) \
-    || die 1 "git worktree list failed in $(q "$repo")"
-  while IFS= read -r line; do
-    case $line in
-      "worktree "*) [ "$(realpath -m -- "${line#worktree }")" != "$1" ] || return 0 ;;
-    esac
-  done <<<"$list"
-  return 1
-}
+under_root "$root" "$root/$id"  # sets root_abs, wt
 
 delete_branch_if_asked() {
   if [ "$delete_branch" = 1 ] && git -C "$repo" show-ref --verify --quiet "refs/heads/$branch"; then
@@ -59,7 +44,7 @@ if [ ! -e "$wt" ] && [ ! -L "$wt" ]; then
   delete_branch_if_asked
   exit 0
 fi
-is_registered "$wt" \
+registered_branch "$repo" "$wt" >/dev/null \
   || die 4 "$(q "$wt") is not a registered worktree of $(q "$repo"); not removing it"
 if [ "$force" = 0 ]; then
   dirty=$(git -C "$wt" status --porcelain) || die 1 "git status failed in $(q "$wt")"

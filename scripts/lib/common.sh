@@ -6,6 +6,52 @@ die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$
 q() { printf '%q' "$1"; }  # a value from outside, quoted: no raw newline or escape
 need() { if [ "$1" -lt 2 ] || [ -z "$3" ]; then die 2 "$2 needs a non-empty value"; fi; }
 
+# check_id ID: exit 2 unless ID is a TaskSpec id that git takes in refs/heads/taskspec/ID (the
+# rule of hatchdoit's check_id; tests/test_properties_ids.py holds the two to agreement).
+check_id() {
+  local id=$1
+  [[ $id =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$ && $id != *..* && $id != *. && $id != *.lock ]] || die 2 "invalid id: $(q "$id")"
+}
+
+# resolve PATH: PATH with symlinks resolved, as `realpath -m` prints it. Through the cd and pwd
+# builtins when PATH is a directory, or does not exist in one (the agent and worktree scripts run
+# for every session); realpath for the rest (a symlink, a file, a missing parent, . or ..).
+resolve() {
+  local dir name=${1##*/}
+  if [ -d "$1" ]; then
+    (CDPATH='' cd -P -- "$1" && pwd -P)
+  elif [[ $1 == */* && $name != '' && $name != . && $name != .. ]] && [ ! -e "$1" ] \
+       && [ ! -L "$1" ] && [ -d "${1%/*}/" ]; then
+    dir=$(CDPATH='' cd -P -- "${1%/*}/" && pwd -P) || return 1
+    printf '%s/%s\n' "${dir%/}" "$name"
+  else
+    realpath -m -- "$1"
+  fi
+}
+
+# under_root ROOT PATH: sets root_abs and wt to ROOT and PATH resolved; exit 4 unless PATH lies
+# strictly inside ROOT (a symlink or .. cannot lead a worktree elsewhere).
+under_root() {
+  root_abs=$(resolve "$1")
+  wt=$(resolve "$2")
+  [[ $wt/ == "$root_abs"/?* ]] || die 4 "$(q "$2") resolves outside $(q "$root_abs"): $(q "$wt")"
+}
+
+# registered_branch REPO PATH: prints the branch ref (or "detached") of the worktree of REPO
+# registered at PATH (resolved); status 1 when none is.
+registered_branch() {
+  local list line path=''
+  list=$(git -C "$1" worktree list --porcelain) || die 1 "git worktree list failed in $(q "$1")"
+  while IFS= read -r line; do
+    case $line in
+      "worktree "*) path=$(resolve "${line#worktree }") ;;
+      "branch "*) [ "$path" != "$2" ] || { printf '%s\n' "${line#branch }"; return 0; } ;;
+      detached) [ "$path" != "$2" ] || { echo detached; return 0; } ;;
+    esac
+  done <<<"$list"
+  return 1
+}
+
 # Writing a file atomically, with builtins but mv (some of these run for every agent session):
 #   temp_beside FILE   sets `tmp` to a new empty file in FILE's directory (made if missing),
 #                      created exclusively (noclobber) with the umask's mode; status 1 if not

@@ -13,7 +13,7 @@ set -euo pipefail
 prog=${0##*/}
 here=.; [[ $0 != */* ]] || here=${0%/*}
 # shellcheck source=../lib/common.sh
-. "$here/../lib/common.sh"  # die, q, need, temp_beside, commit_temp
+. "$here/../lib/common.sh"  # die, q, need and the other shared helpers
 json_str() { local s=$1; s=${s//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
 
 path='' source='' bind=0

@@ -9,7 +9,7 @@ set -euo pipefail
 prog=${0##*/}
 here=.; [[ $0 != */* ]] || here=${0%/*}
 # shellcheck source=../lib/common.sh
-. "$here/../lib/common.sh"  # die, q, need, temp_beside, commit_temp
+. "$here/../lib/common.sh"  # die, q, need and the other shared helpers
 
 socket='' session='' out='' lines=2000
 while [ $# -gt 0 ]; do
