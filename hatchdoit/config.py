@@ -218,7 +218,7 @@ class _Layers:
     origins: dict[tuple[str, ...], _Source] = field(default_factory=dict)
 
     def apply(self, overlay: Mapping[str, Any], source: _Source) -> None:
-        self.data = _deep_merge(self.data, overlay)
+        self.data = deep_merge(self.data, overlay)
         for keys, value in _key_paths(overlay):
             if not isinstance(value, Mapping):  # replaces whatever was below it
                 for older in [k for k in self.origins if k[: len(keys)] == keys]:
@@ -342,11 +342,11 @@ def _nested(parts: list[str], value: Any) -> dict[str, Any]:
     return dict(result)
 
 
-def _deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in overlay.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged

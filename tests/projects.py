@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hatchdoit.config import deep_merge
 from hatchdoit.layout import Layout
 
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -155,16 +156,6 @@ def write_seed(seed: Path) -> Path:
 # The project
 
 
-def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 @dataclass
 class HatchProject:
     """A temp hatchdoit project: root (dodo.py, hatchdoit.yaml), planning repo, seed, socket."""
@@ -187,7 +178,7 @@ class HatchProject:
 
     def configure(self, **overrides: Any) -> None:
         """Deep-merge `overrides` into hatchdoit.yaml and rewrite it."""
-        self.config = _deep_merge(self.config, overrides)
+        self.config = deep_merge(self.config, overrides)
         (self.root / "hatchdoit.yaml").write_text(
             yaml.safe_dump(self.config, sort_keys=False), encoding="utf-8"
         )

@@ -6,6 +6,7 @@ file nor anything at the destination."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -31,6 +32,20 @@ def _blocked(tmp_path: Path) -> tuple[Path, Path]:
 
 def _leftovers(tmp_path: Path) -> list[str]:
     return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob(".*") if p.is_file())
+
+
+def _qa_agent(
+    tmp_path: Path, env: dict[str, str], exit_file: Path, code: int
+) -> subprocess.CompletedProcess[str]:
+    """launch_agent.sh running an agent that exits with `code`, in worktree T1 of a new root."""
+    root = tmp_path / "worktrees"
+    (root / "T1").mkdir(parents=True)
+    return run(
+        AGENT,
+        "--role", "qa", "--worktree", root / "T1", "--worktrees-root", root,
+        "--", sys.executable, "-c", f"raise SystemExit({code})",
+        env=env | {"HATCHDOIT_EXIT_FILE": str(exit_file)},
+    )  # fmt: skip
 
 
 def test_marker_hook_writes_and_counts_without_leftovers(
@@ -61,16 +76,9 @@ def test_marker_hook_that_cannot_write_exits_1(
 def test_launch_agent_keeps_the_agents_status_when_the_exit_file_cannot_be_written(
     tmp_path: Path, env: dict[str, str], case: str
 ) -> None:
-    root = tmp_path / "worktrees"
-    (root / "T1").mkdir(parents=True)
     no_dir, a_dir = _blocked(tmp_path)
     dest = no_dir if case == "no directory" else a_dir
-    done = run(
-        AGENT,
-        "--role", "qa", "--worktree", root / "T1", "--worktrees-root", root,
-        "--", sys.executable, "-c", "raise SystemExit(5)",
-        env=env | {"HATCHDOIT_EXIT_FILE": str(dest)},
-    )  # fmt: skip
+    done = _qa_agent(tmp_path, env, dest, code=5)
     assert done.returncode == 5
     assert done.stderr == f"launch_agent.sh: error: could not write {dest}\n"
     assert not no_dir.exists() and sorted(p.name for p in a_dir.iterdir()) == ["inside"]
@@ -78,17 +86,10 @@ def test_launch_agent_keeps_the_agents_status_when_the_exit_file_cannot_be_writt
 
 
 def test_launch_agent_exit_file_replaces_an_old_one(tmp_path: Path, env: dict[str, str]) -> None:
-    root = tmp_path / "worktrees"
-    (root / "T1").mkdir(parents=True)
     exit_file = tmp_path / "hooks" / "qa-1.exit.json"
     exit_file.parent.mkdir()
     exit_file.write_text("stale")
-    done = run(
-        AGENT,
-        "--role", "qa", "--worktree", root / "T1", "--worktrees-root", root,
-        "--", sys.executable, "-c", "pass",
-        env=env | {"HATCHDOIT_EXIT_FILE": str(exit_file)},
-    )  # fmt: skip
+    done = _qa_agent(tmp_path, env, exit_file, code=0)
     assert done.returncode == 0, done.stderr
     assert json.loads(exit_file.read_text())["exit_code"] == 0
     assert _leftovers(tmp_path) == []
