@@ -1,18 +1,16 @@
 """`hatchdoit init --specs PATH`: an existing git repo becomes a hatchdoit project whose own
-`doit` builds a TaskSpec of the planning repo on worktrees of that repo (README, "Use it on
-your own repo"). Real processes: the `hatchdoit` and `doit` of the interpreter running the
+`doit` builds a TaskSpec of the planning repo on worktrees of that repo (README, "Pointing it
+at a real planning repo"). Real processes: the `hatchdoit` and `doit` of the interpreter running the
 tests, git, and the scripted agent in a tmux server on the test project's private socket."""
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from conftest import git, run_doit, tree_hashes
+from daily_use import hatchdoit
 from projects import HatchProject
 
 from hatchdoit.errors import EXIT_CONFIG
@@ -22,32 +20,22 @@ pytestmark = pytest.mark.integration
 TID = "T-INIT-1"
 
 
-def hatchdoit(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "hatchdoit"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def own_repo(project: HatchProject) -> Path:
-    """A git repo of the user's own: the seed's files, committed on main."""
+def own_repo(project: HatchProject) -> HatchProject:
+    """The project moved to a git repo of the user's own (the seed's files, committed on main),
+    with the same planning repo, environment and tmux socket."""
     repo = project.root.parent / "own"
     shutil.copytree(project.seed, repo)
     git(repo, "init", "-q", "-b", "main", env=project.env)
     git(repo, "add", "-A", env=project.env)
     git(repo, "commit", "-q", "-m", "the user's code", env=project.env)
-    return repo
+    return dataclasses.replace(project, root=repo)
 
 
 def test_init_makes_a_repo_a_project_whose_doit_builds_a_taskspec(project: HatchProject) -> None:
-    repo = own_repo(project)
+    own = own_repo(project)
+    repo = own.root
     project.add_taskspec(TID, test_command="python3 -m unittest discover -s tests -q")
-    done = hatchdoit(repo, project.env, "init", "--specs", str(project.planning))
+    done = hatchdoit(own, "init", "--specs", str(project.planning))
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "wrote dodo.py",
@@ -65,7 +53,7 @@ def test_init_makes_a_repo_a_project_whose_doit_builds_a_taskspec(project: Hatch
     # Its own doit, on its own scripts, on a private tmux socket (HATCHDOIT__ overlay).
     main_before = git(repo, "rev-parse", "main", env=project.env)
     env = project.env | {"HATCHDOIT__TMUX_SOCKET": project.socket}
-    built = run_doit(dataclasses.replace(project, root=repo, env=env))
+    built = run_doit(dataclasses.replace(own, env=env))
     assert built.returncode == 0, built.stdout + built.stderr
     assert (repo / "_logs" / "state" / TID / "done.json").is_file()
     work = git(repo, "log", "--format=%s", "-1", f"taskspec/{TID}", env=env)
@@ -83,13 +71,14 @@ def test_init_makes_a_repo_a_project_whose_doit_builds_a_taskspec(project: Hatch
 
 
 def test_init_again_keeps_what_exists_unless_forced(project: HatchProject) -> None:
-    repo = own_repo(project)
-    assert hatchdoit(repo, project.env, "init", "--specs", str(project.planning)).returncode == 0
+    own = own_repo(project)
+    repo = own.root
+    assert hatchdoit(own, "init", "--specs", str(project.planning)).returncode == 0
     config = repo / "hatchdoit.yaml"
     config.write_text(config.read_text() + "# edited by the user\n")
     edited = config.read_text()
 
-    again = hatchdoit(repo, project.env, "init", "--specs", str(project.planning))
+    again = hatchdoit(own, "init", "--specs", str(project.planning))
     assert again.returncode == 0, again.stderr
     assert "kept hatchdoit.yaml (exists; --force overwrites)" in again.stdout.splitlines()
     assert "kept scripts/ (exists)" in again.stdout.splitlines()
@@ -102,7 +91,7 @@ def test_init_again_keeps_what_exists_unless_forced(project: HatchProject) -> No
     ]  # added once, after the seed's own lines
     assert ignores[: len(ignores) - 3] == (project.seed / ".gitignore").read_text().splitlines()
 
-    forced = hatchdoit(repo, project.env, "init", "--force", "--specs", str(project.planning))
+    forced = hatchdoit(own, "init", "--force", "--specs", str(project.planning))
     assert forced.returncode == 0, forced.stderr
     assert "wrote hatchdoit.yaml" in forced.stdout.splitlines()
     assert "# edited by the user" not in config.read_text()
@@ -112,7 +101,8 @@ def test_init_again_keeps_what_exists_unless_forced(project: HatchProject) -> No
 def test_init_refuses_bad_input_with_one_line_and_writes_nothing(
     project: HatchProject, wrong: str
 ) -> None:
-    repo = own_repo(project)
+    own = own_repo(project)
+    repo = own.root
     specs = project.planning
     if wrong == "no _specs":
         specs = project.planning / "_specs"  # one level too deep: a common slip
@@ -121,7 +111,7 @@ def test_init_refuses_bad_input_with_one_line_and_writes_nothing(
         shutil.rmtree(repo / ".git")
         path, fix = repo, "git init"
     before = tree_hashes(repo)
-    done = hatchdoit(repo, project.env, "init", "--specs", str(specs))
+    done = hatchdoit(own, "init", "--specs", str(specs))
     assert done.returncode == EXIT_CONFIG
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1
