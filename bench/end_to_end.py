@@ -64,10 +64,11 @@ STACK_IMPORTS = (
 )
 
 
-def stack_floor_once() -> float:
-    """Wall seconds of one interpreter importing the chosen stack's build-path modules."""
+def stack_floor_once(sandbox: Sandbox) -> float:
+    """Wall seconds of one interpreter importing the chosen stack's build-path modules, in the
+    environment the baseline's programs get."""
     started = time.perf_counter()
-    _run([sys.executable, "-c", STACK_IMPORTS], {})
+    _run([sys.executable, "-c", STACK_IMPORTS], sandbox.env())
     return time.perf_counter() - started
 
 
@@ -129,7 +130,7 @@ def run(sandbox: Sandbox, sizes: Sizes) -> Section:
     floors = []
     for n in range(sizes.e2e_runs):  # interleaved: both see the machine of the same moment
         runs.append(hatchdoit_once(sandbox, n))
-        floors.append(stack_floor_once())
+        floors.append(stack_floor_once(sandbox))
     walls = [wall for wall, _ in runs]
     hatch, base = median(walls), median(baseline)
     overhead = hatch - base
