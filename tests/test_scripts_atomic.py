@@ -20,14 +20,25 @@ __all__ = ["env", "socket_name"]  # fixtures
 MARKER = SCRIPTS / "agent" / "marker_hook.sh"
 
 
-def _blocked(tmp_path: Path) -> tuple[Path, Path]:
-    """A destination whose directory cannot exist (its parent is a regular file), and a
-    destination that is a directory (a rename would land inside it)."""
+CASES = ["no directory", "a directory"]
+
+
+def _blocked(tmp_path: Path, case: str) -> Path:
+    """A destination that cannot be written: for "no directory" its directory cannot exist (the
+    parent is a regular file); for "a directory" it is a directory (a rename would land inside
+    it). Both are made, so _assert_untouched can check both."""
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a directory\n")
     taken = tmp_path / "taken"
     (taken / "inside").mkdir(parents=True)
-    return blocker / "sub" / "out.json", taken
+    return blocker / "sub" / "out.json" if case == "no directory" else taken
+
+
+def _assert_untouched(tmp_path: Path) -> None:
+    """Nothing was written at either blocked destination, and no temp file is left anywhere."""
+    assert not (tmp_path / "blocker" / "sub").exists()
+    assert sorted(p.name for p in (tmp_path / "taken").iterdir()) == ["inside"]
+    assert _leftovers(tmp_path) == []
 
 
 def _leftovers(tmp_path: Path) -> list[str]:
@@ -59,30 +70,26 @@ def test_marker_hook_writes_and_counts_without_leftovers(
     assert _leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("case", ["no directory", "a directory"])
+@pytest.mark.parametrize("case", CASES)
 def test_marker_hook_that_cannot_write_exits_1(
     tmp_path: Path, env: dict[str, str], case: str
 ) -> None:
-    no_dir, a_dir = _blocked(tmp_path)
-    dest = no_dir if case == "no directory" else a_dir
+    dest = _blocked(tmp_path, case)
     done = run(MARKER, "ready", env=env | {"HATCHDOIT_READY_FILE": str(dest)})
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr == f"marker_hook.sh: error: cannot write {dest}\n"
-    assert not no_dir.exists() and sorted(p.name for p in a_dir.iterdir()) == ["inside"]
-    assert _leftovers(tmp_path) == []
+    _assert_untouched(tmp_path)
 
 
-@pytest.mark.parametrize("case", ["no directory", "a directory"])
+@pytest.mark.parametrize("case", CASES)
 def test_launch_agent_keeps_the_agents_status_when_the_exit_file_cannot_be_written(
     tmp_path: Path, env: dict[str, str], case: str
 ) -> None:
-    no_dir, a_dir = _blocked(tmp_path)
-    dest = no_dir if case == "no directory" else a_dir
+    dest = _blocked(tmp_path, case)
     done = _qa_agent(tmp_path, env, dest, code=5)
     assert done.returncode == 5
     assert done.stderr == f"launch_agent.sh: error: could not write {dest}\n"
-    assert not no_dir.exists() and sorted(p.name for p in a_dir.iterdir()) == ["inside"]
-    assert _leftovers(tmp_path) == []
+    _assert_untouched(tmp_path)
 
 
 def test_launch_agent_exit_file_replaces_an_old_one(tmp_path: Path, env: dict[str, str]) -> None:
@@ -95,7 +102,7 @@ def test_launch_agent_exit_file_replaces_an_old_one(tmp_path: Path, env: dict[st
     assert _leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("case", ["no directory", "a directory"])
+@pytest.mark.parametrize("case", CASES)
 def test_capture_output_that_cannot_write_exits_1(
     tmp_path: Path, env: dict[str, str], socket_name: str, case: str
 ) -> None:
@@ -106,11 +113,9 @@ def test_capture_output_that_cannot_write_exits_1(
         env=env,
     )  # fmt: skip
     assert started.returncode == 0, started.stderr
-    no_dir, a_dir = _blocked(tmp_path)
-    dest = no_dir if case == "no directory" else a_dir
+    dest = _blocked(tmp_path, case)
     done = run(CAPTURE, "--socket", socket_name, "--session", "s1", "--out", dest, env=env)
     assert done.returncode == 1
     assert done.stderr.startswith("capture_output.sh: error: cannot ")
     assert done.stderr.count("\n") == 1, done.stderr
-    assert not no_dir.exists() and sorted(p.name for p in a_dir.iterdir()) == ["inside"]
-    assert _leftovers(tmp_path) == []
+    _assert_untouched(tmp_path)
