@@ -77,7 +77,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     from hatchdoit.status_view import StatusReport, collect_status
 
     if args.schema:
-        print(json.dumps(StatusReport.model_json_schema(), indent=2))
+        from hatchdoit.schemas import schema_for
+
+        print(json.dumps(schema_for(StatusReport), indent=2))
         return EXIT_OK
     # A one-shot read of a big plan makes ~10^5 objects that all live until exit: the cycle
     # collector's passes over them free nothing and took ~5% of the command.

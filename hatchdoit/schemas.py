@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
 from hatchdoit.atomicio import write_json_atomic
 from hatchdoit.config import HatchdoitConfig
@@ -43,9 +45,25 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
 M = TypeVar("M", bound=BaseModel)
 
 
+# pydantic reads a JSON integer of any size into an int, but a number written with a fraction or
+# an exponent (9.3e18) only inside the signed 64-bit range, while JSON Schema's "integer" takes
+# any whole number. Exported integers are bounded to that range, so that a file the schema
+# accepts is never refused by the model.
+INT_LIMIT = 2**63 - 1
+
+
+class _SchemaGenerator(GenerateJsonSchema):
+    def int_schema(self, schema: core_schema.IntSchema) -> JsonSchemaValue:
+        out = super().int_schema(schema)
+        out["maximum"] = min(out.get("maximum", INT_LIMIT), INT_LIMIT)
+        out["minimum"] = max(out.get("minimum", -INT_LIMIT), -INT_LIMIT)
+        return out
+
+
 @cache
 def schema_for(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema()
+    """The JSON Schema hatchdoit exports and validates agent-written files against."""
+    return model.model_json_schema(schema_generator=_SchemaGenerator)
 
 
 @cache
