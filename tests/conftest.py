@@ -21,11 +21,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis import settings
 from projects import HatchProject, doit_executable, make_project
 
 from hatchdoit.audit import read_audit as _read_audit_file
 
 T = TypeVar("T")
+
+# In CI a landing should depend on the commit alone, so there the property tests draw the same
+# examples on every run (seeded from each test's name). Elsewhere they draw new ones each run,
+# and a failing example is kept in .hypothesis/ and replayed until it passes.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture
