@@ -1,5 +1,5 @@
 """The rules every script under scripts/ follows: a strict bash executable (no eval), a one-line
-usage error for an unknown option, and hostile arguments printed quoted, never raw."""
+usage error for an unknown option (also through a symlink), and hostile arguments printed quoted, never raw."""
 
 from __future__ import annotations
 
@@ -23,9 +23,19 @@ def test_scripts_are_strict_executables(script: Path) -> None:
     assert "eval" not in script.read_text().split()
 
 
+@pytest.mark.parametrize("linked", [False, True], ids=["direct", "through-symlink"])
 @pytest.mark.parametrize("script", ALL_SCRIPTS, ids=lambda p: p.name)
-def test_unknown_option_is_a_one_line_usage_error(script: Path, env: dict[str, str]) -> None:
-    result = run(script, "--no-such-option", env=env)
+def test_unknown_option_is_a_one_line_usage_error(
+    script: Path, linked: bool, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Also when called through a symlink in another directory (e.g. ~/bin): the script still
+    finds scripts/lib/common.sh and its sibling scripts beside the file the link points to."""
+    called = script
+    if linked:
+        called = tmp_path / "bin" / script.name
+        called.parent.mkdir()
+        called.symlink_to(os.path.relpath(script, called.parent))
+    result = run(called, "--no-such-option", env=env)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(

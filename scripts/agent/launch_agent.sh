@@ -9,7 +9,8 @@
 set -euo pipefail
 
 prog=${0##*/}
-here=.; [[ $0 != */* ]] || here=${0%/*}
+self=$0; [[ ! -L $self ]] || self=$(readlink -f -- "$self")  # called through a symlink
+here=.; [[ $self != */* ]] || here=${self%/*}
 # shellcheck source=../lib/common.sh
 . "$here/../lib/common.sh"  # die, q, need and the other shared helpers
 

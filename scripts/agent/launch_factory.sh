@@ -2,5 +2,6 @@
 # Usage: launch_factory.sh --worktree DIR --worktrees-root ROOT -- ARGV...
 # launch_agent.sh with --role factory; see launch_agent.sh for the contract and exit codes.
 set -euo pipefail
-here=.; [[ $0 != */* ]] || here=${0%/*}
+self=$0; [[ ! -L $self ]] || self=$(readlink -f -- "$self")  # called through a symlink
+here=.; [[ $self != */* ]] || here=${self%/*}
 exec "$here/launch_agent.sh" --role factory "$@"
