@@ -1,5 +1,6 @@
 """The rules every script under scripts/ follows: a strict bash executable (no eval), a one-line
-usage error for an unknown option (also through a symlink), and hostile arguments printed quoted, never raw."""
+usage error for an unknown option (also when called through a symlink), and hostile arguments
+printed quoted, never raw."""
 
 from __future__ import annotations
 
