@@ -51,6 +51,13 @@ class Check:
     fix: str = ""
 
 
+def _failed(
+    name: str, status: Status, exc: HatchdoitError, note: str = "", where: bool = True
+) -> Check:
+    """A check that an error ended: where (the file and field) and what went wrong, its fix."""
+    return Check(name, status, (exc.located() if where else exc.message) + note, exc.fix or "")
+
+
 def _run(argv: list[str], timeout: float = 30.0) -> tuple[int, str]:
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
@@ -108,15 +115,11 @@ def check_project(
     try:
         config = load_config(root, environ)
     except HatchdoitError as exc:
-        checks.append(Check("config", "fail", exc.message, exc.fix or ""))
+        checks.append(_failed("config", "fail", exc))
         return checks, set(), None
-    checks.append(
-        Check(
-            "config",
-            "ok",
-            f"{root / CONFIG_FILE} (factory {config.agents.factory}, qa {config.agents.qa})",
-        )
-    )
+    source = root / CONFIG_FILE if (root / CONFIG_FILE).is_file() else f"no {CONFIG_FILE}: defaults"
+    agents = f"factory {config.agents.factory}, qa {config.agents.qa}"
+    checks.append(Check("config", "ok", f"{source} ({agents})"))
     used = {config.agents.factory, config.agents.qa}
     specs = (root / config.specs).absolute()
     try:
@@ -130,7 +133,7 @@ def check_project(
         else:
             checks.append(Check("planning repo", "ok", detail + ", read-only"))
     except HatchdoitError as exc:
-        checks.append(Check("planning repo", "fail", exc.message, exc.fix or ""))
+        checks.append(_failed("planning repo", "fail", exc))
         return checks, used, config
     plan = load_plan(specs)
     for loaded in plan.taskspecs.values():
@@ -189,13 +192,13 @@ def check_profile(
     try:
         validate_templates(loaded, {k: "x" for k in _PLACEHOLDERS}, overrides)
     except HatchdoitError as exc:
-        return [Check(name, bad, exc.message + note, exc.fix or "")]
+        return [_failed(name, bad, exc, note, where=False)]  # the profile's name says it
     params = merged_params(profile, overrides)
     version = ""
     try:
         binary = resolve_bin(loaded, environ)
     except HatchdoitError as exc:
-        return [Check(name, bad, exc.message + note, exc.fix or "")]
+        return [_failed(name, bad, exc, note, where=False)]  # the profile's name says it
     if binary is not None and profile.executable is not None:
         code, out = _run([binary, *profile.executable.version_args])
         if code != 0:
@@ -331,7 +334,7 @@ def run_doctor(
     try:
         resources = find_resources(root)
     except HatchdoitError as exc:
-        return [*checks, Check("resources", "fail", exc.message, exc.fix or "")]
+        return [*checks, _failed("resources", "fail", exc)]
     checks += check_scripts(resources)
     agents_dir = root / "agents" if (root / "agents").is_dir() else resources / "agents"
     names = sorted(p.stem for p in agents_dir.glob("*.yaml"))
@@ -351,7 +354,7 @@ def run_doctor(
         try:
             loaded = load_profile(agents_dir, profile_name)
         except HatchdoitError as exc:
-            checks.append(Check(f"agent {profile_name}", "fail", exc.message, exc.fix or ""))
+            checks.append(_failed(f"agent {profile_name}", "fail", exc))
             continue
         checks += check_profile(loaded, profile_name in used, params.get(profile_name, {}), environ)
     return checks

@@ -34,18 +34,13 @@ class HatchdoitError(Exception):
         self.taskspec_id = taskspec_id
         self.operation = operation
 
+    def located(self) -> str:
+        """Render as `path: field: message` (what and where, without the fix)."""
+        return ": ".join(part for part in (self.path, self.field, self.message) if part)
+
     def one_line(self) -> str:
         """Render as `path: field: message (fix: ...)`."""
-        parts = []
-        if self.path:
-            parts.append(self.path)
-        if self.field:
-            parts.append(self.field)
-        parts.append(self.message)
-        line = ": ".join(parts)
-        if self.fix:
-            line += f" (fix: {self.fix})"
-        return line
+        return f"{self.located()} (fix: {self.fix})" if self.fix else self.located()
 
     def context(self) -> dict[str, str]:
         """Structured fields for JSON logs."""
