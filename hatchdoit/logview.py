@@ -18,6 +18,7 @@ from watchdog.observers import Observer
 from hatchdoit.errors import ConfigError
 from hatchdoit.layout import LOG_COMPONENTS
 from hatchdoit.logs import component_logs, rotated_files
+from hatchdoit.waiting import no_move_pairing_hold
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARN": 30, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 LEVEL_STYLES = {"DEBUG": "dim", "WARN": "yellow", "ERROR": "red", "CRITICAL": "bold red"}
@@ -195,6 +196,7 @@ def follow(
     backs it up (and notices a component directory that did not exist yet)."""
     files = [tail.path for tail in tails]
     woke = threading.Event()
+    no_move_pairing_hold()  # a rotation renames the file: its lines would come 0.5 s late
     observer = Observer()
     watched: set[Path] = set()
     for directory in {logs_dir, *(p.parent for p in files)}:
