@@ -9,6 +9,8 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -185,14 +187,32 @@ def append_rotating(path: Path, line: str, rotation: Rotation) -> None:
         rotate(path, rotation, inode=st.st_ino)
 
 
+@contextmanager
+def rotation_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
+    """The lock a rotation of `path` holds (exclusive) while it renames the files. A reader that
+    walks the names takes it shared: mid-rotation `.1` is briefly missing while the older files
+    already sit one name further, and a walk that met that gap stopped short of them. Waits
+    (rotations take microseconds): giving up when busy lets a file grow unbounded while writers
+    keep finding the lock taken by rotators whose inode check fails. A reader that cannot open
+    the lock file (a read-only directory) reads unlocked."""
+    try:
+        fd = os.open(path.parent / f".{path.name}.rotate.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        if not shared:
+            raise
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def rotate(path: Path, rotation: Rotation, *, inode: int | None = None) -> bool:
     """Rename `path` to `path.1` (shifting older ones), keep `backups` files, drop expired ones.
     With `inode`, only if `path` is still that file and still over the limit. True if rotated."""
-    lock_fd = os.open(path.parent / f".{path.name}.rotate.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        # wait (rotations take microseconds): giving up when busy lets a file grow unbounded
-        # while writers keep finding the lock taken by rotators whose inode check fails
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+    with rotation_lock(path):
         try:
             st = os.stat(path)
         except FileNotFoundError:
@@ -211,8 +231,6 @@ def rotate(path: Path, rotation: Rotation, *, inode: int | None = None) -> bool:
             os.replace(path, path.with_name(f"{path.name}.1"))
         prune(path, rotation)
         return True
-    finally:
-        os.close(lock_fd)
 
 
 def prune(path: Path, rotation: Rotation, now: float | None = None) -> list[Path]:

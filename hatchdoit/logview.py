@@ -17,7 +17,7 @@ from watchdog.observers import Observer
 
 from hatchdoit.errors import ConfigError
 from hatchdoit.layout import LOG_COMPONENTS
-from hatchdoit.logs import component_logs, rotated_files
+from hatchdoit.logs import component_logs, rotated_files, rotation_lock
 from hatchdoit.waiting import no_move_pairing_hold
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARN": 30, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
@@ -141,8 +141,12 @@ class _Tail:
 
     def poll(self) -> list[bytes]:
         """Complete new lines since the last poll, oldest first. The names are walked newest
-        first (the log, then .1, .2, ... until one is missing): a rotation during the walk only
-        moves files to names not visited yet, so none is missed and none is read out of order."""
+        first (the log, then .1, .2, ... until one is missing) under the rotation lock, so no
+        rotation renames a file in the middle of the walk (logs.rotation_lock says why)."""
+        with rotation_lock(self.path, shared=True):
+            return self._walk()
+
+    def _walk(self) -> list[bytes]:
         chunks: list[list[bytes]] = []
         seen: set[int] = set()
         index = 0

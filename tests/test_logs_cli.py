@@ -18,7 +18,16 @@ from conftest import retry_until
 from daily_use import MixedBuild, hatchdoit, mixed
 from projects import HatchProject
 
-from hatchdoit.logs import Rotation, get_logger, log, maintain_logs, rotate, rotated_files
+from hatchdoit.logs import (
+    Rotation,
+    get_logger,
+    log,
+    maintain_logs,
+    rotate,
+    rotated_files,
+    rotation_lock,
+)
+from hatchdoit.logview import _Tail
 
 pytestmark = pytest.mark.integration
 __all__ = ["mixed"]
@@ -64,6 +73,31 @@ def _reader(proc: subprocess.Popen[str], lines: list[str]) -> threading.Thread:
     thread = threading.Thread(target=pump, daemon=True)
     thread.start()
     return thread
+
+
+def test_a_followed_log_is_not_read_in_the_middle_of_a_rotation(tmp_path: Path) -> None:
+    """A rotation renames .1 to .2 before the log to .1, so for a moment .1 is missing. A walk of
+    the names that met the gap stopped there, and a line still unread in .2 came out after newer
+    ones (CI saw it). The walk now waits for the rotation's lock."""
+    path = tmp_path / "qa.jsonl"
+    path.with_name("qa.jsonl.1").write_bytes(b"z1\n")
+    path.write_bytes(b"a0\n")
+    tail = _Tail(path)
+    assert tail.poll() == [b"z1", b"a0"]
+    with open(path.with_name("qa.jsonl.1"), "ab") as late:  # a writer that had it open
+        late.write(b"z2\n")
+    with open(path, "ab") as current:
+        current.write(b"a1\n")
+    polled: list[list[bytes]] = []
+    with rotation_lock(path):  # what rotate() holds while it renames
+        os.replace(path.with_name("qa.jsonl.1"), path.with_name("qa.jsonl.2"))
+        reader = threading.Thread(target=lambda: polled.append(tail.poll()))
+        reader.start()
+        reader.join(timeout=0.3)
+        assert reader.is_alive() and not polled, f"read in the middle of a rotation: {polled}"
+        os.replace(path, path.with_name("qa.jsonl.1"))
+    reader.join(timeout=10)
+    assert polled == [[b"z2", b"a1"]]
 
 
 def test_logs_follow_keeps_every_line_across_rotations(project: HatchProject) -> None:
