@@ -1,6 +1,7 @@
 """scripts/tmux/: launch_session.sh (argv run literally, env, cwd, size, pane log, dead pane
-kept, duplicates and bad arguments refused) and capture_output.sh, on a real tmux server with a
-private socket per test; both accept exactly the session names hatchdoit makes."""
+kept, duplicates and bad arguments refused, a server exiting under it retried) and
+capture_output.sh, on a real tmux server with a private socket per test; both accept exactly
+the session names hatchdoit makes."""
 
 from __future__ import annotations
 
@@ -191,6 +192,56 @@ def test_launch_session_refuses_duplicate(
     assert pane_field(socket_name, "ts-dup", "pane_pid", env) == pid
     # a session whose name merely starts the same is a different session
     assert launch(socket_name, "ts-du", tmp_path, env, "--", "sleep", "30").returncode == 0
+
+
+def flaky_tmux(tmp_path: Path, env: dict[str, str], failures: int, message: str) -> Path:
+    """A `tmux` first on PATH that fails its first `failures` calls as tmux does when its server
+    exits under the client, then runs the real tmux; returns the file counting the calls."""
+    real = subprocess.run(["sh", "-c", "command -v tmux"], env=env, capture_output=True, text=True)
+    calls = tmp_path / "tmux-calls"
+    wrapper = tmp_path / "flaky-bin" / "tmux"
+    wrapper.parent.mkdir()
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'echo call >> "{calls}"\n'
+        f'if [ "$(wc -l < "{calls}")" -le {failures} ]; then echo "{message}" >&2; exit 1; fi\n'
+        f'exec "{real.stdout.strip()}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    env["PATH"] = f"{wrapper.parent}{os.pathsep}{env['PATH']}"
+    return calls
+
+
+@needs_tmux
+@pytest.mark.parametrize(
+    ("failures", "message", "code", "calls"),
+    [
+        (2, "server exited unexpectedly", 0, 3),
+        (3, "server exited unexpectedly", 1, 3),
+        (1, "open terminal failed: not a terminal", 1, 1),
+    ],
+    ids=["exiting-server-then-ok", "exiting-server-every-time", "other-error-not-retried"],
+)
+def test_launch_session_retries_a_server_that_exits_under_it(
+    socket_name: str,
+    tmp_path: Path,
+    env: dict[str, str],
+    failures: int,
+    message: str,
+    code: int,
+    calls: int,
+) -> None:
+    """A server exits when its last session closes; a new session asked for in that instant
+    (another TaskSpec's agent, in `doit -n`) failed with 'server exited unexpectedly'."""
+    counted = flaky_tmux(tmp_path, env, failures, message)
+    done = launch(socket_name, "ts-retry", tmp_path, env, "--", "sleep", "30")
+    assert done.returncode == code, done.stderr
+    assert len(counted.read_text().splitlines()) == calls
+    if code == 0:
+        assert done.stdout == "ts-retry\n"
+        assert pane_field(socket_name, "ts-retry", "pane_current_command", env) == "sleep"
+    else:
+        assert done.stderr.count("\n") == 1 and message in done.stderr
 
 
 @needs_tmux

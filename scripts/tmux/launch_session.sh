@@ -65,8 +65,14 @@ if [ -n "$log" ]; then
   # pipe-pane takes a shell command; the path is quoted, never interpolated raw.
   cmd+=(';' pipe-pane -o -t "=$session:" "cat >> $(printf '%q' "$log")")
 fi
-if ! err=$("${cmd[@]}" 2>&1 >/dev/null); then
-  [[ $err != *"duplicate session"* ]] || die 1 "session $session exists"
-  die 1 "tmux could not start session $session on socket $socket: ${err//[[:cntrl:]]/ }"
-fi
-printf '%s\n' "$session"
+# A server exits when its last session closes. A client that reaches it in that instant gets
+# "server exited unexpectedly" and nothing was made: the next try starts a new server.
+for try in 1 2 3; do
+  if err=$("${cmd[@]}" 2>&1 >/dev/null); then
+    printf '%s\n' "$session"
+    exit 0
+  fi
+  [[ $err == *"server exited unexpectedly"* && $try -lt 3 ]] || break
+done
+[[ $err != *"duplicate session"* ]] || die 1 "session $session exists"
+die 1 "tmux could not start session $session on socket $socket: ${err//[[:cntrl:]]/ }"
