@@ -195,11 +195,13 @@ def rotation_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
     (rotations take microseconds): giving up when busy lets a file grow unbounded while writers
     keep finding the lock taken by rotators whose inode check fails. A reader that cannot open
     the lock file (a read-only directory) reads unlocked."""
+    fd: int | None = None
     try:
         fd = os.open(path.parent / f".{path.name}.rotate.lock", os.O_RDWR | os.O_CREAT, 0o644)
     except OSError:
         if not shared:
             raise
+    if fd is None:
         yield
         return
     try:
