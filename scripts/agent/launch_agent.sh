@@ -92,12 +92,10 @@ if [ -z "$rc" ]; then
 fi
 
 write_exit_file() {
-  local tmp now
-  temp_beside "$exit_file" || return 1
+  local now text
   TZ=UTC0 printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
-  printf '{"exit_code": %d, "at": "%s", "role": "%s"}\n' "$rc" "$now" "$role" >"$tmp" \
-    || { rm -f -- "$tmp"; return 1; }
-  commit_temp "$exit_file"
+  printf -v text '{"exit_code": %d, "at": "%s", "role": "%s"}\n' "$rc" "$now" "$role"
+  write_atomic "$exit_file" "$text"
 }
 if [ -n "$exit_file" ]; then
   write_exit_file || printf '%s: error: could not write %s\n' "$prog" "$(q "$exit_file")" >&2

@@ -31,5 +31,4 @@ if [ "$1" = submitted ] && [ -f "$file" ]; then
   count=$(head -c 32 -- "$file" | tr -dc '0-9')
   value=$(( 10#${count:-0} + 1 ))
 fi
-temp_beside "$file" && { printf '%s\n' "$value" >"$tmp" || { rm -f -- "$tmp"; false; }; } \
-  && commit_temp "$file" || die 1 "cannot write $(q "$file")"
+write_atomic "$file" "$value"$'\n' || die 1 "cannot write $(q "$file")"

@@ -59,6 +59,7 @@ registered_branch() {
 #   ...write "$tmp"...
 #   commit_temp FILE   renames it over FILE (never into FILE when FILE is a directory: -T);
 #                      on failure removes it, status 1
+# or, for a text known in advance, write_atomic FILE TEXT (TEXT as is: end it with the newline).
 temp_beside() {
   local dir=.
   [[ $1 != */* ]] || dir=${1%/*}
@@ -71,4 +72,10 @@ commit_temp() {
   mv -fT -- "$tmp" "$1" 2>/dev/null && return 0
   rm -f -- "$tmp"
   return 1
+}
+write_atomic() {
+  local tmp
+  temp_beside "$1" || return 1
+  printf '%s' "$2" >"$tmp" || { rm -f -- "$tmp"; return 1; }
+  commit_temp "$1"
 }
