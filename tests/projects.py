@@ -174,7 +174,7 @@ class HatchProject:
 
     @property
     def logs(self) -> Path:
-        return self.root / "_logs"
+        return self.layout.logs
 
     def configure(self, **overrides: Any) -> None:
         """Deep-merge `overrides` into hatchdoit.yaml and rewrite it."""

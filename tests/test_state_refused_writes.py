@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_logs_parse, events, run_doit, tree_hashes
+from daily_use import hatchdoit
 from projects import CHECKOUT, HatchProject, make_project
 from state_safety import TID, problem_lines
 
@@ -29,18 +29,6 @@ from hatchdoit.records import DoneRecord, LaunchRecord
 from hatchdoit.schemas import load_valid, try_load
 
 pytestmark = pytest.mark.integration
-
-
-def hatchdoit_cli(project: HatchProject, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hatchdoit.cli", "--root", str(project.root), *args],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
@@ -224,7 +212,7 @@ def test_build_through_a_read_only_bind_view_leaves_the_planning_repo_identical(
         project.configure(specs="specs_link")
         checked = run([str(script), "--path", str(view)])
         assert checked.returncode == 0 and json.loads(checked.stdout)["mode"] == "bind"
-        validate = hatchdoit_cli(project, "validate")
+        validate = hatchdoit(project, "validate", timeout=120)
         assert "planning repo view: bind" in validate.stdout and "(read-only)" in validate.stdout
         build = run_doit(project, "--continue", timeout=180)
         assert "Traceback" not in build.stdout + build.stderr
