@@ -7,10 +7,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.audit import read_audit
 from hatchdoit.layout import Layout
-from hatchdoit.records import StopRecord
-from hatchdoit.schemas import try_load
+from hatchdoit.records.audit import read_audit
+from hatchdoit.records.models import StopRecord
+from hatchdoit.records.schemas import try_load
 
 
 def _ts(value: str) -> float:

@@ -25,8 +25,8 @@ from bench.fixtures import CHECKOUT, HatchProject, Sandbox, doit_argv
 from bench.memory import TreeSampler
 from bench.results import Row, Section, mib, secs
 from bench.sizes import Sizes
-from hatchdoit.gitops import ensure_repo
 from hatchdoit.layout import Layout
+from hatchdoit.steps.gitops import ensure_repo
 
 TARGET_KIB_PER_SESSION = 25 * 1024
 HOLD_HOOK = """#!/usr/bin/env bash

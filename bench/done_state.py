@@ -13,12 +13,12 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from hatchdoit.atomicio import write_json_atomic
+from hatchdoit.agents.tmux import session_name
+from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.layout import Layout, Role
-from hatchdoit.progress import taskspec_progress
+from hatchdoit.observe.progress import taskspec_progress
 from hatchdoit.project import Project, load_project
-from hatchdoit.receipts import write_receipt
-from hatchdoit.records import (
+from hatchdoit.records.models import (
     ChecksRecord,
     DoneRecord,
     LaunchRecord,
@@ -31,7 +31,7 @@ from hatchdoit.records import (
     VerdictRecord,
     WorktreeRecord,
 )
-from hatchdoit.tmux import session_name
+from hatchdoit.records.receipts import write_receipt
 
 COMMIT = "0" * 40
 ATTEMPT = 1

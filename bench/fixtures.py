@@ -58,7 +58,7 @@ def hatchdoit_argv(*args: str) -> list[str]:
     beside = Path(sys.executable).parent / "hatchdoit"
     if beside.is_file():
         return [str(beside), *args]
-    return [sys.executable, "-m", "hatchdoit.cli", *args]
+    return [sys.executable, "-m", "hatchdoit", *args]
 
 
 def run_timed(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 300.0) -> Timed:

@@ -28,14 +28,14 @@ from typing import Any
 from bench.fixtures import Sandbox
 from bench.results import Row, Section, mean, ms, summary
 from bench.sizes import Sizes
+from hatchdoit.agents.tmux import session_name
+from hatchdoit.agents.waiting import DirWatch, wait_until
 from hatchdoit.project import load_project
-from hatchdoit.records import LaunchRecord, StopRecord
-from hatchdoit.schemas import try_load
+from hatchdoit.records.models import LaunchRecord, StopRecord
+from hatchdoit.records.schemas import try_load
 from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.stop_wait import wait_for_stop
-from hatchdoit.tmux import session_name
-from hatchdoit.waiting import DirWatch, wait_until
 
 TID = "T001-STOP-LATENCY"
 POLL_BASELINE = 0.5

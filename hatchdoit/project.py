@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 
 import hatchdoit
-from hatchdoit.config import HatchdoitConfig, load_config
-from hatchdoit.errors import ConfigError, SpecError
+from hatchdoit.agents.profiles import LoadedProfile, load_profile
+from hatchdoit.agents.prompts import TEMPLATE_NAMES, template_path
+from hatchdoit.config.loader import load_config
+from hatchdoit.config.models import HatchdoitConfig
+from hatchdoit.core.errors import ConfigError, SpecError
+from hatchdoit.core.logs import Rotation, get_logger
 from hatchdoit.layout import ROLES, Layout, Role
-from hatchdoit.planning import Plan, drop_dependents_of_missing, load_plan
-from hatchdoit.profiles import LoadedProfile, load_profile
-from hatchdoit.prompts import TEMPLATE_NAMES, template_path
-from hatchdoit.specs import TaskSpec
+from hatchdoit.planning.dependencies import drop_dependents_of_missing
+from hatchdoit.planning.plan import Plan, load_plan
+from hatchdoit.planning.specs import TaskSpec
 
 STOP_HOOK = ("agent", "stop_hook.sh")
 
@@ -62,6 +66,17 @@ class Project:
     @property
     def target_repo(self) -> Path:
         return (self.root / self.config.target.repo).resolve()
+
+    @cached_property
+    def log_rotation(self) -> Rotation:
+        """hatchdoit.yaml's `logs:` rotation and retention."""
+        logs = self.config.logs
+        return Rotation(logs.max_bytes, logs.backups, logs.retention_days)
+
+    def logger(self, component: str) -> logging.Logger:
+        """The JSON-lines logger of `component` (orchestrator, factory, qa, ...), with the
+        project's level and rotation."""
+        return get_logger(self.layout.logs, component, self.config.logs.level, self.log_rotation)
 
     def script(self, *parts: str) -> Path:
         return self.scripts_dir.joinpath(*parts)

@@ -14,8 +14,8 @@ from typing import Any
 from conftest import assert_logs_parse, events, read_log, retry_until
 from projects import HatchProject
 
-from hatchdoit.records import EscalatedRecord, LaunchRecord, Receipt, StopRecord
-from hatchdoit.schemas import load_valid, try_load
+from hatchdoit.records.models import EscalatedRecord, LaunchRecord, Receipt, StopRecord
+from hatchdoit.records.schemas import load_valid, try_load
 
 TID = "AF001-FAULT"
 BACKOFF = {"base": 0.4, "factor": 2.0, "max": 5.0, "jitter": 0.5}

@@ -10,8 +10,8 @@ from typing import Any
 from conftest import events, run_doit
 from projects import HatchProject
 
-from hatchdoit.records import DoneRecord, EscalatedRecord, Receipt, StopRecord
-from hatchdoit.schemas import load_valid
+from hatchdoit.records.models import DoneRecord, EscalatedRecord, Receipt, StopRecord
+from hatchdoit.records.schemas import load_valid
 
 TID = "T001-THING"
 

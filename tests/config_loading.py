@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from hatchdoit.config import CONFIG_FILE, load_config
-from hatchdoit.errors import EXIT_CONFIG, ConfigError
+from hatchdoit.config.loader import CONFIG_FILE, load_config
+from hatchdoit.core.errors import EXIT_CONFIG, ConfigError
 
 
 def write_config(root: Path, data: dict[str, Any] | str) -> Path:

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import settings
 from projects import HatchProject, doit_executable, make_project
 
-from hatchdoit.audit import read_audit as _read_audit_file
+from hatchdoit.records.audit import read_audit as _read_audit_file
 
 T = TypeVar("T")
 

@@ -44,7 +44,7 @@ def hatchdoit(
 ) -> subprocess.CompletedProcess[str]:
     """Run `hatchdoit --root <root> ARGS` as a real process with the project's environment."""
     return subprocess.run(
-        [sys.executable, "-m", "hatchdoit.cli", "--root", str(project.root), *args],
+        [sys.executable, "-m", "hatchdoit", "--root", str(project.root), *args],
         cwd=project.root,
         env={**project.env, "COLUMNS": str(columns), **(env or {})},
         capture_output=True,

@@ -106,8 +106,6 @@ def read_pointer(messages: list[dict[str, Any]]) -> tuple[list[Action], str | No
     return [*actions, Action("Read", {"file_path": pointer, **offset})], None
 
 
-
-
 def _first(pattern: re.Pattern[str], text: str, default: str = "") -> str:
     found = pattern.search(text)
     return found.group(1) if found else default

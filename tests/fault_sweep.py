@@ -24,8 +24,8 @@ from conftest import assert_logs_parse, read_audit, run_doit, tree_hashes
 from projects import HatchProject, doit_executable, make_project, module_body
 from resume_checks import audit_after, audit_lines, finished_steps
 
-from hatchdoit.faults import FAULT_POINTS
-from hatchdoit.records import (
+from hatchdoit.core.testing_faults import FAULT_POINTS
+from hatchdoit.records.models import (
     ChecksRecord,
     DoneRecord,
     EscalatedRecord,
@@ -36,7 +36,7 @@ from hatchdoit.records import (
     VerdictRecord,
     WorktreeRecord,
 )
-from hatchdoit.schemas import try_load
+from hatchdoit.records.schemas import try_load
 
 BUILD = ("--continue",)  # an escalation must not stop the other TaskSpecs' builds
 # The scenario: a plain TaskSpec, one that depends on it, one QA rejects once (done at attempt 2),

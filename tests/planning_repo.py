@@ -1,4 +1,4 @@
-"""Shared by the tests of hatchdoit.planning.load_plan (test_planning_*.py): writing spec files
+"""Shared by the tests of hatchdoit.planning.plan.load_plan (test_planning_*.py): writing spec files
 into a planning repo's `_specs/`, a repo with one FeatSpec (`repo` fixture, imported by the test
 modules that use it), and the check that a plan has exactly one error, naming its file.
 """
@@ -11,15 +11,13 @@ from typing import Any
 import pytest
 import yaml
 
-from hatchdoit.errors import EXIT_CONFIG, SpecError
-from hatchdoit.planning import Plan
+from hatchdoit.core.errors import EXIT_CONFIG, SpecError
+from hatchdoit.planning.plan import Plan
 
 FEAT = "FS-AUTH"
 
 
-def write_md(
-    root: Path, rel: str, front: dict[str, Any], body: str = "Do the work.\n"
-) -> Path:
+def write_md(root: Path, rel: str, front: dict[str, Any], body: str = "Do the work.\n") -> Path:
     path = root / "_specs" / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n" + body

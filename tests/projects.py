@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hatchdoit.config import deep_merge
+from hatchdoit.config.loader import deep_merge
 from hatchdoit.layout import Layout
 
 CHECKOUT = Path(__file__).resolve().parent.parent

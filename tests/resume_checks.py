@@ -15,8 +15,8 @@ from typing import Any
 from conftest import assert_logs_parse, read_audit
 from projects import HatchProject
 
-from hatchdoit.records import Receipt
-from hatchdoit.schemas import load_valid, try_load
+from hatchdoit.records.models import Receipt
+from hatchdoit.records.schemas import load_valid, try_load
 
 
 def finished_steps(project: HatchProject) -> set[tuple[str, str, int]]:

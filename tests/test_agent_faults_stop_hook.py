@@ -30,8 +30,8 @@ from agent_fault_checks import (
 from conftest import background_doit, events, read_log, retry_until, run_doit
 from projects import CHECKOUT, HatchProject
 
-from hatchdoit.records import DoneRecord, LaunchRecord
-from hatchdoit.schemas import load_valid
+from hatchdoit.records.models import DoneRecord, LaunchRecord
+from hatchdoit.records.schemas import load_valid
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ import threading
 
 from projects import HatchProject
 
-from hatchdoit.atomicio import write_json_atomic
+from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.project import load_project
-from hatchdoit.records import LaunchRecord, StopRecord
+from hatchdoit.records.models import LaunchRecord, StopRecord
 from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.stop_wait import wait_for_stop

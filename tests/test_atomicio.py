@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from hatchdoit.atomicio import (
+from hatchdoit.core.atomicio import (
     append_line,
     keep_as_backup,
     read_json,
     write_atomic,
     write_json_atomic,
 )
-from hatchdoit.audit import audit, read_audit
+from hatchdoit.records.audit import audit, read_audit
 
 
 def leftovers(directory: Path) -> list[str]:

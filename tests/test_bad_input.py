@@ -19,8 +19,8 @@ import yaml
 from conftest import run_doit
 from projects import HatchProject, make_project, module_body, write_taskspec
 
-from hatchdoit.records import DoneRecord
-from hatchdoit.schemas import load_valid
+from hatchdoit.records.models import DoneRecord
+from hatchdoit.records.schemas import load_valid
 
 pytestmark = pytest.mark.integration
 
@@ -251,7 +251,7 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> Checked:
             )
         files = write_corpus(project.planning)
         validate = subprocess.run(
-            [sys.executable, "-m", "hatchdoit.cli", "--root", str(project.root), "validate"],
+            [sys.executable, "-m", "hatchdoit", "--root", str(project.root), "validate"],
             cwd=project.root,
             env=project.env,
             capture_output=True,
@@ -337,7 +337,7 @@ def one_taskspec(tmp_path: Path, fields: dict[str, object], body: str) -> HatchP
 
 def validate(project: HatchProject) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hatchdoit.cli", "--root", str(project.root), "validate"],
+        [sys.executable, "-m", "hatchdoit", "--root", str(project.root), "validate"],
         cwd=project.root,
         env=project.env,
         capture_output=True,

@@ -14,8 +14,8 @@ import pytest
 from conftest import events, git, read_log, run_doit
 from projects import HatchProject, module_body
 
-from hatchdoit.records import DoneRecord
-from hatchdoit.schemas import load_valid
+from hatchdoit.records.models import DoneRecord
+from hatchdoit.records.schemas import load_valid
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from build_records import TID, build_ok, done_record, launches, receipt_of, stop
 from conftest import events, git, read_audit, read_json, read_log, tree_hashes
 from projects import HatchProject, module_body
 
-from hatchdoit.records import (
+from hatchdoit.records.models import (
     ChecksRecord,
     LaunchRecord,
     StopRecord,
@@ -26,7 +26,7 @@ from hatchdoit.records import (
     VerdictRecord,
     WorktreeRecord,
 )
-from hatchdoit.schemas import load_valid
+from hatchdoit.records.schemas import load_valid
 
 pytestmark = pytest.mark.integration
 

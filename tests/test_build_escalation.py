@@ -22,8 +22,8 @@ from build_records import (
 from conftest import events, read_audit, read_json, read_log, run_doit
 from projects import HatchProject
 
-from hatchdoit.records import ChecksRecord, LaunchRecord, SummaryRecord, VerdictRecord
-from hatchdoit.schemas import load_valid
+from hatchdoit.records.models import ChecksRecord, LaunchRecord, SummaryRecord, VerdictRecord
+from hatchdoit.records.schemas import load_valid
 
 pytestmark = pytest.mark.integration
 

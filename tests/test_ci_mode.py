@@ -9,8 +9,8 @@ import pytest
 from daily_use import MixedBuild, add_notify, hatchdoit, mixed, notifications
 from projects import HatchProject
 
-from hatchdoit.ci import parse_shard, select_shard, shard_index
-from hatchdoit.errors import ConfigError
+from hatchdoit.cli.ci_loop import parse_shard, select_shard, shard_index
+from hatchdoit.core.errors import ConfigError
 
 pytestmark = pytest.mark.integration
 __all__ = ["mixed"]

@@ -21,8 +21,8 @@ from conftest import events, read_json, run_doit
 from fake_anthropic import FakeAnthropic
 from projects import HatchProject, module_body
 
-from hatchdoit.metrics import stop_usage
-from hatchdoit.records import (
+from hatchdoit.observe.metrics import stop_usage
+from hatchdoit.records.models import (
     DoneRecord,
     EscalatedRecord,
     Receipt,
@@ -30,7 +30,7 @@ from hatchdoit.records import (
     SummaryRecord,
     VerdictRecord,
 )
-from hatchdoit.schemas import load_valid
+from hatchdoit.records.schemas import load_valid
 
 pytestmark = pytest.mark.integration
 

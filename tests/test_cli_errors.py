@@ -5,6 +5,7 @@ an unexpected error."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import sys
 import pytest
 from daily_use import MixedBuild, mixed
 
-from hatchdoit import cli
+from hatchdoit.cli import main as cli
 
 pytestmark = pytest.mark.integration
 __all__ = ["mixed"]
@@ -38,7 +39,7 @@ def run_into_closed_pipe(mixed: MixedBuild, *args: str) -> subprocess.CompletedP
     os.close(read_end)
     try:
         return subprocess.run(
-            [sys.executable, "-m", "hatchdoit.cli", "--root", str(mixed.root), *args],
+            [sys.executable, "-m", "hatchdoit", "--root", str(mixed.root), *args],
             cwd=mixed.root,
             env={**mixed.project.env, "COLUMNS": "200"},
             stdout=write_end,
@@ -68,7 +69,7 @@ def test_head_reads_what_it_wants_and_the_exit_is_0_or_141(mixed: MixedBuild) ->
                 "-c",
                 'set -o pipefail; "$@" | head -3; echo "exit=${PIPESTATUS[0]}" >&2',
                 "bash",
-                *(sys.executable, "-m", "hatchdoit.cli", "--root", str(mixed.root)),
+                *(sys.executable, "-m", "hatchdoit", "--root", str(mixed.root)),
                 *("status", "--json"),
             ],
             env=mixed.project.env,
@@ -87,7 +88,8 @@ def test_a_broken_pipe_elsewhere_is_still_unexpected(
     def notify_reader_left(_args: argparse.Namespace) -> int:
         raise BrokenPipeError(32, "Broken pipe")  # e.g. a notify command that closed its stdin
 
-    monkeypatch.setitem(cli.COMMANDS, "schemas", notify_reader_left)
+    schemas = dataclasses.replace(cli.COMMANDS["schemas"], run=notify_reader_left)
+    monkeypatch.setitem(cli.COMMANDS, "schemas", schemas)
     assert cli.main(["schemas"]) == cli.EXIT_UNEXPECTED
     assert "unexpected error: BrokenPipeError(32, 'Broken pipe')" in capsys.readouterr().err
 

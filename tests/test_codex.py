@@ -14,9 +14,9 @@ from conftest import events, run_doit
 from fake_codex import use_codex, write_fake_codex
 from projects import HatchProject, module_body
 
-from hatchdoit.metrics import stop_usage
-from hatchdoit.records import DoneRecord, EscalatedRecord, Receipt, StopRecord, VerdictRecord
-from hatchdoit.schemas import load_valid
+from hatchdoit.observe.metrics import stop_usage
+from hatchdoit.records.models import DoneRecord, EscalatedRecord, Receipt, StopRecord, VerdictRecord
+from hatchdoit.records.schemas import load_valid
 
 pytestmark = pytest.mark.integration
 

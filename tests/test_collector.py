@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hatchdoit import collector
+from hatchdoit.core import collector
 
 
 @pytest.fixture(autouse=True)

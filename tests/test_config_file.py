@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from config_loading import config_error, write_config
 
-from hatchdoit.config import CONFIG_FILE, HatchdoitConfig, load_config
+from hatchdoit.config.loader import CONFIG_FILE, load_config
+from hatchdoit.config.models import HatchdoitConfig
 
 # --- defaults and the file ---------------------------------------------------------------------
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from config_loading import config_error, write_config
 
-from hatchdoit.config import CONFIG_FILE, load_config
-from hatchdoit.errors import EXIT_CONFIG, ConfigError
+from hatchdoit.config.loader import CONFIG_FILE, load_config
+from hatchdoit.core.errors import EXIT_CONFIG, ConfigError
 
 # --- invalid values ----------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ import pytest
 from config_loading import write_config
 from projects import make_project
 
-from hatchdoit.config import HatchdoitConfig, load_config
+from hatchdoit.config.loader import load_config
+from hatchdoit.config.models import HatchdoitConfig
 from hatchdoit.project import load_project
 
 # --- environment variables ---------------------------------------------------------------------

@@ -20,8 +20,8 @@ import pytest
 from conftest import assert_logs_parse, events, git, run_doit, tree_hashes
 from projects import CHECKOUT, IDENTITY, HatchProject
 
-from hatchdoit.records import DoneRecord, VerdictRecord
-from hatchdoit.schemas import load_valid
+from hatchdoit.records.models import DoneRecord, VerdictRecord
+from hatchdoit.records.schemas import load_valid
 
 pytestmark = pytest.mark.integration
 

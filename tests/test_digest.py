@@ -9,7 +9,7 @@ import pytest
 from projects import HatchProject, make_project
 
 from hatchdoit.project import Project, load_project
-from hatchdoit.receipts import current_receipt, write_receipt
+from hatchdoit.records.receipts import current_receipt, write_receipt
 
 
 @pytest.fixture()

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from projects import CHECKOUT, HatchProject
 
-from hatchdoit import doctor
+from hatchdoit.cli import doctor
+from hatchdoit.cli.doctor_check import Check
+from hatchdoit.cli.doctor_system import check_scripts
 
 pytestmark = pytest.mark.integration
 
@@ -40,16 +42,16 @@ def clean_env(project: HatchProject, **extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def checks_of(project: HatchProject, environ: dict[str, str], name: str) -> list[doctor.Check]:
+def checks_of(project: HatchProject, environ: dict[str, str], name: str) -> list[Check]:
     return [c for c in doctor.run_doctor(project.root, environ) if c.name == name]
 
 
-def statuses(checks: list[doctor.Check]) -> list[str]:
+def statuses(checks: list[Check]) -> list[str]:
     return [c.status for c in checks]
 
 
 def run_cli(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "hatchdoit.doctor", "--root", str(root), *args]
+    argv = [sys.executable, "-m", "hatchdoit", "--root", str(root), "doctor", *args]
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
@@ -112,7 +114,7 @@ def test_a_hook_script_that_cannot_run_fails_with_chmod(tmp_path: Path) -> None:
     shutil.copytree(CHECKOUT / "scripts", resources / "scripts")
     hook = resources / "scripts" / "agent" / "stop_hook.sh"
     hook.chmod(0o644)
-    checks = doctor.check_scripts(resources)
+    checks = check_scripts(resources)
     assert [(c.name, c.status) for c in checks] == [
         ("script stop_hook.sh", "fail"),
         ("stop hook", "ok"),

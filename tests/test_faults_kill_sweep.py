@@ -38,7 +38,7 @@ from fault_sweep import (
 from projects import doit_executable
 from resume_checks import audit_lines
 
-from hatchdoit.faults import FAULT_POINTS
+from hatchdoit.core.testing_faults import FAULT_POINTS
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ from conftest import retry_until, run_doit
 from projects import HatchProject, doit_executable, module_body
 from resume_checks import assert_artifacts_valid_for, audit_after, audit_lines, doit_pids
 
-from hatchdoit.records import DoneRecord, LaunchRecord
-from hatchdoit.schemas import load_valid
+from hatchdoit.records.models import DoneRecord, LaunchRecord
+from hatchdoit.records.schemas import load_valid
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from conftest import git, run_doit, tree_hashes
 from daily_use import hatchdoit
 from projects import HatchProject
 
-from hatchdoit.errors import EXIT_CONFIG
+from hatchdoit.core.errors import EXIT_CONFIG
 
 pytestmark = pytest.mark.integration
 

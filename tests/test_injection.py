@@ -21,9 +21,9 @@ from conftest import read_audit, tree_hashes
 from hostile_text import BODIES, POINTER_EXPECTED, hostile_title, pwned_files
 from projects import CHECKOUT, HatchProject, doit_executable, make_project, module_body
 
-from hatchdoit.planning import load_plan
-from hatchdoit.records import DoneRecord
-from hatchdoit.schemas import load_valid
+from hatchdoit.planning.plan import load_plan
+from hatchdoit.records.models import DoneRecord
+from hatchdoit.records.schemas import load_valid
 
 pytestmark = pytest.mark.integration
 

@@ -36,9 +36,9 @@ from fake_generic_cli import generic_command
 from hostile_text import BODIES, POINTER_EXPECTED, hostile_title, pwned_files
 from projects import HatchProject, make_project, module_body
 
-from hatchdoit.planning import load_plan
-from hatchdoit.records import DoneRecord, VerdictRecord
-from hatchdoit.schemas import load_valid
+from hatchdoit.planning.plan import load_plan
+from hatchdoit.records.models import DoneRecord, VerdictRecord
+from hatchdoit.records.schemas import load_valid
 
 pytestmark = pytest.mark.integration
 

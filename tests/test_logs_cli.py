@@ -18,16 +18,16 @@ from conftest import retry_until
 from daily_use import MixedBuild, hatchdoit, mixed
 from projects import HatchProject
 
-from hatchdoit.logs import (
+from hatchdoit.core.logs import (
     Rotation,
-    get_logger,
     log,
     maintain_logs,
     rotate,
     rotated_files,
     rotation_lock,
 )
-from hatchdoit.logview import _Tail
+from hatchdoit.observe.logview import _Tail
+from hatchdoit.project import load_project
 
 pytestmark = pytest.mark.integration
 __all__ = ["mixed"]
@@ -103,11 +103,11 @@ def test_a_followed_log_is_not_read_in_the_middle_of_a_rotation(tmp_path: Path) 
 def test_logs_follow_keeps_every_line_across_rotations(project: HatchProject) -> None:
     project.configure(logs={"max_bytes": 1500, "backups": 50, "retention_days": 0})
     logs_dir = project.logs
-    logger = get_logger(logs_dir, "orchestrator")
+    logger = load_project(project.root).logger("orchestrator")
     log(logger, logging.INFO, "before follow", taskspec_id="T", seq=-1)
     proc = subprocess.Popen(
         [
-            *(sys.executable, "-m", "hatchdoit.cli", "--root", str(project.root), "logs"),
+            *(sys.executable, "-m", "hatchdoit", "--root", str(project.root), "logs"),
             *("-f", "--json", "--component", "orchestrator", "--component", "qa"),
         ],
         cwd=project.root,
@@ -120,7 +120,7 @@ def test_logs_follow_keeps_every_line_across_rotations(project: HatchProject) ->
     _reader(proc, lines)
     try:
         retry_until(lambda: any("before follow" in ln for ln in lines), what="history line")
-        qa = get_logger(logs_dir, "qa")
+        qa = load_project(project.root).logger("qa")
         for seq in range(120):
             log(logger if seq % 2 else qa, logging.INFO, "line " + "x" * 60, seq=seq)
         assert len(rotated_files(logs_dir / "orchestrator" / "orchestrator.jsonl")) >= 5
@@ -143,8 +143,9 @@ def test_logs_follow_keeps_every_line_across_rotations(project: HatchProject) ->
 WRITER = """
 import logging, sys
 from pathlib import Path
-from hatchdoit.logs import get_logger, log
-logger = get_logger(Path(sys.argv[1]), "orchestrator")
+from hatchdoit.core.logs import log
+from hatchdoit.project import load_project
+logger = load_project(Path(sys.argv[1])).logger("orchestrator")
 for n in range(int(sys.argv[3])):
     log(logger, logging.INFO, "concurrent " + "y" * 80, writer=sys.argv[2], n=n)
 """
@@ -157,7 +158,7 @@ def test_rotation_with_concurrent_writers_loses_and_repeats_nothing(
     per_writer, writers = 400, 4
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(project.logs), str(w), str(per_writer)],
+            [sys.executable, "-c", WRITER, str(project.root), str(w), str(per_writer)],
             env=project.env,
         )
         for w in range(writers)

@@ -13,17 +13,17 @@ from conftest import events, run_doit
 from daily_use import MixedBuild, hatchdoit, mixed
 from projects import HatchProject
 
-from hatchdoit.atomicio import write_json_atomic
-from hatchdoit.metrics import (
+from hatchdoit.core.atomicio import write_json_atomic
+from hatchdoit.observe.metrics import (
     compute_metrics,
     finish_results,
     percentile,
     stop_usage,
     summary_lines,
 )
+from hatchdoit.observe.prometheus import to_prometheus
 from hatchdoit.project import load_project
-from hatchdoit.prometheus import to_prometheus
-from hatchdoit.records import LaunchRecord, StopRecord
+from hatchdoit.records.models import LaunchRecord, StopRecord
 
 pytestmark = pytest.mark.integration
 __all__ = ["mixed"]

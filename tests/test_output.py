@@ -13,7 +13,7 @@ import pytest
 from conftest import run_doit
 from projects import HatchProject, doit_executable, module_body
 
-from hatchdoit.reporter import StepFailed
+from hatchdoit.build.reporter import StepFailed
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""A planning repo's problems (hatchdoit.planning.load_plan): one error per problem, naming the
+"""A planning repo's problems (hatchdoit.planning.plan.load_plan): one error per problem, naming the
 file, the field and a fix, while the good specs still load; and raise_errors, one line per error.
 """
 
@@ -11,8 +11,9 @@ import pytest
 import yaml
 from planning_repo import FEAT, only_error, repo, task_front, write_md, write_raw, write_task
 
-from hatchdoit.errors import EXIT_CONFIG, SpecErrors
-from hatchdoit.planning import MAX_SPEC_BYTES, load_plan
+from hatchdoit.core.errors import EXIT_CONFIG, SpecErrors
+from hatchdoit.planning.frontmatter import MAX_SPEC_BYTES
+from hatchdoit.planning.plan import load_plan
 
 __all__ = ["repo"]  # fixtures
 
@@ -89,9 +90,7 @@ def test_blank_body_is_one_error_naming_body(repo: Path) -> None:
 
 
 def test_key_given_twice_is_one_error_naming_the_key(repo: Path) -> None:
-    path = write_raw(
-        repo, "t.md", "---\nid: T-TS-A\ntitle: t\nid: T-TS-B\n---\nDo the work.\n"
-    )
+    path = write_raw(repo, "t.md", "---\nid: T-TS-A\ntitle: t\nid: T-TS-B\n---\nDo the work.\n")
     err = only_error(load_plan(repo), path)
     assert err.field == "id" and "given twice (lines 2 and 4)" in err.message
 

@@ -1,4 +1,4 @@
-"""Loading a valid planning repo's `_specs/` (hatchdoit.planning.load_plan): TaskSpecs in
+"""Loading a valid planning repo's `_specs/` (hatchdoit.planning.plan.load_plan): TaskSpecs in
 dependency order, bodies handed over verbatim (also as a hypothesis property), plain YAML specs,
 what is ignored, and the parse cache.
 """
@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from planning_repo import FEAT, only_error, repo, task_front, write_md, write_raw, write_task
 
-from hatchdoit.planning import load_plan
-from hatchdoit.specs import FeatSpec, TaskSpec
+from hatchdoit.planning.plan import load_plan
+from hatchdoit.planning.specs import FeatSpec, TaskSpec
 
 __all__ = ["repo"]  # fixtures
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from projects import CHECKOUT
 
-from hatchdoit.errors import ConfigError, StepError
-from hatchdoit.proc import run
-from hatchdoit.prompts import TEMPLATE_NAMES, render_prompt, template_path
+from hatchdoit.agents.prompts import TEMPLATE_NAMES, render_prompt, template_path
+from hatchdoit.core.errors import ConfigError, StepError
+from hatchdoit.core.proc import run
 
 # --------------------------------------------------------------------------------------------
 # proc.run

@@ -1,5 +1,5 @@
-"""Agent profiles and what a launch derives from them (hatchdoit.profiles, hatchdoit.agent_setup),
-the generic profile end to end with agents/examples/generic_agent.py, and `hatchdoit doctor`.
+"""Agent profiles and what a launch derives from them (hatchdoit.agents.profiles and .setup), the
+generic profile end to end with agents/examples/generic_agent.py, and `hatchdoit doctor`.
 The stop hook's guard and the headless runner are in test_stop_guard.py."""
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from conftest import run_doit
 from fake_generic_cli import generic_command
 from projects import CHECKOUT, HatchProject, module_body
 
-from hatchdoit import doctor
-from hatchdoit.agent_setup import SessionPaths, passthrough_env, prepare_session
-from hatchdoit.errors import ConfigError
-from hatchdoit.profiles import AgentProfile, LoadedProfile, load_profile, render_argv
-from hatchdoit.records import DoneRecord, StopRecord
-from hatchdoit.schemas import load_valid
+from hatchdoit.agents.profiles import AgentProfile, LoadedProfile, load_profile, render_argv
+from hatchdoit.agents.setup import SessionPaths, passthrough_env, prepare_session
+from hatchdoit.cli import doctor
+from hatchdoit.cli.doctor_check import Check
+from hatchdoit.cli.main import main as cli_main
+from hatchdoit.core.errors import ConfigError
+from hatchdoit.records.models import DoneRecord, StopRecord
+from hatchdoit.records.schemas import load_valid
 
 AGENTS = CHECKOUT / "agents"
 SCRIPTS = CHECKOUT / "scripts"
@@ -309,7 +311,7 @@ def test_doctor_reports_profiles_and_fails_for_a_used_missing_cli(
         "ANTHROPIC_API_KEY": "k",
     }
     checks = doctor.run_doctor(project.root, environ)
-    by_name: dict[str, list[doctor.Check]] = {}
+    by_name: dict[str, list[Check]] = {}
     for check in checks:
         by_name.setdefault(check.name, []).append(check)
     assert {c.status for c in by_name["tmux"] + by_name["git"] + by_name["config"]} == {"ok"}
@@ -322,7 +324,7 @@ def test_doctor_reports_profiles_and_fails_for_a_used_missing_cli(
 
     project.configure(agents={"factory": "codex", "qa": "scripted"})
     code = subprocess.run(
-        [sys.executable, "-m", "hatchdoit.doctor", "--root", str(project.root), "--json"],
+        [sys.executable, "-m", "hatchdoit", "--root", str(project.root), "doctor", "--json"],
         env={**project.env, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
@@ -333,5 +335,5 @@ def test_doctor_reports_profiles_and_fails_for_a_used_missing_cli(
     assert [c["name"] for c in failed] == [
         "agent codex"
     ] and "npm install -g @openai/codex" in failed[0]["fix"]
-    assert doctor.main(["--root", str(project.root), "--profile", "scripted"]) == 0
+    assert cli_main(["--root", str(project.root), "doctor", "--profile", "scripted"]) == 0
     assert "doctor:" in capsys.readouterr().out

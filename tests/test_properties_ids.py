@@ -14,9 +14,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from property_strategies import SETTINGS, any_ids
 
+from hatchdoit.agents.tmux import session_name
 from hatchdoit.layout import Layout
-from hatchdoit.specs import ID_PATTERN, check_id
-from hatchdoit.tmux import session_name
+from hatchdoit.planning.specs import ID_PATTERN, check_id
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 

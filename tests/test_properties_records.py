@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from property_strategies import SETTINGS, taskspec_fields
 from pydantic import BaseModel, ValidationError
 
-from hatchdoit.records import (
+from hatchdoit.planning.specs import TaskSpec
+from hatchdoit.records.models import (
     ChecksRecord,
     DoneRecord,
     EscalatedRecord,
@@ -27,8 +28,7 @@ from hatchdoit.records import (
     VerdictRecord,
     WorktreeRecord,
 )
-from hatchdoit.schemas import schema_for
-from hatchdoit.specs import TaskSpec
+from hatchdoit.records.schemas import schema_for
 
 # --------------------------------------------------------------------------------------------
 # Artifact records: JSON Schema <-> pydantic

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from property_strategies import SETTINGS
 
-from hatchdoit.logs import redact
+from hatchdoit.core.logs import redact
 
 # --------------------------------------------------------------------------------------------
 # Redaction

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from property_strategies import SETTINGS, safe_text, taskspec_fields
 
-from hatchdoit.planning import load_plan
+from hatchdoit.planning.plan import load_plan
 
 # --------------------------------------------------------------------------------------------
 # The spec parser

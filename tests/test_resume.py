@@ -20,14 +20,12 @@ from conftest import assert_logs_parse, background_doit, events, read_audit, ret
 from projects import HatchProject, module_body
 from resume_checks import finished_steps
 
-from hatchdoit.records import DoneRecord, LaunchRecord, Receipt, WorktreeRecord
-from hatchdoit.schemas import load_valid, try_load
+from hatchdoit.records.models import DoneRecord, LaunchRecord, Receipt, WorktreeRecord
+from hatchdoit.records.schemas import load_valid, try_load
 
 pytestmark = pytest.mark.integration
 
 TID = "R001-RESUME"
-
-
 
 
 def sigkill(proc: subprocess.Popen[str]) -> None:
@@ -221,7 +219,7 @@ def test_kill_between_launch_and_prompt_delivery(
     project.add_taskspec(TID, max_attempts=1)
     build_ok(project, f"worktree:{TID}")
 
-    from hatchdoit import actions
+    from hatchdoit.build import actions
     from hatchdoit.steps import agent_session
 
     def killed(*_args: Any, **_kwargs: Any) -> None:

@@ -1,4 +1,4 @@
-"""Exported JSON Schemas and validation of agent-written files (hatchdoit.schemas)."""
+"""Exported JSON Schemas and validation of agent-written files (hatchdoit.records.schemas)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from hatchdoit.records import DoneRecord, SummaryRecord, VerdictRecord
-from hatchdoit.schemas import (
+from hatchdoit.records.models import DoneRecord, SummaryRecord, VerdictRecord
+from hatchdoit.records.schemas import (
     SCHEMA_MODELS,
     InvalidArtifact,
     dumps,

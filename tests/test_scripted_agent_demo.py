@@ -52,7 +52,7 @@ def test_demo_plan_shape() -> None:
         ]
     assert [s["id"] for s in taskspecs.values() if s.get("scripted", {}).get("qa") == "reject-once"]
     assert any(spec["depends_on"] for spec in taskspecs.values())
-    planning = pytest.importorskip("hatchdoit.planning")
+    planning = pytest.importorskip("hatchdoit.planning.plan")
     plan = planning.load_plan(DEMO / "planning")
     assert plan.errors == [] and set(plan.taskspecs) == set(taskspecs)
 

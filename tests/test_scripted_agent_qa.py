@@ -62,7 +62,7 @@ def test_qa_verdicts(
 def test_outputs_validate_against_orchestrator_records(
     start_agent: Callable[..., Agent],
 ) -> None:
-    records = pytest.importorskip("hatchdoit.records")
+    records = pytest.importorskip("hatchdoit.records.models")
     factory = start_agent()
     factory.ask(request("implement", file_block("a.py", "x = 1\n")))
     records.SummaryRecord.model_validate(factory.json_file("summary.json"))

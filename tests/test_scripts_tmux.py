@@ -25,7 +25,7 @@ from script_harness import (
     tmux,
 )
 
-from hatchdoit.tmux import session_name
+from hatchdoit.agents.tmux import session_name
 
 pytestmark = pytest.mark.integration
 
@@ -359,7 +359,7 @@ def refuses_session(script: Path, name: str, socket: str, tmp: Path, env: dict[s
 def test_session_names_follow_hatchdoits_rule(
     script: Path, socket_name: str, tmp_path: Path, env: dict[str, str]
 ) -> None:
-    """The scripts accept exactly the characters hatchdoit.tmux.session_name keeps, and no
+    """The scripts accept exactly the characters hatchdoit.agents.tmux.session_name keeps, and no
     leading '-'; so every name hatchdoit makes is accepted and nothing tmux would rewrite is."""
     for char in map(chr, range(1, 128)):
         raw = f"A{char}B"

@@ -1,4 +1,4 @@
-"""TaskSpec / FeatSpec / ScriptedPlan validation (hatchdoit.specs)."""
+"""TaskSpec / FeatSpec / ScriptedPlan validation (hatchdoit.planning.specs)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from hatchdoit.specs import AgentChoice, FeatSpec, ScriptedPlan, TaskSpec, check_id
+from hatchdoit.planning.specs import AgentChoice, FeatSpec, ScriptedPlan, TaskSpec, check_id
 
 GOOD_ID = "001-TS-2025-08-18-JWT-MIDDLEWARE"
 

@@ -16,8 +16,8 @@ from conftest import background_doit, doit_output, events, retry_until, run_doit
 from projects import HatchProject
 from state_safety import TID, problem_lines
 
-from hatchdoit.records import DoneRecord
-from hatchdoit.schemas import load_valid
+from hatchdoit.records.models import DoneRecord
+from hatchdoit.records.schemas import load_valid
 
 pytestmark = pytest.mark.integration
 

@@ -24,9 +24,9 @@ from daily_use import hatchdoit
 from projects import CHECKOUT, HatchProject, make_project
 from state_safety import TID, problem_lines
 
-from hatchdoit.logs import JsonLinesHandler, get_logger, log
-from hatchdoit.records import DoneRecord, LaunchRecord
-from hatchdoit.schemas import load_valid, try_load
+from hatchdoit.core.logs import JsonLinesHandler, get_logger, log
+from hatchdoit.records.models import DoneRecord, LaunchRecord
+from hatchdoit.records.schemas import load_valid, try_load
 
 pytestmark = pytest.mark.integration
 

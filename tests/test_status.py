@@ -18,10 +18,10 @@ from conftest import events, popen_doit, retry_until, run_doit
 from daily_use import MixedBuild, hatchdoit, mixed, notifications
 from projects import HatchProject
 
-from hatchdoit.audit import audit
-from hatchdoit.notify import send
+from hatchdoit.agents.tmux import session_name
+from hatchdoit.observe.notify import send
 from hatchdoit.project import load_project
-from hatchdoit.tmux import session_name
+from hatchdoit.records.audit import audit
 
 pytestmark = pytest.mark.integration
 __all__ = ["mixed"]  # the session fixture, imported for pytest
@@ -302,6 +302,36 @@ def test_a_failing_or_slow_notify_command_is_logged_not_raised(project: HatchPro
         "notify build_failed: could not run: No such file or directory",
     ]
     assert all(w["level"] == "WARN" and w["operation"] == "notify" for w in warnings)
+
+
+def test_an_escalation_whose_send_failed_is_sent_by_the_next_build(project: HatchProject) -> None:
+    """The notice of an escalation stays pending while the notify command fails; the next build
+    (which runs no step of that TaskSpec) sends it, once."""
+    project.add_taskspec("E", scripted={"factory": ["fail-tests"]}, max_attempts=1)
+    out = project.root.parent / "sent"
+    gate = project.root.parent / "notify-works"
+    script = (
+        "import json, pathlib, sys\n"
+        f"if not pathlib.Path({str(gate)!r}).exists(): sys.exit(3)\n"
+        "doc = json.load(sys.stdin)\n"
+        f"d = pathlib.Path({str(out)!r}); d.mkdir(exist_ok=True)\n"
+        "name = doc['event'] + '-' + str(len(list(d.iterdir()))) + '.json'\n"
+        "(d / name).write_text(json.dumps(doc))\n"
+    )
+    project.configure(notify={"command": [sys.executable, "-c", script], "events": ["escalated"]})
+    assert run_doit(project).returncode != 0
+    pending = sorted((project.logs / "notify" / "pending").glob("*.json"))
+    assert [p.name for p in pending] == [
+        f"escalated-E-{load_project(project.root).digest('E')[:16]}.json"
+    ]
+    assert not out.exists()
+    gate.touch()
+    assert run_doit(project).returncode != 0  # still escalated: no step of E runs
+    sent = notifications(out)
+    assert [(n["event"], n["taskspec_id"]) for n in sent] == [("escalated", "E")]
+    assert not list((project.logs / "notify" / "pending").glob("*.json"))
+    assert run_doit(project).returncode != 0
+    assert len(notifications(out)) == 1, "sent once"
 
 
 def test_a_big_plan_lists_only_what_asks_for_attention(project: HatchProject) -> None:

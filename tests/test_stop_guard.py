@@ -1,4 +1,4 @@
-"""The stop hook (scripts/agent/stop_hook.sh -> hatchdoit.stop_hook): the guard that blocks a
+"""The stop hook (scripts/agent/stop_hook.sh -> hatchdoit.agents.stop_hook): the guard that blocks a
 Claude Code stop without a summary or verdict, StopFailure / SessionEnd, the notes a headless
 runner collects; the marker hook; and the headless runner's decisions (hatchdoit.headless)."""
 
@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from projects import CHECKOUT
 
-from hatchdoit import headless, stop_hook
-from hatchdoit.records import StopRecord
-from hatchdoit.schemas import load_valid
+from hatchdoit.agents import headless
+from hatchdoit.agents.transcript import transcript_usage
+from hatchdoit.records.models import StopRecord
+from hatchdoit.records.schemas import load_valid
 
 STOP_HOOK = CHECKOUT / "scripts" / "agent" / "stop_hook.sh"
 MARKER_HOOK = CHECKOUT / "scripts" / "agent" / "marker_hook.sh"
@@ -173,7 +174,7 @@ def test_transcript_lines_holding_unicode_line_separators_still_count(tmp_path: 
     }
     line = json.dumps({"type": "assistant", "message": message}, ensure_ascii=False)
     transcript.write_text(line + "\n", encoding="utf-8")
-    found = stop_hook.transcript_usage(transcript)
+    found = transcript_usage(transcript)
     assert found["num_turns"] == 1 and found["usage"]["input_tokens"] == 7, found
 
 

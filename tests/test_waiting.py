@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from hatchdoit.waiting import DirWatch, wait_until
+from hatchdoit.agents.waiting import DirWatch, wait_until
 
 # Far above the ~1 ms an inotify wake takes, far below watchdog's 0.5 s hold of a rename's
 # first half; a median over several waits, so one slow moment of the machine cannot decide it.

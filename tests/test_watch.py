@@ -15,7 +15,7 @@ from conftest import popen_doit, retry_until
 from daily_use import hatchdoit
 from projects import HatchProject
 
-from hatchdoit.tmux import session_name
+from hatchdoit.agents.tmux import session_name
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ def test_watch_shows_sessions_with_attach_commands_and_exits_when_idle(
 
     command = shlex.join(
         [
-            *(sys.executable, "-m", "hatchdoit.cli", "--root", str(project.root), "watch"),
+            *(sys.executable, "-m", "hatchdoit", "--root", str(project.root), "watch"),
             *("--exit-when-idle", "--tick", "0.5"),
         ]
     )

@@ -32,7 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from hatchdoit.stop_hook import REQUIRED_ENV, build_record, log_line, sidecar, write_stop
+from hatchdoit.agents.stop_hook import REQUIRED_ENV, build_record, log_line, sidecar, write_stop
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hatchdoit.errors import ConfigError
+from hatchdoit.core.errors import ConfigError
 
 _WHOLE_PLACEHOLDER = re.compile(r"^\{(param_[A-Za-z0-9_]+)\}$")
 
@@ -86,7 +86,7 @@ class AgentProfile(BaseModel):
     options: list[ArgOption] = Field(default_factory=list)
     setup: Literal["none", "claude", "codex"] = Field(
         default="none",
-        description="Per-session seeding by hatchdoit.agent_setup: claude writes a --settings "
+        description="Per-session seeding by hatchdoit/agents/setup.py: claude writes a --settings "
         "file with hooks and a config home; codex wires notify to the stop hook",
     )
     env_passthrough: list[str] = Field(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from string import Template
 
-from hatchdoit.errors import ConfigError
+from hatchdoit.core.errors import ConfigError
 
 TEMPLATE_NAMES = ("factory", "qa", "summary")
 

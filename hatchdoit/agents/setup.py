@@ -1,42 +1,33 @@
-"""Per-session set-up of real agent CLIs: the placeholders, environment and files one launch needs.
+"""Per-session set-up of an agent CLI: the placeholders, environment and files one launch needs.
 
-`setup: claude` (Claude Code, interactive or `-p`):
-- a `--settings` file under the run's directory with hatchdoit's hooks: SessionStart writes the
-  ready marker, UserPromptSubmit counts submitted prompts, Stop / StopFailure / SessionEnd call
-  scripts/agent/stop_hook.sh (which may block a stop without a summary, see hatchdoit.stop_hook);
-- a config home of the run's own (`CLAUDE_CONFIG_DIR`, its `.claude.json`) that pre-answers the
-  first-run onboarding, the folder-trust dialog for the worktree, the bypass-permissions
-  confirmation (only with `skip_permissions`) and the "use this API key?" question. The user's own
-  `~/.claude` and `~/.claude.json` are never read or written. With `config_home: user` the
-  user's config home is used as it is (nothing is seeded).
-`setup: codex` (`codex exec`): notify wired to stop_hook.sh (`agent-turn-complete`, JSON payload
-as the last argument) and the summary/verdict directory made writable in the sandbox, both as
-`-c key=value` overrides: the user's `~/.codex/config.toml` is not touched.
-
-Every setup passes the profile's `env_passthrough` variables from hatchdoit's environment (auth
-such as ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN / ANTHROPIC_BASE_URL), so a tmux server started
-earlier with another environment cannot hand a session stale credentials.
+What is the same for every CLI is here: the placeholders, the variables a profile passes through
+(`env_passthrough`: auth such as ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN / ANTHROPIC_BASE_URL, so
+a tmux server started earlier with another environment cannot hand a session stale credentials),
+the executable, the rendered argv. What a CLI needs besides is its own module, named by the
+profile's `setup:` in CLI_SETUPS: claude.py (a --settings file with hooks, a config home), codex.py
+(notify and the writable output directory as -c overrides).
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
-import re
-import shlex
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.atomicio import read_json, write_json_atomic
-from hatchdoit.errors import ConfigError
-from hatchdoit.profiles import LoadedProfile, merged_params, param_values, render, render_argv
-from hatchdoit.waiting import DirWatch, wait_until
+from hatchdoit.agents import claude, codex
+from hatchdoit.agents.profiles import (
+    LoadedProfile,
+    merged_params,
+    param_values,
+    render,
+    render_argv,
+)
+from hatchdoit.core.errors import ConfigError
 
-HOOK_TIMEOUT_S = 120
 NEVER_PASSED = ("HATCHDOIT_*", "CLAUDE_CONFIG_DIR", "TMUX", "TMUX_PANE")
 
 
@@ -102,6 +93,13 @@ def output_dir(role: str, extra_env: Mapping[str, str], logs_dir: Path) -> Path:
     return Path(value).parent if value else logs_dir
 
 
+# profile `setup:` -> what that CLI's sessions need besides the generic part (one module per CLI)
+CliSetup = Callable[
+    [SessionPaths, Mapping[str, Any], Mapping[str, str], dict[str, str], dict[str, str]], None
+]
+CLI_SETUPS: dict[str, CliSetup] = {"claude": claude.prepare, "codex": codex.prepare}
+
+
 def prepare_session(
     loaded: LoadedProfile,
     *,
@@ -138,127 +136,14 @@ def prepare_session(
     env = passthrough_env(profile.env_passthrough, environ)
     if profile.stop_guard:
         env["HATCHDOIT_STOP_GUARD"] = str(profile.stop_guard)
-    if profile.setup == "claude":
-        all_values["settings_file"] = str(write_claude_settings(paths))
-        if str(params.get("config_home", "run")) != "user":
-            trusted = [paths.worktree, out_dir, Path(all_values["prompt_dir"])]
-            home = seed_claude_home(paths, trusted, params, environ)
-            env["CLAUDE_CONFIG_DIR"] = str(home)
-        elif environ.get("CLAUDE_CONFIG_DIR"):
-            env["CLAUDE_CONFIG_DIR"] = environ["CLAUDE_CONFIG_DIR"]
-    elif profile.setup == "codex":
-        all_values["codex_notify"] = "notify=" + toml_array(
-            [str(paths.scripts_dir / "agent" / "stop_hook.sh"), "agent-turn-complete"]
-        )
-        all_values["codex_writable"] = "sandbox_workspace_write.writable_roots=" + toml_array(
-            [str(out_dir)]
-        )
+    cli_setup = CLI_SETUPS.get(profile.setup)
+    if cli_setup is not None:
+        cli_setup(paths, params, environ, all_values, env)
     if profile.setup != "none":
         paths.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         out_dir.mkdir(parents=True, exist_ok=True)  # an --add-dir that does not exist is ignored
     argv = render_argv(profile, all_values, params, loaded.path)
     return SessionSetup(values=all_values, env=env, argv=argv)
-
-
-def toml_array(items: list[str]) -> str:
-    """A TOML array of basic strings (JSON string escapes are valid TOML escapes)."""
-    return "[" + ", ".join(json.dumps(item) for item in items) + "]"
-
-
-# ----------------------------------------------------------------------------------------------
-# Claude Code
-
-
-def claude_settings(scripts_dir: Path) -> dict[str, Any]:
-    """The hooks block of a `--settings` file (commands are quoted paths, no TaskSpec text)."""
-    marker = str(scripts_dir / "agent" / "marker_hook.sh")
-    stop = str(scripts_dir / "agent" / "stop_hook.sh")
-
-    def hook(*argv: str) -> list[dict[str, Any]]:
-        command = {"type": "command", "command": shlex.join(argv), "timeout": HOOK_TIMEOUT_S}
-        return [{"hooks": [command]}]
-
-    return {
-        "hooks": {
-            "SessionStart": hook(marker, "ready"),
-            "UserPromptSubmit": hook(marker, "submitted"),
-            "Stop": hook(stop, "Stop"),
-            "StopFailure": hook(stop, "StopFailure"),
-            "SessionEnd": hook(stop, "SessionEnd"),
-        }
-    }
-
-
-def write_claude_settings(paths: SessionPaths) -> Path:
-    paths.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    settings = paths.run_dir / "claude-settings.json"
-    write_json_atomic(settings, claude_settings(paths.scripts_dir))
-    return settings
-
-
-def seed_claude_home(
-    paths: SessionPaths,
-    trusted: list[Path],
-    params: Mapping[str, Any],
-    environ: Mapping[str, str],
-) -> Path:
-    """The run's config home: `.claude.json` answering the start-up dialogs before they ask
-    (folder trust for `trusted`: the worktree and the --add-dir output directory).
-
-    A relaunch of the same run keeps what Claude Code wrote there and re-applies the answers."""
-    home = paths.run_dir / "claude-home"
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    config_file = home / ".claude.json"
-    try:
-        loaded = read_json(config_file)
-        state: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
-    except (OSError, ValueError):
-        state = {}
-    state["hasCompletedOnboarding"] = True
-    state.setdefault("numStartups", 1)
-    projects = state.setdefault("projects", {})
-    for folder in {str(f) for f in trusted} | {os.path.realpath(f) for f in trusted}:
-        entry = projects.setdefault(folder, {})
-        entry.update(hasTrustDialogAccepted=True, hasCompletedProjectOnboarding=True)
-    if params.get("skip_permissions"):
-        state["bypassPermissionsModeAccepted"] = True
-    key = environ.get("ANTHROPIC_API_KEY")
-    if key:
-        # Claude Code remembers an approved key by its last 20 characters.
-        responses = state.setdefault("customApiKeyResponses", {"approved": [], "rejected": []})
-        approved = responses.setdefault("approved", [])
-        if key[-20:] not in approved:
-            approved.append(key[-20:])
-        responses["rejected"] = [k for k in responses.get("rejected", []) if k != key[-20:]]
-    write_json_atomic(config_file, state)
-    config_file.chmod(0o600)
-    return home
-
-
-# ----------------------------------------------------------------------------------------------
-# Readiness of a TUI
-
-
-def screen_ready(
-    capture: Callable[[], str | None],
-    pattern: str,
-    *,
-    wake_dir: Path,
-    timeout: float,
-    poll: float,
-) -> bool:
-    """Wait until the captured screen matches `pattern` (True), the session is gone or time is up
-    (False). Pane output lands in the pipe-pane log in `wake_dir`, so inotify wakes each check."""
-    regex = re.compile(pattern, re.MULTILINE)
-
-    def check() -> bool | None:
-        screen = capture()
-        if screen is None:
-            return False
-        return True if regex.search(screen) else None
-
-    with DirWatch(wake_dir) as watch:
-        return bool(wait_until(check, watch=watch, timeout=timeout, poll=poll))
 
 
 def validate_templates(

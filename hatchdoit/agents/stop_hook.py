@@ -5,11 +5,8 @@ or stdin (Claude Code hooks). Paths and the run token come from the environment 
 gave the agent's session.
 
 - Stop with a guard (HATCHDOIT_STOP_GUARD=N > 0, set for Claude profiles): while the factory's
-  summary (or QA's verdict) is missing or invalid, print Claude Code's block decision
-  `{"decision": "block", "reason": "..."}` naming exactly what to write where, at most N times per
-  run, and not again when the agent was already blocked (`stop_hook_active`) and ignored it. The
-  orchestrator's summary injection stays the fallback. Otherwise nothing is printed, so the agent
-  may stop.
+  summary (or QA's verdict) is missing or invalid, the block decision stop_guard.py makes is
+  printed instead of a stop. Otherwise nothing is printed, so the agent may stop.
 - HATCHDOIT_HOOK_NOTES set (a headless runner, hatchdoit.headless, owns the stop): the event is
   appended there as a JSON line, and the runner writes the `.stop` when the CLI exits.
 - SessionEnd after this run already has a `.stop` is only logged: the stop record stays the stop.
@@ -21,9 +18,9 @@ import json
 import os
 import sys
 
-from hatchdoit.atomicio import append_line, read_json, write_json_atomic
-from hatchdoit.audit import audit
-from hatchdoit.clock import now_iso
+from hatchdoit.core.atomicio import append_line, read_json, write_json_atomic
+from hatchdoit.core.clock import now_iso
+from hatchdoit.records.audit import audit
 
 # Not typing.TYPE_CHECKING: importing typing costs the stop hook's Python 3 ms at every stop.
 TYPE_CHECKING = False
@@ -33,7 +30,7 @@ if TYPE_CHECKING:
 # Every agent stop runs this module in a fresh interpreter, so it imports the standard library
 # and hatchdoit's small file helpers only: pydantic (the records and schemas) is loaded just for
 # the Stop guard's check of a summary or verdict. The stop file is validated as a StopRecord
-# (hatchdoit.records) by the orchestrator that reads it.
+# (hatchdoit.records.models) by the orchestrator that reads it.
 
 EVENTS = {
     "stop": "stop",
@@ -71,13 +68,6 @@ KEPT_PAYLOAD_KEYS = (
     "last-assistant-message",
 )
 MESSAGE_LIMIT = 4000
-TRANSCRIPT_LIMIT = 64 * 1024 * 1024
-SUMMARY_FIELDS = (
-    'taskspec_id ("{tid}"), agent_type ("factory"), iteration ({attempt}), '
-    "status (completed|failed|partial), implementation_files (list of paths), "
-    'test_results ({{"passed": N, "failed": N}}), loc_analysis ({{"actual": N, "cap": {cap}}}), '
-    "next_steps (list of strings), handover_notes (text)"
-)
 
 
 def read_payload(args: list[str]) -> dict[str, Any]:
@@ -104,47 +94,6 @@ def sidecar(env: dict[str, str], suffix: str) -> str:
     return f"{stem}.{suffix}"
 
 
-# ----------------------------------------------------------------------------------------------
-# What the agent reported
-
-
-def transcript_usage(path: str) -> dict[str, Any]:
-    """Token usage, turns and model summed from a Claude Code transcript (JSON lines); {} when
-    it cannot be read. Streaming writes one line per content block, so usage counts per message."""
-    try:
-        if os.stat(path).st_size > TRANSCRIPT_LIMIT:
-            return {}
-        # split("\n"), not splitlines(): JSON strings may hold U+2028, U+2029 and U+0085 raw
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            lines = fh.read().split("\n")
-    except OSError:
-        return {}
-    per_message: dict[str, dict[str, Any]] = {}
-    model = ""
-    for line in lines:
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        message = entry.get("message") if isinstance(entry, dict) else None
-        if entry.get("type") != "assistant" or not isinstance(message, dict):
-            continue
-        usage = message.get("usage")
-        if isinstance(usage, dict):
-            per_message[str(message.get("id") or len(per_message))] = usage
-        model = str(message.get("model") or model)
-    keys = (
-        "input_tokens",
-        "output_tokens",
-        "cache_creation_input_tokens",
-        "cache_read_input_tokens",
-    )
-    totals = {k: sum(int(u.get(k) or 0) for u in per_message.values()) for k in keys}
-    if not per_message:
-        return {}
-    return {"usage": totals, "num_turns": len(per_message), "model": model}
-
-
 def kept_payload(event: str, payload: dict[str, Any]) -> dict[str, Any]:
     kept = {k: payload[k] for k in KEPT_PAYLOAD_KEYS if k in payload}
     for key in ("last_assistant_message", "last-assistant-message"):
@@ -157,6 +106,8 @@ def kept_payload(event: str, payload: dict[str, Any]) -> dict[str, Any]:
     kept["stop_reason"] = stop_reason(event, payload)
     transcript = payload.get("transcript_path")
     if event != "session_end" and isinstance(transcript, str) and transcript:
+        from hatchdoit.agents.transcript import transcript_usage
+
         for key, value in transcript_usage(transcript).items():
             kept.setdefault(key, value)
     return kept
@@ -173,7 +124,7 @@ def stop_reason(event: str, payload: dict[str, Any]) -> str:
 
 
 def build_record(event_arg: str, payload: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
-    """The stop document: a StopRecord's fields (hatchdoit.records), as JSON values."""
+    """The stop document: a StopRecord's fields (hatchdoit.records.models), as JSON values."""
     stop_file = env["HATCHDOIT_STOP_FILE"]
     token = env["HATCHDOIT_RUN_TOKEN"]
     seq = 1
@@ -243,93 +194,6 @@ def log_line(env: dict[str, str], msg: str, level: str = "INFO", **fields: Any) 
     append_line(os.path.join(logs_dir, "hooks", "hooks.jsonl"), json.dumps(entry, default=str))
 
 
-# ----------------------------------------------------------------------------------------------
-# The guard: no stop without the role's output file
-
-
-def output_problem(env: dict[str, str]) -> tuple[str, str] | None:
-    """(problem, instruction) when the role's output file is missing or invalid, else None."""
-    if sys.flags.no_site:  # started with -S by stop_hook.sh: pydantic is in site-packages
-        import site
-
-        site.main()
-    from pathlib import Path
-
-    from hatchdoit.records import SummaryRecord, VerdictRecord
-    from hatchdoit.schemas import handover_problem
-
-    tid, attempt = env["HATCHDOIT_TASKSPEC_ID"], int(env["HATCHDOIT_ATTEMPT"])
-    if env["HATCHDOIT_ROLE"] == "factory":
-        path_text = env.get("HATCHDOIT_SUMMARY_FILE")
-        if not path_text:
-            return None
-        fields = SUMMARY_FIELDS.format(
-            tid=tid, attempt=attempt, cap=env.get("HATCHDOIT_LOC_CAP", "N")
-        )
-        instruction = (
-            f"hatchdoit-summary-required: before you stop, write your implementation summary as "
-            f"JSON to `{path_text}`. It must be one JSON object with exactly these fields: "
-            f"{fields}. Write the file with your file-writing tool, then stop."
-        )
-        problem = handover_problem(Path(path_text), SummaryRecord, tid, attempt)
-        return None if problem is None else (problem, instruction)
-    path_text = env.get("HATCHDOIT_VERDICT_FILE")
-    if not path_text:
-        return None
-    instruction = (
-        f"hatchdoit-verdict-required: before you stop, write your verdict as JSON to "
-        f'`{path_text}`: {{"taskspec_id": "{tid}", "attempt": {attempt}, "verdict": "approved" or '
-        f'"rejected", "reasons": ["..."], "feedback": "what the factory must change, if '
-        f'rejected"}}. Write the file with your file-writing tool, then stop.'
-    )
-    problem = handover_problem(Path(path_text), VerdictRecord, tid, attempt)
-    return None if problem is None else (problem, instruction)
-
-
-def guard_block(env: dict[str, str], payload: dict[str, Any]) -> str | None:
-    """The block reason when this stop must not happen yet (see the module docstring)."""
-    try:
-        limit = int(env.get("HATCHDOIT_STOP_GUARD") or 0)
-    except ValueError:
-        limit = 0
-    if limit <= 0:
-        return None
-    found = output_problem(env)
-    if found is None:
-        return None
-    problem, instruction = found
-    state_file = sidecar(env, "guard.json")
-    state: dict[str, Any] = {}
-    try:
-        loaded = read_json(state_file)
-        if isinstance(loaded, dict) and loaded.get("run_token") == env["HATCHDOIT_RUN_TOKEN"]:
-            state = loaded
-    except (OSError, ValueError):
-        pass
-    blocks = int(state.get("blocks", 0))
-    ignored = payload.get("stop_hook_active") is True and state.get("last_problem") == problem
-    if blocks >= limit or ignored:
-        log_line(env, "stop guard lets the agent stop", "WARN", problem=problem, blocks=blocks)
-        return None
-    write_json_atomic(
-        state_file,
-        {"run_token": env["HATCHDOIT_RUN_TOKEN"], "blocks": blocks + 1, "last_problem": problem},
-    )
-    log_line(env, "stop guard blocked the stop", "WARN", problem=problem, blocks=blocks + 1)
-    logs_dir = env.get("HATCHDOIT_LOGS_DIR")
-    if logs_dir:
-        audit(
-            os.path.join(logs_dir, "audit.jsonl"),
-            "stop_blocked",
-            env["HATCHDOIT_TASKSPEC_ID"],
-            role=env["HATCHDOIT_ROLE"],
-            attempt=int(env["HATCHDOIT_ATTEMPT"]),
-            blocks=blocks + 1,
-            problem=problem,
-        )
-    return f"{instruction} The orchestrator found: {problem}"
-
-
 def already_stopped(env: dict[str, str]) -> bool:
     try:
         previous = read_json(env["HATCHDOIT_STOP_FILE"])
@@ -348,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     event_arg = args[0] if args else "stop"
     payload = read_payload(args[1:])
     event = event_of(event_arg, payload)
-    if event == "stop":
+    if event == "stop" and env.get("HATCHDOIT_STOP_GUARD", "0") not in ("", "0"):
+        from hatchdoit.agents.stop_guard import guard_block
+
         reason = guard_block(env, payload)
         if reason is not None:
             print(json.dumps({"decision": "block", "reason": reason}))

@@ -13,12 +13,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.errors import StepError
-from hatchdoit.faults import fault_point
-from hatchdoit.proc import run
-from hatchdoit.redaction import redact_file
-from hatchdoit.step_imports import import_in_step
-from hatchdoit.tmux_socket import socket_may_exist
+from hatchdoit.agents.tmux_socket import socket_may_exist
+from hatchdoit.core.errors import StepError
+from hatchdoit.core.proc import run
+from hatchdoit.core.redaction import redact_file
+from hatchdoit.core.step_imports import import_in_step
+from hatchdoit.core.testing_faults import fault_point
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from hatchdoit.step_imports import import_in_step
+from hatchdoit.core.step_imports import import_in_step
 
 T = TypeVar("T")
 
@@ -132,3 +133,25 @@ def wait_until(
         if left <= 0:
             return None
         watch.wait(min(poll, left))
+
+
+def screen_ready(
+    capture: Callable[[], str | None],
+    pattern: str,
+    *,
+    wake_dir: Path,
+    timeout: float,
+    poll: float,
+) -> bool:
+    """Wait until the captured screen matches `pattern` (True), the session is gone or time is up
+    (False). Pane output lands in the pipe-pane log in `wake_dir`, so inotify wakes each check."""
+    regex = re.compile(pattern, re.MULTILINE)
+
+    def check() -> bool | None:
+        screen = capture()
+        if screen is None:
+            return False
+        return True if regex.search(screen) else None
+
+    with DirWatch(wake_dir) as watch:
+        return bool(wait_until(check, watch=watch, timeout=timeout, poll=poll))

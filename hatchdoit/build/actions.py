@@ -11,16 +11,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.collector import loaded
-from hatchdoit.errors import HatchdoitError, StepError
-from hatchdoit.locks import exclusive
-from hatchdoit.proc import run
+from hatchdoit.build.reporter import StepFailed
+from hatchdoit.core.collector import loaded
+from hatchdoit.core.errors import HatchdoitError, StepError
+from hatchdoit.core.locks import exclusive
+from hatchdoit.core.proc import run
+from hatchdoit.core.step_imports import LATE_DEPENDENCIES, import_in_step
+from hatchdoit.observe.state import update_state
 from hatchdoit.project import Project, load_project
-from hatchdoit.records import DoneRecord
-from hatchdoit.reporter import StepFailed
-from hatchdoit.schemas import try_load
-from hatchdoit.state import update_state
-from hatchdoit.step_imports import LATE_DEPENDENCIES, import_in_step
+from hatchdoit.records.models import DoneRecord
+from hatchdoit.records.schemas import try_load
 from hatchdoit.steps.attempts import attempt_superseded, receipt
 from hatchdoit.steps.context import StepContext
 
@@ -109,6 +109,7 @@ def run_step(root: str, step: str, tid: str, attempt: int) -> bool | StepFailed:
 
         on_record = escalation_on_record(ctx)
         if on_record is not None:  # escalated.json says it already: no lock, audit or state
+            _deliver_notices(ctx)
             return _report(ctx, label, step, attempt, on_record)
     try:
         with exclusive(ctx.layout.locks / f"{tid}.lock", f"TaskSpec {tid}"):
@@ -136,7 +137,20 @@ def run_step(root: str, step: str, tid: str, attempt: int) -> bool | StepFailed:
             update_state(ctx.project, [tid])
         except OSError as exc:
             print(f"hatchdoit: cannot update {ctx.layout.current_state}: {exc}", file=sys.stderr)
+        if step == "taskspec":
+            _deliver_notices(ctx)
     return True
+
+
+def _deliver_notices(ctx: StepContext) -> None:
+    """Send what the finish step posted (an escalation), and what an earlier send left pending.
+    A notification never fails the build: send() logs its failures; a full disk is said here."""
+    from hatchdoit.observe.notify import deliver_pending
+
+    try:
+        deliver_pending(ctx.project)
+    except OSError as exc:
+        print(f"hatchdoit: cannot deliver notifications: {exc}", file=sys.stderr)
 
 
 def _report(

@@ -16,20 +16,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hatchdoit import interrupts
-from hatchdoit.actions import (
+from hatchdoit.build import interrupts
+from hatchdoit.build.actions import (
     clean_worktree,
     group_is_current,
     preload_steps,
     run_step,
     step_is_current,
 )
-from hatchdoit.collector import hold_until_loaded
-from hatchdoit.errors import HatchdoitError
+from hatchdoit.build.reporter import ProgressReporter
+from hatchdoit.build.runlock import lock_if_building
+from hatchdoit.core.collector import hold_until_loaded
+from hatchdoit.core.errors import HatchdoitError
+from hatchdoit.observe.state import repair_state
 from hatchdoit.project import Project, load_project
-from hatchdoit.reporter import ProgressReporter
-from hatchdoit.runlock import lock_if_building
-from hatchdoit.state import repair_state
 
 PER_ATTEMPT = ("factory", "summary", "checks", "qa")
 DOIT_CONFIG: dict[str, Any] = {

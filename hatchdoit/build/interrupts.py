@@ -12,8 +12,8 @@ import signal
 import sys
 from types import FrameType
 
-from hatchdoit import workers
-from hatchdoit.runlock import held_lock_path
+from hatchdoit.build import workers
+from hatchdoit.build.runlock import held_lock_path
 
 _main_pid: list[int] = []
 

@@ -1,7 +1,7 @@
 """The doit reporter of hatchdoit builds (DOIT_CONFIG['reporter']): one line when a step starts and
 one when it finishes, with its attempt, duration and outcome; a closing summary; one line per
-failure at the end; metrics written after every build that ran a step; notifications for
-escalations and failed builds.
+failure at the end; metrics written after every build that ran a step; notifications of
+failed builds, and of escalations a step's delivery left pending.
 
     .  factory:001-TS-2025-08-18-SLUGIFY.1     attempt 1/3  started
     +  factory:001-TS-2025-08-18-SLUGIFY.1     attempt 1/3  0.41s  stop
@@ -39,11 +39,11 @@ from typing import Any
 from doit.exceptions import TaskFailed, UnmetDependency
 from doit.reporter import ConsoleReporter
 
-from hatchdoit.logs import maintain_logs
-from hatchdoit.progress import taskspec_progress
+from hatchdoit.core.logs import maintain_logs
+from hatchdoit.observe.progress import taskspec_progress
 from hatchdoit.project import Project, load_project
-from hatchdoit.records import Receipt
-from hatchdoit.schemas import try_load
+from hatchdoit.records.models import Receipt
+from hatchdoit.records.schemas import try_load
 
 ATTEMPT_STEPS = ("factory", "summary", "checks", "qa")
 STEPS = ("worktree", *ATTEMPT_STEPS, "taskspec")
@@ -128,7 +128,8 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         self._selected = set(selected_tasks or [])
         project = self._project()
         if project is not None:
-            self._guard("log maintenance", lambda: maintain_logs(project.layout.logs))
+            logs, rotation = project.layout.logs, project.log_rotation
+            self._guard("log maintenance", lambda: maintain_logs(logs, rotation))
 
     def execute_task(self, task: Any) -> None:
         parsed = parse_task_name(task.name)
@@ -179,12 +180,6 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         self._failed_tasks.append(
             {"task": task.name, "taskspec_id": tid, "step": step, "message": message}
         )
-        if step == "taskspec":
-            project = self._project()
-            if project is not None:
-                from hatchdoit.notify import notify_escalated
-
-                self._guard("notify", lambda: notify_escalated(project, tid))
 
     def complete_run(self) -> None:
         super().complete_run()  # doit's block for failures that are not a step's (tracebacks)
@@ -195,10 +190,11 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         self._close()
         if project is None or not self._ran():
             return  # nothing ran: the metrics and state of the last build that did still hold
-        from hatchdoit.metrics import write_metrics
-        from hatchdoit.notify import CI_ENV, notify_build_failed
+        from hatchdoit.observe.metrics import write_metrics
+        from hatchdoit.observe.notify import CI_ENV, deliver_pending, notify_build_failed
 
         self._guard("metrics", lambda: write_metrics(project))
+        self._guard("notify", lambda: deliver_pending(project))  # what a step's send left
         if (self._failed_tasks or self.runtime_errors) and not os.environ.get(CI_ENV):
             failures = self._failed_tasks + [{"message": m} for m in self.runtime_errors]
             self._guard("notify", lambda: notify_build_failed(project, failures, dict(counts)))

@@ -16,7 +16,8 @@ import os
 import sys
 from pathlib import Path
 
-from hatchdoit.errors import BusyError
+from hatchdoit.core.errors import BusyError
+from hatchdoit.core.locks import pid_alive
 
 READ_ONLY_COMMANDS = {
     "list",
@@ -69,17 +70,6 @@ def hold_build_lock(lock_path: Path, wait: bool) -> None:
 def held_lock_path() -> Path | None:
     """The build lock this process holds, if any."""
     return _held[0][1] if _held else None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists (ours or someone else's)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # alive, someone else's
-    return True
 
 
 def lock_if_building(lock_path: Path) -> bool:

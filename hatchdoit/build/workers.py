@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from hatchdoit.errors import EXIT_FAILED
+from hatchdoit.core.errors import EXIT_FAILED
 from hatchdoit.layout import Layout
 
 PR_SET_PDEATHSIG = 1

@@ -19,18 +19,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hatchdoit.audit import read_audit
-from hatchdoit.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError
-from hatchdoit.junit import write_junit
-from hatchdoit.metrics import write_metrics
-from hatchdoit.notify import CI_ENV, notify_build_failed, notify_escalated
-from hatchdoit.outcomes import task_details
-from hatchdoit.progress import taskspec_progress
+from hatchdoit.cli.validation import validate_project
+from hatchdoit.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError
+from hatchdoit.observe.junit import write_junit
+from hatchdoit.observe.metrics import write_metrics
+from hatchdoit.observe.notify import CI_ENV, deliver_pending, notify_build_failed
+from hatchdoit.observe.outcomes import task_details
+from hatchdoit.observe.progress import taskspec_progress
+from hatchdoit.observe.report import write_report
+from hatchdoit.observe.state import update_state
+from hatchdoit.observe.timeline import step_runs
 from hatchdoit.project import Project
-from hatchdoit.report import write_report
-from hatchdoit.state import update_state
-from hatchdoit.timeline import step_runs
-from hatchdoit.validation import validate_project
+from hatchdoit.records.audit import read_audit
 
 DOIT_USAGE_ERROR = 3  # doit: the command line or dodo.py is wrong
 
@@ -177,8 +177,7 @@ def _conclude(
         return code
     if not not_done:
         return EXIT_OK
-    for tid in not_done:
-        notify_escalated(project, tid)
+    deliver_pending(project)  # escalations whose send failed during the runs
     failures = [
         {"taskspec_id": t, "status": status.get(t), "message": details[t].last_error() or ""}
         for t in not_done

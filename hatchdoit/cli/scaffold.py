@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from hatchdoit.atomicio import write_atomic
-from hatchdoit.errors import ConfigError
-from hatchdoit.mount import ensure_view
+from hatchdoit.core.atomicio import write_atomic
+from hatchdoit.core.errors import ConfigError
+from hatchdoit.planning.mount import ensure_view
 from hatchdoit.project import find_resources
 
 CONFIG = """# hatchdoit configuration (see the user guide for every key)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hatchdoit.errors import HatchdoitError
-from hatchdoit.mount import ensure_view
+from hatchdoit.core.errors import HatchdoitError
+from hatchdoit.planning.mount import ensure_view
 from hatchdoit.project import Project
 
 

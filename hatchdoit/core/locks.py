@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hatchdoit.errors import BusyError
+from hatchdoit.core.errors import BusyError
 
 
 @contextmanager
@@ -57,3 +57,14 @@ def slot(directory: Path, count: int, on_wait: Callable[[float], None]) -> Itera
             return
         on_wait(time.monotonic() - started)
         pause.wait(0.2)  # flock has no wake-up event to wait on
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (ours or someone else's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, someone else's
+    return True

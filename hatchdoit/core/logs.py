@@ -17,9 +17,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
-from hatchdoit.config import load_config
-from hatchdoit.errors import HatchdoitError
-
 LEVEL_NAMES = {
     logging.CRITICAL: "CRITICAL",
     logging.ERROR: "ERROR",
@@ -58,10 +55,11 @@ class JsonLinesHandler(logging.Handler):
 
     drop_reported: ClassVar[bool] = False  # one stderr line per process, however many drops
 
-    def __init__(self, path: Path, component: str) -> None:
+    def __init__(self, path: Path, component: str, rotation: Rotation) -> None:
         super().__init__()
         self.path = path
         self.component = component
+        self.rotation = rotation
         self.dropped = 0  # lines dropped since the last line that was written
         self.drop_reason = ""
 
@@ -90,7 +88,7 @@ class JsonLinesHandler(logging.Handler):
             self.handleError(record)
 
     def _append(self, line: str) -> None:
-        append_rotating(self.path, line, rotation_for(self.path.parent.parent))
+        append_rotating(self.path, line, self.rotation)
 
     def _gap_line(self) -> str:
         return json.dumps(
@@ -123,13 +121,20 @@ def _timestamp(created: float) -> str:
 
 
 @cache
-def get_logger(logs_dir: Path, component: str, level: str = "INFO") -> logging.Logger:
-    """A logger writing `_logs/<component>/<component>.jsonl`; ERROR+ also to `_logs/errors/`."""
+def get_logger(
+    logs_dir: Path, component: str, level: str = "INFO", rotation: Rotation | None = None
+) -> logging.Logger:
+    """A logger writing `_logs/<component>/<component>.jsonl`, rotated by `rotation` (the
+    project's `logs:` settings; none: never); ERROR+ also to `_logs/errors/`."""
+    rotation = rotation or Rotation()
     logger = logging.getLogger(f"hatchdoit.{component}.{logs_dir}")
     logger.propagate = False
     logger.setLevel("WARNING" if level == "WARN" else level)
-    logger.addHandler(JsonLinesHandler(logs_dir / component / f"{component}.jsonl", component))
-    errors = JsonLinesHandler(logs_dir / "errors" / "errors.jsonl", component)
+    for older in list(logger.handlers):  # the same file asked for with other settings: these win
+        logger.removeHandler(older)
+    path = logs_dir / component / f"{component}.jsonl"
+    logger.addHandler(JsonLinesHandler(path, component, rotation))
+    errors = JsonLinesHandler(logs_dir / "errors" / "errors.jsonl", component, rotation)
     errors.setLevel(logging.ERROR)
     logger.addHandler(errors)
     return logger
@@ -152,16 +157,6 @@ class Rotation:
     max_bytes: int = 0  # 0: never rotate on size
     backups: int = 5
     retention_days: float = 0.0  # 0: keep rotated files whatever their age
-
-
-@cache
-def rotation_for(logs_dir: Path) -> Rotation:
-    """The `logs:` settings of the project owning `logs_dir` (`<root>/_logs`)."""
-    try:
-        config = load_config(logs_dir.parent).logs
-    except HatchdoitError:
-        return Rotation()
-    return Rotation(config.max_bytes, config.backups, config.retention_days)
 
 
 def rotated_files(path: Path) -> list[Path]:
@@ -259,10 +254,9 @@ def component_logs(logs_dir: Path) -> list[Path]:
     return sorted(p for p in logs_dir.glob("*/*.jsonl") if p.stem == p.parent.name)
 
 
-def maintain_logs(logs_dir: Path, rotation: Rotation | None = None) -> list[Path]:
+def maintain_logs(logs_dir: Path, rotation: Rotation) -> list[Path]:
     """At the start of a build: rotate logs over the size limit, apply retention everywhere
     (covers logs written by other programs, e.g. the stop hook's `hooks.jsonl`)."""
-    rotation = rotation or rotation_for(logs_dir)
     removed: list[Path] = []
     for path in component_logs(logs_dir):
         try:

@@ -6,7 +6,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from hatchdoit.errors import StepError
+from hatchdoit.core.errors import StepError
 
 
 def run(

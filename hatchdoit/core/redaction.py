@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hatchdoit.atomicio import write_atomic
-from hatchdoit.logs import redact, secret_values
+from hatchdoit.core.atomicio import write_atomic
+from hatchdoit.core.logs import redact, secret_values
 
 
 def redact_file(path: Path) -> bool:

@@ -14,7 +14,7 @@ import importlib
 import sys
 from types import ModuleType
 
-from hatchdoit.collector import collector_paused
+from hatchdoit.core.collector import collector_paused
 
 # Imported by preload_steps before `doit -n N` forks, so the workers share one copy.
 LATE_DEPENDENCIES = ("libtmux", "libtmux.exc", "watchdog.observers", "watchdog.events")

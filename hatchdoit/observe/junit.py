@@ -13,8 +13,8 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hatchdoit.atomicio import write_atomic
-from hatchdoit.outcomes import TaskDetail, failure_text
+from hatchdoit.core.atomicio import write_atomic
+from hatchdoit.observe.outcomes import TaskDetail, failure_text
 
 # XML 1.0 forbids most control characters (test logs carry ANSI escapes)
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

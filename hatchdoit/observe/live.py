@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hatchdoit.agents.tmux_socket import socket_may_exist
+from hatchdoit.core.locks import pid_alive
 from hatchdoit.layout import Layout
-from hatchdoit.records import LaunchRecord
-from hatchdoit.runlock import pid_alive
-from hatchdoit.schemas import try_load
-from hatchdoit.timeline import parse_ts
-from hatchdoit.tmux_socket import socket_may_exist
+from hatchdoit.observe.timeline import parse_ts
+from hatchdoit.records.models import LaunchRecord
+from hatchdoit.records.schemas import try_load
 
 
 def build_lock(layout: Layout) -> Path:

@@ -15,10 +15,10 @@ from typing import Any
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from hatchdoit.errors import ConfigError
+from hatchdoit.agents.waiting import no_move_pairing_hold
+from hatchdoit.core.errors import ConfigError
+from hatchdoit.core.logs import component_logs, rotated_files, rotation_lock
 from hatchdoit.layout import LOG_COMPONENTS
-from hatchdoit.logs import component_logs, rotated_files, rotation_lock
-from hatchdoit.waiting import no_move_pairing_hold
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARN": 30, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 LEVEL_STYLES = {"DEBUG": "dim", "WARN": "yellow", "ERROR": "red", "CRITICAL": "bold red"}

@@ -14,15 +14,15 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.atomicio import write_atomic, write_json_atomic
-from hatchdoit.audit import read_audit
-from hatchdoit.clock import now_iso
-from hatchdoit.progress import taskspec_progress
+from hatchdoit.core.atomicio import write_atomic, write_json_atomic
+from hatchdoit.core.clock import now_iso
+from hatchdoit.observe.progress import taskspec_progress
+from hatchdoit.observe.prometheus import to_prometheus
+from hatchdoit.observe.timeline import StepRun, step_runs
 from hatchdoit.project import Project
-from hatchdoit.prometheus import to_prometheus
-from hatchdoit.records import LaunchRecord, Receipt, StopRecord
-from hatchdoit.schemas import try_load
-from hatchdoit.timeline import StepRun, step_runs
+from hatchdoit.records.audit import read_audit
+from hatchdoit.records.models import LaunchRecord, Receipt, StopRecord
+from hatchdoit.records.schemas import try_load
 
 STEPS = ("worktree", "factory", "summary", "checks", "qa", "taskspec")
 ROLE_STEPS = {"factory": "factory", "qa": "qa"}

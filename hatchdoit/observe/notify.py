@@ -2,8 +2,9 @@
 shell string) runs with one JSON document on stdin. A notification never fails the build: a
 command that is missing, fails or times out is logged (WARN) and the build goes on.
 
-Escalations are sent once per TaskSpec and input digest (a marker file beside `escalated.json`),
-so the reporter, the finish step and `hatchdoit ci` may all ask without sending twice.
+An escalation is a notice the finish step posts (records/notices.py), once per TaskSpec and input
+digest; it is sent here, by whoever delivers next (the build after its finish step, the reporter
+at the end of a build, `hatchdoit ci`), and a send that fails is tried again at the next delivery.
 """
 
 from __future__ import annotations
@@ -12,20 +13,16 @@ import json
 import logging
 import os
 import subprocess
-from pathlib import Path
 from typing import Any
 
-from hatchdoit.clock import now_iso
-from hatchdoit.logs import get_logger, log
+from hatchdoit.core.atomicio import read_json
+from hatchdoit.core.clock import now_iso
+from hatchdoit.core.locks import exclusive
+from hatchdoit.core.logs import log
 from hatchdoit.project import Project
-from hatchdoit.records import EscalatedRecord
-from hatchdoit.schemas import try_load
+from hatchdoit.records.notices import mark_sent, pending_notices
 
 CI_ENV = "HATCHDOIT_CI"  # set by `hatchdoit ci` for its doit runs: it notifies once at the end
-
-
-def _logger(project: Project) -> logging.Logger:
-    return get_logger(project.layout.logs, "orchestrator", project.config.logs.level)
 
 
 def send(project: Project, event: str, payload: dict[str, Any]) -> bool | None:
@@ -57,7 +54,7 @@ def send(project: Project, event: str, payload: dict[str, Any]) -> bool | None:
     except OSError as exc:
         problem = f"could not run: {exc.strerror or exc}"
     log(
-        _logger(project),
+        project.logger("orchestrator"),
         logging.WARNING if problem else logging.INFO,
         f"notify {event}: " + (problem or "sent"),
         operation="notify",
@@ -67,37 +64,27 @@ def send(project: Project, event: str, payload: dict[str, Any]) -> bool | None:
     return problem is None
 
 
-def _marker(project: Project, tid: str, digest: str) -> Path:
-    return project.layout.state_dir(tid) / f"escalated-{digest[:16]}.notified"
-
-
-def notify_escalated(project: Project, tid: str) -> bool | None:
-    """Notify that `tid` escalated (once per input digest); call after escalated.json is written.
-    None when there is nothing to send (not escalated, already sent, or not configured)."""
-    record = try_load(project.layout.escalated(tid), EscalatedRecord)
-    if record is None or record.digest != project.digest(tid):
-        return None
-    if not project.config.notify.command or "escalated" not in project.config.notify.events:
-        return None
-    marker = _marker(project, tid, record.digest)
-    try:
-        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        return None
-    os.close(fd)
-    spec = project.taskspec(tid)
-    return send(
-        project,
-        "escalated",
-        {
-            "taskspec_id": tid,
-            "title": spec.title,
-            "featspec": spec.featspec,
-            "attempts": record.attempts,
-            "reasons": record.reasons,
-            "escalated_file": project.layout.rel(project.layout.escalated(tid)),
-        },
-    )
+def deliver_pending(project: Project) -> int:
+    """Send every pending notice (records/notices.py) and move the sent ones aside; one that
+    fails stays pending for the next delivery. One delivery at a time per project. Returns how
+    many were sent."""
+    layout = project.layout
+    if not pending_notices(layout):
+        return 0
+    sent = 0
+    with exclusive(layout.locks / "notify.lock", "notifications", wait=True):
+        for path in pending_notices(layout):
+            try:
+                notice = read_json(path)
+                event, payload = str(notice["event"]), dict(notice["payload"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # sent and moved by another process meanwhile, or torn: skip it
+            outcome = send(project, event, payload)
+            if outcome is False:
+                continue  # logged by send; tried again at the next delivery
+            mark_sent(layout, path)  # sent, or the event is no longer configured
+            sent += outcome is True
+    return sent
 
 
 def notify_build_failed(

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from hatchdoit.layout import ROLES, Layout
-from hatchdoit.progress import taskspec_progress
+from hatchdoit.observe.progress import taskspec_progress
+from hatchdoit.observe.timeline import StepRun
+from hatchdoit.planning.specs import TaskSpec
 from hatchdoit.project import Project
-from hatchdoit.records import (
+from hatchdoit.records.models import (
     ChecksRecord,
     DoneRecord,
     EscalatedRecord,
@@ -20,9 +22,7 @@ from hatchdoit.records import (
     StopRecord,
     VerdictRecord,
 )
-from hatchdoit.schemas import try_load
-from hatchdoit.specs import TaskSpec
-from hatchdoit.timeline import StepRun
+from hatchdoit.records.schemas import try_load
 
 ATTEMPT_STEPS = ("factory", "summary", "checks", "qa")
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from hatchdoit.layout import Layout
 from hatchdoit.project import Project
-from hatchdoit.receipts import current_receipt
-from hatchdoit.records import DoneRecord, EscalatedRecord, Receipt
-from hatchdoit.schemas import read_file, try_load, try_parse
+from hatchdoit.records.models import DoneRecord, EscalatedRecord, Receipt
+from hatchdoit.records.receipts import current_receipt
+from hatchdoit.records.schemas import read_file, try_load, try_parse
 
 STEPS_PER_ATTEMPT = ("factory", "summary", "checks", "qa")
 

@@ -1,4 +1,4 @@
-"""The metrics document (hatchdoit.metrics) in Prometheus' text exposition format: HELP and TYPE
+"""The metrics document (observe/metrics.py) in Prometheus' text exposition format: HELP and TYPE
 for every family, label values escaped, summaries as quantiles plus _sum and _count."""
 
 from __future__ import annotations

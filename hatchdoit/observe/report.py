@@ -14,14 +14,14 @@ from typing import Any
 from urllib.parse import quote
 
 import hatchdoit
-from hatchdoit.atomicio import write_atomic
-from hatchdoit.audit import read_audit
-from hatchdoit.clock import now_iso
-from hatchdoit.metrics import compute_metrics
-from hatchdoit.outcomes import AttemptDetail, TaskDetail, task_details
+from hatchdoit.core.atomicio import write_atomic
+from hatchdoit.core.clock import now_iso
+from hatchdoit.observe.metrics import compute_metrics
+from hatchdoit.observe.outcomes import AttemptDetail, TaskDetail, task_details
+from hatchdoit.observe.status_view import StatusReport, collect_status, format_age
+from hatchdoit.observe.timeline import StepRun, step_runs
 from hatchdoit.project import Project
-from hatchdoit.status_view import StatusReport, collect_status, format_age
-from hatchdoit.timeline import StepRun, step_runs
+from hatchdoit.records.audit import read_audit
 
 STEP_LETTERS = {"worktree": "W", "factory": "F", "summary": "S", "checks": "C", "qa": "Q"}
 
@@ -287,7 +287,7 @@ def render_report(project: Project, out: Path) -> str:
         ]
     )
     template = Template(
-        resources.files("hatchdoit").joinpath("templates/report.html").read_text("utf-8")
+        resources.files("hatchdoit.observe").joinpath("templates/report.html").read_text("utf-8")
     )
     return template.substitute(
         title=_e(f"hatchdoit report · {project.root.name}"),

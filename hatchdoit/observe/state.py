@@ -11,12 +11,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.atomicio import keep_as_backup, write_json_atomic
-from hatchdoit.clock import now_iso
-from hatchdoit.faults import fault_point
-from hatchdoit.locks import exclusive
-from hatchdoit.logs import get_logger, log
-from hatchdoit.progress import taskspec_progress
+from hatchdoit.core.atomicio import keep_as_backup, write_json_atomic
+from hatchdoit.core.clock import now_iso
+from hatchdoit.core.locks import exclusive
+from hatchdoit.core.logs import log
+from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.observe.progress import taskspec_progress
 from hatchdoit.project import Project
 
 
@@ -143,7 +143,7 @@ def _rollup(project: Project, entries: dict[str, Any]) -> dict[str, Any]:
 
 def _warn(project: Project, msg: str) -> None:
     log(
-        get_logger(project.layout.logs, "orchestrator"),
+        project.logger("orchestrator"),
         logging.WARNING,
         msg,
         operation="read_state",

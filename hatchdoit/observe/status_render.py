@@ -1,4 +1,4 @@
-"""The status report (hatchdoit.status_view) as rich renderables: the table of TaskSpecs grouped
+"""The status report (observe/status_view.py) as rich renderables: the table of TaskSpecs grouped
 by FeatSpec, the notes on states that ask something of the user, and the summary line. Used by
 `hatchdoit status` and `hatchdoit watch`."""
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from hatchdoit.status_view import STATES, FeatRow, StatusReport, TaskRow, format_age
+from hatchdoit.observe.status_view import STATES, FeatRow, StatusReport, TaskRow, format_age
 
 if TYPE_CHECKING:
     from rich.table import Table

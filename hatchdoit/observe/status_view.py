@@ -15,15 +15,15 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hatchdoit.audit import read_audit
-from hatchdoit.clock import now_iso
+from hatchdoit.core.clock import now_iso
 from hatchdoit.layout import ROLES, Layout
-from hatchdoit.live import SessionView, build_lock, running_build, running_sessions
-from hatchdoit.progress import StateFiles, taskspec_progress
+from hatchdoit.observe.live import SessionView, build_lock, running_build, running_sessions
+from hatchdoit.observe.progress import StateFiles, taskspec_progress
+from hatchdoit.observe.timeline import StepRun, age_seconds, describe, last_events, step_runs
 from hatchdoit.project import Project
-from hatchdoit.records import LaunchRecord, Receipt
-from hatchdoit.schemas import try_load
-from hatchdoit.timeline import StepRun, age_seconds, describe, last_events, step_runs
+from hatchdoit.records.audit import read_audit
+from hatchdoit.records.models import LaunchRecord, Receipt
+from hatchdoit.records.schemas import try_load
 
 State = Literal[
     "pending", "stale", "running", "unattended", "interrupted", "failed", "active", "done",

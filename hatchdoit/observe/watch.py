@@ -17,11 +17,11 @@ from rich.text import Text
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from hatchdoit.live import SessionView, running_sessions
+from hatchdoit.observe.live import SessionView, running_sessions
+from hatchdoit.observe.status_render import state_notes, status_table
+from hatchdoit.observe.status_view import STATES, StatusReport, collect_status, format_age
+from hatchdoit.observe.timeline import AuditTail, describe, parse_ts
 from hatchdoit.project import Project
-from hatchdoit.status_render import state_notes, status_table
-from hatchdoit.status_view import STATES, StatusReport, collect_status, format_age
-from hatchdoit.timeline import AuditTail, describe, parse_ts
 
 RECENT_EVENTS = 10
 MIN_REDRAW_GAP = 0.2  # seconds: pane logs change many times a second while agents print

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.errors import ConfigError
-from hatchdoit.proc import run
+from hatchdoit.core.errors import ConfigError
+from hatchdoit.core.proc import run
 
 
 def ensure_view(

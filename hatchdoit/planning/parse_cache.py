@@ -17,7 +17,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.atomicio import write_atomic
+from hatchdoit.core.atomicio import write_atomic
 
 Signature = tuple[int, int, int, int]
 Parsed = tuple[dict[str, Any], str]  # (fields incl. body, sha256 of the file's bytes)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 
-from hatchdoit.atomicio import append_line
-from hatchdoit.clock import now_iso
+from hatchdoit.core.atomicio import append_line
+from hatchdoit.core.clock import now_iso
 
 # Not typing.TYPE_CHECKING: importing typing costs the stop hook's Python 3 ms at every stop.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from hatchdoit.atomicio import StrPath
+    from hatchdoit.core.atomicio import StrPath
 
 
 def audit(path: StrPath, event: str, taskspec_id: str, /, **fields: Any) -> None:

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hatchdoit.clock import now_iso
+from hatchdoit.core.clock import now_iso
 
 Outcome = Literal["ok", "failed"]
 StopEvent = Literal["stop", "stop_failure", "session_end", "exited", "crashed", "timeout", "idle"]

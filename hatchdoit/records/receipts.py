@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.atomicio import read_json, write_json_atomic
+from hatchdoit.core.atomicio import read_json, write_json_atomic
 from hatchdoit.layout import Layout
-from hatchdoit.records import Outcome, Receipt
-from hatchdoit.schemas import try_load
+from hatchdoit.records.models import Outcome, Receipt
+from hatchdoit.records.schemas import try_load
 
 
 def file_sha256(path: Path) -> str | None:
@@ -104,9 +104,7 @@ def current_receipt(
     return answer
 
 
-def _unchanged_since(
-    receipt: Receipt, artifact: Signature | None, receipt_file: Signature
-) -> bool:
+def _unchanged_since(receipt: Receipt, artifact: Signature | None, receipt_file: Signature) -> bool:
     """True when the artifact is the very file the receipt pinned, as git's index decides it:
     same inode, mtime and size, and "not racy": the artifact's mtime is older than the
     receipt's, so an edit after pinning would have given it a newer mtime. Every writer of

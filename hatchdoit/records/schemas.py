@@ -12,9 +12,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from hatchdoit.atomicio import write_json_atomic
-from hatchdoit.config import HatchdoitConfig
-from hatchdoit.records import (
+from hatchdoit.config.models import HatchdoitConfig
+from hatchdoit.core.atomicio import write_json_atomic
+from hatchdoit.planning.specs import FeatSpec, TaskSpec
+from hatchdoit.records.models import (
     ChecksRecord,
     DoneRecord,
     EscalatedRecord,
@@ -25,7 +26,6 @@ from hatchdoit.records import (
     VerdictRecord,
     WorktreeRecord,
 )
-from hatchdoit.specs import FeatSpec, TaskSpec
 
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "taskspec": TaskSpec,

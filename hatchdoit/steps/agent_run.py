@@ -8,12 +8,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hatchdoit.config import RoleLimits
+from hatchdoit.agents.tmux import Tmux
+from hatchdoit.agents.waiting import DirWatch
+from hatchdoit.config.models import RoleLimits
 from hatchdoit.layout import Role
-from hatchdoit.records import LaunchRecord
+from hatchdoit.records.models import LaunchRecord
 from hatchdoit.steps.context import StepContext
-from hatchdoit.tmux import Tmux
-from hatchdoit.waiting import DirWatch
 
 
 @dataclass

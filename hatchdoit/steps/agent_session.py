@@ -9,20 +9,21 @@ import sys
 from pathlib import Path
 
 import hatchdoit
-from hatchdoit.agent_setup import SessionPaths, prepare_session, screen_ready
-from hatchdoit.atomicio import write_atomic, write_json_atomic
-from hatchdoit.errors import StepError
+from hatchdoit.agents.profiles import render
+from hatchdoit.agents.setup import SessionPaths, prepare_session
+from hatchdoit.agents.tmux import session_name
+from hatchdoit.agents.waiting import screen_ready
+from hatchdoit.core.atomicio import write_atomic, write_json_atomic
+from hatchdoit.core.errors import StepError
+from hatchdoit.core.locks import slot
+from hatchdoit.core.redaction import redact_file
 from hatchdoit.layout import Role
-from hatchdoit.locks import slot
-from hatchdoit.profiles import render
-from hatchdoit.records import LaunchRecord, StopRecord
-from hatchdoit.redaction import redact_file
-from hatchdoit.schemas import try_load
+from hatchdoit.records.models import LaunchRecord, StopRecord
+from hatchdoit.records.schemas import try_load
 from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivery import deliver, submitted_count, wait_ready
 from hatchdoit.steps.stop_wait import valid_stop, wait_for_stop
-from hatchdoit.tmux import session_name
 
 # The directory holding the hatchdoit package: the stop hook's Python (scripts/agent/stop_hook.sh)
 # imports it from there without site-packages

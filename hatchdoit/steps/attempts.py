@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 
-from hatchdoit.config import Backoff
-from hatchdoit.receipts import current_receipt
-from hatchdoit.records import Receipt
+from hatchdoit.config.models import Backoff
+from hatchdoit.records.models import Receipt
+from hatchdoit.records.receipts import current_receipt
 from hatchdoit.steps.context import StepContext
 
 

@@ -9,14 +9,14 @@ import subprocess
 import time
 from pathlib import Path
 
-from hatchdoit.atomicio import write_json_atomic
-from hatchdoit.faults import fault_point
-from hatchdoit.gitops import loc_added
-from hatchdoit.records import ChecksRecord, LocCount, Receipt, TestRun, WorktreeRecord
-from hatchdoit.redaction import redact_file
-from hatchdoit.schemas import load_valid
+from hatchdoit.core.atomicio import write_json_atomic
+from hatchdoit.core.redaction import redact_file
+from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.records.models import ChecksRecord, LocCount, Receipt, TestRun, WorktreeRecord
+from hatchdoit.records.schemas import load_valid
 from hatchdoit.steps.attempts import receipt
 from hatchdoit.steps.context import StepContext
+from hatchdoit.steps.gitops import loc_added
 
 _PYTEST_COUNTS = re.compile(r"(\d+) (passed|failed|error|errors)\b")
 _UNITTEST_RAN = re.compile(r"^Ran (\d+) tests?", re.MULTILINE)

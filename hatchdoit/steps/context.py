@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hatchdoit.audit import audit
-from hatchdoit.faults import fault_point
+from hatchdoit.core.logs import log
+from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.layout import Layout
-from hatchdoit.logs import get_logger, log
+from hatchdoit.planning.specs import TaskSpec
 from hatchdoit.project import Project
-from hatchdoit.receipts import write_receipt
-from hatchdoit.records import Outcome, Receipt
-from hatchdoit.specs import TaskSpec
+from hatchdoit.records.audit import audit
+from hatchdoit.records.models import Outcome, Receipt
+from hatchdoit.records.receipts import write_receipt
 
 if TYPE_CHECKING:
-    from hatchdoit.tmux import Tmux
+    from hatchdoit.agents.tmux import Tmux
 
 
 @dataclass
@@ -42,12 +42,12 @@ class StepContext:
         return self.layout.worktree(self.tid)
 
     def tmux(self) -> Tmux:
-        from hatchdoit.tmux import Tmux  # libtmux: only steps that run agents need it
+        from hatchdoit.agents.tmux import Tmux
 
         return Tmux(self.project.config.tmux_socket, self.project.scripts_dir)
 
     def logger(self, component: str) -> logging.Logger:
-        return get_logger(self.layout.logs, component, self.project.config.logs.level)
+        return self.project.logger(component)
 
     def log(self, component: str, level: int, msg: str, **context: Any) -> None:
         log(self.logger(component), level, msg, **{**context, "taskspec_id": self.tid})

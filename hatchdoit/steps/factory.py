@@ -6,9 +6,9 @@ import logging
 import shlex
 import threading
 
-from hatchdoit.faults import fault_point
-from hatchdoit.prompts import render_prompt
-from hatchdoit.records import Receipt
+from hatchdoit.agents.prompts import render_prompt
+from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.records.models import Receipt
 from hatchdoit.steps.agent_session import run_until_stop
 from hatchdoit.steps.attempts import backoff_delay, feedback_section, previous_was_fault
 from hatchdoit.steps.context import StepContext

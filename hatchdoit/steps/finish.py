@@ -1,21 +1,23 @@
 """Step `taskspec` (finish): done.json for an approved attempt, escalated.json after the last.
 
 An escalation is recorded once per input digest: a rerun whose escalated.json is still current
-fails again with the same one line, and logs, audits and notifies nothing new."""
+fails again with the same one line, and logs, audits and notifies nothing new. The notification is
+a notice posted for the observer side to send (records/notices.py, observe/notify.py)."""
 
 from __future__ import annotations
 
 import logging
 
-from hatchdoit.atomicio import write_json_atomic
-from hatchdoit.errors import StepError
-from hatchdoit.faults import fault_point
-from hatchdoit.gitops import head_commit
-from hatchdoit.notify import notify_escalated
-from hatchdoit.records import DoneRecord, EscalatedRecord
-from hatchdoit.schemas import try_load
+from hatchdoit.core.atomicio import write_json_atomic
+from hatchdoit.core.errors import StepError
+from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.project import Project
+from hatchdoit.records.models import DoneRecord, EscalatedRecord
+from hatchdoit.records.notices import post_notice
+from hatchdoit.records.schemas import try_load
 from hatchdoit.steps.attempts import decision, receipt
 from hatchdoit.steps.context import StepContext
+from hatchdoit.steps.gitops import head_commit
 from hatchdoit.steps.worktree import branch_of
 
 # The steps before QA, in chain order: the first that failed is why QA rejected.
@@ -104,7 +106,7 @@ def run_finish(ctx: StepContext, attempt: int = 0) -> None:
     write_json_atomic(layout.escalated(ctx.tid), record_esc.model_dump(mode="json"))
     escalated = _escalated(ctx, max_attempts)
     ctx.audit("escalated", attempts=max_attempts, reasons=reasons)
-    notify_escalated(ctx.project, ctx.tid)
+    _post_escalation(ctx.project, ctx.tid, record_esc)
     ctx.log(
         "orchestrator",
         logging.CRITICAL,
@@ -113,6 +115,28 @@ def run_finish(ctx: StepContext, attempt: int = 0) -> None:
         reasons=reasons,
     )
     raise escalated
+
+
+def _post_escalation(project: Project, tid: str, record: EscalatedRecord) -> bool:
+    """Post the notice that `tid` escalated (once per input digest), when notifications of
+    escalations are configured; call after escalated.json is written."""
+    config = project.config.notify
+    if not config.command or "escalated" not in config.events:
+        return False
+    spec = project.taskspec(tid)
+    return post_notice(
+        project.layout,
+        "escalated",
+        f"escalated-{tid}-{record.digest[:16]}",
+        {
+            "taskspec_id": tid,
+            "title": spec.title,
+            "featspec": spec.featspec,
+            "attempts": record.attempts,
+            "reasons": record.reasons,
+            "escalated_file": project.layout.rel(project.layout.escalated(tid)),
+        },
+    )
 
 
 def _escalated(ctx: StepContext, attempts: int) -> Escalated:

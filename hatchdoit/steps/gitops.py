@@ -8,7 +8,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from hatchdoit.proc import run
+from hatchdoit.core.proc import run
 
 GIT_IDENTITY = ["-c", "user.name=hatchdoit", "-c", "user.email=hatchdoit@localhost"]
 
@@ -54,7 +54,7 @@ def ensure_repo(repo: Path, seed: Path | None) -> None:
     if (repo / ".git").exists():
         return
     if seed is None:
-        from hatchdoit.errors import ConfigError
+        from hatchdoit.core.errors import ConfigError
 
         raise ConfigError(
             "target repo is not a git repository",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import logging
 
-from hatchdoit.atomicio import read_json
-from hatchdoit.faults import fault_point
-from hatchdoit.prompts import render_prompt
-from hatchdoit.records import Receipt, VerdictRecord, WorktreeRecord
-from hatchdoit.schemas import handover_problem, load_valid
+from hatchdoit.agents.prompts import render_prompt
+from hatchdoit.core.atomicio import read_json
+from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.records.models import Receipt, VerdictRecord, WorktreeRecord
+from hatchdoit.records.schemas import handover_problem, load_valid
 from hatchdoit.steps.agent_session import end_session, run_until_stop
 from hatchdoit.steps.attempts import receipt
 from hatchdoit.steps.context import StepContext

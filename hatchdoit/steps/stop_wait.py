@@ -9,11 +9,11 @@ import logging
 import sys
 import time
 
-from hatchdoit.atomicio import read_json, write_json_atomic
-from hatchdoit.faults import fault_point
-from hatchdoit.records import StopEvent, StopRecord
-from hatchdoit.redaction import redact_file
-from hatchdoit.schemas import try_load
+from hatchdoit.core.atomicio import read_json, write_json_atomic
+from hatchdoit.core.redaction import redact_file
+from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.records.models import StopEvent, StopRecord
+from hatchdoit.records.schemas import try_load
 from hatchdoit.steps.agent_run import AgentRun
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from hatchdoit.atomicio import write_atomic
-from hatchdoit.faults import fault_point
-from hatchdoit.prompts import render_prompt
-from hatchdoit.records import Receipt, SummaryRecord
-from hatchdoit.schemas import handover_problem
+from hatchdoit.agents.prompts import render_prompt
+from hatchdoit.core.atomicio import write_atomic
+from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.records.models import Receipt, SummaryRecord
+from hatchdoit.records.schemas import handover_problem
 from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.agent_session import attach, end_session
 from hatchdoit.steps.attempts import receipt

@@ -14,10 +14,15 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hatchdoit.atomicio import write_json_atomic
-from hatchdoit.errors import StepError
-from hatchdoit.faults import fault_point
-from hatchdoit.gitops import (
+from hatchdoit.core.atomicio import write_json_atomic
+from hatchdoit.core.errors import StepError
+from hatchdoit.core.locks import exclusive
+from hatchdoit.core.proc import run
+from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.records.models import DoneRecord, Receipt, WorktreeRecord
+from hatchdoit.records.schemas import try_load
+from hatchdoit.steps.context import StepContext
+from hatchdoit.steps.gitops import (
     branch_exists,
     contains,
     current_branch,
@@ -25,11 +30,6 @@ from hatchdoit.gitops import (
     has_commit,
     head_commit,
 )
-from hatchdoit.locks import exclusive
-from hatchdoit.proc import run
-from hatchdoit.records import DoneRecord, Receipt, WorktreeRecord
-from hatchdoit.schemas import try_load
-from hatchdoit.steps.context import StepContext
 
 EXIT_CONFLICT = 3
 

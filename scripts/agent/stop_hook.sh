@@ -24,7 +24,7 @@ esac
 # itself when it must. -c rather than -m: runpy alone cost 8 ms.
 if [ -n "${HATCHDOIT_SOURCE:-}" ]; then
   exec "${HATCHDOIT_PYTHON:-python3}" -I -S -c \
-    'import sys; sys.path.insert(0, sys.argv.pop(1)); from hatchdoit.stop_hook import main; sys.exit(main())' \
+    'import sys; sys.path.insert(0, sys.argv.pop(1)); from hatchdoit.agents.stop_hook import main; sys.exit(main())' \
     "$HATCHDOIT_SOURCE" "$@"
 fi
-exec "${HATCHDOIT_PYTHON:-python3}" -m hatchdoit.stop_hook "$@"
+exec "${HATCHDOIT_PYTHON:-python3}" -m hatchdoit.agents.stop_hook "$@"

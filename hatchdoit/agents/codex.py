@@ -1,0 +1,33 @@
+"""Codex (`codex exec`): notify wired to scripts/agent/stop_hook.sh (`agent-turn-complete`, the
+JSON payload as the last argument) and the summary/verdict directory made writable in the sandbox,
+both as `-c key=value` overrides: the user's `~/.codex/config.toml` is not touched."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hatchdoit.agents.setup import SessionPaths
+
+
+def prepare(
+    paths: SessionPaths,
+    params: Mapping[str, Any],
+    environ: Mapping[str, str],
+    values: dict[str, str],
+    env: dict[str, str],
+) -> None:
+    """The `{codex_notify}` and `{codex_writable}` placeholders of the codex profile's argv."""
+    values["codex_notify"] = "notify=" + toml_array(
+        [str(paths.scripts_dir / "agent" / "stop_hook.sh"), "agent-turn-complete"]
+    )
+    values["codex_writable"] = "sandbox_workspace_write.writable_roots=" + toml_array(
+        [values["output_dir"]]
+    )
+
+
+def toml_array(items: list[str]) -> str:
+    """A TOML array of basic strings (JSON string escapes are valid TOML escapes)."""
+    return "[" + ", ".join(json.dumps(item) for item in items) + "]"

@@ -1,0 +1,43 @@
+"""`hatchdoit ci`: build until settled, then JUnit, metrics and the report (cli/ci_loop.py)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hatchdoit.cli.command import Command, project_of
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shard", metavar="K/N", help="build the K-th of N stable subsets")
+    parser.add_argument(
+        "--junit",
+        metavar="PATH",
+        help="JUnit XML, one test case per TaskSpec (default _logs/junit.xml)",
+    )
+    parser.add_argument("-n", "--jobs", type=int, default=0, metavar="N", help="doit -n N")
+    parser.add_argument("--report", metavar="PATH", help="HTML report (default _logs/report.html)")
+    parser.add_argument("--max-runs", type=int, default=5, help="doit runs at most (default 5)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from hatchdoit.cli.ci_loop import CiOptions, parse_shard, run_ci
+
+    options = CiOptions(
+        shard=parse_shard(args.shard) if args.shard else None,
+        jobs=args.jobs,
+        junit=Path(args.junit).absolute() if args.junit else None,
+        report=Path(args.report).absolute() if args.report else None,
+        max_runs=args.max_runs,
+    )
+    return run_ci(project_of(args), options, say=lambda line: print(line, flush=True))
+
+
+COMMAND = Command(
+    "ci",
+    "Build until nothing is left or what is left escalated; write JUnit (_logs/junit.xml unless "
+    "--junit), metrics, report. Exit 0 all done, 1 some escalated or failed, 2 configuration or "
+    "planning errors.",
+    run,
+    arguments,
+)

@@ -1,0 +1,172 @@
+"""doctor's checks of one agent profile: its CLI installed (which version), its hook contract
+(Claude Code: hooks through --settings; Codex: `exec --json` and notify; the scripted agent: its
+script; generic: a command), and whether credentials reach it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from hatchdoit.agents.profiles import LoadedProfile, merged_params
+from hatchdoit.agents.setup import resolve_bin, validate_templates
+from hatchdoit.cli.doctor_check import Check, Status, failed_check, run_tool, version_tuple
+from hatchdoit.core.errors import HatchdoitError
+
+CLAUDE_CHECKED = (2, 1, 0)  # hooks via --settings incl. StopFailure; tested with 2.1.330
+CLAUDE_AUTH = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX",
+)
+CODEX_AUTH = ("OPENAI_API_KEY", "CODEX_API_KEY")
+
+
+def _has_any(environ: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    return next((n for n in names if environ.get(n)), None)
+
+
+def check_profile(
+    loaded: LoadedProfile, used: bool, overrides: Mapping[str, object], environ: Mapping[str, str]
+) -> list[Check]:
+    profile = loaded.profile
+    name = f"agent {profile.name}"
+    bad: Status = "fail" if used else "skip"
+    note = "" if used else " (not used by this project)"
+    try:
+        validate_templates(loaded, {k: "x" for k in _PLACEHOLDERS}, overrides)
+    except HatchdoitError as exc:
+        return [failed_check(name, bad, exc, note, where=False)]  # the profile's name says it
+    params = merged_params(profile, overrides)
+    version = ""
+    try:
+        binary = resolve_bin(loaded, environ)
+    except HatchdoitError as exc:
+        return [failed_check(name, bad, exc, note, where=False)]  # the profile's name says it
+    if binary is not None and profile.executable is not None:
+        code, out = run_tool([binary, *profile.executable.version_args])
+        if code != 0:
+            return [
+                Check(
+                    name,
+                    bad,
+                    f"{binary} does not run: {out[:200]}{note}",
+                    profile.executable.install_hint,
+                )
+            ]
+        version = out.splitlines()[0] if out else "?"
+    what = f"{binary} {version}" if binary else f"{profile.prompt_delivery} prompt, no CLI to find"
+    checks = [Check(name, "ok", what + note)]
+    if profile.setup == "claude":
+        checks += _claude_contract(name, version, params, environ, bad)
+    elif profile.setup == "codex":
+        checks += _codex_contract(name, binary or "codex", environ, bad)
+    elif isinstance(params.get("command"), list) and params["command"]:
+        command = str(params["command"][0])
+        found = command if "{" in command else shutil.which(command, path=environ.get("PATH"))
+        checks.append(
+            Check(name, "ok", f"command: {found}")
+            if found
+            else Check(
+                name, bad, f"command {command!r} not on PATH{note}", "install it or fix the path"
+            )
+        )
+    elif profile.name == "scripted":
+        script = loaded.path.parent / "scripted" / "scripted_agent.py"
+        if not script.is_file():
+            checks.append(Check(name, bad, f"{script} missing" + note, "reinstall hatchdoit"))
+    return checks
+
+
+def _claude_contract(
+    name: str, version: str, params: Mapping[str, object], environ: Mapping[str, str], bad: Status
+) -> list[Check]:
+    checks = []
+    if version_tuple(version) < CLAUDE_CHECKED:
+        checks.append(
+            Check(
+                name,
+                "warn",
+                f"hooks (Stop, StopFailure, SessionEnd via --settings) were "
+                f"checked with 2.1.330; this is {version}",
+                "npm install -g @anthropic-ai/claude-code@latest",
+            )
+        )
+    else:
+        checks.append(
+            Check(
+                name,
+                "ok",
+                "hook contract: --settings hooks Stop, StopFailure, SessionEnd, SessionStart, "
+                "UserPromptSubmit",
+            )
+        )
+    auth = _has_any(environ, CLAUDE_AUTH)
+    user_home = str(params.get("config_home", "run")) == "user"
+    if auth:
+        where = environ.get("ANTHROPIC_BASE_URL") or "the Anthropic API"
+        checks.append(Check(name, "ok", f"credentials: {auth} passed through to {where}"))
+    elif user_home:
+        checks.append(
+            Check(name, "ok", "credentials: your own Claude config home (config_home: user)")
+        )
+    else:
+        checks.append(
+            Check(
+                name,
+                "warn" if bad == "fail" else "skip",
+                "no ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN / CLAUDE_CODE_OAUTH_TOKEN "
+                "in the environment",
+                "export one of them (`claude setup-token` makes an OAuth token), or set "
+                "agent_params.<profile>.config_home: user to use your own login",
+            )
+        )
+    if params.get("skip_permissions") and os.geteuid() == 0 and environ.get("IS_SANDBOX") != "1":
+        checks.append(
+            Check(
+                name,
+                bad,
+                "skip_permissions as root: Claude Code refuses --dangerously-skip-permissions",
+                "run as a normal user, or export IS_SANDBOX=1 in a sandbox",
+            )
+        )
+    return checks
+
+
+def _codex_contract(name: str, binary: str, environ: Mapping[str, str], bad: Status) -> list[Check]:
+    checks = []
+    code, out = run_tool([binary, "exec", "--help"])
+    if code == 0 and "--json" not in out:
+        checks.append(
+            Check(name, bad, "`codex exec` has no --json", "npm install -g @openai/codex@latest")
+        )
+    else:
+        checks.append(
+            Check(name, "ok", "hook contract: exec --json, notify via -c (agent-turn-complete)")
+        )
+    codex_home = Path(environ.get("CODEX_HOME") or Path.home() / ".codex")
+    auth = _has_any(environ, CODEX_AUTH) or (
+        "auth.json" if (codex_home / "auth.json").is_file() else None
+    )
+    if auth:
+        checks.append(Check(name, "ok", f"credentials: {auth}"))
+    else:
+        checks.append(
+            Check(
+                name,
+                "warn" if bad == "fail" else "skip",
+                "no OPENAI_API_KEY / CODEX_API_KEY and no codex login",
+                "export OPENAI_API_KEY, or run `codex login`",
+            )
+        )
+    return checks
+
+
+_PLACEHOLDERS = (
+    "python", "agents_dir", "scripts_dir", "role", "worktree", "prompt_file", "taskspec_id",
+    "attempt", "bin", "settings_file", "logs_dir", "output_dir", "prompt_dir", "run_dir",
+    "stream_log", "worktrees_root", "codex_notify", "codex_writable",
+)  # fmt: skip
