@@ -2,6 +2,6 @@
 
 from pathlib import Path
 
-from hatchdoit.build.graph import doit_namespace
+from hatchdoit.graph import doit_namespace
 
 globals().update(doit_namespace(Path(__file__).parent))

@@ -17,6 +17,7 @@ class Sizes:
     repeats: int = 5  # timings of each command on the generated projects (median reported)
     concurrent: int = 16  # TaskSpecs and sessions of the `doit -n N` run
     hold: float = 4.0  # seconds the concurrency run's agent works before its stop
+    integrations: int = 100  # independent TaskSpecs integrated one after the other
     quick: bool = False
 
 
@@ -32,5 +33,6 @@ QUICK = Sizes(
     repeats=1,
     concurrent=3,
     hold=0.5,
+    integrations=3,
     quick=True,
 )

@@ -80,6 +80,26 @@ class Layout:
     def escalated(self, tid: str) -> Path:
         return _under(self.root, "_logs", "state", tid, "escalated.json")
 
+    def decision(self, tid: str, seq: int) -> Path:
+        """A decision about the TaskSpec (records/decisions.py), numbered in order."""
+        return _under(self.root, "_logs", "state", tid, f"decision-{seq:03d}.json")
+
+    def integration(self, tid: str) -> Path:
+        """integrate.json: the receipt of the integrate step."""
+        return _under(self.root, "_logs", "state", tid, "integrate.json")
+
+    def integration_intent(self, tid: str) -> Path:
+        """What an integration in progress started from (found again after a crash)."""
+        return _under(self.root, "_logs", "state", tid, "integrate.intent.json")
+
+    def integration_log(self, tid: str, n: int, name: str) -> Path:
+        return self.logs / "integration" / tid / f"{name}-{n:03d}.log"
+
+    @property
+    def integration_worktree(self) -> Path:
+        """The worktree the integration branch is merged and tested in (never the user's)."""
+        return self.worktrees / ".integration"
+
     def hooks_dir(self, tid: str) -> Path:
         return self.logs / "hooks" / tid
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
+from typing import Any
 
 import hatchdoit
 from hatchdoit.agents.profiles import LoadedProfile, load_profile
@@ -20,6 +22,9 @@ from hatchdoit.layout import ROLES, Layout, Role
 from hatchdoit.planning.dependencies import drop_dependents_of_missing
 from hatchdoit.planning.plan import Plan, load_plan
 from hatchdoit.planning.specs import TaskSpec
+from hatchdoit.records.decisions import read_decisions
+from hatchdoit.records.models import DecisionRecord, DoneRecord
+from hatchdoit.records.schemas import try_load
 
 STOP_HOOK = ("agent", "stop_hook.sh")
 
@@ -45,6 +50,7 @@ class Project:
     _profiles: dict[str, LoadedProfile] = field(default_factory=dict)
     _digests: dict[str, str] = field(default_factory=dict)
     _templates: dict[str, str] = field(default_factory=dict)
+    _memo: dict[tuple[object, ...], Any] = field(default_factory=dict)
 
     @cached_property
     def layout(self) -> Layout:
@@ -107,24 +113,108 @@ class Project:
             )
         return self._templates
 
-    def digest(self, tid: str) -> str:
-        """Digest of everything a TaskSpec's chain depends on, its dependencies' chains included."""
+    # Input digests -------------------------------------------------------------------------
+    # What a TaskSpec's records were made from. Static inputs (the TaskSpec file, the agent
+    # profiles, the prompt templates, the target) are hashed once per process; the dynamic ones,
+    # the approved commits of its dependencies and its decisions, are read from their files and
+    # kept until refresh() (at every step boundary), so that a doit run's thousands of
+    # up-to-date checks read each file once. Limits that only bound work (max_attempts,
+    # timeouts, backoff) are not inputs.
+
+    def own_digest(self, tid: str) -> str:
+        """The static inputs of a TaskSpec's chain."""
         if tid not in self._digests:
-            spec = self.taskspec(tid)
-            templates = self._template_shas()
             inputs = {
                 "spec": self.plan.taskspecs[tid].source_sha256,
                 "factory": self.profile(tid, "factory").sha256,
                 "qa": self.profile(tid, "qa").sha256,
-                "templates": templates,
-                "max_attempts": self.max_attempts(tid),
+                "templates": self._template_shas(),
                 "target": str(self.config.target.repo),
                 "integration_branch": self.config.target.integration_branch,
-                "deps": {dep: self.digest(dep) for dep in spec.depends_on},
             }
-            blob = json.dumps(inputs, sort_keys=True).encode()
-            self._digests[tid] = hashlib.sha256(blob).hexdigest()
+            self._digests[tid] = _sha(inputs)
         return self._digests[tid]
+
+    def refresh(self) -> None:
+        """Forget the dynamic inputs read so far (dependencies' commits, decisions): called at
+        every step boundary, where another process may have changed them."""
+        self._memo.clear()
+
+    def decisions(self, tid: str) -> list[DecisionRecord]:
+        """The TaskSpec's decisions since its last reset, in order (records/decisions.py)."""
+        key = ("decisions", tid)
+        if key not in self._memo:
+            found = read_decisions(self.layout, tid)
+            resets = [i for i, d in enumerate(found) if d.kind == "reset"]
+            self._memo[key] = found[resets[-1] :] if resets else found
+        return self._memo[key]  # type: ignore[no-any-return]
+
+    def approved_commit(self, tid: str) -> str | None:
+        """The commit done.json records, while it is current for the TaskSpec's inputs."""
+        key = ("approved", tid)
+        if key not in self._memo:
+            done = try_load(self.layout.done(tid), DoneRecord)
+            current = done is not None and done.digest == self.digest(tid)
+            self._memo[key] = done.commit if current and done is not None else None
+        return self._memo[key]  # type: ignore[no-any-return]
+
+    def base_digest(self, tid: str) -> str:
+        """The worktree's inputs: the static ones, each dependency's approved commit (a rebuilt
+        dependency rebuilds its dependents) and the last reset."""
+        key = ("base", tid)
+        if key not in self._memo:
+            decisions = self.decisions(tid)
+            self._memo[key] = _sha(
+                {
+                    "own": self.own_digest(tid),
+                    "deps": {d: self.approved_commit(d) for d in self.taskspec(tid).depends_on},
+                    "reset": decisions[0].seq if decisions and decisions[0].kind == "reset" else 0,
+                }
+            )
+        return self._memo[key]  # type: ignore[no-any-return]
+
+    def attempt_digest(self, tid: str, attempt: int) -> str:
+        """The inputs of attempt k's steps: the base, and the decisions taken before it (their
+        feedback is in its prompt). A decision never changes an attempt made before it."""
+        key = ("attempt", tid, attempt)
+        if key not in self._memo:
+            before = [
+                d for d in self.decisions(tid) if d.kind != "reset" and d.after_attempt < attempt
+            ]
+            self._memo[key] = _sha({"base": self.base_digest(tid), "decisions": _ids(before)})
+        return self._memo[key]  # type: ignore[no-any-return]
+
+    def digest(self, tid: str) -> str:
+        """The inputs of the whole chain (done.json, escalated.json): the base and every
+        decision. What a dependent's digest holds of it is its approved commit."""
+        key = ("digest", tid)
+        if key not in self._memo:
+            decisions = [d for d in self.decisions(tid) if d.kind != "reset"]
+            self._memo[key] = _sha({"base": self.base_digest(tid), "decisions": _ids(decisions)})
+        return self._memo[key]  # type: ignore[no-any-return]
+
+    def step_digest(self, tid: str, step: str, attempt: int) -> str:
+        """The digest a step's receipt must record to be current."""
+        if step == "worktree":
+            return self.base_digest(tid)
+        if step == "taskspec":
+            return self.digest(tid)
+        if step == "integrate":  # the chain's inputs and how its work is delivered
+            return _sha({"chain": self.digest(tid), "mode": self.config.integrate})
+        return self.attempt_digest(tid, attempt)
+
+    def attempt_count(self, tid: str) -> int:
+        """Attempts the TaskSpec has: max_attempts and what decisions granted beyond it."""
+        return self.max_attempts(tid) + sum(d.grants for d in self.decisions(tid))
+
+
+def _sha(inputs: Mapping[str, object]) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def _ids(decisions: list[DecisionRecord]) -> list[str]:
+    """What of each decision is an input: all of it but the time it was written."""
+    return [_sha(d.model_dump(mode="json", exclude={"at"})) for d in decisions]
 
 
 def _file_sha(path: Path) -> str:

@@ -29,6 +29,7 @@ from hatchdoit.records.models import (
     ChecksRecord,
     DoneRecord,
     EscalatedRecord,
+    IntegrationRecord,
     LaunchRecord,
     Receipt,
     StopRecord,
@@ -62,10 +63,11 @@ def fresh_project(base: Path, name: str) -> Iterator[HatchProject]:
     where.mkdir(parents=True)
     project = make_project(where)
     project.configure(
+        integrate="merge",
         limits={
             "factory": {"idle_timeout": 20, "wall_timeout": 60},
             "qa": {"idle_timeout": 20, "wall_timeout": 60},
-        }
+        },
     )
     for tid, spec in SCENARIO.items():
         kwargs = {k: v for k, v in spec.items() if k != "body"}
@@ -78,18 +80,33 @@ def fresh_project(base: Path, name: str) -> Iterator[HatchProject]:
 
 
 def end_states(project: HatchProject) -> dict[str, tuple[str, int]]:
-    """Per TaskSpec: ('done', approved attempt) or ('escalated', attempts) or ('open', 0)."""
+    """Per TaskSpec: ('done', approved attempt) once its work landed on main exactly once, or
+    ('approved', attempt) before, or ('escalated', attempts) or ('open', 0)."""
     states: dict[str, tuple[str, int]] = {}
     for tid in SCENARIO:
         done = try_load(project.layout.done(tid), DoneRecord)
         escalated = try_load(project.layout.escalated(tid), EscalatedRecord)
         if done is not None:
-            states[tid] = ("done", done.attempt)
+            landed = landings(project, done.commit)
+            assert len(landed) <= 1, f"{tid}: {done.commit} landed {len(landed)} times"
+            integrated = try_load(project.layout.integration(tid), IntegrationRecord)
+            on_main = integrated is not None and integrated.landed_commit in landed
+            states[tid] = ("done" if on_main else "approved", done.attempt)
         elif escalated is not None:
             states[tid] = ("escalated", escalated.attempts)
         else:
             states[tid] = ("open", 0)
     return states
+
+
+def landings(project: HatchProject, approved: str) -> list[str]:
+    """The commits on the target's main that land `approved` (its integration trailer)."""
+    done = subprocess.run(
+        ["git", "-C", str(project.root / "_target"), "log", "--format=%H", "main", "-F",
+         f"--grep=Hatchdoit-Approved: {approved}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return done.stdout.split()
 
 
 def alive_attempts(project: HatchProject) -> set[tuple[str, str, int]]:
@@ -118,6 +135,7 @@ def assert_artifacts_valid(project: HatchProject) -> None:
             layout.worktree_record(tid): WorktreeRecord,
             layout.done(tid): DoneRecord,
             layout.escalated(tid): EscalatedRecord,
+            layout.integration(tid): IntegrationRecord,
         }
         for k in range(1, 4):
             checks[layout.summary(tid, k)] = SummaryRecord
@@ -175,6 +193,9 @@ def occurrences(events: list[dict[str, Any]]) -> dict[str, dict[str | None, int]
         if name == "summary_injected":
             per["summary.before_request"][tid] += 1
             per["wait.started"][tid] += 1
+        if name == "integrated":  # one landing passes each point of the integration once
+            for point in ("after_merge", "before_update_ref", "after_update_ref", "before_receipt"):
+                per[f"integrate.{point}"][tid] += 1
     # checks.after_tests: every checks step whose factory attempt was a normal stop
     for e in events:
         if e["event"] == "step_end" and e["step"] == "checks":

@@ -18,7 +18,7 @@ import pytest
 pytestmark = pytest.mark.bench
 
 CHECKOUT = Path(__file__).resolve().parent.parent
-# Issue 7's table: stop latency, end to end, list, no-op, concurrency, status.
+# Issue 7's table: stop latency, end to end, list, no-op, concurrency, status; and delivery's.
 REQUIRED_ROWS = (
     "stop_latency",
     "end_to_end",
@@ -26,6 +26,7 @@ REQUIRED_ROWS = (
     "noop_scale",
     "concurrent",
     "status_scale",
+    "integration_overhead",
 )
 
 

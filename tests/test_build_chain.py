@@ -149,6 +149,8 @@ def test_dependency_is_built_first_and_merged_into_the_dependent_base(
 
 
 def test_editing_a_taskspec_reruns_its_chain_only(project: HatchProject) -> None:
+    """Make semantics: an edited TaskSpec rebuilds; its dependents rebuild when its approved
+    commit changes (what they build on), and not when the rebuild left the same work."""
     path_a = project.add_taskspec("A", body=module_body("alpha", "alpha", "a"))
     project.add_taskspec("B", body=module_body("beta", "beta", "b"), depends_on=["A"])
     project.add_taskspec("C", body=module_body("gamma", "gamma", "c"))
@@ -157,19 +159,33 @@ def test_editing_a_taskspec_reruns_its_chain_only(project: HatchProject) -> None
     before = {tid: len(launches(project, taskspec_id=tid)) for tid in "ABC"}
     assert before == {"A": 2, "B": 2, "C": 2}
 
+    # prose only: A runs again and commits nothing new, so B's input is unchanged
     path_a.write_text(
         path_a.read_text(encoding="utf-8") + "\nAlso mind the edge cases.\n", encoding="utf-8"
     )
     build_ok(project)
-
     after = {tid: len(launches(project, taskspec_id=tid)) for tid in "ABC"}
     assert after["A"] > before["A"], "edited TaskSpec was not rebuilt"
-    assert after["B"] > before["B"], "dependent of the edited TaskSpec was not rebuilt"
-    assert after["C"] == before["C"], "an unchanged TaskSpec was rebuilt"
+    assert after["B"] == before["B"], "the dependency's work did not change"
     second = {tid: done_record(project, tid) for tid in "ABC"}
     assert second["A"].digest != first["A"].digest
-    assert second["B"].digest != first["B"].digest
-    assert second["C"] == first["C"]
+    assert second["A"].commit == first["A"].commit
+    assert second["B"] == first["B"] and second["C"] == first["C"]
+
+    # new work: A's approved commit changes, and B rebuilds on it
+    path_a.write_text(path_a.read_text(encoding="utf-8").replace("'a'", "'a2'"), encoding="utf-8")
+    before = after
+    build_ok(project)
+    after = {tid: len(launches(project, taskspec_id=tid)) for tid in "ABC"}
+    assert after["A"] > before["A"], "edited TaskSpec was not rebuilt"
+    assert after["B"] > before["B"], "dependent of the changed TaskSpec was not rebuilt"
+    assert after["C"] == before["C"], "an unchanged TaskSpec was rebuilt"
+    third = {tid: done_record(project, tid) for tid in "ABC"}
+    assert third["A"].commit != second["A"].commit
+    assert third["B"].digest != second["B"].digest
+    assert third["C"] == first["C"]
+    wt_b = project.layout.worktree("B")
+    assert "'a2'" in (wt_b / "src" / "app" / "alpha.py").read_text(encoding="utf-8")
 
     before = after
     build_ok(project)

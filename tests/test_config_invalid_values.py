@@ -25,7 +25,7 @@ from hatchdoit.core.errors import EXIT_CONFIG, ConfigError
         ({"limits": {"parallel_sessions": "many"}}, "limits.parallel_sessions"),
         ({"limits": {"factory": {"wall_timeout": -1}}}, "limits.factory.wall_timeout"),
         ({"limits": {"backoff": {"jitter": 2}}}, "limits.backoff.jitter"),
-        ({"integrate": "squash"}, "integrate"),
+        ({"integrate": "fast-forward"}, "integrate"),
         ({"tmux_socket": "has space"}, "tmux_socket"),
         ({"tmux_socket": "-rf"}, "tmux_socket"),  # would read as an option of tmux
         ({"tmux_socket": ".."}, "tmux_socket"),
@@ -94,8 +94,8 @@ def test_several_invalid_values_are_counted_with_their_sources(tmp_path: Path) -
     "data, fix",
     [
         (
-            {"integrate": "squash"},
-            "change integrate in hatchdoit.yaml to one of: none, merge, rebase",
+            {"integrate": "fast-forward"},
+            "change integrate in hatchdoit.yaml to one of: none, merge, squash, rebase, pr",
         ),
         ({"limits": {"max_attempt": 4}}, "remove limits.max_attempt from hatchdoit.yaml"),
         ({"tmux_socket": "a b"}, "change tmux_socket in hatchdoit.yaml to a string matching"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -116,6 +117,20 @@ def test_demo_builds_and_a_second_doit_is_a_no_op(demo: HatchProject) -> None:
     assert verdicts.count((REJECTED_ONCE, "rejected")) == 1
     assert [d for t, d in verdicts if t != REJECTED_ONCE] == ["approved"] * (len(ids) - 1)
     assert_logs_parse(demo)
+    # delivered: every approved branch merged into _target's main, whose own tests pass there
+    target = demo.root / "_target"
+    merged = git(target, "branch", "--merged", env=demo.env)
+    assert all(f"taskspec/{tid}" in merged for tid in ids), merged
+    assert git(target, "status", "--porcelain", env=demo.env) == ""
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=target,
+        env=demo.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
 
     launches = len(events(demo, "launch"))
     second = run_doit(demo, timeout=120)
@@ -134,6 +149,7 @@ def test_demo_builds_and_a_second_doit_is_a_no_op(demo: HatchProject) -> None:
     # plain `doit list` (pyproject.toml: subtasks, status, sort by definition) leads with them
     names = [line.split()[1] for line in run_doit(demo, "list").stdout.splitlines()]
     assert names[: len(ids) + 1] == ["taskspec", *(f"taskspec:{tid}" for tid in ids)], names
+    assert "integrate" in names
 
     assert tree_hashes(demo.planning) == planning_before, "the run wrote into the planning repo"
     assert git(demo.root, "status", "--porcelain", env=demo.env) == "", "the run dirtied the repo"

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from projects import HatchProject, make_project
 
+from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.project import Project, load_project
+from hatchdoit.records.models import DoneRecord
 from hatchdoit.records.receipts import current_receipt, write_receipt
 
 
@@ -39,17 +41,40 @@ def test_editing_a_taskspec_changes_its_digest_and_its_dependents_only(hp: Hatch
     spec.write_text(spec.read_text() + "\nOne more sentence.\n")
     after = {tid: fresh(hp).digest(tid) for tid in before}
     assert after["001-TS-BASE"] != before["001-TS-BASE"]
-    assert after["002-TS-USER"] != before["002-TS-USER"]  # its input includes the dependency
+    # a dependent's input is its dependency's approved commit: none before, none now
+    assert after["002-TS-USER"] == before["002-TS-USER"]
     assert after["003-TS-ALONE"] == before["003-TS-ALONE"]
+
+
+def test_a_dependencys_approved_commit_is_an_input_of_its_dependents(hp: HatchProject) -> None:
+    project = fresh(hp)
+    before = project.digest("002-TS-USER")
+    done = DoneRecord(
+        taskspec_id="001-TS-BASE",
+        digest=project.digest("001-TS-BASE"),
+        attempt=1,
+        branch="taskspec/001-TS-BASE",
+        commit="a" * 40,
+        verdict="v",
+    )
+    write_json_atomic(project.layout.done("001-TS-BASE"), done.model_dump(mode="json"))
+    approved = fresh(hp).digest("002-TS-USER")
+    assert approved != before
+    again = done.model_copy(update={"commit": "b" * 40})
+    write_json_atomic(project.layout.done("001-TS-BASE"), again.model_dump(mode="json"))
+    assert fresh(hp).digest("002-TS-USER") not in (before, approved)
+    stale = again.model_copy(update={"digest": "older inputs"})
+    write_json_atomic(project.layout.done("001-TS-BASE"), stale.model_dump(mode="json"))
+    assert fresh(hp).digest("002-TS-USER") == before  # not current: not approved work
 
 
 def test_prompt_template_and_config_changes_reach_the_digest(hp: HatchProject) -> None:
     before = fresh(hp).digest("003-TS-ALONE")
-    hp.configure(limits={"max_attempts": 5})
+    hp.configure(limits={"max_attempts": 5, "test_timeout": 7})
+    assert fresh(hp).digest("003-TS-ALONE") == before  # limits only bound the work
+    hp.configure(target={"integration_branch": "develop"})
     bumped = fresh(hp).digest("003-TS-ALONE")
     assert bumped != before
-    hp.configure(limits={"test_timeout": 7})
-    assert fresh(hp).digest("003-TS-ALONE") == bumped  # timeouts do not change what is built
     agents = hp.root / "agents"
     (agents / "prompts").mkdir(parents=True)
     for src in (Path(__file__).parent.parent / "agents").glob("*.yaml"):

@@ -49,6 +49,7 @@ FAST_POINTS = (
     "wait.started",
     "summary.before_request",
     "qa.before_receipt",
+    "integrate.before_update_ref",
 )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import subprocess
 
 import pytest
 from conftest import git, run_doit, tree_hashes
@@ -58,8 +59,19 @@ def test_init_makes_a_repo_a_project_whose_doit_builds_a_taskspec(project: Hatch
     assert (repo / "_logs" / "state" / TID / "done.json").is_file()
     work = git(repo, "log", "--format=%s", "-1", f"taskspec/{TID}", env=env)
     assert work.startswith("scripted factory:"), work
-    # The user's branch and files are as they were, but for what init added (integrate: none).
-    assert git(repo, "rev-parse", "main", env=env) == main_before
+    # init chose `integrate: merge`: main, checked out here, moved by the one merge of the
+    # TaskSpec; the user's files are as they were, but for what init added, and the build said
+    # how to bring them up to date (keeping the user's changes).
+    main_after = git(repo, "rev-parse", "main", env=env).strip()
+    assert git(repo, "rev-parse", f"{main_after}^1", env=env) == main_before
+    assert (
+        git(repo, "rev-parse", f"{main_after}^2", env=env).strip()
+        == git(repo, "rev-parse", f"taskspec/{TID}", env=env).strip()
+    )
+    hint = f"reset --keep {main_before.strip()[:12]} && git -C {repo} merge --ff-only"
+    assert hint in built.stderr, built.stderr
+    follow = built.stderr.split("to update them, keeping your changes: ", 1)[1].splitlines()[0]
+    subprocess.run(follow, shell=True, check=True, env=env)  # what the user would type
     assert sorted(git(repo, "status", "--porcelain", env=env).splitlines()) == [
         " M .gitignore",
         "?? agents/",

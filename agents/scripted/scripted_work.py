@@ -31,9 +31,10 @@ HOLD_RE = re.compile(r"^<!-- scripted:hold=(\d{1,4}(?:\.\d+)?) -->[ \t]*$", re.M
 MAX_HOLD = 600.0
 # fmt: off
 FACTORY_BEHAVIOURS = ("succeed", "fail-tests", "exceed-loc", "skip-summary", "malformed-summary",
-                      "never-summary", "hang", "crash")
+                      "never-summary", "hang", "crash", "no-commit", "resolve-conflicts")
 # fmt: on
-QA_BEHAVIOURS = ("approve", "reject", "reject-once")
+QA_BEHAVIOURS = ("approve", "reject", "reject-once", "approve-and-edit")
+CONFLICT_START, CONFLICT_MID, CONFLICT_END = "<<<<<<< ", "=======", ">>>>>>> "
 MAX_CONTINUATIONS = 3
 FAILING_TEST_PATH = "tests/test_zz_scripted_failure.py"
 BULK_PATH = "scripted_bulk.txt"
@@ -177,15 +178,22 @@ def qa_feedback(text: str) -> str | None:
     return None
 
 
-def write_files(session: Session, root: Path, text: str) -> list[tuple[str, int]]:
-    """Write the prompt's file blocks plus what the behaviour adds; return (path, lines)."""
+def write_files(
+    session: Session, root: Path, text: str, keep: list[str] | None = None
+) -> list[tuple[str, int]]:
+    """Write the prompt's file blocks plus what the behaviour adds; return (path, lines).
+    Files in `keep` (conflicts just resolved) are left as they are."""
     written: list[tuple[str, str]] = []
     for raw, content in parse_file_blocks(text):
         target = safe_target(root, raw)
         if target is None:
             say(f"warning: refusing to write {raw!r} (absolute, '..' or .git)")
             continue
-        written.append((target.relative_to(root).as_posix(), content))
+        rel = target.relative_to(root).as_posix()
+        if rel in (keep or []):
+            say(f"kept {rel} as resolved")
+            continue
+        written.append((rel, content))
     if not written:
         note = root / "hatchdoit_notes" / f"{session.taskspec_id}.md"
         old = note.read_text(encoding="utf-8") if note.exists() else ""
@@ -226,6 +234,38 @@ def git_failed(result: subprocess.CompletedProcess[str]) -> bool:
 
     say(f"git {shlex.join(result.args[5:])} exited {result.returncode}: {said[-1]}")
     return True
+
+
+def resolve_conflicts(root: Path) -> list[str]:
+    """Resolve the conflicts of a merge in progress by keeping both sides, ours first (what an
+    agent does when two changes add different things at one place); return the files."""
+    listed = git(root, "diff", "--name-only", "--diff-filter=U").stdout.split()
+    for rel in listed:
+        path = root / rel
+        kept: list[str] = []
+        ours: list[str] = []
+        theirs: list[str] = []
+        side = ""
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+            if line.startswith(CONFLICT_START):
+                side, ours, theirs = "ours", [], []
+            elif line.startswith("||||||| ") and side == "ours":
+                side = "base"  # diff3 style: the common ancestor's lines, dropped
+            elif line.startswith(CONFLICT_MID) and side in ("ours", "base"):
+                side = "theirs"
+            elif line.startswith(CONFLICT_END) and side == "theirs":
+                kept += ours + [x for x in theirs if x not in ours]
+                side = ""
+            elif side == "ours":
+                ours.append(line)
+            elif side == "theirs":
+                theirs.append(line)
+            else:
+                kept.append(line)
+        path.write_text("".join(kept), encoding="utf-8")
+        git(root, "add", "--", rel)
+        say(f"resolved the conflict in {rel} (both sides kept)")
+    return listed
 
 
 def commit(session: Session, root: Path) -> None:
@@ -290,8 +330,10 @@ def factory_implement(session: Session, text: str) -> str:
         raise SystemExit(3)
     hold(text)
     root = Path.cwd()
-    done = write_files(session, root, text)
-    commit(session, root)
+    resolved = resolve_conflicts(root) if session.behaviour == "resolve-conflicts" else []
+    done = write_files(session, root, text, keep=resolved)
+    if session.behaviour != "no-commit":
+        commit(session, root)
     session.files = [rel for rel, _ in done]
     session.lines = sum(count for _, count in done)
     feedback = qa_feedback(text)
@@ -333,7 +375,7 @@ def qa_decide(session: Session, checks: Any, error: str) -> tuple[str, list[str]
     if not isinstance(checks, dict):
         return "rejected", [f"checks unavailable ({error or 'not a JSON object'})"], ""
     if checks.get("passed") is True:
-        return "approved", [], ""
+        return "approved", [], ""  # approve-and-edit approves too
     reasons = [str(f) for f in checks.get("failures") or []] or ["checks did not pass"]
     return "rejected", reasons, "Fix these before QA can approve: " + "; ".join(reasons)
 
@@ -352,6 +394,9 @@ def qa_review(session: Session) -> str:
         "reasons": reasons,
         "feedback": feedback,
     }
+    if session.behaviour == "approve-and-edit":  # a QA agent that does not follow the rules
+        Path("QA_WAS_HERE.txt").write_text("QA edited the worktree\n", encoding="utf-8")
+        say("wrote QA_WAS_HERE.txt (QA must not change files)")
     path = os.environ.get("HATCHDOIT_VERDICT_FILE")
     if path:
         write_atomic(Path(path), json.dumps(record, indent=2) + "\n")

@@ -23,6 +23,7 @@ from hatchdoit.records.models import DoneRecord
 from hatchdoit.records.schemas import try_load
 from hatchdoit.steps.attempts import attempt_superseded, receipt
 from hatchdoit.steps.context import StepContext
+from hatchdoit.steps.delivered import integrated
 
 # step -> "module:function"; imported when a step runs, so that `doit list` and a no-op `doit`
 # (which only ask whether steps are current) never load tmux, watchdog or the agent setup.
@@ -33,7 +34,9 @@ STEP_FUNCTIONS: dict[str, str] = {
     "checks": "hatchdoit.steps.checks:run_checks",
     "qa": "hatchdoit.steps.qa:run_qa",
     "taskspec": "hatchdoit.steps.finish:run_finish",
+    "integrate": "hatchdoit.steps.integrate:run_integrate",
 }
+WHOLE_STEPS = ("worktree", "taskspec", "integrate")  # one per TaskSpec, not per attempt
 
 
 def _step_function(step: str) -> Any:
@@ -71,6 +74,8 @@ def step_is_current(root: str, step: str, tid: str, attempt: int) -> bool:
     if step == "taskspec":
         done = try_load(ctx.layout.done(tid), DoneRecord)
         return done is not None and done.digest == ctx.digest
+    if step == "integrate":
+        return integrated(ctx.project, tid)
     if step == "worktree":
         return receipt(ctx, step, 0) is not None and ctx.worktree.is_dir()
     if receipt(ctx, step, attempt) is not None:
@@ -88,12 +93,12 @@ def group_is_current(root: str, step: str) -> bool:
     so `doit list --status` does not report a finished build as R."""
     loaded()
     project = _project(root)
-    if step in ("worktree", "taskspec"):
+    if step in WHOLE_STEPS:
         return all(step_is_current(root, step, tid, 0) for tid in project.plan.taskspecs)
     return all(
         step_is_current(root, step, tid, k)
         for tid in project.plan.taskspecs
-        for k in range(1, project.max_attempts(tid) + 1)
+        for k in range(1, project.attempt_count(tid) + 1)
     )
 
 
@@ -101,16 +106,15 @@ def run_step(root: str, step: str, tid: str, attempt: int) -> bool | StepFailed:
     """doit action: run one step under the TaskSpec's lock; a StepFailed fails the doit task."""
     loaded()
     ctx = _context(root, tid)
-    if step not in ("taskspec", "worktree") and attempt_superseded(ctx, attempt):
+    ctx.project.refresh()  # a step boundary: other processes may have written since
+    if step not in WHOLE_STEPS and attempt_superseded(ctx, attempt):
         return True
     label = f"{step} {tid}" + (f" attempt {attempt}" if attempt else "")
-    if step == "taskspec":
-        from hatchdoit.steps.finish import escalation_on_record
-
-        on_record = escalation_on_record(ctx)
-        if on_record is not None:  # escalated.json says it already: no lock, audit or state
+    on_record = _escalation_on_record(ctx, step)
+    if on_record is not None:  # its record says it already: no lock, audit or state
+        if step == "taskspec":
             _deliver_notices(ctx)
-            return _report(ctx, label, step, attempt, on_record)
+        return _report(ctx, label, step, attempt, on_record)
     try:
         with exclusive(ctx.layout.locks / f"{tid}.lock", f"TaskSpec {tid}"):
             ctx.audit("step_start", step=step, attempt=attempt)
@@ -140,6 +144,19 @@ def run_step(root: str, step: str, tid: str, attempt: int) -> bool | StepFailed:
         if step == "taskspec":
             _deliver_notices(ctx)
     return True
+
+
+def _escalation_on_record(ctx: StepContext, step: str) -> HatchdoitError | None:
+    """The escalation the finish or integrate step recorded for the current inputs, if any."""
+    if step == "taskspec":
+        from hatchdoit.steps.finish import escalation_on_record
+
+        return escalation_on_record(ctx)
+    if step == "integrate":
+        from hatchdoit.steps.integrate import escalation_on_record as integration_on_record
+
+        return integration_on_record(ctx)
+    return None
 
 
 def _deliver_notices(ctx: StepContext) -> None:
@@ -204,4 +221,5 @@ def clean_worktree(root: str, tid: str) -> None:
         detail = done.stderr.strip().splitlines()
         reason = detail[-1] if detail else f"remove_worktree.sh exited {done.returncode}"
         raise SystemExit(f"hatchdoit: clean {tid}: {reason}")
-    project.layout.worktree_record(tid).unlink(missing_ok=True)
+    # The worktree record stays: a recreated worktree keeps the recorded base commit (it would
+    # otherwise take the branch's tip, work included, as the base of the LOC count).

@@ -1,7 +1,13 @@
-"""The doit task graph: every TaskSpec becomes `taskspec:<ID>` over a chain of step tasks.
+"""The doit task graph: every TaskSpec becomes `taskspec:<ID>` over a chain of step tasks, and,
+when approved work is delivered (`integrate` is not none), `integrate:<ID>` after it.
 
     worktree:<ID> -> factory:<ID>.1 -> summary:<ID>.1 -> checks:<ID>.1 -> qa:<ID>.1
-                  -> factory:<ID>.2 -> ... -> qa:<ID>.<max> -> taskspec:<ID>
+                  -> factory:<ID>.2 -> ... -> qa:<ID>.<n> -> taskspec:<ID> -> integrate:<ID>
+
+n is max_attempts plus the attempts decisions granted (a person's rejection, the integration
+sending work back). A dependent's worktree waits for its dependencies' `integrate` when their
+work lands on the integration branch (it starts from there), else for their `taskspec`; every
+`integrate` waits for its dependencies' (one branch, in dependency order).
 
 Up-to-date comes from the artifacts (see receipts.py), not only doit's database, which doit
 writes only when it exits.
@@ -26,12 +32,14 @@ from hatchdoit.build.actions import (
 )
 from hatchdoit.build.reporter import ProgressReporter
 from hatchdoit.build.runlock import lock_if_building
+from hatchdoit.config.models import MERGE_MODES
 from hatchdoit.core.collector import hold_until_loaded
 from hatchdoit.core.errors import HatchdoitError
 from hatchdoit.observe.state import repair_state
 from hatchdoit.project import Project, load_project
 
 PER_ATTEMPT = ("factory", "summary", "checks", "qa")
+WHOLE_STEPS = ("worktree", "taskspec", "integrate")  # one task per TaskSpec, not per attempt
 DOIT_CONFIG: dict[str, Any] = {
     "dep_file": "_logs/.doit.db",
     "backend": "sqlite3",
@@ -45,7 +53,7 @@ def _task(
     root: str, step: str, tid: str, attempt: int, deps: list[str], doc: str
 ) -> dict[str, Any]:
     return {
-        "name": tid if step in ("worktree", "taskspec") else f"{tid}.{attempt}",
+        "name": tid if step in WHOLE_STEPS else f"{tid}.{attempt}",
         "doc": doc,
         "actions": [(run_step, [root, step, tid, attempt])],
         "uptodate": [(step_is_current, [root, step, tid, attempt])],
@@ -65,13 +73,14 @@ def _group(root: str, step: str, doc: str) -> dict[str, Any]:
 
 def _worktree_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
     yield _group(root, "worktree", "git worktree per TaskSpec")
+    after = "integrate" if project.config.integrate in MERGE_MODES else "taskspec"
     for tid in project.plan.taskspecs:
         task = _task(
             root,
             "worktree",
             tid,
             0,
-            [f"taskspec:{dep}" for dep in project.taskspec(tid).depends_on],
+            [f"{after}:{dep}" for dep in project.taskspec(tid).depends_on],
             f"worktree of {tid}",
         )
         task["clean"] = [(clean_worktree, [root, tid])]
@@ -81,7 +90,7 @@ def _worktree_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
 def _attempt_tasks(project: Project, root: str, step: str) -> Iterator[dict[str, Any]]:
     yield _group(root, step, f"{step} step of each attempt")
     for tid in project.plan.taskspecs:
-        for k in range(1, project.max_attempts(tid) + 1):
+        for k in range(1, project.attempt_count(tid) + 1):
             index = PER_ATTEMPT.index(step)
             if index > 0:
                 dep = f"{PER_ATTEMPT[index - 1]}:{tid}.{k}"
@@ -96,8 +105,16 @@ def _taskspec_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
     yield _group(root, "taskspec", "every TaskSpec to done")
     for tid in project.plan.taskspecs:
         spec = project.taskspec(tid)
-        deps = [f"qa:{tid}.{k}" for k in range(1, project.max_attempts(tid) + 1)]
+        deps = [f"qa:{tid}.{k}" for k in range(1, project.attempt_count(tid) + 1)]
         yield _task(root, "taskspec", tid, 0, deps, spec.title)
+
+
+def _integrate_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
+    mode = project.config.integrate
+    yield _group(root, "integrate", f"deliver approved work ({mode})")
+    for tid in project.plan.taskspecs:
+        deps = [f"taskspec:{tid}"] + [f"integrate:{d}" for d in project.taskspec(tid).depends_on]
+        yield _task(root, "integrate", tid, 0, deps, f"deliver {tid} ({mode})")
 
 
 def doit_namespace(root: Path) -> dict[str, Any]:
@@ -130,6 +147,10 @@ def doit_namespace(root: Path) -> dict[str, Any]:
         """TaskSpecs"""
         return _taskspec_tasks(project, key)
 
+    def task_integrate() -> Iterator[dict[str, Any]]:
+        """delivery"""
+        return _integrate_tasks(project, key)
+
     def task_worktree() -> Iterator[dict[str, Any]]:
         """worktrees"""
         return _worktree_tasks(project, key)
@@ -150,8 +171,12 @@ def doit_namespace(root: Path) -> dict[str, Any]:
         """qa steps"""
         return _attempt_tasks(project, key, "qa")
 
-    creators = (task_taskspec, task_worktree, task_factory, task_summary, task_checks, task_qa)
-    namespace: dict[str, Any] = {"DOIT_CONFIG": dict(DOIT_CONFIG)}
+    creators = [task_taskspec, task_worktree, task_factory, task_summary, task_checks, task_qa]
+    config = dict(DOIT_CONFIG)
+    if project.config.integrate != "none":
+        creators.insert(1, task_integrate)
+        config["default_tasks"] = ["integrate"]  # brings every taskspec along
+    namespace: dict[str, Any] = {"DOIT_CONFIG": config}
     namespace.update((creator.__name__, creator) for creator in creators)
     # What exists now (modules, config, the plan) lives as long as the process: keep it out of
     # the collector's full passes, which otherwise walk it again each time doit's thousands of

@@ -42,11 +42,11 @@ from doit.reporter import ConsoleReporter
 from hatchdoit.core.logs import maintain_logs
 from hatchdoit.observe.progress import taskspec_progress
 from hatchdoit.project import Project, load_project
-from hatchdoit.records.models import Receipt
+from hatchdoit.records.models import IntegrationRecord, Receipt
 from hatchdoit.records.schemas import try_load
 
 ATTEMPT_STEPS = ("factory", "summary", "checks", "qa")
-STEPS = ("worktree", *ATTEMPT_STEPS, "taskspec")
+STEPS = ("worktree", *ATTEMPT_STEPS, "taskspec", "integrate")
 
 
 def parse_task_name(name: str) -> tuple[str, str, int] | None:
@@ -83,6 +83,18 @@ def _last_line(text: str, limit: int = 140) -> str:
     """The last line of a message: where a traceback names the exception."""
     lines = text.strip().splitlines()
     return _first_line(lines[-1] if lines else "", limit)
+
+
+def _delivered(project: Project, tid: str) -> str:
+    """How a TaskSpec's work was delivered, in a few words."""
+    record = try_load(project.layout.integration(tid), IntegrationRecord)
+    if record is None:
+        return "ok"
+    if record.pr_url:
+        return f"pull request #{record.pr_number} {record.pr_url}"
+    landed = (record.landed_commit or "")[:12]
+    done = {"merge": "merged", "squash": "squashed", "rebase": "rebased"}.get(record.mode)
+    return f"{done} into {record.branch} as {landed}"
 
 
 class StepFailed(TaskFailed):  # type: ignore[misc]
@@ -142,6 +154,7 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
 
     def add_success(self, task: Any) -> None:
         super().add_success(task)
+        self._refresh()
         parsed = parse_task_name(task.name)
         if parsed is None or task.name not in self._started:
             return
@@ -157,6 +170,7 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         super().skip_uptodate(task)
 
     def add_failure(self, task: Any, fail: Any) -> None:
+        self._refresh()
         parsed = parse_task_name(task.name)
         if parsed is None:
             if self._is_step(task.name) and isinstance(fail, UnmetDependency):
@@ -200,6 +214,13 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
             self._guard("notify", lambda: notify_build_failed(project, failures, dict(counts)))
 
     # helpers --------------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        """A task ended (under `doit -n N`, in a worker): what this process read of the records
+        (dependencies' commits, decisions) may be out of date now."""
+        project = self._project()
+        if project is not None:
+            project.refresh()
 
     @staticmethod
     def _is_step(name: str) -> bool:
@@ -294,7 +315,7 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         if not attempt:
             return ""
         project = self._project()
-        top = project.max_attempts(tid) if project and tid in project.plan.taskspecs else "?"
+        top = project.attempt_count(tid) if project and tid in project.plan.taskspecs else "?"
         return f"attempt {attempt}/{top}"
 
     def _line(self, mark: str, name: str, attempt: str, text: str, task: Any = None) -> None:
@@ -311,6 +332,8 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         if step == "taskspec":
             progress = taskspec_progress(project, tid) if tid in project.plan.taskspecs else {}
             return True, f"done (attempt {progress.get('attempt', '?')})"
+        if step == "integrate":
+            return True, _delivered(project, tid)
         receipt = try_load(project.layout.receipt(tid, step, attempt), Receipt)
         if receipt is None:
             return True, "skipped: an earlier attempt was approved"

@@ -90,6 +90,7 @@ def _doit_argv(options: CiOptions, targets: list[str]) -> list[str]:
 def _finished(project: Project, tids: list[str]) -> tuple[dict[str, str], bool]:
     """(status per TaskSpec, whether nothing more can happen): every TaskSpec is done, or
     escalated, or waits on a dependency that is escalated or blocked."""
+    project.refresh()  # a doit run wrote records since this process last read them
     status = {tid: str(taskspec_progress(project, tid)["status"]) for tid in tids}
     stuck: set[str] = set()
     for tid in tids:  # dependency order: dependencies are decided first
@@ -128,7 +129,8 @@ def run_ci(project: Project, options: CiOptions, say: Callable[[str], None] = pr
             say(f"hatchdoit ci: giving up after {runs} doit run(s)")
             break
         runs += 1
-        targets = [f"taskspec:{tid}" for tid in selected]
+        step = "integrate" if project.config.integrate != "none" else "taskspec"
+        targets = [f"{step}:{tid}" for tid in selected]
         env = {**os.environ, CI_ENV: "1"}
         say(f"hatchdoit ci: doit run {runs}: {len(targets)} target(s)")
         done = subprocess.run(_doit_argv(options, targets), cwd=project.root, env=env, check=False)
@@ -138,6 +140,7 @@ def run_ci(project: Project, options: CiOptions, say: Callable[[str], None] = pr
             say("hatchdoit ci: doit could not load the build (see above)")
             code = EXIT_CONFIG
             break
+        project.refresh()
         snapshot = {t: taskspec_progress(project, t) for t in closure}
         status, settled = _finished(project, closure)
         if settled:

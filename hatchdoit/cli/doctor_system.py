@@ -67,7 +67,9 @@ def check_project(
         return checks, set(), None
     source = root / CONFIG_FILE if (root / CONFIG_FILE).is_file() else f"no {CONFIG_FILE}: defaults"
     agents = f"factory {config.agents.factory}, qa {config.agents.qa}"
-    checks.append(Check("config", "ok", f"{source} ({agents})"))
+    checks.append(Check("config", "ok", f"{source} ({agents}, integrate: {config.integrate})"))
+    if config.integrate == "pr":
+        checks.append(check_gh(root))
     used = {config.agents.factory, config.agents.qa}
     specs = (root / config.specs).absolute()
     try:
@@ -126,3 +128,18 @@ def check_scripts(resources: Path) -> list[Check]:
     else:
         checks.append(Check("stop hook", "ok", f"{sys.executable} -m hatchdoit.agents.stop_hook"))
     return checks
+
+
+def check_gh(root: Path) -> Check:
+    """`integrate: pr` opens pull requests with gh: it must run and be logged in."""
+    from hatchdoit.steps.pull_request import gh_available
+
+    ok, said = gh_available(root)
+    if ok:
+        return Check("gh", "ok", said)
+    return Check(
+        "gh",
+        "fail",
+        f"integrate: pr needs the GitHub CLI, logged in: {said}",
+        "install gh (https://cli.github.com), then `gh auth login` or export GH_TOKEN",
+    )

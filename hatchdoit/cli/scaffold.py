@@ -14,7 +14,9 @@ CONFIG = """# hatchdoit configuration (see the user guide for every key)
 specs: specs_link            # the planning repo, read-only
 target:
   repo: .                    # agents work on worktrees of this repo
-integrate: none
+integrate: merge             # approved work is merged into the integration branch (tested on
+                             # the merged tree first); squash | rebase | pr (a pull request per
+                             # TaskSpec, with gh) | none
 agents:
   factory: scripted          # e.g. claude-code; HATCHDOIT_AGENT overrides
   qa: scripted

@@ -5,9 +5,10 @@ How a file, an environment overlay and variables become one of these is config/l
 
 from __future__ import annotations
 
+import shlex
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Strict(BaseModel):
@@ -62,14 +63,60 @@ class AgentDefaults(_Strict):
     )
 
 
+class GitIdentity(_Strict):
+    name: str = Field(default="hatchdoit", min_length=1)
+    email: str = Field(default="hatchdoit@localhost", min_length=1)
+
+
 class TargetConfig(_Strict):
     repo: str = Field(default=".", description="Git repo the agents work on, relative to root")
     seed: str | None = Field(
         default=None, description="Directory copied into a new repo when `repo` does not exist"
     )
     integration_branch: str | None = Field(
-        default=None, description="Branch worktrees start from; default: the repo's current one"
+        default=None,
+        description="Branch worktrees start from and approved work is integrated into; default: "
+        "the branch checked out when a TaskSpec's worktree was made (recorded there)",
     )
+    commit_as: GitIdentity = Field(
+        default_factory=GitIdentity,
+        description="Author and committer of the commits hatchdoit makes itself: an agent's "
+        "uncommitted work, integration merges",
+    )
+
+
+def _argv(value: Any) -> Any:
+    """An argv given as one string is split like a shell would (it is never run by a shell)."""
+    return shlex.split(value) if isinstance(value, str) else value
+
+
+class IntegrationConfig(_Strict):
+    test_command: list[str] = Field(
+        default_factory=list,
+        description="A project-wide test argv run on the merged tree, after the TaskSpec's own "
+        "test_command, before the integration branch moves (empty: none)",
+    )
+    test_timeout: float = Field(default=900.0, gt=0, description="Seconds each may take")
+    max_attempts: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Factory attempts after a merge conflict or failing post-merge tests, before "
+        "the TaskSpec escalates with cause `integration`",
+    )
+    remote: str = Field(default="origin", min_length=1, description="`pr` mode: the git remote")
+    draft: bool = Field(default=False, description="`pr` mode: open pull requests as drafts")
+    labels: list[str] = Field(default_factory=list, description="`pr` mode: labels of each PR")
+    dependents: Literal["stack", "wait"] = Field(
+        default="stack",
+        description="`pr` mode: a dependent's PR is based on its dependency's branch (stack), or "
+        "is opened once the dependency's PR has merged (wait)",
+    )
+
+    @field_validator("test_command", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _argv(value)
 
 
 class LogConfig(_Strict):
@@ -98,10 +145,19 @@ class NotifyConfig(_Strict):
     timeout: float = Field(default=30.0, gt=0, description="Seconds the command may take")
 
 
+MERGE_MODES = ("merge", "squash", "rebase")  # `integrate` values that move the integration branch
+
+
 class HatchdoitConfig(_Strict):
     specs: str = Field(default="specs_link", description="Planning repo (read-only)")
     target: TargetConfig = Field(default_factory=TargetConfig)
-    integrate: Literal["none", "merge", "rebase"] = "none"
+    integrate: Literal["none", "merge", "squash", "rebase", "pr"] = Field(
+        default="none",
+        description="How approved work is delivered: none; merge, squash or rebase onto the "
+        "integration branch (tested on the merged tree, then the branch moves); pr: push the "
+        "TaskSpec's branch and open one pull request per TaskSpec with gh",
+    )
+    integration: IntegrationConfig = Field(default_factory=IntegrationConfig)
     tmux_socket: str = Field(
         default="hatchdoit",
         pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$",

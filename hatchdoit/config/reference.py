@@ -46,7 +46,6 @@ Durations are in seconds.
 
 # Keys whose model field has no description of its own.
 NOTES = {
-    "integrate": "How approved branches reach the integration branch, in dependency order",
     "agents.factory": "Agent profile (agents/<name>.yaml) of factory runs; a TaskSpec's "
     "`agent.factory` wins",
     "agents.qa": "Agent profile of QA runs; a TaskSpec's `agent.qa` wins",

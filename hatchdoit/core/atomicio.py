@@ -44,6 +44,31 @@ def write_atomic(path: StrPath, data: bytes | str) -> None:
     _fsync_dir(directory)
 
 
+def create_atomic(path: StrPath, data: bytes | str) -> bool:
+    """Write `data` to `path` only if `path` does not exist, whole or not at all: the file is
+    filled under a temporary name and hard-linked into place (link refuses an existing name).
+    False when `path` exists already (another writer's, or ours from before)."""
+    target = os.fspath(path)
+    directory = os.path.dirname(target) or "."
+    os.makedirs(directory, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = _new_temp(directory, os.path.basename(target))
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            return False
+    finally:
+        _unlink_quietly(tmp)
+    _fsync_dir(directory)
+    return True
+
+
 def _new_temp(directory: str, name: str) -> tuple[int, str]:
     """A new hidden file `.<name>.<random>.tmp` beside the target, created exclusively: what
     tempfile.mkstemp does (O_EXCL, mode 0600), without its import."""

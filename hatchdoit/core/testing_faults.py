@@ -26,6 +26,10 @@ FAULT_POINTS = (
     "qa.after_stop",
     "qa.before_receipt",
     "finish.before_record",
+    "integrate.after_merge",
+    "integrate.before_update_ref",
+    "integrate.after_update_ref",
+    "integrate.before_receipt",
     "state.after_backup",
 )
 _counts: dict[str, int] = {}

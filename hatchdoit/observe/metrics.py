@@ -24,7 +24,12 @@ from hatchdoit.records.audit import read_audit
 from hatchdoit.records.models import LaunchRecord, Receipt, StopRecord
 from hatchdoit.records.schemas import try_load
 
-STEPS = ("worktree", "factory", "summary", "checks", "qa", "taskspec")
+STEPS = ("worktree", "factory", "summary", "checks", "qa", "taskspec", "integrate")
+# What the steps without a receipt of their own record, in the audit trail: ok / failed events.
+RECORDED = {
+    "taskspec": (("done",), ("escalated",)),
+    "integrate": (("integrated", "pull_request"), ("escalated",)),
+}
 ROLE_STEPS = {"factory": "factory", "qa": "qa"}
 TOKEN_KEYS = {
     "input_tokens": "input",
@@ -112,22 +117,26 @@ def _launches(project: Project) -> dict[tuple[str, str, int], LaunchRecord]:
     return found
 
 
-def finish_results(events: list[dict[str, Any]], known: set[str]) -> Counter[str]:
-    """Runs of the finish step by result, from the audit trail: `ok` (it recorded `done`),
-    `failed` (`escalated`), `error` (it raised before either). A run killed before its end
-    still counts by what it recorded; one that recorded nothing is not finished."""
-    recorded: dict[str, str | None] = {}  # TaskSpec -> what its open finish run recorded
+def finish_results(
+    events: list[dict[str, Any]], known: set[str], step: str = "taskspec"
+) -> Counter[str]:
+    """Runs of the finish (or integrate) step by result, from the audit trail: `ok` (it recorded
+    `done`; `integrated` or a pull request), `failed` (`escalated`), `error` (it raised before
+    either). A run killed before its end still counts by what it recorded; one that recorded
+    nothing is not finished."""
+    ok_events, failed_events = RECORDED[step]
+    recorded: dict[str, str | None] = {}  # TaskSpec -> what its open run recorded
     results: Counter[str] = Counter()
     for event in events:
         tid, kind = event.get("taskspec_id"), event.get("event")
         if not isinstance(tid, str) or tid not in known:
             continue
-        is_finish = event.get("step") == "taskspec"
+        is_finish = event.get("step") == step
         if kind == "step_start" and is_finish:
             recorded[tid] = None
-        elif kind in ("done", "escalated") and tid in recorded and recorded[tid] is None:
+        elif kind in ok_events + failed_events and tid in recorded and recorded[tid] is None:
             recorded[tid] = str(kind)
-            results["ok" if kind == "done" else "failed"] += 1
+            results["ok" if kind in ok_events else "failed"] += 1
         elif kind in ("step_end", "step_error") and is_finish and tid in recorded:
             raised_first = recorded.pop(tid) is None and kind == "step_error"
             results["error"] += int(raised_first)
@@ -158,8 +167,9 @@ def compute_metrics(project: Project, events: list[dict[str, Any]] | None = None
     progress = {tid: taskspec_progress(project, tid) for tid in project.plan.taskspecs}
     for entry in progress.values():
         statuses[str(entry["status"])] += 1
-    outcomes["taskspec"] = finish_results(events, known)
-    errors["taskspec"] = outcomes["taskspec"]["error"]
+    for step in RECORDED:
+        outcomes[step] = finish_results(events, known, step)
+        errors[step] = outcomes[step]["error"]
     steps: dict[str, Any] = {}
     for step in STEPS:
         ok, failed = outcomes[step]["ok"], outcomes[step]["failed"]

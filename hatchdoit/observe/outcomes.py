@@ -145,7 +145,7 @@ def task_details(project: Project, runs: list[StepRun] | None = None) -> dict[st
     details: dict[str, TaskDetail] = {}
     for tid in project.plan.taskspecs:
         attempts = []
-        for k in range(1, project.max_attempts(tid) + 1):
+        for k in range(1, project.attempt_count(tid) + 1):
             found = attempt_detail(layout, tid, k)
             if found is not None:
                 attempts.append(found)
@@ -162,6 +162,7 @@ def task_details(project: Project, runs: list[StepRun] | None = None) -> dict[st
                     ("worktree record", layout.worktree_record(tid)),
                     ("done", layout.done(tid)),
                     ("escalated", layout.escalated(tid)),
+                    ("integration", layout.integration(tid)),
                 ]
             ),
         )
@@ -176,7 +177,10 @@ def task_details(project: Project, runs: list[StepRun] | None = None) -> dict[st
 def failure_text(detail: TaskDetail) -> str:
     """Why a TaskSpec is not done, attempt by attempt: QA reasons and feedback, failed checks."""
     lines: list[str] = []
-    if detail.escalated is not None and detail.status == "escalated":
+    if detail.status == "escalated" and detail.progress.get("step") == "integrate":
+        lines.append("escalated: the approved work could not be integrated")
+        lines += [f"  - {reason}" for reason in detail.progress.get("reasons", [])]
+    elif detail.escalated is not None and detail.status == "escalated":
         lines.append(f"escalated after {detail.escalated.attempts} attempt(s)")
     if detail.blocked_by:
         lines.append(f"blocked: depends on {', '.join(detail.blocked_by)}, which did not finish")

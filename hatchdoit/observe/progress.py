@@ -11,6 +11,7 @@ from hatchdoit.project import Project
 from hatchdoit.records.models import DoneRecord, EscalatedRecord, Receipt
 from hatchdoit.records.receipts import current_receipt
 from hatchdoit.records.schemas import read_file, try_load, try_parse
+from hatchdoit.steps.delivered import current_integration
 
 STEPS_PER_ATTEMPT = ("factory", "summary", "checks", "qa")
 
@@ -59,13 +60,15 @@ def taskspec_progress(
     project: Project, tid: str, files: StateFiles | None = None
 ) -> dict[str, Any]:
     """{status, step, attempt, decision} for one TaskSpec under the current inputs; `files`
-    when the caller has read the TaskSpec's state directory already."""
+    when the caller has read the TaskSpec's state directory already. With delivery on
+    (`integrate` is not none), a TaskSpec is done once its work is delivered; approved and not
+    delivered yet it is active at step `integrate`."""
     layout, digest = project.layout, project.digest(tid)
     if files is None:
         files = StateFiles(layout, tid)
     done = files.done
     if done is not None and done.digest == digest:
-        return {"status": "done", "step": "done", "attempt": done.attempt}
+        return _delivery(project, tid, done.attempt, done.commit, files)
     escalated = files.escalated
     if escalated is not None and escalated.digest == digest:
         return {
@@ -78,12 +81,12 @@ def taskspec_progress(
     def receipt(step: str, attempt: int) -> Receipt | None:
         if f"{step}-{attempt:03d}.receipt.json" not in files.names:
             return None
-        return current_receipt(layout, tid, step, attempt, digest)
+        return current_receipt(layout, tid, step, attempt, project.step_digest(tid, step, attempt))
 
     if receipt("worktree", 0) is None:
         return {"status": "pending", "step": "worktree", "attempt": 0}
     last: dict[str, Any] = {"status": "active", "step": "worktree", "attempt": 0}
-    for k in range(1, project.max_attempts(tid) + 1):
+    for k in range(1, project.attempt_count(tid) + 1):
         for step in STEPS_PER_ATTEMPT:
             rec = receipt(step, k)
             if rec is None:
@@ -94,3 +97,28 @@ def taskspec_progress(
                 if rec.data.get("decision") == "approved":
                     return {**last, "next": "finish"}
     return {**last, "next": "finish"}
+
+
+def _delivery(
+    project: Project, tid: str, attempt: int, commit: str, files: StateFiles
+) -> dict[str, Any]:
+    done: dict[str, Any] = {"status": "done", "step": "done", "attempt": attempt}
+    mode = project.config.integrate
+    if mode == "none":
+        return done
+    record = current_integration(project, tid, commit) if "integrate.json" in files.names else None
+    if record is None:
+        return {"status": "active", "step": "integrate", "attempt": attempt, "next": "integrate"}
+    if record.outcome == "escalated":
+        return {
+            "status": "escalated",
+            "step": "integrate",
+            "attempt": attempt,
+            "reasons": record.reasons[-3:],
+        }
+    delivered = {"mode": record.mode, "branch": record.branch}
+    if record.landed_commit:
+        delivered["commit"] = record.landed_commit
+    if record.pr_url:
+        delivered["pr"] = record.pr_url
+    return {**done, "integration": delivered}

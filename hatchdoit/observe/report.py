@@ -24,6 +24,7 @@ from hatchdoit.project import Project
 from hatchdoit.records.audit import read_audit
 
 STEP_LETTERS = {"worktree": "W", "factory": "F", "summary": "S", "checks": "C", "qa": "Q"}
+FINISH_LETTERS = {"taskspec": "T", "integrate": "I"}
 
 
 def _e(value: object) -> str:
@@ -101,25 +102,39 @@ def _taskspec_table(project: Project, details: dict[str, TaskDetail], links: _Li
             f"<code>{_e(tid)}</code></a></td>"
             f"<td>{_e(d.spec.title)}</td><td><code>{_e(d.spec.featspec)}</code></td>"
             f"<td>{_badge('blocked' if d.blocked_by and d.status == 'pending' else d.status)}</td>"
-            f'<td class="num">{len(d.attempts)}/{project.max_attempts(tid)}</td>'
+            f'<td class="num">{len(d.attempts)}/{project.attempt_count(tid)}</td>'
             f'<td class="num">{_seconds(d.duration if d.runs else None)}</td>'
             f"<td>{_e(', '.join(sorted(agents)))}</td><td>{_e(deps)}</td>"
-            f"<td>{links.many(d.artifacts[1:])}</td></tr>"
+            f"<td>{_delivered(d)}</td><td>{links.many(d.artifacts[1:])}</td></tr>"
         )
     return (
         '<h2 id="taskspecs">TaskSpecs</h2><table><thead><tr><th>TaskSpec</th><th>title</th>'
         "<th>FeatSpec</th><th>status</th><th>attempts</th><th>step time</th><th>agent</th>"
-        "<th>depends on</th><th>result</th></tr></thead><tbody>"
+        "<th>depends on</th><th>delivered</th><th>result</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
     )
+
+
+def _delivered(detail: TaskDetail) -> str:
+    """Where the TaskSpec's approved work went: the commit on the integration branch, or its PR."""
+    delivered = detail.progress.get("integration")
+    if not isinstance(delivered, dict):
+        return "-"
+    if delivered.get("pr"):
+        url = str(delivered["pr"])
+        return f'<a href="{_e(url)}">PR #{_e(url.rsplit("/", 1)[-1])}</a>'
+    commit = str(delivered.get("commit") or "")[:12]
+    branch = _e(delivered.get("branch"))
+    return f"{_e(delivered.get('mode'))} into <code>{branch}</code> <code>{_e(commit)}</code>"
 
 
 def _bar(run: StepRun, start: datetime, span: float, outcome: str | None) -> str:
     end = run.end or run.start
     left = (run.start - start).total_seconds() / span * 100
     width = max((end - run.start).total_seconds() / span * 100, 0.0)
-    label = STEP_LETTERS.get(run.step, "T") + (str(run.attempt) if run.attempt else "")
+    letter = STEP_LETTERS.get(run.step) or FINISH_LETTERS.get(run.step, "T")
+    label = letter + (str(run.attempt) if run.attempt else "")
     title = f"{run.step} attempt {run.attempt}: {_seconds(run.duration)} ({run.result}"
     title += f", {outcome})" if outcome else ")"
     classes = f"tl-bar step-{run.step} result-{run.result}"
@@ -140,7 +155,7 @@ def _timeline(details: dict[str, TaskDetail], runs: list[StepRun]) -> str:
     finish = max((r.end or r.start) for r in runs)
     span = max((finish - start).total_seconds(), 0.001)
     legend = "".join(
-        f'<span><i class="step-{s}"></i>{s}</span>' for s in [*STEP_LETTERS, "taskspec"]
+        f'<span><i class="step-{s}"></i>{s}</span>' for s in [*STEP_LETTERS, *FINISH_LETTERS]
     )
     rows = []
     for tid, d in details.items():

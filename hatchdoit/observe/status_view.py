@@ -100,6 +100,9 @@ class TaskRow(_Model):
     stale: StaleInfo | None = Field(
         default=None, description="set when artifacts exist only for older inputs"
     )
+    integration: dict[str, str] | None = Field(
+        default=None, description="where the work was delivered: mode, branch, commit or PR URL"
+    )
 
 
 class FeatRow(_Model):
@@ -151,6 +154,14 @@ def _state(
     return "pending" if status == "pending" else "active"
 
 
+def _delivered_step(delivered: dict[str, str]) -> str:
+    """`merged 1a2b3c4d`, `PR #12`: what the step column says of delivered work."""
+    if delivered.get("pr"):
+        return "PR #" + delivered["pr"].rsplit("/", 1)[-1]
+    done = {"merge": "merged", "squash": "squashed", "rebase": "rebased"}
+    return f"{done.get(delivered.get('mode', ''), 'delivered')} {delivered.get('commit', '')[:8]}"
+
+
 def _stale(project: Project, tid: str, files: StateFiles) -> StaleInfo | None:
     """What a TaskSpec with no artifact for its current inputs had built for older ones."""
     if not files.names:
@@ -166,7 +177,8 @@ def _stale(project: Project, tid: str, files: StateFiles) -> StaleInfo | None:
         old = [
             rec
             for path in files.paths("", ".receipt.json")
-            if (rec := try_load(path, Receipt)) is not None and rec.digest != digest
+            if (rec := try_load(path, Receipt)) is not None
+            and rec.digest != project.step_digest(tid, rec.step, rec.attempt)
         ]
         if not old:
             return None
@@ -267,6 +279,9 @@ def collect_status(
             step, attempt = run.step, run.attempt or attempt
         if run is not None and state == "running":
             running_for = round(max(0.0, (now - run.start).total_seconds()), 1)
+        delivered = progress.get("integration")
+        if delivered and state == "done":
+            step = _delivered_step(delivered)
         rows.append(
             TaskRow(
                 taskspec_id=tid,
@@ -276,7 +291,7 @@ def collect_status(
                 state=state,
                 step=step,
                 attempt=attempt,
-                max_attempts=project.max_attempts(tid),
+                max_attempts=project.attempt_count(tid),
                 next=progress.get("next"),
                 decision=progress.get("decision"),
                 reasons=list(progress.get("reasons", [])),
@@ -291,6 +306,7 @@ def collect_status(
                 session=None if session is None else _session_info(session),
                 running_for_s=running_for,
                 stale=stale,
+                integration=delivered,
             )
         )
     by_feat: dict[str, list[TaskRow]] = {}

@@ -22,8 +22,10 @@ FactoryBehaviour = Literal[
     "never-summary",
     "hang",
     "crash",
+    "no-commit",
+    "resolve-conflicts",
 ]
-QaBehaviour = Literal["approve", "reject", "reject-once"]
+QaBehaviour = Literal["approve", "reject", "reject-once", "approve-and-edit"]
 
 
 def check_id(value: str) -> str:

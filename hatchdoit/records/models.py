@@ -96,6 +96,9 @@ class TestRun(_Record):
 
 class LocCount(_Record):
     base_commit: str
+    commit: str | None = Field(
+        default=None, description="The attempt's commit: lines are counted base_commit..commit"
+    )
     added: int
     removed: int
     cap: int
@@ -105,10 +108,14 @@ class LocCount(_Record):
 class ChecksRecord(_Record):
     taskspec_id: str
     attempt: int = Field(ge=1)
+    commit: str | None = Field(default=None, description="The attempt's commit the checks ran on")
     tests: TestRun | None
     loc: LocCount | None
     passed: bool
     failures: list[str] = Field(default_factory=list)
+    by_products: list[str] = Field(
+        default_factory=list, description="Files the tests left in the worktree, removed after"
+    )
     at: str = Field(default_factory=now_iso)
 
 
@@ -162,4 +169,48 @@ class EscalatedRecord(_Record):
     digest: str
     attempts: int
     reasons: list[str]
+    finished_at: str = Field(default_factory=now_iso)
+
+
+DecisionKind = Literal["approve", "reject", "retry", "reset", "integration"]
+
+
+class DecisionRecord(_Record):
+    """A decision about a TaskSpec taken outside its attempts: a person's (approve, reject,
+    retry, reset) or the integration step's (a conflict or failing tests sent the work back).
+    An input of the TaskSpec: attempts after it see it in their prompt and digest."""
+
+    taskspec_id: str
+    seq: int = Field(ge=1, description="Order of the TaskSpec's decisions (its file name)")
+    kind: DecisionKind
+    after_attempt: int = Field(ge=0, description="The last attempt that existed when it was taken")
+    grants: int = Field(default=0, ge=0, description="Attempts it adds beyond max_attempts")
+    feedback: str = ""
+    commit: str | None = None
+    files: list[str] = Field(default_factory=list, description="e.g. the files in conflict")
+    who: str
+    at: str = Field(default_factory=now_iso)
+
+
+IntegrationOutcome = Literal["integrated", "escalated"]
+
+
+class IntegrationRecord(_Record):
+    """`integrate.json`: how a TaskSpec's approved commit was delivered."""
+
+    taskspec_id: str
+    digest: str
+    mode: Literal["merge", "squash", "rebase", "pr"]
+    outcome: IntegrationOutcome
+    approved_commit: str
+    branch: str = Field(description="The integration branch (merge modes) or the PR's base")
+    landed_commit: str | None = Field(
+        default=None, description="The commit on the integration branch that holds the work"
+    )
+    previous_tip: str | None = None
+    pr_url: str | None = None
+    pr_number: int | None = None
+    tests: list[TestRun] = Field(default_factory=list)
+    tries: int = Field(default=1, ge=1, description="Integration attempts, conflicts included")
+    reasons: list[str] = Field(default_factory=list)
     finished_at: str = Field(default_factory=now_iso)

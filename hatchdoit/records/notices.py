@@ -9,11 +9,12 @@ once. Steps post notices; they never run the command themselves.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from hatchdoit.core.atomicio import write_json_atomic
+from hatchdoit.core.atomicio import create_atomic
 from hatchdoit.core.clock import now_iso
 from hatchdoit.layout import Layout
 
@@ -26,11 +27,11 @@ def notice_path(layout: Layout, state: NoticeState, key: str) -> Path:
 
 def post_notice(layout: Layout, event: str, key: str, payload: dict[str, Any]) -> bool:
     """Queue notice `key` for `event` with `payload`; False when it is pending or sent already."""
-    if any(notice_path(layout, state, key).exists() for state in ("pending", "sent")):
+    if notice_path(layout, "sent", key).exists():
         return False
     document = {"event": event, "key": key, "posted_at": now_iso(), "payload": payload}
-    write_json_atomic(notice_path(layout, "pending", key), document)
-    return True
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return create_atomic(notice_path(layout, "pending", key), text)
 
 
 def pending_notices(layout: Layout) -> list[Path]:

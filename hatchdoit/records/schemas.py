@@ -17,8 +17,10 @@ from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.planning.specs import FeatSpec, TaskSpec
 from hatchdoit.records.models import (
     ChecksRecord,
+    DecisionRecord,
     DoneRecord,
     EscalatedRecord,
+    IntegrationRecord,
     LaunchRecord,
     Receipt,
     StopRecord,
@@ -40,6 +42,8 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "receipt": Receipt,
     "done": DoneRecord,
     "escalated": EscalatedRecord,
+    "decision": DecisionRecord,
+    "integration": IntegrationRecord,
 }
 
 M = TypeVar("M", bound=BaseModel)

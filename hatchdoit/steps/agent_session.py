@@ -33,7 +33,7 @@ HATCHDOIT_SOURCE = str(Path(hatchdoit.__file__).resolve().parent.parent)
 def attach(ctx: StepContext, role: Role, attempt: int) -> AgentRun | None:
     """The run recorded for this attempt and the current inputs, if any (alive or not)."""
     launch = try_load(ctx.layout.launch_record(ctx.tid, role, attempt), LaunchRecord)
-    if launch is None or launch.digest != ctx.digest:
+    if launch is None or launch.digest != ctx.step_digest(role, attempt):
         return None
     return AgentRun(ctx, role, attempt, launch, ctx.tmux())
 
@@ -136,13 +136,14 @@ def _launch(
         layout.marker(ctx.tid, role, attempt, kind).unlink(missing_ok=True)
     prompt_file = layout.prompt(ctx.tid, role, attempt)
     write_atomic(prompt_file, prompt)
-    token = f"{ctx.digest[:12]}-{secrets.token_hex(8)}"
+    digest = ctx.step_digest(role, attempt)
+    token = f"{digest[:12]}-{secrets.token_hex(8)}"
     launch = LaunchRecord(
         taskspec_id=ctx.tid,
         role=role,
         attempt=attempt,
         run_token=token,
-        digest=ctx.digest,
+        digest=digest,
         session=name,
         profile=profile.name,
         socket=project.config.tmux_socket,

@@ -35,7 +35,12 @@ class StepContext:
 
     @property
     def digest(self) -> str:
+        """The inputs of the whole chain (done.json, escalated.json)."""
         return self.project.digest(self.tid)
+
+    def step_digest(self, step: str, attempt: int) -> str:
+        """The inputs a receipt of `step` (of attempt `attempt`) must record to be current."""
+        return self.project.step_digest(self.tid, step, attempt)
 
     @property
     def worktree(self) -> Path:
@@ -70,7 +75,7 @@ class StepContext:
             self.tid,
             step,
             attempt,
-            digest=self.digest,
+            digest=self.step_digest(step, attempt),
             outcome=outcome,
             artifact=artifact,
             reasons=reasons,

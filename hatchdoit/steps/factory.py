@@ -12,6 +12,7 @@ from hatchdoit.records.models import Receipt
 from hatchdoit.steps.agent_session import run_until_stop
 from hatchdoit.steps.attempts import backoff_delay, feedback_section, previous_was_fault
 from hatchdoit.steps.context import StepContext
+from hatchdoit.steps.rework import start_merge
 from hatchdoit.steps.worktree import branch_of, run_worktree
 
 
@@ -61,11 +62,14 @@ def run_factory(ctx: StepContext, attempt: int) -> Receipt:
             operation="create_worktree",
         )
         run_worktree(ctx)
+    conflicts = start_merge(ctx, attempt)  # an attempt answering an integration refusal
     values = prompt_values(ctx, attempt)
     values["feedback_section"] = feedback_section(ctx, attempt)
+    env_conflicts = {"HATCHDOIT_CONFLICTS": "\n".join(conflicts)} if conflicts else {}
     prompt = render_prompt(ctx.project.agents_dir, "factory", values)
     env = agent_env(ctx, attempt)
     env["HATCHDOIT_BEHAVIOUR"] = ctx.spec.scripted.factory_for(attempt)
+    env.update(env_conflicts)
     run, stop = run_until_stop(ctx, "factory", attempt, prompt, env)
     fault_point("wait.after_stop", ctx.tid)
     normal = stop.source == "hook" and stop.event == "stop"

@@ -15,9 +15,15 @@ from hatchdoit.project import Project
 from hatchdoit.records.models import DoneRecord, EscalatedRecord
 from hatchdoit.records.notices import post_notice
 from hatchdoit.records.schemas import try_load
-from hatchdoit.steps.attempts import decision, receipt
+from hatchdoit.steps.attempts import (
+    approved_attempt,
+    attempt_commit,
+    attempt_superseded,
+    decision,
+    receipt,
+)
 from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import head_commit
+from hatchdoit.steps.gitops import git
 from hatchdoit.steps.worktree import branch_of
 
 # The steps before QA, in chain order: the first that failed is why QA rejected.
@@ -49,63 +55,52 @@ def root_cause(ctx: StepContext, attempt: int) -> str:
 def escalation_on_record(ctx: StepContext) -> Escalated | None:
     """The escalation escalated.json records for the current inputs, if every attempt is still
     rejected; None when the finish step has work to do."""
-    max_attempts = ctx.project.max_attempts(ctx.tid)
+    total = ctx.project.attempt_count(ctx.tid)
     record = try_load(ctx.layout.escalated(ctx.tid), EscalatedRecord)
-    if record is None or record.digest != ctx.digest or record.attempts != max_attempts:
+    if record is None or record.digest != ctx.digest or record.attempts != total:
         return None
-    if any(decision(ctx, k) != "rejected" for k in range(1, max_attempts + 1)):
+    if approved_attempt(ctx) is not None or _undecided(ctx, total):
         return None
-    escalated = _escalated(ctx, max_attempts)
+    escalated = _escalated(ctx, total)
     escalated.on_record = True
     return escalated
+
+
+def _undecided(ctx: StepContext, total: int) -> list[int]:
+    return [
+        k
+        for k in range(1, total + 1)
+        if decision(ctx, k) is None and not attempt_superseded(ctx, k)
+    ]
 
 
 def run_finish(ctx: StepContext, attempt: int = 0) -> None:
     on_record = escalation_on_record(ctx)
     if on_record is not None:
         raise on_record
-    layout = ctx.layout
-    max_attempts = ctx.project.max_attempts(ctx.tid)
-    for k in range(1, max_attempts + 1):
-        verdict = decision(ctx, k)
-        if verdict == "approved":
-            record = DoneRecord(
-                taskspec_id=ctx.tid,
-                digest=ctx.digest,
-                attempt=k,
-                branch=branch_of(ctx.tid),
-                commit=head_commit(ctx.worktree),
-                verdict=str(layout.rel(layout.verdict(ctx.tid, k))),
-            )
-            fault_point("finish.before_record", ctx.tid)
-            layout.escalated(ctx.tid).unlink(missing_ok=True)
-            write_json_atomic(layout.done(ctx.tid), record.model_dump(mode="json"))
-            ctx.audit("done", attempt=k, commit=record.commit)
-            ctx.log(
-                "orchestrator",
-                logging.INFO,
-                f"done after {k} attempt(s)",
-                attempt=k,
-                operation="finish",
-            )
-            return
-        if verdict != "rejected":
-            raise StepError(
-                f"attempt {k} has no QA decision",
-                taskspec_id=ctx.tid,
-                operation="finish",
-                fix="rerun doit",
-            )
+    approved = approved_attempt(ctx)
+    if approved is not None:
+        _done(ctx, approved)
+        return
+    total = ctx.project.attempt_count(ctx.tid)
+    undecided = _undecided(ctx, total)
+    if undecided:
+        raise StepError(
+            f"attempt {undecided[0]} has no QA decision",
+            taskspec_id=ctx.tid,
+            operation="finish",
+            fix="rerun doit",
+        )
     reasons = []
-    for k in range(1, max_attempts + 1):
+    for k in range(1, total + 1):
         qa = receipt(ctx, "qa", k)
         reasons += [f"attempt {k}: {r}" for r in (qa.reasons if qa else [])]
     record_esc = EscalatedRecord(
-        taskspec_id=ctx.tid, digest=ctx.digest, attempts=max_attempts, reasons=reasons
+        taskspec_id=ctx.tid, digest=ctx.digest, attempts=total, reasons=reasons
     )
-    write_json_atomic(layout.escalated(ctx.tid), record_esc.model_dump(mode="json"))
-    escalated = _escalated(ctx, max_attempts)
-    ctx.audit("escalated", attempts=max_attempts, reasons=reasons)
+    write_json_atomic(ctx.layout.escalated(ctx.tid), record_esc.model_dump(mode="json"))
+    escalated = _escalated(ctx, total)
+    ctx.audit("escalated", attempts=total, reasons=reasons)
     _post_escalation(ctx.project, ctx.tid, record_esc)
     ctx.log(
         "orchestrator",
@@ -115,6 +110,48 @@ def run_finish(ctx: StepContext, attempt: int = 0) -> None:
         reasons=reasons,
     )
     raise escalated
+
+
+def _done(ctx: StepContext, k: int) -> None:
+    """done.json for approved attempt k, naming its commit, once the branch is still there."""
+    layout = ctx.layout
+    commit = attempt_commit(ctx, k)
+    if commit is None:
+        raise StepError(
+            f"attempt {k} is approved but records no commit",
+            taskspec_id=ctx.tid,
+            operation="finish",
+            fix=f"rerun doit; if it says so again, remove {layout.rel(layout.state_dir(ctx.tid))}",
+        )
+    branch = branch_of(ctx.tid)
+    tip = git(
+        ctx.project.target_repo, "rev-parse", "--verify", "-q", f"refs/heads/{branch}", check=False
+    ).strip()
+    if tip != commit:
+        raise StepError(
+            f"{branch} is at {tip[:12] or '(missing)'}, not at {commit[:12]}, the commit QA "
+            f"approved in attempt {k}",
+            taskspec_id=ctx.tid,
+            operation="finish",
+            fix=f"put {branch} back at {commit[:12]} (git branch -f {branch} {commit}), or have "
+            "the commit you made there reviewed (hatchdoit review)",
+        )
+    record = DoneRecord(
+        taskspec_id=ctx.tid,
+        digest=ctx.digest,
+        attempt=k,
+        branch=branch,
+        commit=commit,
+        verdict=str(layout.rel(layout.verdict(ctx.tid, k))),
+    )
+    fault_point("finish.before_record", ctx.tid)
+    layout.escalated(ctx.tid).unlink(missing_ok=True)
+    write_json_atomic(layout.done(ctx.tid), record.model_dump(mode="json"))
+    ctx.project.refresh()  # its approved commit is an input of its dependents
+    ctx.audit("done", attempt=k, commit=commit)
+    ctx.log(
+        "orchestrator", logging.INFO, f"done after {k} attempt(s)", attempt=k, operation="finish"
+    )
 
 
 def _post_escalation(project: Project, tid: str, record: EscalatedRecord) -> bool:

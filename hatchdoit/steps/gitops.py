@@ -5,20 +5,55 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from hatchdoit.core.errors import ConfigError, StepError
 from hatchdoit.core.proc import run
 
-GIT_IDENTITY = ["-c", "user.name=hatchdoit", "-c", "user.email=hatchdoit@localhost"]
+SEEDED_MARK = "hatchdoit-seeded"  # in the git dir of a target repo hatchdoit made from a seed
 
 
-def git(repo: Path, *args: str, check: bool = True) -> str:
-    return run(["git", "-C", str(repo), *args], check=check, operation=f"git {args[0]}").stdout
+def try_git(
+    repo: Path, *args: str, env: dict[str, str] | None = None, timeout: float | None = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """`git -C repo ARGS`, whatever its exit code (a merge that may conflict, a question whose
+    answer is the exit code). `env` is added to the environment (never credentials)."""
+    full = {**os.environ, **env} if env else None
+    argv = ["git", "-C", str(repo), *args]
+    return run(argv, check=False, env=full, timeout=timeout, operation=f"git {args[0]}")
+
+
+def succeeds(repo: Path, *args: str) -> bool:
+    return try_git(repo, *args).returncode == 0
+
+
+def git(repo: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
+    """`git -C repo ARGS`'s output; with `check`, a non-zero exit raises StepError."""
+    done = try_git(repo, *args, env=env)
+    if check and done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        raise StepError(
+            f"git {args[0]} exited {done.returncode}: {detail[-1] if detail else ''}",
+            operation=f"git {args[0]}",
+            path=repo,
+        )
+    return done.stdout
 
 
 def current_branch(repo: Path) -> str:
-    return git(repo, "symbolic-ref", "--short", "HEAD").strip()
+    """The branch checked out in `repo`; a ConfigError when HEAD is detached (no branch)."""
+    branch = try_git(repo, "symbolic-ref", "--short", "-q", "HEAD").stdout.strip()
+    if not branch:
+        raise ConfigError(
+            "the target repo has no branch checked out (a detached HEAD): there is no branch to "
+            "start worktrees from and integrate into",
+            path=repo,
+            field="target.integration_branch",
+            fix="set target.integration_branch in hatchdoit.yaml, or check out a branch there",
+        )
+    return branch
 
 
 def head_commit(repo: Path) -> str:
@@ -30,8 +65,7 @@ _COMMIT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # a full SHA-1 or SHA
 
 def branch_exists(repo: Path, branch: str) -> bool:
     """Whether `refs/heads/<branch>` exists in `repo`."""
-    argv = ["git", "-C", str(repo), "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"]
-    return run(argv, check=False, operation="git show-ref").returncode == 0
+    return succeeds(repo, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}")
 
 
 def has_commit(repo: Path, commit: str) -> bool:
@@ -39,14 +73,12 @@ def has_commit(repo: Path, commit: str) -> bool:
     one counts until git prunes it: a deleted branch's work can still be brought back."""
     if not _COMMIT_ID.fullmatch(commit):
         return False
-    argv = ["git", "-C", str(repo), "cat-file", "-e", f"{commit}^{{commit}}"]
-    return run(argv, check=False, operation="git cat-file").returncode == 0
+    return succeeds(repo, "cat-file", "-e", f"{commit}^{{commit}}")
 
 
 def contains(repo: Path, ref: str, commit: str) -> bool:
     """Whether `commit` is `ref` or one of its ancestors."""
-    argv = ["git", "-C", str(repo), "merge-base", "--is-ancestor", commit, ref]
-    return run(argv, check=False, operation="git merge-base").returncode == 0
+    return succeeds(repo, "merge-base", "--is-ancestor", commit, ref)
 
 
 def ensure_repo(repo: Path, seed: Path | None) -> None:
@@ -54,8 +86,6 @@ def ensure_repo(repo: Path, seed: Path | None) -> None:
     if (repo / ".git").exists():
         return
     if seed is None:
-        from hatchdoit.core.errors import ConfigError
-
         raise ConfigError(
             "target repo is not a git repository",
             path=repo,
@@ -67,8 +97,49 @@ def ensure_repo(repo: Path, seed: Path | None) -> None:
     shutil.copytree(seed, tmp)
     run(["git", "init", "-q", "-b", "main", str(tmp)], operation="git init")
     git(tmp, "add", "-A")
-    git(tmp, *GIT_IDENTITY, "commit", "-q", "-m", "Initial commit from the hatchdoit seed")
+    who = identity("hatchdoit", "hatchdoit@localhost")
+    git(tmp, "commit", "-q", "-m", "Initial commit from the hatchdoit seed", env=who)
+    (tmp / ".git" / SEEDED_MARK).write_text("made by hatchdoit from target.seed\n")
     os.replace(tmp, repo)  # the repo appears whole or not at all
+
+
+def seeded(repo: Path) -> bool:
+    """Whether hatchdoit made `repo` from target.seed (its checkout is hatchdoit's own)."""
+    return (repo / ".git" / SEEDED_MARK).is_file()
+
+
+def identity(name: str, email: str) -> dict[str, str]:
+    """The environment that makes `name <email>` the author and committer of a commit (above
+    the repo's config and any GIT_AUTHOR_* / GIT_COMMITTER_* the build was started with)."""
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+    }
+
+
+def dirty_paths(worktree: Path) -> list[str]:
+    """Paths with changes not in HEAD: staged, unstaged, and untracked files the repo's ignore
+    rules do not ignore (what `git add -A` would commit)."""
+    out = git(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+    paths: list[str] = []
+    entries = out.split("\0")
+    index = 0
+    while index < len(entries):
+        entry = entries[index]
+        index += 1
+        if len(entry) < 4:
+            continue
+        paths.append(entry[3:])
+        if entry[0] in "RC":  # a rename or copy: its source path follows
+            index += 1
+    return sorted(set(paths))
+
+
+def head_ref(worktree: Path) -> str | None:
+    """The branch ref HEAD is on (refs/heads/...), None when it is detached."""
+    return try_git(worktree, "symbolic-ref", "-q", "HEAD").stdout.strip() or None
 
 
 @dataclass(frozen=True)
@@ -78,22 +149,15 @@ class LocDiff:
     files: list[str]
 
 
-def loc_added(worktree: Path, base_commit: str) -> LocDiff:
-    """Lines added and removed versus `base_commit`, committed, staged, unstaged and untracked."""
+def loc_between(repo: Path, base: str, commit: str) -> LocDiff:
+    """Lines added and removed from `base` to `commit`, text files only (a binary file is listed
+    with no lines): what was committed, never what tests or tools left in a worktree."""
     added = removed = 0
     files: list[str] = []
-    for line in git(worktree, "diff", "--numstat", base_commit).splitlines():
+    for line in git(repo, "diff", "--numstat", "--no-renames", base, commit).splitlines():
         plus, minus, path = line.split("\t", 2)
         files.append(path)
         if plus != "-":  # binary files have no line counts
             added += int(plus)
             removed += int(minus)
-    untracked = git(worktree, "ls-files", "--others", "--exclude-standard", "-z")
-    for path in filter(None, untracked.split("\0")):
-        files.append(path)
-        try:
-            with open(worktree / path, "rb") as fh:
-                added += sum(1 for _ in fh)
-        except OSError:
-            continue
     return LocDiff(added=added, removed=removed, files=sorted(set(files)))

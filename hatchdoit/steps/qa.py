@@ -8,10 +8,11 @@ import logging
 from hatchdoit.agents.prompts import render_prompt
 from hatchdoit.core.atomicio import read_json
 from hatchdoit.core.testing_faults import fault_point
-from hatchdoit.records.models import Receipt, VerdictRecord, WorktreeRecord
+from hatchdoit.records.models import Receipt, VerdictRecord
 from hatchdoit.records.schemas import handover_problem, load_valid
 from hatchdoit.steps.agent_session import end_session, run_until_stop
-from hatchdoit.steps.attempts import receipt
+from hatchdoit.steps.attempts import attempt_commit, base_commit, receipt
+from hatchdoit.steps.commits import clean_to, discard_qa_changes
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.factory import agent_env, prompt_values
 
@@ -31,12 +32,18 @@ def run_qa(ctx: StepContext, attempt: int) -> Receipt:
     ]
     checks = receipt(ctx, "checks", attempt)
     check_failures = list(checks.reasons) if checks is not None else ["checks missing"]
-    if faults:
-        return _decide(ctx, attempt, "rejected", [*faults, *check_failures], "", None, fault=True)
+    commit = attempt_commit(ctx, attempt)
+    if faults or commit is None:
+        faults = faults or ["the attempt has no commit to review"]
+        return _decide(
+            ctx, attempt, "rejected", [*faults, *check_failures], "", None, fault=True, commit=None
+        )
+    clean_to(ctx, commit, "before QA")
     values = prompt_values(ctx, attempt)
-    base = load_valid(layout.worktree_record(ctx.tid), WorktreeRecord).base_commit
+    base = base_commit(ctx, attempt)
     values.update(
         base_commit=base,
+        commit=commit,
         checks_path=str(layout.checks(ctx.tid, attempt)),
         checks_json=_json_text(layout.checks(ctx.tid, attempt)),
         summary_json=_json_text(layout.summary(ctx.tid, attempt)),
@@ -48,11 +55,14 @@ def run_qa(ctx: StepContext, attempt: int) -> Receipt:
     run, stop = run_until_stop(ctx, "qa", attempt, prompt, env)
     fault_point("qa.after_stop", ctx.tid)
     end_session(run)
+    leftovers = discard_qa_changes(ctx, attempt, commit)
     verdict_path = layout.verdict(ctx.tid, attempt)
     problem = handover_problem(verdict_path, VerdictRecord, ctx.tid, attempt)
     if problem is not None:
         reason = f"QA wrote no valid verdict ({stop.event}): {problem}"
-        return _decide(ctx, attempt, "rejected", [reason, *check_failures], "", None, fault=True)
+        return _decide(
+            ctx, attempt, "rejected", [reason, *check_failures], "", None, fault=True, commit=commit
+        )
     verdict = load_valid(verdict_path, VerdictRecord)
     approved = verdict.verdict == "approved" and not check_failures
     reasons = [*verdict.reasons, *check_failures]
@@ -64,6 +74,8 @@ def run_qa(ctx: StepContext, attempt: int) -> Receipt:
         verdict.feedback,
         verdict_path,
         fault=False,
+        commit=commit,
+        qa_leftovers=leftovers,
     )
 
 
@@ -76,8 +88,10 @@ def _decide(
     artifact: object,
     *,
     fault: bool,
+    commit: str | None,
+    qa_leftovers: str | None = None,
 ) -> Receipt:
-    ctx.audit("verdict", attempt=attempt, decision=decision, reasons=reasons)
+    ctx.audit("verdict", attempt=attempt, decision=decision, reasons=reasons, commit=commit)
     ctx.log(
         "qa",
         logging.INFO if decision == "approved" else logging.WARNING,
@@ -93,5 +107,11 @@ def _decide(
         "ok" if decision == "approved" else "failed",
         artifact=artifact,  # type: ignore[arg-type]
         reasons=reasons,
-        data={"decision": decision, "feedback": feedback, "fault": fault},
+        data={
+            "decision": decision,
+            "feedback": feedback,
+            "fault": fault,
+            "commit": commit,
+            **({"qa_leftovers": qa_leftovers} if qa_leftovers else {}),
+        },
     )

@@ -12,6 +12,7 @@ from hatchdoit.records.schemas import handover_problem
 from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.agent_session import attach, end_session
 from hatchdoit.steps.attempts import receipt
+from hatchdoit.steps.commits import commit_leftovers
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivery import deliver
 from hatchdoit.steps.factory import prompt_values
@@ -30,7 +31,8 @@ def run_summary(ctx: StepContext, attempt: int) -> Receipt:
     if factory.outcome == "failed":
         if run is not None:
             end_session(run)  # e.g. an API error: the TUI is still open
-        return _failed(ctx, attempt, [f"no summary: {r}" for r in factory.reasons])
+        reasons = [f"no summary: {r}" for r in factory.reasons]
+        return _failed(ctx, attempt, reasons, _commit_data(ctx, attempt))
     problem = check_summary(ctx, attempt)
     seq = int(factory.data.get("seq", 1))
     tries = 0
@@ -44,6 +46,7 @@ def run_summary(ctx: StepContext, attempt: int) -> Receipt:
         problem = check_summary(ctx, attempt)
     if run is not None:
         end_session(run)
+    data = {"injections": tries, **_commit_data(ctx, attempt)}
     if problem is not None:
         ctx.log(
             "factory",
@@ -55,14 +58,24 @@ def run_summary(ctx: StepContext, attempt: int) -> Receipt:
             problem=problem,
             injections=tries,
         )
-        return _failed(ctx, attempt, [f"summary invalid after {tries} request(s): {problem}"])
+        reasons = [f"summary invalid after {tries} request(s): {problem}"]
+        return _failed(ctx, attempt, reasons, data)
     return ctx.write_receipt(
         "summary",
         attempt,
         "ok",
         artifact=ctx.layout.summary(ctx.tid, attempt),
-        data={"injections": tries},
+        data=data,
     )
+
+
+def _commit_data(ctx: StepContext, attempt: int) -> dict[str, object]:
+    """The attempt's commit, once the factory's session has ended (commits.py): what it left
+    uncommitted is committed now. Nothing when the worktree is gone (a crash the waits saw)."""
+    if not ctx.worktree.is_dir():
+        return {}
+    commit, committed = commit_leftovers(ctx, attempt)
+    return {"commit": commit, "committed_for_agent": committed}
 
 
 def _inject(ctx: StepContext, run: AgentRun, attempt: int, problem: str, nth: int, seq: int) -> int:
@@ -85,10 +98,5 @@ def _inject(ctx: StepContext, run: AgentRun, attempt: int, problem: str, nth: in
         return wait_for_stop(run, after_seq=seq).seq
 
 
-def _failed(ctx: StepContext, attempt: int, reasons: list[str]) -> Receipt:
-    return ctx.write_receipt(
-        "summary",
-        attempt,
-        "failed",
-        reasons=reasons,
-    )
+def _failed(ctx: StepContext, attempt: int, reasons: list[str], data: dict[str, object]) -> Receipt:
+    return ctx.write_receipt("summary", attempt, "failed", reasons=reasons, data=data)

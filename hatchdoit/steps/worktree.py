@@ -14,6 +14,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hatchdoit.config.models import MERGE_MODES
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.locks import exclusive
@@ -27,6 +28,7 @@ from hatchdoit.steps.gitops import (
     contains,
     current_branch,
     ensure_repo,
+    git,
     has_commit,
     head_commit,
 )
@@ -38,11 +40,16 @@ def branch_of(tid: str) -> str:
     return f"taskspec/{tid}"
 
 
+def merges_into_branch(ctx: StepContext) -> bool:
+    """Whether approved work lands on the integration branch: then a dependent starts from that
+    branch, once its dependencies are integrated, rather than from their own branches."""
+    return ctx.project.config.integrate in MERGE_MODES
+
+
 def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
     project, layout = ctx.project, ctx.layout
     repo = project.target_repo
     seed = project.config.target.seed
-    deps = [branch_of(dep) for dep in ctx.spec.depends_on]
     argv: list[str] = [
         str(project.script("git", "create_worktree.sh")),
         "--repo",
@@ -52,12 +59,13 @@ def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
         "--id",
         ctx.tid,
     ]
-    for dep in deps:
-        argv += ["--merge", dep]
     # git's own index.lock in the shared repo does not tolerate concurrent worktree adds
     with exclusive(layout.locks / "target-repo.lock", "the target repo", wait=True):
         ensure_repo(repo, (project.root / seed) if seed else None)
-        base_ref = project.config.target.integration_branch or current_branch(repo)
+        base_ref = integration_branch(ctx, repo)
+        deps = _to_merge(ctx, base_ref)
+        for dep in deps:
+            argv += ["--merge", dep]
         argv += ["--base", base_ref]
         restore = _branch_as_recorded(ctx, repo)
         if restore:
@@ -89,7 +97,7 @@ def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
         path=layout.rel(ctx.worktree),
         branch=branch_of(ctx.tid),
         base_ref=base_ref,
-        base_commit=head_commit(ctx.worktree) if fresh else _base_commit(ctx),
+        base_commit=head_commit(ctx.worktree) if fresh else _base_commit(ctx, deps),
         merged_dependencies=deps,
     )
     write_json_atomic(layout.worktree_record(ctx.tid), record.model_dump(mode="json"))
@@ -190,12 +198,36 @@ def _set_records_aside(ctx: StepContext) -> Path:
     return aside
 
 
-def _base_commit(ctx: StepContext) -> str:
-    """LOC is measured against the merge of the base and the dependencies: the worktree's HEAD
-    right after creation, or the recorded base when the worktree already had work in it."""
+def integration_branch(ctx: StepContext, repo: Path) -> str:
+    """The branch worktrees start from and work is integrated into: target.integration_branch,
+    else the one this TaskSpec's worktree record names (the branch checked out when it was first
+    made: not read again later), else the branch checked out now."""
+    configured = ctx.project.config.target.integration_branch
+    if configured:
+        return configured
     previous = try_load(ctx.layout.worktree_record(ctx.tid), WorktreeRecord)
-    if previous is not None and previous.merged_dependencies == [
-        branch_of(d) for d in ctx.spec.depends_on
-    ]:
+    if previous is not None:
+        return previous.base_ref
+    return current_branch(repo)
+
+
+def _to_merge(ctx: StepContext, base_ref: str) -> list[str]:
+    """What the worktree merges in: its dependencies' branches; or, when approved work lands on
+    the integration branch, that branch (it holds the integrated dependencies)."""
+    if not ctx.spec.depends_on:
+        return []
+    if merges_into_branch(ctx):
+        return [base_ref]
+    return [branch_of(dep) for dep in ctx.spec.depends_on]
+
+
+def _base_commit(ctx: StepContext, merged: list[str]) -> str:
+    """What LOC is measured against: the merge of the base and the dependencies (the worktree's
+    HEAD right after creation); when the worktree already had work in it, the recorded base, or
+    the integration branch's commit just merged in (HEAD less the TaskSpec's own work)."""
+    previous = try_load(ctx.layout.worktree_record(ctx.tid), WorktreeRecord)
+    if merged and merges_into_branch(ctx):
+        return git(ctx.worktree, "rev-parse", f"{merged[0]}^{{commit}}").strip()
+    if previous is not None and previous.merged_dependencies == merged:
         return previous.base_commit
     return head_commit(ctx.worktree)

@@ -1,0 +1,142 @@
+"""What is approved is a commit. After the factory's session ends, whatever it left uncommitted is
+committed on the TaskSpec's branch by hatchdoit (and said so); the checks, QA, done.json and the
+integration then all name that one commit. What the tests leave behind, and whatever the QA agent
+changes, never becomes part of it: by-products are removed after the checks, and QA's changes
+are kept under `refs/hatchdoit/qa-leftovers/<ID>/<k>` for inspection, then discarded."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from hatchdoit.core.errors import StepError
+from hatchdoit.steps.context import StepContext
+from hatchdoit.steps.gitops import contains, dirty_paths, git, head_commit, head_ref, identity
+from hatchdoit.steps.worktree import branch_of
+
+
+def _who(ctx: StepContext) -> dict[str, str]:
+    author = ctx.project.config.target.commit_as
+    return identity(author.name, author.email)
+
+
+def settle_branch(ctx: StepContext) -> None:
+    """Put the worktree back on taskspec/<ID> when the agent left it elsewhere (another branch,
+    a detached HEAD) with work that builds on the branch: the branch moves forward to it. Work
+    that does not contain the branch's tip is refused: it would drop commits from the branch."""
+    branch = f"refs/heads/{branch_of(ctx.tid)}"
+    where = head_ref(ctx.worktree)
+    if where == branch:
+        return
+    head = head_commit(ctx.worktree)
+    tip = git(ctx.worktree, "rev-parse", branch).strip()
+    if contains(ctx.worktree, head, tip):
+        git(ctx.worktree, "checkout", "-q", "-B", branch_of(ctx.tid), head)
+        ctx.log(
+            "orchestrator",
+            logging.WARNING,
+            f"the agent left the worktree on {where or 'a detached HEAD'}: "
+            f"{branch_of(ctx.tid)} moved forward to its commit {head[:12]}",
+            operation="settle_branch",
+        )
+        return
+    raise StepError(
+        f"the worktree is on {where or 'a detached HEAD'} at {head[:12]}, which does not build "
+        f"on {branch_of(ctx.tid)}",
+        taskspec_id=ctx.tid,
+        operation="settle_branch",
+        path=ctx.worktree,
+        fix=f"git -C {ctx.worktree} checkout {branch_of(ctx.tid)} (after keeping what you need)",
+    )
+
+
+def commit_leftovers(ctx: StepContext, attempt: int) -> tuple[str, list[str]]:
+    """The attempt's commit: HEAD of taskspec/<ID> once what the factory left uncommitted
+    (tracked changes, untracked files the repo does not ignore) is committed; and those files."""
+    settle_branch(ctx)
+    left = dirty_paths(ctx.worktree)
+    if left:
+        message = (
+            f"{ctx.tid}: attempt {attempt}, as the factory agent left it\n\n"
+            "The factory agent did not commit this work; hatchdoit committed it after the "
+            "agent's session ended.\n\n"
+            f"Hatchdoit-TaskSpec: {ctx.tid}\nHatchdoit-Attempt: {attempt}\n"
+        )
+        git(ctx.worktree, "add", "-A")
+        git(ctx.worktree, "commit", "-q", "--no-verify", "-m", message, env=_who(ctx))
+        ctx.audit("committed_for_agent", attempt=attempt, files=left)
+        ctx.log(
+            "orchestrator",
+            logging.WARNING,
+            f"the factory left {len(left)} file(s) uncommitted: committed them on "
+            f"{branch_of(ctx.tid)}",
+            attempt=attempt,
+            operation="commit_leftovers",
+            files=left[:50],
+        )
+    return head_commit(ctx.worktree), left
+
+
+def clean_to(ctx: StepContext, commit: str, why: str) -> list[str]:
+    """Make the worktree exactly `commit` again (tracked files as committed, untracked files
+    not ignored removed); return what was there. Refuses when the branch is not at `commit`:
+    only a person moves a TaskSpec's branch past what its records name."""
+    head = head_commit(ctx.worktree)
+    if head != commit:
+        raise StepError(
+            f"{branch_of(ctx.tid)} is at {head[:12]}, not at {commit[:12]}, the commit its records "
+            f"name ({why})",
+            taskspec_id=ctx.tid,
+            operation="clean_worktree",
+            path=ctx.worktree,
+            fix=f"git -C {ctx.worktree} reset --keep {commit} if the later commits are not wanted",
+        )
+    found = dirty_paths(ctx.worktree)
+    if found:
+        git(ctx.worktree, "reset", "-q", "--hard", commit)
+        git(ctx.worktree, "clean", "-q", "-f", "-d")
+    return found
+
+
+def discard_qa_changes(ctx: StepContext, attempt: int, commit: str) -> str | None:
+    """After the QA session: keep whatever it changed or committed under a named ref, then put
+    the worktree back at `commit`. Returns the ref, None when QA left the tree as it was."""
+    head = head_commit(ctx.worktree)
+    on_branch = head_ref(ctx.worktree) == f"refs/heads/{branch_of(ctx.tid)}"
+    if head == commit and on_branch and not dirty_paths(ctx.worktree):
+        return None
+    ref = f"refs/hatchdoit/qa-leftovers/{ctx.tid}/{attempt}"
+    index = os.path.join(git(ctx.worktree, "rev-parse", "--absolute-git-dir").strip(), "qa-index")
+    env = {"GIT_INDEX_FILE": index}
+    try:
+        git(ctx.worktree, "read-tree", head, env=env)
+        git(ctx.worktree, "add", "-A", env=env)
+        tree = git(ctx.worktree, "write-tree", env=env).strip()
+    finally:
+        if os.path.exists(index):
+            os.unlink(index)
+    kept = git(
+        ctx.worktree,
+        "commit-tree",
+        tree,
+        "-p",
+        head,
+        "-m",
+        f"{ctx.tid}: what the QA agent of attempt {attempt} changed (discarded)",
+        env=_who(ctx),
+    ).strip()
+    git(ctx.worktree, "update-ref", ref, kept)
+    git(ctx.worktree, "checkout", "-q", "-B", branch_of(ctx.tid), commit)
+    git(ctx.worktree, "reset", "-q", "--hard", commit)
+    git(ctx.worktree, "clean", "-q", "-f", "-d")
+    ctx.audit("qa_changes_discarded", attempt=attempt, ref=ref, kept=kept)
+    ctx.log(
+        "qa",
+        logging.WARNING,
+        f"the QA agent changed the worktree: kept under {ref}, discarded; the verdict is about "
+        f"{commit[:12]}",
+        attempt=attempt,
+        agent_type="qa",
+        operation="discard_qa_changes",
+    )
+    return ref

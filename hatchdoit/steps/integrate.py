@@ -1,0 +1,192 @@
+"""Step `integrate` (after `taskspec`): the approved commit delivered, with a receipt.
+
+`integrate: merge | squash | rebase` lands it on the integration branch (merge_queue.py); a
+conflict or failing tests on the merged tree send it back to its factory (rework.py), at most
+`integration.max_attempts` times, then the TaskSpec escalates with cause `integration`.
+`integrate: pr` pushes the branch and opens or updates its pull request (pull_request.py).
+
+The receipt is `_logs/state/<ID>/integrate.json`: current while it names the chain's inputs, the
+delivery mode and the approved commit. An escalation is recorded there too, once per inputs: a
+rerun fails again with the same line.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+from hatchdoit.core.atomicio import write_json_atomic
+from hatchdoit.core.errors import StepError
+from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.records.models import IntegrationRecord, TestRun
+from hatchdoit.steps import checks, factory, qa, summary
+from hatchdoit.steps.attempts import approved_attempt
+from hatchdoit.steps.checkout import tell_checkout
+from hatchdoit.steps.context import StepContext
+from hatchdoit.steps.delivered import current_integration
+from hatchdoit.steps.finish import run_finish
+from hatchdoit.steps.merge_queue import Landed, Refused, integrate
+from hatchdoit.steps.pull_request import open_or_update, unmerged_dependencies
+from hatchdoit.steps.rework import INTEGRATION_WHO, Step, run_attempts, send_back
+
+ATTEMPT_STEPS: Sequence[tuple[str, Step]] = [
+    ("factory", factory.run_factory),
+    ("summary", summary.run_summary),
+    ("checks", checks.run_checks),
+    ("qa", qa.run_qa),
+]
+
+
+class IntegrationEscalated(StepError):
+    """The approved work could not be integrated within integration.max_attempts."""
+
+    on_record = False
+
+    def one_line(self) -> str:
+        return self.message + (f" (fix: {self.fix})" if self.fix else "")
+
+
+def escalation_on_record(ctx: StepContext) -> IntegrationEscalated | None:
+    record = current_integration(ctx.project, ctx.tid)
+    if record is None or record.outcome != "escalated":
+        return None
+    escalated = _escalated(ctx, record.reasons)
+    escalated.on_record = True
+    return escalated
+
+
+def run_integrate(ctx: StepContext, attempt: int = 0) -> None:
+    on_record = escalation_on_record(ctx)
+    if on_record is not None:
+        raise on_record
+    mode = ctx.project.config.integrate
+    if mode == "none":
+        return
+    tries = 0
+    while True:
+        tries += 1
+        k = approved_attempt(ctx)
+        approved = ctx.project.approved_commit(ctx.tid)
+        if k is None or approved is None:
+            raise StepError(
+                "not done: nothing approved to integrate",
+                taskspec_id=ctx.tid,
+                operation="integrate",
+                fix="rerun doit",
+            )
+        if mode == "pr":
+            _pull_request(ctx, approved, k)
+            return
+        result = integrate(ctx, approved, mode)
+        if isinstance(result, Landed):
+            _landed(ctx, result, approved, tries)
+            return
+        _refused(ctx, result, approved, k, tries)
+
+
+def _landed(ctx: StepContext, landed: Landed, approved: str, tries: int) -> None:
+    record = _record(ctx, approved, "integrated", landed.branch, landed.tests, tries)
+    record.landed_commit, record.previous_tip = landed.commit, landed.previous
+    fault_point("integrate.before_receipt", ctx.tid)
+    write_json_atomic(ctx.layout.integration(ctx.tid), record.model_dump(mode="json"))
+    ctx.layout.integration_intent(ctx.tid).unlink(missing_ok=True)
+    ctx.audit("integrated", commit=landed.commit, branch=landed.branch, approved=approved)
+    ctx.log(
+        "orchestrator",
+        logging.INFO,
+        f"integrated into {landed.branch} as {landed.commit[:12]}",
+        operation="integrate",
+        commit=landed.commit,
+        moved=landed.moved,
+    )
+    tell_checkout(ctx, landed)
+
+
+def _refused(ctx: StepContext, refused: Refused, approved: str, attempt: int, tries: int) -> None:
+    """Send the work back to its factory (rework.py), or escalate when the budget is spent."""
+    what = (
+        f"conflict in {', '.join(refused.files)}"
+        if refused.why == "conflict"
+        else f"tests failed on the merged tree ({refused.tests[-1].log})"
+    )
+    ctx.log(
+        "orchestrator",
+        logging.WARNING,
+        f"cannot integrate into {refused.branch}: {what}",
+        operation="integrate",
+        tip=refused.tip,
+    )
+    spent = sum(
+        1
+        for made in ctx.project.decisions(ctx.tid)
+        if made.kind == "integration" and made.who == INTEGRATION_WHO
+    )
+    if spent >= ctx.project.config.integration.max_attempts:
+        reasons = [f"integration into {refused.branch}: {what}"]
+        record = _record(ctx, approved, "escalated", refused.branch, refused.tests, tries)
+        record.reasons = reasons
+        write_json_atomic(ctx.layout.integration(ctx.tid), record.model_dump(mode="json"))
+        ctx.layout.integration_intent(ctx.tid).unlink(missing_ok=True)
+        ctx.audit("escalated", cause="integration", reasons=reasons)
+        escalated = _escalated(ctx, reasons)
+        ctx.log("orchestrator", logging.CRITICAL, escalated.message, operation="integrate")
+        raise escalated
+    send_back(ctx, refused, attempt)
+    print(f"  {ctx.tid}: {what}: attempt {attempt + 1} takes it up", file=sys.stderr)
+    run_attempts(ctx, attempt + 1, ATTEMPT_STEPS)
+    run_finish(ctx)  # done.json for the new approved commit, or Escalated
+
+
+def _pull_request(ctx: StepContext, approved: str, attempt: int) -> None:
+    waiting = unmerged_dependencies(ctx)
+    if waiting:
+        raise StepError(
+            f"waits for the pull request of {', '.join(waiting)} to merge",
+            taskspec_id=ctx.tid,
+            operation="pull_request",
+            fix="merge it, then rerun doit (integration.dependents: stack opens it now, stacked)",
+        )
+    opened = open_or_update(ctx, approved, attempt)
+    record = _record(ctx, approved, "integrated", opened.base, [], 1)
+    record.pr_url, record.pr_number = opened.url, opened.number
+    fault_point("integrate.before_receipt", ctx.tid)
+    write_json_atomic(ctx.layout.integration(ctx.tid), record.model_dump(mode="json"))
+    ctx.audit("pull_request", url=opened.url, number=opened.number, base=opened.base)
+    ctx.log("orchestrator", logging.INFO, f"pull request {opened.url}", operation="integrate")
+
+
+def _record(
+    ctx: StepContext,
+    approved: str,
+    outcome: str,
+    branch: str,
+    tests: list[TestRun],
+    tries: int,
+) -> IntegrationRecord:
+    return IntegrationRecord.model_validate(
+        {
+            "taskspec_id": ctx.tid,
+            "digest": ctx.step_digest("integrate", 0),
+            "mode": ctx.project.config.integrate,
+            "outcome": outcome,
+            "approved_commit": approved,
+            "branch": branch,
+            "tests": [t.model_dump(mode="json") for t in tests],
+            "tries": tries,
+        }
+    )
+
+
+def _escalated(ctx: StepContext, reasons: list[str]) -> IntegrationEscalated:
+    path = ctx.layout.integration(ctx.tid)
+    first = reasons[0] if reasons else "integration failed"
+    return IntegrationEscalated(
+        f"escalated: cannot integrate after {ctx.project.config.integration.max_attempts} "
+        f"attempt(s) to resolve it: {first}",
+        taskspec_id=ctx.tid,
+        operation="integrate",
+        path=path,
+        fix=f"read {ctx.layout.rel(path)}; merge taskspec/{ctx.tid} by hand, or send it back "
+        "with feedback (hatchdoit reject)",
+    )

@@ -1,0 +1,243 @@
+"""Landing one approved commit on the integration branch, the way a merge queue does.
+
+One integration at a time per target repo (a lock in its git directory, so two projects sharing a
+repo queue too). In a worktree of hatchdoit's own (never the user's), at the branch's tip: merge
+(or squash, or rebase) the approved commit, run the TaskSpec's tests and the project's
+`integration.test_command` on the merged tree, and only if they pass move the branch by
+compare-and-swap (`git update-ref <ref> <new> <old>`). When someone moved the branch meanwhile,
+everything is done again on the new tip: their commit is never lost.
+
+Every commit landed this way carries the trailers `Hatchdoit-TaskSpec: <ID>` and
+`Hatchdoit-Approved: <commit>`, and an intent file records the tip an integration started from:
+after a crash at any point, the next run finds a landing that happened and does not land it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from hatchdoit.core.atomicio import read_json, write_json_atomic
+from hatchdoit.core.errors import StepError
+from hatchdoit.core.locks import exclusive
+from hatchdoit.core.proc import run
+from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.records.models import TestRun
+from hatchdoit.steps.context import StepContext
+from hatchdoit.steps.gitops import contains, git, identity, succeeds, try_git
+from hatchdoit.steps.test_runs import run_test_command
+from hatchdoit.steps.worktree import integration_branch
+
+Mode = Literal["merge", "squash", "rebase"]
+MOVES_TOLERATED = 5  # the branch moved under us this often in one integration: give up
+
+
+@dataclass
+class Landed:
+    commit: str  # the commit on the integration branch holding the work
+    previous: str  # the branch's tip before
+    branch: str
+    tests: list[TestRun] = field(default_factory=list)
+    moved: int = 0  # times the branch moved under us and the merge was redone
+
+
+@dataclass
+class Refused:
+    """The work cannot land as it is: a conflict, or tests failing on the merged tree."""
+
+    why: Literal["conflict", "tests"]
+    tip: str  # the tip it was tried on
+    branch: str
+    files: list[str] = field(default_factory=list)  # in conflict
+    tests: list[TestRun] = field(default_factory=list)
+    output: str = ""  # the end of the failing tests' output
+
+
+def trailers(tid: str, approved: str) -> str:
+    return f"Hatchdoit-TaskSpec: {tid}\nHatchdoit-Approved: {approved}\n"
+
+
+def integrate(ctx: StepContext, approved: str, mode: Mode) -> Landed | Refused:
+    """Land `approved` on the integration branch (see the module docstring)."""
+    repo = ctx.project.target_repo
+    branch = integration_branch(ctx, repo)
+    ref = f"refs/heads/{branch}"
+    common = Path(git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").strip())
+    with exclusive(common / "hatchdoit-integrate.lock", f"integration into {branch}", wait=True):
+        for moved in range(MOVES_TOLERATED + 1):
+            tip = _rev(repo, ref)
+            found = _already_landed(ctx, repo, tip, approved, mode)
+            if found is not None:
+                return Landed(found, _intent_tip(ctx) or tip, branch, moved=moved)
+            write_json_atomic(
+                ctx.layout.integration_intent(ctx.tid), {"approved": approved, "tip": tip}
+            )
+            worktree = _prepare(ctx, repo, tip)
+            merged = _merge(ctx, worktree, tip, approved, mode)
+            if isinstance(merged, list):
+                return Refused("conflict", tip, branch, files=merged)
+            fault_point("integrate.after_merge", ctx.tid)
+            tests = _post_merge_tests(ctx, worktree, moved)
+            failed = [t for t in tests if t.exit_code != 0]
+            if failed:
+                return Refused("tests", tip, branch, tests=tests, output=_tail(ctx, failed[0]))
+            fault_point("integrate.before_update_ref", ctx.tid)
+            if _compare_and_swap(repo, ref, merged, tip, ctx.tid):
+                fault_point("integrate.after_update_ref", ctx.tid)
+                return Landed(merged, tip, branch, tests=tests, moved=moved)
+            ctx.log(
+                "orchestrator",
+                logging.WARNING,
+                f"{branch} moved during the integration: merging again on its new tip",
+                operation="integrate",
+                tip=tip,
+            )
+    raise StepError(
+        f"{branch} moved {MOVES_TOLERATED + 1} times during the integration",
+        taskspec_id=ctx.tid,
+        operation="integrate",
+        fix="rerun doit when the branch is quieter",
+    )
+
+
+def _rev(repo: Path, ref: str) -> str:
+    return git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}").strip()
+
+
+def _intent_tip(ctx: StepContext) -> str | None:
+    """The tip an earlier try of this integration started from, if one was interrupted."""
+    try:
+        data = read_json(ctx.layout.integration_intent(ctx.tid))
+    except (OSError, ValueError):
+        return None
+    return str(data.get("tip")) if isinstance(data, dict) and data.get("tip") else None
+
+
+def _already_landed(
+    ctx: StepContext, repo: Path, tip: str, approved: str, mode: Mode
+) -> str | None:
+    """The commit on the branch that already holds `approved`: one we landed (its trailer, since
+    the tip an earlier try started from), or, in merge mode, the tip when it contains `approved`
+    (merged by hand, or a fast-forward of someone's)."""
+    since = _intent_tip(ctx)
+    if since is not None and contains(repo, tip, since):
+        found = git(
+            repo,
+            "log",
+            "--first-parent",
+            "--format=%H",
+            "-F",
+            f"--grep=Hatchdoit-Approved: {approved}",
+            f"{since}..{tip}",
+        ).split()
+        if found:
+            return found[0]
+    if mode == "merge" and contains(repo, tip, approved):
+        return tip
+    return None
+
+
+def _prepare(ctx: StepContext, repo: Path, tip: str) -> Path:
+    """hatchdoit's integration worktree, detached at `tip`, clean."""
+    path = ctx.layout.integration_worktree
+    listed = git(repo, "worktree", "list", "--porcelain")
+    registered = f"worktree {path.resolve()}" in listed.splitlines()
+    if not registered:
+        if path.exists():
+            shutil.rmtree(path)  # a stale directory of ours, no longer a worktree
+        git(repo, "worktree", "prune")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        git(repo, "worktree", "add", "-q", "--detach", str(path), tip)
+        return path
+    for args in (
+        ("merge", "--abort"),
+        ("rebase", "--abort"),
+    ):  # what an interrupted integration may have left
+        git(path, *args, check=False)
+    git(path, "checkout", "-q", "--force", "--detach", tip)
+    git(path, "reset", "-q", "--hard", tip)
+    git(path, "clean", "-q", "-f", "-d")
+    return path
+
+
+def _merge(
+    ctx: StepContext, worktree: Path, tip: str, approved: str, mode: Mode
+) -> str | list[str]:
+    """The merged commit, or the files in conflict (the worktree is left clean at `tip`)."""
+    author = ctx.project.config.target.commit_as
+    who = identity(author.name, author.email)
+    message = f"{ctx.tid}: {ctx.spec.title}\n\nIntegrated by hatchdoit ({mode}).\n\n" + trailers(
+        ctx.tid, approved
+    )
+    if mode == "merge":
+        done = try_git(worktree, "merge", "--no-ff", "--no-edit", "-m", message, approved, env=who)
+        if done.returncode != 0:
+            return _conflicts(worktree, ("merge", "--abort"), done.stderr or done.stdout)
+    elif mode == "squash":
+        done = try_git(worktree, "merge", "--squash", approved, env=who)
+        if done.returncode != 0:
+            return _conflicts(worktree, ("reset", "-q", "--hard", tip), done.stderr or done.stdout)
+        if not succeeds(worktree, "diff", "--cached", "--quiet"):
+            git(worktree, "commit", "-q", "--no-verify", "-m", message, env=who)
+    else:
+        base = git(worktree, "merge-base", tip, approved).strip()
+        done = try_git(worktree, "rebase", "-q", "--onto", tip, base, approved, env=who)
+        if done.returncode != 0:
+            return _conflicts(worktree, ("rebase", "--abort"), done.stderr or done.stdout)
+        if git(worktree, "rev-parse", "HEAD").strip() != tip:
+            last = git(worktree, "log", "-1", "--format=%B").rstrip()
+            amended = f"{last}\n\n{trailers(ctx.tid, approved)}"
+            git(worktree, "commit", "-q", "--amend", "--no-verify", "-m", amended, env=who)
+    return git(worktree, "rev-parse", "HEAD").strip()
+
+
+def _conflicts(worktree: Path, abort: tuple[str, ...], said: str) -> list[str]:
+    files = git(worktree, "diff", "--name-only", "--diff-filter=U").split("\n")
+    git(worktree, *abort, check=False)
+    found = [f for f in files if f]
+    if not found:  # not a conflict: git itself failed
+        detail = (said.strip().splitlines() or ["no output"])[-1]
+        raise StepError(f"git could not merge: {detail}", operation="integrate", path=worktree)
+    return found
+
+
+def _post_merge_tests(ctx: StepContext, worktree: Path, moved: int) -> list[TestRun]:
+    """The TaskSpec's test_command, then integration.test_command, on the merged tree."""
+    settings = ctx.project.config.integration
+    commands = [("tests", ctx.spec.test_command)]
+    if settings.test_command:
+        commands.append(("integration-tests", settings.test_command))
+    runs = []
+    for name, command in commands:
+        log = ctx.layout.integration_log(ctx.tid, moved + 1, name)
+        runs.append(run_test_command(command, worktree, settings.test_timeout, log, ctx.layout))
+        if runs[-1].exit_code != 0:
+            break
+    return runs
+
+
+def _tail(ctx: StepContext, failed: TestRun, lines: int = 40) -> str:
+    try:
+        text = (ctx.layout.root / failed.log).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _compare_and_swap(repo: Path, ref: str, new: str, old: str, tid: str) -> bool:
+    """Move `ref` from `old` to `new`; False when it is no longer at `old`."""
+    argv = [
+        "git",
+        "-C",
+        str(repo),
+        "update-ref",
+        "-m",
+        f"hatchdoit: integrate {tid}",
+        ref,
+        new,
+        old,
+    ]
+    return run(argv, check=False, operation="git update-ref").returncode == 0

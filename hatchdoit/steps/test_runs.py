@@ -1,0 +1,96 @@
+"""Running a test command as the orchestrator does, for the checks and after an integration's
+merge: an argv (never a shell string) in a working tree, its output into a log file (secrets
+redacted), its exit code, pass/fail counts when pytest or unittest printed them, its duration.
+On a timeout the whole process group is killed, so no child outlives the limit."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from hatchdoit.core.redaction import redact_file
+from hatchdoit.layout import Layout
+from hatchdoit.records.models import TestRun
+
+_PYTEST_COUNTS = re.compile(r"(\d+) (passed|failed|error|errors)\b")
+_UNITTEST_RAN = re.compile(r"^Ran (\d+) tests?", re.MULTILINE)
+_UNITTEST_FAILED = re.compile(r"^FAILED \((.*)\)", re.MULTILINE)
+
+
+def count_tests(output: str) -> tuple[int | None, int | None]:
+    """(passed, failed) from pytest's or unittest's closing lines; None where not found."""
+    ran = _UNITTEST_RAN.findall(output)
+    if ran:
+        total = int(ran[-1])
+        failed = 0
+        bad = _UNITTEST_FAILED.findall(output)
+        if bad:
+            failed = sum(int(n) for n in re.findall(r"(?:failures|errors)=(\d+)", bad[-1]))
+        return total - failed, failed
+    counts: dict[str, int] = {}
+    for number, word in _PYTEST_COUNTS.findall(output):
+        key = "passed" if word == "passed" else "failed"
+        counts[key] = counts.get(key, 0) + int(number)
+    if counts:
+        return counts.get("passed", 0), counts.get("failed", 0)
+    return None, None
+
+
+def _run_into_log(command: list[str], cwd: Path, timeout: float, log_path: Path) -> int | None:
+    """Run `command` with stdout and stderr into `log_path`; its exit code, None on timeout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HATCHDOIT_")}
+    with open(log_path, "w", encoding="utf-8") as log:
+        try:
+            child = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: a timeout ends all of it
+            )
+        except OSError as exc:
+            log.write(f"hatchdoit: cannot run {command[0]}: {exc}\n")
+            return 127
+        try:
+            return child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(child)
+            return None
+        except BaseException:  # interrupted: the tests must not outlive the build
+            _kill_group(child)
+            raise
+
+
+def _kill_group(child: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+
+
+def run_test_command(
+    command: list[str], cwd: Path, timeout: float, log_path: Path, layout: Layout
+) -> TestRun:
+    """Run `command` in `cwd` within `timeout` seconds, its output into `log_path`."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    try:
+        exit_code = _run_into_log(command, cwd, timeout, log_path)
+    finally:  # the tests may print secrets of the environment
+        redact_file(log_path)
+    passed, failed = count_tests(log_path.read_text(encoding="utf-8", errors="replace"))
+    return TestRun(
+        command=command,
+        exit_code=exit_code,
+        passed=passed,
+        failed=failed,
+        duration_s=round(time.monotonic() - started, 3),
+        timed_out=exit_code is None,
+        log=layout.rel(log_path),
+    )
