@@ -64,9 +64,12 @@ def _agent_run(layout: Layout, project: Project, tid: str, role: Role, digest: s
     return token
 
 
-def write_done(project: Project, tid: str, digest: str) -> None:
-    """The artifacts and receipts of a TaskSpec approved at its first attempt."""
+def write_done(project: Project, tid: str) -> None:
+    """The artifacts and receipts of a TaskSpec approved at its first attempt, each with the
+    digest its step records (its dependencies' done.json must exist already)."""
     layout, spec = project.layout, project.taskspec(tid)
+    base = project.base_digest(tid)
+    digest = project.attempt_digest(tid, ATTEMPT)
     layout.worktree(tid).mkdir(parents=True, exist_ok=True)
     worktree = WorktreeRecord(
         taskspec_id=tid,
@@ -82,7 +85,7 @@ def write_done(project: Project, tid: str, digest: str) -> None:
         tid,
         "worktree",
         0,
-        digest=digest,
+        digest=base,
         outcome="ok",
         artifact=layout.worktree_record(tid),
     )
@@ -120,7 +123,7 @@ def write_done(project: Project, tid: str, digest: str) -> None:
         digest=digest,
         outcome="ok",
         artifact=layout.summary(tid, ATTEMPT),
-        data={"injections": 0},
+        data={"injections": 0, "commit": COMMIT, "committed_for_agent": []},
     )
 
     checks = ChecksRecord(
@@ -162,7 +165,7 @@ def write_done(project: Project, tid: str, digest: str) -> None:
 
     done = DoneRecord(
         taskspec_id=tid,
-        digest=digest,
+        digest=project.digest(tid),
         attempt=ATTEMPT,
         branch=f"taskspec/{tid}",
         commit=COMMIT,
@@ -172,12 +175,26 @@ def write_done(project: Project, tid: str, digest: str) -> None:
 
 
 def write_all_done(root: Path) -> int:
-    """Write the done state of every TaskSpec at `root`; returns how many, all checked done."""
+    """Write the done state of every TaskSpec at `root`; returns how many, all checked done.
+    A level at a time: a dependent's digests hold its dependencies' approved commits."""
     project = load_project(root)
-    digests = {tid: project.digest(tid) for tid in project.plan.taskspecs}
+    written: set[str] = set()
+    tids = list(project.plan.taskspecs)
     with ThreadPoolExecutor(max_workers=8) as pool:  # fsync-bound: threads overlap the waits
-        list(pool.map(lambda tid: write_done(project, tid, digests[tid]), digests))
-    not_done = [tid for tid in digests if taskspec_progress(project, tid).get("status") != "done"]
+        while len(written) < len(tids):
+            level = [
+                t
+                for t in tids
+                if t not in written and set(project.taskspec(t).depends_on) <= written
+            ]
+            project.refresh()
+            for tid in level:  # compute the digests here: the memo is not for threads
+                project.digest(tid)
+                project.attempt_digest(tid, ATTEMPT)
+            list(pool.map(lambda tid: write_done(project, tid), level))
+            written.update(level)
+    project.refresh()
+    not_done = [tid for tid in tids if taskspec_progress(project, tid).get("status") != "done"]
     if not_done:
         raise RuntimeError(f"{len(not_done)} TaskSpec(s) do not read as done, e.g. {not_done[0]}")
-    return len(digests)
+    return len(tids)

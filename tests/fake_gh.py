@@ -117,7 +117,21 @@ def main(args: list[str]) -> int:
         pr = next((p for p in prs if key in (str(p["number"]), p["url"])), None)
         if pr is None:
             return fail(f"no pull requests found for {key}")
-        print(json.dumps(fields(pr, option(args, "--json"))))
+        wanted = option(args, "--json")
+        if wanted == "latestReviews":  # reviews a test put in the state: gh's shape
+            print(json.dumps({"latestReviews": pr.get("reviews", [])}))
+            return 0
+        print(json.dumps(fields(pr, wanted)))
+        return 0
+    if args[:2] == ["repo", "view"]:
+        owner, name = OWNER_REPO.split("/")
+        print(json.dumps({"owner": {"login": owner}, "name": name}))
+        return 0
+    if args[:2] == ["api", "graphql"]:
+        number = int(next(a for a in args if a.startswith("number=")).split("=", 1)[1])
+        pr = next(p for p in prs if p["number"] == number)
+        threads = {"reviewThreads": {"nodes": pr.get("threads", [])}}
+        print(json.dumps({"data": {"repository": {"pullRequest": threads}}}))
         return 0
     return fail(f"fake gh: unsupported: {' '.join(args)}", 2)
 

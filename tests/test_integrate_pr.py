@@ -159,3 +159,58 @@ def test_with_dependents_wait_a_dependents_pr_opens_once_its_dependencys_merged(
     assert second.returncode == 0, second.stdout + second.stderr
     opened = {p["head"]: p for p in prs(project)}
     assert opened["taskspec/B"]["base"] == "main"
+
+
+def review(state: str, login: str, commit: str, body: str = "") -> dict[str, Any]:
+    return {
+        "author": {"login": login, "__typename": "Bot" if login.endswith("[bot]") else "User"},
+        "state": state,
+        "body": body,
+        "submittedAt": "2026-12-06T10:00:00Z",
+        "commit": {"oid": commit},
+    }
+
+
+def test_with_review_from_pr_the_pull_requests_review_decides(pr_project: HatchProject) -> None:
+    project = pr_project
+    project.configure(review="before-integrate", review_from="pr")
+    project.add_taskspec("A")
+    first = run_doit(project)
+    assert first.returncode != 0 and "awaiting review" in first.stderr, first.stderr
+    pushed = git(origin(project), "rev-parse", "refs/heads/taskspec/A").strip()
+    state = prs(project)
+    state[0]["reviews"] = [
+        review("CHANGES_REQUESTED", "reviewer", pushed, "Please add a docstring."),
+        review("CHANGES_REQUESTED", "lint[bot]", pushed, "bot noise"),
+    ]
+    person = {"login": "reviewer", "__typename": "User"}
+    bot = {"login": "ci[bot]", "__typename": "Bot"}
+    state[0]["threads"] = [
+        {"isResolved": False, "path": "src/app/m_a.py", "line": 3,
+         "comments": {"nodes": [{"body": "Name it better.", "author": person}]}},
+        {"isResolved": True, "path": "src/app/m_a.py", "line": 1,
+         "comments": {"nodes": [{"body": "resolved already", "author": person}]}},
+        {"isResolved": False, "path": "README.md", "line": 1,
+         "comments": {"nodes": [{"body": "bot says", "author": bot}]}},
+    ]  # fmt: skip
+    Path(project.env["FAKE_GH_STATE"]).write_text(json.dumps(state))
+    second = run_doit(project)
+    assert second.returncode != 0 and "awaiting review" in second.stderr  # the new commit waits
+    made = read_json(project.layout.decision("A", 1))
+    assert made["kind"] == "reject" and made["who"] == "reviewer (GitHub review of PR #1)"
+    assert "Please add a docstring." in made["feedback"]
+    assert "src/app/m_a.py:3 (reviewer): Name it better." in made["feedback"]
+    assert "resolved already" not in made["feedback"] and "bot" not in made["feedback"]
+    prompt = project.layout.prompt("A", "factory", 2).read_text(encoding="utf-8")
+    assert "Name it better." in prompt
+    again = git(origin(project), "rev-parse", "refs/heads/taskspec/A").strip()
+    assert again != pushed and again == read_json(project.layout.done("A"))["commit"]
+    assert len(prs(project)) == 1
+    state = prs(project)
+    state[0]["reviews"] = [review("APPROVED", "reviewer", again, "Good now.")]
+    Path(project.env["FAKE_GH_STATE"]).write_text(json.dumps(state))
+    third = run_doit(project)
+    assert third.returncode == 0, third.stdout + third.stderr
+    approval = read_json(project.layout.decision("A", 2))
+    assert approval["kind"] == "approve" and approval["commit"] == again
+    assert read_json(project.layout.integration("A"))["outcome"] == "integrated"

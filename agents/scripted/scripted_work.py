@@ -24,7 +24,10 @@ PASTE_START = b"\x1b[200~"
 PASTE_END = b"\x1b[201~"
 REQUEST_RE = re.compile(r"^<!-- hatchdoit:request=([A-Za-z-]+) -->[ \t]*$", re.MULTILINE)
 OPEN_FENCE_RE = re.compile(r"^(`{3,})file:(\S+)[ \t]*$")
-FEEDBACK_RE = re.compile(r"^## QA feedback from attempt \d+")
+# The feedback sections of a prompt: QA's, a person's (reject, retry), the integration's.
+FEEDBACK_RE = re.compile(
+    r"^## (QA feedback from attempt \d+|Feedback from .+|Integration of attempt \d+ failed)"
+)
 # A TaskSpec body line that makes the factory keep working this long (seconds, at most
 # MAX_HOLD) before it writes anything: tests use it to see sessions overlap, or not.
 HOLD_RE = re.compile(r"^<!-- scripted:hold=(\d{1,4}(?:\.\d+)?) -->[ \t]*$", re.MULTILINE)
@@ -166,16 +169,17 @@ def safe_target(root: Path, raw: str) -> Path | None:
 
 
 def qa_feedback(text: str) -> str | None:
-    """First non-empty line of the `## QA feedback from attempt N` section, if there is one."""
-    lines = text.splitlines()
-    for index, line in enumerate(lines):
-        if FEEDBACK_RE.match(line):
-            for body in lines[index + 1 :]:
-                if body.startswith("## "):
-                    return None
-                if body.strip():
-                    return body.strip()
-    return None
+    """First non-empty line of the prompt's last feedback section (QA's `## QA feedback from
+    attempt N`, a person's `## Feedback from ...`, `## Integration of attempt N failed`), if
+    there is one."""
+    found, inside = None, False
+    for line in text.splitlines():
+        if line.startswith("## "):
+            inside = bool(FEEDBACK_RE.match(line))
+            first = True
+        elif inside and first and line.strip():
+            found, first = line.strip(), False
+    return found
 
 
 def write_files(
@@ -194,10 +198,12 @@ def write_files(
             say(f"kept {rel} as resolved")
             continue
         written.append((rel, content))
-    if not written:
+    feedback = qa_feedback(text)
+    if not written or feedback:  # what it did about the feedback goes in its notes, as a change
         note = root / "hatchdoit_notes" / f"{session.taskspec_id}.md"
         old = note.read_text(encoding="utf-8") if note.exists() else ""
-        line = f"- attempt {session.attempt}: no file blocks in the prompt; nothing to write\n"
+        said = f"addressed: {feedback}" if feedback else "no file blocks in the prompt"
+        line = f"- attempt {session.attempt}: {said}\n"
         written.append((note.relative_to(root).as_posix(), old + line))
     extras = {"fail-tests": FAILING_TEST_PATH, "exceed-loc": BULK_PATH}
     for behaviour, rel in extras.items():  # a later attempt repairs what an earlier one broke

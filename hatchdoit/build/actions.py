@@ -176,7 +176,8 @@ def _report(
     """The one place a failed step is reported: doit's failure value carrying its one
     `hatchdoit: ...` line (the reporter prints it once), an ERROR log and an audit event. A
     failure already on record (a rerun of an escalated TaskSpec) logs and audits nothing new."""
-    failed = StepFailed(f"hatchdoit: {label}: {exc.one_line()}", exc.message)
+    waiting = bool(getattr(exc, "waiting", False))
+    failed = StepFailed(f"hatchdoit: {label}: {exc.one_line()}", exc.message, waiting=waiting)
     if getattr(exc, "on_record", False):
         return failed
     try:

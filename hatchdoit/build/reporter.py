@@ -13,8 +13,10 @@ failed builds, and of escalations a step's delivery left pending.
     hatchdoit: taskspec 007-TS-2025-08-18-BROKEN: escalated after 3 attempt(s): ... (fix: ...)
 
 `.` started, `+` finished with an ok outcome, `x` finished with a failed outcome (the build goes
-on: a retry follows), `F` the doit task failed, `--` up to date. A failed step is said once as it
-happens (its `F` line) and once more, in full, in the closing `hatchdoit:` lines on stderr, so
+on: a retry follows), `F` the doit task failed, `W` it waits for a person's review (`hatchdoit
+review <ID>`; doit counts it as failed, so nothing after it runs), `--` up to date. A failed
+step is said once as it happens (its `F` line) and once more, in full, in the closing
+`hatchdoit:` lines on stderr, so
 the end of the output lists every failure; doit's own failure block (`TaskFailed - taskid:...`)
 is not repeated for them. A TaskSpec left unbuilt because a TaskSpec it depends on failed gets
 one `F ... blocked` line, not one per step. `--` (up to date) lines are printed for
@@ -39,11 +41,12 @@ from typing import Any
 from doit.exceptions import TaskFailed, UnmetDependency
 from doit.reporter import ConsoleReporter
 
+from hatchdoit.build.step_outcomes import first_line as _first_line
+from hatchdoit.build.step_outcomes import last_line as _last_line
+from hatchdoit.build.step_outcomes import step_outcome
 from hatchdoit.core.logs import maintain_logs
 from hatchdoit.observe.progress import taskspec_progress
 from hatchdoit.project import Project, load_project
-from hatchdoit.records.models import IntegrationRecord, Receipt
-from hatchdoit.records.schemas import try_load
 
 ATTEMPT_STEPS = ("factory", "summary", "checks", "qa")
 STEPS = ("worktree", *ATTEMPT_STEPS, "taskspec", "integrate")
@@ -74,37 +77,15 @@ def _root_of(tasks: dict[str, Any]) -> Path | None:
     return cwd if (cwd / "dodo.py").is_file() else None
 
 
-def _first_line(text: str, limit: int = 140) -> str:
-    line = (text.strip().splitlines() or [""])[0]
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def _last_line(text: str, limit: int = 140) -> str:
-    """The last line of a message: where a traceback names the exception."""
-    lines = text.strip().splitlines()
-    return _first_line(lines[-1] if lines else "", limit)
-
-
-def _delivered(project: Project, tid: str) -> str:
-    """How a TaskSpec's work was delivered, in a few words."""
-    record = try_load(project.layout.integration(tid), IntegrationRecord)
-    if record is None:
-        return "ok"
-    if record.pr_url:
-        return f"pull request #{record.pr_number} {record.pr_url}"
-    landed = (record.landed_commit or "")[:12]
-    done = {"merge": "merged", "squash": "squashed", "rebase": "rebased"}.get(record.mode)
-    return f"{done} into {record.branch} as {landed}"
-
-
 class StepFailed(TaskFailed):  # type: ignore[misc]
     """A hatchdoit step's failure as doit's failure value (what `run_step` returns instead of
     False): `message` is its one `hatchdoit: ...` line, `summary` the short text of its progress
     line. Any doit reporter prints the one line; ProgressReporter prints it once, at the end."""
 
-    def __init__(self, line: str, summary: str) -> None:
+    def __init__(self, line: str, summary: str, waiting: bool = False) -> None:
         super().__init__(line)
         self.summary = summary
+        self.waiting = waiting  # not a failure: the TaskSpec waits for a person's review
 
     def get_name(self) -> str:
         return "TaskFailed"  # doit's word for a failed task, whatever the subclass
@@ -163,9 +144,10 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
 
     def skip_uptodate(self, task: Any) -> None:
         parsed = parse_task_name(task.name)
-        if parsed is not None and parsed[0] == "taskspec":
+        if parsed is not None and parsed[0] == self._final_step():
             self._current.add(parsed[1])
-        elif self._quiet_when_current(task):
+        said = parsed is not None and parsed[0] == "taskspec"  # a line per TaskSpec
+        if not said and self._quiet_when_current(task):
             return
         super().skip_uptodate(task)
 
@@ -187,7 +169,8 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         else:  # a bug or a doit error: doit's own block (below) keeps the traceback
             message = _last_line(fail.get_msg())
             line = f"hatchdoit: {task.name}: {message} ({fail.get_name()}, details above)"
-        self._line("F", task.name, self._attempt_text(parsed), message, task)
+        waiting = isinstance(fail, StepFailed) and fail.waiting
+        self._line("W" if waiting else "F", task.name, self._attempt_text(parsed), message, task)
         if not isinstance(fail, StepFailed):
             super().add_failure(task, fail)
         self._closing.append(line)
@@ -215,6 +198,15 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
 
     # helpers --------------------------------------------------------------------------------
 
+    def _final_step(self) -> str:
+        """The step whose being current means done: delivered when delivery is on."""
+        project = self._project()
+        return (
+            "integrate"
+            if project is not None and project.config.integrate != "none"
+            else "taskspec"
+        )
+
     def _refresh(self) -> None:
         """A task ended (under `doit -n N`, in a worker): what this process read of the records
         (dependencies' commits, decisions) may be out of date now."""
@@ -239,7 +231,7 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         step, tid, _ = parsed
         if step == "worktree":  # a TaskSpec's first step depends on other TaskSpecs only
             names = str(fail.message).split()
-            self._blocked_by[tid] = [n[len("taskspec:") :] for n in names]
+            self._blocked_by[tid] = [n.split(":", 1)[-1] for n in names]  # integrate:<ID>, ...
         if step != "taskspec" or tid in self._failed_tids:
             return  # a step: its `taskspec:<ID>` speaks for it, unless it failed on its own
         blocked = self._blocked_by.get(tid) or ["a TaskSpec"]
@@ -250,12 +242,16 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         )
 
     def _counts(self, project: Project) -> Counter[str]:
-        """TaskSpecs per status; one seen up to date in this build is done (its `taskspec:<ID>`
-        is current exactly when done.json is), the others are read from their artifacts."""
+        """TaskSpecs per status; one seen up to date in this build is done (its last step,
+        `integrate:<ID>` or `taskspec:<ID>`, is current exactly when it is), the others are read
+        from their artifacts."""
         counts: Counter[str] = Counter()
         for tid in project.plan.taskspecs:
-            done = tid in self._current
-            counts["done" if done else str(taskspec_progress(project, tid)["status"])] += 1
+            if tid in self._current:
+                counts["done"] += 1
+                continue
+            progress = taskspec_progress(project, tid)
+            counts["awaiting review" if progress.get("awaiting") else str(progress["status"])] += 1
         return counts
 
     def _ran(self) -> bool:
@@ -264,6 +260,8 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
     def _summary(self, total: int, counts: Counter[str]) -> None:
         if self._ran():
             parts = [f"{counts[k]} {k}" for k in ("done", "escalated", "active", "pending")]
+            if counts["awaiting review"]:
+                parts.append(f"{counts['awaiting review']} awaiting review")
             self.write(
                 f"hatchdoit: {total} TaskSpec(s): {', '.join(parts)} "
                 "(`hatchdoit status` for details, `hatchdoit report` for the HTML report)\n"
@@ -325,24 +323,5 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         self.write(f"{mark:<2} {name:<{self._width}} {attempt:<13} {took}{text}".rstrip() + "\n")
 
     def _outcome(self, parsed: tuple[str, str, int]) -> tuple[bool, str]:
-        step, tid, attempt = parsed
         project = self._project()
-        if project is None:
-            return True, "ok"
-        if step == "taskspec":
-            progress = taskspec_progress(project, tid) if tid in project.plan.taskspecs else {}
-            return True, f"done (attempt {progress.get('attempt', '?')})"
-        if step == "integrate":
-            return True, _delivered(project, tid)
-        receipt = try_load(project.layout.receipt(tid, step, attempt), Receipt)
-        if receipt is None:
-            return True, "skipped: an earlier attempt was approved"
-        if step == "qa":
-            decision = str(receipt.data.get("decision", receipt.outcome))
-            reason = f": {_first_line(receipt.reasons[0])}" if receipt.reasons else ""
-            return receipt.outcome == "ok", decision + ("" if receipt.outcome == "ok" else reason)
-        if receipt.outcome == "ok":
-            detail = receipt.data.get("event") if step == "factory" else None
-            return True, str(detail or "ok")
-        reason = _first_line(receipt.reasons[0]) if receipt.reasons else ""
-        return False, "failed" + (f": {reason}" if reason else "")
+        return (True, "ok") if project is None else step_outcome(project, *parsed)

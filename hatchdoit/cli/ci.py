@@ -33,11 +33,13 @@ def run(args: argparse.Namespace) -> int:
     return run_ci(project_of(args), options, say=lambda line: print(line, flush=True))
 
 
-COMMAND = Command(
-    "ci",
-    "Build until nothing is left or what is left escalated; write JUnit (_logs/junit.xml unless "
-    "--junit), metrics, report. Exit 0 all done, 1 some escalated or failed, 2 configuration or "
-    "planning errors.",
-    run,
-    arguments,
+COMMANDS = (
+    Command(
+        "ci",
+        "Build and deliver until nothing is left to run; write JUnit (_logs/junit.xml "
+        "unless --junit), metrics, report. Exit 0 all done, 1 some escalated or failed, 2 "
+        "configuration or planning errors, 4 some await a person's review.",
+        run,
+        arguments,
+    ),
 )

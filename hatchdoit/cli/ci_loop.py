@@ -1,8 +1,10 @@
 """`hatchdoit ci`: rerun `doit` until nothing is left to run or what is left is escalated.
 
-Exit codes: 0 every selected TaskSpec is done; 1 some escalated, are blocked by one that did, or
-failed without progress; 2 configuration or planning errors (found before anything runs, with
-`hatchdoit validate`'s checks); 130/143 interrupted. `--shard k/n` builds a stable subset (by a
+Exit codes: 0 every selected TaskSpec is done (delivered, when delivery is on); 1 some
+escalated, are blocked by one that did, or failed without progress; 2 configuration or planning
+errors (found before anything runs, with `hatchdoit validate`'s checks); 4 nothing failed, and
+some wait for a person's review (listed; `hatchdoit approve` or `reject`, then run it again);
+130/143 interrupted. `--shard k/n` builds a stable subset (by a
 hash of each TaskSpec id; doit brings the dependencies of a selected TaskSpec along).
 
 Every run ends by writing JUnit XML (`_logs/junit.xml` unless `--junit PATH`), the HTML report,
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hatchdoit.cli.validation import validate_project
-from hatchdoit.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError
+from hatchdoit.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_WAITING, ConfigError
 from hatchdoit.observe.junit import write_junit
 from hatchdoit.observe.metrics import write_metrics
 from hatchdoit.observe.notify import CI_ENV, deliver_pending, notify_build_failed
@@ -67,6 +69,18 @@ def with_dependencies(project: Project, tids: list[str]) -> list[str]:
     return [tid for tid in project.plan.taskspecs if tid in wanted]
 
 
+def _blocked_by_review(project: Project, tid: str, status: dict[str, str]) -> bool:
+    """Whether `tid` waits for a review, or only for dependencies that do."""
+    if status.get(tid) == AWAITING:
+        return True
+    deps = project.taskspec(tid).depends_on
+    return (
+        status.get(tid) in ("pending", "active")
+        and bool(deps)
+        and all(status.get(d) == "done" or _blocked_by_review(project, d, status) for d in deps)
+    )
+
+
 JUNIT_FILE = "junit.xml"  # under _logs/, where the workflow's artifact upload finds it
 
 
@@ -91,13 +105,21 @@ def _finished(project: Project, tids: list[str]) -> tuple[dict[str, str], bool]:
     """(status per TaskSpec, whether nothing more can happen): every TaskSpec is done, or
     escalated, or waits on a dependency that is escalated or blocked."""
     project.refresh()  # a doit run wrote records since this process last read them
-    status = {tid: str(taskspec_progress(project, tid)["status"]) for tid in tids}
+    status = {tid: _status(taskspec_progress(project, tid)) for tid in tids}
     stuck: set[str] = set()
     for tid in tids:  # dependency order: dependencies are decided first
         deps = project.taskspec(tid).depends_on
-        if status[tid] == "escalated" or (status[tid] != "done" and any(d in stuck for d in deps)):
+        decided = status[tid] in ("escalated", AWAITING)
+        if decided or (status[tid] != "done" and any(d in stuck for d in deps)):
             stuck.add(tid)
     return status, all(status[t] == "done" or t in stuck for t in tids)
+
+
+AWAITING = "awaiting review"
+
+
+def _status(progress: dict[str, object]) -> str:
+    return AWAITING if progress.get("awaiting") else str(progress["status"])
 
 
 def run_ci(project: Project, options: CiOptions, say: Callable[[str], None] = print) -> int:
@@ -181,6 +203,11 @@ def _conclude(
     if not not_done:
         return EXIT_OK
     deliver_pending(project)  # escalations whose send failed during the runs
+    waiting = [t for t in not_done if status.get(t) == AWAITING]
+    for tid in waiting:
+        say(f"hatchdoit ci: {tid} awaits review: hatchdoit review {tid}")
+    if waiting and all(_blocked_by_review(project, t, status) for t in not_done):
+        return EXIT_WAITING
     failures = [
         {"taskspec_id": t, "status": status.get(t), "message": details[t].last_error() or ""}
         for t in not_done

@@ -40,9 +40,11 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMAND = Command(
-    "config-doc",
-    "Print (or write, or check) the configuration reference generated from the model.",
-    run,
-    arguments,
+COMMANDS = (
+    Command(
+        "config-doc",
+        "Print (or write, or check) the configuration reference generated from the model.",
+        run,
+        arguments,
+    ),
 )

@@ -96,9 +96,11 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-COMMAND = Command(
-    "doctor",
-    "Check agent CLIs, their hook contracts, tmux, git and the planning repo; say how to fix.",
-    run,
-    arguments,
+COMMANDS = (
+    Command(
+        "doctor",
+        "Check agent CLIs, their hook contracts, tmux, git and the planning repo; say how to fix.",
+        run,
+        arguments,
+    ),
 )

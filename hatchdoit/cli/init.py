@@ -22,4 +22,4 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMAND = Command("init", "Make the current repo a hatchdoit project.", run, arguments)
+COMMANDS = (Command("init", "Make the current repo a hatchdoit project.", run, arguments),)

@@ -46,9 +46,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
 
 
-COMMAND = Command(
-    "logs",
-    "The JSON-lines logs of every component, merged and filtered; -f follows them.",
-    run,
-    arguments,
+COMMANDS = (
+    Command(
+        "logs",
+        "The JSON-lines logs of every component, merged and filtered; -f follows them.",
+        run,
+        arguments,
+    ),
 )

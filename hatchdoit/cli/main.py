@@ -1,5 +1,6 @@
-"""`hatchdoit` command line: validate, status, watch, logs, metrics, report, ci, config-doc,
-schemas, init, doctor. `doit` itself runs the build.
+"""`hatchdoit` command line: validate, status, watch, review, diff, approve, reject, retry,
+reset, logs, metrics, report, ci, config-doc, schemas, init, doctor. `doit` itself runs the
+build.
 
 Exit codes: 0 ok, 1 failed, 2 configuration or planning errors, 3 unexpected, 130 interrupted,
 141 the reader of our output went away (`hatchdoit status --json | head`): like a program killed
@@ -16,11 +17,13 @@ from hatchdoit import __version__
 from hatchdoit.cli import (
     ci,
     config_doc,
+    decide,
     doctor,
     init,
     logs,
     metrics,
     report,
+    review,
     schemas,
     status,
     validate,
@@ -31,13 +34,15 @@ from hatchdoit.cli.console import EXIT_BROKEN_PIPE, stdout_reader_gone
 from hatchdoit.core.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, HatchdoitError
 
 # The commands in the order `hatchdoit --help` lists them; a new command is a module in this
-# folder defining COMMAND, and one entry here.
+# folder defining COMMANDS, and one entry here.
 COMMANDS: dict[str, Command] = {
-    module.COMMAND.name: module.COMMAND
+    command.name: command
     for module in (
         validate,
         status,
         watch,
+        review,
+        decide,
         logs,
         metrics,
         report,
@@ -47,6 +52,7 @@ COMMANDS: dict[str, Command] = {
         init,
         doctor,
     )
+    for command in module.COMMANDS
 }
 
 

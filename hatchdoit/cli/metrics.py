@@ -28,10 +28,13 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMAND = Command(
-    "metrics",
-    "Write _logs/metrics.json and _logs/metrics.prom and print a summary (or the JSON): per "
-    "step and per agent profile runs, outcomes and durations, attempts per TaskSpec, tokens, cost.",
-    run,
-    arguments,
+COMMANDS = (
+    Command(
+        "metrics",
+        "Write _logs/metrics.json and _logs/metrics.prom and print a summary (or the JSON): "
+        "per step and per agent profile runs, outcomes and durations, attempts per TaskSpec, "
+        "tokens, cost.",
+        run,
+        arguments,
+    ),
 )

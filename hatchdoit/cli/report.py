@@ -24,9 +24,11 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMAND = Command(
-    "report",
-    "Write the self-contained HTML report (default _logs/report.html).",
-    run,
-    arguments,
+COMMANDS = (
+    Command(
+        "report",
+        "Write the self-contained HTML report (default _logs/report.html).",
+        run,
+        arguments,
+    ),
 )

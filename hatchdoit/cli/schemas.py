@@ -21,9 +21,11 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMAND = Command(
-    "schemas",
-    "Write the JSON Schemas of every spec, config and artifact record.",
-    run,
-    arguments,
+COMMANDS = (
+    Command(
+        "schemas",
+        "Write the JSON Schemas of every spec, config and artifact record.",
+        run,
+        arguments,
+    ),
 )

@@ -43,9 +43,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
 
 
-COMMAND = Command(
-    "status",
-    "Where every TaskSpec stands, grouped by FeatSpec (from the artifacts; read-only).",
-    run,
-    arguments,
+COMMANDS = (
+    Command(
+        "status",
+        "Where every TaskSpec stands, grouped by FeatSpec (from the artifacts; read-only).",
+        run,
+        arguments,
+    ),
 )

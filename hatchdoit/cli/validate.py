@@ -38,9 +38,11 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_CONFIG if result.problems else EXIT_OK
 
 
-COMMAND = Command(
-    "validate",
-    "Check hatchdoit.yaml, the planning repo, agent profiles and templates; run nothing.",
-    run,
-    arguments,
+COMMANDS = (
+    Command(
+        "validate",
+        "Check hatchdoit.yaml, the planning repo, agent profiles and templates; run nothing.",
+        run,
+        arguments,
+    ),
 )

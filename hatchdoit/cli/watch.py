@@ -30,9 +30,12 @@ def run(args: argparse.Namespace) -> int:
     )
 
 
-COMMAND = Command(
-    "watch",
-    "A live dashboard: TaskSpecs, running steps, agent sessions (with attach commands), events.",
-    run,
-    arguments,
+COMMANDS = (
+    Command(
+        "watch",
+        "A live dashboard: TaskSpecs, running steps, agent sessions (with attach commands), "
+        "events.",
+        run,
+        arguments,
+    ),
 )

@@ -138,14 +138,17 @@ class NotifyConfig(_Strict):
         description="argv run with a JSON payload on stdin when a TaskSpec escalates or a build "
         "fails (empty: no notifications)",
     )
-    events: list[Literal["escalated", "build_failed"]] = Field(
-        default_factory=lambda: ["escalated", "build_failed"],  # type: ignore[arg-type]
+    events: list[Literal["escalated", "build_failed", "awaiting_review"]] = Field(
+        default_factory=lambda: ["escalated", "build_failed", "awaiting_review"],  # type: ignore[arg-type]
         description="Which events run the command",
     )
     timeout: float = Field(default=30.0, gt=0, description="Seconds the command may take")
 
 
-MERGE_MODES = ("merge", "squash", "rebase")  # `integrate` values that move the integration branch
+MERGE_MODES = ("merge", "squash", "rebase")
+ReviewGate = Literal[
+    "none", "after-qa", "before-integrate"
+]  # `integrate` values that move the integration branch
 
 
 class HatchdoitConfig(_Strict):
@@ -158,6 +161,18 @@ class HatchdoitConfig(_Strict):
         "TaskSpec's branch and open one pull request per TaskSpec with gh",
     )
     integration: IntegrationConfig = Field(default_factory=IntegrationConfig)
+    review: ReviewGate = Field(
+        default="none",
+        description="Where a QA-approved TaskSpec waits for a person (`hatchdoit approve` or "
+        "`reject`): none; after-qa (before done.json, so its dependents wait too); "
+        "before-integrate (before its delivery). A TaskSpec's own `review:` wins",
+    )
+    review_from: Literal["hatchdoit", "pr"] = Field(
+        default="hatchdoit",
+        description="pr: with `integrate: pr`, the pull request is the review: an approving "
+        "GitHub review counts as `hatchdoit approve`, changes requested (with its unresolved "
+        "comments) as `hatchdoit reject --feedback`",
+    )
     tmux_socket: str = Field(
         default="hatchdoit",
         pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$",

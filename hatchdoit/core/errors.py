@@ -8,6 +8,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # a build ran and something failed or escalated
 EXIT_CONFIG = 2  # configuration or planning-repo errors
 EXIT_UNEXPECTED = 3
+EXIT_WAITING = 4  # `hatchdoit ci`: nothing failed, and some TaskSpecs wait for a person's review
 EXIT_INTERRUPTED = 130
 
 

@@ -1,8 +1,9 @@
 """JUnit XML for CI systems: one test case per TaskSpec (class name: its FeatSpec).
 
 done -> passed; escalated -> <failure> with QA's reasons and feedback and the failed checks of
-every attempt; not built because a dependency did not finish -> <skipped>; anything else left
-unfinished (a step error, an interrupted build) -> <error>.
+every attempt; awaiting a person's review, or not built because a dependency did not finish ->
+<skipped>; anything else left unfinished (a step error, an interrupted build) -> <error>. The
+decisions taken about it (who, when, what) are in its <system-out>.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ def junit_xml(details: list[TaskDetail], root: Path, suite: str = "hatchdoit") -
             counts["failures"] += 1
             failure = ET.SubElement(case, "failure", message=first, type="escalated")
             failure.text = text
+        elif detail.progress.get("awaiting"):
+            counts["skipped"] += 1
+            message = f"awaiting review: hatchdoit review {detail.tid}"
+            ET.SubElement(case, "skipped", message=message)
         elif detail.blocked_by and not detail.attempts and detail.status == "pending":
             counts["skipped"] += 1
             ET.SubElement(case, "skipped", message=first)
@@ -79,8 +84,12 @@ def junit_xml(details: list[TaskDetail], root: Path, suite: str = "hatchdoit") -
             error = ET.SubElement(case, "error", message=message, type="unfinished")
             error.text = text or message
         out = ET.SubElement(case, "system-out")
+        decided = "".join(
+            f"decision {d.seq}: {d.kind} by {d.who} at {d.at}: {d.feedback}\n"
+            for d in detail.decisions
+        )
         out.text = _clean(
-            f"{detail.spec.title}\nstatus: {detail.status}\n" + _artifacts(detail, root)
+            f"{detail.spec.title}\nstatus: {detail.status}\n{decided}" + _artifacts(detail, root)
         )
     for key, value in counts.items():
         suite_el.set(key, str(value))

@@ -15,6 +15,7 @@ from hatchdoit.planning.specs import TaskSpec
 from hatchdoit.project import Project
 from hatchdoit.records.models import (
     ChecksRecord,
+    DecisionRecord,
     DoneRecord,
     EscalatedRecord,
     LaunchRecord,
@@ -72,6 +73,7 @@ class TaskDetail:
     runs: list[StepRun] = field(default_factory=list)
     artifacts: list[tuple[str, Path]] = field(default_factory=list)
     blocked_by: list[str] = field(default_factory=list)
+    decisions: list[DecisionRecord] = field(default_factory=list)
 
     @property
     def tid(self) -> str:
@@ -145,7 +147,7 @@ def task_details(project: Project, runs: list[StepRun] | None = None) -> dict[st
     details: dict[str, TaskDetail] = {}
     for tid in project.plan.taskspecs:
         attempts = []
-        for k in range(1, project.attempt_count(tid) + 1):
+        for k in range(1, project.attempt_count(tid) + 1):  # those before a reset too
             found = attempt_detail(layout, tid, k)
             if found is not None:
                 attempts.append(found)
@@ -156,6 +158,7 @@ def task_details(project: Project, runs: list[StepRun] | None = None) -> dict[st
             done=try_load(layout.done(tid), DoneRecord),
             escalated=try_load(layout.escalated(tid), EscalatedRecord),
             runs=[r for r in runs or [] if r.taskspec_id == tid],
+            decisions=project.decisions(tid),
             artifacts=_existing(
                 [
                     ("TaskSpec", project.plan.taskspecs[tid].path),

@@ -11,7 +11,10 @@ from hatchdoit.project import Project
 from hatchdoit.records.models import DoneRecord, EscalatedRecord, Receipt
 from hatchdoit.records.receipts import current_receipt
 from hatchdoit.records.schemas import read_file, try_load, try_parse
+from hatchdoit.steps.attempts import attempt_superseded, first_attempt, standing
+from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivered import current_integration
+from hatchdoit.steps.review_gate import gate_of
 
 STEPS_PER_ATTEMPT = ("factory", "summary", "checks", "qa")
 
@@ -86,7 +89,10 @@ def taskspec_progress(
     if receipt("worktree", 0) is None:
         return {"status": "pending", "step": "worktree", "attempt": 0}
     last: dict[str, Any] = {"status": "active", "step": "worktree", "attempt": 0}
-    for k in range(1, project.attempt_count(tid) + 1):
+    ctx = StepContext(project, tid)
+    for k in range(first_attempt(ctx), project.attempt_count(tid) + 1):
+        if attempt_superseded(ctx, k):
+            break
         for step in STEPS_PER_ATTEMPT:
             rec = receipt(step, k)
             if rec is None:
@@ -94,9 +100,15 @@ def taskspec_progress(
             last = {"status": "active", "step": step, "attempt": k, "outcome": rec.outcome}
             if step == "qa":
                 last["decision"] = rec.data.get("decision")
-                if rec.data.get("decision") == "approved":
-                    return {**last, "next": "finish"}
+    approval = standing(ctx) if gate_of(ctx) == "after-qa" else None
+    if approval is not None and not approval.reviewed:
+        return _awaiting(approval.attempt)
     return {**last, "next": "finish"}
+
+
+def _awaiting(attempt: int) -> dict[str, Any]:
+    """QA approved; a person has not yet (steps/review_gate.py)."""
+    return {"status": "active", "step": "review", "attempt": attempt, "awaiting": "review"}
 
 
 def _delivery(
@@ -108,6 +120,11 @@ def _delivery(
         return done
     record = current_integration(project, tid, commit) if "integrate.json" in files.names else None
     if record is None:
+        ctx = StepContext(project, tid)
+        if gate_of(ctx) == "before-integrate":
+            approval = standing(ctx)
+            if approval is not None and not approval.reviewed:
+                return _awaiting(attempt)
         return {"status": "active", "step": "integrate", "attempt": attempt, "next": "integrate"}
     if record.outcome == "escalated":
         return {

@@ -18,6 +18,7 @@ from hatchdoit.core.atomicio import write_atomic
 from hatchdoit.core.clock import now_iso
 from hatchdoit.observe.metrics import compute_metrics
 from hatchdoit.observe.outcomes import AttemptDetail, TaskDetail, task_details
+from hatchdoit.observe.report_review import review_html
 from hatchdoit.observe.status_view import StatusReport, collect_status, format_age
 from hatchdoit.observe.timeline import StepRun, step_runs
 from hatchdoit.project import Project
@@ -194,8 +195,10 @@ def _attempt_row(a: AttemptDetail, links: _Links) -> str:
     )
 
 
-def _task_section(d: TaskDetail, links: _Links) -> str:
+def _task_section(project: Project, d: TaskDetail, links: _Links) -> str:
     notes = []
+    if d.progress.get("awaiting"):
+        notes.append(f"<p><b>Awaiting review</b>: <code>hatchdoit review {_e(d.tid)}</code></p>")
     if d.escalated is not None and d.status == "escalated":
         items = "".join(f"<li>{_e(r)}</li>" for r in d.escalated.reasons)
         notes.append(f'<p><b>Escalated</b>:</p><ul class="reasons">{items}</ul>')
@@ -221,7 +224,8 @@ def _task_section(d: TaskDetail, links: _Links) -> str:
     return (
         f'<details id="ts-{_e(d.tid)}" class="taskspec"{is_open}><summary>'
         f"<code>{_e(d.tid)}</code> {_e(d.spec.title)} {_badge(d.status)}</summary>"
-        f"{''.join(notes)}<p>{links.many(d.artifacts)}</p>{table}</details>"
+        f"{''.join(notes)}<p>{links.many(d.artifacts)}</p>{table}{review_html(project, d)}"
+        "</details>"
     )
 
 
@@ -296,7 +300,7 @@ def render_report(project: Project, out: Path) -> str:
             _timeline(details, runs),
             _failures(details),
             '<h2 id="details">TaskSpec details</h2>',
-            *(_task_section(d, links) for d in details.values()),
+            *(_task_section(project, d, links) for d in details.values()),
             _metrics_tables(metrics),
             f"<p>Raw data: {footer_links}</p>",
         ]

@@ -156,7 +156,9 @@ def _feat_title(feat: FeatRow) -> Text:
 def summary_line(report: StatusReport) -> Text:
     totals = report.totals
     counts = ", ".join(
-        f"{totals[key]} {key}" for key in ("done", "escalated", "active", "pending") if totals[key]
+        f"{totals[key]} {key}"
+        for key in ("done", "escalated", "awaiting review", "active", "pending")
+        if totals.get(key)
     )
     build = (
         f"build running (pid {report.build.pid})" if report.build.running else "no build running"

@@ -19,15 +19,14 @@ from hatchdoit.core.clock import now_iso
 from hatchdoit.layout import ROLES, Layout
 from hatchdoit.observe.live import SessionView, build_lock, running_build, running_sessions
 from hatchdoit.observe.progress import StateFiles, taskspec_progress
+from hatchdoit.observe.staleness import StaleInfo, stale_info
 from hatchdoit.observe.timeline import StepRun, age_seconds, describe, last_events, step_runs
 from hatchdoit.project import Project
 from hatchdoit.records.audit import read_audit
-from hatchdoit.records.models import LaunchRecord, Receipt
-from hatchdoit.records.schemas import try_load
 
 State = Literal[
     "pending", "stale", "running", "unattended", "interrupted", "failed", "active", "done",
-    "escalated",
+    "escalated", "awaiting review",
 ]  # fmt: skip
 STATES: dict[str, tuple[str, str]] = {  # what each state means to the user, and its style
     "pending": ("nothing built yet", "dim"),
@@ -39,6 +38,7 @@ STATES: dict[str, tuple[str, str]] = {  # what each state means to the user, and
     "active": ("between steps", "cyan"),
     "done": ("approved", "green"),
     "escalated": ("its attempts ran out; a human has to look", "bold red"),
+    "awaiting review": ("QA approved it; hatchdoit review, then approve or reject", "bold yellow"),
 }
 assert set(STATES) == set(get_args(State))
 CLOCK_SLACK = 1.0  # seconds: audit times are cut to milliseconds, the lock's mtime is not
@@ -63,15 +63,6 @@ class SessionInfo(_Model):
     elapsed_s: float | None
     idle_s: float | None
     pane_log: str
-
-
-class StaleInfo(_Model):
-    was: Literal["done", "escalated", "started"] = Field(
-        description="what the artifacts made for older inputs say"
-    )
-    attempt: int
-    changed: list[str] = Field(description="the changes known (agent profiles); others may be")
-    why: str = Field(description="one sentence for people")
 
 
 class TaskRow(_Model):
@@ -137,10 +128,13 @@ def _state(
     build_started: float | None,
     session: bool,
     stale: StaleInfo | None,
+    awaiting: bool = False,
 ) -> State:
     """One word for where a TaskSpec stands (see STATE_MEANINGS)."""
     if status in ("done", "escalated"):
         return status  # type: ignore[return-value]
+    if awaiting:
+        return "awaiting review"
     if run is not None and run.result == "open":
         if build_started is not None and run.start.timestamp() >= build_started - CLOCK_SLACK:
             return "running"
@@ -160,52 +154,6 @@ def _delivered_step(delivered: dict[str, str]) -> str:
         return "PR #" + delivered["pr"].rsplit("/", 1)[-1]
     done = {"merge": "merged", "squash": "squashed", "rebase": "rebased"}
     return f"{done.get(delivered.get('mode', ''), 'delivered')} {delivered.get('commit', '')[:8]}"
-
-
-def _stale(project: Project, tid: str, files: StateFiles) -> StaleInfo | None:
-    """What a TaskSpec with no artifact for its current inputs had built for older ones."""
-    if not files.names:
-        return None  # nothing built at all
-    digest = project.digest(tid)
-    done, escalated = files.done, files.escalated
-    was: Literal["done", "escalated", "started"]
-    if done is not None and done.digest != digest:
-        was, attempt = "done", done.attempt
-    elif escalated is not None and escalated.digest != digest:
-        was, attempt = "escalated", escalated.attempts
-    else:
-        old = [
-            rec
-            for path in files.paths("", ".receipt.json")
-            if (rec := try_load(path, Receipt)) is not None
-            and rec.digest != project.step_digest(tid, rec.step, rec.attempt)
-        ]
-        if not old:
-            return None
-        was, attempt = "started", max(rec.attempt for rec in old)
-    why = "inputs changed since it was built"
-    changed = _profile_changes(project, tid, files)
-    if changed:
-        why += f" ({', '.join(changed)})"
-    return StaleInfo(was=was, attempt=attempt, changed=changed, why=why)
-
-
-def _profile_changes(project: Project, tid: str, files: StateFiles) -> list[str]:
-    """`factory profile claude-code -> scripted`, from the latest launch record of each role."""
-    changes = []
-    for role in ROLES:
-        launches = [
-            rec
-            for path in files.paths(f"{role}-", ".launch.json")
-            if (rec := try_load(path, LaunchRecord)) is not None
-        ]
-        if not launches:
-            continue
-        was = max(launches, key=lambda rec: (rec.started_at, rec.attempt)).profile
-        now = project.profile_name(tid, role)
-        if was != now:
-            changes.append(f"{role} profile {was} -> {now}")
-    return changes
 
 
 def _build_started(layout: Layout, pid: int | None) -> float | None:
@@ -271,8 +219,9 @@ def collect_status(
         last = latest.get(tid)
         session = by_tid.get(tid)
         run = latest_run.get(tid)
-        stale = _stale(project, tid, files) if progress["status"] == "pending" else None
-        state = _state(progress["status"], run, build_started, session is not None, stale)
+        stale = stale_info(project, tid, files) if progress["status"] == "pending" else None
+        awaiting = bool(progress.get("awaiting"))
+        state = _state(progress["status"], run, build_started, session is not None, stale, awaiting)
         step, attempt = str(progress["step"]), int(progress["attempt"])
         running_for = None
         if run is not None and run.result == "open" and state not in ("done", "escalated"):
@@ -316,7 +265,9 @@ def collect_status(
         _rollup(fid, loaded.spec.title, by_feat.get(fid, []))
         for fid, loaded in project.plan.featspecs.items()
     ]
-    totals: Counter[str] = Counter(row.status for row in rows)
+    totals: Counter[str] = Counter(
+        "awaiting review" if row.state == "awaiting review" else row.status for row in rows
+    )
     return StatusReport(
         generated_at=now_iso(),
         root=str(project.root),
@@ -334,7 +285,7 @@ def collect_status(
     )
 
 
-STATUS_KEYS = ("pending", "active", "done", "escalated")
+STATUS_KEYS = ("pending", "active", "done", "escalated", "awaiting review")
 
 
 def format_age(seconds: float | None) -> str:

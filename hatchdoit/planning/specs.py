@@ -104,6 +104,9 @@ class TaskSpec(SpecBase):
     agent: AgentChoice = Field(default_factory=lambda: _NO_AGENT_CHOICE)
     max_attempts: int | None = Field(default=None, ge=1, le=20)
     test_timeout: float | None = Field(default=None, gt=0)
+    review: Literal["none", "after-qa", "before-integrate"] | None = Field(
+        default=None, description="Where it waits for a person's review (hatchdoit.yaml's review)"
+    )
     scripted: ScriptedPlan = Field(default_factory=lambda: _DEFAULT_SCRIPTED_PLAN)
     body: str = Field(
         default="", validate_default=True, description="Markdown body: the work description"

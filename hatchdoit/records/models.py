@@ -25,6 +25,7 @@ class WorktreeRecord(_Record):
     base_ref: str
     base_commit: str
     merged_dependencies: list[str] = Field(default_factory=list)
+    reset: int = Field(default=0, ge=0, description="The reset decision it was made after (seq)")
     created_at: str = Field(default_factory=now_iso)
 
 
@@ -188,6 +189,7 @@ class DecisionRecord(_Record):
     feedback: str = ""
     commit: str | None = None
     files: list[str] = Field(default_factory=list, description="e.g. the files in conflict")
+    hard: bool = Field(default=False, description="reset: the old branch is deleted, not kept")
     who: str
     at: str = Field(default_factory=now_iso)
 

@@ -1,13 +1,20 @@
-"""Which attempts a TaskSpec needs, which one is approved, and what one attempt tells the next.
+"""Which attempts a TaskSpec needs, which work stands approved, and what one attempt tells the
+next.
 
-An attempt is approved by its QA step. A decision taken after it (records/decisions.py) may
-reopen the TaskSpec: a person's rejection, or the integration step sending the approved work back
-after a conflict. The next attempt then runs, with the decision's feedback in its prompt.
+An attempt is approved by its QA step. Decisions (records/decisions.py) sit between attempts:
+one taken after attempt k may reopen the TaskSpec (a person's `reject` or `retry`, or the
+integration step sending the approved work back after a conflict: attempt k+1 then runs, with
+the decision's feedback in its prompt), or approve it (a person's `approve`: of QA-approved work
+waiting for review, or of an escalated TaskSpec, with the last attempt's commit or one the
+person made). The latest word wins: the work standing approved is read by walking the attempts
+and, after each, the decisions taken after it, in order. Attempts before the last reset are
+void: a reset starts over with the next attempt number, on a new branch.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 from hatchdoit.config.models import Backoff
 from hatchdoit.records.models import DecisionRecord, Receipt, WorktreeRecord
@@ -15,7 +22,18 @@ from hatchdoit.records.receipts import current_receipt
 from hatchdoit.records.schemas import load_valid
 from hatchdoit.steps.context import StepContext
 
-REOPENING = ("reject", "integration")  # decisions that void the approval of attempts before them
+REOPENING = ("reject", "retry", "integration")  # decisions that void the approval before them
+
+
+@dataclass(frozen=True)
+class Approval:
+    """The work standing approved: its attempt, its commit, and who approved it ("qa", or the
+    person who took an `approve` decision)."""
+
+    attempt: int
+    commit: str | None
+    by: str
+    reviewed: bool  # a person approved it (a review gate lets it through)
 
 
 def receipt(ctx: StepContext, step: str, attempt: int) -> Receipt | None:
@@ -28,29 +46,45 @@ def decision(ctx: StepContext, attempt: int) -> str | None:
     return None if qa is None else str(qa.data.get("decision"))
 
 
-def _reopened(ctx: StepContext) -> list[int]:
-    """The attempts after which a decision reopened the TaskSpec."""
-    return [d.after_attempt for d in ctx.project.decisions(ctx.tid) if d.kind in REOPENING]
+def first_attempt(ctx: StepContext) -> int:
+    """The first attempt that counts: 1, or the one after the last reset."""
+    decisions = ctx.project.decisions(ctx.tid)  # from the last reset on
+    return decisions[0].after_attempt + 1 if decisions and decisions[0].kind == "reset" else 1
+
+
+def standing(ctx: StepContext, upto: int | None = None) -> Approval | None:
+    """The work standing approved after attempt `upto` (all attempts when None) and the
+    decisions taken after it."""
+    last = ctx.project.attempt_count(ctx.tid) if upto is None else upto
+    after: dict[int, list[DecisionRecord]] = {}
+    for made in ctx.project.decisions(ctx.tid):
+        if made.kind != "reset":
+            after.setdefault(made.after_attempt, []).append(made)
+    current: Approval | None = None
+    for k in range(first_attempt(ctx), last + 1):
+        verdict = decision(ctx, k)
+        if verdict is not None:  # attempt k ran: its verdict replaces what stood before
+            approved = verdict == "approved"
+            current = Approval(k, attempt_commit(ctx, k), "qa", False) if approved else None
+        for made in after.get(k, []):
+            if made.kind in REOPENING:
+                current = None
+            elif made.kind == "approve":
+                commit = made.commit or (current.commit if current else attempt_commit(ctx, k))
+                current = Approval(k, commit, made.who, True)
+    return current
 
 
 def attempt_superseded(ctx: StepContext, attempt: int) -> bool:
-    """True when an earlier attempt was approved and nothing reopened it before `attempt`, so
-    attempt k will never run. While an earlier attempt is undecided this is False: the attempt
-    may still be needed."""
-    reopened = _reopened(ctx)
-    return any(
-        decision(ctx, k) == "approved" and not any(k <= r < attempt for r in reopened)
-        for k in range(1, attempt)
-    )
+    """True when attempt k will never run: it is before the last reset, or work stands approved
+    before it. While an earlier attempt is undecided this is False: it may still be needed."""
+    return attempt < first_attempt(ctx) or standing(ctx, attempt - 1) is not None
 
 
 def approved_attempt(ctx: StepContext) -> int | None:
-    """The attempt whose work stands approved: approved by QA, and not reopened since."""
-    reopened = _reopened(ctx)
-    for k in range(ctx.project.attempt_count(ctx.tid), 0, -1):
-        if decision(ctx, k) == "approved" and not any(r >= k for r in reopened):
-            return k
-    return None
+    """The attempt whose work stands approved (see standing)."""
+    current = standing(ctx)
+    return None if current is None else current.attempt
 
 
 def attempt_commit(ctx: StepContext, attempt: int) -> str | None:
@@ -73,20 +107,27 @@ def base_commit(ctx: StepContext, attempt: int) -> str:
 
 def feedback_section(ctx: StepContext, attempt: int) -> str:
     """What the previous attempt left for this one: QA's feedback and failed checks, and the
-    feedback of decisions taken after it (a person's, or the integration's)."""
-    if attempt <= 1:
+    feedback of decisions taken after it (a person's, or the integration's). After `retry`, a
+    new round: QA's feedback of every earlier attempt."""
+    if attempt <= first_attempt(ctx):
         return ""
+    after = [
+        made
+        for made in ctx.project.decisions(ctx.tid)
+        if made.after_attempt == attempt - 1 and made.kind != "reset"
+    ]
+    retried = any(made.kind == "retry" for made in after)
     lines: list[str] = []
-    qa = receipt(ctx, "qa", attempt - 1)
-    if qa is not None and qa.data.get("decision") != "approved":
-        lines.append(f"\n## QA feedback from attempt {attempt - 1}\n")
-        feedback = str(qa.data.get("feedback") or "").strip()
-        if feedback:
-            lines.append(feedback + "\n")
-        lines += [f"- {reason}" for reason in qa.reasons]
-    for later in ctx.project.decisions(ctx.tid):
-        if later.after_attempt == attempt - 1 and later.kind != "reset":
-            lines += _decision_lines(later)
+    for k in range(first_attempt(ctx) if retried else attempt - 1, attempt):
+        qa = receipt(ctx, "qa", k)
+        if qa is not None and qa.data.get("decision") != "approved":
+            lines.append(f"\n## QA feedback from attempt {k}\n")
+            feedback = str(qa.data.get("feedback") or "").strip()
+            if feedback:
+                lines.append(feedback + "\n")
+            lines += [f"- {reason}" for reason in qa.reasons]
+    for made in after:
+        lines += _decision_lines(made)
     if not lines:
         return ""
     lines.append("\nAddress every point above in this attempt.\n")

@@ -11,8 +11,15 @@ import os
 
 from hatchdoit.core.errors import StepError
 from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import contains, dirty_paths, git, head_commit, head_ref, identity
-from hatchdoit.steps.worktree import branch_of
+from hatchdoit.steps.gitops import (
+    branch_of,
+    contains,
+    dirty_paths,
+    git,
+    head_commit,
+    head_ref,
+    identity,
+)
 
 
 def _who(ctx: StepContext) -> dict[str, str]:
@@ -98,15 +105,12 @@ def clean_to(ctx: StepContext, commit: str, why: str) -> list[str]:
     return found
 
 
-def discard_qa_changes(ctx: StepContext, attempt: int, commit: str) -> str | None:
-    """After the QA session: keep whatever it changed or committed under a named ref, then put
-    the worktree back at `commit`. Returns the ref, None when QA left the tree as it was."""
+def keep_aside(ctx: StepContext, ref: str, message: str) -> str:
+    """Keep the worktree as it is, committed or not, under `ref` (a commit of its untracked and
+    changed files on top of HEAD, made with an index of its own: the worktree's index and the
+    user's are left alone); returns that commit."""
     head = head_commit(ctx.worktree)
-    on_branch = head_ref(ctx.worktree) == f"refs/heads/{branch_of(ctx.tid)}"
-    if head == commit and on_branch and not dirty_paths(ctx.worktree):
-        return None
-    ref = f"refs/hatchdoit/qa-leftovers/{ctx.tid}/{attempt}"
-    index = os.path.join(git(ctx.worktree, "rev-parse", "--absolute-git-dir").strip(), "qa-index")
+    index = os.path.join(git(ctx.worktree, "rev-parse", "--absolute-git-dir").strip(), "kept-index")
     env = {"GIT_INDEX_FILE": index}
     try:
         git(ctx.worktree, "read-tree", head, env=env)
@@ -115,17 +119,21 @@ def discard_qa_changes(ctx: StepContext, attempt: int, commit: str) -> str | Non
     finally:
         if os.path.exists(index):
             os.unlink(index)
-    kept = git(
-        ctx.worktree,
-        "commit-tree",
-        tree,
-        "-p",
-        head,
-        "-m",
-        f"{ctx.tid}: what the QA agent of attempt {attempt} changed (discarded)",
-        env=_who(ctx),
-    ).strip()
+    kept = git(ctx.worktree, "commit-tree", tree, "-p", head, "-m", message, env=_who(ctx)).strip()
     git(ctx.worktree, "update-ref", ref, kept)
+    return kept
+
+
+def discard_qa_changes(ctx: StepContext, attempt: int, commit: str) -> str | None:
+    """After the QA session: keep whatever it changed or committed under a named ref, then put
+    the worktree back at `commit`. Returns the ref, None when QA left the tree as it was."""
+    head = head_commit(ctx.worktree)
+    on_branch = head_ref(ctx.worktree) == f"refs/heads/{branch_of(ctx.tid)}"
+    if head == commit and on_branch and not dirty_paths(ctx.worktree):
+        return None
+    ref = f"refs/hatchdoit/qa-leftovers/{ctx.tid}/{attempt}"
+    what = f"{ctx.tid}: what the QA agent of attempt {attempt} changed (discarded)"
+    kept = keep_aside(ctx, ref, what)
     git(ctx.worktree, "checkout", "-q", "-B", branch_of(ctx.tid), commit)
     git(ctx.worktree, "reset", "-q", "--hard", commit)
     git(ctx.worktree, "clean", "-q", "-f", "-d")

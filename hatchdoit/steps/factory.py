@@ -12,8 +12,9 @@ from hatchdoit.records.models import Receipt
 from hatchdoit.steps.agent_session import run_until_stop
 from hatchdoit.steps.attempts import backoff_delay, feedback_section, previous_was_fault
 from hatchdoit.steps.context import StepContext
+from hatchdoit.steps.gitops import branch_of
 from hatchdoit.steps.rework import start_merge
-from hatchdoit.steps.worktree import branch_of, run_worktree
+from hatchdoit.steps.worktree import run_worktree
 
 
 def agent_env(ctx: StepContext, attempt: int) -> dict[str, str]:

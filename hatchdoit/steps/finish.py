@@ -16,15 +16,16 @@ from hatchdoit.records.models import DoneRecord, EscalatedRecord
 from hatchdoit.records.notices import post_notice
 from hatchdoit.records.schemas import try_load
 from hatchdoit.steps.attempts import (
-    approved_attempt,
-    attempt_commit,
+    Approval,
     attempt_superseded,
     decision,
+    first_attempt,
     receipt,
+    standing,
 )
 from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import git
-from hatchdoit.steps.worktree import branch_of
+from hatchdoit.steps.gitops import branch_of, contains, git
+from hatchdoit.steps.review_gate import hold_for_review
 
 # The steps before QA, in chain order: the first that failed is why QA rejected.
 CAUSE_STEPS = ("factory", "summary", "checks")
@@ -59,7 +60,7 @@ def escalation_on_record(ctx: StepContext) -> Escalated | None:
     record = try_load(ctx.layout.escalated(ctx.tid), EscalatedRecord)
     if record is None or record.digest != ctx.digest or record.attempts != total:
         return None
-    if approved_attempt(ctx) is not None or _undecided(ctx, total):
+    if standing(ctx) is not None or _undecided(ctx, total):
         return None
     escalated = _escalated(ctx, total)
     escalated.on_record = True
@@ -69,7 +70,7 @@ def escalation_on_record(ctx: StepContext) -> Escalated | None:
 def _undecided(ctx: StepContext, total: int) -> list[int]:
     return [
         k
-        for k in range(1, total + 1)
+        for k in range(first_attempt(ctx), total + 1)
         if decision(ctx, k) is None and not attempt_superseded(ctx, k)
     ]
 
@@ -78,9 +79,10 @@ def run_finish(ctx: StepContext, attempt: int = 0) -> None:
     on_record = escalation_on_record(ctx)
     if on_record is not None:
         raise on_record
-    approved = approved_attempt(ctx)
-    if approved is not None:
-        _done(ctx, approved)
+    approval = standing(ctx)
+    if approval is not None:
+        hold_for_review(ctx, approval, "after-qa")
+        _done(ctx, approval)
         return
     total = ctx.project.attempt_count(ctx.tid)
     undecided = _undecided(ctx, total)
@@ -92,7 +94,7 @@ def run_finish(ctx: StepContext, attempt: int = 0) -> None:
             fix="rerun doit",
         )
     reasons = []
-    for k in range(1, total + 1):
+    for k in range(first_attempt(ctx), total + 1):
         qa = receipt(ctx, "qa", k)
         reasons += [f"attempt {k}: {r}" for r in (qa.reasons if qa else [])]
     record_esc = EscalatedRecord(
@@ -112,10 +114,10 @@ def run_finish(ctx: StepContext, attempt: int = 0) -> None:
     raise escalated
 
 
-def _done(ctx: StepContext, k: int) -> None:
-    """done.json for approved attempt k, naming its commit, once the branch is still there."""
-    layout = ctx.layout
-    commit = attempt_commit(ctx, k)
+def _done(ctx: StepContext, approval: Approval) -> None:
+    """done.json for the approved work, naming its commit, while the branch still holds it (at
+    its tip, for QA's approval; a person may approve a commit behind later ones)."""
+    layout, k, commit = ctx.layout, approval.attempt, approval.commit
     if commit is None:
         raise StepError(
             f"attempt {k} is approved but records no commit",
@@ -124,31 +126,32 @@ def _done(ctx: StepContext, k: int) -> None:
             fix=f"rerun doit; if it says so again, remove {layout.rel(layout.state_dir(ctx.tid))}",
         )
     branch = branch_of(ctx.tid)
-    tip = git(
-        ctx.project.target_repo, "rev-parse", "--verify", "-q", f"refs/heads/{branch}", check=False
-    ).strip()
-    if tip != commit:
+    repo = ctx.project.target_repo
+    tip = git(repo, "rev-parse", "--verify", "-q", f"refs/heads/{branch}", check=False).strip()
+    holds = tip == commit or (approval.by != "qa" and bool(tip) and contains(repo, tip, commit))
+    if not holds:
         raise StepError(
-            f"{branch} is at {tip[:12] or '(missing)'}, not at {commit[:12]}, the commit QA "
+            f"{branch} is at {tip[:12] or '(missing)'}, not at {commit[:12]}, the commit "
             f"approved in attempt {k}",
             taskspec_id=ctx.tid,
             operation="finish",
-            fix=f"put {branch} back at {commit[:12]} (git branch -f {branch} {commit}), or have "
-            "the commit you made there reviewed (hatchdoit review)",
+            fix=f"put {branch} back at {commit[:12]} (git branch -f {branch} {commit}), or "
+            f"approve the commit you made there (hatchdoit approve {ctx.tid} --commit REF)",
         )
+    verdict = layout.rel(layout.verdict(ctx.tid, k)) if approval.by == "qa" else approval.by
     record = DoneRecord(
         taskspec_id=ctx.tid,
         digest=ctx.digest,
         attempt=k,
         branch=branch,
         commit=commit,
-        verdict=str(layout.rel(layout.verdict(ctx.tid, k))),
+        verdict=str(verdict),
     )
     fault_point("finish.before_record", ctx.tid)
     layout.escalated(ctx.tid).unlink(missing_ok=True)
     write_json_atomic(layout.done(ctx.tid), record.model_dump(mode="json"))
     ctx.project.refresh()  # its approved commit is an input of its dependents
-    ctx.audit("done", attempt=k, commit=commit)
+    ctx.audit("done", attempt=k, commit=commit, approved_by=approval.by)
     ctx.log(
         "orchestrator", logging.INFO, f"done after {k} attempt(s)", attempt=k, operation="finish"
     )
@@ -183,8 +186,9 @@ def _escalated(ctx: StepContext, attempts: int) -> Escalated:
         taskspec_id=ctx.tid,
         operation="finish",
         path=path,
-        fix=f"read {ctx.layout.rel(path)} and each attempt's checks and QA verdict, "
-        "edit the TaskSpec, rerun doit",
+        fix=f"read {ctx.layout.rel(path)} and hatchdoit review {ctx.tid}; then hatchdoit retry "
+        f"{ctx.tid} --attempts N, or hatchdoit approve {ctx.tid} --commit REF with a fix you "
+        "committed on its branch",
     )
 
 

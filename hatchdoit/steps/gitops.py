@@ -15,6 +15,11 @@ from hatchdoit.core.proc import run
 SEEDED_MARK = "hatchdoit-seeded"  # in the git dir of a target repo hatchdoit made from a seed
 
 
+def branch_of(tid: str) -> str:
+    """The branch a TaskSpec's work is on."""
+    return f"taskspec/{tid}"
+
+
 def try_git(
     repo: Path, *args: str, env: dict[str, str] | None = None, timeout: float | None = 120.0
 ) -> subprocess.CompletedProcess[str]:

@@ -19,15 +19,22 @@ from collections.abc import Sequence
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.testing_faults import fault_point
-from hatchdoit.records.models import IntegrationRecord, TestRun
+from hatchdoit.records.decisions import write_decision
+from hatchdoit.records.models import DecisionKind, DecisionRecord, IntegrationRecord, TestRun
 from hatchdoit.steps import checks, factory, qa, summary
-from hatchdoit.steps.attempts import approved_attempt
+from hatchdoit.steps.attempts import Approval, standing
 from hatchdoit.steps.checkout import tell_checkout
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivered import current_integration
 from hatchdoit.steps.finish import run_finish
 from hatchdoit.steps.merge_queue import Landed, Refused, integrate
-from hatchdoit.steps.pull_request import open_or_update, unmerged_dependencies
+from hatchdoit.steps.pull_request import (
+    PullRequest,
+    open_or_update,
+    review_of,
+    unmerged_dependencies,
+)
+from hatchdoit.steps.review_gate import gate_of, hold_for_review
 from hatchdoit.steps.rework import INTEGRATION_WHO, Step, run_attempts, send_back
 
 ATTEMPT_STEPS: Sequence[tuple[str, Step]] = [
@@ -66,18 +73,21 @@ def run_integrate(ctx: StepContext, attempt: int = 0) -> None:
     tries = 0
     while True:
         tries += 1
-        k = approved_attempt(ctx)
+        approval = standing(ctx)
         approved = ctx.project.approved_commit(ctx.tid)
-        if k is None or approved is None:
+        if approval is None or approved is None:
             raise StepError(
                 "not done: nothing approved to integrate",
                 taskspec_id=ctx.tid,
                 operation="integrate",
                 fix="rerun doit",
             )
+        k = approval.attempt
         if mode == "pr":
-            _pull_request(ctx, approved, k)
-            return
+            if _pull_request(ctx, approved, approval):
+                return
+            continue  # changes requested on the PR: the attempt that answers them ran
+        hold_for_review(ctx, approval, "before-integrate")
         result = integrate(ctx, approved, mode)
         if isinstance(result, Landed):
             _landed(ctx, result, approved, tries)
@@ -138,7 +148,14 @@ def _refused(ctx: StepContext, refused: Refused, approved: str, attempt: int, tr
     run_finish(ctx)  # done.json for the new approved commit, or Escalated
 
 
-def _pull_request(ctx: StepContext, approved: str, attempt: int) -> None:
+def _pull_request(ctx: StepContext, approved: str, approval: Approval) -> bool:
+    """Open or update the PR; with a review gate, it waits for a person there (review_from: pr:
+    the PR's own review decides) or for `hatchdoit approve` before the PR is opened. False when
+    changes requested on the PR were answered by a new attempt (the PR is to be updated)."""
+    attempt = approval.attempt
+    from_pr = ctx.project.config.review_from == "pr"
+    if not from_pr:
+        hold_for_review(ctx, approval, "before-integrate")
     waiting = unmerged_dependencies(ctx)
     if waiting:
         raise StepError(
@@ -148,12 +165,53 @@ def _pull_request(ctx: StepContext, approved: str, attempt: int) -> None:
             fix="merge it, then rerun doit (integration.dependents: stack opens it now, stacked)",
         )
     opened = open_or_update(ctx, approved, attempt)
+    if from_pr and gate_of(ctx) != "none" and not approval.reviewed:
+        if not _reviewed_on_github(ctx, opened, approved, approval):
+            return False
+        approved = ctx.project.approved_commit(ctx.tid) or approved
     record = _record(ctx, approved, "integrated", opened.base, [], 1)
     record.pr_url, record.pr_number = opened.url, opened.number
     fault_point("integrate.before_receipt", ctx.tid)
     write_json_atomic(ctx.layout.integration(ctx.tid), record.model_dump(mode="json"))
     ctx.audit("pull_request", url=opened.url, number=opened.number, base=opened.base)
     ctx.log("orchestrator", logging.INFO, f"pull request {opened.url}", operation="integrate")
+    return True
+
+
+def _reviewed_on_github(
+    ctx: StepContext, opened: PullRequest, approved: str, approval: Approval
+) -> bool:
+    """review_from: pr. An approving review of the pushed commit is the person's approval
+    (recorded as their decision); changes requested are their rejection, answered by a new
+    attempt at once (False); no review yet: the TaskSpec waits (AwaitingReview)."""
+    review = review_of(ctx, opened, approved)
+    if review is None:
+        hold_for_review(ctx, approval, gate_of(ctx))  # raises: a person has not decided
+        return True
+    kind: DecisionKind = "approve" if review.state == "APPROVED" else "reject"
+    write_decision(
+        ctx.layout,
+        DecisionRecord(
+            taskspec_id=ctx.tid,
+            seq=1,
+            kind=kind,
+            after_attempt=approval.attempt,
+            grants=0 if kind == "approve" else 1,
+            feedback=review.feedback,
+            commit=approved if kind == "approve" else None,
+            who=review.who,
+        ),
+    )
+    ctx.project.refresh()
+    ctx.audit("decision", kind=kind, who=review.who, source="pr", number=opened.number)
+    if kind == "approve":
+        run_finish(ctx)  # done.json for the inputs the approval changed
+        return True
+    print(f"  {ctx.tid}: changes requested on PR #{opened.number}: attempt "
+          f"{approval.attempt + 1} takes them up", file=sys.stderr)  # fmt: skip
+    run_attempts(ctx, approval.attempt + 1, ATTEMPT_STEPS)
+    run_finish(ctx)
+    return False
 
 
 def _record(

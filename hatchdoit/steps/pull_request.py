@@ -23,8 +23,8 @@ from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.records.models import ChecksRecord, IntegrationRecord, SummaryRecord, VerdictRecord
 from hatchdoit.records.schemas import try_load
 from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import try_git
-from hatchdoit.steps.worktree import branch_of, integration_branch
+from hatchdoit.steps.gitops import branch_of, try_git
+from hatchdoit.steps.worktree import integration_branch
 
 GH_TIMEOUT = 120.0
 
@@ -162,6 +162,73 @@ def open_or_update(ctx: StepContext, approved: str, attempt: int) -> PullRequest
     url = _gh(ctx, *create).strip().splitlines()[-1].strip()
     shown = json.loads(_gh(ctx, "pr", "view", url, "--json", "number,url"))
     return PullRequest(str(shown["url"]), int(shown["number"]), base)
+
+
+@dataclass
+class Review:
+    """The decisive review of a PR's pushed commit: approved, or changes requested with what the
+    reviewer and the unresolved comment threads (people's, not bots') asked for."""
+
+    state: str  # APPROVED | CHANGES_REQUESTED
+    who: str
+    feedback: str
+
+
+REVIEW_THREADS = """query($owner: String!, $name: String!, $number: Int!) {
+  repository(owner: $owner, name: $name) { pullRequest(number: $number) {
+    reviewThreads(first: 100) { nodes { isResolved path line
+      comments(first: 20) { nodes { body author { login __typename } } } } } } } }"""
+
+
+def _person(author: dict[str, Any] | None) -> str | None:
+    login = str((author or {}).get("login") or "")
+    is_bot = (author or {}).get("__typename") == "Bot" or login.endswith("[bot]")
+    return None if is_bot or not login else login
+
+
+def review_of(ctx: StepContext, pr: PullRequest, commit: str) -> Review | None:
+    """The latest approving or changes-requesting review by a person on `commit`, if any."""
+    shown = json.loads(_gh(ctx, "pr", "view", str(pr.number), "--json", "latestReviews"))
+    decisive = [
+        r
+        for r in shown.get("latestReviews") or []
+        if r.get("state") in ("APPROVED", "CHANGES_REQUESTED")
+        and (r.get("commit") or {}).get("oid") == commit
+        and _person(r.get("author"))
+    ]
+    if not decisive:
+        return None
+    latest = max(decisive, key=lambda r: str(r.get("submittedAt") or ""))
+    who = f"{_person(latest.get('author'))} (GitHub review of PR #{pr.number})"
+    if latest["state"] == "APPROVED":
+        return Review("APPROVED", who, str(latest.get("body") or ""))
+    parts = [str(latest.get("body") or "").strip()]
+    repo = json.loads(_gh(ctx, "repo", "view", "--json", "owner,name"))
+    threads = json.loads(
+        _gh(
+            ctx,
+            "api",
+            "graphql",
+            "-f",
+            f"query={REVIEW_THREADS}",
+            "-F",
+            f"owner={repo['owner']['login']}",
+            "-F",
+            f"name={repo['name']}",
+            "-F",
+            f"number={pr.number}",
+        )
+    )
+    pull = threads["data"]["repository"]["pullRequest"]
+    for thread in pull["reviewThreads"]["nodes"]:
+        if thread.get("isResolved"):
+            continue
+        for comment in thread["comments"]["nodes"]:
+            author = _person(comment.get("author"))
+            if author:
+                where = f"{thread.get('path')}:{thread.get('line')}"
+                parts.append(f"{where} ({author}): {str(comment.get('body') or '').strip()}")
+    return Review("CHANGES_REQUESTED", who, "\n".join(p for p in parts if p))
 
 
 def gh_available(cwd: Path) -> tuple[bool, str]:

@@ -19,9 +19,8 @@ from hatchdoit.records.decisions import write_decision
 from hatchdoit.records.models import DecisionRecord, Receipt
 from hatchdoit.steps.attempts import attempt_superseded, decision, receipt
 from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import contains, git, head_commit, identity, try_git
+from hatchdoit.steps.gitops import branch_of, contains, git, head_commit, identity, try_git
 from hatchdoit.steps.merge_queue import Refused
-from hatchdoit.steps.worktree import branch_of
 
 INTEGRATION_WHO = "hatchdoit (integration)"
 

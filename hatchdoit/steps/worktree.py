@@ -22,9 +22,11 @@ from hatchdoit.core.proc import run
 from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.records.models import DoneRecord, Receipt, WorktreeRecord
 from hatchdoit.records.schemas import try_load
+from hatchdoit.steps.commits import keep_aside
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.gitops import (
     branch_exists,
+    branch_of,
     contains,
     current_branch,
     ensure_repo,
@@ -34,10 +36,6 @@ from hatchdoit.steps.gitops import (
 )
 
 EXIT_CONFLICT = 3
-
-
-def branch_of(tid: str) -> str:
-    return f"taskspec/{tid}"
 
 
 def merges_into_branch(ctx: StepContext) -> bool:
@@ -67,6 +65,7 @@ def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
         for dep in deps:
             argv += ["--merge", dep]
         argv += ["--base", base_ref]
+        reset = _apply_reset(ctx, repo)
         restore = _branch_as_recorded(ctx, repo)
         if restore:
             argv += ["--restore", restore]
@@ -99,6 +98,7 @@ def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
         base_ref=base_ref,
         base_commit=head_commit(ctx.worktree) if fresh else _base_commit(ctx, deps),
         merged_dependencies=deps,
+        reset=reset,
     )
     write_json_atomic(layout.worktree_record(ctx.tid), record.model_dump(mode="json"))
     ctx.log(
@@ -115,6 +115,49 @@ def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
         "ok",
         artifact=layout.worktree_record(ctx.tid),
     )
+
+
+def _apply_reset(ctx: StepContext, repo: Path) -> int:
+    """A reset decision (`hatchdoit reset`) not applied yet: the worktree, with anything in it,
+    is kept under refs/hatchdoit/resets/<ID>/<n> (not with --hard), then removed with its
+    branch; the TaskSpec's done, escalated and integrate records are set aside. The worktree is
+    then made anew from the current base. Returns the reset the worktree is made after (once
+    recorded, a rerun does nothing again)."""
+    decisions = ctx.project.decisions(ctx.tid)
+    made = decisions[0] if decisions and decisions[0].kind == "reset" else None
+    previous = try_load(ctx.layout.worktree_record(ctx.tid), WorktreeRecord)
+    if made is None or (previous is not None and previous.reset == made.seq):
+        return made.seq if made is not None else 0
+    branch = branch_of(ctx.tid)
+    if ctx.worktree.is_dir():
+        if not made.hard:
+            ref = f"refs/hatchdoit/resets/{ctx.tid}/{made.seq}"
+            keep_aside(ctx, ref, f"{ctx.tid}: its worktree when it was reset")
+        git(repo, "worktree", "remove", "--force", str(ctx.worktree))
+    elif branch_exists(repo, branch) and not made.hard:
+        tip = git(repo, "rev-parse", f"refs/heads/{branch}").strip()
+        git(repo, "update-ref", f"refs/hatchdoit/resets/{ctx.tid}/{made.seq}", tip)
+    if branch_exists(repo, branch):
+        git(repo, "branch", "-D", "-q", branch)
+    state = ctx.layout.state_dir(ctx.tid)
+    aside = state / f"reset-{made.seq:03d}"
+    aside.mkdir(exist_ok=True)
+    for path in (
+        ctx.layout.done(ctx.tid),
+        ctx.layout.escalated(ctx.tid),
+        ctx.layout.integration(ctx.tid),
+    ):
+        if path.exists():
+            os.replace(path, aside / path.name)
+    ctx.audit("reset_applied", seq=made.seq, hard=made.hard, branch=branch)
+    ctx.log(
+        "orchestrator",
+        logging.WARNING,
+        f"reset: {branch} starts again from the base"
+        + ("" if made.hard else f" (the old one is kept under refs/hatchdoit/resets/{ctx.tid}/)"),
+        operation="reset",
+    )
+    return made.seq
 
 
 def _branch_as_recorded(ctx: StepContext, repo: Path) -> str | None:
