@@ -1,7 +1,5 @@
 """doit entry point: the task graph is built by hatchdoit from hatchdoit.yaml and specs_link/."""
 
-from pathlib import Path
+from hatchdoit.graph import add_tasks
 
-from hatchdoit.graph import doit_namespace
-
-globals().update(doit_namespace(Path(__file__).parent))
+add_tasks(globals())

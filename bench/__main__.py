@@ -110,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     # Bytecode as an installed package has it (an editable install compiles nothing, and with
     # PYTHONDONTWRITEBYTECODE no process writes any): else each doit, agent and hook process
     # of the run would compile hatchdoit's sources again.
-    for package in ("hatchdoit", "agents"):
-        compileall.compile_dir(CHECKOUT / package, quiet=1)
+    compileall.compile_dir(CHECKOUT / "hatchdoit", quiet=1)  # the bundled agents are in there
     meta["pythondontwritebytecode"] = os.environ.get("PYTHONDONTWRITEBYTECODE", "")
     machine = machine_info()
     _log(f"{meta['mode']} run on {machine['nproc']} CPU(s), load {meta['loadavg_start']}")

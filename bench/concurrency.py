@@ -21,10 +21,11 @@ from typing import Any
 import yaml
 
 from bench.audit_times import audit_summary
-from bench.fixtures import CHECKOUT, HatchProject, Sandbox, doit_argv
+from bench.fixtures import HatchProject, Sandbox, doit_argv
 from bench.memory import TreeSampler
 from bench.results import Row, Section, mib, secs
 from bench.sizes import Sizes
+from hatchdoit.core.bundled import AGENTS as BUNDLED_AGENTS
 from hatchdoit.layout import Layout
 from hatchdoit.steps.gitops import ensure_repo
 
@@ -41,7 +42,7 @@ def own_agents(project: HatchProject) -> Path:
     """A project-local copy of the checkout's agents/: its path tells this run's agents apart
     from any other scripted agent on the machine."""
     agents = project.root / "agents"
-    shutil.copytree(CHECKOUT / "agents", agents)
+    shutil.copytree(BUNDLED_AGENTS, agents)
     return agents
 
 

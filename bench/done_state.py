@@ -46,7 +46,7 @@ def _agent_run(layout: Layout, project: Project, tid: str, role: Role, digest: s
         attempt=ATTEMPT,
         run_token=token,
         digest=digest,
-        session=session_name(tid, role, ATTEMPT),
+        session=session_name(layout.tag, tid, role, ATTEMPT),
         profile=project.profile_name(tid, role),
         socket=project.config.tmux_socket,
         prompt_file=layout.rel(layout.prompt(tid, role, ATTEMPT)),
@@ -100,7 +100,11 @@ def write_done(project: Project, tid: str) -> None:
         outcome="ok",
         artifact=layout.stop_file(tid, "factory", ATTEMPT),
         token=token,
-        data={"event": "stop", "seq": 1, "session": session_name(tid, "factory", ATTEMPT)},
+        data={
+            "event": "stop",
+            "seq": 1,
+            "session": session_name(layout.tag, tid, "factory", ATTEMPT),
+        },
     )
 
     summary = SummaryRecord(

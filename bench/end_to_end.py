@@ -73,7 +73,7 @@ def stack_floor_once(sandbox: Sandbox) -> float:
 
 
 def agent_own_seconds(times: Path) -> float:
-    """The scripted agent's own time, from the moments it recorded (HATCHDOIT_SCRIPTED_TIMES):
+    """The scripted agent's own time, from the moments it recorded (SCRIPTED_TIMES):
     per session, its script started (before its imports) -> ready, and each prompt received ->
     its stop hook called. The interpreter's own start (`python -S`, before the script's first
     line) stays counted as overhead."""
@@ -105,7 +105,7 @@ def hatchdoit_once(sandbox: Sandbox, n: int, count: int = 1) -> tuple[float, dic
         project.add_taskspec(tid, test_command="true")
     ensure_repo(project.root / "_target", project.seed)
     times = project.root / "scripted-times.jsonl"
-    env = {**project.env, "HATCHDOIT_SCRIPTED_TIMES": str(times)}
+    env = {**project.env, "SCRIPTED_TIMES": str(times)}
     try:
         timed = run_timed(doit_argv(), cwd=project.root, env=env, timeout=180)
     finally:

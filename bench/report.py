@@ -71,7 +71,8 @@ def machine_lines(machine: dict[str, Any], meta: dict[str, Any]) -> str:
             f"- load average (1 min) at start / end: {load[0]} / {load[1]}"
             " (other work on the machine inflates wall times)",
             f"- run: {meta['started_at']}, {meta['mode']} mode, {meta['seconds']:.0f} s",
-            "- bytecode of hatchdoit/ and agents/ compiled before the run, as an install has it"
+            "- bytecode of hatchdoit/ (the bundled agents included) compiled before the run, "
+            "as an install has it"
             + (
                 " (PYTHONDONTWRITEBYTECODE is set here: no process writes any)"
                 if meta.get("pythondontwritebytecode")

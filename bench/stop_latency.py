@@ -28,7 +28,7 @@ from typing import Any
 from bench.fixtures import Sandbox
 from bench.results import Row, Section, mean, ms, summary
 from bench.sizes import Sizes
-from hatchdoit.agents.tmux import session_name
+from hatchdoit.agents.tmux import TOKEN_OPTION, session_name
 from hatchdoit.agents.waiting import DirWatch, wait_until
 from hatchdoit.project import load_project
 from hatchdoit.records.models import LaunchRecord, StopRecord
@@ -108,13 +108,15 @@ def measure_wait_for_stop(
     project.add_taskspec(TID, test_command="true")
     ctx = StepContext(load_project(project.root), TID)
     ctx.worktree.mkdir(parents=True)  # the waiter treats a vanished worktree as a crash
-    session = session_name(TID, "factory", 1)
+    session = session_name(ctx.layout.tag, TID, "factory", 1)
     started = sandbox.tmux(
         project.socket, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", "sleep", "86400"
     )
     if started.returncode != 0:
         raise RuntimeError(f"tmux new-session failed: {started.stderr.strip()}")
     token = f"{ctx.digest[:12]}-{secrets.token_hex(8)}"
+    # The run token hatchdoit tags its sessions with: without it the session is not this run's.
+    sandbox.tmux(project.socket, "set-option", "-t", f"={session}:", TOKEN_OPTION, token)
 
     def agent_run(attempt: int) -> AgentRun:
         launch = LaunchRecord(

@@ -1,4 +1,6 @@
-"""Kept at its old path: the dodo.py that `hatchdoit init` writes imports doit_namespace from here.
-The graph lives in hatchdoit/build/graph.py."""
+"""Kept at this path for dodo.py files: `hatchdoit init` writes `add_tasks(globals())`, older
+ones call doit_namespace. The graph lives in hatchdoit/build/graph.py."""
 
-from hatchdoit.build.graph import doit_namespace as doit_namespace
+from hatchdoit.build.graph import add_tasks, doit_namespace
+
+__all__ = ["add_tasks", "doit_namespace"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,11 +21,32 @@ def _under(root: Path, *parts: str) -> Path:
     return root.joinpath(*parts)
 
 
+@lru_cache(maxsize=64)
+def _tag(root: Path) -> str:
+    return hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]
+
+
 @dataclass(frozen=True)
 class Layout:
     """Paths under one project root (the directory holding dodo.py and hatchdoit.yaml)."""
 
     root: Path
+    # hatchdoit.yaml's `worktrees:`: relative to the root (a dot-folder keeps them out of the
+    # user's test runners and linters) or absolute.
+    worktrees_dir: str = "_worktrees"
+
+    @property
+    def tag(self) -> str:
+        """A short name of this project, the same on every run: a hash of its root. It tells
+        this project's tmux socket and sessions apart from any other project's on the machine."""
+        return _tag(self.root)
+
+    @property
+    def default_socket(self) -> str:
+        """The project's tmux socket when hatchdoit.yaml names none: its folder's name (for a
+        person reading `tmux ls`) and its tag."""
+        name = re.sub(r"[^A-Za-z0-9_-]", "", self.root.name)[:24]
+        return f"hatchdoit-{name}-{self.tag}" if name else f"hatchdoit-{self.tag}"
 
     @property
     def logs(self) -> Path:
@@ -31,7 +54,7 @@ class Layout:
 
     @property
     def worktrees(self) -> Path:
-        return self.root / "_worktrees"
+        return self.root / self.worktrees_dir
 
     @property
     def audit(self) -> Path:
@@ -40,6 +63,11 @@ class Layout:
     @property
     def current_state(self) -> Path:
         return self.logs / "current_state.json"
+
+    @property
+    def plan_record(self) -> Path:
+        """The planning repo's commit as the running (or last) build found it."""
+        return self.logs / "planning.json"
 
     @property
     def locks(self) -> Path:
@@ -51,7 +79,7 @@ class Layout:
         return self.logs / "cache" / "specs.pickle"
 
     def worktree(self, tid: str) -> Path:
-        return _under(self.root, "_worktrees", tid)
+        return _under(self.root, self.worktrees_dir, tid)
 
     def state_dir(self, tid: str) -> Path:
         return _under(self.root, "_logs", "state", tid)
@@ -124,6 +152,10 @@ class Layout:
 
     def prompt(self, tid: str, role: Role, attempt: int, name: str = "prompt") -> Path:
         return self.logs / role / tid / f"{name}-{attempt:03d}.md"
+
+    def session_dir(self, tid: str, role: Role, attempt: int) -> Path:
+        """One agent run's own files: its CLI's settings and config home, its env file."""
+        return self.logs / "sessions" / tid / f"{role}-{attempt:03d}"
 
     def pane_log(self, tid: str, role: Role, attempt: int) -> Path:
         return self.logs / role / tid / f"pane-{attempt:03d}.log"

@@ -11,11 +11,11 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
-import hatchdoit
 from hatchdoit.agents.profiles import LoadedProfile, load_profile
 from hatchdoit.agents.prompts import TEMPLATE_NAMES, template_path
 from hatchdoit.config.loader import load_config
 from hatchdoit.config.models import HatchdoitConfig
+from hatchdoit.core import bundled
 from hatchdoit.core.errors import ConfigError, SpecError
 from hatchdoit.core.logs import Rotation, get_logger
 from hatchdoit.layout import ROLES, Layout, Role
@@ -26,26 +26,17 @@ from hatchdoit.records.decisions import read_decisions
 from hatchdoit.records.models import DecisionRecord, DoneRecord
 from hatchdoit.records.schemas import try_load
 
-STOP_HOOK = ("agent", "stop_hook.sh")
 
-
-def find_resources(root: Path) -> Path:
-    """The directory holding `scripts/` and `agents/`: the project's own, else hatchdoit's."""
-    for candidate in (root, Path(hatchdoit.__file__).resolve().parent.parent):
-        if (candidate / "scripts" / Path(*STOP_HOOK)).is_file():
-            return candidate
-    raise ConfigError(
-        "cannot find hatchdoit's scripts/ directory",
-        path=root / "scripts",
-        fix="run `hatchdoit init` in the project, or install hatchdoit from a source checkout",
-    )
+def agents_search(root: Path, agents_dir: str) -> tuple[Path, ...]:
+    """The agents dirs in lookup order: the project's own (when it exists), then the bundled."""
+    own = (root / agents_dir).resolve()
+    return (own, bundled.AGENTS) if own.is_dir() and own != bundled.AGENTS else (bundled.AGENTS,)
 
 
 @dataclass
 class Project:
     root: Path
     config: HatchdoitConfig
-    resources: Path
     plan: Plan
     _profiles: dict[str, LoadedProfile] = field(default_factory=dict)
     _digests: dict[str, str] = field(default_factory=dict)
@@ -54,16 +45,19 @@ class Project:
 
     @cached_property
     def layout(self) -> Layout:
-        return Layout(self.root)
+        return Layout(self.root, self.config.worktrees)
 
-    @property
+    @cached_property
     def scripts_dir(self) -> Path:
-        return self.resources / "scripts"
+        """The bundled bash scripts, or hatchdoit.yaml's `scripts_dir` replacing them."""
+        chosen = self.config.scripts_dir
+        return (self.root / chosen).resolve() if chosen else bundled.SCRIPTS
 
-    @property
-    def agents_dir(self) -> Path:
-        own = self.root / "agents"
-        return own if own.is_dir() else self.resources / "agents"
+    @cached_property
+    def agents_dirs(self) -> tuple[Path, ...]:
+        """Where profiles and prompt templates are looked up by name: the project's own agents
+        dir (hatchdoit.yaml's `agents_dir`) first, then the bundled one."""
+        return agents_search(self.root, self.config.agents_dir)
 
     @property
     def specs_root(self) -> Path:
@@ -102,14 +96,14 @@ class Project:
     def profile(self, tid: str, role: Role) -> LoadedProfile:
         name = self.profile_name(tid, role)
         if name not in self._profiles:
-            self._profiles[name] = load_profile(self.agents_dir, name)
+            self._profiles[name] = load_profile(self.agents_dirs, name)
         return self._profiles[name]
 
     def _template_shas(self) -> dict[str, str]:
         """The prompt templates' hashes, read once per project load (every digest has them)."""
         if not self._templates:
             self._templates.update(
-                (name, _file_sha(template_path(self.agents_dir, name))) for name in TEMPLATE_NAMES
+                (name, _file_sha(template_path(self.agents_dirs, name))) for name in TEMPLATE_NAMES
             )
         return self._templates
 
@@ -256,8 +250,7 @@ def load_project(root: Path) -> Project:
     """Load and cache the project at `root` (config errors raise; spec errors are collected)."""
     root = root.resolve()
     config = load_config(root)
-    resources = find_resources(root)
     plan = load_plan((root / config.specs).absolute(), cache=Layout(root).parse_cache)
-    project = Project(root=root, config=config, resources=resources, plan=plan)
+    project = Project(root=root, config=config, plan=plan)
     _drop_taskspecs_with_bad_profiles(project)
     return project

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+from hatchdoit.core.bundled import SCRIPTS as BUNDLED_SCRIPTS
+
+SCRIPTS = BUNDLED_SCRIPTS
 CREATE = SCRIPTS / "git" / "create_worktree.sh"
 REMOVE = SCRIPTS / "git" / "remove_worktree.sh"
 LAUNCH = SCRIPTS / "tmux" / "launch_session.sh"

@@ -24,8 +24,10 @@ from typing import Any
 
 import pytest
 
+from hatchdoit.core.bundled import AGENTS as BUNDLED_AGENTS
+
 ROOT = Path(__file__).resolve().parents[1]
-AGENT = ROOT / "agents" / "scripted" / "scripted_agent.py"
+AGENT = BUNDLED_AGENTS / "scripted" / "scripted_agent.py"
 DEMO = ROOT / "demo"
 TASK_ID = "001-TS-2025-01-01-TEST"
 RUN_TOKEN = "tok-123"

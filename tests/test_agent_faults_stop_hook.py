@@ -28,8 +28,10 @@ from agent_fault_checks import (
     ts,
 )
 from conftest import background_doit, events, read_log, retry_until, run_doit
-from projects import CHECKOUT, HatchProject
+from projects import HatchProject
 
+from hatchdoit.core.bundled import AGENTS as BUNDLED_AGENTS
+from hatchdoit.core.bundled import SCRIPTS as BUNDLED_SCRIPTS
 from hatchdoit.records.models import DoneRecord, LaunchRecord
 from hatchdoit.records.schemas import load_valid
 
@@ -71,7 +73,7 @@ def own_agents(project: HatchProject, name: str, stop_hook: Path) -> None:
     """Give the project its own agents/ with a scripted profile whose stop hook is `stop_hook`."""
     agents = project.root / "agents"
     if not agents.exists():
-        shutil.copytree(CHECKOUT / "agents", agents)
+        shutil.copytree(BUNDLED_AGENTS, agents)
     profile = (agents / "scripted.yaml").read_text(encoding="utf-8")
     profile = profile.replace("name: scripted", f"name: {name}")
     profile += f'env:\n  HATCHDOIT_STOP_HOOK: "{stop_hook}"\n'
@@ -107,7 +109,7 @@ def test_stop_hook_firing_twice_is_one_stop(project: HatchProject, tmp_path: Pat
     outlives the session (seq 2, like a late SessionEnd). The attempt is neither faulted nor
     repeated, and the late rewrite does not make the finished step's receipt stale."""
     limits(project)
-    real = CHECKOUT / "scripts" / "agent" / "stop_hook.sh"
+    real = BUNDLED_SCRIPTS / "agent" / "stop_hook.sh"
     twice = tmp_path / "stop_hook_twice.sh"
     twice.write_text(
         "#!/usr/bin/env bash\nset -euo pipefail\npayload=$(cat)\n"
@@ -154,7 +156,7 @@ def write_stop(project: HatchProject, launch: LaunchRecord, token: str) -> None:
         "HATCHDOIT_LOGS_DIR": str(layout.logs),
     }
     subprocess.run(
-        [str(CHECKOUT / "scripts" / "agent" / "stop_hook.sh"), "stop"],
+        [str(BUNDLED_SCRIPTS / "agent" / "stop_hook.sh"), "stop"],
         input=json.dumps({"hook_event_name": "Stop", "session_id": "test"}),
         env=env,
         text=True,

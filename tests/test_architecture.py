@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "hatchdoit"
+RESOURCES = PACKAGE / "resources"
 # Bottom first. A root module is placed by name; a module in a folder, by its folder.
 LAYERS = (
     "core",
@@ -83,7 +84,10 @@ def imported(tree: ast.AST, package: str) -> set[str]:
 
 
 def all_modules() -> dict[str, Path]:
-    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+    """The package's modules; not its resources/ (package data: standalone scripts such as the
+    scripted agent, which import only the standard library)."""
+    code = (p for p in sorted(PACKAGE.rglob("*.py")) if RESOURCES not in p.parents)
+    return {module_name(p): p for p in code}
 
 
 def test_no_import_reaches_a_higher_layer() -> None:
@@ -124,3 +128,9 @@ def test_the_root_holds_what_everything_uses() -> None:
         assert len(imports) == 1 and ast.get_docstring(tree), f"{path}: a documented re-export"
     folders = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
     assert folders == set(LAYERS) - {"project", "entry"}
+    assert not list(RESOURCES.rglob("__init__.py")), "resources/ is data, not a package"
+
+
+def test_resources_import_nothing_of_hatchdoit() -> None:
+    for path in sorted(RESOURCES.rglob("*.py")):
+        assert not imported(ast.parse(path.read_text(encoding="utf-8")), ""), path

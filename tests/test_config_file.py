@@ -4,6 +4,7 @@ cannot be read, and HATCHDOIT_ENV overlays deep-merged over it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,13 +12,20 @@ from config_loading import config_error, write_config
 
 from hatchdoit.config.loader import CONFIG_FILE, load_config
 from hatchdoit.config.models import HatchdoitConfig
+from hatchdoit.layout import Layout
 
 # --- defaults and the file ---------------------------------------------------------------------
 
 
+def defaults(root: Path) -> HatchdoitConfig:
+    """The configuration of a project at `root` with no file and no variables: the model's
+    defaults, and the tmux socket of that project's own."""
+    return HatchdoitConfig(tmux_socket=Layout(root).default_socket)
+
+
 def test_defaults_without_file(tmp_path: Path) -> None:
     config = load_config(tmp_path, {})
-    assert config == HatchdoitConfig()
+    assert config == defaults(tmp_path)
     assert config.specs == "specs_link"
     assert config.integrate == "none"
     assert config.agents.factory == "scripted" and config.agents.qa == "scripted"
@@ -31,7 +39,7 @@ def test_defaults_without_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("content", ["", "# only a comment\n", "~\n"])
 def test_empty_file_gives_defaults(tmp_path: Path, content: str) -> None:
     write_config(tmp_path, content)
-    assert load_config(tmp_path, {}) == HatchdoitConfig()
+    assert load_config(tmp_path, {}) == defaults(tmp_path)
 
 
 def test_file_values_are_used(tmp_path: Path) -> None:
@@ -159,7 +167,7 @@ def test_unknown_env_without_file_is_an_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["dev", "ci", "prod"])
 def test_standard_envs_need_no_overlay(tmp_path: Path, name: str) -> None:
-    assert load_config(tmp_path, {"HATCHDOIT_ENV": name}) == HatchdoitConfig()
+    assert load_config(tmp_path, {"HATCHDOIT_ENV": name}) == defaults(tmp_path)
     write_config(tmp_path, {"limits": {"max_attempts": 4}})
     assert load_config(tmp_path, {"HATCHDOIT_ENV": name}).limits.max_attempts == 4
 
@@ -183,3 +191,15 @@ def test_non_mapping_overlay_is_a_config_error(tmp_path: Path) -> None:
 def test_environments_as_list_is_a_config_error(tmp_path: Path) -> None:
     write_config(tmp_path, {"environments": ["ci"]})
     config_error(tmp_path, {"HATCHDOIT_ENV": "ci"})
+
+
+def test_the_default_tmux_socket_is_the_projects_own(tmp_path: Path) -> None:
+    """Two checkouts of one project (same folder name) get two servers; a named one is kept."""
+    first, second = tmp_path / "a" / "app", tmp_path / "b" / "app"
+    for root in (first, second):
+        root.mkdir(parents=True)
+    sockets = {load_config(root, {}).tmux_socket for root in (first, second)}
+    assert len(sockets) == 2
+    assert all(re.fullmatch(r"hatchdoit-app-[0-9a-f]{8}", s) for s in sockets), sockets
+    write_config(first, {"tmux_socket": "shared"})
+    assert load_config(first, {}).tmux_socket == "shared"

@@ -13,9 +13,16 @@ from projects import make_project
 
 from hatchdoit.config.loader import load_config
 from hatchdoit.config.models import HatchdoitConfig
+from hatchdoit.layout import Layout
 from hatchdoit.project import load_project
 
 # --- environment variables ---------------------------------------------------------------------
+
+
+def defaults(root: Path) -> HatchdoitConfig:
+    """The configuration of a project at `root` with no file and no variables: the model's
+    defaults, and the tmux socket of that project's own."""
+    return HatchdoitConfig(tmux_socket=Layout(root).default_socket)
 
 
 def test_double_underscore_override_is_yaml_typed(tmp_path: Path) -> None:
@@ -46,7 +53,7 @@ def test_double_underscore_override_merges_with_file(tmp_path: Path) -> None:
 
 def test_unrelated_variables_are_ignored(tmp_path: Path) -> None:
     environ = {"HATCHDOITX": "1", "HATCHDOIT_OTHER": "x", "PATH": "/bin", "LIMITS": "x"}
-    assert load_config(tmp_path, environ) == HatchdoitConfig()
+    assert load_config(tmp_path, environ) == defaults(tmp_path)
 
 
 def test_agent_shortcut_sets_both_roles(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 from projects import HatchProject, make_project
 
 from hatchdoit.core.atomicio import write_json_atomic
+from hatchdoit.core.bundled import AGENTS as BUNDLED_AGENTS
 from hatchdoit.project import Project, load_project
 from hatchdoit.records.models import DoneRecord
 from hatchdoit.records.receipts import current_receipt, write_receipt
@@ -77,11 +78,11 @@ def test_prompt_template_and_config_changes_reach_the_digest(hp: HatchProject) -
     assert bumped != before
     agents = hp.root / "agents"
     (agents / "prompts").mkdir(parents=True)
-    for src in (Path(__file__).parent.parent / "agents").glob("*.yaml"):
+    for src in BUNDLED_AGENTS.glob("*.yaml"):
         (agents / src.name).write_text(src.read_text())
-    for src in (Path(__file__).parent.parent / "agents" / "prompts").glob("*.md"):
+    for src in (BUNDLED_AGENTS / "prompts").glob("*.md"):
         (agents / "prompts" / src.name).write_text(src.read_text())
-    (agents / "scripted").symlink_to(Path(__file__).parent.parent / "agents" / "scripted")
+    (agents / "scripted").symlink_to(BUNDLED_AGENTS / "scripted")
     assert fresh(hp).digest("003-TS-ALONE") == bumped  # same bytes, same digest
     qa = agents / "prompts" / "qa.md"
     qa.write_text(qa.read_text() + "\nBe strict.\n")

@@ -14,11 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from projects import CHECKOUT, HatchProject
+from projects import HatchProject
 
 from hatchdoit.cli import doctor
 from hatchdoit.cli.doctor_check import Check
 from hatchdoit.cli.doctor_system import check_scripts
+from hatchdoit.core.bundled import SCRIPTS as BUNDLED_SCRIPTS
 
 pytestmark = pytest.mark.integration
 
@@ -111,10 +112,10 @@ def test_a_directory_that_is_no_project_says_so_and_names_no_config_file(tmp_pat
 
 def test_a_hook_script_that_cannot_run_fails_with_chmod(tmp_path: Path) -> None:
     resources = tmp_path / "resources"
-    shutil.copytree(CHECKOUT / "scripts", resources / "scripts")
+    shutil.copytree(BUNDLED_SCRIPTS, resources / "scripts")
     hook = resources / "scripts" / "agent" / "stop_hook.sh"
     hook.chmod(0o644)
-    checks = check_scripts(resources)
+    checks = check_scripts(resources / "scripts")
     assert [(c.name, c.status) for c in checks] == [
         ("script stop_hook.sh", "fail"),
         ("stop hook", "ok"),

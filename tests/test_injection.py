@@ -2,7 +2,7 @@
 
 TaskSpec text with shell syntax, tmux formats, control characters (the end-of-paste sequence,
 Ctrl-C), newlines, unicode and a 100 KB body must reach the agent verbatim and execute nothing:
-the scripted agent records every prompt it receives (HATCHDOIT_RECORD_PROMPTS), which is compared
+the scripted agent records every prompt it receives (SCRIPTED_RECORD_PROMPTS), which is compared
 byte for byte with the prompt file, and no PWNED file may appear anywhere. The scripts refuse such
 text as ids. The hostile texts: hostile_text.py; the other agent profiles:
 test_injection_profiles.py; secrets from the environment: test_secrets.py.
@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from conftest import read_audit, tree_hashes
 from hostile_text import BODIES, POINTER_EXPECTED, hostile_title, pwned_files
-from projects import CHECKOUT, HatchProject, doit_executable, make_project, module_body
+from projects import HatchProject, doit_executable, make_project, module_body
 
+from hatchdoit.core.bundled import SCRIPTS as BUNDLED_SCRIPTS
 from hatchdoit.planning.plan import load_plan
 from hatchdoit.records.models import DoneRecord
 from hatchdoit.records.schemas import load_valid
@@ -29,10 +30,9 @@ pytestmark = pytest.mark.integration
 
 
 def build_with_recorded_prompts(project: HatchProject, tid: str, record: Path) -> None:
-    """Build one TaskSpec with the agents recording their prompts into `record`. The private
-    tmux server takes its environment from the build that starts it: stop it before each."""
-    project.tmux("kill-server")
-    env = {**project.env, "HATCHDOIT_RECORD_PROMPTS": str(record)}
+    """Build one TaskSpec with the agents recording their prompts into `record` (a variable of
+    the build's environment: every session gets that, whichever build started the server)."""
+    env = {**project.env, "SCRIPTED_RECORD_PROMPTS": str(record)}
     done = subprocess.run(
         [doit_executable(), f"taskspec:{tid}"],
         cwd=project.root,
@@ -157,7 +157,7 @@ HOSTILE_IDS = [
 
 
 def script(*parts: str) -> str:
-    return str(CHECKOUT / "scripts" / Path(*parts))
+    return str(BUNDLED_SCRIPTS / Path(*parts))
 
 
 def script_calls(bad: str, tmp: Path) -> dict[str, list[str]]:

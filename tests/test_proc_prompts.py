@@ -7,12 +7,13 @@ from __future__ import annotations
 import shutil
 import string
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from projects import CHECKOUT
 
 from hatchdoit.agents.prompts import TEMPLATE_NAMES, render_prompt, template_path
+from hatchdoit.core.bundled import AGENTS as BUNDLED_AGENTS
 from hatchdoit.core.errors import ConfigError, StepError
 from hatchdoit.core.proc import run
 
@@ -47,8 +48,31 @@ def test_check_false_returns_the_failure_instead() -> None:
 def test_a_missing_program_and_a_timeout_are_step_errors() -> None:
     with pytest.raises(StepError, match=r"^/no/such/program could not run: .*No such file"):
         run(["/no/such/program"])
-    with pytest.raises(StepError, match=r"could not run: .*timed out after 0\.2 seconds"):
+    with pytest.raises(StepError, match=r"did not finish in 0\.2s: stopped it and its children"):
         run([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.2)
+
+
+def test_a_timeout_kills_the_children_too(tmp_path: Path) -> None:
+    """A script whose child outlives it would go on working after the caller gave up (and
+    released its lock): the timeout kills the whole process group."""
+    pid_file = tmp_path / "child.pid"
+    script = f"sleep 60 & echo $! > {pid_file}; wait"
+    with pytest.raises(StepError, match="did not finish"):
+        run(["bash", "-c", script], timeout=0.5)
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _running(pid):
+        time.sleep(0.05)
+    assert not _running(pid), f"the script's child {pid} outlived the timeout"
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, reaped by nobody here, does not count)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def test_env_replaces_the_environment() -> None:
@@ -61,13 +85,14 @@ def test_env_replaces_the_environment() -> None:
 
 
 @pytest.fixture
-def agents_dir(tmp_path: Path) -> Path:
+def agents_dir(tmp_path: Path) -> list[Path]:
+    """One agents dir: a copy of the bundled templates (the tests edit and delete them)."""
     agents = tmp_path / "agents"
-    shutil.copytree(CHECKOUT / "agents" / "prompts", agents / "prompts")
-    return agents
+    shutil.copytree(BUNDLED_AGENTS / "prompts", agents / "prompts")
+    return [agents]
 
 
-def test_bundled_templates_fill_and_taskspec_text_stays_data(agents_dir: Path) -> None:
+def test_bundled_templates_fill_and_taskspec_text_stays_data(agents_dir: list[Path]) -> None:
     for name in TEMPLATE_NAMES:
         text = template_path(agents_dir, name).read_text(encoding="utf-8")
         names = string.Template(text).get_identifiers()
@@ -78,7 +103,7 @@ def test_bundled_templates_fill_and_taskspec_text_stays_data(agents_dir: Path) -
             assert values[key] in filled  # substituted once, as written: no second expansion
 
 
-def test_a_misspelt_placeholder_names_the_file_and_the_known_ones(agents_dir: Path) -> None:
+def test_a_misspelt_placeholder_names_the_file_and_the_known_ones(agents_dir: list[Path]) -> None:
     path = template_path(agents_dir, "factory")
     path.write_text("Build $taskspec_idd now\n", encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
@@ -88,7 +113,7 @@ def test_a_misspelt_placeholder_names_the_file_and_the_known_ones(agents_dir: Pa
     assert err.fix == "use only ${taskspec_id}, ${worktree}, or $$ for a literal $"
 
 
-def test_a_lone_dollar_and_a_missing_template_are_config_errors(agents_dir: Path) -> None:
+def test_a_lone_dollar_and_a_missing_template_are_config_errors(agents_dir: list[Path]) -> None:
     template_path(agents_dir, "qa").write_text("costs $5\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown placeholder"):
         render_prompt(agents_dir, "qa", {})

@@ -15,19 +15,19 @@ from typing import Any
 import pytest
 from conftest import run_doit
 from fake_generic_cli import generic_command
-from projects import CHECKOUT, HatchProject, module_body
+from projects import HatchProject, module_body
 
 from hatchdoit.agents.profiles import AgentProfile, LoadedProfile, load_profile, render_argv
-from hatchdoit.agents.setup import SessionPaths, passthrough_env, prepare_session
+from hatchdoit.agents.session_env import passthrough_env
+from hatchdoit.agents.setup import SessionPaths, prepare_session
 from hatchdoit.cli import doctor
 from hatchdoit.cli.doctor_check import Check
 from hatchdoit.cli.main import main as cli_main
+from hatchdoit.core.bundled import AGENTS, SCRIPTS
 from hatchdoit.core.errors import ConfigError
 from hatchdoit.records.models import DoneRecord, StopRecord
 from hatchdoit.records.schemas import load_valid
 
-AGENTS = CHECKOUT / "agents"
-SCRIPTS = CHECKOUT / "scripts"
 STOP_HOOK = SCRIPTS / "agent" / "stop_hook.sh"
 MARKER_HOOK = SCRIPTS / "agent" / "marker_hook.sh"
 BUNDLED = ("scripted", "claude-code", "claude-code-headless", "codex", "generic")
@@ -73,7 +73,7 @@ def executable(tmp_path: Path, name: str = "claude") -> Path:
 
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_profiles_load(name: str) -> None:
-    loaded = load_profile(AGENTS, name)
+    loaded = load_profile([AGENTS], name)
     assert loaded.profile.name == name
     if name.startswith("claude-code"):
         assert loaded.profile.setup == "claude" and loaded.profile.stop_guard == 2
@@ -83,7 +83,7 @@ def test_scripted_launch_is_unchanged(tmp_path: Path) -> None:
     """No setup, no parameters: exactly the rendered argv, no extra env, no files."""
     paths = paths_in(tmp_path)
     setup = prepare_session(
-        load_profile(AGENTS, "scripted"),
+        load_profile([AGENTS], "scripted"),
         values=base_values(),
         overrides={},
         paths=paths,
@@ -120,7 +120,7 @@ def test_options_lists_and_placement() -> None:
 
 
 def test_required_parameter_and_unknown_placeholder_are_config_errors() -> None:
-    generic = load_profile(AGENTS, "generic")
+    generic = load_profile([AGENTS], "generic")
     with pytest.raises(ConfigError, match="'command' is required"):
         render_argv(generic.profile, base_values(), {"command": None}, generic.path)
     bad = synthetic(argv=["{nope}"])
@@ -157,7 +157,7 @@ def claude_setup(tmp_path: Path, profile: str, **overrides: Any) -> tuple[Any, S
     summary = paths.logs_dir / "summaries" / "T1-factory-001.json"
     prompt = paths.logs_dir / "factory" / "T1" / "prompt-001.md"
     setup = prepare_session(
-        load_profile(AGENTS, profile),
+        load_profile([AGENTS], profile),
         values={**base_values(), "worktree": str(paths.worktree), "prompt_file": str(prompt)},
         overrides=overrides,
         paths=paths,
@@ -219,7 +219,7 @@ def test_claude_skip_permissions_and_a_relaunch_keep_the_home(tmp_path: Path) ->
     state["numStartups"] = 7
     (home / ".claude.json").write_text(json.dumps(state))
     again = prepare_session(
-        load_profile(AGENTS, "claude-code-headless"),
+        load_profile([AGENTS], "claude-code-headless"),
         values={**base_values(), "worktree": str(paths.worktree)},
         overrides={"skip_permissions": True},
         paths=paths,
@@ -244,7 +244,7 @@ def test_claude_user_config_home_is_not_seeded(tmp_path: Path) -> None:
 def test_missing_cli_names_the_fix(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         prepare_session(
-            load_profile(AGENTS, "claude-code"),
+            load_profile([AGENTS], "claude-code"),
             values=base_values(),
             overrides={},
             paths=paths_in(tmp_path),
@@ -259,7 +259,7 @@ def test_codex_notify_and_writable_roots_are_toml_overrides(tmp_path: Path) -> N
     paths = paths_in(tmp_path)
     verdict = paths.logs_dir / "qa" / "T1" / "T1-qa-001.json"
     setup = prepare_session(
-        load_profile(AGENTS, "codex"),
+        load_profile([AGENTS], "codex"),
         values={**base_values("qa"), "worktree": str(paths.worktree)},
         overrides={},
         paths=paths,

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from property_strategies import SETTINGS, any_ids
 
 from hatchdoit.agents.tmux import session_name
+from hatchdoit.core.bundled import SCRIPTS as BUNDLED_SCRIPTS
 from hatchdoit.layout import Layout
 from hatchdoit.planning.specs import ID_PATTERN, check_id
 
@@ -54,7 +55,7 @@ def test_accepted_ids_are_safe_names(value: str, role: str, attempt: int) -> Non
     for path in (layout.worktree(value), layout.state_dir(value), layout.hooks_dir(value)):
         assert path.parent.name in ("_worktrees", "state", "hooks")
         assert path.name == value and "/" not in value
-    assert re.fullmatch(r"[A-Za-z0-9_-]+", session_name(value, role, attempt))
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", session_name(layout.tag, value, role, attempt))
     assert not value.startswith(("-", "."))
     ref = subprocess.run(
         ["git", "check-ref-format", f"refs/heads/taskspec/{value}"], capture_output=True
@@ -76,7 +77,7 @@ def test_ids_git_refuses_are_refused(value: str) -> None:
 def test_scripts_agree_with_check_id(values: list[str]) -> None:
     """The bash id check of scripts/git/*.sh (read from scripts/lib/common.sh) says what
     check_id says."""
-    source = (CHECKOUT / "scripts" / "lib" / "common.sh").read_text(encoding="utf-8")
+    source = (BUNDLED_SCRIPTS / "lib" / "common.sh").read_text(encoding="utf-8")
     test = re.search(r"\[\[ (\$id =~ .*?) \]\] \|\| die 2 \"invalid id", source)
     assert test, "common.sh no longer checks ids the way this test expects"
     program = (
@@ -91,3 +92,20 @@ def test_scripts_agree_with_check_id(values: list[str]) -> None:
         check=True,
     )
     assert done.stdout.split() == [str(int(accepted(v))) for v in values]
+
+
+# Ids made of the characters that collided, so that near misses are drawn often.
+near_ids = st.from_regex(r"[A1][A1_.-]{0,6}", fullmatch=True).filter(accepted)
+
+
+@SETTINGS
+@given(first=near_ids, second=near_ids, role=st.sampled_from(["factory", "qa"]))
+def test_two_ids_never_share_a_session(first: str, second: str, role: str) -> None:
+    """`A.1` and `A_1` once both became `A_1-...`: the escaping is one to one."""
+    assume(first != second)
+    assert session_name("t", first, role, 1) != session_name("t", second, role, 1)
+
+
+def test_ids_that_collided_get_sessions_of_their_own() -> None:
+    names = {session_name("t", tid, "qa", 1) for tid in ("A.1", "A_1", "A__1", "A_d1", "A-1")}
+    assert len(names) == 5

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from conftest import assert_logs_parse, background_doit, events, read_audit, ret
 from projects import HatchProject, module_body
 from resume_checks import finished_steps
 
+from hatchdoit.core.bundled import SCRIPTS as BUNDLED_SCRIPTS
 from hatchdoit.records.models import DoneRecord, LaunchRecord, Receipt, WorktreeRecord
 from hatchdoit.records.schemas import load_valid, try_load
 
@@ -99,7 +99,7 @@ def run_stop_hook(project: HatchProject, launch: LaunchRecord) -> None:
         "HATCHDOIT_LOGS_DIR": str(layout.logs),
     }
     payload = {"hook_event_name": "Stop", "session_id": "resume-test", "stop_hook_active": False}
-    hook = Path(__file__).resolve().parent.parent / "scripts" / "agent" / "stop_hook.sh"
+    hook = BUNDLED_SCRIPTS / "agent" / "stop_hook.sh"
     subprocess.run(
         [str(hook), "stop"], input=json.dumps(payload), env=env, text=True, check=True, timeout=30
     )

@@ -52,6 +52,15 @@ def agent_args(role: str, worktree: Path, root: Path, *command: str) -> list[str
     ]
 
 
+def session_env(tmp_path: Path, env: dict[str, str], **entries: str) -> Path:
+    """A session's env file as hatchdoit writes it: env and entries, NUL-separated, mode 0600."""
+    path = tmp_path / "session.env"
+    data = env | entries
+    path.write_bytes(b"".join(f"{k}={v}".encode() + b"\0" for k, v in data.items()))
+    path.chmod(0o600)
+    return path
+
+
 @pytest.fixture
 def worktree(root: Path) -> Path:
     path = root / "001-TS-A"
@@ -75,6 +84,74 @@ def test_launch_agent_writes_exit_file(
     assert record["exit_code"] == 3 and record["role"] == "factory"
     assert time.strptime(record["at"], "%Y-%m-%dT%H:%M:%SZ")
     assert [p.name for p in exit_file.parent.iterdir()] == ["factory-1.exit.json"]
+
+
+def test_an_env_file_is_the_whole_environment_and_is_deleted(
+    worktree: Path, root: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """With --env-file the agent gets the file's entries (any value, newlines included) and the
+    terminal's TERM, and nothing of the launcher's own environment: not a credential, not an
+    exported function, not a BASH_ENV that would run first (bash -p)."""
+    exit_file = tmp_path / "exit.json"
+    env_file = tmp_path / "session" / "session.env"
+    env_file.parent.mkdir()
+    entries = {
+        "PATH": env["PATH"],
+        "HATCHDOIT_EXIT_FILE": str(exit_file),
+        "HD_VALUE": "two\nlines = $(not run)",
+    }
+    env_file.write_bytes(b"".join(f"{k}={v}".encode() + b"\0" for k, v in entries.items()))
+    env_file.chmod(0o600)
+    ran = tmp_path / "bash_env_ran"
+    bash_env = tmp_path / "bash_env.sh"
+    bash_env.write_text(f"touch {ran}\n")
+    out = tmp_path / "seen.json"
+    code = f"import json, os; open({str(out)!r}, 'w').write(json.dumps(dict(os.environ)))"
+    outer = env | {
+        "HD_API_KEY": "sk-outer",
+        "BASH_ENV": str(bash_env),
+        "BASH_FUNC_ls%%": "() { echo hijacked; }",
+        "TERM": "xterm-test",
+    }
+    args = agent_args("factory", worktree, root, sys.executable, "-c", code)
+    result = subprocess.run(
+        ["bash", "-p", str(FACTORY), "--env-file", str(env_file), *args[2:]],
+        env=outer,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(out.read_text())
+    assert {k: seen[k] for k in entries} == entries
+    assert seen["TERM"] == "xterm-test"
+    assert not {"HD_API_KEY", "BASH_ENV", "BASH_FUNC_ls%%", "HOME"} & set(seen)
+    assert not env_file.exists()
+    assert not ran.exists()
+    assert json.loads(exit_file.read_text())["exit_code"] == 0
+
+
+@pytest.mark.parametrize("bad", ["missing", "symlink", "bad entry"])
+def test_an_env_file_that_is_not_a_plain_file_of_ours_is_refused(
+    worktree: Path, root: Path, tmp_path: Path, env: dict[str, str], bad: str
+) -> None:
+    real = tmp_path / "real.env"
+    real.write_bytes(b"HATCHDOIT_EXIT_FILE=\0")
+    env_file = tmp_path / "session.env"
+    if bad == "symlink":
+        env_file.symlink_to(real)
+    elif bad == "bad entry":
+        env_file.write_bytes(b"HATCHDOIT_EXIT_FILE=\0NOT A NAME=x\0")
+    result = run(
+        AGENT,
+        "--env-file",
+        env_file,
+        *agent_args("qa", worktree, root, "true"),
+        env=env,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("launch_agent.sh: error: --env-file")
+    assert len(result.stderr.splitlines()) == 1
 
 
 def _ignore_int_and_quit() -> None:
@@ -243,10 +320,12 @@ def test_agent_in_tmux_session_records_exit_when_session_killed(
         "ts-agent",
         worktree,
         env,
-        "--env",
-        f"HATCHDOIT_EXIT_FILE={exit_file}",
         "--",
+        "bash",
+        "-p",
         FACTORY,
+        "--env-file",
+        session_env(tmp_path, env, HATCHDOIT_EXIT_FILE=str(exit_file)),
         "--worktree",
         worktree,
         "--worktrees-root",
@@ -279,10 +358,12 @@ def test_agent_in_tmux_session_stops_on_ctrl_c(
         "ts-qa",
         worktree,
         env,
-        "--env",
-        f"HATCHDOIT_EXIT_FILE={exit_file}",
         "--",
+        "bash",
+        "-p",
         QA,
+        "--env-file",
+        session_env(tmp_path, env, HATCHDOIT_EXIT_FILE=str(exit_file)),
         "--worktree",
         worktree,
         "--worktrees-root",

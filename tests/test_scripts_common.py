@@ -9,9 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from projects import CHECKOUT
 
-COMMON = CHECKOUT / "scripts" / "lib" / "common.sh"
+from hatchdoit.core.bundled import SCRIPTS as BUNDLED_SCRIPTS
+
+COMMON = BUNDLED_SCRIPTS / "lib" / "common.sh"
 
 
 def bash(tmp_path: Path, program: str, *args: str) -> subprocess.CompletedProcess[str]:

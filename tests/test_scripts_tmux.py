@@ -95,25 +95,27 @@ def test_launch_session_single_word_is_not_a_shell_string(
 
 
 @needs_tmux
-def test_launch_session_passes_env_cwd_and_size(
+def test_launch_session_sets_options_cwd_and_size_and_passes_no_credential(
     socket_name: str, tmp_path: Path, env: dict[str, str]
 ) -> None:
+    """The caller's environment stays with the caller: the tmux server this launch starts,
+    and so the pane, get only PATH, HOME, the locale and TMUX_TMPDIR of it. User options
+    (hatchdoit's run token) are set by the same tmux call."""
     out = tmp_path / "env.json"
     code = (
         "import json, os, sys; open(sys.argv[1], 'w').write(json.dumps("
-        "[os.environ.get('HD_VALUE'), os.environ.get('HD_EMPTY'), os.getcwd()]))"
+        "[sorted(os.environ), os.getcwd()]))"
     )
     workdir = tmp_path / "work dir"
     workdir.mkdir()
+    caller = env | {"HD_API_KEY": "sk-not-for-tmux", "HD_OTHER": "x"}
     result = launch(
         socket_name,
         "ts-env",
         workdir,
-        env,
-        "--env",
-        "HD_VALUE=a b=$(c)",
-        "--env",
-        "HD_EMPTY=",
+        caller,
+        "--option",
+        "@hatchdoit_token=abc-123 x",
         "--width",
         "91",
         "--height",
@@ -126,9 +128,18 @@ def test_launch_session_passes_env_cwd_and_size(
     )
     assert result.returncode == 0, result.stderr
     retry_until(out.exists)
-    assert json.loads(out.read_text()) == ["a b=$(c)", "", str(workdir.resolve())]
+    names, cwd = json.loads(out.read_text())
+    assert cwd == str(workdir.resolve())
+    assert "HD_API_KEY" not in names and "HD_OTHER" not in names
+    assert {"PATH", "HOME", "TMUX_TMPDIR", "TERM", "TMUX"} <= set(names)
+    assert pane_field(socket_name, "ts-env", "@hatchdoit_token", env) == "abc-123 x"
     assert pane_field(socket_name, "ts-env", "window_width", env) == "91"
     assert pane_field(socket_name, "ts-env", "window_height", env) == "27"
+    shown = subprocess.run(
+        ["tmux", "-L", socket_name, "show-environment", "-g"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "sk-not-for-tmux" not in shown and "HD_OTHER" not in shown
 
 
 @needs_tmux
@@ -250,8 +261,9 @@ def test_launch_session_retries_a_server_that_exits_under_it(
     [
         ["--session", "bad name", "--", "true"],
         ["--session", "a:b", "--", "true"],
-        ["--session", "ok", "--env", "1BAD=x", "--", "true"],
-        ["--session", "ok", "--env", "NOEQUALS", "--", "true"],
+        ["--session", "ok", "--option", "nope=x", "--", "true"],
+        ["--session", "ok", "--option", "@NOEQUALS", "--", "true"],
+        ["--session", "ok", "--env", "A=b", "--", "true"],
         ["--session", "ok", "--width", "0", "--", "true"],
         ["--session", "ok", "--height", "abc", "--", "true"],
         ["--session", "ok"],
@@ -359,14 +371,14 @@ def refuses_session(script: Path, name: str, socket: str, tmp: Path, env: dict[s
 def test_session_names_follow_hatchdoits_rule(
     script: Path, socket_name: str, tmp_path: Path, env: dict[str, str]
 ) -> None:
-    """The scripts accept exactly the characters hatchdoit.agents.tmux.session_name keeps, and no
-    leading '-'; so every name hatchdoit makes is accepted and nothing tmux would rewrite is."""
+    """The scripts accept exactly [A-Za-z0-9_-], and no leading '-' (nothing tmux would rewrite
+    or read as an option); every name hatchdoit.agents.tmux.session_name makes is accepted."""
     for char in map(chr, range(1, 128)):
         raw = f"A{char}B"
-        kept = session_name(raw, "factory", 1) == f"{raw}-factory-1"
+        safe = char.isascii() and (char.isalnum() or char in "_-")
         refused = refuses_session(script, raw, socket_name, tmp_path, env)
-        assert refused != kept, f"{script.name}: {raw!r} refused={refused}, hatchdoit keeps={kept}"
-    for tid in ("001-TS.A", "x_y", "9"):
-        assert not refuses_session(script, session_name(tid, "qa", 2), socket_name, tmp_path, env)
+        assert refused != safe, f"{script.name}: {raw!r} refused={refused}"
+        made = session_name("0a1b2c3d", raw, "factory", 1)
+        assert not refuses_session(script, made, socket_name, tmp_path, env), made
     for name in ("-rf", "--force", "-"):
         assert refuses_session(script, name, socket_name, tmp_path, env), name

@@ -1,6 +1,8 @@
 """Secrets from the environment never appear in any file under `_logs/`: a build in which the
 TaskSpec's tests and a failing git hook print them has them redacted in the pane log, the screen
-capture and the checks log, and no file under `_logs/` holds one.
+capture and the checks log, and no file under `_logs/` holds one. (An agent and a test command
+get a credential only when asked for: here a profile of the project's own passes them to the
+agent, and `checks.env_passthrough` to the tests; test_session_env.py has the defaults.)
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import run_doit
 from projects import HatchProject, make_project, module_body
+
+from hatchdoit.core.bundled import AGENTS as BUNDLED_AGENTS
 
 pytestmark = pytest.mark.integration
 
@@ -53,6 +57,19 @@ def leaky_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Leaky]:
         "GITHUB_TOKEN": f"ghp_{secrets.token_hex(12)}",
     }
     project.env.update(found)
+    bundled = (BUNDLED_AGENTS / "scripted.yaml").read_text(encoding="utf-8")
+    (project.root / "agents").mkdir()
+    (project.root / "agents" / "leaky.yaml").write_text(
+        bundled.replace("name: scripted", "name: leaky").replace(
+            "{agents_dir}/scripted", f"{BUNDLED_AGENTS}/scripted"
+        )
+        + 'env_passthrough: ["ANTHROPIC_API_KEY", "GITHUB_TOKEN"]\n',
+        encoding="utf-8",
+    )
+    project.configure(
+        agents={"factory": "leaky", "qa": "scripted"},
+        checks={"env_passthrough": list(found)},
+    )
     hooks = tmp_path / "githooks"
     hooks.mkdir()
     (hooks / "pre-commit").write_text(

@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 from conftest import assert_logs_parse, events, run_doit, tree_hashes
 from daily_use import hatchdoit
-from projects import CHECKOUT, HatchProject, make_project
+from projects import HatchProject, make_project
 from state_safety import TID, problem_lines
 
+from hatchdoit.core.bundled import SCRIPTS as BUNDLED_SCRIPTS
 from hatchdoit.core.logs import JsonLinesHandler, get_logger, log
 from hatchdoit.records.models import DoneRecord, LaunchRecord
 from hatchdoit.records.schemas import load_valid, try_load
@@ -199,7 +200,7 @@ def test_build_through_a_read_only_bind_view_leaves_the_planning_repo_identical(
     project.add_taskspec("RC", scripted={"factory": "crash"}, max_attempts=1)
     before = tree_hashes(project.planning)
     view = project.root / "specs_link"
-    script = CHECKOUT / "scripts" / "mount" / "ensure_readonly_mount.sh"
+    script = BUNDLED_SCRIPTS / "mount" / "ensure_readonly_mount.sh"
     made = run([str(script), "--path", str(view), "--source", str(project.planning), "--bind"])
     assert made.returncode == 0, made.stderr
     report = json.loads(made.stdout.strip().splitlines()[-1])

@@ -163,7 +163,7 @@ def test_running_while_a_build_waits_then_unattended_after_ctrl_c(project: Hatch
         if build.poll() is None:
             build.kill()
             build.wait(timeout=10)
-    assert project.session_alive(session_name("HANG", "factory", 1))
+    assert project.session_alive(session_name(project.layout.tag, "HANG", "factory", 1))
     data = status_json(project)
     row = next(r for r in data["taskspecs"] if r["taskspec_id"] == "HANG")  # type: ignore[attr-defined]
     assert data["build"]["running"] is False

@@ -16,11 +16,12 @@ from projects import CHECKOUT
 
 from hatchdoit.agents import headless
 from hatchdoit.agents.transcript import transcript_usage
+from hatchdoit.core.bundled import SCRIPTS as BUNDLED_SCRIPTS
 from hatchdoit.records.models import StopRecord
 from hatchdoit.records.schemas import load_valid
 
-STOP_HOOK = CHECKOUT / "scripts" / "agent" / "stop_hook.sh"
-MARKER_HOOK = CHECKOUT / "scripts" / "agent" / "marker_hook.sh"
+STOP_HOOK = BUNDLED_SCRIPTS / "agent" / "stop_hook.sh"
+MARKER_HOOK = BUNDLED_SCRIPTS / "agent" / "marker_hook.sh"
 
 # --------------------------------------------------------------------------------------------
 # the stop hook: guard, events, notes

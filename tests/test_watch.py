@@ -61,7 +61,7 @@ def test_watch_shows_sessions_with_attach_commands_and_exits_when_idle(
         retry_until(lambda: "no build running" in screen(), timeout=30, what="first frame")
         assert row("HANG", "pending").search(screen()), screen()
         build = popen_doit(project, "--continue", "-n", "2")
-        hang_session = session_name("HANG", "factory", 1)
+        hang_session = session_name(project.layout.tag, "HANG", "factory", 1)
         attach = f"tmux -L {project.socket} attach -t {hang_session}"
         retry_until(lambda: attach in screen(), timeout=60, what="attach command on screen")
         frame = screen()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,7 +61,8 @@ class ArgOption(BaseModel):
 
 
 class AgentProfile(BaseModel):
-    """One agent CLI. argv/env values are templates: {python} {agents_dir} {scripts_dir} {role}
+    """One agent CLI. argv/env values are templates: {python} {agents_dir} (the directory the
+    profile was loaded from) {scripts_dir} {role}
     {worktree} {prompt_file} {taskspec_id} {attempt} {param_<name>}, and from agent_setup {bin}
     {settings_file} {logs_dir} {output_dir} {prompt_dir} {run_dir} {stream_log}. An argv item
     that is exactly `{param_<name>}` of a list parameter expands to one item per element; the
@@ -111,15 +112,29 @@ class LoadedProfile(BaseModel):
     sha256: str
 
 
-def load_profile(agents_dir: Path, name: str) -> LoadedProfile:
-    """Load `agents_dir/<name>.yaml`; unknown names and invalid files are ConfigErrors."""
-    path = agents_dir / f"{name}.yaml"
+def first_found(dirs: Sequence[Path], rel: str) -> Path:
+    """`dir/rel` in the first of `dirs` that has it (the project's own agents dir before the
+    bundled one), else in the last: the path an error names."""
+    for directory in dirs:
+        if (directory / rel).is_file():
+            return directory / rel
+    return dirs[-1] / rel
+
+
+def profile_names(dirs: Sequence[Path]) -> list[str]:
+    """Every profile name the agents dirs offer."""
+    return sorted({p.stem for directory in dirs for p in directory.glob("*.yaml")})
+
+
+def load_profile(dirs: Sequence[Path], name: str) -> LoadedProfile:
+    """Load `<name>.yaml` from the first of `dirs` that has it; unknown names and invalid files
+    are ConfigErrors."""
+    path = first_found(dirs, f"{name}.yaml")
     if not path.is_file():
-        known = sorted(p.stem for p in agents_dir.glob("*.yaml"))
         raise ConfigError(
             f"unknown agent profile {name!r}",
             path=path,
-            fix=f"use one of: {', '.join(known) or '(none found)'}",
+            fix=f"use one of: {', '.join(profile_names(dirs)) or '(none found)'}",
         )
     raw = path.read_bytes()
     try:

@@ -1,16 +1,14 @@
 """Per-session set-up of an agent CLI: the placeholders, environment and files one launch needs.
 
 What is the same for every CLI is here: the placeholders, the variables a profile passes through
-(`env_passthrough`: auth such as ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN / ANTHROPIC_BASE_URL, so
-a tmux server started earlier with another environment cannot hand a session stale credentials),
-the executable, the rendered argv. What a CLI needs besides is its own module, named by the
-profile's `setup:` in CLI_SETUPS: claude.py (a --settings file with hooks, a config home), codex.py
-(notify and the writable output directory as -c overrides).
+(`env_passthrough`: auth such as ANTHROPIC_API_KEY; session_env.py makes the rest of a
+session's environment), the executable, the rendered argv. What a CLI needs besides is its own
+module, named by the profile's `setup:` in CLI_SETUPS: claude.py (a --settings file with hooks,
+a config home), codex.py (notify and the writable output directory as -c overrides).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import shutil
 from collections.abc import Callable, Mapping
@@ -26,9 +24,8 @@ from hatchdoit.agents.profiles import (
     render,
     render_argv,
 )
+from hatchdoit.agents.session_env import passthrough_env
 from hatchdoit.core.errors import ConfigError
-
-NEVER_PASSED = ("HATCHDOIT_*", "CLAUDE_CONFIG_DIR", "TMUX", "TMUX_PANE")
 
 
 @dataclass(frozen=True)
@@ -47,17 +44,6 @@ class SessionSetup:
     values: dict[str, str]  # placeholders for argv and env templates
     env: dict[str, str]  # variables for the session on top of hatchdoit's own
     argv: list[str]
-
-
-def passthrough_env(patterns: list[str], environ: Mapping[str, str]) -> dict[str, str]:
-    """The variables of `environ` named by `patterns` (NAME or PREFIX*), never hatchdoit's own."""
-    out = {}
-    for name, value in environ.items():
-        if any(fnmatch.fnmatchcase(name, p) for p in NEVER_PASSED):
-            continue
-        if any(fnmatch.fnmatchcase(name, p) for p in patterns):
-            out[name] = value
-    return out
 
 
 def resolve_bin(loaded: LoadedProfile, environ: Mapping[str, str]) -> str | None:

@@ -20,12 +20,19 @@ from hatchdoit.core.redaction import redact_file
 from hatchdoit.core.step_imports import import_in_step
 from hatchdoit.core.testing_faults import fault_point
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_ESCAPES = {"_": "__", ".": "_d", ":": "_c"}
+_UNSAFE = re.compile(r"[^A-Za-z0-9-]")
 
 
-def session_name(tid: str, role: str, attempt: int) -> str:
-    """tmux treats '.' and ':' as target separators: keep names to [A-Za-z0-9_-]."""
-    return _UNSAFE.sub("_", f"{tid}-{role}-{attempt}")
+def session_name(tag: str, tid: str, role: str, attempt: int) -> str:
+    """`<project tag>-<TaskSpec id>-<role>-<attempt>`, in [A-Za-z0-9_-] (tmux reads '.' and ':'
+    as target separators). The id is escaped one to one (`_` as `__`, `.` as `_d`, any other
+    character as `_x<hex>`), so two ids never share a session."""
+    escaped = _UNSAFE.sub(lambda m: _ESCAPES.get(m[0]) or f"_x{ord(m[0]):x}_", tid)
+    return f"{tag}-{escaped}-{role}-{attempt}"
+
+
+TOKEN_OPTION = "@hatchdoit_token"  # the session's run token: which launch of which project
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class PaneState:
     dead: bool
     pid: int | None
     exit_status: int | None
+    token: str  # the session's TOKEN_OPTION; "" when it has none (not made by hatchdoit)
 
 
 class Tmux:
@@ -57,14 +65,10 @@ class Tmux:
             return None
 
     def launch(
-        self,
-        name: str,
-        *,
-        cwd: Path,
-        env: dict[str, str],
-        argv: list[str],
-        log: Path | None,
+        self, name: str, *, cwd: Path, argv: list[str], log: Path | None, token: str, tid: str
     ) -> None:
+        """Start session `name` running argv, tagged with `token`. No environment goes on the
+        command line: the launcher reads the session's from a file (agent_env.py)."""
         cmd: list[str | Path] = [
             self.scripts_dir / "tmux" / "launch_session.sh",
             "--socket",
@@ -73,15 +77,15 @@ class Tmux:
             name,
             "--cwd",
             cwd,
+            "--option",
+            f"{TOKEN_OPTION}={token}",
         ]
-        for key, value in sorted(env.items()):
-            cmd += ["--env", f"{key}={value}"]
         if log is not None:
             log.parent.mkdir(parents=True, exist_ok=True)
             cmd += ["--log", log]
-        fault_point("launch.before_tmux", env.get("HATCHDOIT_TASKSPEC_ID"))
+        fault_point("launch.before_tmux", tid)
         run([*cmd, "--", *argv], operation="launch_session")
-        fault_point("launch.after_tmux", env.get("HATCHDOIT_TASKSPEC_ID"))
+        fault_point("launch.after_tmux", tid)
 
     def _cmd(self, *args: str) -> list[str]:
         server = self.server
@@ -99,19 +103,27 @@ class Tmux:
         """None when the session does not exist (or the server is gone)."""
         if not socket_may_exist(self.socket):
             return None
-        shown = "#{pane_dead} #{pane_pid} #{pane_dead_status}"
+        # tmux 3.3 answers a target that does not exist with empty fields, not an error: the
+        # session's own name says whether it was found.
+        shown = (
+            f"#{{session_name}} #{{pane_dead}} #{{pane_pid}} #{{pane_dead_status}} "
+            f"#{{{TOKEN_OPTION}}}"
+        )
         result = self._server_cmd("display-message", "-p", "-t", f"={name}:", shown)
         if result is None or result.stderr or not result.stdout:
             return None
         parts = result.stdout[0].split(" ")
-        dead = parts[0] == "1"
-        pid = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
-        status = int(parts[2]) if len(parts) > 2 and parts[2].lstrip("-").isdigit() else None
-        return PaneState(dead=dead, pid=pid, exit_status=status)
+        if parts[0] != name or len(parts) < 5:
+            return None
+        dead = parts[1] == "1"
+        pid = int(parts[2]) if parts[2].isdigit() else None
+        status = int(parts[3]) if parts[3].lstrip("-").isdigit() else None
+        return PaneState(dead=dead, pid=pid, exit_status=status, token=parts[4])
 
-    def alive(self, name: str) -> bool:
+    def alive(self, name: str, token: str) -> bool:
+        """Whether session `name` runs, and is the launch that `token` names."""
         state = self.pane_state(name)
-        return state is not None and not state.dead
+        return state is not None and not state.dead and state.token == token
 
     def paste_file(self, name: str, path: Path) -> None:
         """Paste a file's bytes with bracketed paste (-p), keeping newlines as they are (-r)."""
@@ -147,7 +159,13 @@ class Tmux:
         redact_file(out)
         return True
 
-    def kill(self, name: str) -> None:
-        if not socket_may_exist(self.socket):
-            return  # no server: no session to kill
+    def kill(self, name: str, token: str) -> bool:
+        """End session `name` if it is the launch that `token` names; a session of any other
+        launch or project is left alone. True if no such session is left."""
+        state = self.pane_state(name)  # None without a server: nothing to kill
+        if state is None:
+            return True
+        if state.token != token:
+            return False
         self._server_cmd("kill-session", "-t", f"={name}")  # an error: already gone
+        return True

@@ -20,7 +20,7 @@ from hatchdoit.core.step_imports import LATE_DEPENDENCIES, import_in_step
 from hatchdoit.observe.state import update_state
 from hatchdoit.project import Project, load_project
 from hatchdoit.records.models import DoneRecord
-from hatchdoit.records.schemas import try_load
+from hatchdoit.records.schemas import InvalidArtifact, try_load
 from hatchdoit.steps.attempts import attempt_superseded, receipt
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivered import integrated
@@ -136,6 +136,18 @@ def run_step(root: str, step: str, tid: str, attempt: int) -> bool | StepFailed:
         )
     except HatchdoitError as exc:
         return _report(ctx, label, step, attempt, exc)
+    except InvalidArtifact as exc:  # a record the step reads was cut short or edited by hand
+        return _report(
+            ctx,
+            label,
+            step,
+            attempt,
+            StepError(
+                f"invalid record: {exc}",
+                operation=step,
+                fix="move that file aside (the step that writes it runs again), then rerun doit",
+            ),
+        )
     finally:
         try:
             update_state(ctx.project, [tid])

@@ -15,6 +15,8 @@ writes only when it exits.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import gc
 import os
 import sys
@@ -33,9 +35,11 @@ from hatchdoit.build.actions import (
 from hatchdoit.build.reporter import ProgressReporter
 from hatchdoit.build.runlock import lock_if_building
 from hatchdoit.config.models import MERGE_MODES
+from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.collector import hold_until_loaded
-from hatchdoit.core.errors import HatchdoitError
+from hatchdoit.core.errors import EXIT_CONFIG, HatchdoitError
 from hatchdoit.observe.state import repair_state
+from hatchdoit.planning.health import plan_commit
 from hatchdoit.project import Project, load_project
 
 PER_ATTEMPT = ("factory", "summary", "checks", "qa")
@@ -136,6 +140,7 @@ def doit_namespace(root: Path) -> dict[str, Any]:
             interrupts.install(project.config.tmux_socket)
             os.register_at_fork(before=preload_steps)  # only `doit -n N` forks this process
             repair_state(project)
+            _record_plan(project)
     except HatchdoitError as exc:
         print(f"hatchdoit: {exc.one_line()}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
@@ -184,3 +189,30 @@ def doit_namespace(root: Path) -> dict[str, Any]:
     # share with this process.
     gc.freeze()
     return namespace
+
+
+def _record_plan(project: Project) -> None:
+    """The planning repo's commit as this build found it (`hatchdoit status` shows it; doctor
+    warns about a planning repo that is no git repo)."""
+    found = plan_commit(project.specs_root)
+    # A disk that is full or read-only is said once, by the first step that must write.
+    with contextlib.suppress(OSError):
+        write_json_atomic(project.layout.plan_record, dataclasses.asdict(found))
+
+
+def add_tasks(namespace: dict[str, Any]) -> None:
+    """Add the plan's tasks to a dodo.py's globals: `add_tasks(globals())` as its last line.
+    The project is the dodo.py's directory; the dodo.py's own tasks stay, and its DOIT_CONFIG
+    keys win over hatchdoit's. A task creator defined by both is a config error."""
+    dodo = Path(namespace["__file__"])
+    ours = doit_namespace(dodo.parent)
+    clash = sorted(name for name in ours if name.startswith("task_") and name in namespace)
+    if clash:
+        print(
+            f"hatchdoit: {dodo}: {', '.join(clash)} defined by dodo.py and by hatchdoit; "
+            "fix: rename the dodo.py's own",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_CONFIG)
+    config = {**ours.pop("DOIT_CONFIG"), **namespace.get("DOIT_CONFIG", {})}
+    namespace.update(ours, DOIT_CONFIG=config)

@@ -30,15 +30,25 @@ READ_ONLY_COMMANDS = {
     "ignore",
     "reset-dep",
 }
+# doit's options that take a value as the next word (`doit -f dodo.py list`): that word is not
+# the command. tests/test_runlock.py checks this against doit's own option tables.
+VALUE_OPTIONS = {
+    "-f", "--file", "-d", "--dir", "--db-file", "--backend", "--check_file_uptodate",
+    "--codec-cls", "-n", "--process", "-P", "--parallel-type", "-r", "--reporter", "-o",
+    "--output-file", "-v", "--verbosity", "--failure-verbosity", "-s", "--shell", "--sort",
+    "--template",
+}  # fmt: skip
 _held: list[tuple[int, Path]] = []  # the descriptor lives as long as the process
 
 
 def runs_tasks(argv: list[str]) -> bool:
     """Whether this doit command line executes tasks (run, clean, auto, or a task name)."""
-    for arg in argv[1:]:
-        if arg.startswith("-"):
-            continue
-        return arg not in READ_ONLY_COMMANDS
+    args = iter(argv[1:])
+    for arg in args:
+        if arg in VALUE_OPTIONS:
+            next(args, None)  # its value
+        elif not arg.startswith("-"):
+            return arg not in READ_ONLY_COMMANDS
     return True  # bare `doit` runs the default tasks
 
 

@@ -124,7 +124,10 @@ def _status(progress: dict[str, object]) -> str:
 
 def run_ci(project: Project, options: CiOptions, say: Callable[[str], None] = print) -> int:
     """Validate, build until settled, then write state, metrics, report and JUnit."""
-    problems = validate_project(project).problems
+    validation = validate_project(project)
+    problems = validation.problems
+    for line in validation.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     if problems:
         for line in problems:
             print(line, file=sys.stderr)

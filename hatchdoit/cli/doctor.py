@@ -27,30 +27,39 @@ if TYPE_CHECKING:
 def run_doctor(
     root: Path, environ: Mapping[str, str], only: list[str] | None = None
 ) -> list[Check]:
-    from hatchdoit.agents.profiles import load_profile
+    from hatchdoit.agents.profiles import first_found, load_profile, profile_names
     from hatchdoit.cli.doctor_agents import check_profile
     from hatchdoit.cli.doctor_check import failed_check
-    from hatchdoit.cli.doctor_system import check_project, check_scripts, check_tools
+    from hatchdoit.cli.doctor_system import (
+        check_install,
+        check_project,
+        check_scripts,
+        check_tools,
+    )
+    from hatchdoit.core import bundled
     from hatchdoit.core.errors import HatchdoitError
-    from hatchdoit.project import find_resources
+    from hatchdoit.project import agents_search
 
     checks = check_tools()
     project_checks, used, config = check_project(root, environ)
     checks += project_checks
-    try:
-        resources = find_resources(root)
-    except HatchdoitError as exc:
-        return [*checks, failed_check("resources", "fail", exc)]
-    checks += check_scripts(resources)
-    agents_dir = root / "agents" if (root / "agents").is_dir() else resources / "agents"
-    names = sorted(p.stem for p in agents_dir.glob("*.yaml"))
+    scripts = bundled.SCRIPTS
+    if config is not None and config.scripts_dir:
+        scripts = (root / config.scripts_dir).resolve()
+    checks += check_scripts(scripts)
+    dirs = agents_search(root, config.agents_dir if config is not None else "agents")
+    checks += check_install(root, dirs, scripts)
+    # The bundled profiles and the ones the project uses: a user's agents dir may hold other
+    # YAML of its own.
+    bundled_names = set(profile_names([bundled.AGENTS]))
+    names = sorted(bundled_names | {n for n in used if first_found(dirs, f"{n}.yaml").is_file()})
     for missing in sorted(used - set(names)):
         checks.append(
             Check(
                 f"agent {missing}",
                 "fail",
-                f"no {agents_dir / missing}.yaml",
-                f"use one of {', '.join(names)}",
+                f"no profile {missing}.yaml in {' or '.join(map(str, dirs))}",
+                f"use one of {', '.join(profile_names(dirs))}",
             )
         )
     params = config.agent_params if config is not None else {}
@@ -58,7 +67,7 @@ def run_doctor(
         if only and profile_name not in only:
             continue
         try:
-            loaded = load_profile(agents_dir, profile_name)
+            loaded = load_profile(dirs, profile_name)
         except HatchdoitError as exc:
             checks.append(failed_check(f"agent {profile_name}", "fail", exc))
             continue

@@ -11,10 +11,11 @@ from pathlib import Path
 from hatchdoit.cli.doctor_check import Check, failed_check, run_tool, version_tuple
 from hatchdoit.config.loader import CONFIG_FILE, load_config
 from hatchdoit.config.models import HatchdoitConfig
+from hatchdoit.core import bundled
 from hatchdoit.core.errors import HatchdoitError
-from hatchdoit.planning.mount import ensure_view
+from hatchdoit.planning.health import plan_commit
+from hatchdoit.planning.mount import ensure_view, protection
 from hatchdoit.planning.plan import load_plan
-from hatchdoit.project import find_resources
 
 HOOK_SCRIPTS = ("stop_hook.sh", "marker_hook.sh", "launch_agent.sh")
 
@@ -73,7 +74,8 @@ def check_project(
     used = {config.agents.factory, config.agents.qa}
     specs = (root / config.specs).absolute()
     try:
-        script = find_resources(root) / "scripts" / "mount" / "ensure_readonly_mount.sh"
+        scripts = (root / config.scripts_dir).resolve() if config.scripts_dir else bundled.SCRIPTS
+        script = scripts / "mount" / "ensure_readonly_mount.sh"
         view = ensure_view(script, specs)
         detail = f"{specs} -> {view.get('resolved')} ({view.get('mode')})"
         if view.get("writable"):
@@ -85,6 +87,7 @@ def check_project(
     except HatchdoitError as exc:
         checks.append(failed_check("planning repo", "fail", exc))
         return checks, used, config
+    checks += check_plan_protection(config, scripts, specs)
     plan = load_plan(specs)
     for loaded in plan.taskspecs.values():
         agent = getattr(loaded.spec, "agent", None)
@@ -100,10 +103,10 @@ def check_project(
     return checks, used, config
 
 
-def check_scripts(resources: Path) -> list[Check]:
+def check_scripts(scripts: Path) -> list[Check]:
     checks = []
     for name in HOOK_SCRIPTS:
-        path = resources / "scripts" / "agent" / name
+        path = scripts / "agent" / name
         if not os.access(path, os.X_OK):
             checks.append(
                 Check(
@@ -143,3 +146,51 @@ def check_gh(root: Path) -> Check:
         f"integrate: pr needs the GitHub CLI, logged in: {said}",
         "install gh (https://cli.github.com), then `gh auth login` or export GH_TOKEN",
     )
+
+
+def check_install(root: Path, dirs: tuple[Path, ...], scripts: Path) -> list[Check]:
+    """Where the scripts, profiles and templates come from, and whether what `init` wrote was
+    written by the installed version."""
+    from hatchdoit import __version__
+    from hatchdoit.cli.scaffold import STAMPED, stamped_version
+
+    own = [str(d) for d in dirs if d != bundled.AGENTS]
+    where = f"hatchdoit {__version__} at {bundled.RESOURCES.parent}"
+    checks = [
+        Check(
+            "install",
+            "ok",
+            f"{where}; scripts {'bundled' if scripts == bundled.SCRIPTS else scripts}; agents "
+            + (f"{own[0]} over the bundled" if own else "bundled"),
+        )
+    ]
+    for name in STAMPED:
+        version = stamped_version(root / name)
+        if version is not None and version != __version__:
+            checks.append(
+                Check(
+                    f"init {name}",
+                    "warn",
+                    f"written by hatchdoit init {version}; hatchdoit {__version__} is installed",
+                    "hatchdoit init --force --specs PATH shows what changed and rewrites it",
+                )
+            )
+    return checks
+
+
+def check_plan_protection(config: HatchdoitConfig, scripts: Path, specs: Path) -> list[Check]:
+    """How agents are kept from writing the plan here, and which plan the build would record."""
+    checks = []
+    try:
+        kind, why = protection(config.plan_protection, scripts / "mount" / "readonly_view.sh")
+        checks.append(Check("plan protection", "ok", f"{kind}: {why}"))
+    except HatchdoitError as exc:
+        checks.append(failed_check("plan protection", "fail", exc))
+    found = plan_commit(specs.resolve())
+    if found.commit is None:
+        checks.append(
+            Check("planning commit", "warn", found.describe(), f"git init and commit {specs}")
+        )
+    else:
+        checks.append(Check("planning commit", "ok", found.describe()))
+    return checks

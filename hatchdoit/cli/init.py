@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from hatchdoit.cli.command import Command
@@ -11,13 +12,27 @@ from hatchdoit.core.errors import EXIT_OK
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--specs", required=True, help="path of the planning repo")
-    parser.add_argument("--force", action="store_true", help="overwrite existing files")
+    parser.add_argument(
+        "--agent",
+        metavar="PROFILE",
+        help="the agent profile of both roles (default: the first agent CLI installed: "
+        "claude-code, then codex; `scripted` is the bundled agent of the demo and tests)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="rewrite hatchdoit.yaml and doit.cfg, and add hatchdoit's two lines to an existing "
+        "dodo.py, each after showing the diff",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from hatchdoit.cli.scaffold import init_project
 
-    for line in init_project(Path(args.root), Path(args.specs), force=args.force):
+    done = init_project(
+        Path(args.root), Path(args.specs), os.environ, agent=args.agent, force=args.force
+    )
+    for line in done:
         print(line)
     return EXIT_OK
 

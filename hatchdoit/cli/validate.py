@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
         )
     for line in result.problems:
         print(line, file=sys.stderr)
+    for line in result.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     plan = project.plan
     print(
         f"{project.specs_root}: {len(plan.featspecs)} FeatSpec(s), "

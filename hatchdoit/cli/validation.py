@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from hatchdoit.core.errors import HatchdoitError
 from hatchdoit.planning.mount import ensure_view
 from hatchdoit.project import Project
+from hatchdoit.steps.gitops import current_branch
 
 
 @dataclass
 class Validation:
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     view: dict[str, object] | None = None
 
 
@@ -30,5 +32,25 @@ def validate_project(project: Project) -> Validation:
             project.digest(tid)  # loads both profiles and every template
         except HatchdoitError as exc:
             result.problems.append(exc.one_line())
+    result.problems += _target_problems(project)
+    if not project.plan.taskspecs and not project.plan.errors:
+        result.warnings.append(
+            f"{project.specs_root}: no TaskSpecs found (fix: point `specs:` in hatchdoit.yaml, "
+            "or HATCHDOIT_SPECS, at the planning repo's root)"
+        )
     result.problems = list(dict.fromkeys(result.problems))
     return result
+
+
+def _target_problems(project: Project) -> list[str]:
+    """The target repo must name a branch to start from: target.integration_branch, or the
+    branch checked out there (a detached HEAD has none). A target made from its seed at the
+    first build is not checked."""
+    repo = project.target_repo
+    if project.config.target.integration_branch or not (repo / ".git").exists():
+        return []
+    try:
+        current_branch(repo)
+    except HatchdoitError as exc:
+        return [exc.one_line()]
+    return []

@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 
 from hatchdoit.config.models import HatchdoitConfig
 from hatchdoit.core.errors import ConfigError
+from hatchdoit.layout import Layout
 
 CONFIG_FILE = "hatchdoit.yaml"
 ENV_PREFIX = "HATCHDOIT__"
@@ -67,9 +68,12 @@ def load_config(root: Path, environ: Mapping[str, str] | None = None) -> Hatchdo
     if env.get("HATCHDOIT_SPECS"):
         layers.apply({"specs": env["HATCHDOIT_SPECS"]}, _Source("variable", "HATCHDOIT_SPECS"))
     try:
-        return HatchdoitConfig.model_validate(layers.data)
+        config = HatchdoitConfig.model_validate(layers.data)
     except ValidationError as exc:
         raise layers.error(exc) from exc
+    if not config.tmux_socket:  # unset: the project's own, derived from its root
+        config = config.model_copy(update={"tmux_socket": Layout(root).default_socket})
+    return config
 
 
 def _overlay(data: Mapping[str, Any], env_name: str, path: Path) -> dict[str, Any]:

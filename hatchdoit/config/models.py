@@ -51,6 +51,12 @@ class Limits(_Strict):
         "(elapsed and idle time) or for a free agent slot",
     )
     backoff: Backoff = Field(default_factory=Backoff)
+    plan_wait: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds an agent launch waits for a planning repo that went away (an "
+        "unmounted share) to come back, before that attempt fails",
+    )
 
 
 class AgentDefaults(_Strict):
@@ -119,6 +125,15 @@ class IntegrationConfig(_Strict):
         return _argv(value)
 
 
+class ChecksConfig(_Strict):
+    env_passthrough: list[str] = Field(
+        default_factory=list,
+        description="Variables a TaskSpec's test_command gets besides the scrubbed basics "
+        "(PATH, HOME, LANG, LC_*, TMPDIR, TZ, ...; steps/test_runs.py's TEST_ENV): NAME, or "
+        "PREFIX* for every name with it; named here, even a credential is passed",
+    )
+
+
 class LogConfig(_Strict):
     level: Literal["CRITICAL", "ERROR", "WARN", "WARNING", "INFO", "DEBUG"] = "INFO"
     max_bytes: int = Field(
@@ -161,6 +176,7 @@ class HatchdoitConfig(_Strict):
         "TaskSpec's branch and open one pull request per TaskSpec with gh",
     )
     integration: IntegrationConfig = Field(default_factory=IntegrationConfig)
+    checks: ChecksConfig = Field(default_factory=ChecksConfig)
     review: ReviewGate = Field(
         default="none",
         description="Where a QA-approved TaskSpec waits for a person (`hatchdoit approve` or "
@@ -174,9 +190,37 @@ class HatchdoitConfig(_Strict):
         "comments) as `hatchdoit reject --feedback`",
     )
     tmux_socket: str = Field(
-        default="hatchdoit",
-        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$",
-        description="Name of the project's own tmux server socket (`tmux -L <name>`)",
+        default="",
+        pattern=r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,99})?$",
+        description="Name of the project's own tmux server socket (`tmux -L <name>`); unset, "
+        "`hatchdoit-<folder>-<hash of the project root>`, so that two checkouts or CI jobs on "
+        "one machine never share a server",
+    )
+    plan_protection: Literal["auto", "namespace", "snapshot"] = Field(
+        default="auto",
+        description="How agents are kept from writing the plan: namespace (their processes see "
+        "the planning repo through a read-only mount of their own: needs user namespaces or "
+        "root); snapshot (they get read-only copies of their TaskSpec and FeatSpec files, and "
+        "no path to the repo); auto: namespace where this machine allows it. `hatchdoit "
+        "doctor` says which is in force",
+    )
+    worktrees: str = Field(
+        default="_worktrees",
+        min_length=1,
+        description="Where the TaskSpecs' git worktrees go: relative to the project root, or "
+        "absolute. `hatchdoit init` in a repo that is its own target writes "
+        "`.hatchdoit/worktrees` (a dot-folder test runners and linters skip)",
+    )
+    agents_dir: str = Field(
+        default="agents",
+        min_length=1,
+        description="The project's own agent profiles (`<name>.yaml`) and prompt templates "
+        "(`prompts/<name>.md`): each overrides the bundled one of its name, or adds one",
+    )
+    scripts_dir: str | None = Field(
+        default=None,
+        description="A replacement for the bundled bash scripts (scripts/agent, git, tmux, "
+        "mount); unset, the installed package's are used",
     )
     agents: AgentDefaults = Field(default_factory=AgentDefaults)
     limits: Limits = Field(default_factory=Limits)

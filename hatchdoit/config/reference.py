@@ -49,7 +49,6 @@ NOTES = {
     "agents.factory": "Agent profile (agents/<name>.yaml) of factory runs; a TaskSpec's "
     "`agent.factory` wins",
     "agents.qa": "Agent profile of QA runs; a TaskSpec's `agent.qa` wins",
-    "tmux_socket": "The project's own tmux server (`tmux -L <socket>`)",
     "limits.max_attempts": "Factory/QA attempts before a TaskSpec escalates; a TaskSpec's "
     "`max_attempts` wins",
     "limits.test_timeout": "Seconds the orchestrator lets a TaskSpec's `test_command` run",

@@ -9,7 +9,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,11 +28,17 @@ _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.I
 _MIN_SECRET_LEN = 8
 
 
-def secret_values(environ: dict[str, str] | None = None) -> list[str]:
+def looks_secret(name: str) -> bool:
+    """Whether an environment variable's name says it holds a credential (..._API_KEY, ..._TOKEN,
+    ..._SECRET, ..._PASSWORD, ...)."""
+    return _SECRET_NAME.search(name) is not None
+
+
+def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of environment variables whose names look like secrets."""
     env = os.environ if environ is None else environ
     return sorted(
-        (v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LEN),
+        (v for k, v in env.items() if looks_secret(k) and len(v) >= _MIN_SECRET_LEN),
         key=len,
         reverse=True,
     )

@@ -24,6 +24,7 @@ FactoryBehaviour = Literal[
     "crash",
     "no-commit",
     "resolve-conflicts",
+    "edit-plan",
 ]
 QaBehaviour = Literal["approve", "reject", "reject-once", "approve-and-edit"]
 

@@ -36,7 +36,7 @@ class AgentRun:
             asked, answer = self._alive
             if not answer or now - asked < self.ctx.project.config.limits.poll_interval:
                 return answer
-        answer = self.tmux.alive(self.session)
+        answer = self.tmux.alive(self.session, self.launch.run_token)
         self._alive = (now, answer)
         return answer
 
@@ -59,6 +59,10 @@ class AgentRun:
     @property
     def session(self) -> str:
         return self.launch.session
+
+    def end(self) -> None:
+        """Close this run's session (no other launch's of the same name)."""
+        self.tmux.kill(self.session, self.launch.run_token)
 
     @property
     def limits(self) -> RoleLimits:

@@ -4,14 +4,18 @@ for its stop (stop_wait.py), close it. Prompt delivery is in delivery.py."""
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import shutil
 import sys
+from functools import cache
 from pathlib import Path
 
 import hatchdoit
 from hatchdoit.agents.profiles import render
+from hatchdoit.agents.session_env import base_env, write_env_file
 from hatchdoit.agents.setup import SessionPaths, prepare_session
-from hatchdoit.agents.tmux import session_name
+from hatchdoit.agents.tmux import Tmux, session_name
 from hatchdoit.agents.waiting import screen_ready
 from hatchdoit.core.atomicio import write_atomic, write_json_atomic
 from hatchdoit.core.errors import StepError
@@ -23,11 +27,13 @@ from hatchdoit.records.schemas import try_load
 from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivery import deliver, submitted_count, wait_ready
+from hatchdoit.steps.plan_view import plan_view, wait_for_plan
 from hatchdoit.steps.stop_wait import valid_stop, wait_for_stop
 
 # The directory holding the hatchdoit package: the stop hook's Python (scripts/agent/stop_hook.sh)
 # imports it from there without site-packages
 HATCHDOIT_SOURCE = str(Path(hatchdoit.__file__).resolve().parent.parent)
+ENV_FILE = "session.env"  # in the run's session_dir
 
 
 def attach(ctx: StepContext, role: Role, attempt: int) -> AgentRun | None:
@@ -45,7 +51,8 @@ def start_or_attach(
     whether its prompt is still to be handed over (_start_work)."""
     existing = attach(ctx, role, attempt)
     if existing is not None and (
-        existing.tmux.alive(existing.session) or valid_stop(existing) is not None
+        existing.tmux.alive(existing.session, existing.launch.run_token)
+        or valid_stop(existing) is not None
     ):
         ctx.audit("reattach", role=role, attempt=attempt, session=existing.session)
         ctx.log(
@@ -72,7 +79,7 @@ def _start_work(run: AgentRun) -> None:
         # A TUI's start-up hook can fire before it reads its keyboard: also wait for its input
         # line on screen (woken by pane output), so the paste is not half-swallowed.
         def screen() -> str | None:
-            if not run.tmux.alive(run.session):
+            if not run.alive():
                 return None
             shown = run.tmux.server.cmd("capture-pane", "-p", "-t", f"={run.session}:")
             return None if shown.stderr else "\n".join(shown.stdout)
@@ -85,7 +92,7 @@ def _start_work(run: AgentRun) -> None:
             timeout=run.limits.ready_timeout,
             poll=limits.poll_interval,
         )
-        if not visible and run.tmux.alive(run.session):
+        if not visible and run.alive():
             raise StepError(
                 f"agent session {run.session} showed no input line matching "
                 f"{profile.readiness.screen!r} in {run.limits.ready_timeout:.0f}s",
@@ -130,8 +137,10 @@ def _launch(
     loaded = project.profile(ctx.tid, role)
     profile = loaded.profile
     tmux = ctx.tmux()
-    name = session_name(ctx.tid, role, attempt)
-    tmux.kill(name)  # a dead pane kept by remain-on-exit from an interrupted launch
+    name = session_name(layout.tag, ctx.tid, role, attempt)
+    _clear_session(ctx, tmux, name, role, attempt)
+    wait_for_plan(ctx, role, attempt)
+    view = plan_view(ctx, role, attempt)
     for kind in ("ready", "submitted", "exit"):
         layout.marker(ctx.tid, role, attempt, kind).unlink(missing_ok=True)
     prompt_file = layout.prompt(ctx.tid, role, attempt)
@@ -151,13 +160,14 @@ def _launch(
     )
     run = AgentRun(ctx, role, attempt, launch, tmux)
     pane_log = layout.pane_log(ctx.tid, role, attempt)
+    run_dir = layout.session_dir(ctx.tid, role, attempt)
     # Placeholders, environment and files of the profile's `setup` (a Claude settings file and
     # config home, Codex notify); for the scripted agent just its rendered argv.
     setup = prepare_session(
         loaded,
         values={
             "python": sys.executable,
-            "agents_dir": str(project.agents_dir),
+            "agents_dir": str(loaded.path.parent),
             "scripts_dir": str(project.scripts_dir),
             "role": role,
             "worktree": str(ctx.worktree),
@@ -167,7 +177,7 @@ def _launch(
         },
         overrides=project.config.agent_params.get(profile.name, {}),
         paths=SessionPaths(
-            run_dir=layout.logs / "sessions" / ctx.tid / f"{role}-{attempt:03d}",
+            run_dir=run_dir,
             worktree=ctx.worktree,
             logs_dir=layout.logs,
             scripts_dir=project.scripts_dir,
@@ -180,6 +190,7 @@ def _launch(
     if profile.prompt_delivery == "argv":
         argv.append(prompt)
     env = {
+        **base_env(os.environ),
         "HATCHDOIT_TASKSPEC_ID": ctx.tid,
         "HATCHDOIT_ROLE": role,
         "HATCHDOIT_ATTEMPT": str(attempt),
@@ -193,12 +204,15 @@ def _launch(
         "HATCHDOIT_SOURCE": HATCHDOIT_SOURCE,
         "HATCHDOIT_LOGS_DIR": str(layout.logs),
         "HATCHDOIT_PROMPT_FILE": str(prompt_file),
+        **view.env(),
         **setup.env,
         **{k: render(v, values, loaded.path) for k, v in profile.env.items()},
         **extra_env,
     }
     write_json_atomic(layout.launch_record(ctx.tid, role, attempt), launch.model_dump(mode="json"))
-    ctx.audit("launch", role=role, attempt=attempt, session=name, profile=profile.name)
+    ctx.audit(
+        "launch", role=role, attempt=attempt, session=name, profile=profile.name, plan=view.kind
+    )
     ctx.log(
         role,
         logging.INFO,
@@ -208,14 +222,23 @@ def _launch(
         session=name,
         profile=profile.name,
         operation="launch",
+        plan_protection=view.kind,
+        plan_dir=str(view.plan_dir),
     )
     launcher = project.script("agent", f"launch_{role}.sh")
+    env_file = write_env_file(run_dir / ENV_FILE, env)
     tmux.launch(
         name,
         cwd=ctx.worktree,
-        env=env,
+        token=token,
+        tid=ctx.tid,
         argv=[
+            _bash(),
+            "-p",  # privileged mode: no BASH_ENV, no functions from the tmux server's environment
             str(launcher),
+            "--env-file",
+            str(env_file),
+            *(arg for path in view.readonly for arg in ("--readonly", str(path))),
             "--worktree",
             str(ctx.worktree),
             "--worktrees-root",
@@ -228,10 +251,33 @@ def _launch(
     return run
 
 
+def _clear_session(ctx: StepContext, tmux: Tmux, name: str, role: Role, attempt: int) -> None:
+    """End what is left of this attempt's previous launch (a dead pane kept by remain-on-exit
+    after an interrupted build); a session of that name that no launch recorded here made is
+    not this project's to end."""
+    previous = try_load(ctx.layout.launch_record(ctx.tid, role, attempt), LaunchRecord)
+    if tmux.pane_state(name) is None or (previous and tmux.kill(name, previous.run_token)):
+        return
+    raise StepError(
+        f"tmux session {name} on socket {tmux.socket} was not made by this build",
+        taskspec_id=ctx.tid,
+        operation="launch",
+        fix=f"end it if it is stale: tmux -L {tmux.socket} kill-session -t ={name}",
+    )
+
+
+@cache
+def _bash() -> str:
+    """The bash that runs the launchers (tmux runs a pane's argv without a shell)."""
+    return shutil.which("bash") or "/bin/bash"
+
+
 def end_session(run: AgentRun) -> None:
     """Keep the final screen, then close the session."""
     ctx = run.ctx
     # Both are quiet no-ops when the session is gone already (no tmux call to ask first).
     run.tmux.capture(run.session, ctx.layout.screen_capture(ctx.tid, run.role, run.attempt))
-    run.tmux.kill(run.session)
+    run.end()
+    # Read and deleted by the launcher at its start; still there if it never started.
+    (ctx.layout.session_dir(ctx.tid, run.role, run.attempt) / ENV_FILE).unlink(missing_ok=True)
     redact_file(ctx.layout.pane_log(ctx.tid, run.role, run.attempt))

@@ -21,7 +21,12 @@ def _test_timeout(ctx: StepContext) -> float:
 def run_tests(ctx: StepContext, attempt: int) -> TestRun:
     log_path = ctx.layout.checks_log(ctx.tid, attempt)
     return run_test_command(
-        ctx.spec.test_command, ctx.worktree, _test_timeout(ctx), log_path, ctx.layout
+        ctx.spec.test_command,
+        ctx.worktree,
+        _test_timeout(ctx),
+        log_path,
+        ctx.layout,
+        ctx.project.config.checks.env_passthrough,
     )
 
 

@@ -67,7 +67,7 @@ def run_factory(ctx: StepContext, attempt: int) -> Receipt:
     values = prompt_values(ctx, attempt)
     values["feedback_section"] = feedback_section(ctx, attempt)
     env_conflicts = {"HATCHDOIT_CONFLICTS": "\n".join(conflicts)} if conflicts else {}
-    prompt = render_prompt(ctx.project.agents_dir, "factory", values)
+    prompt = render_prompt(ctx.project.agents_dirs, "factory", values)
     env = agent_env(ctx, attempt)
     env["HATCHDOIT_BEHAVIOUR"] = ctx.spec.scripted.factory_for(attempt)
     env.update(env_conflicts)

@@ -213,7 +213,10 @@ def _post_merge_tests(ctx: StepContext, worktree: Path, moved: int) -> list[Test
     runs = []
     for name, command in commands:
         log = ctx.layout.integration_log(ctx.tid, moved + 1, name)
-        runs.append(run_test_command(command, worktree, settings.test_timeout, log, ctx.layout))
+        passthrough = ctx.project.config.checks.env_passthrough
+        runs.append(
+            run_test_command(command, worktree, settings.test_timeout, log, ctx.layout, passthrough)
+        )
         if runs[-1].exit_code != 0:
             break
     return runs

@@ -49,7 +49,7 @@ def run_qa(ctx: StepContext, attempt: int) -> Receipt:
         summary_json=_json_text(layout.summary(ctx.tid, attempt)),
         verdict_path=str(layout.verdict(ctx.tid, attempt)),
     )
-    prompt = render_prompt(ctx.project.agents_dir, "qa", values)
+    prompt = render_prompt(ctx.project.agents_dirs, "qa", values)
     env = agent_env(ctx, attempt)
     env["HATCHDOIT_BEHAVIOUR"] = ctx.spec.scripted.qa
     run, stop = run_until_stop(ctx, "qa", attempt, prompt, env)

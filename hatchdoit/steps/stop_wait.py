@@ -117,7 +117,7 @@ def _fault_stop(run: AgentRun, event: StopEvent, reason: str) -> StopRecord:
     ctx = run.ctx
     screen = ctx.layout.screen_capture(ctx.tid, run.role, run.attempt)
     captured = run.tmux.capture(run.session, screen)
-    run.tmux.kill(run.session)
+    run.end()
     redact_file(ctx.layout.pane_log(ctx.tid, run.role, run.attempt))
     previous = try_load(run.stop_file, StopRecord)
     seq = previous.seq + 1 if previous and previous.run_token == run.launch.run_token else 1

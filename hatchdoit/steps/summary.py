@@ -39,7 +39,12 @@ def run_summary(ctx: StepContext, attempt: int) -> Receipt:
     # Only an interactive agent is still listening after its stop; a headless one has exited.
     interactive = ctx.project.profile(ctx.tid, "factory").profile.interactive
     limit = ctx.project.config.limits.summary_injections if interactive else 0
-    while problem is not None and tries < limit and run is not None and run.tmux.alive(run.session):
+    while (
+        problem is not None
+        and tries < limit
+        and run is not None
+        and run.tmux.alive(run.session, run.launch.run_token)
+    ):
         tries += 1
         fault_point("summary.before_request", ctx.tid)
         seq = _inject(ctx, run, attempt, problem, tries, seq)
@@ -82,7 +87,7 @@ def _inject(ctx: StepContext, run: AgentRun, attempt: int, problem: str, nth: in
     values = prompt_values(ctx, attempt)
     values["problem"] = f"The orchestrator found: {problem}"
     prompt_file = ctx.layout.prompt(ctx.tid, "factory", attempt, name=f"summary-request-{nth}")
-    write_atomic(prompt_file, render_prompt(ctx.project.agents_dir, "summary", values))
+    write_atomic(prompt_file, render_prompt(ctx.project.agents_dirs, "summary", values))
     ctx.audit("summary_injected", role="factory", attempt=attempt, nth=nth)
     ctx.log(
         "factory",

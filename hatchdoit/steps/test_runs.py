@@ -1,22 +1,37 @@
 """Running a test command as the orchestrator does, for the checks and after an integration's
 merge: an argv (never a shell string) in a working tree, its output into a log file (secrets
 redacted), its exit code, pass/fail counts when pytest or unittest printed them, its duration.
-On a timeout the whole process group is killed, so no child outlives the limit."""
+On a timeout the whole process group is killed, so no child outlives the limit.
+
+A test command is code an agent wrote: it runs with a scrubbed environment, not hatchdoit's
+(which holds the agents' credentials). It gets the variables of TEST_ENV (the system's basics),
+never one whose name says it is a credential, and those `checks.env_passthrough` names."""
 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import os
 import re
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
+from hatchdoit.core.logs import looks_secret
 from hatchdoit.core.redaction import redact_file
 from hatchdoit.layout import Layout
 from hatchdoit.records.models import TestRun
 
+# What a test command gets of hatchdoit's environment (NAME, or PREFIX* for every name with it).
+TEST_ENV = (
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "TZ", "LANG", "LANGUAGE", "LC_*",
+    "TMPDIR", "TEMP", "TMP", "CI", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED",
+    "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL",
+    "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+)  # fmt: skip
 _PYTEST_COUNTS = re.compile(r"(\d+) (passed|failed|error|errors)\b")
 _UNITTEST_RAN = re.compile(r"^Ran (\d+) tests?", re.MULTILINE)
 _UNITTEST_FAILED = re.compile(r"^FAILED \((.*)\)", re.MULTILINE)
@@ -41,9 +56,24 @@ def count_tests(output: str) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _run_into_log(command: list[str], cwd: Path, timeout: float, log_path: Path) -> int | None:
+def test_env(passthrough: list[str], environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a test command (see the module's docstring)."""
+    source = os.environ if environ is None else environ
+    return {
+        name: value
+        for name, value in source.items()
+        if (_named(name, TEST_ENV) and not looks_secret(name)) or _named(name, passthrough)
+    }
+
+
+def _named(name: str, patterns: tuple[str, ...] | list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def _run_into_log(
+    command: list[str], cwd: Path, timeout: float, log_path: Path, env: dict[str, str]
+) -> int | None:
     """Run `command` with stdout and stderr into `log_path`; its exit code, None on timeout."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HATCHDOIT_")}
     with open(log_path, "w", encoding="utf-8") as log:
         try:
             child = subprocess.Popen(
@@ -75,13 +105,19 @@ def _kill_group(child: subprocess.Popen[bytes]) -> None:
 
 
 def run_test_command(
-    command: list[str], cwd: Path, timeout: float, log_path: Path, layout: Layout
+    command: list[str],
+    cwd: Path,
+    timeout: float,
+    log_path: Path,
+    layout: Layout,
+    passthrough: list[str],
 ) -> TestRun:
-    """Run `command` in `cwd` within `timeout` seconds, its output into `log_path`."""
+    """Run `command` in `cwd` within `timeout` seconds, its output into `log_path`, with the
+    scrubbed environment plus the `passthrough` variables."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     try:
-        exit_code = _run_into_log(command, cwd, timeout, log_path)
+        exit_code = _run_into_log(command, cwd, timeout, log_path, test_env(passthrough))
     finally:  # the tests may print secrets of the environment
         redact_file(log_path)
     passed, failed = count_tests(log_path.read_text(encoding="utf-8", errors="replace"))

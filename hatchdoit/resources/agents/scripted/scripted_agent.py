@@ -27,6 +27,7 @@ from pathlib import Path
 # The script runs from any directory: its sibling module is found beside it.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from scripted_terminal import say, use_raw_line_endings
 from scripted_work import (
     FACTORY_BEHAVIOURS,
     MAX_CONTINUATIONS,
@@ -39,9 +40,7 @@ from scripted_work import (
     factory_summary,
     qa_review,
     record_time,
-    say,
     session_from_env,
-    use_raw_line_endings,
     write_atomic,
 )
 
@@ -183,7 +182,7 @@ def submit(session: Session, prompt: bytes) -> None:
         # Bytes, not read_text: universal newlines would turn the prompt's CR and CRLF into LF.
         text = Path(pointer.group(1)).read_bytes().decode("utf-8")
         say(f"read prompt file {pointer.group(1)} ({len(text.encode())} bytes)")
-    record = os.environ.get("HATCHDOIT_RECORD_PROMPTS")
+    record = os.environ.get("SCRIPTED_RECORD_PROMPTS")
     if record:  # tests compare what arrived with what was sent
         write_atomic(Path(record) / f"{session.role}-{session.attempt}-{session.prompts}.md", text)
     answer(session, text)

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Usage: launch_agent.sh --role factory|qa --worktree DIR --worktrees-root ROOT -- ARGV...
+# Usage: launch_agent.sh --role factory|qa [--env-file FILE] [--readonly PATH]...
+#                        --worktree DIR --worktrees-root ROOT -- ARGV...
 #
 # Runs inside the agent's tmux pane: cd DIR, run ARGV as a child, and when it ends write
 # $HATCHDOIT_EXIT_FILE atomically as {"exit_code": N, "at": "<UTC time>", "role": "ROLE"}
 # (the variable must be set; empty means no exit file). SIGTERM, SIGHUP and SIGINT are forwarded
 # to the child so the exit file is still written. Exits with the child's exit code.
+# With --env-file, ARGV gets exactly the environment of FILE (NUL-separated NAME=VALUE entries,
+# a regular file of this user, deleted once read) and of the pane's terminal (TERM, TMUX, ...,
+# set by tmux): nothing of the tmux server's environment, and no value on a command line. Run
+# it as `bash -p launch_agent.sh` then, so that no BASH_ENV or function of the server's
+# environment runs before it starts over. With --readonly, ARGV runs under
+# ../mount/readonly_view.sh: each PATH is read-only for it and its children.
 # Exit codes of its own: 2 bad arguments, 4 refused (DIR outside ROOT).
 set -euo pipefail
 
@@ -14,14 +21,19 @@ here=.; [[ $self != */* ]] || here=${self%/*}
 # shellcheck source=../lib/common.sh
 . "$here/../lib/common.sh"  # die, q, need and the other shared helpers
 
-role='' worktree='' root=''
+args=("$@")
+role='' worktree='' root='' env_file='' clean=0
+readonly_paths=()
 while [ $# -gt 0 ]; do
   case $1 in
+    --readonly) need $# "$1" "${2-}"; readonly_paths+=(--path "$2"); shift 2 ;;
+    --env-file) need $# "$1" "${2-}"; env_file=$2; shift 2 ;;
+    --clean) clean=1; shift ;;  # internal: this run started over from an empty environment
     --role) need $# "$1" "${2-}"; [ -z "$role" ] || die 2 "--role given twice"; role=$2; shift 2 ;;
     --worktree) need $# "$1" "${2-}"; worktree=$2; shift 2 ;;
     --worktrees-root) need $# "$1" "${2-}"; root=$2; shift 2 ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die 2 "unknown argument: $(q "$1") (the command goes after --)" ;;
   esac
 done
@@ -30,6 +42,27 @@ done
 [ -n "$root" ] || die 2 "--worktrees-root is required"
 [ -n "${1-}" ] || die 2 "missing command after --"
 [[ $1 != *=* ]] || die 2 "command name may not contain '=': $(q "$1")"
+if [ -n "$env_file" ]; then
+  [[ -f $env_file && ! -L $env_file && -O $env_file ]] \
+    || die 2 "--env-file must be a regular file of this user: $(q "$env_file")"
+  if [ "$clean" = 0 ]; then
+    # Start over from an empty environment but for the pane's terminal, which tmux describes.
+    pane=()
+    for name in TERM TERM_PROGRAM TERM_PROGRAM_VERSION TMUX TMUX_PANE; do
+      [ -z "${!name+set}" ] || pane+=("$name=${!name}")
+    done
+    exec env -i ${pane[@]+"${pane[@]}"} "$BASH" -p "$self" --clean "${args[@]}"
+  fi
+  entries=()
+  while IFS= read -r -d '' kv; do entries+=("$kv"); done <"$env_file"
+  for kv in ${entries[@]+"${entries[@]}"}; do
+    # The name only: the value may be a secret.
+    [[ ${kv%%=*} =~ ^[A-Za-z_][A-Za-z0-9_]*$ && $kv == *=* ]] \
+      || die 2 "--env-file: invalid entry $(q "${kv%%=*}"): expected NAME=VALUE"
+    export "${kv?}"
+  done
+  rm -f -- "$env_file" || die 1 "cannot delete --env-file $(q "$env_file")"
+fi
 [ -n "${HATCHDOIT_EXIT_FILE+set}" ] || die 2 "HATCHDOIT_EXIT_FILE must be set (empty: no exit file)"
 exit_file=${HATCHDOIT_EXIT_FILE}
 
@@ -43,6 +76,9 @@ under_root "$root" "$worktree"  # sets root_abs, wt
 runner=()
 if [ -n "$(trap -p INT QUIT)" ] && env --default-signal=INT true 2>/dev/null; then
   runner=(env "--default-signal=INT,QUIT" --)
+fi
+if [ ${#readonly_paths[@]} -gt 0 ]; then
+  runner+=("$here/../mount/readonly_view.sh" "${readonly_paths[@]}" --)
 fi
 
 child='' pending=''

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Usage: launch_session.sh --socket NAME --session NAME --cwd DIR [--env KEY=VALUE]...
+# Usage: launch_session.sh --socket NAME --session NAME --cwd DIR [--option @NAME=VALUE]...
 #                          [--log FILE] [--width N --height N] -- ARGV...
 #
 # Starts a detached tmux session on the private socket NAME (tmux -L NAME -f /dev/null) running
-# ARGV directly, without a shell. The same tmux call keeps a dead pane for inspection
+# ARGV directly, without a shell. The same tmux call sets the session's user options (--option,
+# e.g. the run token hatchdoit tags its sessions with), keeps a dead pane for inspection
 # (remain-on-exit) and, with --log, appends the pane's output to FILE. Prints the session name.
+# tmux runs with only PATH, HOME, the locale and TMUX_TMPDIR of this environment: a server it
+# starts holds no credential of the build, and passes none on. No value goes on the command line
+# of tmux for the session's environment: ARGV makes its own (launch_agent.sh --env-file).
 # Exit: 0 ok, 1 tmux failed or the session exists already, 2 bad arguments.
 set -euo pipefail
 
@@ -15,18 +19,18 @@ here=.; [[ $self != */* ]] || here=${self%/*}
 . "$here/../lib/common.sh"  # die, q, need and the other shared helpers
 
 socket='' session='' cwd='' log='' width=200 height=50
-envs=()
+options=()
 while [ $# -gt 0 ]; do
   case $1 in
     --socket) need $# "$1" "${2-}"; socket=$2; shift 2 ;;
     --session) need $# "$1" "${2-}"; session=$2; shift 2 ;;
     --cwd) need $# "$1" "${2-}"; cwd=$2; shift 2 ;;
-    --env) need $# "$1" "${2-}"; envs+=("$2"); shift 2 ;;
+    --option) need $# "$1" "${2-}"; options+=("$2"); shift 2 ;;
     --log) need $# "$1" "${2-}"; log=$2; shift 2 ;;
     --width) need $# "$1" "${2-}"; width=$2; shift 2 ;;
     --height) need $# "$1" "${2-}"; height=$2; shift 2 ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die 2 "unknown argument: $(q "$1") (the command goes after --)" ;;
   esac
 done
@@ -42,22 +46,26 @@ done
 [ -d "$cwd" ] || die 2 "--cwd is not a directory: $(q "$cwd")"
 [[ $width =~ ^[1-9][0-9]{0,3}$ ]] || die 2 "invalid --width: $(q "$width")"
 [[ $height =~ ^[1-9][0-9]{0,3}$ ]] || die 2 "invalid --height: $(q "$height")"
-for kv in ${envs[@]+"${envs[@]}"}; do
-  # The name only: the value may be a secret.
-  [[ ${kv%%=*} =~ ^[A-Za-z_][A-Za-z0-9_]*$ && $kv == *=* ]] \
-    || die 2 "invalid --env $(q "${kv%%=*}"): expected NAME=VALUE, NAME a variable name"
+for kv in ${options[@]+"${options[@]}"}; do
+  [[ ${kv%%=*} =~ ^@[A-Za-z0-9_]+$ && $kv == *=* && $kv != *[[:cntrl:]]* ]] \
+    || die 2 "invalid --option $(q "$kv"): expected @NAME=VALUE"
 done
 
 # Bash builtins where they do the job (this runs for every agent session); `cd` + `pwd -P`
 # resolves the directory as realpath would.
 cwd=$(CDPATH='' cd -- "$cwd" && pwd -P) || die 2 "--cwd is not a usable directory"
-cmd=(tmux -L "$socket" -f /dev/null new-session -d -s "$session" -c "$cwd" -x "$width" -y "$height")
-for kv in ${envs[@]+"${envs[@]}"}; do
-  cmd+=(-e "$kv")
+kept=(PATH="$PATH")
+for name in HOME LANG LC_ALL LC_CTYPE TMUX_TMPDIR; do
+  [ -z "${!name+set}" ] || kept+=("$name=${!name}")
 done
+cmd=(env -i "${kept[@]}" tmux -L "$socket" -f /dev/null
+     new-session -d -s "$session" -c "$cwd" -x "$width" -y "$height")
 # tmux hands a single-word command to a shell; "env --" keeps it an argv exec in every case.
 [ $# -gt 1 ] || set -- env -- "$1"
 cmd+=(-- "$@" ';' set-option -w -t "=$session:" remain-on-exit on)
+for kv in ${options[@]+"${options[@]}"}; do
+  cmd+=(';' set-option -t "=$session:" "${kv%%=*}" "${kv#*=}")
+done
 if [ -n "$log" ]; then
   [[ $log != *[[:cntrl:]]* ]] || die 2 "--log may not contain control characters"
   [[ $log == /* ]] || log=$PWD/$log

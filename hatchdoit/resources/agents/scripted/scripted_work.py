@@ -11,11 +11,13 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
+
+from scripted_git import commit_all, resolve_conflicts
+from scripted_plan import edit_plan
+from scripted_terminal import say
 
 if TYPE_CHECKING:
     from typing import Any
@@ -34,10 +36,10 @@ HOLD_RE = re.compile(r"^<!-- scripted:hold=(\d{1,4}(?:\.\d+)?) -->[ \t]*$", re.M
 MAX_HOLD = 600.0
 # fmt: off
 FACTORY_BEHAVIOURS = ("succeed", "fail-tests", "exceed-loc", "skip-summary", "malformed-summary",
-                      "never-summary", "hang", "crash", "no-commit", "resolve-conflicts")
+                      "never-summary", "hang", "crash", "no-commit", "resolve-conflicts",
+                      "edit-plan")
 # fmt: on
 QA_BEHAVIOURS = ("approve", "reject", "reject-once", "approve-and-edit")
-CONFLICT_START, CONFLICT_MID, CONFLICT_END = "<<<<<<< ", "=======", ">>>>>>> "
 MAX_CONTINUATIONS = 3
 FAILING_TEST_PATH = "tests/test_zz_scripted_failure.py"
 BULK_PATH = "scripted_bulk.txt"
@@ -48,20 +50,6 @@ class ScriptedFailureTest(unittest.TestCase):
     def test_scripted_failure(self) -> None:
         self.fail("scripted failure")
 """
-
-_eol = "\n"  # becomes "\r\n" once the terminal is raw (no output post-processing)
-
-
-def use_raw_line_endings() -> None:
-    """A raw terminal does no output post-processing: lines must end in CR LF."""
-    global _eol
-    _eol = "\r\n"
-
-
-def say(message: str) -> None:
-    """Print one transcript line; the pane log is the agent's transcript."""
-    sys.stdout.write(message + _eol)
-    sys.stdout.flush()
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -81,10 +69,10 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def record_time(session: Session, moment: str, at: float | None = None) -> None:
-    """With HATCHDOIT_SCRIPTED_TIMES (python -m bench sets it), append when this agent reached
+    """With SCRIPTED_TIMES (python -m bench sets it), append when this agent reached
     `moment` (started, ready, prompt, stop_hook), at `at` or now: the bench subtracts the
     agent's own time."""
-    path = os.environ.get("HATCHDOIT_SCRIPTED_TIMES")
+    path = os.environ.get("SCRIPTED_TIMES")
     if path:
         line = {"role": session.role, "attempt": session.attempt, "moment": moment}
         with open(path, "a", encoding="utf-8") as handle:
@@ -225,68 +213,6 @@ def write_files(
     return done
 
 
-def git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run git in the worktree with the scripted identity; output captured."""
-    ident = ["-c", "user.name=scripted-agent", "-c", "user.email=scripted@localhost"]
-    return subprocess.run(["git", *ident, *args], cwd=root, capture_output=True, text=True)
-
-
-def git_failed(result: subprocess.CompletedProcess[str]) -> bool:
-    """Log a failed git command with its last output line; True if it failed."""
-    if result.returncode == 0:
-        return False
-    said = (result.stdout + result.stderr).strip().splitlines() or ["no output"]
-    import shlex  # an error path only
-
-    say(f"git {shlex.join(result.args[5:])} exited {result.returncode}: {said[-1]}")
-    return True
-
-
-def resolve_conflicts(root: Path) -> list[str]:
-    """Resolve the conflicts of a merge in progress by keeping both sides, ours first (what an
-    agent does when two changes add different things at one place); return the files."""
-    listed = git(root, "diff", "--name-only", "--diff-filter=U").stdout.split()
-    for rel in listed:
-        path = root / rel
-        kept: list[str] = []
-        ours: list[str] = []
-        theirs: list[str] = []
-        side = ""
-        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
-            if line.startswith(CONFLICT_START):
-                side, ours, theirs = "ours", [], []
-            elif line.startswith("||||||| ") and side == "ours":
-                side = "base"  # diff3 style: the common ancestor's lines, dropped
-            elif line.startswith(CONFLICT_MID) and side in ("ours", "base"):
-                side = "theirs"
-            elif line.startswith(CONFLICT_END) and side == "theirs":
-                kept += ours + [x for x in theirs if x not in ours]
-                side = ""
-            elif side == "ours":
-                ours.append(line)
-            elif side == "theirs":
-                theirs.append(line)
-            else:
-                kept.append(line)
-        path.write_text("".join(kept), encoding="utf-8")
-        git(root, "add", "--", rel)
-        say(f"resolved the conflict in {rel} (both sides kept)")
-    return listed
-
-
-def commit(session: Session, root: Path) -> None:
-    """Commit everything in the worktree; nothing to commit, or a git failure, is only logged."""
-    message = f"scripted factory: {session.taskspec_id} attempt {session.attempt}"
-    if git_failed(git(root, "add", "-A")):
-        return
-    if git(root, "diff", "--cached", "--quiet").returncode == 0:
-        say("nothing to commit")
-        return
-    if git_failed(git(root, "commit", "-q", "-m", message)):
-        return
-    say(f"committed {git(root, 'rev-parse', '--short', 'HEAD').stdout.strip()}: {message}")
-
-
 def write_summary(session: Session, valid: bool) -> None:
     """Write the factory summary (or the malformed one) to HATCHDOIT_SUMMARY_FILE."""
     path = os.environ.get("HATCHDOIT_SUMMARY_FILE")
@@ -335,11 +261,13 @@ def factory_implement(session: Session, text: str) -> str:
         say("crashing")
         raise SystemExit(3)
     hold(text)
+    if session.behaviour == "edit-plan":
+        edit_plan()
     root = Path.cwd()
     resolved = resolve_conflicts(root) if session.behaviour == "resolve-conflicts" else []
     done = write_files(session, root, text, keep=resolved)
     if session.behaviour != "no-commit":
-        commit(session, root)
+        commit_all(root, f"scripted factory: {session.taskspec_id} attempt {session.attempt}")
     session.files = [rel for rel, _ in done]
     session.lines = sum(count for _, count in done)
     feedback = qa_feedback(text)

@@ -4,4 +4,5 @@
 set -euo pipefail
 self=$0; [[ ! -L $self ]] || self=$(readlink -f -- "$self")  # called through a symlink
 here=.; [[ $self != */* ]] || here=${self%/*}
-exec "$here/launch_agent.sh" --role qa "$@"
+# "$BASH" -p: started as `bash -p launch_qa.sh`, no BASH_ENV of the environment runs here either
+exec "$BASH" -p "$here/launch_agent.sh" --role qa "$@"
