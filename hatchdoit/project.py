@@ -257,7 +257,8 @@ def load_project(root: Path) -> Project:
     root = root.resolve()
     config = load_config(root)
     resources = find_resources(root)
-    plan = load_plan((root / config.specs).absolute(), cache=Layout(root).parse_cache)
+    specs = (root / config.specs).absolute()
+    plan = load_plan(specs, cache=Layout(root).parse_cache, planning=config.planning)
     project = Project(root=root, config=config, resources=resources, plan=plan)
     _drop_taskspecs_with_bad_profiles(project)
     return project
