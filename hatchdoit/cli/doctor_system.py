@@ -12,6 +12,7 @@ from hatchdoit.cli.doctor_check import Check, failed_check, run_tool, version_tu
 from hatchdoit.config.loader import CONFIG_FILE, load_config
 from hatchdoit.config.models import HatchdoitConfig
 from hatchdoit.core.errors import HatchdoitError
+from hatchdoit.planning.formats.registry import view_paths
 from hatchdoit.planning.mount import ensure_view
 from hatchdoit.planning.plan import load_plan
 from hatchdoit.project import find_resources
@@ -74,7 +75,7 @@ def check_project(
     specs = (root / config.specs).absolute()
     try:
         script = find_resources(root) / "scripts" / "mount" / "ensure_readonly_mount.sh"
-        view = ensure_view(script, specs)
+        view = ensure_view(script, specs, expect=view_paths(config.planning.format, specs))
         detail = f"{specs} -> {view.get('resolved')} ({view.get('mode')})"
         if view.get("writable"):
             checks.append(
@@ -85,7 +86,7 @@ def check_project(
     except HatchdoitError as exc:
         checks.append(failed_check("planning repo", "fail", exc))
         return checks, used, config
-    plan = load_plan(specs)
+    plan = load_plan(specs, planning=config.planning)
     for loaded in plan.taskspecs.values():
         agent = getattr(loaded.spec, "agent", None)
         used.update(

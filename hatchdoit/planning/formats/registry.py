@@ -29,9 +29,9 @@ MARKERS: dict[str, tuple[str, ...]] = {
     "taskmaster": (".taskmaster/tasks/tasks.json", "tasks/tasks.json"),
     "kiro": (".kiro/specs/*/tasks.md",),
 }
-# format -> paths the read-only view must hold (scripts/mount/ensure_readonly_mount.sh --expect)
+# format -> paths the read-only view must hold one of (ensure_readonly_mount.sh --expect; the
+# script's own default is _specs/, the native format's)
 VIEW_PATHS: dict[str, tuple[str, ...]] = {
-    "hatchdoit": ("_specs",),
     "spec-kit": ("specs",),
     "taskmaster": (".taskmaster/tasks/tasks.json", "tasks/tasks.json"),
     "kiro": (".kiro/specs",),
@@ -63,11 +63,12 @@ def detect_format(root: Path) -> str | None:
     return found[0] if found else None
 
 
-def view_paths(fmt: str) -> tuple[str, ...]:
-    """What the read-only view of a planning repo in format `fmt` (or auto) must hold, one of."""
-    if fmt in VIEW_PATHS:
-        return VIEW_PATHS[fmt]
-    return tuple(path for name in PLAN_FORMATS for path in VIEW_PATHS[name])
+def view_paths(fmt: str, root: Path) -> tuple[str, ...]:
+    """What the read-only view of the planning repo at `root`, in format `fmt` (auto: the one
+    detected), must hold one of, for ensure_view's `expect`; () for `_specs/`, its default."""
+    if fmt == "auto":
+        fmt = detect_format(root) or "hatchdoit"
+    return () if fmt == "hatchdoit" else VIEW_PATHS[fmt]
 
 
 def choose_format(
