@@ -7,14 +7,13 @@ audit trail), each ending in its done.json; a second run builds nothing."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 from build_records import build_ok, done_record
 from conftest import git, read_audit
+from daily_use import hatchdoit
 from projects import TEST_COMMAND, HatchProject, module_body
 
 pytestmark = pytest.mark.integration
@@ -54,13 +53,8 @@ def assert_not_built(project: HatchProject, tid: str) -> None:
 
 
 def hatchdoit_status(project: HatchProject) -> dict[str, dict[str, object]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "hatchdoit", "--root", str(project.root), "status", "--json"],
-        env=project.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = hatchdoit(project, "status", "--json")
+    assert done.returncode == 0, done.stderr
     return {row["taskspec_id"]: row for row in json.loads(done.stdout)["taskspecs"]}
 
 

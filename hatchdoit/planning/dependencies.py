@@ -57,7 +57,7 @@ def drop_dependents_of_missing(plan: Plan) -> None:
                 plan.errors.append(
                     SpecError(
                         f"depends on {', '.join(missing)}, which cannot be built",
-                        path=loaded.path,
+                        path=_where(plan, tid),
                         field="depends_on",
                         fix="fix the TaskSpec(s) it depends on",
                     )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from hatchdoit.config.models import PlanningConfig
 from hatchdoit.core.errors import SpecError
+from hatchdoit.planning.dependencies import drop_dependents_of_missing
 from hatchdoit.planning.formats.assemble import CONFIG_FILE, assemble
 from hatchdoit.planning.formats.registry import reader
 from hatchdoit.planning.specs import LoadedSpec
@@ -56,6 +57,7 @@ def read_foreign(fmt: str, root: Path, settings: PlanningConfig, plan: Plan) -> 
                 plan.errors.append(_taken(loaded, plan.taskspecs[loaded.spec.id], "TaskSpec"))
                 continue
             plan.taskspecs[loaded.spec.id] = loaded
+    drop_dependents_of_missing(plan)  # of a task left out for its error: each at its line
 
 
 def _taken(loaded: LoadedSpec, first: LoadedSpec, what: str) -> SpecError:

@@ -125,7 +125,7 @@ def _feature(
         order="none",
     )
     for raw in tag["tasks"]:
-        task = _task(raw, None, path, plan)
+        task = _task(raw, None, path, plan, line_of(tag))
         if task is None:
             continue
         feature.tasks.append(task)
@@ -134,18 +134,22 @@ def _feature(
             plan.errors.append(_bad(raw, path, "subtasks", "is not a list"))
             continue
         for sub in subtasks:
-            child = _task(sub, task.key, path, plan)
+            child = _task(sub, task.key, path, plan, task.line)
             if child is not None:
                 feature.tasks.append(child)
     return feature
 
 
-def _task(raw: Any, parent: str | None, path: Path, plan: SourcePlan) -> SourceTask | None:
+def _task(
+    raw: Any, parent: str | None, path: Path, plan: SourcePlan, near: int
+) -> SourceTask | None:
+    """The task of one entry of a `tasks` (or `subtasks`) list; `near`: the list's object's line,
+    where an entry that is no object is reported."""
     if not isinstance(raw, dict):
         plan.errors.append(
             SpecError(
                 f"a task is {type(raw).__name__}, not an object",
-                path=at(path, line_of(raw)),
+                path=at(path, near),
                 fix="write each task as an object with id and title",
             )
         )
