@@ -166,9 +166,15 @@ class TaskDefaults(_Strict):
         description="argv run in the worktree to check each TaskSpec; a foreign plan needs one",
     )
     agent: RoleChoice = Field(default_factory=lambda: RoleChoice())
-    max_attempts: int | None = Field(default=None, ge=1, le=20)
-    test_timeout: float | None = Field(default=None, gt=0)
-    review: Literal["none", "after-qa", "before-integrate"] | None = None
+    max_attempts: int | None = Field(
+        default=None, ge=1, le=20, description="Attempts (unset: limits.max_attempts)"
+    )
+    test_timeout: float | None = Field(
+        default=None, gt=0, description="Seconds test_command may take (unset: limits.test_timeout)"
+    )
+    review: Literal["none", "after-qa", "before-integrate"] | None = Field(
+        default=None, description="Where its TaskSpecs wait for a person (unset: review)"
+    )
 
     @field_validator("test_command", mode="before")
     @classmethod
@@ -199,7 +205,8 @@ class PlanningConfig(_Strict):
     defaults: TaskDefaults = Field(default_factory=TaskDefaults)
     features: dict[str, TaskDefaults] = Field(
         default_factory=dict,
-        description="Per feature or tag: settings above `defaults` for its TaskSpecs",
+        description="Per feature (folder name) or Task Master tag: the keys of `defaults`, "
+        "above them, for its TaskSpecs",
     )
 
 
