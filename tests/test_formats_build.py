@@ -23,9 +23,14 @@ def indented(text: str, by: int = 2) -> str:
     return textwrap.indent(text, " " * by, lambda line: True).rstrip() + "\n"
 
 
-def use_plan(project: HatchProject, planning: Path, fmt: str) -> None:
+def use_plan(project: HatchProject, planning: Path, fmt: str, *, via_env: bool = False) -> None:
+    """Point the project at `planning` in hatchdoit.yaml, or with HATCHDOIT_SPECS (over the
+    `_specs/` plan make_project wrote: `format: auto` then detects the foreign one)."""
+    if via_env:
+        project.env["HATCHDOIT_SPECS"] = str(planning)
+    else:
+        project.configure(specs=str(planning))
     project.configure(
-        specs=str(planning),
         integrate="merge",
         planning={"format": fmt, "defaults": {"test_command": TEST_COMMAND, "loc_cap": 200}},
     )
@@ -148,7 +153,7 @@ def write_taskmaster(root: Path) -> Path:
 def test_a_taskmaster_plan_builds_its_subtasks_and_skips_what_is_done(
     project: HatchProject, tmp_path: Path
 ) -> None:
-    use_plan(project, write_taskmaster(tmp_path / "tm"), "auto")
+    use_plan(project, write_taskmaster(tmp_path / "tm"), "auto", via_env=True)
     build_ok(project, "-n", "2", timeout=300)
     built = ["master-2", "master-3.1", "master-3.2", "master-5"]
     for tid in built:

@@ -174,3 +174,13 @@ def test_a_cycle_that_inference_closes_says_so(tmp_path: Path) -> None:
         f"{dangling}:2: 1: depends on 7, which .kiro/specs/c/tasks.md has no task of (fix: name "
         "the id of a task of this feature, or remove the dependency)"
     ]
+
+
+def test_a_checkbox_without_a_number_is_a_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, ".kiro/specs/d/tasks.md", "- [ ] 1. One\n- [ ] Unnumbered\n")
+    plan = load(tmp_path)
+    assert list(plan.taskspecs) == ["d-1"]
+    assert messages(plan.warnings) == [
+        f"{path}:2: a checkbox without a task number: not read (fix: write it as `- [ ] 1. "
+        "Title` or `- [ ] 1.1 Title`)"
+    ]

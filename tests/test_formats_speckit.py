@@ -288,3 +288,22 @@ def test_a_task_without_its_feature_s_test_command_is_a_config_error(tmp_path: P
     assert plan.taskspecs == {} and list(plan.featspecs) == [F]
     fixed = load(tmp_path, defaults={"test_command": []}, features={F: {"test_command": "make"}})
     assert fixed.errors == [] and fixed.taskspec(f"{F}-T002").test_command == ["make"]
+
+
+def test_a_line_that_looks_like_a_task_but_is_none_is_a_warning(tmp_path: Path) -> None:
+    tasks = """
+    ## Phase 1
+
+    - [ ] T01 A two-digit id
+    - [-] T002 A box spec-kit does not have
+    - [ ] **T003** A bold id is read
+    - [ ] Tests pass (a checklist line: no id, no warning)
+    """
+    path = write(tmp_path, "specs/001-a/tasks.md", tasks)
+    plan = load(tmp_path)
+    assert list(plan.taskspecs) == ["001-a-T003"]
+    fix = "(fix: write it as `- [ ] T001 Description` (`[x]` when done): T and 3 or more digits)"
+    assert messages(plan.warnings) == [
+        f"{path}:3: looks like a task line but is not one: not read {fix}",
+        f"{path}:4: looks like a task line but is not one: not read {fix}",
+    ]

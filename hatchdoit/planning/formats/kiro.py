@@ -13,7 +13,7 @@ from pathlib import Path
 from hatchdoit.core.errors import SpecError
 from hatchdoit.planning.formats.kiro_requirements import Requirement, criteria_of
 from hatchdoit.planning.formats.kiro_requirements import read_requirements as read_reqs
-from hatchdoit.planning.formats.markdown import fence_flags, item_extent, split_item
+from hatchdoit.planning.formats.markdown import CHECKBOX, fence_flags, item_extent, split_item
 from hatchdoit.planning.formats.paths import named_paths
 from hatchdoit.planning.formats.source import (
     Dependency,
@@ -82,6 +82,14 @@ def _feature(path: Path, root: Path, plan: SourcePlan) -> SourceFeature | None:
     while index < len(lines):
         match = None if fenced[index] else TASK.match(lines[index])
         if match is None:
+            if not fenced[index] and CHECKBOX.match(lines[index]):
+                plan.warnings.append(
+                    SpecError(
+                        "a checkbox without a task number: not read",
+                        path=at(path, index + 1),
+                        fix="write it as `- [ ] 1. Title` or `- [ ] 1.1 Title`",
+                    )
+                )
             index += 1
             continue
         end = item_extent(lines, index)

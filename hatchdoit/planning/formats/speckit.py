@@ -26,7 +26,9 @@ from hatchdoit.planning.formats.source import (
 )
 from hatchdoit.planning.formats.speckit_stories import LABEL, Story, read_stories
 
-TASK = re.compile(r"^(\s*)[-*+]\s+\[([ xX])\]\s+(T\d{3,}[A-Za-z]?)\b[:.]?\s*(.*)$")
+TASK = re.compile(
+    r"^(\s*)[-*+]\s+\[([ xX])\]\s+(?:\*\*)?(T\d{3,}[A-Za-z]?)\b(?:\*\*)?[:.]?\s*(.*)$"
+)
 MARKER = re.compile(r"^\[(P|US\d+)\]\s*", re.IGNORECASE)
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 PHASE = re.compile(r"^phase\b", re.IGNORECASE)
@@ -39,6 +41,8 @@ BLOCKS = re.compile(
     rf"(blocks?|depends?\s+on)\s+({IDS})",
     re.IGNORECASE,
 )
+# A checkbox with what looks like a task id that TASK does not take (`T01`, `[-]`, `[ ]T001`)
+ALMOST = re.compile(r"^\s*[-*+]\s*\[[^\]]{0,2}\]\s*\**T\d", re.IGNORECASE)
 RANGE = re.compile(rf"({_ID})\s*(?:-|\u2013|\u2014|\bto\b|\bthrough\b)\s*({_ID})", re.IGNORECASE)
 
 
@@ -105,7 +109,9 @@ def read_feature(folder: Path, plan: SourcePlan) -> SourceFeature | None:
             feature.tasks.append(_task(lines, index, end, task, len(phases) - 1, phases, stories))
             index = end
             continue
-        if not fenced[index]:
+        if not fenced[index] and ALMOST.match(line):
+            plan.warnings.append(_not_a_task(path, index + 1))
+        elif not fenced[index]:
             _read_line(line, index + 1, phases, links)
         index += 1
     _add_links(feature, links, plan)
@@ -247,3 +253,11 @@ def _title(spec: str, tasks: str) -> str:
             if line.startswith("# "):
                 return line[2:].strip().removeprefix(prefix).strip()
     return ""
+
+
+def _not_a_task(path: Path, line: int) -> SpecError:
+    return SpecError(
+        "looks like a task line but is not one: not read",
+        path=at(path, line),
+        fix="write it as `- [ ] T001 Description` (`[x]` when done): T and 3 or more digits",
+    )
