@@ -10,12 +10,9 @@ from pathlib import Path
 from hatchdoit.config.models import PlanningConfig
 from hatchdoit.core.errors import SpecError, SpecErrors
 from hatchdoit.planning.dependencies import check_references, order_and_check_cycles
-from hatchdoit.planning.formats.foreign import read_foreign
 from hatchdoit.planning.formats.hatchdoit import read_specs_dir
 from hatchdoit.planning.formats.registry import choose_format
 from hatchdoit.planning.specs import LoadedSpec, TaskSpec
-
-_DEFAULT_PLANNING = PlanningConfig()
 
 
 @dataclass
@@ -55,13 +52,16 @@ def load_plan(
     """Load the plan at `root` as hatchdoit.yaml's `planning:` says (default: `format: auto`);
     invalid specs go to `plan.errors`, not the graph. With `cache`, the native format keeps
     parsed files there and reuses them while unchanged (parse_cache.py)."""
-    settings = _DEFAULT_PLANNING if planning is None else planning
     plan = Plan(root=root)
-    plan.format = choose_format(root, settings.format, plan.errors, plan.warnings)
+    configured = "auto" if planning is None else planning.format
+    plan.format = choose_format(root, configured, plan.errors, plan.warnings)
     if plan.format == "hatchdoit":
         read_specs_dir(root, plan, cache)
     elif plan.format:  # "": no plan found (the error says so)
-        read_foreign(plan.format, root, settings, plan)
+        # imported here: a `_specs/` plan (every `doit` of a big one) never loads the readers
+        from hatchdoit.planning.formats.foreign import read_foreign
+
+        read_foreign(plan.format, root, planning or PlanningConfig(), plan)
     check_references(plan)
     order_and_check_cycles(plan)
     return plan
