@@ -34,7 +34,7 @@ def ensure_view(
         raise ConfigError(
             f"planning repo view is not usable: {detail}",
             path=path,
-            fix="point specs at a planning repo with _specs/ (hatchdoit init --specs PATH)",
+            fix="point specs at a planning repo: _specs/, or a spec-kit, Task Master or Kiro plan",
         )
     report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return report
