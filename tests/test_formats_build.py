@@ -1,5 +1,6 @@
 """A foreign plan built end to end by real `doit` runs with the scripted agent: a small spec-kit
-plan and a small Task Master plan (planning/formats/), delivered with `integrate: merge`. What
+plan and a small Task Master plan (planning/formats/), delivered with `integrate: merge`, and a
+Kiro plan without delivery, whose worktrees merge only the dependencies hatchdoit built. What
 the plan marks done is not built and counts as a satisfied dependency, what it cancels is not
 built and its dependents build anyway, and the TaskSpecs build in the order the plan says (the
 audit trail), each ending in its done.json; a second run builds nothing."""
@@ -169,3 +170,27 @@ def test_a_taskmaster_plan_builds_its_subtasks_and_skips_what_is_done(
     status = hatchdoit_status(project)
     assert status["master-1"]["step"] == "done (in plan)"
     assert status["master-4"]["step"] == "skipped (in plan)"
+
+
+def test_a_kiro_plan_without_delivery_merges_only_built_dependencies(
+    project: HatchProject, tmp_path: Path
+) -> None:
+    """With `integrate: none` a dependent's worktree merges its dependencies' branches: one done
+    in the plan has none, and is left out (its work is the target's already)."""
+    two, three = indented(module_body("m_two", "f_two")), indented(module_body("m_three", "f_3"))
+    tasks = (
+        f"- [x] 1. Set up the package\n- [ ] 2. Add m_two\n{two}"
+        f"- [ ] 3. Add m_three\n  - _Depends: 1, 2_\n{three}"
+    )
+    plan = tmp_path / "kiro"
+    (plan / ".kiro" / "specs" / "tools").mkdir(parents=True)
+    (plan / ".kiro" / "specs" / "tools" / "tasks.md").write_text(tasks, encoding="utf-8")
+    use_plan(project, plan, "kiro")
+    project.configure(integrate="none")
+    build_ok(project, timeout=300)
+    assert done_record(project, "tools-2").attempt == 1
+    assert done_record(project, "tools-3").attempt == 1
+    assert_not_built(project, "tools-1")
+    record = json.loads(project.layout.worktree_record("tools-3").read_text(encoding="utf-8"))
+    assert record["merged_dependencies"] == ["taskspec/tools-2"]
+    assert (project.layout.worktree("tools-3") / "src" / "app" / "m_two.py").is_file()
