@@ -162,3 +162,22 @@ def test_detection_and_the_planning_block_for_init(tmp_path: Path) -> None:
     (tmp_path / "_specs").mkdir()
     assert detect_format(tmp_path) == "hatchdoit"
     assert yaml.safe_load(planning_block(tmp_path)) == {"planning": {"format": "hatchdoit"}}
+
+
+def test_the_read_only_view_holds_what_the_format_reads(tmp_path: Path) -> None:
+    from projects import CHECKOUT
+
+    from hatchdoit.core.errors import ConfigError
+    from hatchdoit.planning.formats.registry import view_paths
+    from hatchdoit.planning.mount import ensure_view
+
+    script = CHECKOUT / "scripts" / "mount" / "ensure_readonly_mount.sh"
+    repo = photo_albums(tmp_path / "sk")
+    assert view_paths("auto", repo) == ("specs",)
+    assert view_paths("hatchdoit", repo) == ()  # the script's own default: _specs/
+    view = ensure_view(script, tmp_path / "link", repo, expect=view_paths("auto", repo))
+    assert view["mode"] == "symlink" and view["resolved"] == str(repo.resolve())
+    with pytest.raises(ConfigError, match=r"has none of: \.taskmaster/tasks/tasks\.json"):
+        ensure_view(script, tmp_path / "link", expect=view_paths("taskmaster", repo))
+    with pytest.raises(ConfigError, match="has no _specs/"):
+        ensure_view(script, tmp_path / "link")
