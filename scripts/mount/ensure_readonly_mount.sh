@@ -86,7 +86,8 @@ if [ ${#expect[@]} -eq 0 ]; then
 else
   found=0
   for rel in "${expect[@]}"; do [ ! -e "$resolved/$rel" ] || found=1; done
-  [ "$found" = 1 ] || die 1 "$path has none of: $(q "${expect[*]}") (fix: point --source at the planning repo)"
+  wanted=$(printf '%q, ' "${expect[@]}")
+  [ "$found" = 1 ] || die 1 "$path has none of: ${wanted%, } (fix: point --source at the planning repo)"
 fi
 if [ -n "$source" ] && [ "$resolved" != "$source" ] && ! mount_info >/dev/null; then
   printf '%s: warning: %s points to %s, not %s; left as is\n' "$prog" "$path" "$resolved" "$source" >&2
