@@ -34,7 +34,8 @@ def ensure_view(
         raise ConfigError(
             f"planning repo view is not usable: {detail}",
             path=path,
-            fix="point specs at a planning repo: _specs/, or a spec-kit, Task Master or Kiro plan",
+            fix="point specs at a planning repo (_specs/, or a spec-kit, Task Master or Kiro "
+            "plan): hatchdoit init --specs PATH",
         )
     report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return report
