@@ -250,7 +250,8 @@ def load_project(root: Path) -> Project:
     """Load and cache the project at `root` (config errors raise; spec errors are collected)."""
     root = root.resolve()
     config = load_config(root)
-    plan = load_plan((root / config.specs).absolute(), cache=Layout(root).parse_cache)
+    specs = (root / config.specs).absolute()
+    plan = load_plan(specs, cache=Layout(root).parse_cache, planning=config.planning)
     project = Project(root=root, config=config, plan=plan)
     _drop_taskspecs_with_bad_profiles(project)
     return project

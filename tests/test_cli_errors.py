@@ -29,6 +29,8 @@ COMMANDS = [
     ("metrics", "--json"),
     ("config-doc",),
     ("validate",),
+    ("plan",),
+    ("plan", "--json"),
 ]
 
 

@@ -6,12 +6,14 @@ tests, git, and the scripted agent in a tmux server on the test project's privat
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import git, run_doit, tree_hashes
 from daily_use import hatchdoit
 from projects import HatchProject
@@ -54,6 +56,7 @@ def test_init_makes_a_repo_a_project_whose_doit_builds_a_taskspec(project: Hatch
     done = hatchdoit(own, "init", "--specs", str(project.planning), "--agent", "scripted")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
+        f"planning repo: {project.planning.resolve()} (hatchdoit)",
         "agent: scripted (chosen with --agent)",
         *INIT_DONE,
         f"specs_link -> {project.planning.resolve()} (symlink)",
@@ -208,7 +211,7 @@ def test_init_picks_the_first_agent_cli_installed_and_says_so(
     codex.chmod(0o755)
     found = hatchdoit(own, *init, env={"PATH": path})
     assert found.returncode == 0, found.stderr
-    assert found.stdout.splitlines()[0] == f"agent: codex (found Codex: {codex} codex-cli 0.171.0)"
+    assert found.stdout.splitlines()[1] == f"agent: codex (found Codex: {codex} codex-cli 0.171.0)"
     config = (own.root / "hatchdoit.yaml").read_text()
     assert "  factory: codex\n  qa: codex\n" in config
 
@@ -217,7 +220,7 @@ def test_init_picks_the_first_agent_cli_installed_and_says_so(
     claude.chmod(0o755)
     (own.root / "hatchdoit.yaml").unlink()
     first = hatchdoit(own, *init, env={"PATH": path})
-    assert first.stdout.splitlines()[0].startswith("agent: claude-code (found Claude Code: ")
+    assert first.stdout.splitlines()[1].startswith("agent: claude-code (found Claude Code: ")
 
     unknown = hatchdoit(own, *init, "--agent", "no-such-agent", "--force")
     assert unknown.returncode == EXIT_CONFIG
@@ -233,7 +236,7 @@ def test_init_refuses_bad_input_with_one_line_and_writes_nothing(
     specs = project.planning
     if wrong == "no _specs":
         specs = project.planning / "_specs"  # one level too deep: a common slip
-        path, fix = specs, "pass the planning repo's root"
+        path, fix = specs, "pass the root of a planning repo with _specs/ (hatchdoit)"
     else:
         shutil.rmtree(repo / ".git")
         path, fix = repo, "git init"
@@ -245,3 +248,21 @@ def test_init_refuses_bad_input_with_one_line_and_writes_nothing(
     assert done.stderr.startswith("hatchdoit: ") and str(path.resolve()) in done.stderr
     assert fix in done.stderr
     assert tree_hashes(repo) == before
+
+
+def test_init_detects_a_spec_kit_plan_and_writes_its_planning_block(
+    project: HatchProject, tmp_path: Path
+) -> None:
+    from test_formats_speckit import photo_albums
+
+    own = own_repo(project)
+    plan = photo_albums(tmp_path / "speckit")
+    done = hatchdoit(own, "init", "--specs", str(plan), "--agent", "scripted")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == f"planning repo: {plan.resolve()} (spec-kit)"
+    config = yaml.safe_load((own.root / "hatchdoit.yaml").read_text())
+    assert config["planning"]["format"] == "spec-kit"
+    listed = hatchdoit(own, "plan", "--json")
+    assert listed.returncode == 0, listed.stderr
+    read = json.loads(listed.stdout)
+    assert read["format"] == "spec-kit" and read["taskspecs"], read

@@ -71,6 +71,8 @@ def step_is_current(root: str, step: str, tid: str, attempt: int) -> bool:
     """doit `uptodate`: the step's receipt is current, or this attempt is not needed."""
     loaded()  # doit asks only once every task exists (graph.py held the collector off till now)
     ctx = _context(root, tid)
+    if ctx.spec.plan_status is not None:  # done or skipped in a foreign plan: never built
+        return True
     if step == "taskspec":
         done = try_load(ctx.layout.done(tid), DoneRecord)
         return done is not None and done.digest == ctx.digest

@@ -75,10 +75,22 @@ def _group(root: str, step: str, doc: str) -> dict[str, Any]:
     }
 
 
+def _in_plan(project: Project, tid: str) -> bool:
+    """Done (or skipped) in a foreign plan: nothing is built for it; its `taskspec` and
+    `integrate` tasks exist, up to date without actions, so that dependents find them."""
+    return project.taskspec(tid).plan_status is not None
+
+
+def _settled(tid: str, doc: str) -> dict[str, Any]:
+    return {"name": tid, "doc": doc, "actions": None, "uptodate": [True], "task_dep": []}
+
+
 def _worktree_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
     yield _group(root, "worktree", "git worktree per TaskSpec")
     after = "integrate" if project.config.integrate in MERGE_MODES else "taskspec"
     for tid in project.plan.taskspecs:
+        if _in_plan(project, tid):
+            continue
         task = _task(
             root,
             "worktree",
@@ -94,6 +106,8 @@ def _worktree_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
 def _attempt_tasks(project: Project, root: str, step: str) -> Iterator[dict[str, Any]]:
     yield _group(root, step, f"{step} step of each attempt")
     for tid in project.plan.taskspecs:
+        if _in_plan(project, tid):
+            continue
         for k in range(1, project.attempt_count(tid) + 1):
             index = PER_ATTEMPT.index(step)
             if index > 0:
@@ -109,6 +123,9 @@ def _taskspec_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
     yield _group(root, "taskspec", "every TaskSpec to done")
     for tid in project.plan.taskspecs:
         spec = project.taskspec(tid)
+        if _in_plan(project, tid):
+            yield _settled(tid, f"{spec.title} ({spec.plan_status} in the plan)")
+            continue
         deps = [f"qa:{tid}.{k}" for k in range(1, project.attempt_count(tid) + 1)]
         yield _task(root, "taskspec", tid, 0, deps, spec.title)
 
@@ -117,6 +134,9 @@ def _integrate_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
     mode = project.config.integrate
     yield _group(root, "integrate", f"deliver approved work ({mode})")
     for tid in project.plan.taskspecs:
+        if _in_plan(project, tid):
+            yield _settled(tid, f"{tid}: nothing to deliver (in the plan)")
+            continue
         deps = [f"taskspec:{tid}"] + [f"integrate:{d}" for d in project.taskspec(tid).depends_on]
         yield _task(root, "integrate", tid, 0, deps, f"deliver {tid} ({mode})")
 
@@ -129,6 +149,8 @@ def doit_namespace(root: Path) -> dict[str, Any]:
         project = load_project(root)
         for error in project.plan.errors:
             print(f"hatchdoit: {error.one_line()}", file=sys.stderr)
+        for warning in project.plan.warnings:  # a foreign plan read with care (a duplicated id)
+            print(f"hatchdoit: warning: {warning.one_line()}", file=sys.stderr)
         for tid in project.plan.taskspecs:  # profile or template errors surface at load
             project.digest(tid)
     except HatchdoitError as exc:

@@ -13,6 +13,7 @@ from hatchdoit.config.loader import CONFIG_FILE, load_config
 from hatchdoit.config.models import HatchdoitConfig
 from hatchdoit.core import bundled
 from hatchdoit.core.errors import HatchdoitError
+from hatchdoit.planning.formats.registry import view_paths
 from hatchdoit.planning.health import plan_commit
 from hatchdoit.planning.mount import ensure_view, protection
 from hatchdoit.planning.plan import load_plan
@@ -76,7 +77,7 @@ def check_project(
     try:
         scripts = (root / config.scripts_dir).resolve() if config.scripts_dir else bundled.SCRIPTS
         script = scripts / "mount" / "ensure_readonly_mount.sh"
-        view = ensure_view(script, specs)
+        view = ensure_view(script, specs, expect=view_paths(config.planning.format, specs))
         detail = f"{specs} -> {view.get('resolved')} ({view.get('mode')})"
         if view.get("writable"):
             checks.append(
@@ -88,7 +89,7 @@ def check_project(
         checks.append(failed_check("planning repo", "fail", exc))
         return checks, used, config
     checks += check_plan_protection(config, scripts, specs)
-    plan = load_plan(specs)
+    plan = load_plan(specs, planning=config.planning)
     for loaded in plan.taskspecs.values():
         agent = getattr(loaded.spec, "agent", None)
         used.update(

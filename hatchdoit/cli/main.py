@@ -1,4 +1,4 @@
-"""`hatchdoit` command line: validate, status, watch, review, diff, approve, reject, retry,
+"""`hatchdoit` command line: validate, plan, status, watch, review, diff, approve, reject, retry,
 reset, logs, metrics, report, ci, config-doc, schemas, init, doctor. `doit` itself runs the
 build.
 
@@ -22,6 +22,7 @@ from hatchdoit.cli import (
     init,
     logs,
     metrics,
+    plan,
     report,
     review,
     schemas,
@@ -39,6 +40,7 @@ COMMANDS: dict[str, Command] = {
     command.name: command
     for module in (
         validate,
+        plan,
         status,
         watch,
         review,

@@ -16,6 +16,7 @@ from hatchdoit.cli.init_agent import choose_agent
 from hatchdoit.core import bundled
 from hatchdoit.core.atomicio import write_atomic
 from hatchdoit.core.errors import ConfigError
+from hatchdoit.planning.formats.registry import detect_format, planning_block, view_paths
 from hatchdoit.planning.mount import ensure_view
 from hatchdoit.project import agents_search
 
@@ -25,7 +26,7 @@ STAMPED = ("hatchdoit.yaml", "dodo.py", "doit.cfg")
 
 CONFIG = """# hatchdoit configuration, {stamp} (every key: hatchdoit config-doc)
 specs: specs_link            # the planning repo, read-only
-target:
+{planning}target:
   repo: .                    # agents work on worktrees of this repo
 worktrees: .hatchdoit/worktrees  # a dot-folder: out of the way of test runners and linters
 integrate: merge             # approved work is merged into the integration branch (tested on
@@ -76,21 +77,22 @@ def init_project(
     refusal leaves the repo as it was."""
     root = root.resolve()
     specs = specs.resolve()
-    if not (specs / "_specs").is_dir():
-        raise ConfigError("no _specs/ directory", path=specs, fix="pass the planning repo's root")
+    fmt = detect_format(specs) if specs.is_dir() else None
+    planning = planning_block(specs, fmt)  # no plan there: a ConfigError naming the layouts
     if not (root / ".git").exists():
         raise ConfigError("not a git repository", path=root, fix="run `git init` first")
     name, why = choose_agent(agents_search(root, "agents"), environ, agent)
     stamp = STAMP.format(version=__version__)
-    done = [f"agent: {name} ({why})"]
-    config = CONFIG.format(stamp=stamp, agent=name, why=why.split(":")[0])
+    done = [f"planning repo: {specs} ({fmt})", f"agent: {name} ({why})"]
+    config = CONFIG.format(stamp=stamp, planning=planning, agent=name, why=why.split(":")[0])
     done += _write(root / "hatchdoit.yaml", config, force)
     done += _dodo(root / "dodo.py", stamp, force)
     done += _write(root / "doit.cfg", DOIT_CFG.format(stamp=stamp), force)
     link = root / "specs_link"
     if link.is_symlink():
         link.unlink()
-    view = ensure_view(bundled.SCRIPTS / "mount" / "ensure_readonly_mount.sh", link, specs)
+    script = bundled.SCRIPTS / "mount" / "ensure_readonly_mount.sh"
+    view = ensure_view(script, link, specs, expect=view_paths(fmt or "auto", specs))
     done.append(f"specs_link -> {view['resolved']} ({view['mode']})")
     ignore = root / ".gitignore"
     lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []

@@ -33,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     for line in result.warnings:
         print(f"warning: {line}", file=sys.stderr)
     plan = project.plan
+    for warning in plan.warnings:  # read anyway (a duplicated id in a foreign plan, ...)
+        print(f"warning: {warning.one_line()}", file=sys.stderr)
     print(
         f"{project.specs_root}: {len(plan.featspecs)} FeatSpec(s), "
         f"{len(plan.taskspecs)} buildable TaskSpec(s), {len(result.problems)} problem(s)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hatchdoit.core.errors import HatchdoitError
+from hatchdoit.planning.formats.registry import view_paths
 from hatchdoit.planning.mount import ensure_view
 from hatchdoit.project import Project
 from hatchdoit.steps.gitops import current_branch
@@ -23,7 +24,9 @@ def validate_project(project: Project) -> Validation:
     result = Validation(problems=[e.one_line() for e in project.plan.errors])
     try:
         result.view = ensure_view(
-            project.script("mount", "ensure_readonly_mount.sh"), project.specs_root
+            project.script("mount", "ensure_readonly_mount.sh"),
+            project.specs_root,
+            expect=view_paths(project.config.planning.format, project.specs_root),
         )
     except HatchdoitError as exc:
         result.problems.append(exc.one_line())

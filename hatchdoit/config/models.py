@@ -160,6 +160,71 @@ class NotifyConfig(_Strict):
     timeout: float = Field(default=30.0, gt=0, description="Seconds the command may take")
 
 
+PLAN_FORMATS = ("hatchdoit", "spec-kit", "taskmaster", "kiro")
+PlanFormat = Literal["auto", "hatchdoit", "spec-kit", "taskmaster", "kiro"]
+
+
+class RoleChoice(_Strict):
+    factory: str | None = Field(default=None, description="Factory agent profile")
+    qa: str | None = Field(default=None, description="QA agent profile")
+
+
+class TaskDefaults(_Strict):
+    """What a TaskSpec read from a foreign plan (spec-kit, Task Master, Kiro) takes from
+    hatchdoit.yaml, as those formats carry none of it; unset keys inherit."""
+
+    loc_cap: int | None = Field(
+        default=None, gt=0, description="Lines a TaskSpec may add (unset in defaults: 400)"
+    )
+    test_command: list[str] | None = Field(
+        default=None,
+        description="argv run in the worktree to check each TaskSpec; a foreign plan needs one",
+    )
+    agent: RoleChoice = Field(default_factory=lambda: RoleChoice())
+    max_attempts: int | None = Field(
+        default=None, ge=1, le=20, description="Attempts (unset: limits.max_attempts)"
+    )
+    test_timeout: float | None = Field(
+        default=None, gt=0, description="Seconds test_command may take (unset: limits.test_timeout)"
+    )
+    review: Literal["none", "after-qa", "before-integrate"] | None = Field(
+        default=None, description="Where its TaskSpecs wait for a person (unset: review)"
+    )
+
+    @field_validator("test_command", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _argv(value)
+
+
+class PlanningConfig(_Strict):
+    format: PlanFormat = Field(
+        default="auto",
+        description="How the planning repo is read: hatchdoit (_specs/), spec-kit "
+        "(specs/*/tasks.md), taskmaster (.taskmaster/tasks/tasks.json), kiro "
+        "(.kiro/specs/*/tasks.md); auto: the first of these the repo has",
+    )
+    include: list[str] = Field(
+        default_factory=list,
+        description="Foreign plans: the features (spec-kit, Kiro folders) or Task Master tags "
+        "to read (empty: all)",
+    )
+    infer_order: bool = Field(
+        default=True,
+        description="Foreign plans: add the dependencies their order implies (spec-kit phases "
+        "and [P], Kiro numbering and (P)); see docs/planning-formats.md",
+    )
+    optional_tasks: Literal["skip", "build"] = Field(
+        default="skip", description="Kiro's optional tasks (`- [ ]* 1.3`): skip or build them"
+    )
+    defaults: TaskDefaults = Field(default_factory=TaskDefaults)
+    features: dict[str, TaskDefaults] = Field(
+        default_factory=dict,
+        description="Per feature (folder name) or Task Master tag: the keys of `defaults`, "
+        "above them, for its TaskSpecs",
+    )
+
+
 MERGE_MODES = ("merge", "squash", "rebase")
 ReviewGate = Literal[
     "none", "after-qa", "before-integrate"
@@ -168,6 +233,7 @@ ReviewGate = Literal[
 
 class HatchdoitConfig(_Strict):
     specs: str = Field(default="specs_link", description="Planning repo (read-only)")
+    planning: PlanningConfig = Field(default_factory=PlanningConfig)
     target: TargetConfig = Field(default_factory=TargetConfig)
     integrate: Literal["none", "merge", "squash", "rebase", "pr"] = Field(
         default="none",

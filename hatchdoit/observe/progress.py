@@ -66,6 +66,9 @@ def taskspec_progress(
     when the caller has read the TaskSpec's state directory already. With delivery on
     (`integrate` is not none), a TaskSpec is done once its work is delivered; approved and not
     delivered yet it is active at step `integrate`."""
+    plan_status = project.taskspec(tid).plan_status
+    if plan_status is not None:  # a foreign plan says it is finished, or not wanted: not built
+        return {"status": "done", "step": f"{plan_status} (in plan)", "attempt": 0, "in_plan": True}
     layout, digest = project.layout, project.digest(tid)
     if files is None:
         files = StateFiles(layout, tid)

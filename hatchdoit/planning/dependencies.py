@@ -5,6 +5,7 @@ with an error at its file and field, and so do the TaskSpecs that depend on it."
 from __future__ import annotations
 
 import graphlib
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hatchdoit.core.errors import SpecError
@@ -56,7 +57,7 @@ def drop_dependents_of_missing(plan: Plan) -> None:
                 plan.errors.append(
                     SpecError(
                         f"depends on {', '.join(missing)}, which cannot be built",
-                        path=loaded.path,
+                        path=_where(plan, tid),
                         field="depends_on",
                         fix="fix the TaskSpec(s) it depends on",
                     )
@@ -72,13 +73,14 @@ def order_and_check_cycles(plan: Plan) -> None:
             order = list(graphlib.TopologicalSorter(graph).static_order())
         except graphlib.CycleError as exc:
             cycle = list(dict.fromkeys(exc.args[1]))
+            fix = "remove one of the dependencies in the cycle" + _inferred_in(plan, cycle)
             for tid in cycle:
                 plan.errors.append(
                     SpecError(
                         f"dependency cycle: {' -> '.join([*cycle, cycle[0]])}",
-                        path=plan.taskspecs[tid].path,
+                        path=_where(plan, tid),
                         field="depends_on",
-                        fix="remove one of the dependencies in the cycle",
+                        fix=fix,
                     )
                 )
                 del plan.taskspecs[tid]
@@ -86,3 +88,20 @@ def order_and_check_cycles(plan: Plan) -> None:
             continue
         plan.taskspecs = {tid: plan.taskspecs[tid] for tid in order}
         return
+
+
+def _where(plan: Plan, tid: str) -> Path | str:
+    """A TaskSpec's file; for one of a foreign plan, its file and line."""
+    source = plan.taskspec(tid).source
+    return plan.root / source if source else plan.taskspecs[tid].path
+
+
+def _inferred_in(plan: Plan, cycle: list[str]) -> str:
+    """What of the cycle a foreign plan's order made (planning/formats/order.py), to say so."""
+    # graphlib reports a cycle as [a, b, ..., a] with each node waiting for the one before it
+    edges = [(cycle[i], cycle[i - 1]) for i in range(1, len(cycle))] + [(cycle[0], cycle[-1])]
+    made = [f"{a} -> {b}" for a, b in edges if b in plan.taskspec(a).inferred_deps]
+    if not made:
+        return ""
+    inferred = ", ".join(made)
+    return f"; {inferred} come from the plan's order (planning.infer_order: false drops them)"

@@ -1,23 +1,18 @@
-"""Load a planning repo's `_specs/`: find the spec files, read them (frontmatter.py), validate
-them (kinds.py), check their dependencies (dependencies.py); report every problem."""
+"""Load a planning repo: read it in its format (formats/registry.py: the native `_specs/`, or a
+spec-kit, Task Master or Kiro plan), check its dependencies (dependencies.py); report every
+problem."""
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hatchdoit.config.models import PlanningConfig
 from hatchdoit.core.errors import SpecError, SpecErrors
-from hatchdoit.planning import frontmatter
 from hatchdoit.planning.dependencies import check_references, order_and_check_cycles
-from hatchdoit.planning.frontmatter import read_spec_file
-from hatchdoit.planning.kinds import validate_spec
-from hatchdoit.planning.parse_cache import ParseCache, Signature, parser_key, signature
+from hatchdoit.planning.formats.hatchdoit import read_specs_dir
+from hatchdoit.planning.formats.registry import choose_format
 from hatchdoit.planning.specs import LoadedSpec, TaskSpec
-
-SPEC_SUFFIXES = (".md", ".markdown", ".yaml", ".yml")
-IGNORED_NAMES = {"README.md", "readme.md", "index.md"}
 
 
 @dataclass
@@ -28,101 +23,45 @@ class Plan:
     featspecs: dict[str, LoadedSpec] = field(default_factory=dict)
     taskspecs: dict[str, LoadedSpec] = field(default_factory=dict)
     errors: list[SpecError] = field(default_factory=list)
+    # What is worth saying but loads anyway (a duplicated id read with a suffix, ...)
+    warnings: list[SpecError] = field(default_factory=list)
+    format: str = "hatchdoit"  # the format it was read in
 
     def taskspec(self, taskspec_id: str) -> TaskSpec:
         spec = self.taskspecs[taskspec_id].spec
         assert isinstance(spec, TaskSpec)
         return spec
 
+    def built_dependencies(self, taskspec_id: str) -> list[str]:
+        """Its dependencies that hatchdoit builds: those the plan marks done or skipped have no
+        branch and nothing to merge (their work is the target's already, or not wanted)."""
+        return [
+            dep
+            for dep in self.taskspec(taskspec_id).depends_on
+            if self.taskspec(dep).plan_status is None
+        ]
+
     def raise_errors(self) -> None:
         if self.errors:
             raise SpecErrors(self.errors)
 
 
-def load_plan(root: Path, cache: Path | None = None) -> Plan:
-    """Load every spec under `root/_specs`; invalid specs go to `plan.errors`, not the graph.
-    With `cache`, parsed files are kept there and reused while unchanged (parse_cache.py)."""
-    specs_dir = root / "_specs"
+def load_plan(
+    root: Path, cache: Path | None = None, planning: PlanningConfig | None = None
+) -> Plan:
+    """Load the plan at `root` as hatchdoit.yaml's `planning:` says (default: `format: auto`);
+    invalid specs go to `plan.errors`, not the graph. With `cache`, the native format keeps
+    parsed files there and reuses them while unchanged (parse_cache.py)."""
     plan = Plan(root=root)
-    if not specs_dir.is_dir():
-        plan.errors.append(
-            SpecError(
-                "no _specs/ directory",
-                path=specs_dir,
-                fix="point specs at a planning repo that has _specs/ (HATCHDOIT_SPECS or specs:)",
-            )
-        )
-        return plan
-    seen: dict[str, Path] = {}
-    parsed = ParseCache(cache, parser_key(specs_dir, Path(frontmatter.__file__)))
-    for path, st in _spec_files(specs_dir, plan):
-        loaded = _load_one(path, signature(st), plan, parsed)
-        if loaded is None:
-            continue
-        spec = loaded.spec
-        if spec.id in seen:
-            plan.errors.append(
-                SpecError(
-                    f"duplicate id {spec.id!r}, also defined in {seen[spec.id]}",
-                    path=path,
-                    field="id",
-                    fix="give each spec a unique id",
-                )
-            )
-            continue
-        seen[spec.id] = path
-        target = plan.taskspecs if isinstance(spec, TaskSpec) else plan.featspecs
-        target[spec.id] = loaded
-    parsed.save()
+    configured = "auto" if planning is None else planning.format
+    plan.format = choose_format(root, configured, plan.errors, plan.warnings)
+    if plan.format == "hatchdoit":
+        read_specs_dir(root, plan, cache)
+    elif plan.format:  # "": no plan found (the error says so)
+        # imported here: a `_specs/` plan (every `doit` of a big one) never loads the readers
+        from hatchdoit.planning.formats.foreign import read_foreign
+
+        read_foreign(plan.format, root, planning or PlanningConfig(), plan)
     check_references(plan)
     order_and_check_cycles(plan)
     return plan
-
-
-def _spec_files(specs_dir: Path, plan: Plan) -> list[tuple[Path, os.stat_result]]:
-    """Regular files with a spec suffix under `specs_dir`, in path order, each with its stat;
-    names starting with '.' or '_' are skipped with all below them; a broken symlink is an
-    error. One stat per file (a walk, not a glob followed by three checks per path), and
-    strings until the end: sorting 1000 Paths took longer than the walk."""
-    found: list[tuple[tuple[str, ...], str, os.stat_result]] = []  # (sort key, dir, stat)
-    broken: list[Path] = []
-    top = str(specs_dir)
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = [d for d in dirnames if not d.startswith((".", "_"))]
-        below = tuple(dirpath[len(top) :].split(os.sep)[1:])  # the parts Path order compares
-        for name in filenames:
-            if name.startswith((".", "_")) or name in IGNORED_NAMES:
-                continue
-            path = os.path.join(dirpath, name)
-            try:
-                st = os.stat(path)
-            except FileNotFoundError:
-                if os.path.islink(path):
-                    broken.append(Path(path))
-                continue
-            if stat.S_ISREG(st.st_mode) and os.path.splitext(name)[1] in SPEC_SUFFIXES:
-                found.append(((*below, name), dirpath, st))
-    for link in sorted(broken):
-        plan.errors.append(
-            SpecError("broken symlink", path=link, fix="remove the link or restore its target")
-        )
-    found.sort(key=lambda item: item[0])
-    # one Path per directory: `dir / name` then parses only the name
-    dirs = {dirpath: Path(dirpath) for dirpath in {entry[1] for entry in found}}
-    return [(dirs[dirpath] / key[-1], st) for key, dirpath, st in found]
-
-
-def _load_one(path: Path, sig: Signature, plan: Plan, cache: ParseCache) -> LoadedSpec | None:
-    known = cache.get(path, sig)
-    if known is None:
-        try:
-            known = read_spec_file(path)
-        except SpecError as exc:
-            plan.errors.append(exc)
-            return None
-        cache.put(path, sig, known)
-    data, sha = known
-    spec = validate_spec(path, dict(data), plan.errors)
-    if spec is None:
-        return None
-    return LoadedSpec(spec=spec, path=path, source_sha256=sha)

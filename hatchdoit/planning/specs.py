@@ -109,6 +109,25 @@ class TaskSpec(SpecBase):
         default=None, description="Where it waits for a person's review (hatchdoit.yaml's review)"
     )
     scripted: ScriptedPlan = Field(default_factory=lambda: _DEFAULT_SCRIPTED_PLAN)
+    # What a foreign plan (spec-kit, Task Master, Kiro; planning/formats/) says beyond the work
+    # description. A `_specs/` file may set them too (docs/planning-formats.md). Tuples: the
+    # defaults are shared, never built per TaskSpec.
+    acceptance: tuple[str, ...] = Field(
+        default=(), description="Acceptance criteria, in the factory's and QA's prompts"
+    )
+    files: tuple[str, ...] = Field(default=(), description="Files the work names, to touch")
+    source: str | None = Field(
+        default=None, description="Where a foreign plan defines it: file:line, from the repo root"
+    )
+    inferred_deps: tuple[str, ...] = Field(
+        default=(), description="Which of depends_on come from the plan's order, not its text"
+    )
+    plan_status: Literal["done", "skipped"] | None = Field(
+        default=None,
+        description="done: finished in the plan, not built, a satisfied dependency; skipped: "
+        "cancelled, deferred or optional in the plan, not built, its dependents build anyway",
+    )
+    plan_note: str | None = Field(default=None, description="Why, as `hatchdoit plan` shows it")
     body: str = Field(
         default="", validate_default=True, description="Markdown body: the work description"
     )

@@ -8,6 +8,7 @@ import threading
 
 from hatchdoit.agents.prompts import render_prompt
 from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.planning.specs import TaskSpec
 from hatchdoit.records.models import Receipt
 from hatchdoit.steps.agent_session import run_until_stop
 from hatchdoit.steps.attempts import backoff_delay, feedback_section, previous_was_fault
@@ -40,7 +41,21 @@ def prompt_values(ctx: StepContext, attempt: int) -> dict[str, str]:
         "loc_cap": str(spec.loc_cap),
         "test_command": shlex.join(spec.test_command),
         "summary_path": str(ctx.layout.summary(ctx.tid, attempt)),
+        "acceptance_section": acceptance_section(spec),
     }
+
+
+def acceptance_section(spec: TaskSpec) -> str:
+    """The TaskSpec's acceptance criteria and the files it names (a foreign plan's, see
+    planning/formats/), as the prompts' `${acceptance_section}`; empty when it has none."""
+    parts = []
+    if spec.acceptance:
+        items = "\n".join(f"- {item}" for item in spec.acceptance)
+        parts.append(f"## Acceptance criteria\n\nThe work is done when:\n\n{items}\n")
+    if spec.files:
+        items = "\n".join(f"- `{path}`" for path in spec.files)
+        parts.append(f"## Files to touch\n\nThe TaskSpec names these files:\n\n{items}\n")
+    return "".join(f"\n{part}" for part in parts)
 
 
 def run_factory(ctx: StepContext, attempt: int) -> Receipt:

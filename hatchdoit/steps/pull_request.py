@@ -89,7 +89,7 @@ def existing(ctx: StepContext) -> PullRequest | None:
 
 def base_branch(ctx: StepContext) -> str:
     """The PR's base: the integration branch, or the one dependency's branch (stack)."""
-    deps = ctx.spec.depends_on
+    deps = ctx.project.plan.built_dependencies(ctx.tid)  # done in the plan: no branch, no PR
     if ctx.project.config.integration.dependents == "stack" and len(deps) == 1:
         return branch_of(deps[0])
     return integration_branch(ctx, ctx.project.target_repo)
@@ -100,7 +100,7 @@ def unmerged_dependencies(ctx: StepContext) -> list[str]:
     if ctx.project.config.integration.dependents != "wait":
         return []
     waiting = []
-    for dep in ctx.spec.depends_on:
+    for dep in ctx.project.plan.built_dependencies(ctx.tid):
         record = try_load(ctx.layout.integration(dep), IntegrationRecord)
         if record is None or record.pr_number is None:
             waiting.append(dep)

@@ -257,11 +257,12 @@ def integration_branch(ctx: StepContext, repo: Path) -> str:
 def _to_merge(ctx: StepContext, base_ref: str) -> list[str]:
     """What the worktree merges in: its dependencies' branches; or, when approved work lands on
     the integration branch, that branch (it holds the integrated dependencies)."""
-    if not ctx.spec.depends_on:
+    built = ctx.project.plan.built_dependencies(ctx.tid)  # done in the plan: no branch
+    if not built:
         return []
     if merges_into_branch(ctx):
         return [base_ref]
-    return [branch_of(dep) for dep in ctx.spec.depends_on]
+    return [branch_of(dep) for dep in built]
 
 
 def _base_commit(ctx: StepContext, merged: list[str]) -> str:

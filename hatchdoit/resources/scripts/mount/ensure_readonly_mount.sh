@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Usage: ensure_readonly_mount.sh --path PATH [--source DIR] [--bind]
+# Usage: ensure_readonly_mount.sh --path PATH [--source DIR] [--bind] [--expect REL]...
 #
 # Makes or verifies the read-only view of the planning repo at PATH (e.g. specs_link).
 # With --source, a missing PATH becomes a symlink to DIR, or with --bind (as root) a read-only
 # bind mount of DIR, falling back to a symlink when mounting is not permitted. A bind mount
 # whose source vanished is unmounted and redone (with --source). Then PATH must resolve to a
-# readable directory holding _specs/. Prints one JSON line:
+# readable directory holding _specs/ (or one of the --expect paths, e.g. specs). Prints:
 #   {"path": "...", "resolved": "...", "mode": "symlink|bind|directory", "writable": true|false}
 # Exit: 0 ok, 1 missing/broken/stale view, 2 bad arguments.
 set -euo pipefail
@@ -17,12 +17,13 @@ here=.; [[ $self != */* ]] || here=${self%/*}
 . "$here/../lib/common.sh"  # die, q, need and the other shared helpers
 json_str() { local s=$1; s=${s//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
 
-path='' source='' bind=0
+path='' source='' bind=0 expect=()
 while [ $# -gt 0 ]; do
   case $1 in
     --path) need $# "$1" "${2-}"; path=$2; shift 2 ;;
     --source) need $# "$1" "${2-}"; source=$2; shift 2 ;;
     --bind) bind=1; shift ;;
+    --expect) need $# "$1" "${2-}"; expect+=("$2"); shift 2 ;;
     -h|--help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die 2 "unknown argument: $(q "$1")" ;;
   esac
@@ -79,8 +80,15 @@ resolved=$(realpath -e -- "$p" 2>/dev/null) \
 [[ $resolved != *[[:cntrl:]]* ]] || die 1 "$path resolves to a path with control characters"
 { [ -d "$resolved" ] && [ -r "$resolved" ] && [ -x "$resolved" ]; } \
   || die 1 "$path is not a readable directory (fix: check its permissions or --source)"
-[ -d "$resolved/_specs" ] \
-  || die 1 "$path has no _specs/ (fix: point --source at the planning repo that holds _specs/)"
+if [ ${#expect[@]} -eq 0 ]; then
+  [ -d "$resolved/_specs" ] \
+    || die 1 "$path has no _specs/ (fix: point --source at the planning repo that holds _specs/)"
+else
+  found=0
+  for rel in "${expect[@]}"; do [ ! -e "$resolved/$rel" ] || found=1; done
+  wanted=$(printf '%q, ' "${expect[@]}")
+  [ "$found" = 1 ] || die 1 "$path has none of: ${wanted%, } (fix: point --source at the planning repo)"
+fi
 if [ -n "$source" ] && [ "$resolved" != "$source" ] && ! mount_info >/dev/null; then
   printf '%s: warning: %s points to %s, not %s; left as is\n' "$prog" "$path" "$resolved" "$source" >&2
 fi
