@@ -5,14 +5,17 @@ Serves `POST /v1/messages` (streamed SSE or plain JSON) and `/v1/messages/count_
 requests or `lifetime` seconds. What each request is answered is decided by the scripted "model"
 in fake_anthropic_model.py, from the conversation alone; this module is the HTTP server and the
 Messages API's wire format (SSE events, plain messages, errors), and records every request it
-saw for the tests' assertions.
+saw for the tests' assertions. `faults` (a FaultPlan of tests/fake_faults.py) makes requests fail
+the way the API does (tests/fake_anthropic_faults.py): 429, 529, 500, a usage limit, 401, a
+dropped connection, a stream cut short.
 
-Run on its own:  python3 tests/fake_anthropic.py [PORT [LIFETIME_S]]
+Run on its own:  [FAKE_API_FAULTS=usage_limit:2] python3 tests/fake_anthropic.py [PORT [LIFETIME_S]]
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import uuid
 from dataclasses import dataclass
@@ -204,6 +207,9 @@ def _error(kind: str, message: str) -> dict[str, Any]:
 
 if __name__ == "__main__":  # python3 tests/fake_anthropic.py [PORT [LIFETIME_S]]
     args = [float(a) for a in sys.argv[1:3]] + [0.0, 600.0][len(sys.argv) - 1 :]
-    with FakeAnthropic(port=int(args[0]), lifetime=args[1], max_requests=2000) as served:
+    plan = FaultPlan.parse(os.environ.get("FAKE_API_FAULTS", ""))
+    with FakeAnthropic(
+        port=int(args[0]), lifetime=args[1], max_requests=2000, faults=plan
+    ) as served:
         print(f"ANTHROPIC_BASE_URL={served.url}", flush=True)
         served.wait_closed(args[1] + 5)
