@@ -111,6 +111,12 @@ class FaultPlan:
             self.served.append(step.fault)
             return step.fault
 
+    def peek(self) -> Fault | None:
+        """The fault the next request would be served (None: answered normally)."""
+        with self._lock:
+            step = next((s for s in self._steps if not self._spent(s)), None)
+            return step.fault if step else None
+
     @staticmethod
     def _spent(step: _Step) -> bool:
         if step.left == 0:

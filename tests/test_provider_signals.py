@@ -1,0 +1,221 @@
+"""What the pinned CLIs emit when their API fails (docs/provider-signals.md has the whole record):
+the real Claude Code and Codex, headless as hatchdoit's profiles run them, against the stand-ins
+failing on purpose. Each test stops the CLI as soon as the signal it pins was seen, so a CLI that
+would go on retrying for minutes costs seconds; these skip only when node/npm are missing.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from claude_code_cli import pinned_claude_code
+from codex_cli import pinned_codex
+from fake_anthropic import FakeAnthropic
+from fake_openai import FakeOpenAI
+from provider_runs import run_claude, run_codex
+
+from hatchdoit.agents.headless import decide
+
+pytestmark = pytest.mark.integration
+
+FAST_CODEX = {"request_max_retries": 0, "stream_max_retries": 1}
+
+
+@pytest.fixture(scope="session")
+def claude_bin() -> Path:
+    return pinned_claude_code()
+
+
+@pytest.fixture(scope="session")
+def codex_bin() -> Path:
+    return pinned_codex()
+
+
+@pytest.fixture
+def anthropic() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic(lifetime=120) as fake:
+        yield fake
+
+
+@pytest.fixture
+def openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI(lifetime=120) as fake:
+        yield fake
+
+
+def is_retry(event: dict[str, Any]) -> bool:
+    return event.get("type") == "system" and event.get("subtype") == "api_retry"
+
+
+def is_result(event: dict[str, Any]) -> bool:
+    return event.get("type") == "result"
+
+
+def clock(epoch: float) -> str:
+    """Codex's "try again at" time of day for a reset today (TZ=UTC in provider_runs)."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%-I:%M %p")
+
+
+# --- Claude Code 2.1.330 -----------------------------------------------------------------------
+
+
+def test_claude_401_is_an_api_retry_with_error_status_401_within_seconds(
+    claude_bin: Path, anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    anthropic.faults.add("unauthorized", None)
+    out = run_claude(claude_bin, anthropic, tmp_path, timeout=30, stop_when=is_retry)
+    seen = out.run.first(is_retry)
+    assert seen is not None, out.run.kinds()
+    at, retry = seen
+    assert at < 5, f"first api_retry after {at:.1f}s"
+    assert {k: retry[k] for k in ("attempt", "max_retries", "error_status", "error")} == {
+        "attempt": 1,
+        "max_retries": 10,
+        "error_status": 401,
+        "error": "authentication_failed",
+    }
+    assert 0 < retry["retry_delay_ms"] < 2000
+
+
+def test_claude_rate_limit_is_retried_after_its_retry_after_then_succeeds(
+    claude_bin: Path, anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    anthropic.faults.add("rate_limit", 1, retry_after=1)
+    out = run_claude(claude_bin, anthropic, tmp_path, timeout=40)
+    retries = out.run.of("system", "api_retry")
+    assert [(r["error_status"], r["error"]) for r in retries] == [(429, "rate_limit")]
+    assert 1000 <= retries[0]["retry_delay_ms"] <= 1500  # retry-after 1 s (+ up to 25% jitter)
+    result = out.run.of("result")[-1]
+    assert result["is_error"] is False and out.run.exit_code == 0
+    assert [s.status for s in out.requests] == [429, 200]
+
+
+def test_claude_usage_limit_far_off_is_a_rejected_rate_limit_event_with_its_reset(
+    claude_bin: Path, anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    """As a claude.ai subscription or an LLM gateway sees it: no retries, a rate_limit_event
+    `rejected` with the reset, and a failed result saying "You've hit your 5-hour limit"."""
+    resets_at = anthropic.faults.add("usage_limit", None, reset_in=3600).peek()
+    assert resets_at is not None
+    out = run_claude(claude_bin, anthropic, tmp_path, auth="gateway", timeout=30)
+    events = out.run.of("rate_limit_event")
+    assert len(events) == 1, out.run.kinds()
+    info = events[0]["rate_limit_info"]
+    assert info["status"] == "rejected" and info["rateLimitType"] == "five_hour"
+    assert info["resetsAt"] == resets_at.resets_at
+    result = out.run.of("result")[-1]
+    assert result["is_error"] is True and result["subtype"] == "success"
+    assert result["api_error_status"] == 429 and result["api_error"] == "usage_limit_reached"
+    assert result["result"].startswith("You've hit your 5-hour limit · resets ")
+    assert out.run.of("system", "api_retry") == [] and out.run.exit_code == 1
+    assert out.run.elapsed < 15
+    # hatchdoit's headless runner records it as a stop_failure, reason "API error 429"
+    verdict = decide("claude", [e for _, e in out.run.events], [], 1)
+    assert verdict.event == "stop_failure" and verdict.reason == "API error 429"
+
+
+def test_claude_usage_limit_with_an_api_key_is_a_plain_429(
+    claude_bin: Path, anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    """An API-key login does not read the plan limiter's headers: no rate_limit_event, and a
+    retry-after over a minute is not waited for."""
+    anthropic.faults.add("usage_limit", None, reset_in=3600)
+    out = run_claude(claude_bin, anthropic, tmp_path, auth="key", timeout=30)
+    assert out.run.of("rate_limit_event") == [] and out.run.of("system", "api_retry") == []
+    result = out.run.of("result")[-1]
+    assert result["is_error"] is True and result["api_error_status"] == 429
+    assert "api_error" not in result
+    assert result["result"].startswith("API Error: Request rejected (429)")
+
+
+def test_claude_usage_limit_resetting_within_a_minute_is_waited_for(
+    claude_bin: Path, anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    """A reset (retry-after) up to 60 s ahead: Claude Code waits for it itself, one api_retry
+    with the wait in retry_delay_ms, and goes on: no rate_limit_event `rejected`."""
+    anthropic.faults.add("usage_limit", None, reset_in=3)
+    out = run_claude(claude_bin, anthropic, tmp_path, auth="gateway", timeout=40)
+    retries = out.run.of("system", "api_retry")
+    assert [(r["error_status"], r["error"]) for r in retries] == [(429, "rate_limit")]
+    assert 2000 <= retries[0]["retry_delay_ms"] <= 6000
+    statuses = [e["rate_limit_info"]["status"] for e in out.run.of("rate_limit_event")]
+    assert "rejected" not in statuses
+    assert out.run.of("result")[-1]["is_error"] is False and out.run.exit_code == 0
+
+
+# --- Codex 0.171.0 ----------------------------------------------------------------------------
+
+
+def failed_message(out: Any) -> str:
+    failed = out.run.of("turn.failed")
+    assert failed, out.run.kinds()
+    return str(failed[-1]["error"]["message"])
+
+
+def test_codex_usage_limit_is_turn_failed_with_the_reset_time_of_day(
+    codex_bin: Path, openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    fault = openai.faults.add("usage_limit", None, reset_in=1800).peek()
+    assert fault is not None
+    out = run_codex(codex_bin, openai, tmp_path, timeout=30)
+    message = failed_message(out)
+    # a curly apostrophe, the plan's upsell, and the reset to the minute in local time
+    assert message.startswith("You\u2019ve hit your usage limit.")
+    assert message.endswith(f"try again at {clock(fault.resets_at)}.")
+    assert [e["message"] for e in out.run.of("error")] == [message]
+    assert len(out.requests) == 1 and out.run.exit_code == 1
+    verdict = decide("codex", [e for _, e in out.run.events], [], 1)
+    assert verdict.event == "stop_failure" and verdict.reason == message
+
+
+def test_codex_401_is_retried_then_turn_failed_unexpected_status(
+    codex_bin: Path, openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai.faults.add("unauthorized", None)
+    out = run_codex(codex_bin, openai, tmp_path, provider=FAST_CODEX, timeout=30)
+    errors = [e["message"] for e in out.run.of("error")]
+    assert errors[0].startswith("Reconnecting... 1/1 (unexpected status 401 Unauthorized: ")
+    assert failed_message(out).startswith("unexpected status 401 Unauthorized: Incorrect API key")
+    assert out.run.exit_code == 1
+
+
+def test_codex_rate_limit_then_recovery_ends_in_turn_completed(
+    codex_bin: Path, openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai.faults.add("rate_limit", 1)
+    out = run_codex(codex_bin, openai, tmp_path, timeout=30)
+    errors = [e["message"] for e in out.run.of("error")]
+    assert len(errors) == 1 and re.match(
+        r"Reconnecting\.\.\. 1/5 \(exceeded retry limit, last status: 429 Too Many Requests",
+        errors[0],
+    )
+    assert out.run.kinds()[-1] == "turn.completed" and out.run.exit_code == 0
+    # an `error` line does not make the run a failure when the turn completes after it
+    assert decide("codex", [e for _, e in out.run.events], [], 0).event == "stop"
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("overloaded", "Selected model is at capacity. Please try a different model."),
+        (
+            "server_error",
+            "We\u2019re currently experiencing high demand, which may cause temporary errors.",
+        ),
+        ("disconnect", "stream disconnected before completion: error sending request"),
+    ],
+)
+def test_codex_outage_messages(
+    codex_bin: Path, openai: FakeOpenAI, tmp_path: Path, fault: str, message: str
+) -> None:
+    openai.faults.add(fault, None)
+    start = time.monotonic()
+    out = run_codex(codex_bin, openai, tmp_path, provider=FAST_CODEX, timeout=60)
+    assert failed_message(out) == message and out.run.exit_code == 1
+    assert time.monotonic() - start < 30
