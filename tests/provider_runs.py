@@ -19,8 +19,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,13 +65,13 @@ def _repo(work: Path) -> Path:
     return repo
 
 
-def claude_settings(work: Path) -> tuple[Path, Path]:
+def claude_settings(work: Path, names: tuple[str, ...] = HOOKS) -> tuple[Path, Path]:
     """(the --settings file, the file its hooks append their payloads to)."""
     script = work / "hook.py"
     script.write_text(HOOK_SCRIPT, encoding="utf-8")
     record = work / "hooks.jsonl"
     command = shlex.join([sys.executable, str(script), str(record)])
-    hooks = {name: [{"hooks": [{"type": "command", "command": command}]}] for name in HOOKS}
+    hooks = {name: [{"hooks": [{"type": "command", "command": command}]}] for name in names}
     settings = work / "settings.json"
     settings.write_text(json.dumps({"hooks": hooks}), encoding="utf-8")
     return settings, record
@@ -153,3 +155,81 @@ def run_codex(
         argv, cwd=_repo(work), env=env, prompt=prompt, timeout=timeout, stop_when=stop_when
     )
     return Outcome(run, list(fake.seen))
+
+
+@dataclass
+class TuiOutcome:
+    """The interactive TUI's screen once the turn ended, and the hooks that fired."""
+
+    pane: str
+    hooks: list[dict[str, Any]]
+    requests: list[Any]
+
+    def hook(self, name: str) -> dict[str, Any] | None:
+        return next((h for h in self.hooks if h.get("hook_event_name") == name), None)
+
+
+def _seed_config_home(home: Path, repo: Path) -> None:
+    """A config home that asks nothing at start-up (onboarding, trust, bypass, the API key)."""
+    config = home / ".claude"
+    config.mkdir(parents=True, exist_ok=True)
+    trusted = {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True}
+    state = {
+        "hasCompletedOnboarding": True,
+        "numStartups": 1,
+        "bypassPermissionsModeAccepted": True,
+        "projects": {str(repo): trusted, os.path.realpath(repo): trusted},
+        "customApiKeyResponses": {"approved": [ANTHROPIC_KEY[-20:]], "rejected": []},
+    }
+    (config / ".claude.json").write_text(json.dumps(state), encoding="utf-8")
+
+
+def run_claude_tui(
+    claude_bin: Path,
+    fake: FakeAnthropic,
+    work: Path,
+    *,
+    auth: str = "key",
+    prompt: str = PROMPT,
+    timeout: float = 60,
+) -> TuiOutcome:
+    """The interactive TUI in tmux (a private socket): the prompt is typed once SessionStart
+    fired and the input box is on screen; the run ends at its Stop or StopFailure hook."""
+    from conftest import retry_until
+
+    work.mkdir(parents=True, exist_ok=True)
+    settings, record = claude_settings(work, (*HOOKS, "SessionStart", "UserPromptSubmit"))
+    repo = _repo(work)
+    env = claude_env(work, fake, auth, TERM="xterm-256color")
+    _seed_config_home(Path(env["HOME"]), repo)
+    inner = [str(claude_bin), "--settings", str(settings), "--dangerously-skip-permissions"]
+    command = shlex.join(["env", "-i", *(f"{k}={v}" for k, v in env.items()), *inner])
+    sockets = tempfile.mkdtemp(prefix="hd-tui-")  # short: a socket path has a length limit
+    tmux_env = {"PATH": env["PATH"], "HOME": env["HOME"], "TMUX_TMPDIR": sockets}
+    socket = "tui"
+
+    def tmux(*args: str) -> str:
+        done = subprocess.run(
+            ["tmux", "-L", socket, *args], env=tmux_env, capture_output=True, text=True
+        )
+        return done.stdout
+
+    def fired(*names: str) -> list[dict[str, Any]]:
+        if not record.exists():
+            return []
+        hooks = [json.loads(line) for line in record.read_text().splitlines() if line.strip()]
+        return [h for h in hooks if h.get("hook_event_name") in names]
+
+    tmux("new-session", "-d", "-s", "tui", "-x", "120", "-y", "40", "-c", str(repo), command)
+    try:
+        retry_until(lambda: fired("SessionStart"), timeout, 0.2, "the TUI's SessionStart hook")
+        retry_until(lambda: "bypass permissions" in tmux("capture-pane", "-p"), timeout, 0.2)
+        tmux("send-keys", "-t", "tui", "-l", prompt)
+        tmux("send-keys", "-t", "tui", "Enter")
+        retry_until(lambda: fired("UserPromptSubmit"), 10, 0.2, "the prompt's submission")
+        retry_until(lambda: fired("Stop", "StopFailure"), timeout, 0.2, "the turn's end")
+        pane = tmux("capture-pane", "-p")
+    finally:
+        tmux("kill-server")
+        shutil.rmtree(sockets, ignore_errors=True)
+    return TuiOutcome(pane, fired(*HOOKS, "SessionStart", "UserPromptSubmit"), list(fake.seen))
