@@ -26,6 +26,7 @@ STATUS = {
     "server_error": 500,
     "usage_limit": 429,
     "unauthorized": 401,
+    "billing": 400,
     "disconnect": 0,  # no response at all
     "stream_cut": 200,
 }
@@ -42,6 +43,11 @@ ERRORS = {
         "This request would exceed your account's rate limit. Please try again later.",
     ),
     "unauthorized": ("authentication_error", "invalid x-api-key"),
+    "billing": (
+        "invalid_request_error",
+        "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing"
+        " to upgrade or purchase credits.",
+    ),
 }
 
 

@@ -10,6 +10,8 @@ provider's wire format (status, headers, error body); the kinds mean the same fo
 - server_error   HTTP 500
 - usage_limit    HTTP 429 rejecting a plan's usage limit, with its reset `reset_in` s ahead
 - unauthorized   HTTP 401 (an invalid key)
+- billing        the account is out of credit (Anthropic: HTTP 400 "credit balance is too low";
+                 OpenAI: HTTP 429 insufficient_quota); no reset, a person must act
 - disconnect     the connection is closed before any response
 - stream_cut     a 200 stream that breaks after its first event
 
@@ -35,6 +37,7 @@ KINDS = (
     "server_error",
     "usage_limit",
     "unauthorized",
+    "billing",
     "disconnect",
     "stream_cut",
 )

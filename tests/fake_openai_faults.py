@@ -5,7 +5,7 @@ api.openai.com and the ChatGPT Codex backend send them.
 A usage limit is the Codex plan limiter's refusal (what a ChatGPT sign-in meets): HTTP 429 with
 `error.type` "usage_limit_reached", the plan, and the reset as Unix seconds in `error.resets_at`
 (also `resets_in_seconds`), plus the `x-codex-primary-*` window headers the CLI reads its rate
-limit snapshot from. An API key's exhausted quota would be `insufficient_quota` instead.
+limit snapshot from. An API key's exhausted credit is `billing`: 429 `insufficient_quota`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ STATUS = {
     "server_error": 500,
     "usage_limit": 429,
     "unauthorized": 401,
+    "billing": 429,
     "disconnect": 0,  # no response at all
     "stream_cut": 200,
 }
@@ -69,6 +70,13 @@ def fault_response(fault: Fault, model: str) -> tuple[int, dict[str, str], dict[
             " https://platform.openai.com/account/api-keys."
         )
         return 401, headers, _error(message, "invalid_request_error", "invalid_api_key")
+    if fault.kind == "billing":
+        message = (
+            "You exceeded your current quota, please check your plan and billing details. For"
+            " more information on this error, read the docs:"
+            " https://platform.openai.com/docs/guides/error-codes/api-errors."
+        )
+        return 429, headers, _error(message, "insufficient_quota", "insufficient_quota")
     if fault.kind == "usage_limit":
         return 429, usage_limit_headers(fault), usage_limit_body(fault)
     raise ValueError(f"{fault.kind} is not an HTTP fault")

@@ -151,6 +151,19 @@ def test_claude_usage_limit_resetting_within_a_minute_is_waited_for(
     assert out.run.of("result")[-1]["is_error"] is False and out.run.exit_code == 0
 
 
+def test_claude_out_of_credit_is_a_billing_error_without_retries(
+    claude_bin: Path, anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    anthropic.faults.add("billing", None)
+    out = run_claude(claude_bin, anthropic, tmp_path, timeout=30)
+    errors = [e for e in out.run.of("assistant") if e.get("error")]
+    assert [(e["error"], e["api_error_status"]) for e in errors] == [("billing_error", 400)]
+    result = out.run.of("result")[-1]
+    assert result["is_error"] is True and result["api_error_status"] == 400
+    assert result["result"] == "Credit balance is too low"
+    assert out.run.of("system", "api_retry") == [] and len(out.requests) == 1
+
+
 # --- Codex 0.171.0 ----------------------------------------------------------------------------
 
 
@@ -210,6 +223,7 @@ def test_codex_rate_limit_then_recovery_ends_in_turn_completed(
             "We\u2019re currently experiencing high demand, which may cause temporary errors.",
         ),
         ("disconnect", "stream disconnected before completion: error sending request"),
+        ("billing", "Quota exceeded. Check your plan and billing details."),
     ],
 )
 def test_codex_outage_messages(

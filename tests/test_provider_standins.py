@@ -71,8 +71,9 @@ def test_anthropic_faults_on_the_wire() -> None:
     body["messages"] = [{"role": "user", "content": FACTORY}]
     plan = FaultPlan.parse("rate_limit:1,overloaded:1,server_error:1,unauthorized:1")
     plan.add("usage_limit", 1, reset_in=600).add("disconnect", 1).add("stream_cut", 1)
+    plan.add("billing", 1)
     with FakeAnthropic(faults=plan, lifetime=30) as fake:
-        got = [post(fake.url, "/v1/messages?beta=true", body) for _ in range(8)]
+        got = [post(fake.url, "/v1/messages?beta=true", body) for _ in range(9)]
     errors = [json.loads(raw)["error"]["type"] for _, _, raw in got[:5]]
     assert errors == [
         "rate_limit_error",
@@ -81,7 +82,8 @@ def test_anthropic_faults_on_the_wire() -> None:
         "authentication_error",
         "rate_limit_error",
     ]
-    assert [status for status, _, _ in got] == [429, 529, 500, 401, 429, 0, 200, 200]
+    assert [status for status, _, _ in got] == [429, 529, 500, 401, 429, 0, 200, 400, 200]
+    assert "credit balance is too low" in json.loads(got[7][2])["error"]["message"]
     assert got[0][1]["retry-after"] == "1"
     usage = got[4][1]
     assert usage["anthropic-ratelimit-unified-status"] == "rejected"
@@ -89,7 +91,7 @@ def test_anthropic_faults_on_the_wire() -> None:
     reset = int(usage["anthropic-ratelimit-unified-reset"])
     assert 595 <= reset - time.time() <= 601 and 595 <= int(usage["retry-after"]) <= 601
     assert got[6][2].count(b"event: ") == 1, "the cut stream sends its first event only"
-    assert b"event: message_stop" in got[7][2], "answers normally after the plan"
+    assert b"event: message_stop" in got[8][2], "answers normally after the plan"
     assert [s.fault for s in fake.seen] == [
         "rate_limit",
         "overloaded",
@@ -98,6 +100,7 @@ def test_anthropic_faults_on_the_wire() -> None:
         "usage_limit",
         "disconnect",
         "stream_cut",
+        "billing",
         "",
     ]
 
@@ -154,17 +157,18 @@ def test_openai_stand_in_streams_a_function_call_then_text() -> None:
 def test_openai_faults_on_the_wire() -> None:
     body = {"model": "gpt-fake", "stream": True, "input": []}
     plan = FaultPlan.parse("rate_limit:1,overloaded:1,server_error:1,unauthorized:1")
-    plan.add("usage_limit", 1, reset_in=600).add("disconnect", 1)
+    plan.add("usage_limit", 1, reset_in=600).add("billing", 1).add("disconnect", 1)
     with FakeOpenAI(faults=plan, lifetime=30) as fake:
-        got = [post(fake.url, "/v1/responses", body) for _ in range(7)]
-    errors = [json.loads(raw)["error"] for _, _, raw in got[:5]]
+        got = [post(fake.url, "/v1/responses", body) for _ in range(8)]
+    errors = [json.loads(raw)["error"] for _, _, raw in got[:6]]
     assert [(e["type"], e.get("code")) for e in errors] == [
         ("requests", "rate_limit_exceeded"),
         ("service_unavailable_error", "server_is_overloaded"),
         ("server_error", None),
         ("invalid_request_error", "invalid_api_key"),
         ("usage_limit_reached", None),
+        ("insufficient_quota", "insufficient_quota"),
     ]
-    assert [status for status, _, _ in got] == [429, 503, 500, 401, 429, 0, 200]
+    assert [status for status, _, _ in got] == [429, 503, 500, 401, 429, 429, 0, 200]
     assert 595 <= errors[4]["resets_at"] - time.time() <= 601
     assert got[4][1]["x-codex-primary-used-percent"] == "100"
