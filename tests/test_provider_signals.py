@@ -84,6 +84,44 @@ def test_claude_401_is_an_api_retry_with_error_status_401_within_seconds(
     assert 0 < retry["retry_delay_ms"] < 2000
 
 
+@pytest.mark.parametrize(
+    ("fault", "status", "error"),
+    [
+        ("overloaded", 529, "overloaded"),
+        ("server_error", 500, "server_error"),
+        ("disconnect", None, "unknown"),
+        ("stream_cut", None, "unknown"),
+    ],
+)
+def test_claude_outages_are_api_retries_within_seconds(
+    claude_bin: Path,
+    anthropic: FakeAnthropic,
+    tmp_path: Path,
+    fault: str,
+    status: int | None,
+    error: str,
+) -> None:
+    anthropic.faults.add(fault, None)
+    out = run_claude(claude_bin, anthropic, tmp_path, timeout=30, stop_when=is_retry)
+    seen = out.run.first(is_retry)
+    assert seen is not None, out.run.kinds()
+    assert seen[0] < 5
+    assert (seen[1]["error_status"], seen[1]["error"]) == (status, error)
+
+
+def test_claude_dropped_connection_without_retries_is_connection_failed(
+    claude_bin: Path, anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    anthropic.faults.add("disconnect", None)
+    out = run_claude(
+        claude_bin, anthropic, tmp_path, env={"CLAUDE_CODE_MAX_RETRIES": "0"}, timeout=30
+    )
+    result = out.run.of("result")[-1]
+    assert result["is_error"] is True and result["api_error_status"] is None
+    assert result["api_error"] == "connection_failed"
+    assert result["result"].startswith("API Error: Connection dropped (ECONNRESET).")
+
+
 def test_claude_rate_limit_is_retried_after_its_retry_after_then_succeeds(
     claude_bin: Path, anthropic: FakeAnthropic, tmp_path: Path
 ) -> None:
@@ -120,6 +158,18 @@ def test_claude_usage_limit_far_off_is_a_rejected_rate_limit_event_with_its_rese
     assert out.hook_events() == ["SessionEnd"], out.hooks
     # hatchdoit's headless runner makes it a stop_failure (today with the reason "API error 429")
     assert decide("claude", [e for _, e in out.run.events], [], 1).event == "stop_failure"
+
+
+def test_claude_subscription_usage_limit_is_refused_at_once_however_near_its_reset(
+    claude_bin: Path, anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    fault = anthropic.faults.add("usage_limit", None, reset_in=5).peek()
+    assert fault is not None
+    out = run_claude(claude_bin, anthropic, tmp_path, auth="oauth", timeout=30)
+    info = [e["rate_limit_info"] for e in out.run.of("rate_limit_event")]
+    assert [(i["status"], i["resetsAt"]) for i in info] == [("rejected", fault.resets_at)]
+    assert out.run.of("result")[-1]["api_error"] == "usage_limit_reached"
+    assert out.run.of("system", "api_retry") == [] and len(out.requests) == 1
 
 
 def test_claude_usage_limit_with_an_api_key_is_a_plain_429(
