@@ -5,23 +5,27 @@ Serves `POST /v1/messages` (streamed SSE or plain JSON) and `/v1/messages/count_
 requests or `lifetime` seconds. What each request is answered is decided by the scripted "model"
 in fake_anthropic_model.py, from the conversation alone; this module is the HTTP server and the
 Messages API's wire format (SSE events, plain messages, errors), and records every request it
-saw for the tests' assertions.
+saw for the tests' assertions. `faults` (a FaultPlan of tests/fake_faults.py) makes requests fail
+the way the API does (tests/fake_anthropic_faults.py): 429, 529, 500, a usage limit, 401, a
+dropped connection, a stream cut short.
 
-Run on its own:  python3 tests/fake_anthropic.py [PORT [LIFETIME_S]]
+Run on its own:  [FAKE_API_FAULTS=usage_limit:2] python3 tests/fake_anthropic.py [PORT [LIFETIME_S]]
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
-import threading
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from fake_anthropic_faults import fault_response, fault_status
 from fake_anthropic_model import Reply, decide, error_for, first_user_texts
+from fake_faults import FaultPlan
+from fake_server import JsonHandler, LocalServer
 
 
 @dataclass
@@ -36,6 +40,7 @@ class Seen:
     tool: str = ""
     summary_asked: bool = False  # a user message asked for the summary (Stop hook or injection)
     asked: tuple[str, ...] = ()  # main requests: the text blocks of the first user message
+    fault: str = ""  # the FaultPlan's fault this request was served, if any
 
 
 def _blocks(reply: Reply) -> list[dict[str, Any]]:
@@ -121,65 +126,21 @@ def plain_message(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
     }
 
 
-class FakeAnthropic:
-    """The server; use as a context manager. `url` goes into ANTHROPIC_BASE_URL."""
+class FakeAnthropic(LocalServer[Seen]):
+    """The server; use as a context manager. `url` goes into ANTHROPIC_BASE_URL. `faults` is
+    its FaultPlan (tests/fake_faults.py): `fake.faults.add("usage_limit", 2)` fails the next two
+    /v1/messages requests, then it answers normally again."""
 
-    def __init__(self, *, max_requests: int = 400, lifetime: float = 300.0, port: int = 0) -> None:
-        self.max_requests = max_requests
-        self.lifetime = lifetime
-        self.seen: list[Seen] = []
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._timer = threading.Timer(lifetime, self.close)
-        self._timer.daemon = True
-        self._closed = False
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> FakeAnthropic:
-        self._thread.start()
-        self._timer.start()
-        return self
-
-    def __exit__(
+    def __init__(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+        *,
+        max_requests: int = 400,
+        lifetime: float = 300.0,
+        port: int = 0,
+        faults: FaultPlan | None = None,
     ) -> None:
-        self.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def wait_closed(self, timeout: float) -> bool:
-        """Wait until the server has shut down by itself (budget or lifetime spent)."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._timer.cancel()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def record(self, seen: Seen) -> bool:
-        """Remember a request; False once the request budget is spent (the server then closes)."""
-        with self._lock:
-            self.seen.append(seen)
-            over = len(self.seen) > self.max_requests
-        if over:
-            threading.Thread(target=self.close, daemon=True).start()
-        return not over
+        self.faults = faults if faults is not None else FaultPlan()
+        super().__init__(max_requests=max_requests, lifetime=lifetime, port=port)
 
     def main_requests(self, role: str) -> list[Seen]:
         return [s for s in self.seen if s.kind == "main" and s.role == role]
@@ -187,83 +148,55 @@ class FakeAnthropic:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return  # keep pytest output clean; `fake.seen` has the record
-
-            def _send_json(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("request-id", f"req_{uuid.uuid4().hex[:16]}")
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _body(self) -> dict[str, Any]:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b"{}"
-                try:
-                    data = json.loads(raw or b"{}")
-                except ValueError:
-                    return {}
-                return data if isinstance(data, dict) else {}
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 fake.record(Seen(self.path, "other", status=404))
-                self._send_json(404, _error("not_found_error", f"no route {self.path}"))
+                self.send_json(404, _error("not_found_error", f"no route {self.path}"))
 
             def do_POST(self) -> None:
-                body = self._body()
+                body = self.body_json()
                 route = self.path.split("?", 1)[0]
                 if route == "/v1/messages/count_tokens":
                     fake.record(Seen(self.path, "count_tokens"))
-                    self._send_json(200, {"input_tokens": _usage(body, 0)["input_tokens"]})
+                    self.send_json(200, {"input_tokens": _usage(body, 0)["input_tokens"]})
                     return
                 if route != "/v1/messages":
                     fake.record(Seen(self.path, "other", status=404))
-                    self._send_json(404, _error("not_found_error", f"no route {self.path}"))
+                    self.send_json(404, _error("not_found_error", f"no route {self.path}"))
                     return
                 role, reply = decide(body)
                 stream = bool(body.get("stream"))
+                fault = fake.faults.take(main=role != "side")
                 failure = error_for(body.get("messages") or []) if role != "side" else None
+                served = fault_status(fault) if fault else failure[0] if failure else 200
                 seen = Seen(
                     self.path,
                     "side" if role == "side" else "main",
                     role=role,
                     stream=stream,
-                    status=failure[0] if failure else 200,
+                    status=served,
                     tool=reply.tool.tool if reply.tool else "",
                     summary_asked=reply.summary_asked,
                     asked=tuple(first_user_texts(body.get("messages") or []))
                     if role != "side"
                     else (),
+                    fault=fault.kind if fault else "",
                 )
                 if not fake.record(seen):
-                    self._send_json(529, _error("overloaded_error", "fake API budget spent"))
-                    return
-                if failure is not None:
-                    self._send_json(failure[0], _error(failure[1], "scripted failure"))
+                    self.send_json(529, _error("overloaded_error", "fake API budget spent"))
+                elif fault is not None and fault.kind == "disconnect":
+                    self.drop()
+                elif fault is not None and fault.kind == "stream_cut":
+                    self.send_sse(sse_events(body, reply), cut_after=1)
+                elif fault is not None:
+                    status, headers, payload = fault_response(fault)
+                    self.send_json(status, payload, headers)
+                elif failure is not None:
+                    self.send_json(failure[0], _error(failure[1], "scripted failure"))
                 elif stream:
-                    self._stream(body, reply)
+                    self.send_sse(sse_events(body, reply))
                 else:
-                    self._send_json(200, plain_message(body, reply))
-
-            def _stream(self, body: dict[str, Any], reply: Reply) -> None:
-                chunks = [
-                    f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
-                    for name, data in sse_events(body, reply)
-                ]
-                payload = b"".join(chunks)
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Cache-Control", "no-cache")
-                self.send_header("Content-Length", str(len(payload)))
-                self.send_header("request-id", f"req_{uuid.uuid4().hex[:16]}")
-                self.end_headers()
-                self.wfile.write(payload)
+                    self.send_json(200, plain_message(body, reply))
 
         return Handler
 
@@ -274,6 +207,9 @@ def _error(kind: str, message: str) -> dict[str, Any]:
 
 if __name__ == "__main__":  # python3 tests/fake_anthropic.py [PORT [LIFETIME_S]]
     args = [float(a) for a in sys.argv[1:3]] + [0.0, 600.0][len(sys.argv) - 1 :]
-    with FakeAnthropic(port=int(args[0]), lifetime=args[1], max_requests=2000) as served:
+    plan = FaultPlan.parse(os.environ.get("FAKE_API_FAULTS", ""))
+    with FakeAnthropic(
+        port=int(args[0]), lifetime=args[1], max_requests=2000, faults=plan
+    ) as served:
         print(f"ANTHROPIC_BASE_URL={served.url}", flush=True)
         served.wait_closed(args[1] + 5)
