@@ -105,6 +105,14 @@ class Layout:
     def done(self, tid: str) -> Path:
         return _under(self.root, "_logs", "state", tid, "done.json")
 
+    def paused(self, tid: str) -> Path:
+        """paused.json: the TaskSpec waits on its provider (steps/provider_pause.py)."""
+        return _under(self.root, "_logs", "state", tid, "paused.json")
+
+    def provider_state(self, provider: str) -> Path:
+        """A provider's circuit breaker, shared by every launch (steps/provider_gate.py)."""
+        return self.logs / "providers" / f"{provider}.json"
+
     def escalated(self, tid: str) -> Path:
         return _under(self.root, "_logs", "state", tid, "escalated.json")
 

@@ -7,7 +7,8 @@ number of sessions can share one server and a retried request gets the same answ
   verdict. Each turn makes the next planned call (counted from the history), then a short text.
 - TaskSpec markers: `fake-api: skip-summary` leaves the summary out until a user message asks for
   it (a Stop hook's block reason or the summary injection, which name the path);
-  `fake-api: overloaded` / `fake-api: error-500` fail every main-agent request with 529 / 500.
+  `fake-api: overloaded` / `fake-api: error-500` / `fake-api: invalid-request` fail every
+  main-agent request with 529 / 500 / 400 (tests/fake_faults.py has the provider faults that end).
 - a pointer prompt (hatchdoit leaves a large or control-character prompt in a file and pastes
   `<!-- hatchdoit:prompt-file=PATH -->` and a line asking to read it) is first read with `Read`
   calls of READ_LINES lines each, as a model would; the plan then comes from the file's text.
@@ -172,6 +173,8 @@ def error_for(messages: list[dict[str, Any]]) -> tuple[int, str] | None:
         return 529, "overloaded_error"
     if "fake-api: error-500" in joined:
         return 500, "api_error"
+    if "fake-api: invalid-request" in joined:  # the TaskSpec's fault, not the provider's
+        return 400, "invalid_request_error"
     return None
 
 

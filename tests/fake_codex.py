@@ -50,7 +50,7 @@ def emit(event):
 emit({"type": "thread.started", "thread_id": thread})
 emit({"type": "turn.started"})
 if "fake-codex: fail" in prompt:
-    emit({"type": "turn.failed", "error": {"message": "stream disconnected before completion"}})
+    emit({"type": "turn.failed", "error": {"message": "the model refused the request (scripted)"}})
     sys.exit(1)
 writable = [Path(p) for p in overrides.get("sandbox_workspace_write", {}).get("writable_roots", [])]
 def write(path, text):

@@ -71,7 +71,8 @@ def test_codex_turn_failed_is_a_stop_failure(project: HatchProject, fake_codex: 
 
     stop = stop_of(project, "factory")
     assert stop.source == "hook" and stop.event == "stop_failure", stop
-    assert "stream disconnected" in stop.reason
+    assert "the model refused the request" in stop.reason
+    assert "provider_fault" not in stop.payload  # the TaskSpec's failure, not the provider's
     receipt = load_valid(project.layout.receipt(TID, "factory", 1), Receipt)
     assert receipt.outcome == "failed"
     assert load_valid(project.layout.escalated(TID), EscalatedRecord).attempts == 1

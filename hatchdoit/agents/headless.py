@@ -33,6 +33,7 @@ from types import FrameType
 from typing import IO, Any
 
 from hatchdoit.agents.stop_hook import REQUIRED_ENV, build_record, log_line, sidecar, write_stop
+from hatchdoit.agents.stream_watch import StreamWatch
 
 
 @dataclass
@@ -161,8 +162,11 @@ class _Forwarder:
             self.child.send_signal(signum)
 
 
-def pump(source: IO[bytes], stream_log: Path | None) -> list[dict[str, Any]]:
-    """Copy the CLI's lines to our stdout (the pane) and the stream log; keep the JSON ones."""
+def pump(
+    source: IO[bytes], stream_log: Path | None, watch: StreamWatch | None = None
+) -> list[dict[str, Any]]:
+    """Copy the CLI's lines to our stdout (the pane) and the stream log; keep the JSON ones,
+    each shown to `watch` as it comes."""
     events: list[dict[str, Any]] = []
     log = open(stream_log, "ab") if stream_log else None  # noqa: SIM115  (closed below)
     try:
@@ -178,6 +182,8 @@ def pump(source: IO[bytes], stream_log: Path | None) -> list[dict[str, Any]]:
                 continue
             if isinstance(event, dict):
                 events.append(event)
+                if watch is not None:
+                    watch.see(event)
     finally:
         if log is not None:
             log.close()
@@ -216,13 +222,21 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"hatchdoit.headless: cannot run {command[0]}: {exc}", file=sys.stderr)
         return 127
-    assert forward.child.stdout is not None
-    lines = pump(forward.child.stdout, args.stream_log)
-    code = forward.child.wait()
+    child = forward.child
+    assert child.stdout is not None
+    watch = StreamWatch(args.format, env, lambda: child.terminate())
+    lines = pump(child.stdout, args.stream_log, watch)
+    code = child.wait()
     if forward.signal is not None:
         print(f"hatchdoit.headless: stopped by signal {forward.signal}; no stop written")
         return 128 + forward.signal
     outcome = decide(args.format, lines, read_notes(notes), code)
+    if watch.ended is not None:  # this runner ended the CLI: the fault is the outcome
+        fault = watch.ended
+        outcome.event, outcome.reason = "stop_failure", f"{fault['class']}: {fault['message']}"
+        print(f"hatchdoit.headless: ended {Path(command[0]).name}: {outcome.reason}")
+    if outcome.event == "stop_failure" and watch.fault is not None:
+        outcome.payload.setdefault("provider_fault", watch.ended or watch.fault)
     if outcome.event is None:
         print(f"hatchdoit.headless: {Path(command[0]).name} exited {code} without a result")
         log_line(env, "headless agent ended without a result", "ERROR", exit_code=code)

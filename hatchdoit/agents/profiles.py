@@ -95,6 +95,17 @@ class AgentProfile(BaseModel):
         description="Variables copied from hatchdoit's environment into the session "
         "(NAME, or PREFIX* for all names starting with PREFIX)",
     )
+    provider: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9_.-]*$",
+        description="Whose API the CLI calls (anthropic, openai, ...): profiles of one provider "
+        "share its circuit breaker; empty: the profile's own name",
+    )
+    fault_signals: Literal["claude", "codex", "generic"] = Field(
+        default="generic",
+        description="Whose table of provider-fault signals reads its stream, hooks and screen "
+        "(agents/fault_tables.py); generic: a stop-failure payload's `kind`",
+    )
     stop_guard: int = Field(
         default=0,
         ge=0,

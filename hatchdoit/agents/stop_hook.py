@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-from hatchdoit.core.atomicio import append_line, read_json, write_json_atomic
+from hatchdoit.core.atomicio import append_line, read_json, touch, write_json_atomic
 from hatchdoit.core.clock import now_iso
 from hatchdoit.records.audit import audit
 
@@ -66,6 +66,11 @@ KEPT_PAYLOAD_KEYS = (
     "thread-id",
     "turn-id",
     "last-assistant-message",
+    # a stop-failure of any CLI (agent-profiles.md): what went wrong with its provider
+    "kind",
+    "message",
+    "resets_at",
+    "retry_after_s",
 )
 MESSAGE_LIMIT = 4000
 
@@ -104,6 +109,12 @@ def kept_payload(event: str, payload: dict[str, Any]) -> dict[str, Any]:
     if "thread-id" in kept and "session_id" not in kept:
         kept["session_id"] = kept["thread-id"]
     kept["stop_reason"] = stop_reason(event, payload)
+    if event == "stop_failure":
+        from hatchdoit.agents.provider_faults import hook_fault
+
+        fault = hook_fault(payload, os.environ.get("HATCHDOIT_FAULT_SIGNALS", "generic"))
+        if fault is not None:
+            kept["provider_fault"] = fault
     transcript = payload.get("transcript_path")
     if event != "session_end" and isinstance(transcript, str) and transcript:
         from hatchdoit.agents.transcript import transcript_usage
@@ -194,6 +205,13 @@ def log_line(env: dict[str, str], msg: str, level: str = "INFO", **fields: Any) 
     append_line(os.path.join(logs_dir, "hooks", "hooks.jsonl"), json.dumps(entry, default=str))
 
 
+def mark_healthy(env: dict[str, str]) -> None:
+    """A normal stop: the provider answered (steps/provider_gate.py reads the marker)."""
+    path = env.get("HATCHDOIT_HEALTHY_FILE")
+    if path:
+        touch(path)
+
+
 def already_stopped(env: dict[str, str]) -> bool:
     try:
         previous = read_json(env["HATCHDOIT_STOP_FILE"])
@@ -220,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"decision": "block", "reason": reason}))
             return 0
     notes = env.get("HATCHDOIT_HOOK_NOTES")
+    if event == "stop":
+        mark_healthy(env)
     if notes:
         note = {"event": event, "at": now_iso(), **kept_payload(event, payload)}
         append_line(notes, json.dumps(note, default=str))

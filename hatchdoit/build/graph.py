@@ -41,6 +41,7 @@ from hatchdoit.core.errors import EXIT_CONFIG, HatchdoitError
 from hatchdoit.observe.state import repair_state
 from hatchdoit.planning.health import plan_commit
 from hatchdoit.project import Project, load_project
+from hatchdoit.steps.provider_gate import reset_stopped
 
 PER_ATTEMPT = ("factory", "summary", "checks", "qa")
 WHOLE_STEPS = ("worktree", "taskspec", "integrate")  # one task per TaskSpec, not per attempt
@@ -163,6 +164,7 @@ def doit_namespace(root: Path) -> dict[str, Any]:
             os.register_at_fork(before=preload_steps)  # only `doit -n N` forks this process
             repair_state(project)
             _record_plan(project)
+            reset_stopped(project.layout)  # credentials fixed since? a wrong key stops it again
     except HatchdoitError as exc:
         print(f"hatchdoit: {exc.one_line()}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None

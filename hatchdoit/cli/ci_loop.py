@@ -4,8 +4,11 @@ Exit codes: 0 every selected TaskSpec is done (delivered, when delivery is on); 
 escalated, are blocked by one that did, or failed without progress; 2 configuration or planning
 errors (found before anything runs, with `hatchdoit validate`'s checks); 4 nothing failed, and
 some wait for a person's review (listed; `hatchdoit approve` or `reject`, then run it again);
-130/143 interrupted. `--shard k/n` builds a stable subset (by a
-hash of each TaskSpec id; doit brings the dependencies of a selected TaskSpec along).
+5 a provider refused the credentials or the billing (one line each, with the fix; nothing was
+escalated or counted); 6 a provider paused the build for longer than `providers.ci_max_wait`
+(the resume time is printed: run it again after it); 130/143 interrupted. `--shard k/n`
+builds a stable subset (by a hash of each TaskSpec id; doit brings the dependencies of a
+selected TaskSpec along).
 
 Every run ends by writing JUnit XML (`_logs/junit.xml` unless `--junit PATH`), the HTML report,
 metrics and the state file, so a CI system always has test results to show.
@@ -19,10 +22,19 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hatchdoit.cli.validation import validate_project
-from hatchdoit.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_WAITING, ConfigError
+from hatchdoit.core.errors import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_PAUSED,
+    EXIT_PROVIDER,
+    EXIT_WAITING,
+    ConfigError,
+)
 from hatchdoit.observe.junit import write_junit
 from hatchdoit.observe.metrics import write_metrics
 from hatchdoit.observe.notify import CI_ENV, deliver_pending, notify_build_failed
@@ -33,6 +45,10 @@ from hatchdoit.observe.state import update_state
 from hatchdoit.observe.timeline import step_runs
 from hatchdoit.project import Project
 from hatchdoit.records.audit import read_audit
+from hatchdoit.records.models import PausedRecord
+from hatchdoit.records.schemas import try_load
+from hatchdoit.steps.provider_gate import states
+from hatchdoit.steps.provider_pause import CI_MAX_WAIT
 
 DOIT_USAGE_ERROR = 3  # doit: the command line or dodo.py is wrong
 
@@ -156,7 +172,7 @@ def run_ci(project: Project, options: CiOptions, say: Callable[[str], None] = pr
         runs += 1
         step = "integrate" if project.config.integrate != "none" else "taskspec"
         targets = [f"{step}:{tid}" for tid in selected]
-        env = {**os.environ, CI_ENV: "1"}
+        env = {**os.environ, CI_ENV: "1", CI_MAX_WAIT: str(project.config.providers.ci_max_wait)}
         say(f"hatchdoit ci: doit run {runs}: {len(targets)} target(s)")
         done = subprocess.run(_doit_argv(options, targets), cwd=project.root, env=env, check=False)
         if done.returncode in (130, 143):
@@ -166,6 +182,11 @@ def run_ci(project: Project, options: CiOptions, say: Callable[[str], None] = pr
             code = EXIT_CONFIG
             break
         project.refresh()
+        held = _provider_hold(project, closure, say)
+        if held:
+            code = held
+            status, settled = _finished(project, closure)
+            break
         snapshot = {t: taskspec_progress(project, t) for t in closure}
         status, settled = _finished(project, closure)
         if settled:
@@ -175,6 +196,32 @@ def run_ci(project: Project, options: CiOptions, say: Callable[[str], None] = pr
             break
         previous = dict(snapshot)
     return _conclude(project, options, selected, status, code, say)
+
+
+def _provider_hold(project: Project, tids: list[str], say: Callable[[str], None]) -> int:
+    """EXIT_PROVIDER when a provider is stopped (auth, billing), EXIT_PAUSED when a TaskSpec
+    waits on one past providers.ci_max_wait; each said in one line. 0: neither."""
+    stopped = [s for s in states(project.layout) if s.state == "stopped"]
+    for state in stopped:
+        say(f"hatchdoit ci: provider {state.provider} stopped: {state.fault}: {state.message}"
+            f" (fix: {state.fix})")  # fmt: skip
+    if stopped:
+        return EXIT_PROVIDER
+    limit = project.config.providers.ci_max_wait
+    now = datetime.now(UTC)
+    late = []
+    for tid in tids:
+        paused = try_load(project.layout.paused(tid), PausedRecord)
+        until = _utc(paused.resume_at) if paused is not None else None
+        if paused is not None and until is not None and (until - now).total_seconds() > limit:
+            late.append(paused)
+            say(f"hatchdoit ci: {tid} paused ({paused.fault}, provider {paused.provider}) until "
+                f"{paused.resume_at}: run hatchdoit ci again after that")  # fmt: skip
+    return EXIT_PAUSED if late else 0
+
+
+def _utc(moment: str | None) -> datetime | None:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")) if moment else None
 
 
 def _conclude(

@@ -8,14 +8,13 @@ from __future__ import annotations
 import shlex
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from hatchdoit.config.base import Strict
+from hatchdoit.config.provider_models import BudgetsConfig, ProvidersConfig
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-
-class RoleLimits(_Strict):
+class RoleLimits(Strict):
     wall_timeout: float = Field(default=3600.0, gt=0, description="Seconds an agent run may take")
     idle_timeout: float = Field(
         default=600.0, gt=0, description="Seconds without pane output before an agent is hung"
@@ -27,14 +26,14 @@ class QaLimits(RoleLimits):
     wall_timeout: float = Field(default=1800.0, gt=0, description="Seconds a QA run may take")
 
 
-class Backoff(_Strict):
+class Backoff(Strict):
     base: float = Field(default=2.0, ge=0, description="Delay before the 2nd attempt after a fault")
     factor: float = Field(default=2.0, ge=1)
     max: float = Field(default=120.0, ge=0)
     jitter: float = Field(default=0.2, ge=0, le=1, description="Fraction of random spread")
 
 
-class Limits(_Strict):
+class Limits(Strict):
     parallel_sessions: int = Field(default=4, ge=1, description="Agent sessions alive at once")
     max_attempts: int = Field(default=3, ge=1, le=20)
     factory: RoleLimits = Field(default_factory=RoleLimits)
@@ -59,7 +58,7 @@ class Limits(_Strict):
     )
 
 
-class AgentDefaults(_Strict):
+class AgentDefaults(Strict):
     factory: str = Field(default="scripted", description="Factory profile of TaskSpecs naming none")
     qa: str = Field(default="scripted", description="QA profile of TaskSpecs naming none")
     override: str | None = Field(
@@ -69,12 +68,12 @@ class AgentDefaults(_Strict):
     )
 
 
-class GitIdentity(_Strict):
+class GitIdentity(Strict):
     name: str = Field(default="hatchdoit", min_length=1)
     email: str = Field(default="hatchdoit@localhost", min_length=1)
 
 
-class TargetConfig(_Strict):
+class TargetConfig(Strict):
     repo: str = Field(default=".", description="Git repo the agents work on, relative to root")
     seed: str | None = Field(
         default=None, description="Directory copied into a new repo when `repo` does not exist"
@@ -96,7 +95,7 @@ def _argv(value: Any) -> Any:
     return shlex.split(value) if isinstance(value, str) else value
 
 
-class IntegrationConfig(_Strict):
+class IntegrationConfig(Strict):
     test_command: list[str] = Field(
         default_factory=list,
         description="A project-wide test argv run on the merged tree, after the TaskSpec's own "
@@ -125,7 +124,7 @@ class IntegrationConfig(_Strict):
         return _argv(value)
 
 
-class ChecksConfig(_Strict):
+class ChecksConfig(Strict):
     env_passthrough: list[str] = Field(
         default_factory=list,
         description="Variables a TaskSpec's test_command gets besides the scrubbed basics "
@@ -134,7 +133,7 @@ class ChecksConfig(_Strict):
     )
 
 
-class LogConfig(_Strict):
+class LogConfig(Strict):
     level: Literal["CRITICAL", "ERROR", "WARN", "WARNING", "INFO", "DEBUG"] = "INFO"
     max_bytes: int = Field(
         default=10 * 1024 * 1024,
@@ -147,7 +146,7 @@ class LogConfig(_Strict):
     )
 
 
-class NotifyConfig(_Strict):
+class NotifyConfig(Strict):
     command: list[str] = Field(
         default_factory=list,
         description="argv run with a JSON payload on stdin when a TaskSpec escalates or a build "
@@ -164,12 +163,12 @@ PLAN_FORMATS = ("hatchdoit", "spec-kit", "taskmaster", "kiro")
 PlanFormat = Literal["auto", "hatchdoit", "spec-kit", "taskmaster", "kiro"]
 
 
-class RoleChoice(_Strict):
+class RoleChoice(Strict):
     factory: str | None = Field(default=None, description="Factory agent profile")
     qa: str | None = Field(default=None, description="QA agent profile")
 
 
-class TaskDefaults(_Strict):
+class TaskDefaults(Strict):
     """What a TaskSpec read from a foreign plan (spec-kit, Task Master, Kiro) takes from
     hatchdoit.yaml, as those formats carry none of it; unset keys inherit."""
 
@@ -197,7 +196,7 @@ class TaskDefaults(_Strict):
         return _argv(value)
 
 
-class PlanningConfig(_Strict):
+class PlanningConfig(Strict):
     format: PlanFormat = Field(
         default="auto",
         description="How the planning repo is read: hatchdoit (_specs/), spec-kit "
@@ -231,7 +230,7 @@ ReviewGate = Literal[
 ]  # `integrate` values that move the integration branch
 
 
-class HatchdoitConfig(_Strict):
+class HatchdoitConfig(Strict):
     specs: str = Field(default="specs_link", description="Planning repo (read-only)")
     planning: PlanningConfig = Field(default_factory=PlanningConfig)
     target: TargetConfig = Field(default_factory=TargetConfig)
@@ -243,6 +242,8 @@ class HatchdoitConfig(_Strict):
     )
     integration: IntegrationConfig = Field(default_factory=IntegrationConfig)
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
+    providers: ProvidersConfig = Field(default_factory=ProvidersConfig)
+    budgets: BudgetsConfig = Field(default_factory=BudgetsConfig)
     review: ReviewGate = Field(
         default="none",
         description="Where a QA-approved TaskSpec waits for a person (`hatchdoit approve` or "

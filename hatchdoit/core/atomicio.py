@@ -69,6 +69,13 @@ def create_atomic(path: StrPath, data: bytes | str) -> bool:
     return True
 
 
+def touch(path: StrPath) -> None:
+    """Create an empty marker file (its existence is what it says) unless it exists; an error
+    is quietly nothing: a marker is a hint that may be missing."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+
+
 def _new_temp(directory: str, name: str) -> tuple[int, str]:
     """A new hidden file `.<name>.<random>.tmp` beside the target, created exclusively: what
     tempfile.mkstemp does (O_EXCL, mode 0600), without its import."""

@@ -9,6 +9,8 @@ EXIT_FAILED = 1  # a build ran and something failed or escalated
 EXIT_CONFIG = 2  # configuration or planning-repo errors
 EXIT_UNEXPECTED = 3
 EXIT_WAITING = 4  # `hatchdoit ci`: nothing failed, and some TaskSpecs wait for a person's review
+EXIT_PROVIDER = 5  # `hatchdoit ci`: a provider refused the credentials or the account's billing
+EXIT_PAUSED = 6  # `hatchdoit ci`: paused on a provider for longer than providers.ci_max_wait
 EXIT_INTERRUPTED = 130
 
 

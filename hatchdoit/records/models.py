@@ -39,6 +39,9 @@ class LaunchRecord(_Record):
     profile: str
     socket: str
     prompt_file: str
+    pane_offset: int = Field(
+        default=0, ge=0, description="Where this launch's output starts in the pane log"
+    )
     started_at: str = Field(default_factory=now_iso)
 
 
@@ -216,3 +219,49 @@ class IntegrationRecord(_Record):
     tries: int = Field(default=1, ge=1, description="Integration attempts, conflicts included")
     reasons: list[str] = Field(default_factory=list)
     finished_at: str = Field(default_factory=now_iso)
+
+
+FaultClass = Literal[
+    "usage_limit",
+    "rate_limited",
+    "overloaded",
+    "server_error",
+    "network",
+    "auth",
+    "billing",
+    "other",
+]  # fmt: skip  (agents/fault_tables.py FAULT_CLASSES)
+
+
+class PausedRecord(_Record):
+    """`paused.json`: a TaskSpec waiting on its provider, not on its own work. Its attempt does
+    not count; the same attempt runs again at `resume_at` (steps/provider_pause.py)."""
+
+    taskspec_id: str
+    role: Literal["factory", "qa"]
+    attempt: int = Field(ge=1)
+    provider: str
+    fault: FaultClass
+    message: str = ""
+    waiting_for: Literal["fault", "provider"] = Field(
+        description="fault: this run hit it; provider: another run did, and launches wait"
+    )
+    resume_at: str | None = Field(default=None, description="When it runs again (UTC)")
+    since: str = Field(default_factory=now_iso)
+    pauses: int = Field(default=1, ge=1, description="How often this attempt paused")
+
+
+class ProviderState(_Record):
+    """`_logs/providers/<provider>.json`: the circuit breaker of one provider, shared by every
+    launch of the project."""
+
+    provider: str
+    state: Literal["closed", "open", "probing", "stopped"]
+    fault: FaultClass | None = None
+    message: str = ""
+    until: str | None = Field(default=None, description="open: no launch before (UTC)")
+    failures: int = Field(default=0, ge=0, description="Faults in a row (the backoff's exponent)")
+    probe: str | None = Field(default=None, description="probing: the TaskSpec that probes")
+    probe_pid: int | None = None
+    fix: str = Field(default="", description="stopped: what a person must do")
+    updated_at: str = Field(default_factory=now_iso)

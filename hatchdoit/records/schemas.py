@@ -22,6 +22,8 @@ from hatchdoit.records.models import (
     EscalatedRecord,
     IntegrationRecord,
     LaunchRecord,
+    PausedRecord,
+    ProviderState,
     Receipt,
     StopRecord,
     SummaryRecord,
@@ -44,6 +46,8 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "escalated": EscalatedRecord,
     "decision": DecisionRecord,
     "integration": IntegrationRecord,
+    "paused": PausedRecord,
+    "provider": ProviderState,
 }
 
 M = TypeVar("M", bound=BaseModel)

@@ -23,6 +23,8 @@ class AgentRun:
     attempt: int
     launch: LaunchRecord
     tmux: Tmux
+    # The provider this run probes for its breaker (provider_gate.py), until it answers.
+    probe_for: str | None = None
     _watch: DirWatch | None = field(default=None, repr=False)
     _alive: tuple[float, bool] | None = field(default=None, repr=False)  # (when asked, answer)
 

@@ -28,6 +28,7 @@ from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivery import deliver, submitted_count, wait_ready
 from hatchdoit.steps.plan_view import plan_view, wait_for_plan
+from hatchdoit.steps.provider_pause import run_with_provider
 from hatchdoit.steps.stop_wait import valid_stop, wait_for_stop
 
 # The directory holding the hatchdoit package: the stop hook's Python (scripts/agent/stop_hook.sh)
@@ -45,7 +46,12 @@ def attach(ctx: StepContext, role: Role, attempt: int) -> AgentRun | None:
 
 
 def start_or_attach(
-    ctx: StepContext, role: Role, attempt: int, prompt: str, env: dict[str, str]
+    ctx: StepContext,
+    role: Role,
+    attempt: int,
+    prompt: str,
+    env: dict[str, str],
+    params: dict[str, str] | None = None,
 ) -> tuple[AgentRun, bool]:
     """Re-attach to a live session of this attempt, or launch a new one for `prompt`; and
     whether its prompt is still to be handed over (_start_work)."""
@@ -67,7 +73,7 @@ def start_or_attach(
         undelivered = valid_stop(existing) is None and submitted_count(existing) == 0
         # True when the last build died between launch and prompt delivery
         return existing, undelivered and profile.submit_confirm == "marker"
-    return _launch(ctx, role, attempt, prompt, env), True
+    return _launch(ctx, role, attempt, prompt, env, params or {}), True
 
 
 def _start_work(run: AgentRun) -> None:
@@ -108,6 +114,24 @@ def _start_work(run: AgentRun) -> None:
 def run_until_stop(
     ctx: StepContext, role: Role, attempt: int, prompt: str, env: dict[str, str]
 ) -> tuple[AgentRun, StopRecord]:
+    """Launch or re-attach, then wait for the stop; a provider fault pauses and runs the attempt
+    again (provider_pause.py)."""
+
+    def run_once(params: dict[str, str], probe: str | None) -> tuple[AgentRun, StopRecord]:
+        return _run_once(ctx, role, attempt, prompt, env, params, probe)
+
+    return run_with_provider(ctx, role, attempt, run_once)
+
+
+def _run_once(
+    ctx: StepContext,
+    role: Role,
+    attempt: int,
+    prompt: str,
+    env: dict[str, str],
+    params: dict[str, str],
+    probe: str | None,
+) -> tuple[AgentRun, StopRecord]:
     """Within a session slot (limits.parallel_sessions), launch or re-attach, then wait."""
     reported = [0.0]
     every = ctx.project.config.limits.progress_every
@@ -123,7 +147,8 @@ def run_until_stop(
 
     limit = ctx.project.config.limits.parallel_sessions
     with slot(ctx.layout.locks / "sessions", limit, waiting):
-        run, start = start_or_attach(ctx, role, attempt, prompt, env)
+        run, start = start_or_attach(ctx, role, attempt, prompt, env, params)
+        run.probe_for = probe
         with run.watching():  # one watch for the readiness, the submit and the stop
             if start:
                 _start_work(run)
@@ -131,8 +156,15 @@ def run_until_stop(
 
 
 def _launch(
-    ctx: StepContext, role: Role, attempt: int, prompt: str, extra_env: dict[str, str]
+    ctx: StepContext,
+    role: Role,
+    attempt: int,
+    prompt: str,
+    extra_env: dict[str, str],
+    params: dict[str, str],
 ) -> AgentRun:
+    """Launch the attempt's agent; `params` are parameters of this launch only (the session to
+    resume after a provider fault, the spend left), over hatchdoit.yaml's agent_params."""
     layout, project = ctx.layout, ctx.project
     loaded = project.profile(ctx.tid, role)
     profile = loaded.profile
@@ -141,7 +173,7 @@ def _launch(
     _clear_session(ctx, tmux, name, role, attempt)
     wait_for_plan(ctx, role, attempt)
     view = plan_view(ctx, role, attempt)
-    for kind in ("ready", "submitted", "exit"):
+    for kind in ("ready", "submitted", "exit", "healthy"):
         layout.marker(ctx.tid, role, attempt, kind).unlink(missing_ok=True)
     prompt_file = layout.prompt(ctx.tid, role, attempt)
     write_atomic(prompt_file, prompt)
@@ -157,6 +189,7 @@ def _launch(
         profile=profile.name,
         socket=project.config.tmux_socket,
         prompt_file=layout.rel(prompt_file),
+        pane_offset=_size(layout.pane_log(ctx.tid, role, attempt)),
     )
     run = AgentRun(ctx, role, attempt, launch, tmux)
     pane_log = layout.pane_log(ctx.tid, role, attempt)
@@ -175,7 +208,7 @@ def _launch(
             "taskspec_id": ctx.tid,
             "attempt": str(attempt),
         },
-        overrides=project.config.agent_params.get(profile.name, {}),
+        overrides={**project.config.agent_params.get(profile.name, {}), **params},
         paths=SessionPaths(
             run_dir=run_dir,
             worktree=ctx.worktree,
@@ -200,6 +233,9 @@ def _launch(
         "HATCHDOIT_READY_FILE": str(run.marker("ready")),
         "HATCHDOIT_SUBMITTED_FILE": str(run.marker("submitted")),
         "HATCHDOIT_EXIT_FILE": str(run.marker("exit")),
+        "HATCHDOIT_HEALTHY_FILE": str(run.marker("healthy")),
+        "HATCHDOIT_FAULT_SIGNALS": profile.fault_signals,
+        "HATCHDOIT_AUTH_RETRIES": str(project.config.providers.auth_retries),
         "HATCHDOIT_PYTHON": sys.executable,
         "HATCHDOIT_SOURCE": HATCHDOIT_SOURCE,
         "HATCHDOIT_LOGS_DIR": str(layout.logs),
@@ -264,6 +300,13 @@ def _clear_session(ctx: StepContext, tmux: Tmux, name: str, role: Role, attempt:
         operation="launch",
         fix=f"end it if it is stale: tmux -L {tmux.socket} kill-session -t ={name}",
     )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 @cache

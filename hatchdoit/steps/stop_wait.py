@@ -9,12 +9,18 @@ import logging
 import sys
 import time
 
+from hatchdoit.agents.provider_faults import Fault
 from hatchdoit.core.atomicio import read_json, write_json_atomic
 from hatchdoit.core.redaction import redact_file
 from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.records.models import StopEvent, StopRecord
 from hatchdoit.records.schemas import try_load
 from hatchdoit.steps.agent_run import AgentRun
+from hatchdoit.steps.provider_gate import answered
+from hatchdoit.steps.provider_signals import SCREEN_CLASSES, output_fault
+
+# Seconds of no pane output after which a TUI's screen is read for a limit it waits at.
+SCREEN_IDLE = 3.0
 
 
 def valid_stop(run: AgentRun, after_seq: int = 0) -> StopRecord | None:
@@ -27,13 +33,17 @@ def valid_stop(run: AgentRun, after_seq: int = 0) -> StopRecord | None:
 def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
     """Block until the agent stops (hook) or a fault ends the run; always returns a StopRecord."""
     ctx, limits = run.ctx, run.ctx.project.config.limits
+    probe_after = ctx.project.config.providers.probe_after
     pane_log = ctx.layout.pane_log(ctx.tid, run.role, run.attempt)
     started = time.monotonic()
     last_size, last_growth, last_report = -1, started, started
     warned_tokens: set[str] = set()
 
-    def check() -> StopRecord | tuple[StopEvent, str] | None:
-        nonlocal last_size, last_growth
+    screen = _watches_screen(run)
+    scanned = -1
+
+    def check() -> StopRecord | tuple[StopEvent, str] | tuple[StopEvent, str, Fault] | None:
+        nonlocal last_size, last_growth, scanned
         stop = valid_stop(run, after_seq)
         if stop is not None:
             return stop
@@ -49,6 +59,17 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
         size = pane_log.stat().st_size if pane_log.exists() else 0
         if size != last_size:
             last_size, last_growth = size, now
+        if run.probe_for and (run.marker("healthy").exists() or now - started >= probe_after):
+            answered(ctx.layout, run.probe_for)  # the provider is back: the others may launch
+            ctx.audit(
+                "provider_answered", role=run.role, attempt=run.attempt, provider=run.probe_for
+            )
+            run.probe_for = None
+        if screen and size != scanned and now - last_growth >= SCREEN_IDLE:
+            scanned = size  # a TUI gone quiet: is it showing a limit it will wait at?
+            fault = output_fault(run, SCREEN_CLASSES)
+            if fault is not None:
+                return ("stop_failure", f"{fault['class']}: {fault['message']}", fault)
         if now - started > run.limits.wall_timeout:
             return ("timeout", f"no stop within the wall limit of {run.limits.wall_timeout:.0f}s")
         if now - last_growth > run.limits.idle_timeout:
@@ -70,7 +91,7 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
                 )
                 return result
             if result is not None:
-                return _fault_stop(run, result[0], result[1])
+                return _fault_stop(run, result[0], result[1], *result[2:])
             now = time.monotonic()
             if now - last_report >= run.progress_every:
                 last_report = now
@@ -112,7 +133,15 @@ def _exit_marker(run: AgentRun) -> tuple[StopEvent, str] | None:
     return ("crashed", f"agent exited with code {code}")
 
 
-def _fault_stop(run: AgentRun, event: StopEvent, reason: str) -> StopRecord:
+def _watches_screen(run: AgentRun) -> bool:
+    """A TUI of a CLI with a table (Claude Code's) can sit at a limit without a hook firing."""
+    profile = run.ctx.project.profile(run.ctx.tid, run.role).profile
+    return profile.interactive and profile.fault_signals != "generic"
+
+
+def _fault_stop(
+    run: AgentRun, event: StopEvent, reason: str, fault: Fault | None = None
+) -> StopRecord:
     """Capture the screen, end the session, and record the fault as this run's stop."""
     ctx = run.ctx
     screen = ctx.layout.screen_capture(ctx.tid, run.role, run.attempt)
@@ -130,7 +159,10 @@ def _fault_stop(run: AgentRun, event: StopEvent, reason: str) -> StopRecord:
         source="orchestrator",
         seq=seq,
         reason=reason,
-        payload={"screen": ctx.layout.rel(screen)} if captured else {},
+        payload={
+            **({"screen": ctx.layout.rel(screen)} if captured else {}),
+            **({"provider_fault": fault} if fault else {}),
+        },
     )
     write_json_atomic(run.stop_file, stop.model_dump(mode="json"))
     level = logging.INFO if event == "stop" else logging.ERROR

@@ -27,6 +27,7 @@ from pathlib import Path
 # The script runs from any directory: its sibling module is found beside it.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from scripted_provider import provider_answered, provider_fault
 from scripted_terminal import say, use_raw_line_endings
 from scripted_work import (
     FACTORY_BEHAVIOURS,
@@ -125,23 +126,28 @@ def respond(session: Session, text: str, continuation: bool) -> str:
     return f"nothing to do for request {request!r}"
 
 
-def call_stop_hook(session: Session, message: str, active: bool) -> str | None:
-    """Run the Stop hook like Claude Code; return its reason if it blocks the stop."""
+def call_stop_hook(
+    session: Session, message: str, active: bool, failure: dict[str, object] | None = None
+) -> str | None:
+    """Run the Stop hook like Claude Code (StopFailure with `failure`, the provider's fault);
+    return its reason if it blocks the stop."""
     hook = os.environ.get("HATCHDOIT_STOP_HOOK")
     if not hook:
         say("no HATCHDOIT_STOP_HOOK set; not signalling the stop")
         return None
     payload = {
-        "hook_event_name": "Stop",
+        "hook_event_name": "StopFailure" if failure else "Stop",
         "session_id": f"scripted-{session.run_token}",
         "stop_hook_active": active,
         "cwd": os.getcwd(),
         "last_assistant_message": message,
+        **(failure or {}),
     }
     record_time(session, "stop_hook")
+    event = "stop-failure" if failure else "stop"
     try:
         result = subprocess.run(
-            [hook, "stop"], input=json.dumps(payload), capture_output=True, text=True
+            [hook, event], input=json.dumps(payload), capture_output=True, text=True
         )
     except OSError as exc:
         say(f"stop hook could not run: {exc}")
@@ -157,7 +163,14 @@ def call_stop_hook(session: Session, message: str, active: bool) -> str | None:
 
 
 def answer(session: Session, text: str) -> None:
-    """Respond to a prompt, then stop; go on while the Stop hook blocks (bounded)."""
+    """Respond to a prompt, then stop; go on while the Stop hook blocks (bounded). A fault of
+    the (scripted) provider ends the turn with a StopFailure instead, the session left open."""
+    failure = provider_fault()
+    if failure is not None:
+        say(f"API error: {failure['message']}")
+        call_stop_hook(session, str(failure["message"]), False, failure)
+        return
+    provider_answered()
     active = False
     for _ in range(MAX_CONTINUATIONS + 1):
         reason = call_stop_hook(session, respond(session, text, active), active)

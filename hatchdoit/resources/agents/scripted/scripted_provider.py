@@ -1,0 +1,43 @@
+"""The scripted agent's provider, for tests and demos of provider faults: with
+SCRIPTED_PROVIDER=<file> it reads that JSON file before it answers a prompt, as a CLI would call
+its API. {"kind": "usage_limit", "until": <unix seconds>, "message": "..."} makes every prompt
+before `until` fail with that fault (a provider's limit, shared by every session); without
+`until` the fault lasts until the file changes (a bad key: {"kind": "auth"}). No file, or one
+whose `until` has passed: the provider answers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from pathlib import Path
+
+
+def provider_fault() -> dict[str, object] | None:
+    """The fault the provider serves now, as a stop-failure payload; None when it answers."""
+    path = os.environ.get("SCRIPTED_PROVIDER")
+    if not path:
+        return None
+    try:
+        state = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or not state.get("kind"):
+        return None
+    until = state.get("until")
+    if isinstance(until, int | float) and time.time() >= until:
+        return None
+    message = str(state.get("message") or f"scripted provider: {state['kind']}")
+    payload: dict[str, object] = {"kind": state["kind"], "message": message, "error": message}
+    if isinstance(until, int | float):
+        payload["resets_at"] = until
+    return payload
+
+
+def provider_answered() -> None:
+    """Tell hatchdoit the provider answered (its healthy marker)."""
+    marker = os.environ.get("HATCHDOIT_HEALTHY_FILE")
+    if marker:
+        with contextlib.suppress(OSError):
+            os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644))
