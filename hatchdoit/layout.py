@@ -109,6 +109,10 @@ class Layout:
         """paused.json: the TaskSpec waits on its provider (steps/provider_pause.py)."""
         return _under(self.root, "_logs", "state", tid, "paused.json")
 
+    def budget(self, tid: str) -> Path:
+        """budget.json: a spend cap stopped the TaskSpec (steps/budgets.py)."""
+        return _under(self.root, "_logs", "state", tid, "budget.json")
+
     def provider_state(self, provider: str) -> Path:
         """A provider's circuit breaker, shared by every launch (steps/provider_gate.py)."""
         return self.logs / "providers" / f"{provider}.json"

@@ -265,3 +265,16 @@ class ProviderState(_Record):
     probe_pid: int | None = None
     fix: str = Field(default="", description="stopped: what a person must do")
     updated_at: str = Field(default_factory=now_iso)
+
+
+class BudgetRecord(_Record):
+    """`budget.json`: a TaskSpec stopped by a spend cap (budgets:). `taskspec`: it escalates
+    with cause `budget` (`hatchdoit retry --budget-usd N` grants more); `build`: no more
+    launches until the build's cap is raised."""
+
+    taskspec_id: str
+    scope: Literal["taskspec", "build"]
+    spent_usd: float = Field(ge=0)
+    cap_usd: float = Field(gt=0)
+    attempt: int = Field(ge=1, description="The attempt the cap was crossed in")
+    at: str = Field(default_factory=now_iso)

@@ -16,6 +16,7 @@ from hatchdoit.config.models import HatchdoitConfig
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.planning.specs import FeatSpec, TaskSpec
 from hatchdoit.records.models import (
+    BudgetRecord,
     ChecksRecord,
     DecisionRecord,
     DoneRecord,
@@ -48,6 +49,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "integration": IntegrationRecord,
     "paused": PausedRecord,
     "provider": ProviderState,
+    "budget": BudgetRecord,
 }
 
 M = TypeVar("M", bound=BaseModel)
