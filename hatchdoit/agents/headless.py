@@ -78,6 +78,8 @@ def claude_outcome(lines: list[dict[str, Any]]) -> Outcome:
     out.event = "stop_failure" if failed else "stop"
     status = result.get("api_error_status")
     out.reason = f"API error {status}" if failed and status else str(result.get("subtype") or "")
+    if result.get("subtype") == "error_max_budget_usd":
+        out.reason = f"budget: spent ${result.get('total_cost_usd') or 0:.2f} (--max-budget-usd)"
     return out
 
 

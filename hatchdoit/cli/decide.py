@@ -93,13 +93,20 @@ def retry_arguments(parser: argparse.ArgumentParser) -> None:
     _id(parser)
     parser.add_argument("--attempts", type=int, default=1, metavar="N", help="more attempts (1)")
     parser.add_argument("--feedback", default="", metavar="TEXT", help="for the next attempt")
+    parser.add_argument(
+        "--budget-usd",
+        type=float,
+        metavar="N",
+        help="raise the TaskSpec's budget by N USD (default, after a budget escalation: "
+        "another budgets.taskspec_usd)",
+    )
 
 
 def run_retry(args: argparse.Namespace) -> int:
     from hatchdoit.steps.decide import retry
 
     ctx = _context(args)
-    made = retry(ctx, args.attempts, args.feedback)
+    made = retry(ctx, args.attempts, args.feedback, args.budget_usd)
     first, last = made.after_attempt + 1, made.after_attempt + made.grants
     span = f"attempt {first}" if first == last else f"attempts {first}-{last}"
     return _said(args, f"retrying {ctx.tid}: the next doit runs {span}", made)

@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from hatchdoit.core.clock import now_iso
 
 Outcome = Literal["ok", "failed"]
-StopEvent = Literal["stop", "stop_failure", "session_end", "exited", "crashed", "timeout", "idle"]
+StopEvent = Literal[
+    "stop", "stop_failure", "session_end", "exited", "crashed", "timeout", "idle", "budget"
+]
 
 
 # defer_build: a model's validator is built when first used, not at import, so a process that
@@ -193,6 +195,9 @@ class DecisionRecord(_Record):
     commit: str | None = None
     files: list[str] = Field(default_factory=list, description="e.g. the files in conflict")
     hard: bool = Field(default=False, description="reset: the old branch is deleted, not kept")
+    budget_usd: float = Field(
+        default=0.0, ge=0, description="retry: raises the TaskSpec's budgets.taskspec_usd by this"
+    )
     who: str
     at: str = Field(default_factory=now_iso)
 

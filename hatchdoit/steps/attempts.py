@@ -20,6 +20,7 @@ from hatchdoit.config.models import Backoff
 from hatchdoit.records.models import DecisionRecord, Receipt, WorktreeRecord
 from hatchdoit.records.receipts import current_receipt
 from hatchdoit.records.schemas import load_valid
+from hatchdoit.steps.budget_state import over_budget
 from hatchdoit.steps.context import StepContext
 
 REOPENING = ("reject", "retry", "integration")  # decisions that void the approval before them
@@ -76,9 +77,14 @@ def standing(ctx: StepContext, upto: int | None = None) -> Approval | None:
 
 
 def attempt_superseded(ctx: StepContext, attempt: int) -> bool:
-    """True when attempt k will never run: it is before the last reset, or work stands approved
-    before it. While an earlier attempt is undecided this is False: it may still be needed."""
-    return attempt < first_attempt(ctx) or standing(ctx, attempt - 1) is not None
+    """True when attempt k will never run: it is before the last reset, work stands approved
+    before it, or the TaskSpec's budget is spent. While an earlier attempt is undecided this is
+    False: it may still be needed."""
+    return (
+        attempt < first_attempt(ctx)
+        or standing(ctx, attempt - 1) is not None
+        or (ctx.layout.budget(ctx.tid).exists() and over_budget(ctx, attempt) is not None)
+    )
 
 
 def approved_attempt(ctx: StepContext) -> int | None:

@@ -19,6 +19,7 @@ from hatchdoit.core.locks import exclusive
 from hatchdoit.records.decisions import write_decision
 from hatchdoit.records.models import DecisionKind, DecisionRecord
 from hatchdoit.steps.attempts import attempt_commit, decision, first_attempt, receipt, standing
+from hatchdoit.steps.budget_state import over_budget
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.gitops import branch_of, contains, try_git
 from hatchdoit.steps.review_gate import gate_of
@@ -149,8 +150,12 @@ def reject(ctx: StepContext, feedback: str) -> DecisionRecord:
     return _record(ctx, _decision(ctx, "reject", now.last, grants=1, feedback=feedback.strip()))
 
 
-def retry(ctx: StepContext, attempts: int = 1, feedback: str = "") -> DecisionRecord:
-    """An escalated TaskSpec gets `attempts` more, continuing at the next attempt number."""
+def retry(
+    ctx: StepContext, attempts: int = 1, feedback: str = "", budget_usd: float | None = None
+) -> DecisionRecord:
+    """An escalated TaskSpec gets `attempts` more, continuing at the next attempt number; with
+    `budget_usd`, that much more to spend (a TaskSpec stopped by its budget gets another
+    budgets.taskspec_usd when none is named)."""
     now = where(ctx)
     if now.state != "escalated":
         raise _refuse(
@@ -160,7 +165,15 @@ def retry(ctx: StepContext, attempts: int = 1, feedback: str = "") -> DecisionRe
         )
     if attempts < 1:
         raise _refuse(ctx, f"--attempts {attempts}: must be 1 or more", "e.g. --attempts 2")
-    return _record(ctx, _decision(ctx, "retry", now.last, grants=attempts, feedback=feedback))
+    if budget_usd is None:
+        blocked = over_budget(ctx, now.last + 1)
+        budget_usd = blocked.cap_usd if blocked is not None else 0.0
+    if budget_usd < 0:
+        raise _refuse(ctx, f"--budget-usd {budget_usd}: must not be negative", "e.g. 2.5")
+    made = _decision(
+        ctx, "retry", now.last, grants=attempts, feedback=feedback, budget_usd=budget_usd
+    )
+    return _record(ctx, made)
 
 
 def reset(ctx: StepContext, hard: bool) -> DecisionRecord:

@@ -12,6 +12,7 @@ from hatchdoit.planning.specs import TaskSpec
 from hatchdoit.records.models import Receipt
 from hatchdoit.steps.agent_session import run_until_stop
 from hatchdoit.steps.attempts import backoff_delay, feedback_section, previous_was_fault
+from hatchdoit.steps.budgets import after_run
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.gitops import branch_of
 from hatchdoit.steps.rework import start_merge
@@ -88,6 +89,7 @@ def run_factory(ctx: StepContext, attempt: int) -> Receipt:
     env.update(env_conflicts)
     run, stop = run_until_stop(ctx, "factory", attempt, prompt, env)
     fault_point("wait.after_stop", ctx.tid)
+    after_run(ctx, attempt)  # budget.json once the TaskSpec's runs crossed its cap
     normal = stop.source == "hook" and stop.event == "stop"
     return ctx.write_receipt(
         "factory",

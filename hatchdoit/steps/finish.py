@@ -23,6 +23,7 @@ from hatchdoit.steps.attempts import (
     receipt,
     standing,
 )
+from hatchdoit.steps.budget_state import budget_reason, over_budget
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.gitops import branch_of, contains, git
 from hatchdoit.steps.review_gate import hold_for_review
@@ -43,8 +44,12 @@ class Escalated(StepError):
 
 
 def root_cause(ctx: StepContext, attempt: int) -> str:
-    """Why QA rejected `attempt`, in one line: the first reason of the first failed step before
-    QA (a hung factory, no summary, failed tests), else QA's own first reason."""
+    """Why QA rejected `attempt`, in one line: its spent budget, the first reason of the first
+    failed step before QA (a hung factory, no summary, failed tests), else QA's own first
+    reason."""
+    budget = over_budget(ctx, attempt + 1)
+    if budget is not None:
+        return budget_reason(budget)
     for step in CAUSE_STEPS:
         rec = receipt(ctx, step, attempt)
         if rec is not None and rec.outcome == "failed" and rec.reasons:
@@ -97,12 +102,16 @@ def run_finish(ctx: StepContext, attempt: int = 0) -> None:
     for k in range(first_attempt(ctx), total + 1):
         qa = receipt(ctx, "qa", k)
         reasons += [f"attempt {k}: {r}" for r in (qa.reasons if qa else [])]
+    budget = over_budget(ctx, total + 1)
+    if budget is not None:
+        reasons.append(budget_reason(budget))
     record_esc = EscalatedRecord(
         taskspec_id=ctx.tid, digest=ctx.digest, attempts=total, reasons=reasons
     )
     write_json_atomic(ctx.layout.escalated(ctx.tid), record_esc.model_dump(mode="json"))
     escalated = _escalated(ctx, total)
-    ctx.audit("escalated", attempts=total, reasons=reasons)
+    cause = "budget" if budget is not None else "attempts"
+    ctx.audit("escalated", attempts=total, reasons=reasons, cause=cause)
     _post_escalation(ctx.project, ctx.tid, record_esc)
     ctx.log(
         "orchestrator",
@@ -181,6 +190,16 @@ def _post_escalation(project: Project, tid: str, record: EscalatedRecord) -> boo
 
 def _escalated(ctx: StepContext, attempts: int) -> Escalated:
     path = ctx.layout.escalated(ctx.tid)
+    budget = over_budget(ctx, attempts + 1)
+    if budget is not None:
+        return Escalated(
+            f"escalated after {budget.attempt} attempt(s): {budget_reason(budget)}",
+            taskspec_id=ctx.tid,
+            operation="finish",
+            path=path,
+            fix=f"hatchdoit retry {ctx.tid} --budget-usd N grants N more, or raise "
+            "budgets.taskspec_usd in hatchdoit.yaml",
+        )
     return Escalated(
         f"escalated after {attempts} attempt(s): {root_cause(ctx, attempts)}",
         taskspec_id=ctx.tid,

@@ -24,6 +24,7 @@ from hatchdoit.project import Project
 from hatchdoit.records.models import PausedRecord, StopRecord
 from hatchdoit.records.schemas import try_load
 from hatchdoit.steps.agent_run import AgentRun
+from hatchdoit.steps.budgets import before_launch
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.provider_gate import Gate, faulted, gate
 from hatchdoit.steps.provider_signals import stop_fault
@@ -65,6 +66,7 @@ def run_with_provider(
     params: dict[str, str] = {}
     while True:
         opened = _wait_for_provider(ctx, role, attempt, provider)
+        params.update(before_launch(ctx, role, attempt))  # a spent build budget refuses here
         run, stop = run_once(params, provider if opened.probe else None)
         fault = stop_fault(run, stop)
         if fault is None or fault["class"] not in TRANSIENT | FATAL:

@@ -72,7 +72,7 @@ def _codex_message(event: dict[str, object]) -> str | None:
 
 def stop_fault(run: AgentRun, stop: StopRecord) -> Fault | None:
     """The provider fault that ended this run, if one did."""
-    if stop.event == "stop":
+    if stop.event in ("stop", "budget"):
         return None
     recorded = stop.payload.get("provider_fault")
     if isinstance(recorded, dict) and recorded.get("class") in FAULT_CLASSES:

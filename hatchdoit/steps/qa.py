@@ -12,6 +12,7 @@ from hatchdoit.records.models import Receipt, VerdictRecord
 from hatchdoit.records.schemas import handover_problem, load_valid
 from hatchdoit.steps.agent_session import end_session, run_until_stop
 from hatchdoit.steps.attempts import attempt_commit, base_commit, receipt
+from hatchdoit.steps.budgets import after_run
 from hatchdoit.steps.commits import clean_to, discard_qa_changes
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.factory import agent_env, prompt_values
@@ -53,6 +54,7 @@ def run_qa(ctx: StepContext, attempt: int) -> Receipt:
     env = agent_env(ctx, attempt)
     env["HATCHDOIT_BEHAVIOUR"] = ctx.spec.scripted.qa
     run, stop = run_until_stop(ctx, "qa", attempt, prompt, env)
+    after_run(ctx, attempt)
     fault_point("qa.after_stop", ctx.tid)
     end_session(run)
     leftovers = discard_qa_changes(ctx, attempt, commit)

@@ -16,11 +16,13 @@ from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.records.models import StopEvent, StopRecord
 from hatchdoit.records.schemas import try_load
 from hatchdoit.steps.agent_run import AgentRun
+from hatchdoit.steps.budgets import live_cap, run_spend
 from hatchdoit.steps.provider_gate import answered
 from hatchdoit.steps.provider_signals import SCREEN_CLASSES, output_fault
 
 # Seconds of no pane output after which a TUI's screen is read for a limit it waits at.
 SCREEN_IDLE = 3.0
+SPEND_EVERY = 5.0  # seconds between reads of a run's spend, under a budget
 
 
 def valid_stop(run: AgentRun, after_seq: int = 0) -> StopRecord | None:
@@ -41,9 +43,10 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
 
     screen = _watches_screen(run)
     scanned = -1
+    cap, spend_checked = live_cap(ctx), started
 
     def check() -> StopRecord | tuple[StopEvent, str] | tuple[StopEvent, str, Fault] | None:
-        nonlocal last_size, last_growth, scanned
+        nonlocal last_size, last_growth, scanned, spend_checked
         stop = valid_stop(run, after_seq)
         if stop is not None:
             return stop
@@ -70,6 +73,11 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
             fault = output_fault(run, SCREEN_CLASSES)
             if fault is not None:
                 return ("stop_failure", f"{fault['class']}: {fault['message']}", fault)
+        if cap is not None and now - spend_checked >= SPEND_EVERY:
+            spend_checked = now
+            spent = run_spend(run)
+            if spent is not None and spent >= cap:
+                return ("budget", f"spent ${spent:.2f}, over the budget of ${cap:.2f} left to it")
         if now - started > run.limits.wall_timeout:
             return ("timeout", f"no stop within the wall limit of {run.limits.wall_timeout:.0f}s")
         if now - last_growth > run.limits.idle_timeout:
