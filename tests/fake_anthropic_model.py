@@ -28,6 +28,8 @@ SUMMARY_REQUEST = re.compile(r"(?:summary|Summary)[^`]{0,200}?`([^`]+\.json)`")
 VERDICT_PATH = re.compile(r"verdict as JSON to\s+`([^`]+)`")
 TASKSPEC_ID = re.compile(r"TaskSpec (\S+?):")
 ATTEMPT = re.compile(r"[Aa]ttempt (\d+)")
+# the prompt's heading; Claude Code's context also lists recent commits ("…: attempt 1, as …")
+HEADING_ATTEMPT = re.compile(r"^# .*\(attempt (\d+)\)$", re.MULTILINE)
 LOC_CAP = re.compile(r"at most (\d+) lines")
 SUMMARY_ASKED = ("hatchdoit-summary-required", "Create the implementation summary")
 POINTER = re.compile(r"<!-- hatchdoit:prompt-file=(\S+) -->")
@@ -139,7 +141,7 @@ def plan(messages: list[dict[str, Any]]) -> tuple[str, list[Action]]:
     if "You are the QA agent" in joined:
         verdict = {
             "taskspec_id": _first(TASKSPEC_ID, joined),
-            "attempt": int(_first(ATTEMPT, joined, "1")),
+            "attempt": int(_first(HEADING_ATTEMPT, joined) or _first(ATTEMPT, joined, "1")),
             "verdict": "approved",
             "reasons": ["the fake model approves"],
             "feedback": "",

@@ -5,7 +5,9 @@ provider faults it reports (provider_faults.py), and the first sign that the pro
   provider is back (steps/provider_gate.py) without waiting for the whole run.
 - An authentication failure the CLI retries ($HATCHDOIT_AUTH_RETRIES times at most, for an OAuth
   refresh) ends the run at once: Claude Code would retry a wrong key for three minutes.
-- The last fault seen is what the stop records when the run fails.
+- The last fault seen is what the stop records when the run fails, with the latest reset the
+  stream named for that class: Claude Code's result says "resets 12:40am" (to the minute) after
+  its rate_limit_event gave the second.
 Standard library only.
 """
 
@@ -54,7 +56,7 @@ class StreamWatch:
             self.fault = None  # what failed before was retried and answered
         if fault is None:
             return
-        self.fault = fault
+        self.fault = _keep_reset(self.fault, fault)
         if fault["class"] == "auth" and self.ended is None:
             self.auth_seen += 1
             if self.auth_seen > self.auth_retries:
@@ -65,3 +67,13 @@ class StreamWatch:
         if self.healthy_file:
             touch(self.healthy_file)
             self.healthy_file = ""  # once
+
+
+def _keep_reset(before: Fault | None, fault: Fault) -> Fault:
+    """`fault`, with `before`'s reset when that is later for the same class (ISO UTC texts of
+    one format compare as times)."""
+    if before is None or before["class"] != fault["class"] or "resets_at" not in before:
+        return fault
+    if str(before["resets_at"]) > str(fault.get("resets_at") or ""):
+        return {**fault, "resets_at": before["resets_at"]}
+    return fault

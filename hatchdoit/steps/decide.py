@@ -19,7 +19,7 @@ from hatchdoit.core.locks import exclusive
 from hatchdoit.records.decisions import write_decision
 from hatchdoit.records.models import DecisionKind, DecisionRecord
 from hatchdoit.steps.attempts import attempt_commit, decision, first_attempt, receipt, standing
-from hatchdoit.steps.budget_state import over_budget
+from hatchdoit.steps.budget_state import budget_reason, over_budget
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.gitops import branch_of, contains, try_git
 from hatchdoit.steps.review_gate import gate_of
@@ -69,6 +69,9 @@ def where(ctx: StepContext) -> Where:
         for k in range(first_attempt(ctx), ctx.project.attempt_count(ctx.tid) + 1)
     ):
         return Where("escalated", last, f"all {last} attempt(s) rejected")
+    spent = over_budget(ctx, last + 1)
+    if spent is not None:
+        return Where("escalated", last, budget_reason(spent))
     return Where("building", last, f"attempt {last} is under way")
 
 
