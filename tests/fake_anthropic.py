@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
@@ -138,8 +139,10 @@ class FakeAnthropic(LocalServer[Seen]):
         lifetime: float = 300.0,
         port: int = 0,
         faults: FaultPlan | None = None,
+        think_s: float = 0.0,
     ) -> None:
         self.faults = faults if faults is not None else FaultPlan()
+        self.think_s = think_s  # each main request answers after this long (a model at work)
         super().__init__(max_requests=max_requests, lifetime=lifetime, port=port)
 
     def main_requests(self, role: str) -> list[Seen]:
@@ -182,6 +185,8 @@ class FakeAnthropic(LocalServer[Seen]):
                     else (),
                     fault=fault.kind if fault else "",
                 )
+                if role != "side" and fake.think_s:
+                    time.sleep(fake.think_s)
                 if not fake.record(seen):
                     self.send_json(529, _error("overloaded_error", "fake API budget spent"))
                 elif fault is not None and fault.kind == "disconnect":

@@ -141,11 +141,30 @@ def test_claude_older_than_the_checked_version_is_a_warning_naming_it(
     claude = use_claude(project, tmp_path, "2.0.5")
     env = clean_env(project, HATCHDOIT_CLAUDE_BIN=str(claude), ANTHROPIC_API_KEY="k")
     checks = checks_of(project, env, "agent claude-code")
-    assert statuses(checks) == ["ok", "warn", "ok"], checks
+    assert statuses(checks) == ["ok", "warn", "ok", "warn"], checks
     assert checks[0].detail == f"{claude} 2.0.5 (Claude Code)"
     assert "checked with 2.1.330; this is 2.0.5" in checks[1].detail
     assert checks[1].fix == "npm install -g @anthropic-ai/claude-code@latest"
     assert checks[2].detail == "credentials: ANTHROPIC_API_KEY passed through to the Anthropic API"
+    assert checks[3].detail.startswith(
+        "provider-fault signals were checked with Claude Code 2.1.330; this is 2.0.5 (Claude Code)"
+    )
+
+
+def test_the_fault_table_names_the_versions_it_was_checked_with(
+    project: HatchProject, tmp_path: Path
+) -> None:
+    """doctor reads the same table (agents/fault_tables.py) the classifier and tests use."""
+    from hatchdoit.agents.fault_tables import CLAUDE_CODE
+
+    pinned = CLAUDE_CODE.checked[-1]
+    claude = use_claude(project, tmp_path, pinned)
+    env = clean_env(project, HATCHDOIT_CLAUDE_BIN=str(claude), ANTHROPIC_API_KEY="k")
+    checks = checks_of(project, env, "agent claude-code")
+    signals = [c for c in checks if "provider-fault" in c.detail]
+    assert [(c.status, c.detail) for c in signals] == [
+        ("ok", f"provider-fault signals: checked with Claude Code {pinned}")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -223,7 +242,7 @@ def use_codex(project: HatchProject, tmp_path: Path, exec_help: str) -> dict[str
 def test_codex_without_exec_json_fails_where_used(project: HatchProject, tmp_path: Path) -> None:
     env = use_codex(project, tmp_path, "Usage: codex exec [PROMPT]")
     checks = checks_of(project, env, "agent codex")
-    assert statuses(checks) == ["ok", "fail", "warn"], checks
+    assert statuses(checks) == ["ok", "fail", "warn", "warn"], checks
     assert checks[1].detail == "`codex exec` has no --json"
     assert checks[2].fix == "export OPENAI_API_KEY, or run `codex login`"
     assert run_cli(project.root, env, "--profile", "codex").returncode == 1
@@ -233,7 +252,7 @@ def test_codex_login_file_counts_as_credentials(project: HatchProject, tmp_path:
     env = use_codex(project, tmp_path, CODEX_HELP_WITH_JSON)
     (Path(env["CODEX_HOME"]) / "auth.json").write_text("{}")
     checks = checks_of(project, env, "agent codex")
-    assert statuses(checks) == ["ok", "ok", "ok"], checks
+    assert statuses(checks) == ["ok", "ok", "ok", "warn"], checks  # 0.98.0: not the checked one
     assert checks[1].detail.startswith("hook contract: exec --json")
     assert checks[2].detail == "credentials: auth.json"
     assert run_cli(project.root, env, "--profile", "codex").returncode == 0

@@ -20,7 +20,7 @@ from fake_anthropic import FakeAnthropic
 from fake_openai import FakeOpenAI
 from projects import HatchProject, module_body
 
-from hatchdoit.records.models import DoneRecord, EscalatedRecord, ProviderState
+from hatchdoit.records.models import DoneRecord, EscalatedRecord, ProviderState, StopRecord
 from hatchdoit.records.schemas import load_valid
 
 pytestmark = pytest.mark.integration
@@ -181,6 +181,27 @@ def test_a_budget_cap_stops_the_agent_and_escalates_with_cause_budget(
     again = run_doit(project, timeout=180)
     assert again.returncode == 0, again.stdout + again.stderr
     assert load_valid(project.layout.done(TID), DoneRecord).attempt == 2
+
+
+def test_a_tui_session_over_its_attempt_budget_is_ended_while_it_works(
+    project: HatchProject, claude_bin: Path
+) -> None:
+    """Claude Code's TUI takes no --max-budget-usd: the wait reads the session's transcript as
+    it goes (tokens at budgets.prices) and ends the session once it crosses attempt_usd."""
+    with FakeAnthropic(max_requests=200, lifetime=240, think_s=1.5) as slow:
+        use_claude(project, slow, claude_bin, "claude-code")
+        project.configure(
+            budgets={"attempt_usd": 0.5, "prices": {"*": {"input": 1000, "output": 1000}}}
+        )
+        project.add_taskspec(TID, module_body("greet", "greet", "hello"), max_attempts=1)
+        built = run_doit(project, timeout=180)
+    assert built.returncode == 1, built.stdout + built.stderr
+    escalated = load_valid(project.layout.escalated(TID), EscalatedRecord)
+    assert escalated.reasons[0].startswith("attempt 1: factory budget: spent $"), escalated
+    assert escalated.reasons[0].endswith("over the budget of $0.50 left to it")
+    stop = load_valid(project.layout.stop_file(TID, "factory", 1), StopRecord)
+    assert stop.event == "budget", stop
+    assert not project.layout.summary(TID, 1).exists()  # ended before it finished its work
 
 
 def stamp(ts: str) -> float:

@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from hatchdoit.agents.fault_tables import CLAUDE_CODE, CODEX, CliTable
 from hatchdoit.agents.profiles import LoadedProfile, merged_params
 from hatchdoit.agents.setup import resolve_bin, validate_templates
 from hatchdoit.cli.doctor_check import Check, Status, failed_check, run_tool, version_tuple
@@ -62,8 +63,10 @@ def check_profile(
     checks = [Check(name, "ok", what + note)]
     if profile.setup == "claude":
         checks += _claude_contract(name, version, params, environ, bad)
+        checks.append(_fault_signals(name, CLAUDE_CODE, version))
     elif profile.setup == "codex":
         checks += _codex_contract(name, binary or "codex", environ, bad)
+        checks.append(_fault_signals(name, CODEX, version))
     elif isinstance(params.get("command"), list) and params["command"]:
         command = str(params["command"][0])
         found = command if "{" in command else shutil.which(command, path=environ.get("PATH"))
@@ -134,6 +137,23 @@ def _claude_contract(
             )
         )
     return checks
+
+
+def _fault_signals(name: str, table: CliTable, version: str) -> Check:
+    """Whether the installed CLI is one its provider-fault table (agents/fault_tables.py) was
+    checked against: another version may word a limit differently."""
+    checked = ", ".join(table.checked)
+    installed = version_tuple(version)
+    if any(version_tuple(v) == installed for v in table.checked):
+        return Check(name, "ok", f"provider-fault signals: checked with {table.cli} {checked}")
+    return Check(
+        name,
+        "warn",
+        f"provider-fault signals were checked with {table.cli} {checked}; this is {version}: "
+        "a fault it words differently counts as an ordinary failed attempt",
+        f"install {table.cli} {table.checked[-1]} (bash .ci/setup --test pins it), or report "
+        "its messages so the table learns them",
+    )
 
 
 def _codex_contract(name: str, binary: str, environ: Mapping[str, str], bad: Status) -> list[Check]:
