@@ -108,6 +108,7 @@ def test_fault_points_are_all_known() -> None:
     assert set(FAST_POINTS) <= set(FAULT_POINTS)
 
 
+@pytest.mark.slow  # 36 s; the default run kills builds in test_faults_workers and elsewhere
 def test_kill_at_a_few_points_then_resume(
     reference: Reference, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -31,8 +31,8 @@ pytestmark = pytest.mark.integration
     [
         (signal.SIGTERM, ()),
         (signal.SIGINT, ()),
-        (signal.SIGTERM, ("-n", "2")),
-        (signal.SIGINT, ("-n", "2")),
+        pytest.param(signal.SIGTERM, ("-n", "2"), marks=pytest.mark.slow),
+        pytest.param(signal.SIGINT, ("-n", "2"), marks=pytest.mark.slow),
     ],
     ids=["term", "int", "term-n2", "int-n2"],
 )

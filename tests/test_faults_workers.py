@@ -71,6 +71,7 @@ def test_worker_killed_under_doit_n2_does_not_hang_the_build(project: HatchProje
     assert code is not None and code != 0, "doit -n 2 still running 8 s after its last task"
 
 
+@pytest.mark.slow  # 12 s; the other worker kills here stay in the default run
 def test_killed_worker_is_named_and_the_rerun_resumes(project: HatchProject) -> None:
     """What a dead worker leaves: a line naming its step at once and one when the build stops,
     exit 1, no doit process, its agent session; the rerun (which takes the build lock) re-attaches

@@ -106,7 +106,11 @@ def build(profile: str, project: HatchProject, base: Path) -> Built:
     return Built(profile, project, base, done, planning_before, record, asked)
 
 
-@pytest.fixture(scope="module", params=PROFILES)
+@pytest.fixture(
+    scope="module",
+    # the real Claude Code builds take 12-24 s each: slow (python3 -m pytest -m slow)
+    params=[pytest.param(p, marks=pytest.mark.slow) if "claude" in p else p for p in PROFILES],
+)
 def built(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Built]:

@@ -53,6 +53,7 @@ GARBAGE = {
 }
 
 
+@pytest.mark.slow  # one build per kind of garbage; the next test covers one in the default run
 def test_corrupt_state_is_restored_from_its_backup_by_the_next_step(project: HatchProject) -> None:
     """Each kind of garbage in current_state.json, each followed by a build that runs steps (of
     a newly added TaskSpec): the file is whole again, with a WARN line each time."""
