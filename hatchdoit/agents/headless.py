@@ -34,6 +34,7 @@ from typing import IO, Any
 
 from hatchdoit.agents.stop_hook import REQUIRED_ENV, build_record, log_line, sidecar, write_stop
 from hatchdoit.agents.stream_watch import StreamWatch
+from hatchdoit.core.jsonlines import read_json_lines
 
 
 @dataclass
@@ -111,22 +112,6 @@ def codex_outcome(lines: list[dict[str, Any]]) -> Outcome:
     if turns:
         out.payload["num_turns"] = turns
     return out
-
-
-def read_notes(path: Path) -> list[dict[str, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return []
-    notes = []
-    for line in text.split("\n"):  # not splitlines(): see audit.read_audit
-        try:
-            note = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(note, dict):
-            notes.append(note)
-    return notes
 
 
 def decide(
@@ -232,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     if forward.signal is not None:
         print(f"hatchdoit.headless: stopped by signal {forward.signal}; no stop written")
         return 128 + forward.signal
-    outcome = decide(args.format, lines, read_notes(notes), code)
+    outcome = decide(args.format, lines, read_json_lines(notes), code)
     if watch.ended is not None:  # this runner ended the CLI: the fault is the outcome
         fault = watch.ended
         outcome.event, outcome.reason = "stop_failure", f"{fault['class']}: {fault['message']}"

@@ -12,12 +12,10 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from hatchdoit.config.provider_models import Prices
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.errors import StepError
+from hatchdoit.core.jsonlines import read_json_lines
 from hatchdoit.layout import Role
 from hatchdoit.records.models import BudgetRecord
 from hatchdoit.steps.agent_run import AgentRun
@@ -96,7 +94,7 @@ def run_spend(run: AgentRun) -> float | None:
     keys = (str(params.get("model") or profile.params.get("model") or ""), profile.name, "*")
     price = next((prices[k] for k in keys if k in prices), None)
     total: float | None = None
-    for event in _json_lines(stream):
+    for event in read_json_lines(stream):
         usd = _event_usd(event, price)
         if usd is not None:
             total = (total or 0.0) + usd
@@ -125,19 +123,3 @@ def _event_usd(event: dict[str, object], price: Prices | None) -> float | None:
         counts = {**usage, "input_tokens": fresh, "cache_read_input_tokens": cached}
         return tokens_usd(counts, price)
     return None
-
-
-def _json_lines(path: Path) -> list[dict[str, object]]:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    found = []
-    for line in text.split("\n"):
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            found.append(value)
-    return found

@@ -192,23 +192,19 @@ def _escalated(ctx: StepContext, attempts: int) -> Escalated:
     path = ctx.layout.escalated(ctx.tid)
     budget = over_budget(ctx, attempts + 1)
     if budget is not None:
-        return Escalated(
-            f"escalated after {budget.attempt} attempt(s): {budget_reason(budget)}",
-            taskspec_id=ctx.tid,
-            operation="finish",
-            path=path,
-            fix=f"hatchdoit retry {ctx.tid} --budget-usd N grants N more, or raise "
-            "budgets.taskspec_usd in hatchdoit.yaml",
+        why = f"escalated after {budget.attempt} attempt(s): {budget_reason(budget)}"
+        fix = (
+            f"hatchdoit retry {ctx.tid} --budget-usd N grants N more, or raise "
+            "budgets.taskspec_usd in hatchdoit.yaml"
         )
-    return Escalated(
-        f"escalated after {attempts} attempt(s): {root_cause(ctx, attempts)}",
-        taskspec_id=ctx.tid,
-        operation="finish",
-        path=path,
-        fix=f"read {ctx.layout.rel(path)} and hatchdoit review {ctx.tid}; then hatchdoit retry "
-        f"{ctx.tid} --attempts N, or hatchdoit approve {ctx.tid} --commit REF with a fix you "
-        "committed on its branch",
-    )
+    else:
+        why = f"escalated after {attempts} attempt(s): {root_cause(ctx, attempts)}"
+        fix = (
+            f"read {ctx.layout.rel(path)} and hatchdoit review {ctx.tid}; then hatchdoit retry "
+            f"{ctx.tid} --attempts N, or hatchdoit approve {ctx.tid} --commit REF with a fix "
+            "you committed on its branch"
+        )
+    return Escalated(why, taskspec_id=ctx.tid, operation="finish", path=path, fix=fix)
 
 
 def _first_line(text: str) -> str:
