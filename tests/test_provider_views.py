@@ -336,7 +336,7 @@ def test_metrics_count_pauses_time_paused_and_spend_with_caps(project: HatchProj
 
     lines = summary_lines(metrics)
     assert any(
-        x.startswith("provider faults: 3 (auth 1, rate_limited 1, usage_limit 1), 2 pause(s)")
+        x.startswith("providers: 3 fault(s) (auth 1, rate_limited 1, usage_limit 1), 2 pause(s)")
         and "paused now: T-B" in x
         and "breakers: openai stopped" in x
         for x in lines

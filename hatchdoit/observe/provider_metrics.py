@@ -107,9 +107,10 @@ def provider_lines(metrics: dict[str, Any]) -> list[str]:
     providers = metrics["providers"]
     if providers["faults"] or providers["paused_now"] or providers["breakers"]:
         by_class = ", ".join(f"{k} {n}" for k, n in sorted(providers["faults"].items()))
-        line = f"provider faults: {sum(providers['faults'].values())}"
+        line = f"providers: {sum(providers['faults'].values())} fault(s)"
         line += f" ({by_class})" if by_class else ""
-        line += f", {sum(providers['pauses'].values())} pause(s), {providers['paused_s']:g}s paused"
+        line += f", {sum(providers['pauses'].values())} pause(s), "
+        line += f"{providers['paused_s']:.1f}s paused"
         if providers["paused_now"]:
             line += f"; paused now: {', '.join(providers['paused_now'])}"
         if providers["breakers"]:
