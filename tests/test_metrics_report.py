@@ -67,6 +67,7 @@ def test_metrics_files_count_steps_agents_and_attempts(mixed: MixedBuild) -> Non
         "total": 4,
         "pending": 1,
         "active": 0,
+        "paused": 0,
         "done": 2,
         "escalated": 1,
     }

@@ -79,6 +79,7 @@ def test_status_json_tells_each_taskspec_and_featspec(mixed: MixedBuild) -> None
         "taskspecs": 4,
         "pending": 1,
         "active": 0,
+        "paused": 0,
         "done": 2,
         "escalated": 1,
         "awaiting review": 0,

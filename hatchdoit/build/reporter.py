@@ -262,6 +262,8 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
             parts = [f"{counts[k]} {k}" for k in ("done", "escalated", "active", "pending")]
             if counts["awaiting review"]:
                 parts.append(f"{counts['awaiting review']} awaiting review")
+            if counts["paused"]:  # left waiting on a provider (hatchdoit ci past ci_max_wait)
+                parts.append(f"{counts['paused']} paused")
             self.write(
                 f"hatchdoit: {total} TaskSpec(s): {', '.join(parts)} "
                 "(`hatchdoit status` for details, `hatchdoit report` for the HTML report)\n"

@@ -1,9 +1,11 @@
 """JUnit XML for CI systems: one test case per TaskSpec (class name: its FeatSpec).
 
 done -> passed; escalated -> <failure> with QA's reasons and feedback and the failed checks of
-every attempt; awaiting a person's review, or not built because a dependency did not finish ->
-<skipped>; anything else left unfinished (a step error, an interrupted build) -> <error>. The
-decisions taken about it (who, when, what) are in its <system-out>.
+every attempt (type `budget`, the message naming the budget, when a spend cap ended it);
+awaiting a person's review, paused on its provider (`paused: usage_limit on claude, resumes
+...`), or not built because a dependency did not finish -> <skipped>; anything else left
+unfinished (a step error, an interrupted build) -> <error>. The decisions taken about it (who,
+when, what) are in its <system-out>.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from hatchdoit.core.atomicio import write_atomic
 from hatchdoit.observe.outcomes import TaskDetail, failure_text
+from hatchdoit.observe.provider_view import budget_escalation, paused_info
 
 # XML 1.0 forbids most control characters (test logs carry ANSI escapes)
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -67,8 +70,15 @@ def junit_xml(details: list[TaskDetail], root: Path, suite: str = "hatchdoit") -
             pass
         elif detail.status == "escalated":
             counts["failures"] += 1
-            failure = ET.SubElement(case, "failure", message=first, type="escalated")
+            integrating = detail.progress.get("step") == "integrate"
+            budget = None if integrating else budget_escalation(detail.escalated)
+            message, kind = (f"escalated: {budget}", "budget") if budget else (first, "escalated")
+            failure = ET.SubElement(case, "failure", message=_clean(message), type=kind)
             failure.text = text
+        elif detail.status == "paused":
+            counts["skipped"] += 1
+            message = paused_info(detail.progress["paused"]).text
+            ET.SubElement(case, "skipped", message=_clean(message))
         elif detail.progress.get("awaiting"):
             counts["skipped"] += 1
             message = f"awaiting review: hatchdoit review {detail.tid}"

@@ -2,7 +2,9 @@
 
 Durations come from the audit trail (step_start to step_end/step_error), outcomes from the step
 receipts (the latest run of each step and attempt), agent profiles from the launch records, and
-tokens and cost from the agents' stop payloads where the agent reports them. The finish step
+tokens and cost from the agents' stop payloads (cost as steps/spend.py tells it: the reported
+cost, else tokens at budgets.prices). Provider faults, pauses and the spend against the budgets
+are observe/provider_metrics.py's. The finish step
 (`taskspec`) writes no receipt: each of its runs is counted from the audit trail, ok when it
 recorded `done`, failed when it recorded `escalated`, an error when it raised before either.
 """
@@ -11,18 +13,22 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hatchdoit.config.provider_models import Prices
 from hatchdoit.core.atomicio import write_atomic, write_json_atomic
 from hatchdoit.core.clock import now_iso
 from hatchdoit.observe.progress import taskspec_progress
 from hatchdoit.observe.prometheus import to_prometheus
+from hatchdoit.observe.provider_metrics import pause_metrics, provider_lines, spend_metrics
 from hatchdoit.observe.timeline import StepRun, step_runs
 from hatchdoit.project import Project
 from hatchdoit.records.audit import read_audit
 from hatchdoit.records.models import LaunchRecord, Receipt, StopRecord
 from hatchdoit.records.schemas import try_load
+from hatchdoit.steps.spend import payload_usd
 
 STEPS = ("worktree", "factory", "summary", "checks", "qa", "taskspec", "integrate")
 # What the steps without a receipt of their own record, in the audit trail: ok / failed events.
@@ -37,7 +43,6 @@ TOKEN_KEYS = {
     "cache_creation_input_tokens": "cache_write",
     "cache_read_input_tokens": "cache_read",
 }
-COST_KEYS = ("total_cost_usd", "cost_usd", "cost")
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -73,8 +78,11 @@ def _rates(ok: int, failed: int, errors: int) -> dict[str, Any]:
     }
 
 
-def stop_usage(stop: StopRecord) -> tuple[dict[str, int], float | None]:
-    """Tokens by kind and cost in USD that an agent reported in its stop payload."""
+def stop_usage(
+    stop: StopRecord, prices: Mapping[str, Prices] | None = None
+) -> tuple[dict[str, int], float | None]:
+    """Tokens by kind that an agent reported in its stop payload, and its cost in USD
+    (steps/spend.payload_usd: the reported cost, else the tokens at `prices`)."""
     payload = stop.payload
     usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else payload
     tokens: dict[str, int] = {}
@@ -86,15 +94,7 @@ def stop_usage(stop: StopRecord) -> tuple[dict[str, int], float | None]:
         tokens["total"] = int(payload["tokens"])
     elif tokens:
         tokens["total"] = sum(v for k, v in tokens.items())
-    cost = next(
-        (
-            float(payload[key])
-            for key in COST_KEYS
-            if isinstance(payload.get(key), int | float) and not isinstance(payload[key], bool)
-        ),
-        None,
-    )
-    return tokens, cost
+    return tokens, payload_usd(payload, prices or {})
 
 
 def _receipts(project: Project) -> list[Receipt]:
@@ -191,6 +191,8 @@ def compute_metrics(project: Project, events: list[dict[str, Any]] | None = None
         tokens.update(profile["tokens"])
         if profile["cost_usd"] is not None:
             cost = (cost or 0.0) + profile["cost_usd"]
+    pauses = pause_metrics(project, [e for e in events if e.get("taskspec_id") in known])
+    spend = spend_metrics(project, progress)
     starts = [r.start for r in runs]
     ends = [r.end for r in runs if r.end is not None]
     return {
@@ -198,7 +200,7 @@ def compute_metrics(project: Project, events: list[dict[str, Any]] | None = None
         "root": str(project.root),
         "taskspecs": {
             "total": len(project.plan.taskspecs),
-            **{k: statuses.get(k, 0) for k in ("pending", "active", "done", "escalated")},
+            **{k: statuses.get(k, 0) for k in ("pending", "active", "paused", "done", "escalated")},
         },
         "steps": steps,
         "agents": agents,
@@ -210,6 +212,8 @@ def compute_metrics(project: Project, events: list[dict[str, Any]] | None = None
         },
         "tokens": dict(tokens) or None,
         "cost_usd": None if cost is None else round(cost, 6),
+        "providers": pauses,
+        "spend": spend,
         "wall_s": round((max(ends) - min(starts)).total_seconds(), 3) if ends else None,
     }
 
@@ -235,7 +239,7 @@ def _agent_metrics(
         data["roles"][role] += 1
         stop = try_load(project.layout.stop_file(tid, launch.role, attempt), StopRecord)
         if stop is not None and stop.run_token == launch.run_token:
-            tokens, cost = stop_usage(stop)
+            tokens, cost = stop_usage(stop, project.config.budgets.prices)
             data["tokens"].update(tokens)
             if cost is not None:
                 data["cost"] = (data["cost"] or 0.0) + cost
@@ -326,7 +330,7 @@ def summary_lines(metrics: dict[str, Any]) -> list[str]:
             f"({histogram}{f'; {unstarted} not started' if unstarted else ''})"
         )
     lines.append("all agents: " + _usage(metrics["tokens"], metrics["cost_usd"]))
-    return lines
+    return lines + provider_lines(metrics)
 
 
 def write_metrics(project: Project, events: list[dict[str, Any]] | None = None) -> list[Path]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from hatchdoit.layout import Layout
 from hatchdoit.project import Project
-from hatchdoit.records.models import DoneRecord, EscalatedRecord, Receipt
+from hatchdoit.records.models import DoneRecord, EscalatedRecord, PausedRecord, Receipt
 from hatchdoit.records.receipts import current_receipt
 from hatchdoit.records.schemas import read_file, try_load, try_parse
 from hatchdoit.steps.attempts import attempt_superseded, first_attempt, standing
@@ -50,6 +50,12 @@ class StateFiles:
             return None
         return try_load(f"{self.directory}/escalated.json", EscalatedRecord)
 
+    @cached_property
+    def paused(self) -> PausedRecord | None:
+        if "paused.json" not in self.names:
+            return None
+        return try_load(f"{self.directory}/paused.json", PausedRecord)
+
     def paths(self, prefix: str, suffix: str) -> list[str]:
         """The files named `prefix*suffix`, like a glob in the directory."""
         return [
@@ -63,7 +69,9 @@ def taskspec_progress(
     project: Project, tid: str, files: StateFiles | None = None
 ) -> dict[str, Any]:
     """{status, step, attempt, decision} for one TaskSpec under the current inputs; `files`
-    when the caller has read the TaskSpec's state directory already. With delivery on
+    when the caller has read the TaskSpec's state directory already. A TaskSpec whose provider
+    failed (`paused.json`) is `paused` at the step of the role that paused, with `paused`
+    saying on what and until when. With delivery on
     (`integrate` is not none), a TaskSpec is done once its work is delivered; approved and not
     delivered yet it is active at step `integrate`."""
     plan_status = project.taskspec(tid).plan_status
@@ -83,6 +91,9 @@ def taskspec_progress(
             "attempt": escalated.attempts,
             "reasons": escalated.reasons[-3:],
         }
+    paused = files.paused
+    if paused is not None:
+        return _paused(paused)
 
     def receipt(step: str, attempt: int) -> Receipt | None:
         if f"{step}-{attempt:03d}.receipt.json" not in files.names:
@@ -107,6 +118,16 @@ def taskspec_progress(
     if approval is not None and not approval.reviewed:
         return _awaiting(approval.attempt)
     return {**last, "next": "finish"}
+
+
+def _paused(record: PausedRecord) -> dict[str, Any]:
+    """Waiting on its provider, not on its own work: the same attempt runs again."""
+    return {
+        "status": "paused",
+        "step": record.role,
+        "attempt": record.attempt,
+        "paused": record.model_dump(mode="json", exclude={"taskspec_id"}),
+    }
 
 
 def _awaiting(attempt: int) -> dict[str, Any]:

@@ -77,6 +77,8 @@ def to_prometheus(metrics: dict[str, Any]) -> str:
             for tid, n in metrics["attempts"]["per_taskspec"].items()
         ],
     )
+    for name, kind, help_text, samples in provider_families(metrics):
+        family(name, kind, help_text, samples)
     lines: list[str] = []
     for name, kind, help_text, samples in families:
         present = [s for s in samples if s is not None]
@@ -95,3 +97,69 @@ def _summary(name: str, labels: dict[str, object], stats: dict[str, Any]) -> lis
         _sample(f"{name}_sum", labels, stats["sum"]),
         _sample(f"{name}_count", labels, stats["count"]),
     ]
+
+
+def provider_families(metrics: dict[str, Any]) -> list[tuple[str, str, str, list[str | None]]]:
+    """Provider faults, pauses, breakers, and spend against the caps (observe/provider_metrics)."""
+    providers, spend = metrics["providers"], metrics["spend"]
+    per = spend["per_taskspec"]
+    build = spend["build"]
+
+    def by_class(name: str, counts: dict[str, int]) -> list[str | None]:
+        return [_sample(name, {"fault_class": k}, n) for k, n in sorted(counts.items())]
+
+    return [
+        (
+            "hatchdoit_provider_faults_total",
+            "counter",
+            "Provider faults by fault class",
+            by_class("hatchdoit_provider_faults_total", providers["faults"]),
+        ),
+        (
+            "hatchdoit_provider_pauses_total",
+            "counter",
+            "TaskSpec pauses on a provider fault, by fault class",
+            by_class("hatchdoit_provider_pauses_total", providers["pauses"]),
+        ),
+        (
+            "hatchdoit_provider_paused_seconds_total",
+            "counter",
+            "Seconds TaskSpecs spent paused on their provider",
+            [_sample("hatchdoit_provider_paused_seconds_total", {}, float(providers["paused_s"]))],
+        ),
+        (
+            "hatchdoit_provider_breaker",
+            "gauge",
+            "Provider breakers that are not closed (1 per provider and state)",
+            [
+                _sample("hatchdoit_provider_breaker", {"provider": p, "state": s}, 1)
+                for p, s in providers["breakers"].items()
+            ],
+        ),
+        (
+            "hatchdoit_taskspec_spend_usd",
+            "gauge",
+            "What a TaskSpec's agent runs spent (USD)",
+            [_sample("hatchdoit_taskspec_spend_usd", {"taskspec": t}, float(s["usd"]))
+             for t, s in per.items()],
+        ),
+        (
+            "hatchdoit_taskspec_budget_usd",
+            "gauge",
+            "A TaskSpec's spend cap (budgets.taskspec_usd plus granted)",
+            [_sample("hatchdoit_taskspec_budget_usd", {"taskspec": t}, s["cap_usd"])
+             for t, s in per.items()],
+        ),
+        (
+            "hatchdoit_build_spend_usd",
+            "gauge",
+            "What every agent run of the build spent (USD)",
+            [_sample("hatchdoit_build_spend_usd", {}, float(build["usd"]))],
+        ),
+        (
+            "hatchdoit_build_budget_usd",
+            "gauge",
+            "The build's spend cap (budgets.build_usd)",
+            [_sample("hatchdoit_build_budget_usd", {}, build["cap_usd"])],
+        ),
+    ]  # fmt: skip

@@ -1,6 +1,7 @@
 """`hatchdoit report`: one self-contained HTML file (inline CSS, no scripts, no network assets):
 FeatSpec and TaskSpec tables, a timeline of every step run across attempts, failure reasons,
-QA feedback, metrics, and relative links to every artifact."""
+QA feedback, provider pauses and faults, spend against the budgets, metrics, and relative links
+to every artifact."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from hatchdoit.core.atomicio import write_atomic
 from hatchdoit.core.clock import now_iso
 from hatchdoit.observe.metrics import compute_metrics
 from hatchdoit.observe.outcomes import AttemptDetail, TaskDetail, task_details
+from hatchdoit.observe.provider_view import paused_info
+from hatchdoit.observe.report_provider import providers_html
 from hatchdoit.observe.report_review import review_html
 from hatchdoit.observe.status_view import StatusReport, collect_status, format_age
 from hatchdoit.observe.timeline import StepRun, step_runs
@@ -66,10 +69,15 @@ class _Links:
 def _cards(status_totals: dict[str, int], metrics: dict[str, Any]) -> str:
     cards: list[tuple[str, object]] = [("TaskSpecs", status_totals.get("taskspecs", 0))]
     cards += [(k, status_totals.get(k, 0)) for k in ("done", "escalated", "active", "pending")]
+    if status_totals.get("paused"):
+        cards.append(("paused", status_totals["paused"]))
     cards.append(("mean attempts", metrics["attempts"]["mean"] or "-"))
     cards.append(("build wall time", _seconds(metrics["wall_s"])))
     if metrics["cost_usd"] is not None:
         cards.append(("cost (USD)", f"{metrics['cost_usd']:.4f}"))
+    build = metrics["spend"]["build"]
+    if build["cap_usd"] is not None:
+        cards.append(("spent of budget (USD)", f"{build['usd']:.2f} / {build['cap_usd']:.2f}"))
     if metrics["tokens"]:
         cards.append(("tokens", metrics["tokens"].get("total", "-")))
     body = "".join(f'<div class="card"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in cards)
@@ -199,6 +207,10 @@ def _task_section(project: Project, d: TaskDetail, links: _Links) -> str:
     notes = []
     if d.progress.get("awaiting"):
         notes.append(f"<p><b>Awaiting review</b>: <code>hatchdoit review {_e(d.tid)}</code></p>")
+    if d.status == "paused":
+        paused = paused_info(d.progress["paused"])
+        said = f"{paused.text} ({paused.message})" if paused.message else paused.text
+        notes.append(f'<p class="paused"><b>Paused</b>: {_e(said)}</p>')
     if d.escalated is not None and d.status == "escalated":
         items = "".join(f"<li>{_e(r)}</li>" for r in d.escalated.reasons)
         notes.append(f'<p><b>Escalated</b>:</p><ul class="reasons">{items}</ul>')
@@ -299,6 +311,7 @@ def render_report(project: Project, out: Path) -> str:
             _taskspec_table(project, details, links),
             _timeline(details, runs),
             _failures(details),
+            providers_html(status, metrics),
             '<h2 id="details">TaskSpec details</h2>',
             *(_task_section(project, d, links) for d in details.values()),
             _metrics_tables(metrics),

@@ -133,7 +133,7 @@ def _rollup(project: Project, entries: dict[str, Any]) -> dict[str, Any]:
             status = "done"
         elif counts["escalated"]:
             status = "blocked"
-        elif counts["active"] or counts["done"]:
+        elif counts["active"] or counts["paused"] or counts["done"]:
             status = "in_progress"
         else:
             status = "pending"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from hatchdoit.observe.provider_view import build_spend_text
 from hatchdoit.observe.status_view import STATES, FeatRow, StatusReport, TaskRow, format_age
 
 if TYPE_CHECKING:
@@ -63,6 +64,9 @@ def status_table(
     table.add_column("last event", no_wrap=True, overflow="ellipsis", ratio=1)
     if not one_agent:
         table.add_column("agent", no_wrap=True)
+    spend = report.spend is not None  # a column only when the build's spend is told
+    if spend:
+        table.add_column("spend", justify="right", no_wrap=True)
     for feat in feats:
         rows = rows_by_feat.get(feat.featspec_id, [])
         cells: list[str | Text] = [
@@ -73,7 +77,7 @@ def status_table(
             "",
             _feat_title(feat),
         ]
-        table.add_row(*cells, *([] if one_agent else [""]))
+        table.add_row(*cells, *([] if one_agent else [""]), *([""] if spend else []))
         for index, row in enumerate(rows):
             attempt = f"{row.attempt}/{row.max_attempts}" if row.attempt else "-"
             cells = [
@@ -82,11 +86,28 @@ def status_table(
                 row.step,
                 attempt,
                 format_age(row.age_s),
-                row.last_event.text if row.last_event else "",
+                _event_text(row),
             ]
             agent = [] if one_agent else [_agents(row)]
-            table.add_row(*cells, *agent, end_section=index == len(rows) - 1)
+            money = [_spend_cell(row)] if spend else []
+            table.add_row(*cells, *agent, *money, end_section=index == len(rows) - 1)
     return table
+
+
+def _event_text(row: TaskRow) -> str | Text:
+    """The last event, or for a paused TaskSpec what it waits for (which says more)."""
+    if row.paused is not None:
+        return Text(row.paused.text, STATES["paused"][1])
+    return row.last_event.text if row.last_event else ""
+
+
+def _spend_cell(row: TaskRow) -> str | Text:
+    if row.spend is None:
+        return "-"
+    cap = row.spend.cap_usd
+    over = cap is not None and row.spend.usd >= cap
+    text = f"${row.spend.usd:.2f}" + (f"/${cap:.2f}" if cap is not None else "")
+    return Text(text, "bold red") if over else text
 
 
 def _listed_rows(report: StatusReport, every: bool | None) -> dict[str, list[TaskRow]]:
@@ -157,7 +178,7 @@ def summary_line(report: StatusReport) -> Text:
     totals = report.totals
     counts = ", ".join(
         f"{totals[key]} {key}"
-        for key in ("done", "escalated", "awaiting review", "active", "pending")
+        for key in ("done", "escalated", "awaiting review", "paused", "active", "pending")
         if totals.get(key)
     )
     build = (
@@ -187,6 +208,27 @@ def state_notes(report: StatusReport) -> list[Text]:
     return notes
 
 
+def provider_notes(report: StatusReport) -> list[Text]:
+    """What asks for attention because of providers and money: the paused TaskSpecs (one line
+    per pause, grouped), every breaker that is not closed, and the build's spend."""
+    notes: list[Text] = []
+    paused: dict[str, list[str]] = {}
+    for row in report.taskspecs:
+        if row.paused is not None:
+            paused.setdefault(row.paused.text, []).append(row.taskspec_id)
+    for text, tids in paused.items():
+        shown = ", ".join(tids[:5]) + (f" and {len(tids) - 5} more" if len(tids) > 5 else "")
+        notes.append(Text(f"{len(tids)} {text} ({shown})", STATES["paused"][1]))
+    for provider in report.providers:
+        style = "bold red" if provider.state == "stopped" else "yellow"
+        notes.append(Text(f"provider {provider.text}", style))
+    if report.spend is not None:
+        spend = report.spend
+        over = spend.cap_usd is not None and spend.usd >= spend.cap_usd
+        notes.append(Text(build_spend_text(spend), "bold red" if over else "dim"))
+    return notes
+
+
 def unlisted_note(report: StatusReport, every: bool | None) -> list[Text]:
     """The line saying which TaskSpecs and FeatSpecs the table left out, if it left any out."""
     if lists_every_taskspec(report, every):
@@ -212,5 +254,6 @@ def render_status(report: StatusReport, every: bool | None = None) -> Renderable
         status_table(report, title=f"hatchdoit · {report.specs}", every=every),
         *unlisted_note(report, every),
         *state_notes(report),
+        *provider_notes(report),
         summary_line(report),
     )

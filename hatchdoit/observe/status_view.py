@@ -5,7 +5,9 @@ Read-only: it never writes `current_state.json`, so `watch` can call it on every
 A TaskSpec is `running` only while a build holds the build lock and the TaskSpec's latest step,
 started by that build, has not ended. An agent session alive with nobody waiting on it (the
 build was stopped) is `unattended`; artifacts made for older inputs (an edited TaskSpec, another
-agent profile, changed templates or limits) are `stale`, not `pending`."""
+agent profile, changed templates or limits) are `stale`, not `pending`. A TaskSpec whose
+provider failed is `paused` (with what and until when), never `running` or `failed`; breakers
+not closed and the spend against the budgets come along (observe/provider_view.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,16 @@ from hatchdoit.core.clock import now_iso
 from hatchdoit.layout import ROLES, Layout
 from hatchdoit.observe.live import SessionView, build_lock, running_build, running_sessions
 from hatchdoit.observe.progress import StateFiles, taskspec_progress
+from hatchdoit.observe.provider_view import (
+    PausedInfo,
+    ProviderInfo,
+    SpendInfo,
+    build_spend_info,
+    open_breakers,
+    paused_info,
+    taskspec_spend_info,
+    with_runs,
+)
 from hatchdoit.observe.staleness import StaleInfo, stale_info
 from hatchdoit.observe.timeline import StepRun, age_seconds, describe, last_events, step_runs
 from hatchdoit.project import Project
@@ -26,7 +38,7 @@ from hatchdoit.records.audit import read_audit
 
 State = Literal[
     "pending", "stale", "running", "unattended", "interrupted", "failed", "active", "done",
-    "escalated", "awaiting review",
+    "escalated", "awaiting review", "paused",
 ]  # fmt: skip
 STATES: dict[str, tuple[str, str]] = {  # what each state means to the user, and its style
     "pending": ("nothing built yet", "dim"),
@@ -39,6 +51,7 @@ STATES: dict[str, tuple[str, str]] = {  # what each state means to the user, and
     "done": ("approved", "green"),
     "escalated": ("its attempts ran out; a human has to look", "bold red"),
     "awaiting review": ("QA approved it; hatchdoit review, then approve or reject", "bold yellow"),
+    "paused": ("its provider failed; the same attempt runs again when it is back", "yellow"),
 }
 assert set(STATES) == set(get_args(State))
 CLOCK_SLACK = 1.0  # seconds: audit times are cut to milliseconds, the lock's mtime is not
@@ -69,7 +82,7 @@ class TaskRow(_Model):
     taskspec_id: str
     title: str
     featspec: str
-    status: Literal["pending", "active", "done", "escalated"]
+    status: Literal["pending", "active", "paused", "done", "escalated"]
     state: State = Field(
         description="status refined by the audit trail, the build lock and live sessions: "
         + "; ".join(f"{k}: {v[0]}" for k, v in STATES.items())
@@ -93,6 +106,10 @@ class TaskRow(_Model):
     )
     integration: dict[str, str] | None = Field(
         default=None, description="where the work was delivered: mode, branch, commit or PR URL"
+    )
+    paused: PausedInfo | None = Field(default=None, description="set while `paused`")
+    spend: SpendInfo | None = Field(
+        default=None, description="what its agents spent, against budgets.taskspec_usd if set"
     )
 
 
@@ -120,6 +137,14 @@ class StatusReport(_Model):
     totals: dict[str, int]
     featspecs: list[FeatRow]
     taskspecs: list[TaskRow]
+    providers: list[ProviderInfo] = Field(
+        default_factory=list, description="provider breakers that are not closed"
+    )
+    spend: SpendInfo | None = Field(
+        default=None,
+        description="the build's spend against budgets.build_usd; set when a budget is set or "
+        "some run reported what it spent",
+    )
 
 
 def _state(
@@ -131,7 +156,7 @@ def _state(
     awaiting: bool = False,
 ) -> State:
     """One word for where a TaskSpec stands (see STATE_MEANINGS)."""
-    if status in ("done", "escalated"):
+    if status in ("done", "escalated", "paused"):
         return status  # type: ignore[return-value]
     if awaiting:
         return "awaiting review"
@@ -186,7 +211,7 @@ def _rollup(fid: str, title: str, rows: list[TaskRow]) -> FeatRow:
         status: Literal["pending", "in_progress", "blocked", "done"] = "done"
     elif counts["escalated"]:
         status = "blocked"
-    elif counts["active"] or counts["done"]:
+    elif counts["active"] or counts["paused"] or counts["done"]:
         status = "in_progress"
     else:
         status = "pending"
@@ -211,6 +236,7 @@ def collect_status(
     if sessions is None:
         sessions = running_sessions(layout, project.config.tmux_socket, now)
     by_tid = {s.taskspec_id: s for s in sessions}
+    ran = with_runs(layout)
     rows: list[TaskRow] = []
     for tid in project.plan.taskspecs:
         spec = project.taskspec(tid)
@@ -224,7 +250,11 @@ def collect_status(
         state = _state(progress["status"], run, build_started, session is not None, stale, awaiting)
         step, attempt = str(progress["step"]), int(progress["attempt"])
         running_for = None
-        if run is not None and run.result == "open" and state not in ("done", "escalated"):
+        if (
+            run is not None
+            and run.result == "open"
+            and state not in ("done", "escalated", "paused")
+        ):
             step, attempt = run.step, run.attempt or attempt
         if run is not None and state == "running":
             running_for = round(max(0.0, (now - run.start).total_seconds()), 1)
@@ -256,6 +286,8 @@ def collect_status(
                 running_for_s=running_for,
                 stale=stale,
                 integration=delivered,
+                paused=paused_info(progress["paused"]) if "paused" in progress else None,
+                spend=taskspec_spend_info(project, tid, tid in ran),
             )
         )
     by_feat: dict[str, list[TaskRow]] = {}
@@ -282,10 +314,12 @@ def collect_status(
         totals={"taskspecs": len(rows), **{k: totals.get(k, 0) for k in STATUS_KEYS}},
         featspecs=feats,
         taskspecs=rows,
+        providers=open_breakers(layout),
+        spend=build_spend_info(project, [row.spend for row in rows if row.spend is not None]),
     )
 
 
-STATUS_KEYS = ("pending", "active", "done", "escalated", "awaiting review")
+STATUS_KEYS = ("pending", "active", "paused", "done", "escalated", "awaiting review")
 
 
 def format_age(seconds: float | None) -> str:

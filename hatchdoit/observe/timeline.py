@@ -94,6 +94,10 @@ def step_runs(events: list[dict[str, Any]]) -> list[StepRun]:
     return runs
 
 
+def _usd(value: object) -> str:
+    return f"${value:.2f}" if isinstance(value, int | float) else "$?"
+
+
 def describe(event: dict[str, Any]) -> str:
     """A short human sentence for one audit event."""
     kind = str(event.get("event", "?"))
@@ -112,6 +116,11 @@ def describe(event: dict[str, Any]) -> str:
         "verdict": f"attempt {attempt} {event.get('decision', '?')}",
         "done": f"done (attempt {attempt})",
         "escalated": f"escalated after {event.get('attempts', '?')} attempt(s)",
+        "provider_fault": f"{role} {attempt} paused: {event.get('fault_class', '?')} on "
+        f"{event.get('provider', '?')}",
+        "resumed": f"{role} {attempt} resumed after {event.get('paused_s', '?')}s paused",
+        "provider_answered": f"{event.get('provider', '?')} answered {role} {attempt}'s probe",
+        "budget": f"budget: spent {_usd(event.get('spent_usd'))} of {_usd(event.get('cap_usd'))}",
     }
     return texts.get(kind, kind.replace("_", " "))
 

@@ -1,7 +1,8 @@
 """`hatchdoit watch`: a live dashboard of the build. It redraws when files under `_logs/` change
 (inotify through watchdog), and once a second for the clocks: the TaskSpec table, the steps
 running now, the agent sessions alive in tmux with the command that attaches to each, and the
-latest audit events."""
+latest audit events; paused TaskSpecs, provider breakers that are not closed and the build's
+spend as `hatchdoit status` says them."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from hatchdoit.observe.live import SessionView, running_sessions
-from hatchdoit.observe.status_render import state_notes, status_table
+from hatchdoit.observe.status_render import provider_notes, state_notes, status_table
 from hatchdoit.observe.status_view import STATES, StatusReport, collect_status, format_age
 from hatchdoit.observe.timeline import AuditTail, describe, parse_ts
 from hatchdoit.project import Project
@@ -84,7 +85,7 @@ class Dashboard:
         )
         totals = ", ".join(
             f"{report.totals[k]} {k}"
-            for k in ("done", "escalated", "active", "pending")
+            for k in ("done", "escalated", "paused", "active", "pending")
             if report.totals.get(k)
         )
         header = Text.assemble(
@@ -98,6 +99,7 @@ class Dashboard:
             header,
             status_table(report),
             *state_notes(report),
+            *provider_notes(report),
             self._steps_table(report),
             self._sessions_table(report),
             self._events_table(now),
