@@ -128,10 +128,11 @@ def _wait_for_provider(ctx: StepContext, role: Role, attempt: int, provider: str
         if now - said >= every:
             said = now
             previous = try_load(ctx.layout.paused(ctx.tid), PausedRecord)
-            waiting = "fault" if previous and previous.attempt == attempt else "provider"
+            mine = previous is not None and (previous.role, previous.attempt) == (role, attempt)
+            waiting = previous.waiting_for if previous is not None and mine else "provider"
             fault = {"class": state.fault or "other", "message": state.message}
             until = state.until if state.state == "open" else None
-            count = previous.pauses if previous else 1
+            count = previous.pauses if previous is not None and mine else 1
             _write_paused(ctx, role, attempt, provider, fault, waiting, until, count)
             why = f"a probe of {provider}" if state.state == "probing" else f"{provider}"
             print(f"  {ctx.tid} {role} attempt {attempt}: waiting for {why} ({state.fault}); "
@@ -183,6 +184,9 @@ def _write_paused(
     until: str | None,
     pauses: int,
 ) -> None:
+    path = ctx.layout.paused(ctx.tid)
+    before = try_load(path, PausedRecord)
+    same = before is not None and (before.role, before.attempt) == (role, attempt)
     record = PausedRecord(
         taskspec_id=ctx.tid,
         role=role,
@@ -193,8 +197,9 @@ def _write_paused(
         waiting_for=waiting_for,  # type: ignore[arg-type]
         resume_at=until,
         pauses=pauses,
-    )
-    write_json_atomic(ctx.layout.paused(ctx.tid), record.model_dump(mode="json"))
+        **({"since": before.since} if same and before is not None else {}),
+    )  # a rewrite while waiting keeps when the pause began
+    write_json_atomic(path, record.model_dump(mode="json"))
 
 
 def _fix(project: Project, tid: str, role: Role, provider: str, cls: str) -> str:
