@@ -210,12 +210,20 @@ def test_status_gives_spend_against_the_taskspec_and_build_caps(project: HatchPr
     assert line.rstrip().endswith("$1.10/$1.00")
 
 
-def test_spend_a_run_reported_is_shown_without_budgets(project: HatchProject) -> None:
+def test_spend_is_in_status_only_under_a_budget(project: HatchProject) -> None:
+    """Reading every run's stop file is paid only where a budget asks for it."""
     project.add_taskspec("T-A")
     stop(project, "T-A", "factory-1.stop", {"total_cost_usd": 0.25})
     data = status_json(project)
-    assert data["spend"] == {"usd": 0.25, "runs": 1, "unknown": 0, "cap_usd": None}
-    assert "spend: $0.25 (1 agent run(s))" in hatchdoit(project, "status").stdout
+    assert data["spend"] is None and data["taskspecs"][0]["spend"] is None
+    assert "spend:" not in hatchdoit(project, "status").stdout
+    project.configure(budgets={"build_usd": 10})
+    data = status_json(project)
+    assert data["spend"] == {"usd": 0.25, "runs": 1, "unknown": 0, "cap_usd": 10.0}
+    assert (
+        "spend: $0.25 of the build's $10.00 budget (1 agent run(s))"
+        in hatchdoit(project, "status").stdout
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -143,12 +143,11 @@ def taskspec_spend_info(project: Project, tid: str, ran: bool) -> SpendInfo | No
 
 
 def build_spend_info(project: Project, rows: list[SpendInfo]) -> SpendInfo | None:
-    """The build's spend against budgets.build_usd: shown when a budget is set or some run
-    reported what it spent; None otherwise."""
+    """The build's spend against budgets.build_usd; None when no budget is set."""
+    if not budgets_set(project):
+        return None
     runs = sum(r.runs for r in rows)
     unknown = sum(r.unknown for r in rows)
-    if not budgets_set(project) and runs == unknown:
-        return None
     usd = round(sum(r.usd for r in rows), 6)
     return SpendInfo(usd=usd, runs=runs, unknown=unknown, cap_usd=project.config.budgets.build_usd)
 

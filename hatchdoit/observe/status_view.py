@@ -25,6 +25,7 @@ from hatchdoit.observe.provider_view import (
     PausedInfo,
     ProviderInfo,
     SpendInfo,
+    budgets_set,
     build_spend_info,
     open_breakers,
     paused_info,
@@ -236,7 +237,9 @@ def collect_status(
     if sessions is None:
         sessions = running_sessions(layout, project.config.tmux_socket, now)
     by_tid = {s.taskspec_id: s for s in sessions}
-    ran = with_runs(layout)
+    # spend is read from every run's stop file: only when a budget asks (metrics and the report
+    # show it always); 1000 TaskSpecs all done took 0.92 s instead of 0.56 s with it
+    ran = with_runs(layout) if budgets_set(project) else None
     rows: list[TaskRow] = []
     for tid in project.plan.taskspecs:
         spec = project.taskspec(tid)
@@ -287,7 +290,7 @@ def collect_status(
                 stale=stale,
                 integration=delivered,
                 paused=paused_info(progress["paused"]) if "paused" in progress else None,
-                spend=taskspec_spend_info(project, tid, tid in ran),
+                spend=None if ran is None else taskspec_spend_info(project, tid, tid in ran),
             )
         )
     by_feat: dict[str, list[TaskRow]] = {}
