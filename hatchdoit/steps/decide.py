@@ -170,7 +170,8 @@ def retry(
         raise _refuse(ctx, f"--attempts {attempts}: must be 1 or more", "e.g. --attempts 2")
     if budget_usd is None:
         blocked = over_budget(ctx, now.last + 1)
-        budget_usd = blocked.cap_usd if blocked is not None else 0.0
+        base = ctx.project.config.budgets.taskspec_usd
+        budget_usd = (base or blocked.cap_usd) if blocked is not None else 0.0
     if budget_usd < 0:
         raise _refuse(ctx, f"--budget-usd {budget_usd}: must not be negative", "e.g. 2.5")
     made = _decision(
