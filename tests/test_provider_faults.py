@@ -20,6 +20,7 @@ from fake_anthropic import FakeAnthropic
 from fake_openai import FakeOpenAI
 from projects import HatchProject, module_body
 
+from hatchdoit.core.jsonlines import read_json_lines
 from hatchdoit.records.models import DoneRecord, EscalatedRecord, ProviderState, StopRecord
 from hatchdoit.records.schemas import load_valid
 
@@ -110,6 +111,9 @@ def test_codex_usage_limit_pauses_and_resumes(
     openai.faults.add("usage_limit", None, reset_in=3)
     one_taskspec(project)
     assert_paused_then_done(project, "usage_limit")
+    stream = project.layout.pane_log(TID, "factory", 1).with_name("stream-001.jsonl")
+    threads = [e["thread_id"] for e in read_json_lines(stream) if e["type"] == "thread.started"]
+    assert len(threads) >= 2 and len(set(threads)) == 1, threads  # `exec resume <thread id>`
 
 
 def test_claude_bad_key_ends_the_build_in_seconds_and_the_fix_completes_it(
