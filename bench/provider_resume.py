@@ -1,6 +1,6 @@
 """Measure 6: a usage limit waited out. N TaskSpecs (`doit -n N`, the scripted agent, whose
 provider is a file: SCRIPTED_PROVIDER) all hit one usage limit that resets a few seconds after
-the build starts. The provider's breaker opens once; at the reset one probe launches, and the
+the first prompt. The provider's breaker opens once; at the reset one probe launches, and the
 others follow once it answers. Reported, from the audit trail, against the reset instant:
 the probe's relaunch, the provider's first answer, and the last TaskSpec's relaunch; and how many
 launches were made while the limit held. `providers.jitter` is 0 here, so the target (the reset
@@ -10,7 +10,6 @@ plus jitter, within 2 s) is the reset within 2 s.
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime
 
 from bench.fixtures import Sandbox, doit_argv, run_timed
@@ -20,7 +19,7 @@ from hatchdoit.layout import Layout
 from hatchdoit.records.audit import read_audit
 
 TARGET_S = 2.0
-LIMIT_S = 4.0  # how long after the build starts the limit resets
+LIMIT_S = 4.0  # how long after the first prompt the limit resets
 
 
 def _ts(event: dict[str, object]) -> float:
@@ -36,14 +35,14 @@ def one_build(sandbox: Sandbox, name: str, count: int) -> dict[str, float]:
     for n in range(count):
         project.add_taskspec(f"P{n:03d}", test_command="true")
     state = project.root.parent / f"{name}-provider.json"
-    reset = time.time() + LIMIT_S
-    state.write_text(json.dumps({"kind": "usage_limit", "until": reset}), encoding="utf-8")
+    state.write_text(json.dumps({"kind": "usage_limit", "for_s": LIMIT_S}), encoding="utf-8")
     project.env["SCRIPTED_PROVIDER"] = str(state)
     try:
         run_timed(doit_argv("-n", str(count)), cwd=project.root, env=project.env,
                   timeout=600).check("doit (a usage limit)")  # fmt: skip
     finally:
         sandbox.kill_server(project.socket)
+    reset = float(json.loads(state.read_text(encoding="utf-8"))["until"])
     events = list(read_audit(Layout(project.root).audit))
     launches = [_ts(e) for e in events if e.get("event") == "launch" and e.get("role") == "factory"]
     after = sorted(t for t in launches if t >= reset)

@@ -19,6 +19,7 @@ from daily_use import hatchdoit
 from fake_anthropic import FakeAnthropic
 from fake_openai import FakeOpenAI
 from projects import HatchProject, module_body
+from provider_builds import quick, stamp
 
 from hatchdoit.core.jsonlines import read_json_lines
 from hatchdoit.records.models import DoneRecord, EscalatedRecord, ProviderState, StopRecord
@@ -52,10 +53,6 @@ def openai() -> Iterator[FakeOpenAI]:
         yield fake
 
 
-def quick(project: HatchProject) -> None:
-    project.configure(providers={"backoff": 0.5, "max_wait": 3, "jitter": 0, "probe_after": 2})
-
-
 def one_taskspec(project: HatchProject) -> None:
     project.add_taskspec(TID, module_body("greet", "greet", "hello"), max_attempts=1)
 
@@ -77,7 +74,7 @@ def test_claude_rate_limit_pauses_and_the_attempt_resumes_its_session(
     project: HatchProject, anthropic: FakeAnthropic, claude_bin: Path, profile: str
 ) -> None:
     use_claude(project, anthropic, claude_bin, profile)  # CLAUDE_CODE_MAX_RETRIES=0
-    quick(project)
+    quick(project, max_wait=3)
     anthropic.faults.add("rate_limit", 1, retry_after=1)
     one_taskspec(project)
     assert_paused_then_done(project, "rate_limited")
@@ -85,15 +82,18 @@ def test_claude_rate_limit_pauses_and_the_attempt_resumes_its_session(
     assert len(launches) == 2 and {e["attempt"] for e in launches} == {1}
 
 
+@pytest.mark.parametrize("profile", ["claude-code-headless", "claude-code"])
 def test_claude_subscription_usage_limit_waits_for_its_reset(
-    project: HatchProject, anthropic: FakeAnthropic, claude_bin: Path
+    project: HatchProject, anthropic: FakeAnthropic, claude_bin: Path, profile: str
 ) -> None:
-    """A claude.ai plan's limit: the rate_limit_event names the reset; hatchdoit waits for it
-    (a few seconds here) instead of Claude Code's own retries or the attempt's failure."""
-    use_claude(project, anthropic, claude_bin, "claude-code-headless")
+    """A claude.ai plan's limit: the stream's rate_limit_event (print mode) or the transcript's
+    API error entry (the TUI, whose StopFailure text names only the minute) gives the reset to
+    the second; hatchdoit waits for it (a few seconds here) instead of Claude Code's own
+    retries or the attempt's failure."""
+    use_claude(project, anthropic, claude_bin, profile)
     project.env.pop("ANTHROPIC_API_KEY")
     project.env["CLAUDE_CODE_OAUTH_TOKEN"] = "sk-ant-oat01-fake-subscription-token"
-    quick(project)
+    quick(project, max_wait=3)
     reset = anthropic.faults.add("usage_limit", None, reset_in=4).peek()
     assert reset is not None
     one_taskspec(project)
@@ -107,7 +107,7 @@ def test_codex_usage_limit_pauses_and_resumes(
     project: HatchProject, openai: FakeOpenAI, codex_bin: Path
 ) -> None:
     use_codex_cli(project, openai, codex_bin, request_max_retries=0, stream_max_retries=0)
-    quick(project)
+    quick(project, max_wait=3)
     openai.faults.add("usage_limit", None, reset_in=3)
     one_taskspec(project)
     assert_paused_then_done(project, "usage_limit")
@@ -123,7 +123,7 @@ def test_claude_bad_key_ends_the_build_in_seconds_and_the_fix_completes_it(
     api_retry with 401 (after one retry, for an OAuth refresh) ends the run."""
     use_claude(project, anthropic, claude_bin, "claude-code-headless")
     project.env.pop("CLAUDE_CODE_MAX_RETRIES")  # its own retries, as a user has them
-    quick(project)
+    quick(project, max_wait=3)
     anthropic.faults.add("unauthorized", None)
     one_taskspec(project)
     started = time.monotonic()
@@ -150,7 +150,7 @@ def test_codex_bad_key_stops_the_build(
     project: HatchProject, openai: FakeOpenAI, codex_bin: Path
 ) -> None:
     use_codex_cli(project, openai, codex_bin)
-    quick(project)
+    quick(project, max_wait=3)
     openai.faults.add("unauthorized", None)
     one_taskspec(project)
     stopped = run_doit(project, timeout=180)
@@ -206,9 +206,3 @@ def test_a_tui_session_over_its_attempt_budget_is_ended_while_it_works(
     stop = load_valid(project.layout.stop_file(TID, "factory", 1), StopRecord)
     assert stop.event == "budget", stop
     assert not project.layout.summary(TID, 1).exists()  # ended before it finished its work
-
-
-def stamp(ts: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()

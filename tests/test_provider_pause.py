@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
-from pathlib import Path
 
 import pytest
 from conftest import events, read_audit, run_doit
 from daily_use import hatchdoit
 from projects import HatchProject
+from provider_builds import provider, quick, stamp
 
 from hatchdoit.core.errors import EXIT_PAUSED, EXIT_PROVIDER
 from hatchdoit.records.models import DoneRecord, PausedRecord, ProviderState
@@ -25,31 +24,15 @@ pytestmark = pytest.mark.integration
 TID = "T-PROV-1"
 
 
-def provider(project: HatchProject, **state: object) -> Path:
-    """The scripted provider's state file, given to every agent session of the project."""
-    path = project.root.parent / "scripted-provider.json"
-    path.write_text(json.dumps(state))
-    project.env["SCRIPTED_PROVIDER"] = str(path)
-    return path
-
-
-def stamp(ts: str) -> float:
-    return datetime.fromisoformat(ts).timestamp()
-
-
-def quick(project: HatchProject) -> None:
-    project.configure(providers={"backoff": 0.5, "max_wait": 2, "jitter": 0, "probe_after": 2})
-
-
 def test_a_usage_limit_pauses_and_the_same_attempt_resumes_after_the_reset(
     project: HatchProject,
 ) -> None:
     quick(project)
-    reset = time.time() + 3
-    provider(project, kind="usage_limit", until=reset, message="You've hit your limit")
+    limit = provider(project, kind="usage_limit", for_s=3, message="You've hit your limit")
     project.add_taskspec(TID, max_attempts=1)
     built = run_doit(project, timeout=120)
     assert built.returncode == 0, built.stdout + built.stderr
+    reset = json.loads(limit.read_text())["until"]  # 3 s after the first prompt
     done = load_valid(project.layout.done(TID), DoneRecord)
     assert done.attempt == 1  # the paused attempt did not count
     (fault,) = events(project, "provider_fault")
@@ -108,13 +91,13 @@ def test_sixteen_taskspecs_on_one_limited_provider_send_one_probe(project: Hatch
     is open; at the reset one launch probes, and the rest follow once it answered."""
     quick(project)
     project.configure(limits={"parallel_sessions": 4})
-    reset = time.time() + 3
-    provider(project, kind="usage_limit", until=reset, message="5-hour limit reached")
+    limit = provider(project, kind="usage_limit", for_s=3, message="5-hour limit reached")
     tids = [f"T-MANY-{n:02d}" for n in range(16)]
     for tid in tids:
         project.add_taskspec(tid, max_attempts=1)
     built = run_doit(project, "-n", "4", timeout=300)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    reset = json.loads(limit.read_text())["until"]  # 3 s after the first prompt, however late
     audit = [
         e
         for e in read_audit(project)

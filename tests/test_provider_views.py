@@ -17,6 +17,7 @@ import pytest
 from conftest import background_doit, retry_until
 from daily_use import hatchdoit
 from projects import HatchProject
+from provider_builds import provider, quick
 from test_metrics_report import parse_prometheus
 
 from hatchdoit.core.atomicio import write_json_atomic
@@ -400,21 +401,11 @@ def test_report_shows_pauses_faults_spend_and_budget_escalations(
 # Real builds: the scripted agent's provider fails
 
 
-def provider(project: HatchProject, **state: object) -> None:
-    path = project.root.parent / "scripted-provider.json"
-    path.write_text(json.dumps(state))
-    project.env["SCRIPTED_PROVIDER"] = str(path)
-
-
-def quick(project: HatchProject) -> None:
-    project.configure(providers={"backoff": 0.5, "max_wait": 2, "jitter": 0, "probe_after": 2})
-
-
 def test_status_while_a_real_build_is_paused_and_metrics_after_it_resumed(
     project: HatchProject,
 ) -> None:
     quick(project)
-    provider(project, kind="usage_limit", until=time.time() + 8, message="You've hit your limit")
+    provider(project, kind="usage_limit", for_s=8, message="You've hit your limit")
     project.add_taskspec("T-REAL", max_attempts=1)
     with background_doit(project) as build:
 

@@ -10,6 +10,7 @@ Standard library only.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -113,11 +114,38 @@ def claude_hook(payload: dict[str, Any], now: datetime) -> Fault | None:
     text = str(payload.get("last_assistant_message") or "")
     by_text = from_text(CLAUDE_CODE, text, "hook", now)
     if by_text is not None and by_text["class"] == "usage_limit":
-        return by_text
+        return by_text  # to the minute: steps/provider_signals.py reads the second
     cls = _claude_class(payload.get("error"), payload.get("api_error_status"))
     if cls is not None:
         return make_fault(cls, text or str(payload.get("error")), "hook", CLAUDE_CODE.cli)
     return by_text
+
+
+def transcript_reset(path: object, tail: int = 65536) -> datetime | None:
+    """The reset of the last rejected rate limit in a Claude Code transcript (its API error
+    entry's `apiErrorParams.rate_limit_info.resetsAt`, Unix seconds); None when not there.
+    Reads the file's last `tail` bytes only."""
+    if not isinstance(path, str) or not path:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            fh.seek(max(0, fh.tell() - tail))
+            lines = fh.read().split(b"\n")
+    except OSError:
+        return None
+    for line in reversed(lines):
+        if b"resetsAt" not in line:
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        params = entry.get("apiErrorParams") if isinstance(entry, dict) else None
+        info = params.get("rate_limit_info") if isinstance(params, dict) else None
+        if isinstance(info, dict) and info.get("status") == "rejected":
+            return _epoch(info.get("resetsAt"))
+    return None
 
 
 def codex_message(message: str, now: datetime) -> Fault | None:

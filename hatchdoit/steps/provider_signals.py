@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime
 
 from hatchdoit.agents.fault_tables import CLAUDE_CODE, FAULT_CLASSES
-from hatchdoit.agents.provider_faults import Fault, codex_message, from_text
+from hatchdoit.agents.provider_faults import (
+    Fault,
+    codex_message,
+    from_text,
+    transcript_reset,
+    utc_text,
+)
 from hatchdoit.records.models import StopRecord
 from hatchdoit.steps.agent_run import AgentRun
 
@@ -19,6 +26,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)
 _TAIL = 32 * 1024
 # What a TUI may show while it stays up: worth ending the run for (the rest the CLI retries).
 SCREEN_CLASSES = ("usage_limit", "auth", "billing")
+TRANSCRIPT_WAIT = 1.0
 
 
 def run_output(run: AgentRun) -> str:
@@ -76,5 +84,29 @@ def stop_fault(run: AgentRun, stop: StopRecord) -> Fault | None:
         return None
     recorded = stop.payload.get("provider_fault")
     if isinstance(recorded, dict) and recorded.get("class") in FAULT_CLASSES:
-        return recorded
-    return output_fault(run)
+        found: Fault | None = recorded
+    else:
+        found = output_fault(run)
+    if found is not None and found["class"] == "usage_limit" and found.get("signal") != "stream":
+        return _exact_reset(run, found, stop.payload.get("transcript_path"))
+    return found
+
+
+def _exact_reset(run: AgentRun, fault: Fault, transcript: object) -> Fault:
+    """A Claude Code TUI names its limit's reset to the minute ("resets 3pm"); its transcript's
+    API error entry has the second. Claude Code may write that entry just after its hook fired:
+    looked for up to TRANSCRIPT_WAIT seconds."""
+    if run.ctx.project.profile(run.ctx.tid, run.role).profile.fault_signals != "claude":
+        return fault
+    paths = [transcript] if isinstance(transcript, str) and transcript else []
+    home = run.ctx.layout.session_dir(run.ctx.tid, run.role, run.attempt) / "claude-home"
+    deadline = time.monotonic() + TRANSCRIPT_WAIT
+    while True:
+        found = paths or [str(p) for p in sorted((home / "projects").glob("*/*.jsonl"))]
+        for path in found:
+            exact = transcript_reset(path)
+            if exact is not None:
+                return {**fault, "resets_at": utc_text(exact)}
+        if time.monotonic() >= deadline:
+            return fault
+        time.sleep(0.1)

@@ -1,13 +1,15 @@
 """The scripted agent's provider, for tests and demos of provider faults: with
 SCRIPTED_PROVIDER=<file> it reads that JSON file before it answers a prompt, as a CLI would call
 its API. {"kind": "usage_limit", "until": <unix seconds>, "message": "..."} makes every prompt
-before `until` fail with that fault (a provider's limit, shared by every session); without
-`until` the fault lasts until the file changes (a bad key: {"kind": "auth"}). No file, or one
+before `until` fail with that fault (a provider's limit, shared by every session); `"for_s": N`
+instead of `until` starts an N-second limit at the first prompt; without either the fault lasts
+until the file changes (a bad key: {"kind": "auth"}). No file, or one
 whose `until` has passed: the provider answers."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import time
@@ -19,11 +21,8 @@ def provider_fault() -> dict[str, object] | None:
     path = os.environ.get("SCRIPTED_PROVIDER")
     if not path:
         return None
-    try:
-        state = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(state, dict) or not state.get("kind"):
+    state = _state(Path(path))
+    if state is None:
         return None
     until = state.get("until")
     if isinstance(until, int | float) and time.time() >= until:
@@ -33,6 +32,26 @@ def provider_fault() -> dict[str, object] | None:
     if isinstance(until, int | float):
         payload["resets_at"] = until
     return payload
+
+
+def _state(path: Path) -> dict[str, object] | None:
+    """The provider's state; a limit given as `for_s` starts when it is first asked (under a lock,
+    so that every session sees one `until`), whenever the build gets there."""
+    try:
+        with open(f"{path}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            state = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(state, dict) or not state.get("kind"):
+                return None
+            span = state.get("for_s")
+            if "until" not in state and isinstance(span, int | float):
+                state["until"] = time.time() + span
+                scratch = path.with_name(f".{path.name}.{os.getpid()}")
+                scratch.write_text(json.dumps(state), encoding="utf-8")
+                os.replace(scratch, path)
+            return state
+    except (OSError, ValueError):
+        return None
 
 
 def provider_answered() -> None:
