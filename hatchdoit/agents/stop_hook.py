@@ -66,6 +66,11 @@ KEPT_PAYLOAD_KEYS = (
     "thread-id",
     "turn-id",
     "last-assistant-message",
+    # what the run spent, as any CLI may report it (agent-profiles.md; metrics, budgets:)
+    "usage",
+    "total_cost_usd",
+    "cost_usd",
+    "model",
     # a stop-failure of any CLI (agent-profiles.md): what went wrong with its provider
     "kind",
     "message",

@@ -143,6 +143,9 @@ def call_stop_hook(
         "last_assistant_message": message,
         **(failure or {}),
     }
+    cost = os.environ.get("SCRIPTED_COST_USD")  # what each run "spent", for tests of budgets:
+    if cost:
+        payload["total_cost_usd"] = float(cost)
     record_time(session, "stop_hook")
     event = "stop-failure" if failure else "stop"
     try:
