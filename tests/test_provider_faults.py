@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from claude_code_cli import pinned_claude_code, use_claude
 from codex_cli import pinned_codex, use_codex_cli
-from conftest import events, run_doit
+from conftest import events, read_audit, run_doit
 from daily_use import hatchdoit
 from fake_anthropic import FakeAnthropic
 from fake_openai import FakeOpenAI
@@ -206,3 +206,35 @@ def test_a_tui_session_over_its_attempt_budget_is_ended_while_it_works(
     stop = load_valid(project.layout.stop_file(TID, "factory", 1), StopRecord)
     assert stop.event == "budget", stop
     assert not project.layout.summary(TID, 1).exists()  # ended before it finished its work
+
+
+@pytest.mark.slow  # 16 TaskSpecs of real Claude Code runs; the scripted twin is in the default run
+def test_sixteen_claude_code_taskspecs_at_one_usage_limit_send_one_probe(
+    project: HatchProject, claude_bin: Path
+) -> None:
+    """test_provider_pause's breaker test with the real CLI's signals: four sessions hit the
+    limit, no launch while it holds, then one probe, and every TaskSpec is done at attempt 1."""
+    with FakeAnthropic(max_requests=2000, lifetime=600) as fake:
+        fake.faults.scope = "main"
+        use_claude(project, fake, claude_bin, "claude-code-headless")
+        project.env.pop("ANTHROPIC_API_KEY")
+        project.env["CLAUDE_CODE_OAUTH_TOKEN"] = "sk-ant-oat01-fake-subscription-token"
+        quick(project, max_wait=3)
+        project.configure(limits={"parallel_sessions": 4})
+        tids = [f"T-MANY-{n:02d}" for n in range(16)]
+        for n, tid in enumerate(tids):
+            project.add_taskspec(tid, module_body(f"m{n}", f"f{n}", str(n)), max_attempts=1)
+        reset = fake.faults.add("usage_limit", None, reset_in=6).peek()
+        assert reset is not None
+        built = run_doit(project, "-n", "4", timeout=600)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    wanted = ("launch", "provider_fault", "provider_answered")
+    audit = [e for e in read_audit(project) if e["event"] in wanted]  # in the order written
+    first_fault = next(i for i, e in enumerate(audit) if e["event"] == "provider_fault")
+    answered = next(i for i, e in enumerate(audit) if e["event"] == "provider_answered")
+    while_paused = [e for e in audit[first_fault:answered] if e["event"] == "launch"]
+    assert len([e for e in audit[:first_fault] if e["event"] == "launch"]) <= 4
+    assert len(while_paused) == 1, while_paused  # the probe
+    assert stamp(str(while_paused[0]["ts"])) >= reset.resets_at
+    for tid in tids:
+        assert load_valid(project.layout.done(tid), DoneRecord).attempt == 1, tid
