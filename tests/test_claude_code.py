@@ -21,7 +21,7 @@ from conftest import events, read_json, run_doit
 from fake_anthropic import FakeAnthropic
 from projects import HatchProject, module_body
 
-from hatchdoit.observe.metrics import stop_usage
+from hatchdoit.observe.agent_usage import stop_usage
 from hatchdoit.records.models import (
     DoneRecord,
     EscalatedRecord,

@@ -14,7 +14,7 @@ from conftest import events, run_doit
 from fake_codex import use_codex, write_fake_codex
 from projects import HatchProject, module_body
 
-from hatchdoit.observe.metrics import stop_usage
+from hatchdoit.observe.agent_usage import stop_usage
 from hatchdoit.records.models import DoneRecord, EscalatedRecord, Receipt, StopRecord, VerdictRecord
 from hatchdoit.records.schemas import load_valid
 

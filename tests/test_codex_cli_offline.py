@@ -17,7 +17,7 @@ from conftest import events, git, run_doit
 from fake_openai import FakeOpenAI
 from projects import IDENTITY, HatchProject, module_body
 
-from hatchdoit.observe.metrics import stop_usage
+from hatchdoit.observe.agent_usage import stop_usage
 from hatchdoit.records.models import DoneRecord, StopRecord, SummaryRecord, VerdictRecord
 from hatchdoit.records.schemas import load_valid
 

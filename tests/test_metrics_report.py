@@ -14,11 +14,11 @@ from daily_use import MixedBuild, hatchdoit, mixed
 from projects import HatchProject
 
 from hatchdoit.core.atomicio import write_json_atomic
+from hatchdoit.observe.agent_usage import stop_usage
 from hatchdoit.observe.metrics import (
     compute_metrics,
     finish_results,
     percentile,
-    stop_usage,
     summary_lines,
 )
 from hatchdoit.observe.prometheus import to_prometheus

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.config.provider_models import Prices
 from hatchdoit.core.atomicio import write_atomic, write_json_atomic
 from hatchdoit.core.clock import now_iso
+from hatchdoit.observe.agent_usage import stop_usage
 from hatchdoit.observe.progress import taskspec_progress
 from hatchdoit.observe.prometheus import to_prometheus
 from hatchdoit.observe.provider_metrics import pause_metrics, provider_lines, spend_metrics
@@ -28,7 +27,6 @@ from hatchdoit.project import Project
 from hatchdoit.records.audit import read_audit
 from hatchdoit.records.models import LaunchRecord, Receipt, StopRecord
 from hatchdoit.records.schemas import try_load
-from hatchdoit.steps.spend import payload_usd
 
 STEPS = ("worktree", "factory", "summary", "checks", "qa", "taskspec", "integrate")
 # What the steps without a receipt of their own record, in the audit trail: ok / failed events.
@@ -37,12 +35,6 @@ RECORDED = {
     "integrate": (("integrated", "pull_request"), ("escalated",)),
 }
 ROLE_STEPS = {"factory": "factory", "qa": "qa"}
-TOKEN_KEYS = {
-    "input_tokens": "input",
-    "output_tokens": "output",
-    "cache_creation_input_tokens": "cache_write",
-    "cache_read_input_tokens": "cache_read",
-}
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -76,25 +68,6 @@ def _rates(ok: int, failed: int, errors: int) -> dict[str, Any]:
         "success_rate": round(ok / finished, 4) if finished else None,
         "failure_rate": round((failed + errors) / finished, 4) if finished else None,
     }
-
-
-def stop_usage(
-    stop: StopRecord, prices: Mapping[str, Prices] | None = None
-) -> tuple[dict[str, int], float | None]:
-    """Tokens by kind that an agent reported in its stop payload, and its cost in USD
-    (steps/spend.payload_usd: the reported cost, else the tokens at `prices`)."""
-    payload = stop.payload
-    usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else payload
-    tokens: dict[str, int] = {}
-    for key, kind in TOKEN_KEYS.items():
-        value = usage.get(key) if isinstance(usage, dict) else None
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            tokens[kind] = int(value)
-    if not tokens and isinstance(payload.get("tokens"), int | float):
-        tokens["total"] = int(payload["tokens"])
-    elif tokens:
-        tokens["total"] = sum(v for k, v in tokens.items())
-    return tokens, payload_usd(payload, prices or {})
 
 
 def _receipts(project: Project) -> list[Receipt]:
@@ -234,15 +207,25 @@ def _agent_metrics(
             | {"cost": None},
         )
 
+    def spent(data: dict[str, Any], stop: StopRecord) -> None:
+        tokens, cost = stop_usage(stop, project.config.budgets.prices)
+        data["tokens"].update(tokens)
+        if cost is not None:
+            data["cost"] = (data["cost"] or 0.0) + cost
+
     for (tid, role, attempt), launch in launches.items():
         data = entry(launch.profile)
         data["roles"][role] += 1
-        stop = try_load(project.layout.stop_file(tid, launch.role, attempt), StopRecord)
+        current = project.layout.stop_file(tid, launch.role, attempt)
+        stop = try_load(current, StopRecord)
         if stop is not None and stop.run_token == launch.run_token:
-            tokens, cost = stop_usage(stop, project.config.budgets.prices)
-            data["tokens"].update(tokens)
-            if cost is not None:
-                data["cost"] = (data["cost"] or 0.0) + cost
+            spent(data, stop)
+        # the runs a provider fault set aside (steps/provider_pause.py) spent too, as the
+        # budgets count them (steps/spend.py)
+        for aside in sorted(current.parent.glob(f"{current.stem}.paused-*.stop")):
+            stop = try_load(aside, StopRecord)
+            if stop is not None:
+                spent(data, stop)
     for rec in receipts:
         of_receipt = launches.get((rec.taskspec_id, rec.step, rec.attempt))
         if rec.step in ROLE_STEPS and of_receipt is not None:
