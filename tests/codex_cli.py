@@ -11,66 +11,23 @@ reach the network (update checks, analytics, the plugin and apps catalogs): the 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fake_openai import MODEL, FakeOpenAI
+from pinned_npm import PinnedCli
 from projects import HatchProject
 
 CODEX_VERSION = "0.171.0"
-PACKAGE = f"@openai/codex@{CODEX_VERSION}"
 FAKE_KEY = "sk-proj-fake-key-for-offline-tests-0000"
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "hatchdoit" / "codex" / CODEX_VERSION
-
-
-def _version_of(binary: Path) -> str:
-    try:
-        done = subprocess.run(
-            [str(binary), "--version"], capture_output=True, text=True, timeout=60, check=False
-        )
-    except OSError:
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
-
-
-def install_codex() -> Path:
-    """The pinned CLI from the cache, installed with npm when missing; fails (never skips) when
-    npm is present but the install does not work."""
-    prefix = cache_dir()
-    binary = prefix / "node_modules" / ".bin" / "codex"
-    if CODEX_VERSION in _version_of(binary):
-        return binary
-    prefix.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", PACKAGE],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"npm install {PACKAGE} failed:\n{done.stdout}\n{done.stderr}")
-    version = _version_of(binary)
-    if CODEX_VERSION not in version:
-        pytest.fail(f"{binary} --version says {version!r}, expected {CODEX_VERSION}")
-    return binary
+CODEX = PinnedCli(
+    label="Codex", package="@openai/codex", version=CODEX_VERSION, folder="codex", command="codex"
+)
 
 
 def pinned_codex() -> Path:
     """The pinned CLI (installed on first use); skips the test when node or npm is missing."""
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
-        reason = f"{' and '.join(missing)} not installed: cannot install {PACKAGE}"
-        print(f"\nSKIP Codex CLI tests: {reason}")
-        pytest.skip(reason)
-    return install_codex()
+    return CODEX.pinned()
 
 
 def _toml(value: Any) -> str:
