@@ -9,17 +9,6 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-# Every agent stop that is not a normal finish gets one of these.
-FAULT_CLASSES = (
-    "usage_limit",
-    "rate_limited",
-    "overloaded",
-    "server_error",
-    "network",
-    "auth",
-    "billing",
-    "other",
-)
 # The provider's trouble, not the TaskSpec's: the attempt does not count; the TaskSpec pauses
 # and the same attempt runs again later.
 TRANSIENT = frozenset({"usage_limit", "rate_limited", "overloaded", "server_error", "network"})

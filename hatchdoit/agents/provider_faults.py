@@ -15,7 +15,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hatchdoit.agents.fault_tables import CLAUDE_CODE, CODEX, FAULT_CLASSES, CliTable
+from hatchdoit.agents.fault_tables import CLAUDE_CODE, CODEX, CliTable
+from hatchdoit.records.fault_classes import FAULT_CLASSES
 
 Fault = dict[str, Any]
 _MESSAGE_LIMIT = 500

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hatchdoit.core.clock import now_iso
+from hatchdoit.records.fault_classes import FaultClass
 
 Outcome = Literal["ok", "failed"]
 StopEvent = Literal[
@@ -224,18 +225,6 @@ class IntegrationRecord(_Record):
     tries: int = Field(default=1, ge=1, description="Integration attempts, conflicts included")
     reasons: list[str] = Field(default_factory=list)
     finished_at: str = Field(default_factory=now_iso)
-
-
-FaultClass = Literal[
-    "usage_limit",
-    "rate_limited",
-    "overloaded",
-    "server_error",
-    "network",
-    "auth",
-    "billing",
-    "other",
-]  # fmt: skip  (agents/fault_tables.py FAULT_CLASSES)
 
 
 class PausedRecord(_Record):

@@ -29,7 +29,8 @@ from hatchdoit.config.provider_models import ProvidersConfig
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.locks import exclusive, pid_alive
 from hatchdoit.layout import Layout
-from hatchdoit.records.models import FaultClass, ProviderState
+from hatchdoit.records.fault_classes import FaultClass
+from hatchdoit.records.models import ProviderState
 from hatchdoit.records.schemas import try_load
 
 Fault = dict[str, object]

@@ -11,7 +11,7 @@ import re
 import time
 from datetime import UTC, datetime
 
-from hatchdoit.agents.fault_tables import CLAUDE_CODE, FAULT_CLASSES
+from hatchdoit.agents.fault_tables import CLAUDE_CODE
 from hatchdoit.agents.provider_faults import (
     Fault,
     codex_message,
@@ -19,6 +19,7 @@ from hatchdoit.agents.provider_faults import (
     transcript_reset,
     utc_text,
 )
+from hatchdoit.records.fault_classes import FAULT_CLASSES
 from hatchdoit.records.models import StopRecord
 from hatchdoit.steps.agent_run import AgentRun
 
