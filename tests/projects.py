@@ -203,6 +203,26 @@ class HatchProject:
         return self.tmux("has-session", "-t", f"={session}").returncode == 0
 
 
+def isolated_env(home: Path) -> dict[str, str]:
+    """The environment a test runs hatchdoit in: this one without hatchdoit's settings, tmux's
+    or git's of the caller, with a home and git config of its own (`home`, made here), the
+    test identity, and a tmux socket directory of its own (short: socket paths are limited to
+    ~100 bytes)."""
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HATCHDOIT_")}
+    for name in ("TMUX", "TMUX_PANE", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        env.pop(name, None)
+    env.update(
+        HOME=str(home),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
+        PYTHONDONTWRITEBYTECODE="1",
+        TMUX_TMPDIR=tempfile.mkdtemp(prefix="hdt-"),
+        **IDENTITY,
+    )
+    return env
+
+
 def make_project(tmp_path: Path, *, seed: Path | None = None) -> HatchProject:
     """Build a project under tmp_path (see module docstring); the caller owns the teardown."""
     root = tmp_path / "project"
@@ -211,20 +231,7 @@ def make_project(tmp_path: Path, *, seed: Path | None = None) -> HatchProject:
     planning = tmp_path / "planning"
     if seed is None:
         seed = write_seed(tmp_path / "seed")
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HATCHDOIT_", "HATCHDOIT__"))}
-    for name in ("TMUX", "TMUX_PANE", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
-        env.pop(name, None)
-    env.update(
-        HOME=str(home),
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
-        PYTHONDONTWRITEBYTECODE="1",
-        **IDENTITY,
-    )
-    # A socket directory of the test's own (short: socket paths are limited to ~100 bytes).
-    env["TMUX_TMPDIR"] = tempfile.mkdtemp(prefix="hdt-")
+    env = isolated_env(tmp_path / "home")
     socket = f"hd-test-{uuid.uuid4().hex[:12]}"
     project = HatchProject(root=root, planning=planning, seed=seed, socket=socket, env=env)
     write_featspec(planning, project.featspec, "Test feature")

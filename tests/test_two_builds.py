@@ -6,15 +6,13 @@ Both builds finish, with no escalation. Real doit, git, tmux and the scripted ag
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 from conftest import git
-from projects import IDENTITY, doit_executable
+from projects import doit_executable, isolated_env
 from test_demo import copy_checkout, demo_ids
 
 from hatchdoit.layout import Layout
@@ -32,20 +30,7 @@ def clone(tmp: Path, name: str, env: dict[str, str]) -> Path:
 
 
 def machine_env(tmp: Path) -> dict[str, str]:
-    home = tmp / "home"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HATCHDOIT_")}
-    for name in ("TMUX", "TMUX_PANE", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
-        env.pop(name, None)
-    env.update(
-        HOME=str(home),
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
-        PYTHONDONTWRITEBYTECODE="1",
-        TMUX_TMPDIR=tempfile.mkdtemp(prefix="hdt-"),
-        **IDENTITY,
-    )
-    return env
+    return isolated_env(tmp / "home")
 
 
 def build_both(roots: list[Path], env: dict[str, str]) -> list[subprocess.CompletedProcess[str]]:
