@@ -46,6 +46,10 @@ def test_jitter_adds_up_to_its_fraction_of_the_wait() -> None:
     waits = [seconds_until(resume_time(fault, 1, settings)) for _ in range(200)]
     assert all(99.9 <= w <= 150.1 for w in waits), (min(waits), max(waits))
     assert max(waits) - min(waits) > 10  # spread out, not one second for every TaskSpec
+    reset = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=3)
+    limit = {"class": "usage_limit", "resets_at": reset.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    added = [(resume_time(limit, 1, settings) - reset).total_seconds() for _ in range(50)]
+    assert all(0 <= a <= 150.01 for a in added), max(added)  # of the first 300 s only
 
 
 def test_one_breaker_opens_once_and_lets_one_probe_through(tmp_path: Path) -> None:

@@ -26,8 +26,8 @@ class ProvidersConfig(Strict):
         default=0.1,
         ge=0,
         le=1,
-        description="Up to this fraction of a wait is added at random, so that paused "
-        "TaskSpecs do not all come back in the same second",
+        description="Up to this fraction of a wait (of at most its first 300 s) is added at "
+        "random, so that paused TaskSpecs do not all come back in the same second",
     )
     probe_after: float = Field(
         default=20.0,
