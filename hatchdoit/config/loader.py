@@ -177,14 +177,20 @@ def _key_paths(
             yield from _key_paths(value, keys)
 
 
+def _fields_by_key(model: type[BaseModel]) -> dict[str, FieldInfo]:
+    """A model's fields by the key hatchdoit.yaml writes (its alias, where it has one)."""
+    return {info.alias or name: info for name, info in model.model_fields.items()}
+
+
 def _field(loc: tuple[str, ...]) -> FieldInfo | None:
     """The model field at `loc`, None past the models (free-form mappings) or for unknown keys."""
     model: type[BaseModel] | None = HatchdoitConfig
     info = None
     for part in loc:
-        if model is None or part not in model.model_fields:
+        fields = {} if model is None else _fields_by_key(model)
+        if part not in fields:
             return None
-        info = model.model_fields[part]
+        info = fields[part]
         annotation = info.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             model = annotation
@@ -228,7 +234,7 @@ def _known_keys(section: tuple[str, ...]) -> str:
     info = _field(section)
     annotation = info.annotation if info is not None else None
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return f"{'.'.join(section)} takes: " + ", ".join(annotation.model_fields)
+        return f"{'.'.join(section)} takes: " + ", ".join(_fields_by_key(annotation))
     return "see docs/configuration.md"
 
 

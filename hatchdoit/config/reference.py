@@ -112,7 +112,8 @@ def model_rows(
     variable that sets it."""
     rows: list[str] = []
     nested: list[tuple[str, type[BaseModel]]] = []
-    for name, info in model.model_fields.items():
+    for field_name, info in model.model_fields.items():
+        name = info.alias or field_name  # the key as written in hatchdoit.yaml
         key = f"{prefix}{name}"
         annotation = info.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -134,7 +135,7 @@ def model_rows(
 
 def config_reference() -> str:
     """The Markdown reference of every key of hatchdoit.yaml."""
-    defaults = HatchdoitConfig().model_dump(mode="json")
+    defaults = HatchdoitConfig().model_dump(mode="json", by_alias=True)
     lines = [HEADER, "| key | type | default | description | environment variable |"]
     lines.append("|---|---|---|---|---|")
     lines += model_rows(HatchdoitConfig, defaults, "")
