@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -24,6 +26,10 @@ from urllib.parse import parse_qs
 
 from fake_anthropic import FakeAnthropic
 from fake_openai import FakeOpenAI
+
+from hatchdoit.agents.profiles import load_profile
+from hatchdoit.agents.setup import SessionPaths, SessionSetup, prepare_session
+from hatchdoit.core.bundled import AGENTS, SCRIPTS
 
 
 @dataclass
@@ -74,9 +80,12 @@ def _form_or_json(handler: BaseHTTPRequestHandler) -> dict[str, Any]:
 class LoginAnthropic(FakeAnthropic):
     """tests/fake_anthropic.py with OAuth: bearer tokens checked, `/v1/oauth/token` served."""
 
-    def __init__(self, tokens: Tokens, **kwargs: Any) -> None:
+    def __init__(
+        self, tokens: Tokens, before: Callable[[int], None] | None = None, **kwargs: Any
+    ) -> None:
         self.tokens = tokens
         self.bearers: list[str] = []
+        self.before = before  # called with the number of the model request about to be checked
         super().__init__(**kwargs)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -100,6 +109,9 @@ class LoginAnthropic(FakeAnthropic):
                 if route.startswith("/v1/messages"):
                     with fake._lock:
                         fake.bearers.append(header or "")
+                        number = len(fake.bearers)
+                    if fake.before is not None:
+                        fake.before(number)
                     if not fake.tokens.accepts(header):
                         length = int(self.headers.get("Content-Length") or 0)
                         self.rfile.read(length)
@@ -212,3 +224,46 @@ def codex_login(codex_dir: Path, access: str, refresh: str, *, stale: bool = Fal
     path.write_text(json.dumps(data, indent=2))
     path.chmod(0o600)
     return path
+
+
+def login_session(
+    tmp_path: Path, profile: str, environ: dict[str, str], run: str = "factory-001"
+) -> tuple[SessionSetup, SessionPaths]:
+    """hatchdoit's set-up of one session of `profile` (its env and run directory), as a launch
+    makes it, for a CLI that is not run (the executable is a stand-in unless environ names one)."""
+    worktree = tmp_path / "_worktrees" / "T1"
+    worktree.mkdir(parents=True, exist_ok=True)
+    logs = tmp_path / "_logs"
+    paths = SessionPaths(
+        run_dir=logs / "sessions" / "T1" / run,
+        worktree=worktree,
+        logs_dir=logs,
+        scripts_dir=SCRIPTS,
+        stream_log=logs / "factory" / "T1" / f"stream-{run}.jsonl",
+    )
+    stand_in = tmp_path / "bin" / "cli"
+    if not stand_in.exists():
+        stand_in.parent.mkdir(parents=True, exist_ok=True)
+        stand_in.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+        stand_in.chmod(0o755)
+    environ = {"HATCHDOIT_CLAUDE_BIN": str(stand_in), "HATCHDOIT_CODEX_BIN": str(stand_in),
+               "PATH": "/usr/bin:/bin", **environ}  # fmt: skip
+    values = {
+        "python": sys.executable,
+        "agents_dir": str(AGENTS),
+        "scripts_dir": str(SCRIPTS),
+        "role": "factory",
+        "worktree": str(worktree),
+        "prompt_file": str(logs / "factory" / "T1" / "prompt-001.md"),
+        "taskspec_id": "T1",
+        "attempt": "1",
+    }
+    setup = prepare_session(
+        load_profile([AGENTS], profile),
+        values=values,
+        overrides={},
+        paths=paths,
+        extra_env={},
+        environ=environ,
+    )
+    return setup, paths
