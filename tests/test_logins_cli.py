@@ -21,8 +21,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from claude_code_cli import pinned_claude_code
+from claude_code_cli import pinned_claude_code, use_claude
 from codex_cli import codex_home, pinned_codex
+from conftest import run_doit
 from login_standins import (
     LoginAnthropic,
     LoginOpenAI,
@@ -31,8 +32,14 @@ from login_standins import (
     codex_login,
     login_session,
 )
+from projects import HatchProject, module_body
+from provider_builds import quick
+
+from hatchdoit.records.models import DoneRecord
+from hatchdoit.records.schemas import load_valid
 
 pytestmark = pytest.mark.integration
+TID = "T001-LOGIN"
 
 OFFLINE = {
     "DISABLE_TELEMETRY": "1",
@@ -174,3 +181,31 @@ def test_codex_sessions_at_once_refresh_once_and_the_user_keeps_the_new_token(
         assert tokens.refreshes == 2 and "rt-rotated-1" in tokens.spent
         assert fake.bearers[-1] == "Bearer at-rotated-2"
         assert stored(auth) == ("at-rotated-2", "rt-rotated-2")
+
+
+def test_a_build_on_the_subscription_login_and_its_auth_stop_names_the_login(
+    project: HatchProject, claude_bin: Path
+) -> None:
+    """No API key, only `claude`'s login: a refused login stops the build with the fix for a
+    login (/login), not for a key; once the login is good again the next `doit` builds."""
+    home = Path(project.env["HOME"])
+    claude_login(home, "at-user", "rt-user")
+    tokens = Tokens()
+    with LoginAnthropic(tokens, max_requests=300, lifetime=240) as fake:
+        use_claude(project, fake, claude_bin, "claude-code-headless")
+        del project.env["ANTHROPIC_API_KEY"]
+        quick(project, max_wait=3)
+        project.add_taskspec(TID, module_body("greet", "greet", "hello"), max_attempts=1)
+        stopped = run_doit(project, timeout=180)
+        assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+        lines = [x for x in stopped.stderr.splitlines() if "refused the credentials" in x]
+        assert len(lines) == 1, stopped.stderr
+        assert "your Claude subscription login" in lines[0], lines[0]
+        assert "run `claude` and log in with /login" in lines[0], lines[0]
+        assert not project.layout.escalated(TID).exists()
+
+        tokens.issue("at-user", "rt-user")  # logged in again
+        built = run_doit(project, timeout=180)
+        assert built.returncode == 0, built.stdout + built.stderr
+        assert load_valid(project.layout.done(TID), DoneRecord).attempt == 1
+        assert set(fake.bearers[-3:]) == {"Bearer at-user"}
