@@ -259,3 +259,15 @@ def test_an_auth_stop_names_the_fix_for_the_credential_in_use(tmp_path: Path) ->
     chatgpt = logins.auth_fix("codex", environ)
     assert chatgpt is not None and "run `codex login` again" in chatgpt
     assert logins.auth_fix("generic", environ) is None
+
+
+def test_the_directories_a_refresh_writes_are_the_logins(tmp_path: Path) -> None:
+    """What a confined session must be allowed to write for its login to refresh."""
+    home = fake_home(tmp_path)
+    environ = {"HOME": str(home)}
+    assert logins.login_dirs("claude", environ) == []
+    claude_login(home, "at", "rt")
+    codex_login(home / ".codex", "at", "rt")
+    assert logins.login_dirs("claude", environ) == [home / ".claude"]
+    assert logins.login_dirs("codex", environ) == [home / ".codex"]
+    assert logins.login_dirs("claude", {**environ, "ANTHROPIC_API_KEY": "k"}) == []

@@ -228,3 +228,13 @@ def link_codex_home(run_home: Path, environ: Mapping[str, str]) -> Login:
             if (run_home / name).is_symlink():
                 (run_home / name).unlink()
     return login
+
+
+def login_dirs(setup: str, environ: Mapping[str, str]) -> list[Path]:
+    """The directories a session must be able to write for its login to refresh (a confined
+    session included): the CLI writes a temporary file there, renames it over the credentials
+    file and takes its lock files there. Empty when no login file is in use."""
+    login = login_for(setup, environ)
+    if login is None or login.kind not in ("subscription", "login-file"):
+        return []
+    return [Path(login.where).parent]
