@@ -3,11 +3,11 @@ session set up by hatchdoit as a launch does (its run's own config home, agents/
 
 - Claude Code: a fake `~/.claude/.credentials.json` (claudeAiOauth: accessToken, refreshToken,
   expiresAt) in a fake HOME; the stand-in sees its bearer token. Claude Code 2.1.330 refreshes
-  at a fixed endpoint (https://platform.claude.com/v1/oauth/token: CLAUDE_CODE_CUSTOM_OAUTH_URL
-  accepts only Anthropic's own hosts and the local-OAuth switch is not in the public build), so
-  the refresh itself cannot be pointed here; what is tested is what it relies on: two sessions
-  at once, the login rotated in the user's file by someone else (another session's refresh, the
-  user's own `claude`), both sessions read the new token from that one file and keep working.
+  at a fixed address (https://platform.claude.com/v1/oauth/token: CLAUDE_CODE_CUSTOM_OAUTH_URL
+  accepts only Anthropic's own hosts), so tests/oauth_proxy.py answers there, as an HTTPS proxy
+  with a test CA (HTTPS_PROXY, NODE_EXTRA_CA_CERTS). Sessions at once with an expired login
+  refresh it once and all work, the new pair in the user's file; sessions whose login is rotated
+  under them by someone else (the user's own `claude`) read the new token and go on.
 - Codex: a fake `~/.codex/auth.json` (ChatGPT tokens); CODEX_REFRESH_TOKEN_URL_OVERRIDE points
   its refresh at the stand-in, which rotates refresh tokens and refuses a spent one. Sessions at
   once refresh once (one lock), all keep working, and every refreshed token is in the user's file.
@@ -32,6 +32,7 @@ from login_standins import (
     codex_login,
     login_session,
 )
+from oauth_proxy import OAuthProxy, make_certificates
 from projects import HatchProject, module_body
 from provider_builds import quick
 
@@ -209,3 +210,41 @@ def test_a_build_on_the_subscription_login_and_its_auth_stop_names_the_login(
         assert built.returncode == 0, built.stdout + built.stderr
         assert load_valid(project.layout.done(TID), DoneRecord).attempt == 1
         assert set(fake.bearers[-3:]) == {"Bearer at-user"}
+
+
+def test_claude_sessions_at_once_refresh_an_expired_login_once_and_the_user_keeps_it(
+    tmp_path: Path, claude_bin: Path
+) -> None:
+    """The real refresh: the login has expired, three sessions start at once; the token
+    endpoint (at its real address, through tests/oauth_proxy.py) rotates the refresh token and
+    refuses a spent one. One refresh, three working sessions, the new pair in the user's file."""
+    home = tmp_path / "home"
+    credentials = claude_login(home, "at-old", "rt-old", expired=True)
+    tokens = Tokens()
+    tokens.refresh.add("rt-old")  # the expired access token is no longer accepted
+    ca, cert, key = make_certificates(tmp_path / "tls")
+    with LoginAnthropic(tokens) as fake, OAuthProxy(tokens, cert, key) as proxy:
+        runs, homes = [], []
+        for n in (1, 2, 3):
+            environ = {
+                "HOME": str(home),
+                "HATCHDOIT_CLAUDE_BIN": str(claude_bin),
+                "ANTHROPIC_BASE_URL": fake.url,
+                "HTTPS_PROXY": proxy.url,
+                "NO_PROXY": "127.0.0.1,localhost",
+                "NODE_EXTRA_CA_CERTS": str(ca),
+                **OFFLINE,
+            }
+            setup, paths = login_session(tmp_path, "claude-code-headless", environ, f"qa-00{n}")
+            homes.append(Path(setup.env["CLAUDE_CONFIG_DIR"]))
+            env = session_env(home, setup.env)
+            runs.append(start([str(claude_bin), "-p", "say hi"], env, paths.worktree))
+        outputs = finish(runs)
+    assert all("Done" in out for out in outputs), outputs
+    assert proxy.asked == ["/v1/oauth/token"], (proxy.asked, tokens.refreshes)
+    assert fake.bearers == ["Bearer at-rotated-1"] * 3
+    login = json.loads(credentials.read_text())["claudeAiOauth"]
+    assert (login["accessToken"], login["refreshToken"]) == ("at-rotated-1", "rt-rotated-1")
+    assert not credentials.is_symlink()
+    for run_home in homes:
+        assert not list(run_home.rglob(".credentials*")), sorted(run_home.rglob("*"))
