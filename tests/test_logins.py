@@ -271,3 +271,15 @@ def test_the_directories_a_refresh_writes_are_the_logins(tmp_path: Path) -> None
     assert logins.login_dirs("claude", environ) == [home / ".claude"]
     assert logins.login_dirs("codex", environ) == [home / ".codex"]
     assert logins.login_dirs("claude", {**environ, "ANTHROPIC_API_KEY": "k"}) == []
+
+
+def test_a_user_with_a_config_dir_of_their_own_keeps_it_for_the_login(tmp_path: Path) -> None:
+    home = fake_home(tmp_path)
+    own = tmp_path / "work-claude"
+    credentials = claude_login(home, "at", "rt")
+    own.mkdir()
+    credentials.rename(own / ".credentials.json")
+    environ = {"HOME": str(home), "CLAUDE_CONFIG_DIR": str(own)}
+    setup, paths = login_session(tmp_path, "claude-code", environ)
+    assert setup.env["CLAUDE_SECURESTORAGE_CONFIG_DIR"] == str(own)
+    assert Path(setup.env["CLAUDE_CONFIG_DIR"]).is_relative_to(paths.run_dir)
