@@ -184,8 +184,9 @@ def test_codex_sessions_at_once_refresh_once_and_the_user_keeps_the_new_token(
         assert stored(auth) == ("at-rotated-2", "rt-rotated-2")
 
 
+@pytest.mark.parametrize("profile", ["claude-code-headless", "claude-code"])
 def test_a_build_on_the_subscription_login_and_its_auth_stop_names_the_login(
-    project: HatchProject, claude_bin: Path
+    project: HatchProject, claude_bin: Path, profile: str
 ) -> None:
     """No API key, only `claude`'s login: a refused login stops the build with the fix for a
     login (/login), not for a key; once the login is good again the next `doit` builds."""
@@ -193,7 +194,7 @@ def test_a_build_on_the_subscription_login_and_its_auth_stop_names_the_login(
     claude_login(home, "at-user", "rt-user")
     tokens = Tokens()
     with LoginAnthropic(tokens, max_requests=300, lifetime=240) as fake:
-        use_claude(project, fake, claude_bin, "claude-code-headless")
+        use_claude(project, fake, claude_bin, profile)
         del project.env["ANTHROPIC_API_KEY"]
         quick(project, max_wait=3)
         project.add_taskspec(TID, module_body("greet", "greet", "hello"), max_attempts=1)
