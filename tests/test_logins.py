@@ -283,3 +283,11 @@ def test_a_user_with_a_config_dir_of_their_own_keeps_it_for_the_login(tmp_path: 
     setup, paths = login_session(tmp_path, "claude-code", environ)
     assert setup.env["CLAUDE_SECURESTORAGE_CONFIG_DIR"] == str(own)
     assert Path(setup.env["CLAUDE_CONFIG_DIR"]).is_relative_to(paths.run_dir)
+
+
+def test_a_codex_login_in_the_keyring_is_named_as_one_a_run_cannot_use(tmp_path: Path) -> None:
+    home = fake_home(tmp_path)
+    (home / ".codex").mkdir()
+    (home / ".codex" / "config.toml").write_text('cli_auth_credentials_store = "keyring"\n')
+    login = logins.codex_login({"HOME": str(home)})
+    assert login.kind == "none" and 'cli_auth_credentials_store = "file"' in login.fix

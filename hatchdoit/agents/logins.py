@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import sys
+import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -126,9 +127,23 @@ def codex_login(environ: Mapping[str, str]) -> Login:
     if auth.is_file():
         fix = "run `codex login` again (or export OPENAI_API_KEY)"
         return Login("login-file", "your Codex login (auth.json)", str(auth), fix)
+    if _codex_store(user_codex_home(environ)) in ("keyring", "auto"):
+        fix = "Codex keeps a keyring login under the name of its CODEX_HOME, which a run's own "
+        fix += 'does not have: set cli_auth_credentials_store = "file" in config.toml and run '
+        fix += "`codex login` again, or export OPENAI_API_KEY"
+        return Login("none", "no Codex credential a run can use", str(auth), fix)
     return Login(
         "none", "no Codex credential", str(auth), "export OPENAI_API_KEY, or run `codex login`"
     )
+
+
+def _codex_store(home: Path) -> str:
+    """config.toml's `cli_auth_credentials_store` (file, keyring, auto; Codex's default: file)."""
+    try:
+        config = tomllib.loads((home / "config.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "file"
+    return str(config.get("cli_auth_credentials_store", "file"))
 
 
 def login_for(setup: str, environ: Mapping[str, str]) -> Login | None:
