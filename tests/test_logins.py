@@ -291,3 +291,14 @@ def test_a_codex_login_in_the_keyring_is_named_as_one_a_run_cannot_use(tmp_path:
     (home / ".codex" / "config.toml").write_text('cli_auth_credentials_store = "keyring"\n')
     login = logins.codex_login({"HOME": str(home)})
     assert login.kind == "none" and 'cli_auth_credentials_store = "file"' in login.fix
+
+
+def test_the_next_codex_launch_of_any_taskspec_writes_back_an_earlier_runs_login(
+    tmp_path: Path,
+) -> None:
+    user, (first,) = sessions(tmp_path, 1)
+    (first / "auth.json").unlink()
+    refreshed(first / "auth.json", "left", "2030-01-01T00:00:00Z")
+    login_session(tmp_path, "codex", {"HOME": str(user.parent)}, run="qa-007")
+    assert json.loads((user / "auth.json").read_text())["tokens"]["refresh_token"] == "rt-left"
+    assert (first / "auth.json").is_symlink()

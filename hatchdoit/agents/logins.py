@@ -19,7 +19,8 @@ else of the user's config:
   lock through `auth.lock` and the resolved file's `auth.json.lock`, and writes the refreshed
   tokens to the link's target, so every session and the user's own `codex` share one file
   under one lock. config.toml is copied (models and providers live there), nothing else.
-  Should a CLI replace the link by a file of its own, `write_back` puts that file in place.
+  Should a CLI replace the link by a file of its own, `write_back` puts that file in place at
+  the project's next Codex launch.
 """
 
 from __future__ import annotations
@@ -226,10 +227,12 @@ def write_back(run_home: Path, user_home: Path) -> bool:
 
 def link_codex_home(run_home: Path, environ: Mapping[str, str]) -> Login:
     """The run's CODEX_HOME: the user's login linked in (auth.json, auth.lock) unless a key
-    variable is in use, the user's config.toml copied; nothing else of the user's home."""
+    variable is in use, the user's config.toml copied; nothing else of the user's home. First,
+    a login any earlier run's CLI left in place of its link is written back (`write_back`)."""
     user_home = user_codex_home(environ)
     run_home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_back(run_home, user_home)
+    for earlier in sorted(run_home.parent.parent.parent.glob(f"*/*/{run_home.name}")):
+        write_back(earlier, user_home)  # _logs/sessions/<ID>/<role>-00k/codex-home
     login = codex_login(environ)
     config = user_home / "config.toml"
     if config.is_file():
