@@ -249,3 +249,22 @@ def test_claude_sessions_at_once_refresh_an_expired_login_once_and_the_user_keep
     assert not credentials.is_symlink()
     for run_home in homes:
         assert not list(run_home.rglob(".credentials*")), sorted(run_home.rglob("*"))
+
+
+def test_no_login_at_all_stops_the_build_with_the_login_fix(
+    project: HatchProject, claude_bin: Path
+) -> None:
+    """Neither a key nor a login: Claude Code says "Not logged in · Please run /login"; that is
+    an auth stop whose fix is to log in, not an attempt that counts."""
+    with LoginAnthropic(Tokens(), max_requests=50, lifetime=120) as fake:
+        use_claude(project, fake, claude_bin, "claude-code-headless")
+        del project.env["ANTHROPIC_API_KEY"]
+        quick(project, max_wait=3)
+        project.add_taskspec(TID, module_body("greet", "greet", "hello"), max_attempts=1)
+        stopped = run_doit(project, timeout=180)
+        assert fake.bearers == []
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    lines = [x for x in stopped.stderr.splitlines() if "refused the credentials" in x]
+    assert len(lines) == 1, stopped.stderr
+    assert "fix: run `claude` and log in with /login, or export ANTHROPIC_API_KEY" in lines[0]
+    assert not project.layout.escalated(TID).exists()
