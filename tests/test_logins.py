@@ -302,3 +302,14 @@ def test_the_next_codex_launch_of_any_taskspec_writes_back_an_earlier_runs_login
     login_session(tmp_path, "codex", {"HOME": str(user.parent)}, run="qa-007")
     assert json.loads((user / "auth.json").read_text())["tokens"]["refresh_token"] == "rt-left"
     assert (first / "auth.json").is_symlink()
+
+
+def test_the_hosts_a_login_needs(tmp_path: Path) -> None:
+    home = fake_home(tmp_path)
+    environ = {"HOME": str(home)}
+    assert logins.login_hosts("claude", environ) == []
+    claude_login(home, "at", "rt")
+    codex_login(home / ".codex", "at", "rt")
+    assert "platform.claude.com" in logins.login_hosts("claude", environ)
+    assert "auth.openai.com" in logins.login_hosts("codex", environ)
+    assert logins.login_hosts("codex", {**environ, "OPENAI_API_KEY": "k"}) == []

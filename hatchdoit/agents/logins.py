@@ -256,3 +256,21 @@ def login_dirs(setup: str, environ: Mapping[str, str]) -> list[Path]:
     if login is None or login.kind not in ("subscription", "login-file"):
         return []
     return [Path(login.where).parent]
+
+
+# The hosts a login talks to besides the model API (a confined session's network must reach
+# them): Claude Code's token endpoint (2.1.330: https://platform.claude.com/v1/oauth/token) and
+# account lookups; Codex's ChatGPT backend and its token endpoint (auth.openai.com/oauth/token).
+LOGIN_HOSTS = {
+    "claude": ("platform.claude.com", "api.anthropic.com"),
+    "codex": ("auth.openai.com", "chatgpt.com"),
+}
+
+
+def login_hosts(setup: str, environ: Mapping[str, str]) -> list[str]:
+    """The hosts a session's login needs (refresh, account), for a login file or the Keychain;
+    empty for a key or token variable (its API host is the provider's)."""
+    login = login_for(setup, environ)
+    if login is None or login.kind not in ("subscription", "keychain", "login-file"):
+        return []
+    return list(LOGIN_HOSTS[setup])
