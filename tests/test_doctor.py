@@ -254,7 +254,7 @@ def test_codex_login_file_counts_as_credentials(project: HatchProject, tmp_path:
     checks = checks_of(project, env, "agent codex")
     assert statuses(checks) == ["ok", "ok", "ok", "warn"], checks  # 0.98.0: not the checked one
     assert checks[1].detail.startswith("hook contract: exec --json")
-    assert checks[2].detail == "credentials: auth.json"
+    assert checks[2].detail.startswith("credentials: auth.json, your Codex login")
     assert run_cli(project.root, env, "--profile", "codex").returncode == 0
 
 

@@ -273,7 +273,8 @@ def test_codex_notify_and_writable_roots_are_toml_overrides(tmp_path: Path) -> N
     assert overrides["notify"] == [str(STOP_HOOK), "agent-turn-complete"]
     assert overrides["sandbox_workspace_write"]["writable_roots"] == [str(verdict.parent)]
     assert overrides["approval_policy"] == "never"
-    assert setup.argv[-1] == "-" and setup.env == {"OPENAI_API_KEY": "k"}
+    assert setup.argv[-1] == "-"
+    assert setup.env == {"OPENAI_API_KEY": "k", "CODEX_HOME": str(paths.run_dir / "codex-home")}
 
 
 # --------------------------------------------------------------------------------------------

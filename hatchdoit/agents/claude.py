@@ -5,9 +5,10 @@
   scripts/agent/stop_hook.sh (which may block a stop without a summary, see agents/stop_guard.py);
 - a config home of the run's own (`CLAUDE_CONFIG_DIR`, its `.claude.json`) that pre-answers the
   first-run onboarding, the folder-trust dialog for the worktree, the bypass-permissions
-  confirmation (only with `skip_permissions`) and the "use this API key?" question. The user's own
-  `~/.claude` and `~/.claude.json` are never read or written. With `config_home: user` the
-  user's config home is used as it is (nothing is seeded).
+  confirmation (only with `skip_permissions`) and the "use this API key?" question. Of the user's
+  own `~/.claude` and `~/.claude.json` it sees only the login (agents/logins.py: the CLI's
+  credential store is pointed at the user's config dir, nothing is copied). With
+  `config_home: user` the user's config home is used as it is (nothing is seeded).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hatchdoit.agents.logins import claude_login_env
 from hatchdoit.core.atomicio import read_json, write_json_atomic
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ def prepare(
         trusted = [paths.worktree, Path(values["output_dir"]), Path(values["prompt_dir"])]
         home = seed_claude_home(paths, trusted, params, environ)
         env["CLAUDE_CONFIG_DIR"] = str(home)
+        claude_login_env(environ, env)
     elif environ.get("CLAUDE_CONFIG_DIR"):
         env["CLAUDE_CONFIG_DIR"] = environ["CLAUDE_CONFIG_DIR"]
 

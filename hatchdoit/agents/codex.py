@@ -1,12 +1,16 @@
 """Codex (`codex exec`): notify wired to scripts/agent/stop_hook.sh (`agent-turn-complete`, the
 JSON payload as the last argument) and the summary/verdict directory made writable in the sandbox,
-both as `-c key=value` overrides: the user's `~/.codex/config.toml` is not touched."""
+both as `-c key=value` overrides: the user's `~/.codex/config.toml` is not touched. The session's
+CODEX_HOME is the run's own (`codex-home` in the run directory) holding the user's login and
+config.toml (agents/logins.py); with `config_home: user` it is the user's."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from hatchdoit.agents.logins import link_codex_home
 
 if TYPE_CHECKING:
     from hatchdoit.agents.setup import SessionPaths
@@ -26,6 +30,18 @@ def prepare(
     values["codex_writable"] = "sandbox_workspace_write.writable_roots=" + toml_array(
         [values["output_dir"]]
     )
+    codex_home(paths, params, environ, env)
+
+
+def codex_home(
+    paths: SessionPaths, params: Mapping[str, Any], environ: Mapping[str, str], env: dict[str, str]
+) -> None:
+    """CODEX_HOME: the run's own, seeing the user's login (`config_home: run`), or the user's."""
+    if str(params.get("config_home", "run")) == "user":
+        return
+    home = paths.run_dir / "codex-home"
+    link_codex_home(home, environ)
+    env["CODEX_HOME"] = str(home)
 
 
 def toml_array(items: list[str]) -> str:

@@ -4,7 +4,8 @@ What is the same for every CLI is here: the placeholders, the variables a profil
 (`env_passthrough`: auth such as ANTHROPIC_API_KEY; session_env.py makes the rest of a
 session's environment), the executable, the rendered argv. What a CLI needs besides is its own
 module, named by the profile's `setup:` in CLI_SETUPS: claude.py (a --settings file with hooks,
-a config home), codex.py (notify and the writable output directory as -c overrides).
+a config home), codex.py (notify and the writable output directory as -c overrides, a CODEX_HOME);
+the user's login reaches both config homes through logins.py.
 """
 
 from __future__ import annotations

@@ -1,33 +1,22 @@
 """doctor's checks of one agent profile: its CLI installed (which version), its hook contract
 (Claude Code: hooks through --settings; Codex: `exec --json` and notify; the scripted agent: its
-script; generic: a command), and whether credentials reach it."""
+script; generic: a command), and whether credentials reach it (doctor_logins.py: which one its
+sessions will use)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from collections.abc import Mapping
-from pathlib import Path
 
 from hatchdoit.agents.fault_tables import CLAUDE_CODE, CODEX, CliTable
 from hatchdoit.agents.profiles import LoadedProfile, merged_params
 from hatchdoit.agents.setup import resolve_bin, validate_templates
 from hatchdoit.cli.doctor_check import Check, Status, failed_check, run_tool, version_tuple
+from hatchdoit.cli.doctor_logins import login_check
 from hatchdoit.core.errors import HatchdoitError
 
 CLAUDE_CHECKED = (2, 1, 0)  # hooks via --settings incl. StopFailure; tested with 2.1.330
-CLAUDE_AUTH = (
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_AUTH_TOKEN",
-    "CLAUDE_CODE_OAUTH_TOKEN",
-    "CLAUDE_CODE_USE_BEDROCK",
-    "CLAUDE_CODE_USE_VERTEX",
-)
-CODEX_AUTH = ("OPENAI_API_KEY", "CODEX_API_KEY")
-
-
-def _has_any(environ: Mapping[str, str], names: tuple[str, ...]) -> str | None:
-    return next((n for n in names if environ.get(n)), None)
 
 
 def check_profile(
@@ -107,26 +96,7 @@ def _claude_contract(
                 "UserPromptSubmit",
             )
         )
-    auth = _has_any(environ, CLAUDE_AUTH)
-    user_home = str(params.get("config_home", "run")) == "user"
-    if auth:
-        where = environ.get("ANTHROPIC_BASE_URL") or "the Anthropic API"
-        checks.append(Check(name, "ok", f"credentials: {auth} passed through to {where}"))
-    elif user_home:
-        checks.append(
-            Check(name, "ok", "credentials: your own Claude config home (config_home: user)")
-        )
-    else:
-        checks.append(
-            Check(
-                name,
-                "warn" if bad == "fail" else "skip",
-                "no ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN / CLAUDE_CODE_OAUTH_TOKEN "
-                "in the environment",
-                "export one of them (`claude setup-token` makes an OAuth token), or set "
-                "agent_params.<profile>.config_home: user to use your own login",
-            )
-        )
+    checks += [c for c in [login_check(name, "claude", params, environ, bad)] if c]
     if params.get("skip_permissions") and os.geteuid() == 0 and environ.get("IS_SANDBOX") != "1":
         checks.append(
             Check(
@@ -167,21 +137,7 @@ def _codex_contract(name: str, binary: str, environ: Mapping[str, str], bad: Sta
         checks.append(
             Check(name, "ok", "hook contract: exec --json, notify via -c (agent-turn-complete)")
         )
-    codex_home = Path(environ.get("CODEX_HOME") or Path.home() / ".codex")
-    auth = _has_any(environ, CODEX_AUTH) or (
-        "auth.json" if (codex_home / "auth.json").is_file() else None
-    )
-    if auth:
-        checks.append(Check(name, "ok", f"credentials: {auth}"))
-    else:
-        checks.append(
-            Check(
-                name,
-                "warn" if bad == "fail" else "skip",
-                "no OPENAI_API_KEY / CODEX_API_KEY and no codex login",
-                "export OPENAI_API_KEY, or run `codex login`",
-            )
-        )
+    checks += [c for c in [login_check(name, "codex", {}, environ, bad)] if c]
     return checks
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from hatchdoit.agents.fault_tables import FATAL, TRANSIENT
+from hatchdoit.agents.logins import auth_fix
 from hatchdoit.agents.provider_faults import Fault
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.errors import StepError
@@ -29,7 +30,8 @@ from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.provider_gate import Gate, faulted, gate
 from hatchdoit.steps.provider_signals import stop_fault
 
-# What a person does about a provider that refused the credentials or the bill, per provider.
+# What a person does about a provider that refused the credentials, per provider, for an agent
+# whose login hatchdoit does not know (Claude Code's and Codex's: agents/logins.py says).
 CREDENTIALS = {
     "anthropic": "ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN, CLAUDE_CODE_OAUTH_TOKEN)",
     "openai": "OPENAI_API_KEY (or CODEX_API_KEY, or `codex login`)",
@@ -207,6 +209,9 @@ def _fix(project: Project, tid: str, role: Role, provider: str, cls: str) -> str
     check = f"hatchdoit doctor --profile {profile}"
     if cls == "billing":
         return f"add credit or raise the limit of the {provider} account, then rerun doit"
+    login = auth_fix(project.profile(tid, role).profile.setup, os.environ)
+    if login is not None:  # the fix for the credential in use: a login, a token, a key
+        return f"{login}; `{check}`, then rerun doit: the attempt was not counted"
     variable = CREDENTIALS.get(provider, f"the credentials profile {profile} passes")
     return f"check {variable}; `{check}`, then rerun doit: the attempt was not counted"
 
