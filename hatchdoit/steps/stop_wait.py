@@ -63,10 +63,13 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
         if size != last_size:
             last_size, last_growth = size, now
         if run.probe_for and (run.marker("healthy").exists() or now - started >= probe_after):
-            answered(ctx.layout, run.probe_for)  # the provider is back: the others may launch
-            ctx.audit(
-                "provider_answered", role=run.role, attempt=run.attempt, provider=run.probe_for
-            )
+            provider = run.probe_for
+
+            def said() -> None:  # on record before the others may launch (under its lock)
+                ctx.audit("provider_answered", role=run.role, attempt=run.attempt,
+                          provider=provider)  # fmt: skip
+
+            answered(ctx.layout, provider, said)  # the provider is back: the others may launch
             run.probe_for = None
         if screen and size != scanned and now - last_growth >= SCREEN_IDLE:
             scanned = size  # a TUI gone quiet: is it showing a limit it will wait at?
