@@ -13,12 +13,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import events
+from projects import HatchProject
 
 from hatchdoit.config.provider_models import ProvidersConfig
+from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.errors import BusyError
 from hatchdoit.core.locks import exclusive
 from hatchdoit.layout import Layout
-from hatchdoit.records.models import ProviderState
+from hatchdoit.project import load_project
+from hatchdoit.records.models import LaunchRecord, ProviderState, StopRecord
+from hatchdoit.steps.agent_run import AgentRun
+from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.provider_gate import (
     GateTurned,
     answered,
@@ -27,9 +33,11 @@ from hatchdoit.steps.provider_gate import (
     launching,
     read_state,
 )
+from hatchdoit.steps.stop_wait import wait_for_stop
 
 SETTINGS = ProvidersConfig(backoff=0.05, max_wait=1, jitter=0)
 LIMIT = {"class": "usage_limit", "message": "limit"}
+TID = "T-PROBE"
 
 
 def _past_the_wait(state: ProviderState) -> None:
@@ -122,3 +130,40 @@ def test_workers_racing_for_the_probe_send_one(tmp_path: Path) -> None:
     with multiprocessing.get_context("fork").Pool(6) as pool:
         answers = pool.starmap(_race, [(str(tmp_path), f"T{n}", start) for n in range(6)])
     assert sorted(answers) == [("go", True)] + [("wait", False)] * 5
+
+
+def test_a_probe_that_stopped_normally_answered_even_when_the_stop_is_seen_first(
+    project: HatchProject,
+) -> None:
+    """The scripted provider marks the run healthy and the stop follows in milliseconds; a
+    busy worker may see both at once. The stop is taken, and the probe answered: else the
+    breaker stays probing for a live worker and the next launch of that TaskSpec probes again."""
+    project.add_taskspec(TID, test_command="true")
+    ctx = StepContext(load_project(project.root), TID)
+    ctx.worktree.mkdir(parents=True)
+    launch = LaunchRecord(
+        taskspec_id=TID,
+        role="factory",
+        attempt=1,
+        run_token="tok-probe",
+        digest=ctx.digest,
+        session="no-such-session",
+        profile="scripted",
+        socket=project.socket,
+        prompt_file="_logs/factory/prompt.md",
+    )
+    run = AgentRun(ctx, "factory", 1, launch, ctx.tmux())
+    faulted(ctx.layout, "p", LIMIT, SETTINGS, launched_in=0)
+    _past_the_wait(read_state(ctx.layout, "p"))
+    assert gate(ctx.layout, "p", TID).probe
+    run.probe_for = "p"
+    run.marker("healthy").parent.mkdir(parents=True, exist_ok=True)
+    run.marker("healthy").touch()
+    stop = StopRecord(
+        run_token="tok-probe", taskspec_id=TID, role="factory", attempt=1, event="stop",
+        source="hook", seq=1, reason="done",
+    )  # fmt: skip
+    write_json_atomic(run.stop_file, stop.model_dump(mode="json"))
+    assert wait_for_stop(run).seq == 1
+    assert read_state(ctx.layout, "p").state == "closed"
+    assert events(project, "provider_answered", provider="p")

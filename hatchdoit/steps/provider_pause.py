@@ -28,6 +28,7 @@ from hatchdoit.steps.budgets import before_launch
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.provider_gate import Gate, GateTurned, faulted, gate
 from hatchdoit.steps.provider_signals import stop_fault
+from hatchdoit.steps.stop_wait import answer_probe
 
 # What a person does about a provider that refused the credentials or the bill, per provider.
 CREDENTIALS = {
@@ -75,6 +76,7 @@ def run_with_provider(
             continue
         fault = stop_fault(run, stop)
         if fault is None or fault["class"] not in TRANSIENT | FATAL:
+            answer_probe(run)  # a probe that ended without a provider fault: it answered
             ctx.layout.paused(ctx.tid).unlink(missing_ok=True)
             return run, stop
         params = _on_fault(ctx, run, stop, fault, provider)

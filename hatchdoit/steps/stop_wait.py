@@ -47,6 +47,10 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
 
     def check() -> StopRecord | tuple[StopEvent, str] | tuple[StopEvent, str, Fault] | None:
         nonlocal last_size, last_growth, scanned, spend_checked
+        if run.probe_for and (
+            run.marker("healthy").exists() or time.monotonic() - started >= probe_after
+        ):  # before the stop: a probe's normal stop (the hook marks it healthy) answered too
+            answer_probe(run)
         stop = valid_stop(run, after_seq)
         if stop is not None:
             return stop
@@ -62,15 +66,6 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
         size = pane_log.stat().st_size if pane_log.exists() else 0
         if size != last_size:
             last_size, last_growth = size, now
-        if run.probe_for and (run.marker("healthy").exists() or now - started >= probe_after):
-            provider = run.probe_for
-
-            def said() -> None:  # on record before the others may launch (under its lock)
-                ctx.audit("provider_answered", role=run.role, attempt=run.attempt,
-                          provider=provider)  # fmt: skip
-
-            answered(ctx.layout, provider, said)  # the provider is back: the others may launch
-            run.probe_for = None
         if screen and size != scanned and now - last_growth >= SCREEN_IDLE:
             scanned = size  # a TUI gone quiet: is it showing a limit it will wait at?
             fault = output_fault(run, SCREEN_CLASSES)
@@ -112,6 +107,20 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
                     file=sys.stderr,
                 )
             watch.wait(limits.poll_interval)
+
+
+def answer_probe(run: AgentRun) -> None:
+    """The provider answered this run, its breaker's probe: close the breaker, so the others
+    may launch, with the audit line on record first (under the breaker's lock)."""
+    provider, ctx = run.probe_for, run.ctx
+    if provider is None:
+        return
+
+    def said() -> None:
+        ctx.audit("provider_answered", role=run.role, attempt=run.attempt, provider=provider)
+
+    answered(ctx.layout, provider, said)
+    run.probe_for = None
 
 
 def _warn_foreign_stop(run: AgentRun, warned: set[str]) -> None:
