@@ -16,7 +16,8 @@ from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.records.models import StopEvent, StopRecord
 from hatchdoit.records.schemas import try_load
 from hatchdoit.steps.agent_run import AgentRun
-from hatchdoit.steps.budgets import live_cap, run_spend
+from hatchdoit.steps.budgets import live_cap
+from hatchdoit.steps.live_spend import RunSpend
 from hatchdoit.steps.provider_gate import answered
 from hatchdoit.steps.provider_signals import SCREEN_CLASSES, output_fault
 
@@ -44,6 +45,7 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
     screen = _watches_screen(run)
     scanned = -1
     cap, spend_checked = live_cap(ctx), started
+    meter = RunSpend(run) if cap is not None else None
 
     def check() -> StopRecord | tuple[StopEvent, str] | tuple[StopEvent, str, Fault] | None:
         nonlocal last_size, last_growth, scanned, spend_checked
@@ -71,9 +73,9 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
             fault = output_fault(run, SCREEN_CLASSES)
             if fault is not None:
                 return ("stop_failure", f"{fault['class']}: {fault['message']}", fault)
-        if cap is not None and now - spend_checked >= SPEND_EVERY:
+        if cap is not None and meter is not None and now - spend_checked >= SPEND_EVERY:
             spend_checked = now
-            spent = run_spend(run)
+            spent = meter.now()
             if spent is not None and spent >= cap:
                 return ("budget", f"spent ${spent:.2f}, over the budget of ${cap:.2f} left to it")
         if now - started > run.limits.wall_timeout:
