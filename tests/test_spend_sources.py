@@ -14,7 +14,7 @@ import pytest
 from daily_use import hatchdoit
 from projects import HatchProject
 
-from hatchdoit.agents.codex_rollout import RolloutTally, codex_usage
+from hatchdoit.agents.codex_rollout import RolloutTally, codex_usage, rollout_model
 from hatchdoit.agents.transcript import TranscriptTally, transcript_usage
 from hatchdoit.config.price_table import PRICES_CHECKED, SHIPPED, price_key, price_of
 from hatchdoit.config.provider_models import Prices
@@ -145,11 +145,15 @@ def test_codex_counts_cached_input_inside_input_and_its_rollout_has_the_model(
         "output_tokens": 80,
         "cache_read_input_tokens": 200,
     }
-    rollout = tmp_path / "rollout.jsonl"
+    home = tmp_path / "codex-home"
+    rollout = home / "sessions" / "2026" / "12" / "07" / "rollout-2026-12-07T07-15-05-th-1.jsonl"
+    rollout.parent.mkdir(parents=True)
     rollout.write_text("\n".join(json.dumps(e) for e in ROLLOUT) + "\n")
     found = RolloutTally(rollout).read()
     assert found["model"] == "gpt-5.1-codex"
     assert payload_usd(found, {}) == pytest.approx(CODEX_USD)
+    env = {"CODEX_HOME": str(home)}  # what the headless runner puts in the stop (its price)
+    assert rollout_model(env, "th-1") == "gpt-5.1-codex" and rollout_model(env, "th-2") == ""
 
 
 def codex_run(project: HatchProject) -> AgentRun:

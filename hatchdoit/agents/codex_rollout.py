@@ -60,6 +60,12 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
+def rollout_model(env: dict[str, str], thread_id: str) -> str:
+    """The model the thread used, from its rollout file; "" when that cannot be told."""
+    found = rollout_file(env, thread_id)
+    return str(RolloutTally(found).read().get("model") or "") if found is not None else ""
+
+
 class RolloutTally:
     """The thread's token counts and model so far, read from where the last read ended."""
 

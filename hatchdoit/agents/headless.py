@@ -32,7 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from hatchdoit.agents.codex_rollout import RolloutTally, codex_usage, rollout_file
+from hatchdoit.agents.codex_rollout import codex_usage, rollout_model
 from hatchdoit.agents.stop_hook import REQUIRED_ENV, build_record, log_line, sidecar, write_stop
 from hatchdoit.agents.stream_watch import StreamWatch
 from hatchdoit.core.jsonlines import read_json_lines
@@ -218,8 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + forward.signal
     outcome = decide(args.format, lines, read_json_lines(notes), code)
     if args.format == "codex":  # the model, for its price: Codex's rollout file names it
-        rollout = rollout_file(env, str(outcome.payload.get("session_id") or ""))
-        model = RolloutTally(rollout).read().get("model") if rollout else None
+        model = rollout_model(env, str(outcome.payload.get("session_id") or ""))
         if model:
             outcome.payload.setdefault("model", model)
     if watch.ended is not None:  # this runner ended the CLI: the fault is the outcome
