@@ -136,6 +136,38 @@ def test_optional_tasks_can_be_built_and_inference_turned_off(tmp_path: Path) ->
     assert graph(plan)["user-auth-3"] == ["user-auth-2.1"]
 
 
+ESCAPED = r"""
+- [ ] 1. Build the core
+- [ ] 1.1 Write the parser
+- [ ]\* 1.2 Write property tests for the parser
+  - _Requirements: 1.1_
+- [ ] \* 1.3 Write fuzz tests
+- [x]\* 1.4 Write a benchmark
+"""
+
+
+def test_optional_tasks_with_an_escaped_star_as_real_kiro_files_write_them(
+    tmp_path: Path,
+) -> None:
+    """`- [ ]\\* 1.2`: Markdown shows the escaped star as `- [ ]* 1.2`, an optional task."""
+    write(tmp_path, f"{FEATURE}/tasks.md", ESCAPED)
+    write(tmp_path, f"{FEATURE}/requirements.md", REQUIREMENTS)
+    plan = load(tmp_path)
+    assert plan.errors == [] and messages(plan.warnings) == []
+    status = {tid: plan.taskspec(tid).plan_status for tid in plan.taskspecs}
+    assert status == {
+        "user-auth-1.1": None,
+        "user-auth-1.2": "skipped",
+        "user-auth-1.3": "skipped",
+        "user-auth-1.4": "done",
+    }
+    assert plan.taskspec("user-auth-1.2").title == "Write property tests for the parser"
+    built = load(tmp_path, optional_tasks="build")
+    assert built.taskspec("user-auth-1.2").plan_status is None
+    assert built.taskspec("user-auth-1.3").plan_status is None
+    assert built.taskspec("user-auth-1.2").acceptance[0].startswith("Requirement 1.1: WHEN")
+
+
 def test_flush_left_sub_tasks_and_a_plain_sequence(tmp_path: Path) -> None:
     tasks = """
     - [ ] 1. First

@@ -276,7 +276,8 @@ def test_runner_decisions() -> None:
     ]
     codex = headless.decide("codex", turn, [], 0)
     assert codex.event == "stop" and codex.payload["usage"] == {
-        "input_tokens": 5,
+        "input_tokens": 3,  # the fresh input: Codex counts the 2 cached inside its 5
+        "output_tokens": 0,
         "cache_read_input_tokens": 2,
     }
     assert (

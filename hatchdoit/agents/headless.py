@@ -32,6 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from hatchdoit.agents.codex_rollout import codex_usage, rollout_model
 from hatchdoit.agents.stop_hook import REQUIRED_ENV, build_record, log_line, sidecar, write_stop
 from hatchdoit.agents.stream_watch import StreamWatch
 from hatchdoit.core.jsonlines import read_json_lines
@@ -98,10 +99,8 @@ def codex_outcome(lines: list[dict[str, Any]]) -> Outcome:
                 out.payload["last_assistant_message"] = str(item["text"])[:4000]
         elif kind == "turn.completed":
             turns += 1
-            for key, value in (event.get("usage") or {}).items():
-                name = "cache_read_input_tokens" if key == "cached_input_tokens" else key
-                if isinstance(value, int):
-                    usage[name] = usage.get(name, 0) + value
+            for name, value in codex_usage(event.get("usage") or {}).items():
+                usage[name] = usage.get(name, 0) + value  # input_tokens: without the cached
             out.event, out.reason = "stop", "turn.completed"
         elif kind in ("turn.failed", "error"):
             error = event.get("error") or {}
@@ -218,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hatchdoit.headless: stopped by signal {forward.signal}; no stop written")
         return 128 + forward.signal
     outcome = decide(args.format, lines, read_json_lines(notes), code)
+    if args.format == "codex":  # the model, for its price: Codex's rollout file names it
+        model = rollout_model(env, str(outcome.payload.get("session_id") or ""))
+        if model:
+            outcome.payload.setdefault("model", model)
     if watch.ended is not None:  # this runner ended the CLI: the fault is the outcome
         fault = watch.ended
         outcome.event, outcome.reason = "stop_failure", f"{fault['class']}: {fault['message']}"

@@ -29,6 +29,7 @@ def run_doctor(
 ) -> list[Check]:
     from hatchdoit.agents.profiles import first_found, load_profile, profile_names
     from hatchdoit.cli.doctor_agents import check_profile
+    from hatchdoit.cli.doctor_budgets import check_budgets
     from hatchdoit.cli.doctor_check import failed_check
     from hatchdoit.cli.doctor_system import (
         check_install,
@@ -49,6 +50,7 @@ def run_doctor(
     checks += check_scripts(scripts)
     dirs = agents_search(root, config.agents_dir if config is not None else "agents")
     checks += check_install(root, dirs, scripts)
+    checks += check_budgets(root, config, environ)  # under a budget: each profile's spend
     # The bundled profiles and the ones the project uses: a user's agents dir may hold other
     # YAML of its own.
     bundled_names = set(profile_names([bundled.AGENTS]))

@@ -9,6 +9,7 @@ from hatchdoit.core.errors import HatchdoitError
 from hatchdoit.planning.formats.registry import view_paths
 from hatchdoit.planning.mount import ensure_view
 from hatchdoit.project import Project
+from hatchdoit.steps.budgets import spend_warnings
 from hatchdoit.steps.gitops import current_branch
 
 
@@ -41,6 +42,7 @@ def validate_project(project: Project) -> Validation:
             f"{project.specs_root}: no TaskSpecs found (fix: point `specs:` in hatchdoit.yaml, "
             "or HATCHDOIT_SPECS, at the planning repo's root)"
         )
+    result.warnings += spend_warnings(project)  # a budget that cannot see a profile's spend
     result.problems = list(dict.fromkeys(result.problems))
     return result
 

@@ -51,7 +51,8 @@ class ProvidersConfig(Strict):
 
 
 class Prices(Strict):
-    """USD per million tokens, for a CLI that reports tokens but no cost (Codex)."""
+    """USD per million tokens, for a CLI that reports tokens but no cost (interactive Claude
+    Code, Codex)."""
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
@@ -61,11 +62,18 @@ class Prices(Strict):
     cache_write: float | None = Field(
         default=None, ge=0, description="Cache writes (default: the input price)"
     )
+    cache_write_1h: float | None = Field(
+        default=None,
+        ge=0,
+        description="Cache writes kept an hour, where the CLI tells them apart (Claude Code's "
+        "transcript; default: the cache write price)",
+    )
 
 
 class BudgetsConfig(Strict):
-    """Spend caps in USD (unset: none). Spend is what the agents report (Claude Code's cost) or
-    their tokens at `prices` (Codex); README "Budgets"."""
+    """Spend caps in USD (unset: none). Spend is what the agents report (Claude Code print
+    mode's cost) or their tokens at a price (interactive Claude Code, Codex): `prices`, else the
+    dated table hatchdoit ships (config/price_table.py); README "Budgets"."""
 
     attempt_usd: float | None = Field(
         default=None,
@@ -87,6 +95,7 @@ class BudgetsConfig(Strict):
     )
     prices: dict[str, Prices] = Field(
         default_factory=dict,
-        description="Per model name (or `*` for any) the price of tokens, for CLIs that report "
-        "no cost; a run with neither cost nor a price counts as unknown spend",
+        description="Per model name the price of tokens, over the dated table hatchdoit ships; "
+        "`*`: any model neither names. A run with neither a cost nor a price counts as unknown "
+        "spend",
     )

@@ -257,6 +257,12 @@ class ProviderState(_Record):
     failures: int = Field(default=0, ge=0, description="Faults in a row (the backoff's exponent)")
     probe: str | None = Field(default=None, description="probing: the TaskSpec that probes")
     probe_pid: int | None = None
+    episode: int = Field(
+        default=0,
+        ge=0,
+        description="How many times the breaker opened from closed; a run's fault counts only "
+        "in the episode it launched in",
+    )
     fix: str = Field(default="", description="stopped: what a person must do")
     updated_at: str = Field(default_factory=now_iso)
 

@@ -25,6 +25,8 @@ class AgentRun:
     tmux: Tmux
     # The provider this run probes for its breaker (provider_gate.py), until it answers.
     probe_for: str | None = None
+    # The breaker's episode the run launched in (provider_gate.launching); None: re-attached.
+    launched_in: int | None = None
     _watch: DirWatch | None = field(default=None, repr=False)
     _alive: tuple[float, bool] | None = field(default=None, repr=False)  # (when asked, answer)
 

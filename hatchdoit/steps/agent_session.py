@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 import sys
+from contextlib import nullcontext
 from functools import cache
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivery import deliver, submitted_count, wait_ready
 from hatchdoit.steps.plan_view import plan_view, wait_for_plan
+from hatchdoit.steps.provider_gate import Gate, launching
 from hatchdoit.steps.provider_pause import run_with_provider
 from hatchdoit.steps.stop_wait import valid_stop, wait_for_stop
 
@@ -52,9 +54,11 @@ def start_or_attach(
     prompt: str,
     env: dict[str, str],
     params: dict[str, str] | None = None,
+    opened: Gate | None = None,
 ) -> tuple[AgentRun, bool]:
-    """Re-attach to a live session of this attempt, or launch a new one for `prompt`; and
-    whether its prompt is still to be handed over (_start_work)."""
+    """Re-attach to a live session of this attempt, or launch a new one for `prompt` (if the
+    provider's breaker still lets `opened` go); and whether its prompt is still to be handed
+    over (_start_work)."""
     existing = attach(ctx, role, attempt)
     if existing is not None and (
         existing.tmux.alive(existing.session, existing.launch.run_token)
@@ -73,7 +77,7 @@ def start_or_attach(
         undelivered = valid_stop(existing) is None and submitted_count(existing) == 0
         # True when the last build died between launch and prompt delivery
         return existing, undelivered and profile.submit_confirm == "marker"
-    return _launch(ctx, role, attempt, prompt, env, params or {}), True
+    return _launch(ctx, role, attempt, prompt, env, params or {}, opened), True
 
 
 def _start_work(run: AgentRun) -> None:
@@ -117,8 +121,8 @@ def run_until_stop(
     """Launch or re-attach, then wait for the stop; a provider fault pauses and runs the attempt
     again (provider_pause.py)."""
 
-    def run_once(params: dict[str, str], probe: str | None) -> tuple[AgentRun, StopRecord]:
-        return _run_once(ctx, role, attempt, prompt, env, params, probe)
+    def run_once(params: dict[str, str], opened: Gate) -> tuple[AgentRun, StopRecord]:
+        return _run_once(ctx, role, attempt, prompt, env, params, opened)
 
     return run_with_provider(ctx, role, attempt, run_once)
 
@@ -130,7 +134,7 @@ def _run_once(
     prompt: str,
     env: dict[str, str],
     params: dict[str, str],
-    probe: str | None,
+    opened: Gate,
 ) -> tuple[AgentRun, StopRecord]:
     """Within a session slot (limits.parallel_sessions), launch or re-attach, then wait."""
     reported = [0.0]
@@ -147,8 +151,8 @@ def _run_once(
 
     limit = ctx.project.config.limits.parallel_sessions
     with slot(ctx.layout.locks / "sessions", limit, waiting):
-        run, start = start_or_attach(ctx, role, attempt, prompt, env, params)
-        run.probe_for = probe
+        run, start = start_or_attach(ctx, role, attempt, prompt, env, params, opened)
+        run.probe_for = opened.state.provider if opened.probe else None
         with run.watching():  # one watch for the readiness, the submit and the stop
             if start:
                 _start_work(run)
@@ -162,6 +166,7 @@ def _launch(
     prompt: str,
     extra_env: dict[str, str],
     params: dict[str, str],
+    opened: Gate | None = None,
 ) -> AgentRun:
     """Launch the attempt's agent; `params` are parameters of this launch only (the session to
     resume after a provider fault, the spend left), over hatchdoit.yaml's agent_params."""
@@ -245,10 +250,15 @@ def _launch(
         **{k: render(v, values, loaded.path) for k, v in profile.env.items()},
         **extra_env,
     }
-    write_json_atomic(layout.launch_record(ctx.tid, role, attempt), launch.model_dump(mode="json"))
-    ctx.audit(
-        "launch", role=role, attempt=attempt, session=name, profile=profile.name, plan=view.kind
-    )
+    with launching(ctx.layout, opened, ctx.tid) if opened else nullcontext(None) as episode:
+        # on record only while the provider's breaker lets this launch go (provider_gate.py)
+        write_json_atomic(
+            layout.launch_record(ctx.tid, role, attempt), launch.model_dump(mode="json")
+        )
+        ctx.audit(
+            "launch", role=role, attempt=attempt, session=name, profile=profile.name, plan=view.kind
+        )
+    run.launched_in = episode
     ctx.log(
         role,
         logging.INFO,

@@ -1,8 +1,10 @@
 """Spend caps (hatchdoit.yaml `budgets:`, README "Budgets"), checked around every agent run.
 
 - attempt_usd: one run's cap. Claude Code print mode gets it as `--max-budget-usd` (what is
-  left of the tighter of the three caps); for other CLIs the wait reads the run's spend as it
-  goes (its stream or transcript) and ends the session when it crosses the cap.
+  left of the tighter of the three caps); for interactive Claude Code and Codex the wait reads
+  the run's spend as it goes (live_spend.py: its transcript or rollout file, after every model
+  response) and ends the session when it crosses the cap; another CLI's spend counts once it
+  stops (agents/spend_sources.py).
 - taskspec_usd: all runs of a TaskSpec. Crossed, `budget.json` is written: no further attempt
   runs, and the TaskSpec escalates with the reason `budget: ...`; `hatchdoit retry
   --budget-usd N` raises its cap by N (a decision, so its attempts run again).
@@ -12,16 +14,18 @@
 
 from __future__ import annotations
 
-from hatchdoit.config.provider_models import Prices
+import os
+from collections.abc import Mapping
+
+from hatchdoit.agents.spend_sources import unknown_spend
 from hatchdoit.core.atomicio import write_json_atomic
-from hatchdoit.core.errors import StepError
-from hatchdoit.core.jsonlines import read_json_lines
-from hatchdoit.layout import Role
+from hatchdoit.core.errors import HatchdoitError, StepError
+from hatchdoit.layout import ROLES, Role
+from hatchdoit.project import Project
 from hatchdoit.records.models import BudgetRecord
-from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.budget_state import budget_reason, taskspec_cap
 from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.spend import build_spend, payload_usd, taskspec_spend, tokens_usd
+from hatchdoit.steps.spend import build_spend, taskspec_spend
 
 
 class BuildBudgetSpent(StepError):
@@ -82,44 +86,25 @@ def live_cap(ctx: StepContext) -> float | None:
     return min(caps) if caps else None
 
 
-def run_spend(run: AgentRun) -> float | None:
-    """What this run has spent so far, from its stream log (headless CLIs) or its transcript
-    (Claude Code's TUI, in the run's own config home); None when nothing tells."""
-    layout, prices = run.ctx.layout, run.ctx.project.config.budgets.prices
-    stream = layout.pane_log(run.ctx.tid, run.role, run.attempt).with_name(
-        f"stream-{run.attempt:03d}.jsonl"
-    )
-    profile = run.ctx.project.profile(run.ctx.tid, run.role).profile
-    params = run.ctx.project.config.agent_params.get(profile.name, {})
-    keys = (str(params.get("model") or profile.params.get("model") or ""), profile.name, "*")
-    price = next((prices[k] for k in keys if k in prices), None)
-    total: float | None = None
-    for event in read_json_lines(stream):
-        usd = _event_usd(event, price)
-        if usd is not None:
-            total = (total or 0.0) + usd
-    if total is not None:
-        return total
-    home = layout.session_dir(run.ctx.tid, run.role, run.attempt) / "claude-home" / "projects"
-    transcripts = sorted(home.glob("*/*.jsonl"), key=lambda p: p.stat().st_mtime)
-    if transcripts:
-        from hatchdoit.agents.transcript import transcript_usage
-
-        return payload_usd(transcript_usage(str(transcripts[-1])), prices)
-    return None
-
-
-def _event_usd(event: dict[str, object], price: Prices | None) -> float | None:
-    """The spend one stream event reports: a Claude Code result's cost, a Codex turn's tokens."""
-    kind, usage = event.get("type"), event.get("usage")
-    if kind == "result":
-        cost = event.get("total_cost_usd")
-        return float(cost) if isinstance(cost, int | float) else None
-    if kind == "turn.completed" and isinstance(usage, dict) and price is not None:
-        cached = usage.get("cached_input_tokens")
-        cached = cached if isinstance(cached, int) else 0
-        whole = usage.get("input_tokens")
-        fresh = whole - cached if isinstance(whole, int) else 0  # Codex counts cached in input
-        counts = {**usage, "input_tokens": fresh, "cache_read_input_tokens": cached}
-        return tokens_usd(counts, price)
-    return None
+def spend_warnings(project: Project, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Under a budget, one line per agent profile the plan uses whose spend cannot be known
+    (agents/spend_sources.py), for `hatchdoit validate` and `hatchdoit ci`."""
+    budgets = project.config.budgets
+    if budgets.attempt_usd is None and budgets.taskspec_usd is None and budgets.build_usd is None:
+        return []
+    names: set[str] = set()
+    found: list[str] = []
+    for tid in project.plan.taskspecs:
+        for role in ROLES:
+            try:
+                profile = project.profile(tid, role).profile
+            except HatchdoitError:
+                continue  # a problem validate reports already
+            if profile.name in names:
+                continue
+            names.add(profile.name)
+            params = project.config.agent_params.get(profile.name, {})
+            why = unknown_spend(profile, params, budgets.prices, environ or os.environ)
+            if why is not None:
+                found.append(why)
+    return found

@@ -12,14 +12,24 @@ launch of the project, in every doit worker:
   starts closed again (`reset_stopped` at build start).
 
 Every change is made under the breaker's lock, so 16 TaskSpecs hitting one limit open it once
-and send one probe.
+and send one probe. Three rules keep that true between doit workers that check, launch and
+report at different moments:
+
+- a launch checks the breaker again under its lock as it is recorded (`launching`): one that
+  passed the gate just before another run opened the breaker waits instead;
+- a fault counts only in the breaker's episode its run launched in (a compare-and-swap on
+  `episode`, which counts the openings from closed): the late report of a run launched before
+  the breaker opened is already accounted for, and neither reopens a probing breaker nor one
+  the provider has answered since;
+- the probe's answer is recorded (the audit line) under the lock that closes the breaker, so
+  no launch is on record between the opening and the answer but the probe's.
 """
 
 from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,6 +55,10 @@ class Gate:
     state: ProviderState
     probe: bool = False
     until: datetime | None = None
+
+
+class GateTurned(Exception):
+    """The breaker changed between a launch's gate and its launch: wait at the gate again."""
 
 
 def _now() -> datetime:
@@ -99,31 +113,64 @@ def _probe_alive(state: ProviderState) -> bool:
     return state.probe_pid is not None and pid_alive(state.probe_pid)
 
 
-def answered(layout: Layout, provider: str) -> None:
-    """The provider answered a run: close the breaker (a no-op when it is closed)."""
-    if read_state(layout, provider).state == "closed":
-        return
+@contextmanager
+def launching(layout: Layout, opened: Gate, tid: str) -> Iterator[int]:
+    """Record a launch the gate let go (the body: the launch record and its audit line) while
+    the breaker still lets it: closed, or probing with `tid` as its probe from this process.
+    Yields the episode the run launches in (for `faulted`); raises GateTurned otherwise."""
+    with _locked(layout, opened.state.provider) as state:
+        if opened.probe:
+            mine = state.probe == tid and state.probe_pid == os.getpid()
+            allowed = state.state == "probing" and mine
+        else:
+            allowed = state.state == "closed"
+        if not allowed:
+            raise GateTurned(f"provider {state.provider} is {state.state} now")
+        yield state.episode
+
+
+def answered(layout: Layout, provider: str, said: Callable[[], None] | None = None) -> None:
+    """The provider answered a run: close the breaker (a no-op when it is closed) and, still
+    under its lock, record that (`said`), before any other launch can pass the gate."""
     with _locked(layout, provider) as state:
         if state.state in ("open", "probing"):
-            _save(layout, ProviderState(provider=provider, state="closed"))
+            _save(layout, ProviderState(provider=provider, state="closed", episode=state.episode))
+        if said is not None:
+            said()
 
 
 def faulted(
-    layout: Layout, provider: str, fault: Fault, settings: ProvidersConfig, fix: str = ""
+    layout: Layout,
+    provider: str,
+    fault: Fault,
+    settings: ProvidersConfig,
+    fix: str = "",
+    launched_in: int | None = None,
 ) -> ProviderState:
     """A run hit a provider fault: open the breaker until the reset or the backoff (keeping a
-    later `until` another run set), or stop it (auth, billing)."""
+    later `until` another run set), or stop it (auth, billing). A run launched in an earlier
+    episode (`launched_in`, from `launching`; None: unknown, as a re-attached run) reports what
+    the breaker knows already: an open breaker keeps the later `until`, a probing or answered
+    one is left alone."""
     cls = str(fault["class"])
     kind = cast(FaultClass, cls)
     with _locked(layout, provider) as state:
         message = str(fault.get("message") or "")
         if cls in ("auth", "billing"):
             stopped = ProviderState(
-                provider=provider, state="stopped", fault=kind, message=message, fix=fix
+                provider=provider,
+                state="stopped",
+                fault=kind,
+                message=message,
+                fix=fix,
+                episode=state.episode + (state.state == "closed"),
             )
             return _save(layout, stopped)
-        failures = state.failures + 1
-        until = resume_time(fault, failures, settings)
+        stale = launched_in is not None and launched_in < state.episode
+        if stale and state.state != "open":
+            return state
+        failures = state.failures + (not stale)
+        until = resume_time(fault, max(failures, 1), settings)
         kept = _parse(state.until)
         if state.state == "open" and kept is not None and kept > until:
             until = kept
@@ -134,6 +181,7 @@ def faulted(
             message=message,
             until=_text(until),
             failures=failures,
+            episode=state.episode + (state.state == "closed"),
         )
         return _save(layout, opened)
 
@@ -163,7 +211,10 @@ def reset_stopped(layout: Layout) -> None:
         if state is not None and state.state in ("stopped", "probing"):
             with _locked(layout, state.provider) as current:
                 if current.state in ("stopped", "probing"):
-                    _save(layout, ProviderState(provider=current.provider, state="closed"))
+                    closed = ProviderState(
+                        provider=current.provider, state="closed", episode=current.episode
+                    )
+                    _save(layout, closed)
 
 
 def states(layout: Layout) -> list[ProviderState]:

@@ -27,8 +27,9 @@ from hatchdoit.records.schemas import try_load
 from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.budgets import before_launch
 from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.provider_gate import Gate, faulted, gate
+from hatchdoit.steps.provider_gate import Gate, GateTurned, faulted, gate
 from hatchdoit.steps.provider_signals import stop_fault
+from hatchdoit.steps.stop_wait import answer_probe
 
 # What a person does about a provider that refused the credentials, per provider, for an agent
 # whose login hatchdoit does not know (Claude Code's and Codex's: agents/logins.py says).
@@ -38,7 +39,8 @@ CREDENTIALS = {
 }
 CI_MAX_WAIT = "HATCHDOIT_CI_MAX_WAIT"  # set by `hatchdoit ci` for the doit runs it starts
 
-RunOnce = Callable[[dict[str, str], str | None], tuple[AgentRun, StopRecord]]
+# run_once(launch parameters, the gate that let it go): the run and its stop
+RunOnce = Callable[[dict[str, str], Gate], tuple[AgentRun, StopRecord]]
 
 
 class ProviderStopped(StepError):
@@ -62,16 +64,21 @@ def provider_of(project: Project, tid: str, role: Role) -> str:
 def run_with_provider(
     ctx: StepContext, role: Role, attempt: int, run_once: RunOnce
 ) -> tuple[AgentRun, StopRecord]:
-    """Run the attempt's agent (`run_once(launch params, probe provider)`) until it stops for
-    a reason of its own; provider faults in between pause and run it again."""
+    """Run the attempt's agent (`run_once(launch params, the gate)`) until it stops for a
+    reason of its own; provider faults in between pause and run it again. A launch whose
+    breaker turned after its gate (provider_gate.launching) waits at the gate again."""
     provider = provider_of(ctx.project, ctx.tid, role)
     params: dict[str, str] = {}
     while True:
         opened = _wait_for_provider(ctx, role, attempt, provider)
         params.update(before_launch(ctx, role, attempt))  # a spent build budget refuses here
-        run, stop = run_once(params, provider if opened.probe else None)
+        try:
+            run, stop = run_once(params, opened)
+        except GateTurned:
+            continue
         fault = stop_fault(run, stop)
         if fault is None or fault["class"] not in TRANSIENT | FATAL:
+            answer_probe(run)  # a probe that ended without a provider fault: it answered
             ctx.layout.paused(ctx.tid).unlink(missing_ok=True)
             return run, stop
         params = _on_fault(ctx, run, stop, fault, provider)
@@ -86,7 +93,8 @@ def _on_fault(
     run.end()
     pauses = _set_aside(ctx, run)
     fix = _fix(ctx.project, ctx.tid, role, provider, cls)
-    state = faulted(ctx.layout, provider, fault, ctx.project.config.providers, fix)
+    settings = ctx.project.config.providers
+    state = faulted(ctx.layout, provider, fault, settings, fix, launched_in=run.launched_in)
     fields = {"provider": provider, "fault_class": cls, "signal": fault.get("signal")}
     ctx.audit("provider_fault", role=role, attempt=attempt, **fields, resume_at=state.until)
     level = logging.ERROR if cls in FATAL else logging.WARNING

@@ -1,5 +1,7 @@
-"""What agents spent, in USD: the cost a CLI reports (Claude Code's `total_cost_usd`), else
-its tokens at hatchdoit.yaml's `budgets.prices` for its model (or `*`); a run with neither is
+"""What agents spent, in USD: the cost a CLI reports (Claude Code print mode's
+`total_cost_usd`), else its tokens at the price of its model (config/price_table.py:
+hatchdoit.yaml's `budgets.prices`, else the dated table hatchdoit ships, else
+`budgets.prices["*"]`), model by model where a run used several; a run with neither is
 unknown spend, counted apart. Read from the runs' `.stop` files (set-aside ones of paused
 launches included), so it holds across builds, crashes and reruns."""
 
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hatchdoit.config.price_table import price_of
 from hatchdoit.config.provider_models import Prices
 from hatchdoit.layout import Layout
 from hatchdoit.records.models import StopRecord
@@ -34,14 +37,21 @@ def payload_usd(payload: Mapping[str, Any], prices: Mapping[str, Prices]) -> flo
         value = payload.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
-    usage = payload.get("usage")
-    price = prices.get(str(payload.get("model") or "")) or prices.get("*")
-    if not isinstance(usage, Mapping) or price is None:
-        return None
-    return tokens_usd(usage, price)
+    by_model = payload.get("usage_by_model")
+    if not isinstance(by_model, Mapping) or not by_model:
+        by_model = {str(payload.get("model") or ""): payload.get("usage")}
+    total = 0.0
+    for model, usage in by_model.items():
+        price = price_of(str(model), prices)
+        if not isinstance(usage, Mapping) or price is None:
+            return None
+        total += tokens_usd(usage, price)
+    return total
 
 
 def tokens_usd(usage: Mapping[str, Any], price: Prices) -> float:
+    """Claude-style counts (input_tokens without the cache's) at `price`, USD per million."""
+
     def count(key: str) -> int:
         value = usage.get(key)
         return value if isinstance(value, int) else 0
@@ -49,11 +59,15 @@ def tokens_usd(usage: Mapping[str, Any], price: Prices) -> float:
     per = 1_000_000
     cached = price.cached_input if price.cached_input is not None else price.input
     written = price.cache_write if price.cache_write is not None else price.input
+    hour = price.cache_write_1h if price.cache_write_1h is not None else written
+    writes = count("cache_creation_input_tokens")
+    kept_an_hour = min(count("cache_creation_1h_input_tokens"), writes)
     return (
         count("input_tokens") * price.input
         + count("output_tokens") * price.output
         + count("cache_read_input_tokens") * cached
-        + count("cache_creation_input_tokens") * written
+        + (writes - kept_an_hour) * written
+        + kept_an_hour * hour
     ) / per
 
 

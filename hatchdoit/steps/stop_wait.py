@@ -16,7 +16,8 @@ from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.records.models import StopEvent, StopRecord
 from hatchdoit.records.schemas import try_load
 from hatchdoit.steps.agent_run import AgentRun
-from hatchdoit.steps.budgets import live_cap, run_spend
+from hatchdoit.steps.budgets import live_cap
+from hatchdoit.steps.live_spend import RunSpend
 from hatchdoit.steps.provider_gate import answered
 from hatchdoit.steps.provider_signals import SCREEN_CLASSES, output_fault
 
@@ -44,9 +45,14 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
     screen = _watches_screen(run)
     scanned = -1
     cap, spend_checked = live_cap(ctx), started
+    meter = RunSpend(run) if cap is not None else None
 
     def check() -> StopRecord | tuple[StopEvent, str] | tuple[StopEvent, str, Fault] | None:
         nonlocal last_size, last_growth, scanned, spend_checked
+        if run.probe_for and (
+            run.marker("healthy").exists() or time.monotonic() - started >= probe_after
+        ):  # before the stop: a probe's normal stop (the hook marks it healthy) answered too
+            answer_probe(run)
         stop = valid_stop(run, after_seq)
         if stop is not None:
             return stop
@@ -62,20 +68,14 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
         size = pane_log.stat().st_size if pane_log.exists() else 0
         if size != last_size:
             last_size, last_growth = size, now
-        if run.probe_for and (run.marker("healthy").exists() or now - started >= probe_after):
-            answered(ctx.layout, run.probe_for)  # the provider is back: the others may launch
-            ctx.audit(
-                "provider_answered", role=run.role, attempt=run.attempt, provider=run.probe_for
-            )
-            run.probe_for = None
         if screen and size != scanned and now - last_growth >= SCREEN_IDLE:
             scanned = size  # a TUI gone quiet: is it showing a limit it will wait at?
             fault = output_fault(run, SCREEN_CLASSES)
             if fault is not None:
                 return ("stop_failure", f"{fault['class']}: {fault['message']}", fault)
-        if cap is not None and now - spend_checked >= SPEND_EVERY:
+        if cap is not None and meter is not None and now - spend_checked >= SPEND_EVERY:
             spend_checked = now
-            spent = run_spend(run)
+            spent = meter.now()
             if spent is not None and spent >= cap:
                 return ("budget", f"spent ${spent:.2f}, over the budget of ${cap:.2f} left to it")
         if now - started > run.limits.wall_timeout:
@@ -109,6 +109,20 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
                     file=sys.stderr,
                 )
             watch.wait(limits.poll_interval)
+
+
+def answer_probe(run: AgentRun) -> None:
+    """The provider answered this run, its breaker's probe: close the breaker, so the others
+    may launch, with the audit line on record first (under the breaker's lock)."""
+    provider, ctx = run.probe_for, run.ctx
+    if provider is None:
+        return
+
+    def said() -> None:
+        ctx.audit("provider_answered", role=run.role, attempt=run.attempt, provider=provider)
+
+    answered(ctx.layout, provider, said)
+    run.probe_for = None
 
 
 def _warn_foreign_stop(run: AgentRun, warned: set[str]) -> None:

@@ -1,9 +1,10 @@
 """Kiro plans: `.kiro/specs/<feature>/tasks.md` (with requirements.md and design.md beside it),
 a feature per folder. Tasks `- [ ] 1. Title`, sub-tasks `- [ ] 1.1 Title` (indented or
 flush-left: the number says whose), detail bullets indented below; `_Requirements: 1.1, 2.3_`
-names acceptance criteria of requirements.md; `- [ ]* 1.3` is an optional task; status `[ ]`,
-`[x]` done, `[-]` in progress, `[~]` queued. The cc-sdd variant adds `_Depends: 1.2_` and a
-` (P)` marker (after the number or at the end of the title): may run beside the one before."""
+names acceptance criteria of requirements.md; `- [ ]* 1.3` (or `- [ ]\\* 1.3`, the star escaped
+as Kiro writes it) is an optional task; status `[ ]`, `[x]` done, `[-]` in progress, `[~]`
+queued. The cc-sdd variant adds `_Depends: 1.2_` and a ` (P)` marker (after the number or at
+the end of the title): may run beside the one before."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from hatchdoit.planning.formats.source import (
 )
 
 SPECS = Path(".kiro") / "specs"
-TASK = re.compile(r"^\s*[-*+]\s+\[([ xX~-])\]\s*(\*)?\s*(\d+(?:\.\d+)*)\.?\s+(.*)$")
+# `- [ ]* 1.3` optional; real files escape the star (`- [ ]\* 1.3`), which Markdown shows as `*`
+TASK = re.compile(r"^\s*[-*+]\s+\[([ xX~-])\]\s*(\\?\*)?\s*(\d+(?:\.\d+)*)\.?\s+(.*)$")
 PARALLEL = re.compile(r"^\(P\)\s*|\s*\(P\)\s*$")
 FIELD = re.compile(r"^\s*[-*+]?\s*_(Requirements|Depends)\s*:\s*(.*?)_?\s*$", re.IGNORECASE)
 STATUSES: dict[str, tuple[Status, str]] = {

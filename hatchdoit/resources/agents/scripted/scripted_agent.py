@@ -51,7 +51,10 @@ PROMPT_FILE_RE = re.compile(r"^<!-- hatchdoit:prompt-file=(.+) -->[ \t]*$", re.M
 class PromptReader:
     """Turn terminal input bytes into submitted prompts (bracketed paste, then Enter)."""
 
-    def __init__(self) -> None:
+    def __init__(self, deaf_enters: int = 0) -> None:
+        # Enter presses that submit nothing at first (SCRIPTED_DEAF_ENTERS: a TUI still busy
+        # starting), for tests of limits.submit_retries
+        self.deaf_enters = deaf_enters
         self.buffer = bytearray()
         self.paste = bytearray()
         self.pending = b""
@@ -100,7 +103,9 @@ class PromptReader:
 
     def _take_key(self, byte: int, events: list[bytes | None]) -> None:
         if byte in (0x0D, 0x0A):
-            if self.buffer:
+            if self.buffer and self.deaf_enters > 0:
+                self.deaf_enters -= 1
+            elif self.buffer:
                 events.append(bytes(self.buffer))
                 self.buffer.clear()
         elif byte == 0x03:
@@ -206,7 +211,7 @@ def submit(session: Session, prompt: bytes) -> None:
 
 def serve(session: Session) -> int:
     """Read prompts until stdin closes or Ctrl-C."""
-    reader = PromptReader()
+    reader = PromptReader(int(os.environ.get("SCRIPTED_DEAF_ENTERS") or 0))
     while True:
         data = os.read(0, 65536)
         if not data:

@@ -4,7 +4,8 @@ its API. {"kind": "usage_limit", "until": <unix seconds>, "message": "..."} make
 before `until` fail with that fault (a provider's limit, shared by every session); `"for_s": N`
 instead of `until` starts an N-second limit at the first prompt; without either the fault lasts
 until the file changes (a bad key: {"kind": "auth"}). No file, or one
-whose `until` has passed: the provider answers."""
+whose `until` has passed: the provider answers. `"quiet": true`: the agent gives no sign that
+the provider answered (as a CLI without one) until its normal stop."""
 
 from __future__ import annotations
 
@@ -55,8 +56,10 @@ def _state(path: Path) -> dict[str, object] | None:
 
 
 def provider_answered() -> None:
-    """Tell hatchdoit the provider answered (its healthy marker)."""
+    """Tell hatchdoit the provider answered (its healthy marker), unless the provider is quiet."""
     marker = os.environ.get("HATCHDOIT_HEALTHY_FILE")
-    if marker:
+    path = os.environ.get("SCRIPTED_PROVIDER")
+    state = _state(Path(path)) if path else None
+    if marker and not (state is not None and state.get("quiet")):
         with contextlib.suppress(OSError):
             os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644))
