@@ -5,13 +5,14 @@ How a file, an environment overlay and variables become one of these is config/l
 
 from __future__ import annotations
 
-import shlex
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from hatchdoit.config.base import Strict
+from hatchdoit.config.base import argv as _argv
 from hatchdoit.config.provider_models import BudgetsConfig, ProvidersConfig
+from hatchdoit.config.workspace_models import ConfinementConfig, WorkspaceConfig
 
 
 class RoleLimits(Strict):
@@ -90,11 +91,6 @@ class TargetConfig(Strict):
     )
 
 
-def _argv(value: Any) -> Any:
-    """An argv given as one string is split like a shell would (it is never run by a shell)."""
-    return shlex.split(value) if isinstance(value, str) else value
-
-
 class IntegrationConfig(Strict):
     test_command: list[str] = Field(
         default_factory=list,
@@ -130,95 +126,6 @@ class ChecksConfig(Strict):
         description="Variables a TaskSpec's test_command gets besides the scrubbed basics "
         "(PATH, HOME, LANG, LC_*, TMPDIR, TZ, ...; steps/test_runs.py's TEST_ENV): NAME, or "
         "PREFIX* for every name with it; named here, even a credential is passed",
-    )
-
-
-DEFAULT_SETUP_INPUTS = (
-    "pyproject.toml",
-    "setup.cfg",
-    "setup.py",
-    "requirements*.txt",
-    "uv.lock",
-    "poetry.lock",
-    "package.json",
-    "package-lock.json",
-    "pnpm-lock.yaml",
-    "yarn.lock",
-    "go.mod",
-    "go.sum",
-    "Cargo.toml",
-    "Cargo.lock",
-)
-
-
-class WorkspaceConfig(Strict):
-    """Each TaskSpec's worktree as a working environment of its own (README: Your project's
-    environment)."""
-
-    setup: list[list[str]] = Field(
-        default_factory=list,
-        description="argv commands run in each new worktree after it is made, and in the "
-        "integration worktree before post-merge tests (never through a shell unless you write "
-        "`[bash, -c, ...]`); rerun only when they or `setup_inputs` change (empty: none)",
-    )
-    setup_timeout: float = Field(
-        default=1800.0, gt=0, description="Seconds the setup commands may take together"
-    )
-    setup_inputs: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_SETUP_INPUTS),
-        description="Globs of the files the setup reads (matched at any depth, so monorepos "
-        "work): a change to one reruns the setup of that worktree",
-    )
-    path: list[str] | None = Field(
-        default=None,
-        description="Worktree-relative directories put first on the agent's and the test "
-        "commands' PATH (unset: `.venv/bin` and `node_modules/.bin` where they exist)",
-    )
-    copy_files: list[str] = Field(
-        default_factory=list,
-        alias="copy",
-        description="Paths copied from the main checkout into each new worktree (`.env`, local "
-        "config); never committed or pushed",
-    )
-    remove_delivered: bool = Field(
-        default=True,
-        description="Remove a TaskSpec's worktree (and its environment) once its work is "
-        "delivered; its branch, receipts and logs stay",
-    )
-
-    @field_validator("setup", mode="before")
-    @classmethod
-    def _split_each(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [_argv(item) for item in value]
-        return value
-
-
-class ConfinementConfig(Strict):
-    """How agents and the commands run on their code are confined (README: What an agent can
-    touch)."""
-
-    mode: Literal["auto", "required", "off"] = Field(
-        default="auto",
-        description="auto: confined wherever this machine allows it (a local doit warns once "
-        "when it cannot, `hatchdoit ci` refuses); required: refuse to run unconfined; off: "
-        "never confine",
-    )
-    deny_read: list[str] = Field(
-        default_factory=list,
-        description="Paths (~ allowed) a confined process may not read, besides the usual "
-        "credential stores",
-    )
-    allow_read: list[str] = Field(
-        default_factory=list,
-        description="Paths taken out of the denied reads (a credential store a test needs)",
-    )
-    agent_network: Literal["provider", "registries"] = Field(
-        default="provider",
-        description="Hosts an agent reaches: its provider's only, or also the package registries",
-    )
-    test_network: Literal["none", "registries", "any"] = Field(
-        default="none", description="Hosts the test commands reach"
     )
 
 
