@@ -20,7 +20,7 @@ import dataclasses
 import gc
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from hatchdoit.build.actions import (
     run_step,
     step_is_current,
 )
-from hatchdoit.build.reporter import ProgressReporter
+from hatchdoit.build.reporter import ProgressReporter, StepFailed, left_out
 from hatchdoit.build.runlock import lock_if_building
 from hatchdoit.config.models import MERGE_MODES
 from hatchdoit.core.atomicio import write_json_atomic
@@ -142,6 +142,27 @@ def _integrate_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
         yield _task(root, "integrate", tid, 0, deps, f"deliver {tid} ({mode})")
 
 
+def _left_out_task(project: Project) -> dict[str, Any]:
+    """With load errors: `plan`, run after every TaskSpec (so the valid ones build first), fails
+    the build saying how many specs were left out, as a broken makefile fails `make`."""
+    final = "integrate" if project.config.integrate != "none" else "taskspec"
+    places, problems = left_out(project.plan)
+    return {
+        "doc": f"{places} spec(s) of the planning repo left out (hatchdoit validate)",
+        "actions": [(plan_left_out, [places, problems])],
+        "task_dep": [final],
+        "uptodate": [False],
+    }
+
+
+def plan_left_out(places: int, problems: int) -> StepFailed:
+    """The `plan` task's action: always a failure (it exists only when specs were left out)."""
+    said = f"{places} spec(s) left out: {problems} problem(s) in the planning repo (above)"
+    return StepFailed(
+        f"hatchdoit: plan: {said} (fix: correct them; hatchdoit validate lists them)", said
+    )
+
+
 def doit_namespace(root: Path) -> dict[str, Any]:
     """What dodo.py exports: DOIT_CONFIG and the task creators for the project at `root`."""
     root = root.resolve()
@@ -200,11 +221,26 @@ def doit_namespace(root: Path) -> dict[str, Any]:
         """qa steps"""
         return _attempt_tasks(project, key, "qa")
 
-    creators = [task_taskspec, task_worktree, task_factory, task_summary, task_checks, task_qa]
+    creators: list[Callable[[], Any]] = [
+        task_taskspec,
+        task_worktree,
+        task_factory,
+        task_summary,
+        task_checks,
+        task_qa,
+    ]
     config = dict(DOIT_CONFIG)
     if project.config.integrate != "none":
         creators.insert(1, task_integrate)
         config["default_tasks"] = ["integrate"]  # brings every taskspec along
+    if project.plan.errors:
+
+        def task_plan() -> dict[str, Any]:
+            """planning repo problems"""
+            return _left_out_task(project)
+
+        creators.append(task_plan)
+        config["default_tasks"] = [*config["default_tasks"], "plan"]
     namespace: dict[str, Any] = {"DOIT_CONFIG": config}
     namespace.update((creator.__name__, creator) for creator in creators)
     # What exists now (modules, config, the plan) lives as long as the process: keep it out of

@@ -22,8 +22,10 @@ is not repeated for them. A TaskSpec left unbuilt because a TaskSpec it depends 
 one `F ... blocked` line, not one per step. `--` (up to date) lines are printed for
 `taskspec:<ID>` tasks and for tasks named on the command line; a step's own (some 14 per
 TaskSpec, superseded attempts included) only with `doit -v 2`. A build with nothing to do ends
-with one line (`hatchdoit: 5 TaskSpec(s): 5 done; nothing to do`). `--reporter console` gives
-doit's plain output.
+with one line (`hatchdoit: 5 TaskSpec(s): 5 done; nothing to do`). A plan with specs that failed
+to load builds the valid ones, then its `plan` task (build/graph.py) fails the build: the closing
+line says `1 spec(s) left out: 2 problem(s) in the planning repo (above)` instead of `nothing to
+do`, as `make` fails on a broken makefile. `--reporter console` gives doit's plain output.
 With `doit -n N` the lines come from the main process as workers report, so durations are as
 seen from there. Long waits on an agent print elapsed and idle time from the step itself.
 """
@@ -46,9 +48,11 @@ from hatchdoit.build.step_outcomes import last_line as _last_line
 from hatchdoit.build.step_outcomes import step_outcome
 from hatchdoit.core.logs import maintain_logs
 from hatchdoit.observe.progress import taskspec_progress
+from hatchdoit.planning.plan import Plan
 from hatchdoit.project import Project, load_project
 
 ATTEMPT_STEPS = ("factory", "summary", "checks", "qa")
+LEFT_OUT_TASK = "plan"  # graph.py's task failing a build whose plan failed to load in part
 STEPS = ("worktree", *ATTEMPT_STEPS, "taskspec", "integrate")
 
 
@@ -75,6 +79,14 @@ def _root_of(tasks: dict[str, Any]) -> Path | None:
                 return Path(args[0])
     cwd = Path.cwd()
     return cwd if (cwd / "dodo.py").is_file() else None
+
+
+def left_out(plan: Plan) -> tuple[int, int]:
+    """(specs left out of the build, problems found) of a plan that failed to load in part: a
+    place is a spec file, or a task's line in a foreign plan's file (one spec may have several
+    problems)."""
+    places = {error.path or error.message for error in plan.errors}
+    return len(places), len(plan.errors)
 
 
 class StepFailed(TaskFailed):  # type: ignore[misc]
@@ -110,6 +122,7 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         self._blocked_by: dict[str, list[str]] = {}
         self._closing: list[str] = []  # one `hatchdoit:` line per failure, for the end
         self._reader_gone = False  # our stdout's reader closed it
+        self._left_out = ""  # specs the planning repo's problems left out (graph.py's `plan`)
 
     # doit's hooks ---------------------------------------------------------------------------
 
@@ -126,6 +139,8 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
 
     def execute_task(self, task: Any) -> None:
         parsed = parse_task_name(task.name)
+        if task.name == LEFT_OUT_TASK:
+            return  # said once, in the closing lines
         if parsed is None or not task.actions:
             super().execute_task(task)
             return
@@ -154,6 +169,10 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
     def add_failure(self, task: Any, fail: Any) -> None:
         self._refresh()
         parsed = parse_task_name(task.name)
+        if task.name == LEFT_OUT_TASK and isinstance(fail, StepFailed):
+            self._left_out = fail.summary  # the summary line says it, the closing lines too
+            self._closing.append(str(fail.message))
+            return
         if parsed is None:
             if self._is_step(task.name) and isinstance(fail, UnmetDependency):
                 return  # a group task (`taskspec`): its TaskSpecs say why
@@ -264,13 +283,15 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
                 parts.append(f"{counts['awaiting review']} awaiting review")
             if counts["paused"]:  # left waiting on a provider (hatchdoit ci past ci_max_wait)
                 parts.append(f"{counts['paused']} paused")
+            left = f"; {self._left_out}" if self._left_out else ""
             self.write(
-                f"hatchdoit: {total} TaskSpec(s): {', '.join(parts)} "
+                f"hatchdoit: {total} TaskSpec(s): {', '.join(parts)}{left} "
                 "(`hatchdoit status` for details, `hatchdoit report` for the HTML report)\n"
             )
             return
         parts = [f"{n} {k}" for k, n in counts.items() if n]
-        self.write(f"hatchdoit: {total} TaskSpec(s): {', '.join(parts) or 'none'}; nothing to do\n")
+        tail = self._left_out or "nothing to do"
+        self.write(f"hatchdoit: {total} TaskSpec(s): {', '.join(parts) or 'none'}; {tail}\n")
 
     def _close(self) -> None:
         """The build ends with one line per failure, on stderr, after the report on stdout."""
