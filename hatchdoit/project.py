@@ -251,7 +251,8 @@ def load_project(root: Path) -> Project:
     root = root.resolve()
     config = load_config(root)
     specs = (root / config.specs).absolute()
-    plan = load_plan(specs, cache=Layout(root).parse_cache, planning=config.planning)
+    cache = Layout(root, config.worktrees).parse_cache
+    plan = load_plan(specs, cache=cache, planning=config.planning)
     project = Project(root=root, config=config, plan=plan)
     _drop_taskspecs_with_bad_profiles(project)
     return project
