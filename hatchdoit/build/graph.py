@@ -32,7 +32,7 @@ from hatchdoit.build.actions import (
     run_step,
     step_is_current,
 )
-from hatchdoit.build.reporter import ProgressReporter, StepFailed, left_out
+from hatchdoit.build.reporter import ProgressReporter, StepFailed
 from hatchdoit.build.runlock import lock_if_building
 from hatchdoit.config.models import MERGE_MODES
 from hatchdoit.core.atomicio import write_json_atomic
@@ -40,6 +40,7 @@ from hatchdoit.core.collector import hold_until_loaded
 from hatchdoit.core.errors import EXIT_CONFIG, HatchdoitError
 from hatchdoit.observe.state import repair_state
 from hatchdoit.planning.health import plan_commit
+from hatchdoit.planning.plan import Plan
 from hatchdoit.project import Project, load_project
 from hatchdoit.steps.provider_gate import reset_stopped
 
@@ -153,6 +154,14 @@ def _left_out_task(project: Project) -> dict[str, Any]:
         "task_dep": [final],
         "uptodate": [False],
     }
+
+
+def left_out(plan: Plan) -> tuple[int, int]:
+    """(specs left out of the build, problems found) of a plan that failed to load in part: a
+    place is a spec file, or a task's line in a foreign plan's file (one spec may have several
+    problems)."""
+    places = {error.path or error.message for error in plan.errors}
+    return len(places), len(plan.errors)
 
 
 def plan_left_out(places: int, problems: int) -> StepFailed:
