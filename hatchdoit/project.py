@@ -13,7 +13,7 @@ from typing import Any
 
 from hatchdoit.agents.profiles import LoadedProfile, load_profile
 from hatchdoit.agents.prompts import TEMPLATE_NAMES, template_path
-from hatchdoit.config.loader import load_config
+from hatchdoit.config.loader import CONFIG_FILE, load_config
 from hatchdoit.config.models import HatchdoitConfig
 from hatchdoit.core import bundled
 from hatchdoit.core.errors import ConfigError, SpecError
@@ -245,13 +245,61 @@ def _drop_taskspecs_with_bad_profiles(project: Project) -> None:
     drop_dependents_of_missing(plan)
 
 
+def check_review_from(root: Path, config: HatchdoitConfig) -> None:
+    """`review_from: pr` makes the pull request the review: it needs `integrate: pr`, and a gate
+    the pull request exists at. `review: after-qa` holds the TaskSpec before done.json, before
+    its pull request is opened, so nothing would ever be reviewed: refused, not waited on."""
+    if config.review_from != "pr":
+        return
+    path = root / CONFIG_FILE
+    if config.integrate != "pr":
+        raise ConfigError(
+            f"review_from: pr needs integrate: pr (the pull request is the review); integrate "
+            f"is {config.integrate}",
+            path=path,
+            fix="set integrate: pr, or review_from: hatchdoit (hatchdoit approve decides)",
+        )
+    if config.review == "after-qa":
+        raise ConfigError(
+            "review_from: pr cannot work with review: after-qa: that gate holds a TaskSpec "
+            "before done.json, before its pull request is opened",
+            path=path,
+            fix="set review: before-integrate (the pull request's review decides), or "
+            "review_from: hatchdoit",
+        )
+
+
+def _drop_taskspecs_gated_after_qa(project: Project) -> None:
+    """Under `review_from: pr`, a TaskSpec's own `review: after-qa` is its error (see
+    check_review_from): it is left out, as any invalid TaskSpec."""
+    plan = project.plan
+    if project.config.review_from != "pr":
+        return
+    for tid, loaded in list(plan.taskspecs.items()):
+        if project.taskspec(tid).review == "after-qa":
+            plan.errors.append(
+                SpecError(
+                    f"after-qa cannot work with {CONFIG_FILE}'s review_from: pr: the gate holds "
+                    "the TaskSpec before its pull request is opened",
+                    path=loaded.path,
+                    field="review",
+                    fix="set review: before-integrate, or remove it",
+                )
+            )
+            del plan.taskspecs[tid]
+    drop_dependents_of_missing(plan)
+
+
 @cache
 def load_project(root: Path) -> Project:
     """Load and cache the project at `root` (config errors raise; spec errors are collected)."""
     root = root.resolve()
     config = load_config(root)
+    check_review_from(root, config)
     specs = (root / config.specs).absolute()
-    plan = load_plan(specs, cache=Layout(root).parse_cache, planning=config.planning)
+    cache = Layout(root, config.worktrees).parse_cache
+    plan = load_plan(specs, cache=cache, planning=config.planning)
     project = Project(root=root, config=config, plan=plan)
     _drop_taskspecs_with_bad_profiles(project)
+    _drop_taskspecs_gated_after_qa(project)
     return project

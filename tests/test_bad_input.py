@@ -269,7 +269,8 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> Checked:
 def test_validate_exits_2_with_no_traceback(checked: Checked) -> None:
     assert checked.validate.returncode == 2, checked.validate.stdout + checked.validate.stderr
     assert "Traceback" not in checked.validate.stderr
-    assert f"{len(GOOD)} buildable TaskSpec(s)" in checked.validate.stdout, checked.validate.stdout
+    counted = f"{len(GOOD)} TaskSpec(s): {len(GOOD)} to build,"
+    assert counted in checked.validate.stdout, checked.validate.stdout
     print(
         f"\n[bad input] {len(CORPUS)} corpus entries, "
         f"{len(checked.validate.stderr.splitlines())} problem lines"
@@ -310,7 +311,9 @@ def test_valid_taskspecs_beside_the_corpus_still_list_and_build(checked: Checked
         if line.startswith("taskspec:")
     )
     assert listed == sorted(GOOD), listing.stdout
-    assert checked.build.returncode == 0, checked.build.stdout + checked.build.stderr
+    built = checked.build  # the valid ones build, then the left-out ones fail the build
+    assert built.returncode == 1, built.stdout + built.stderr
+    assert "spec(s) left out" in built.stdout + built.stderr
     for tid in GOOD:
         assert load_valid(checked.project.layout.done(tid), DoneRecord).attempt == 1
     assert "Traceback" not in checked.build.stderr
@@ -389,4 +392,4 @@ def test_fifo_in_specs_does_not_hang_validate(tmp_path: Path) -> None:
     write_taskspec(project.planning, "GOOD-1", FS, module_body("good", "good", "g"))
     os.mkfifo(project.planning / "_specs" / "taskspecs" / "pipe.md")
     done = validate(project)
-    assert "1 buildable TaskSpec(s)" in done.stdout, done.stdout + done.stderr
+    assert "1 TaskSpec(s): 1 to build," in done.stdout, done.stdout + done.stderr

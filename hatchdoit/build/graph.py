@@ -20,7 +20,7 @@ import dataclasses
 import gc
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from hatchdoit.build.actions import (
     run_step,
     step_is_current,
 )
-from hatchdoit.build.reporter import ProgressReporter
+from hatchdoit.build.reporter import ProgressReporter, StepFailed
 from hatchdoit.build.runlock import lock_if_building
 from hatchdoit.config.models import MERGE_MODES
 from hatchdoit.core.atomicio import write_json_atomic
@@ -40,6 +40,7 @@ from hatchdoit.core.collector import hold_until_loaded
 from hatchdoit.core.errors import EXIT_CONFIG, HatchdoitError
 from hatchdoit.observe.state import repair_state
 from hatchdoit.planning.health import plan_commit
+from hatchdoit.planning.plan import Plan
 from hatchdoit.project import Project, load_project
 from hatchdoit.steps.provider_gate import reset_stopped
 
@@ -142,6 +143,35 @@ def _integrate_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
         yield _task(root, "integrate", tid, 0, deps, f"deliver {tid} ({mode})")
 
 
+def _left_out_task(project: Project) -> dict[str, Any]:
+    """With load errors: `plan`, run after every TaskSpec (so the valid ones build first), fails
+    the build saying how many specs were left out, as a broken makefile fails `make`."""
+    final = "integrate" if project.config.integrate != "none" else "taskspec"
+    places, problems = left_out(project.plan)
+    return {
+        "doc": f"{places} spec(s) of the planning repo left out (hatchdoit validate)",
+        "actions": [(plan_left_out, [places, problems])],
+        "task_dep": [final],
+        "uptodate": [False],
+    }
+
+
+def left_out(plan: Plan) -> tuple[int, int]:
+    """(specs left out of the build, problems found) of a plan that failed to load in part: a
+    place is a spec file, or a task's line in a foreign plan's file (one spec may have several
+    problems)."""
+    places = {error.path or error.message for error in plan.errors}
+    return len(places), len(plan.errors)
+
+
+def plan_left_out(places: int, problems: int) -> StepFailed:
+    """The `plan` task's action: always a failure (it exists only when specs were left out)."""
+    said = f"{places} spec(s) left out: {problems} problem(s) in the planning repo (above)"
+    return StepFailed(
+        f"hatchdoit: plan: {said} (fix: correct them; hatchdoit validate lists them)", said
+    )
+
+
 def doit_namespace(root: Path) -> dict[str, Any]:
     """What dodo.py exports: DOIT_CONFIG and the task creators for the project at `root`."""
     root = root.resolve()
@@ -200,11 +230,26 @@ def doit_namespace(root: Path) -> dict[str, Any]:
         """qa steps"""
         return _attempt_tasks(project, key, "qa")
 
-    creators = [task_taskspec, task_worktree, task_factory, task_summary, task_checks, task_qa]
+    creators: list[Callable[[], Any]] = [
+        task_taskspec,
+        task_worktree,
+        task_factory,
+        task_summary,
+        task_checks,
+        task_qa,
+    ]
     config = dict(DOIT_CONFIG)
     if project.config.integrate != "none":
         creators.insert(1, task_integrate)
         config["default_tasks"] = ["integrate"]  # brings every taskspec along
+    if project.plan.errors:
+
+        def task_plan() -> dict[str, Any]:
+            """planning repo problems"""
+            return _left_out_task(project)
+
+        creators.append(task_plan)
+        config["default_tasks"] = [*config["default_tasks"], "plan"]
     namespace: dict[str, Any] = {"DOIT_CONFIG": config}
     namespace.update((creator.__name__, creator) for creator in creators)
     # What exists now (modules, config, the plan) lives as long as the process: keep it out of

@@ -13,17 +13,18 @@ failed builds, and of escalations a step's delivery left pending.
     hatchdoit: taskspec 007-TS-2025-08-18-BROKEN: escalated after 3 attempt(s): ... (fix: ...)
 
 `.` started, `+` finished with an ok outcome, `x` finished with a failed outcome (the build goes
-on: a retry follows), `F` the doit task failed, `W` it waits for a person's review (`hatchdoit
-review <ID>`; doit counts it as failed, so nothing after it runs), `--` up to date. A failed
+on: a retry follows), `F` the doit task failed, `W` it waits (records/waiting.py; doit counts
+it as failed, so nothing after it runs; no `build_failed` notice), `--` up to date. A failed
 step is said once as it happens (its `F` line) and once more, in full, in the closing
-`hatchdoit:` lines on stderr, so
-the end of the output lists every failure; doit's own failure block (`TaskFailed - taskid:...`)
-is not repeated for them. A TaskSpec left unbuilt because a TaskSpec it depends on failed gets
-one `F ... blocked` line, not one per step. `--` (up to date) lines are printed for
-`taskspec:<ID>` tasks and for tasks named on the command line; a step's own (some 14 per
-TaskSpec, superseded attempts included) only with `doit -v 2`. A build with nothing to do ends
-with one line (`hatchdoit: 5 TaskSpec(s): 5 done; nothing to do`). `--reporter console` gives
-doit's plain output.
+`hatchdoit:` lines on stderr, so the end of the output lists every failure; doit's own
+failure block (`TaskFailed - taskid:...`) is not repeated for them. A TaskSpec left unbuilt
+because a TaskSpec it depends on failed gets one `F ... blocked` line (`W`: all of them wait),
+not one per step. `--` (up to date) lines are printed for `taskspec:<ID>` tasks and for tasks
+named on the command line; a step's own (some 14 per TaskSpec, superseded attempts included)
+only with `doit -v 2`. A build with nothing to do ends
+with one line (`hatchdoit: 5 TaskSpec(s): 5 done; nothing to do`); specs that failed to load
+make it `1 spec(s) left out: ...` (build/graph.py's `plan` task fails the build, as `make` does
+on a broken makefile). `--reporter console` gives doit's plain output.
 With `doit -n N` the lines come from the main process as workers report, so durations are as
 seen from there. Long waits on an agent print elapsed and idle time from the step itself.
 """
@@ -47,8 +48,10 @@ from hatchdoit.build.step_outcomes import step_outcome
 from hatchdoit.core.logs import maintain_logs
 from hatchdoit.observe.progress import taskspec_progress
 from hatchdoit.project import Project, load_project
+from hatchdoit.records.waiting import WAITING_STATES, waiting_state
 
 ATTEMPT_STEPS = ("factory", "summary", "checks", "qa")
+LEFT_OUT_TASK = "plan"  # graph.py's task failing a build whose plan failed to load in part
 STEPS = ("worktree", *ATTEMPT_STEPS, "taskspec", "integrate")
 
 
@@ -110,6 +113,8 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         self._blocked_by: dict[str, list[str]] = {}
         self._closing: list[str] = []  # one `hatchdoit:` line per failure, for the end
         self._reader_gone = False  # our stdout's reader closed it
+        self._waiting_tids: set[str] = set()  # W: waiting, or blocked by one that waits
+        self._left_out = ""  # specs the planning repo's problems left out (graph.py's `plan`)
 
     # doit's hooks ---------------------------------------------------------------------------
 
@@ -126,6 +131,8 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
 
     def execute_task(self, task: Any) -> None:
         parsed = parse_task_name(task.name)
+        if task.name == LEFT_OUT_TASK:
+            return  # said once, in the closing lines
         if parsed is None or not task.actions:
             super().execute_task(task)
             return
@@ -154,6 +161,10 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
     def add_failure(self, task: Any, fail: Any) -> None:
         self._refresh()
         parsed = parse_task_name(task.name)
+        if task.name == LEFT_OUT_TASK and isinstance(fail, StepFailed):
+            self._left_out = fail.summary  # the summary line says it, the closing lines too
+            self._closing.append(str(fail.message))
+            return
         if parsed is None:
             if self._is_step(task.name) and isinstance(fail, UnmetDependency):
                 return  # a group task (`taskspec`): its TaskSpecs say why
@@ -174,9 +185,12 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         if not isinstance(fail, StepFailed):
             super().add_failure(task, fail)
         self._closing.append(line)
-        self._failed_tasks.append(
-            {"task": task.name, "taskspec_id": tid, "step": step, "message": message}
-        )
+        if not waiting:  # records/waiting.py: waiting on a person is no failure to notify
+            self._failed_tasks.append(
+                {"task": task.name, "taskspec_id": tid, "step": step, "message": message}
+            )
+        else:
+            self._waiting_tids.add(tid)
 
     def complete_run(self) -> None:
         super().complete_run()  # doit's block for failures that are not a step's (tracebacks)
@@ -235,6 +249,10 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
         if step != "taskspec" or tid in self._failed_tids:
             return  # a step: its `taskspec:<ID>` speaks for it, unless it failed on its own
         blocked = self._blocked_by.get(tid) or ["a TaskSpec"]
+        if all(b in self._waiting_tids for b in blocked):  # waits, as they do: no failure
+            self._waiting_tids.add(tid)
+            self._line("W", task.name, "", f"blocked: depends on {', '.join(blocked)}, which waits")
+            return
         message = f"blocked: depends on {', '.join(blocked)}, which did not finish"
         self._line("F", task.name, "", message)
         self._failed_tasks.append(
@@ -251,26 +269,29 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]
                 counts["done"] += 1
                 continue
             progress = taskspec_progress(project, tid)
-            counts["awaiting review" if progress.get("awaiting") else str(progress["status"])] += 1
+            counts[waiting_state(progress) or str(progress["status"])] += 1
         return counts
 
     def _ran(self) -> bool:
-        return bool(self._executed or self._failed_tasks or self.runtime_errors)
+        return bool(
+            self._executed or self._failed_tasks or self._waiting_tids or self.runtime_errors
+        )
 
     def _summary(self, total: int, counts: Counter[str]) -> None:
         if self._ran():
             parts = [f"{counts[k]} {k}" for k in ("done", "escalated", "active", "pending")]
-            if counts["awaiting review"]:
-                parts.append(f"{counts['awaiting review']} awaiting review")
+            parts += [f"{counts[state]} {state}" for state in WAITING_STATES if counts[state]]
             if counts["paused"]:  # left waiting on a provider (hatchdoit ci past ci_max_wait)
                 parts.append(f"{counts['paused']} paused")
+            left = f"; {self._left_out}" if self._left_out else ""
             self.write(
-                f"hatchdoit: {total} TaskSpec(s): {', '.join(parts)} "
+                f"hatchdoit: {total} TaskSpec(s): {', '.join(parts)}{left} "
                 "(`hatchdoit status` for details, `hatchdoit report` for the HTML report)\n"
             )
             return
         parts = [f"{n} {k}" for k, n in counts.items() if n]
-        self.write(f"hatchdoit: {total} TaskSpec(s): {', '.join(parts) or 'none'}; nothing to do\n")
+        tail = self._left_out or "nothing to do"
+        self.write(f"hatchdoit: {total} TaskSpec(s): {', '.join(parts) or 'none'}; {tail}\n")
 
     def _close(self) -> None:
         """The build ends with one line per failure, on stderr, after the report on stdout."""

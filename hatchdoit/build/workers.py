@@ -41,6 +41,7 @@ from types import FrameType
 
 from hatchdoit.core.errors import EXIT_FAILED
 from hatchdoit.layout import Layout
+from hatchdoit.project import load_project
 
 PR_SET_PDEATHSIG = 1
 QUIET_SECONDS = 2.0  # nothing running that long after a worker died: doit waits for its result
@@ -301,7 +302,7 @@ def _layout_of(lock_path: Path | None) -> Layout | None:
     """The project's layout from its build lock (`<root>/_logs/locks/build.lock`)."""
     if lock_path is None or len(lock_path.parents) < 3:
         return None
-    layout = Layout(lock_path.parents[2])
+    layout = load_project(lock_path.parents[2]).layout  # with hatchdoit.yaml's worktrees:
     return layout if layout.locks == lock_path.parent else None
 
 

@@ -38,7 +38,7 @@ COMMANDS = (
         "ci",
         "Build and deliver until nothing is left to run; write JUnit (_logs/junit.xml "
         "unless --junit), metrics, report. Exit 0 all done, 1 some escalated or failed, 2 "
-        "configuration or planning errors, 4 some await a person's review.",
+        "configuration or planning errors, 4 some wait (a review, a pull request's merge).",
         run,
         arguments,
     ),

@@ -3,7 +3,8 @@
 Exit codes: 0 every selected TaskSpec is done (delivered, when delivery is on); 1 some
 escalated, are blocked by one that did, or failed without progress; 2 configuration or planning
 errors (found before anything runs, with `hatchdoit validate`'s checks); 4 nothing failed, and
-some wait for a person's review (listed; `hatchdoit approve` or `reject`, then run it again);
+some wait (records/waiting.py: for a person's review, a pull request's merge; listed, then run
+it again);
 5 a provider refused the credentials or the billing (one line each, with the fix; nothing was
 escalated or counted); 6 a provider paused the build for longer than `providers.ci_max_wait`
 (the resume time is printed: run it again after it); 130/143 interrupted. `--shard k/n`
@@ -47,6 +48,7 @@ from hatchdoit.project import Project
 from hatchdoit.records.audit import read_audit
 from hatchdoit.records.models import PausedRecord
 from hatchdoit.records.schemas import try_load
+from hatchdoit.records.waiting import KINDS, WAITING_STATES, waiting_of, waiting_state
 from hatchdoit.steps.provider_gate import states
 from hatchdoit.steps.provider_pause import CI_MAX_WAIT
 
@@ -85,15 +87,15 @@ def with_dependencies(project: Project, tids: list[str]) -> list[str]:
     return [tid for tid in project.plan.taskspecs if tid in wanted]
 
 
-def _blocked_by_review(project: Project, tid: str, status: dict[str, str]) -> bool:
-    """Whether `tid` waits for a review, or only for dependencies that do."""
-    if status.get(tid) == AWAITING:
+def _blocked_by_waiting(project: Project, tid: str, status: dict[str, str]) -> bool:
+    """Whether `tid` waits (records/waiting.py), or only for dependencies that do."""
+    if status.get(tid) in WAITING_STATES:
         return True
     deps = project.taskspec(tid).depends_on
     return (
         status.get(tid) in ("pending", "active")
         and bool(deps)
-        and all(status.get(d) == "done" or _blocked_by_review(project, d, status) for d in deps)
+        and all(status.get(d) == "done" or _blocked_by_waiting(project, d, status) for d in deps)
     )
 
 
@@ -117,25 +119,29 @@ def _doit_argv(options: CiOptions, targets: list[str]) -> list[str]:
     return [*argv, *options.doit_args, *targets]
 
 
-def _finished(project: Project, tids: list[str]) -> tuple[dict[str, str], bool]:
+def _finished(
+    project: Project, tids: list[str], recheck: bool = False
+) -> tuple[dict[str, str], bool]:
     """(status per TaskSpec, whether nothing more can happen): every TaskSpec is done, or
-    escalated, or waits on a dependency that is escalated or blocked."""
+    escalated, or waits (records/waiting.py), or depends on one that is escalated or waits.
+    `recheck` (before the first doit run): a wait on what happens elsewhere (a pull request
+    merged on GitHub) is not taken as it was recorded; a doit run looks again."""
     project.refresh()  # a doit run wrote records since this process last read them
     status = {tid: _status(taskspec_progress(project, tid)) for tid in tids}
+    stale = {kind.state for kind in KINDS.values() if kind.elsewhere} if recheck else set()
     stuck: set[str] = set()
     for tid in tids:  # dependency order: dependencies are decided first
         deps = project.taskspec(tid).depends_on
-        decided = status[tid] in ("escalated", AWAITING)
+        waits = status[tid] in WAITING_STATES and status[tid] not in stale
+        decided = status[tid] == "escalated" or waits
         if decided or (status[tid] != "done" and any(d in stuck for d in deps)):
             stuck.add(tid)
     return status, all(status[t] == "done" or t in stuck for t in tids)
 
 
-AWAITING = "awaiting review"
-
-
 def _status(progress: dict[str, object]) -> str:
-    return AWAITING if progress.get("awaiting") else str(progress["status"])
+    """The TaskSpec's status, or the state of what it waits for (`awaiting review`, ...)."""
+    return waiting_state(progress) or str(progress["status"])
 
 
 def run_ci(project: Project, options: CiOptions, say: Callable[[str], None] = print) -> int:
@@ -162,7 +168,7 @@ def run_ci(project: Project, options: CiOptions, say: Callable[[str], None] = pr
         )
     )
     code = EXIT_OK
-    status, settled = _finished(project, closure)
+    status, settled = _finished(project, closure, recheck=True)
     runs = 0
     previous: dict[str, object] | None = None
     while selected and not settled:  # settled: done, escalated, or blocked by an escalation
@@ -253,10 +259,13 @@ def _conclude(
     if not not_done:
         return EXIT_OK
     deliver_pending(project)  # escalations whose send failed during the runs
-    waiting = [t for t in not_done if status.get(t) == AWAITING]
+    waiting = [t for t in not_done if status.get(t) in WAITING_STATES]
     for tid in waiting:
-        say(f"hatchdoit ci: {tid} awaits review: hatchdoit review {tid}")
-    if waiting and all(_blocked_by_review(project, t, status) for t in not_done):
+        progress = details[tid].progress
+        kind = waiting_of(progress)
+        if kind is not None:
+            say(f"hatchdoit ci: {kind.ci_line(tid, list(progress.get('waiting_on', [])))}")
+    if waiting and all(_blocked_by_waiting(project, t, status) for t in not_done):
         return EXIT_WAITING
     failures = [
         {"taskspec_id": t, "status": status.get(t), "message": details[t].last_error() or ""}

@@ -62,18 +62,31 @@ def plan_report(project: Project) -> dict[str, Any]:
             for fid, loaded in plan.featspecs.items()
         ],
         "taskspecs": rows,
+        "counts": taskspec_counts(project),
         "errors": [error.one_line() for error in plan.errors],
         "warnings": [warning.one_line() for warning in plan.warnings],
     }
 
 
+def taskspec_counts(project: Project) -> str:
+    """`N TaskSpec(s): X to build, Y done in the plan, Z skipped in the plan` (the parts that
+    are not 0; `to build` always): how `hatchdoit plan` and `hatchdoit validate` both count.
+    What failed to load is not counted here: each problem is a line of its own."""
+    statuses = [project.taskspec(tid).plan_status for tid in project.plan.taskspecs]
+    parts = [f"{statuses.count(None)} to build"] + [
+        f"{n} {status} in the plan"
+        for status in ("done", "skipped")
+        if (n := statuses.count(status))
+    ]
+    return f"{len(statuses)} TaskSpec(s): {', '.join(parts)}"
+
+
 def render(report: dict[str, Any]) -> list[str]:
     """The report as text: FeatSpec by FeatSpec, a block per TaskSpec."""
     rows = report["taskspecs"]
-    built = sum(row["status"] == "to build" for row in rows)
     lines = [
         f"{report['specs']}: read as {report['format'] or 'nothing'}: "
-        f"{len(report['featspecs'])} FeatSpec(s), {len(rows)} TaskSpec(s), {built} to build",
+        f"{len(report['featspecs'])} FeatSpec(s), {report['counts']}",
     ]
     for feat in report["featspecs"]:
         lines += ["", f"{feat['id']}: {feat['title']} ({feat['path']})"]

@@ -16,6 +16,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hatchdoit.cli.plan import taskspec_counts
     from hatchdoit.cli.validation import validate_project
 
     if args.specs:
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {warning.one_line()}", file=sys.stderr)
     print(
         f"{project.specs_root}: {len(plan.featspecs)} FeatSpec(s), "
-        f"{len(plan.taskspecs)} buildable TaskSpec(s), {len(result.problems)} problem(s)"
+        f"{taskspec_counts(project)}, {len(result.problems)} problem(s)"
     )
     return EXIT_CONFIG if result.problems else EXIT_OK
 

@@ -72,7 +72,8 @@ def load_config(root: Path, environ: Mapping[str, str] | None = None) -> Hatchdo
     except ValidationError as exc:
         raise layers.error(exc) from exc
     if not config.tmux_socket:  # unset: the project's own, derived from its root
-        config = config.model_copy(update={"tmux_socket": Layout(root).default_socket})
+        layout = Layout(root, config.worktrees)
+        config = config.model_copy(update={"tmux_socket": layout.default_socket})
     return config
 
 

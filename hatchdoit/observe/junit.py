@@ -2,10 +2,11 @@
 
 done -> passed; escalated -> <failure> with QA's reasons and feedback and the failed checks of
 every attempt (type `budget`, the message naming the budget, when a spend cap ended it);
-awaiting a person's review, paused on its provider (`paused: usage_limit on claude, resumes
-...`), or not built because a dependency did not finish -> <skipped>; anything else left
-unfinished (a step error, an interrupted build) -> <error>. The decisions taken about it (who,
-when, what) are in its <system-out>.
+waiting (records/waiting.py: `<skipped type="awaiting merge" message="waiting for the pull
+request of A to merge">`), paused on its provider (`paused: usage_limit on claude, resumes
+...`), or not built or delivered because a dependency did not finish -> <skipped>; anything
+else left unfinished (a step error, an interrupted build) -> <error>. The decisions taken
+about it (who, when, what) are in its <system-out>.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from hatchdoit.core.atomicio import write_atomic
 from hatchdoit.observe.outcomes import TaskDetail, failure_text
 from hatchdoit.observe.provider_view import budget_escalation, paused_info
+from hatchdoit.records.waiting import waiting_of, waiting_text
 
 # XML 1.0 forbids most control characters (test logs carry ANSI escapes)
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -42,6 +44,16 @@ def _rel(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+def _blocked(detail: TaskDetail) -> bool:
+    """Not built, or not delivered, only because a dependency did not finish: it has no
+    error of its own (its own work may be done, its delivery waiting for the dependency's)."""
+    if not detail.blocked_by or detail.status not in ("pending", "active"):
+        return False
+    return (detail.status == "pending" and not detail.attempts) or (
+        detail.progress.get("next") == "integrate" and detail.last_error() is None
+    )
 
 
 def junit_xml(details: list[TaskDetail], root: Path, suite: str = "hatchdoit") -> ET.Element:
@@ -79,11 +91,11 @@ def junit_xml(details: list[TaskDetail], root: Path, suite: str = "hatchdoit") -
             counts["skipped"] += 1
             message = paused_info(detail.progress["paused"]).text
             ET.SubElement(case, "skipped", message=_clean(message))
-        elif detail.progress.get("awaiting"):
-            counts["skipped"] += 1
-            message = f"awaiting review: hatchdoit review {detail.tid}"
-            ET.SubElement(case, "skipped", message=message)
-        elif detail.blocked_by and not detail.attempts and detail.status == "pending":
+        elif (waiting := waiting_of(detail.progress)) is not None:
+            counts["skipped"] += 1  # records/waiting.py: on a person, not a failure
+            message = waiting_text(detail.tid, detail.progress) or waiting.state
+            ET.SubElement(case, "skipped", message=_clean(message), type=waiting.state)
+        elif _blocked(detail):
             counts["skipped"] += 1
             ET.SubElement(case, "skipped", message=first)
         else:

@@ -11,6 +11,7 @@ from hatchdoit.project import Project
 from hatchdoit.records.models import DoneRecord, EscalatedRecord, PausedRecord, Receipt
 from hatchdoit.records.receipts import current_receipt
 from hatchdoit.records.schemas import read_file, try_load, try_parse
+from hatchdoit.records.waiting import read_waiting
 from hatchdoit.steps.attempts import attempt_superseded, first_attempt, standing
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivered import current_integration
@@ -149,7 +150,15 @@ def _delivery(
             approval = standing(ctx)
             if approval is not None and not approval.reviewed:
                 return _awaiting(attempt)
-        return {"status": "active", "step": "integrate", "attempt": attempt, "next": "integrate"}
+        active = {"status": "active", "step": "integrate", "attempt": attempt, "next": "integrate"}
+        waiting = (
+            read_waiting(project.layout, tid, project.step_digest(tid, "integrate", 0))
+            if "waiting.json" in files.names
+            else None
+        )
+        if waiting is not None:  # records/waiting.py: on a pull request's merge
+            return {**active, "awaiting": waiting.kind, "waiting_on": list(waiting.on)}
+        return active
     if record.outcome == "escalated":
         return {
             "status": "escalated",

@@ -26,6 +26,7 @@ from hatchdoit.observe.status_view import StatusReport, collect_status, format_a
 from hatchdoit.observe.timeline import StepRun, step_runs
 from hatchdoit.project import Project
 from hatchdoit.records.audit import read_audit
+from hatchdoit.records.waiting import waiting_text
 
 STEP_LETTERS = {"worktree": "W", "factory": "F", "summary": "S", "checks": "C", "qa": "Q"}
 FINISH_LETTERS = {"taskspec": "T", "integrate": "I"}
@@ -205,8 +206,10 @@ def _attempt_row(a: AttemptDetail, links: _Links) -> str:
 
 def _task_section(project: Project, d: TaskDetail, links: _Links) -> str:
     notes = []
-    if d.progress.get("awaiting"):
+    if d.progress.get("awaiting") == "review":
         notes.append(f"<p><b>Awaiting review</b>: <code>hatchdoit review {_e(d.tid)}</code></p>")
+    elif (waiting := waiting_text(d.tid, d.progress)) is not None:  # records/waiting.py
+        notes.append(f"<p><b>Waiting</b>: {_e(waiting)}</p>")
     if d.status == "paused":
         paused = paused_info(d.progress["paused"])
         said = f"{paused.text} ({paused.message})" if paused.message else paused.text

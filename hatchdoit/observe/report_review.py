@@ -10,6 +10,7 @@ from hatchdoit.core.errors import HatchdoitError
 from hatchdoit.observe.outcomes import TaskDetail
 from hatchdoit.observe.review_view import collect_review, commands
 from hatchdoit.project import Project
+from hatchdoit.records.waiting import waiting_state
 
 DIFF_LIMIT = 64 * 1024  # characters of a diff shown; the rest is `hatchdoit diff <ID>` away
 
@@ -20,7 +21,7 @@ def _e(value: object) -> str:
 
 def review_html(project: Project, detail: TaskDetail) -> str:
     tid = detail.tid
-    state = "awaiting review" if detail.progress.get("awaiting") else detail.status
+    state = waiting_state(detail.progress) or detail.status
     parts = []
     if detail.decisions:
         items = "".join(

@@ -14,6 +14,7 @@ from hatchdoit.observe.progress import taskspec_progress
 from hatchdoit.project import Project
 from hatchdoit.records.models import ChecksRecord, SummaryRecord, VerdictRecord
 from hatchdoit.records.schemas import try_load
+from hatchdoit.records.waiting import waiting_state
 from hatchdoit.steps.attempts import attempt_commit, base_commit, standing
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.gitops import branch_of, git
@@ -68,8 +69,9 @@ def _attempt(ctx: StepContext, asked: int | None) -> int:
 def state_of(project: Project, tid: str) -> str:
     """Where the TaskSpec stands, in a few words (and where its work was delivered)."""
     progress = taskspec_progress(project, tid)
-    if progress.get("awaiting"):
-        return "awaiting review"
+    waiting = waiting_state(progress)  # records/waiting.py
+    if waiting is not None:
+        return waiting
     delivered = progress.get("integration")
     if isinstance(delivered, dict):
         where = (

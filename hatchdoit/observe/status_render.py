@@ -12,6 +12,7 @@ from rich.text import Text
 
 from hatchdoit.observe.provider_view import build_spend_text
 from hatchdoit.observe.status_view import STATES, FeatRow, StatusReport, TaskRow, format_age
+from hatchdoit.records.waiting import WAITING_STATES
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -95,9 +96,12 @@ def status_table(
 
 
 def _event_text(row: TaskRow) -> str | Text:
-    """The last event, or for a paused TaskSpec what it waits for (which says more)."""
+    """The last event, or for a paused or waiting TaskSpec what it waits for (which says
+    more)."""
     if row.paused is not None:
         return Text(row.paused.text, STATES["paused"][1])
+    if row.waiting is not None:
+        return Text(row.waiting, STATES[row.state][1])
     return row.last_event.text if row.last_event else ""
 
 
@@ -178,7 +182,7 @@ def summary_line(report: StatusReport) -> Text:
     totals = report.totals
     counts = ", ".join(
         f"{totals[key]} {key}"
-        for key in ("done", "escalated", "awaiting review", "paused", "active", "pending")
+        for key in ("done", "escalated", *WAITING_STATES, "paused", "active", "pending")
         if totals.get(key)
     )
     build = (

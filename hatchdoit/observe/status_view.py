@@ -36,10 +36,11 @@ from hatchdoit.observe.staleness import StaleInfo, stale_info
 from hatchdoit.observe.timeline import StepRun, age_seconds, describe, last_events, step_runs
 from hatchdoit.project import Project
 from hatchdoit.records.audit import read_audit
+from hatchdoit.records.waiting import KINDS, WAITING_STATES, waiting_state, waiting_text
 
 State = Literal[
     "pending", "stale", "running", "unattended", "interrupted", "failed", "active", "done",
-    "escalated", "awaiting review", "paused",
+    "escalated", "awaiting review", "awaiting merge", "awaiting runner", "paused",
 ]  # fmt: skip
 STATES: dict[str, tuple[str, str]] = {  # what each state means to the user, and its style
     "pending": ("nothing built yet", "dim"),
@@ -51,7 +52,7 @@ STATES: dict[str, tuple[str, str]] = {  # what each state means to the user, and
     "active": ("between steps", "cyan"),
     "done": ("approved", "green"),
     "escalated": ("its attempts ran out; a human has to look", "bold red"),
-    "awaiting review": ("QA approved it; hatchdoit review, then approve or reject", "bold yellow"),
+    **{w.state: (w.meaning, "bold yellow") for w in KINDS.values()},  # records/waiting.py
     "paused": ("its provider failed; the same attempt runs again when it is back", "yellow"),
 }
 assert set(STATES) == set(get_args(State))
@@ -109,6 +110,11 @@ class TaskRow(_Model):
         default=None, description="where the work was delivered: mode, branch, commit or PR URL"
     )
     paused: PausedInfo | None = Field(default=None, description="set while `paused`")
+    waiting: str | None = Field(
+        default=None,
+        description="what it waits for while `awaiting ...` (`waiting for the pull request of "
+        "A to merge`)",
+    )
     spend: SpendInfo | None = Field(
         default=None, description="what its agents spent, against budgets.taskspec_usd if set"
     )
@@ -154,13 +160,14 @@ def _state(
     build_started: float | None,
     session: bool,
     stale: StaleInfo | None,
-    awaiting: bool = False,
+    awaiting: str | None = None,
 ) -> State:
-    """One word for where a TaskSpec stands (see STATE_MEANINGS)."""
+    """One word for where a TaskSpec stands (see STATES); `awaiting`: the state of what it
+    waits for (records/waiting.py)."""
     if status in ("done", "escalated", "paused"):
         return status  # type: ignore[return-value]
     if awaiting:
-        return "awaiting review"
+        return awaiting  # type: ignore[return-value]
     if run is not None and run.result == "open":
         if build_started is not None and run.start.timestamp() >= build_started - CLOCK_SLACK:
             return "running"
@@ -249,7 +256,7 @@ def collect_status(
         session = by_tid.get(tid)
         run = latest_run.get(tid)
         stale = stale_info(project, tid, files) if progress["status"] == "pending" else None
-        awaiting = bool(progress.get("awaiting"))
+        awaiting = waiting_state(progress)
         state = _state(progress["status"], run, build_started, session is not None, stale, awaiting)
         step, attempt = str(progress["step"]), int(progress["attempt"])
         running_for = None
@@ -290,6 +297,7 @@ def collect_status(
                 stale=stale,
                 integration=delivered,
                 paused=paused_info(progress["paused"]) if "paused" in progress else None,
+                waiting=waiting_text(tid, progress),
                 spend=None if ran is None else taskspec_spend_info(project, tid, tid in ran),
             )
         )
@@ -301,7 +309,7 @@ def collect_status(
         for fid, loaded in project.plan.featspecs.items()
     ]
     totals: Counter[str] = Counter(
-        "awaiting review" if row.state == "awaiting review" else row.status for row in rows
+        row.state if row.state in WAITING_STATES else row.status for row in rows
     )
     return StatusReport(
         generated_at=now_iso(),
@@ -322,7 +330,7 @@ def collect_status(
     )
 
 
-STATUS_KEYS = ("pending", "active", "paused", "done", "escalated", "awaiting review")
+STATUS_KEYS = ("pending", "active", "paused", "done", "escalated", *WAITING_STATES)
 
 
 def format_age(seconds: float | None) -> str:

@@ -21,6 +21,13 @@ from hatchdoit.core.errors import StepError
 from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.records.decisions import write_decision
 from hatchdoit.records.models import DecisionKind, DecisionRecord, IntegrationRecord, TestRun
+from hatchdoit.records.waiting import (
+    KINDS,
+    AwaitingMerge,
+    WaitingRecord,
+    clear_waiting,
+    record_waiting,
+)
 from hatchdoit.steps import checks, factory, qa, summary
 from hatchdoit.steps.attempts import Approval, standing
 from hatchdoit.steps.checkout import tell_checkout
@@ -158,12 +165,8 @@ def _pull_request(ctx: StepContext, approved: str, approval: Approval) -> bool:
         hold_for_review(ctx, approval, "before-integrate")
     waiting = unmerged_dependencies(ctx)
     if waiting:
-        raise StepError(
-            f"waits for the pull request of {', '.join(waiting)} to merge",
-            taskspec_id=ctx.tid,
-            operation="pull_request",
-            fix="merge it, then rerun doit (integration.dependents: stack opens it now, stacked)",
-        )
+        raise _waits_for_merge(ctx, waiting)
+    clear_waiting(ctx.layout, ctx.tid)
     opened = open_or_update(ctx, approved, attempt)
     if from_pr and gate_of(ctx) != "none" and not approval.reviewed:
         if not _reviewed_on_github(ctx, opened, approved, approval):
@@ -176,6 +179,28 @@ def _pull_request(ctx: StepContext, approved: str, approval: Approval) -> bool:
     ctx.audit("pull_request", url=opened.url, number=opened.number, base=opened.base)
     ctx.log("orchestrator", logging.INFO, f"pull request {opened.url}", operation="integrate")
     return True
+
+
+def _waits_for_merge(ctx: StepContext, dependencies: list[str]) -> AwaitingMerge:
+    """integration.dependents: wait, and a dependency's pull request is open: the TaskSpec waits
+    on a person merging it (records/waiting.py), recorded so that status and ci can say so."""
+    record = WaitingRecord(
+        taskspec_id=ctx.tid,
+        kind="merge",
+        on=dependencies,
+        step="integrate",
+        digest=ctx.step_digest("integrate", 0),
+    )
+    waits = KINDS["merge"].says(dependencies)
+    if record_waiting(ctx.layout, record):  # said once per wait, not on every rerun
+        ctx.audit("waiting", kind="merge", on=dependencies)
+        ctx.log("orchestrator", logging.INFO, waits, operation="pull_request")
+    return AwaitingMerge(
+        waits,
+        taskspec_id=ctx.tid,
+        operation="pull_request",
+        fix="merge it, then run doit again (integration.dependents: stack opens it now, stacked)",
+    )
 
 
 def _reviewed_on_github(

@@ -8,20 +8,17 @@ runs), with one line that says what to do, and posts an `awaiting_review` notice
 from __future__ import annotations
 
 from hatchdoit.config.models import ReviewGate
-from hatchdoit.core.errors import StepError
 from hatchdoit.records.notices import post_notice
+from hatchdoit.records.waiting import Waiting
 from hatchdoit.steps.attempts import Approval
 from hatchdoit.steps.context import StepContext
 
 
-class AwaitingReview(StepError):
-    """QA approved; a person has not yet. Repeated as it is until they decide."""
+class AwaitingReview(Waiting):
+    """QA approved; a person has not yet (records/waiting.py's `review`). Repeated as it is
+    until they decide: nothing to log or audit again on every rerun."""
 
-    on_record = True  # nothing to log or audit again on every rerun
-    waiting = True
-
-    def one_line(self) -> str:
-        return self.message + (f" (then: {self.fix})" if self.fix else "")
+    kind = "review"
 
 
 def gate_of(ctx: StepContext) -> ReviewGate:
