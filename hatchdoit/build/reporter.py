@@ -49,7 +49,7 @@ from hatchdoit.observe.progress import taskspec_progress
 from hatchdoit.project import Project, load_project
 
 ATTEMPT_STEPS = ("factory", "summary", "checks", "qa")
-STEPS = ("worktree", *ATTEMPT_STEPS, "taskspec", "integrate")
+STEPS = ("worktree", "setup", *ATTEMPT_STEPS, "taskspec", "integrate")
 
 
 def parse_task_name(name: str) -> tuple[str, str, int] | None:

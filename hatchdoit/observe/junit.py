@@ -4,7 +4,8 @@ done -> passed; escalated -> <failure> with QA's reasons and feedback and the fa
 every attempt (type `budget`, the message naming the budget, when a spend cap ended it);
 awaiting a person's review, paused on its provider (`paused: usage_limit on claude, resumes
 ...`), or not built because a dependency did not finish -> <skipped>; anything else left
-unfinished (a step error, an interrupted build) -> <error>. The decisions taken about it (who,
+unfinished (a step error, an interrupted build) -> <error> (type `setup` when its workspace
+setup failed). The decisions taken about it (who,
 when, what) are in its <system-out>.
 """
 
@@ -79,6 +80,11 @@ def junit_xml(details: list[TaskDetail], root: Path, suite: str = "hatchdoit") -
             counts["skipped"] += 1
             message = paused_info(detail.progress["paused"]).text
             ET.SubElement(case, "skipped", message=_clean(message))
+        elif detail.progress.get("setup_failed"):  # not the agent's: no attempt ran
+            counts["errors"] += 1
+            message = str(detail.progress["setup_failed"])
+            error = ET.SubElement(case, "error", message=_clean(message), type="setup")
+            error.text = message
         elif detail.progress.get("awaiting"):
             counts["skipped"] += 1
             message = f"awaiting review: hatchdoit review {detail.tid}"

@@ -39,7 +39,7 @@ from hatchdoit.records.audit import read_audit
 
 State = Literal[
     "pending", "stale", "running", "unattended", "interrupted", "failed", "active", "done",
-    "escalated", "awaiting review", "paused",
+    "escalated", "awaiting review", "paused", "setup failed",
 ]  # fmt: skip
 STATES: dict[str, tuple[str, str]] = {  # what each state means to the user, and its style
     "pending": ("nothing built yet", "dim"),
@@ -53,6 +53,7 @@ STATES: dict[str, tuple[str, str]] = {  # what each state means to the user, and
     "escalated": ("its attempts ran out; a human has to look", "bold red"),
     "awaiting review": ("QA approved it; hatchdoit review, then approve or reject", "bold yellow"),
     "paused": ("its provider failed; the same attempt runs again when it is back", "yellow"),
+    "setup failed": ("its workspace setup failed (no attempt counted); fix it, rerun doit", "red"),
 }
 assert set(STATES) == set(get_args(State))
 CLOCK_SLACK = 1.0  # seconds: audit times are cut to milliseconds, the lock's mtime is not
@@ -251,6 +252,8 @@ def collect_status(
         stale = stale_info(project, tid, files) if progress["status"] == "pending" else None
         awaiting = bool(progress.get("awaiting"))
         state = _state(progress["status"], run, build_started, session is not None, stale, awaiting)
+        if progress.get("setup_failed") and state != "running":
+            state = "setup failed"
         step, attempt = str(progress["step"]), int(progress["attempt"])
         running_for = None
         if (
@@ -301,7 +304,8 @@ def collect_status(
         for fid, loaded in project.plan.featspecs.items()
     ]
     totals: Counter[str] = Counter(
-        "awaiting review" if row.state == "awaiting review" else row.status for row in rows
+        row.state if row.state in ("awaiting review", "setup failed") else row.status
+        for row in rows
     )
     return StatusReport(
         generated_at=now_iso(),
@@ -322,7 +326,9 @@ def collect_status(
     )
 
 
-STATUS_KEYS = ("pending", "active", "paused", "done", "escalated", "awaiting review")
+STATUS_KEYS = (
+    "pending", "active", "paused", "done", "escalated", "awaiting review", "setup failed"
+)  # fmt: skip
 
 
 def format_age(seconds: float | None) -> str:
