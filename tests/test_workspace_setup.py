@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 from build_records import build_ok, done_record, launches
-from conftest import events, git
+from conftest import events, git, run_doit
+from daily_use import hatchdoit
 from projects import HatchProject
 from workspace_projects import (
     MYLIB_DOUBLE,
@@ -77,6 +78,32 @@ def test_python_worktree_tests_its_own_code_and_keeps_env_and_venv_out_of_commit
     build_ok(project)  # nothing changed: no setup, no attempt
     assert len(events(project, "setup_start", taskspec_id=TID)) == 1
     assert len(launches(project, taskspec_id=TID)) == before
+
+
+def test_without_a_setup_the_first_build_and_doctor_warn_of_the_main_checkouts_install(
+    project: HatchProject, tmp_path: Path
+) -> None:
+    python_project(project, tmp_path)
+    project.configure(target={"repo": "_target"})
+    project.add_taskspec(TID, test_command=PYTHON_TESTS)
+
+    first = run_doit(project, "worktree")
+    assert first.returncode == 0, first.stderr
+    warned = [line for line in first.stderr.splitlines() if "WARN" in line]
+    assert len(warned) == 1, first.stderr
+    assert "mylib installed editable from" in warned[0] and "fix: " in warned[0]
+    assert "workspace.setup" in warned[0]
+    assert "WARN" not in run_doit(project, "worktree").stderr  # the first build only
+
+    def workspace_check() -> dict[str, str]:
+        doctor = hatchdoit(project, "doctor", "--json", timeout=120)
+        checks = json.loads(doctor.stdout)["checks"]
+        return next(c for c in checks if c["name"] == "workspace")  # type: ignore[no-any-return]
+
+    found = workspace_check()
+    assert found["status"] == "warn" and "workspace.setup" in found["fix"]
+    project.configure(workspace={"setup": PYTHON_SETUP})
+    assert workspace_check()["status"] == "ok"
 
 
 def test_node_taskspec_adding_a_dependency_gets_the_setup_rerun_on_its_commit(

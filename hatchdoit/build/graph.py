@@ -42,6 +42,7 @@ from hatchdoit.observe.state import repair_state
 from hatchdoit.planning.health import plan_commit
 from hatchdoit.project import Project, load_project
 from hatchdoit.steps.provider_gate import reset_stopped
+from hatchdoit.steps.shared_install import warn_first_build
 
 PER_ATTEMPT = ("factory", "summary", "checks", "qa")
 WHOLE_STEPS = ("worktree", "setup", "taskspec", "integrate")  # one per TaskSpec, not per attempt
@@ -173,6 +174,9 @@ def doit_namespace(root: Path) -> dict[str, Any]:
             repair_state(project)
             _record_plan(project)
             reset_stopped(project.layout)  # credentials fixed since? a wrong key stops it again
+            warned = warn_first_build(project, os.environ)  # tests importing the main checkout
+            if warned:
+                print(warned, file=sys.stderr)
     except HatchdoitError as exc:
         print(f"hatchdoit: {exc.one_line()}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
