@@ -29,7 +29,6 @@ from hatchdoit.config.models import WorkspaceConfig
 from hatchdoit.core.atomicio import write_atomic, write_json_atomic
 from hatchdoit.core.errors import EXIT_SETUP, StepError
 from hatchdoit.core.redaction import redact_file
-from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.layout import Layout
 from hatchdoit.records.models import Receipt, TestRun
 from hatchdoit.records.receipts import current_receipt, write_receipt
@@ -155,7 +154,6 @@ def set_up(ctx: StepContext, attempt: int, digest: str) -> SetupRecord:
     _marker(ctx.worktree).unlink(missing_ok=True)  # a setup cut short leaves none
     log_path = setup_log(layout, ctx.tid, attempt)
     ctx.audit("setup_start", attempt=attempt, digest=digest)
-    fault_point("setup.before_commands", ctx.tid)
     passthrough = ctx.project.config.checks.env_passthrough
     runs, failure = run_commands(ws, ctx.worktree, log_path, passthrough)
     for run in runs:
