@@ -123,3 +123,20 @@ def test_a_lockfile_changed_by_a_dependency_reruns_only_the_dependents_setup(
     assert (b_worktree / "requirements.txt").read_text(encoding="utf-8").strip() == "alpha==2"
     build_ok(project)
     assert runs_in(count) == {"A": 3, "B": 2, "C": 1}
+
+
+def test_the_integration_worktree_is_set_up_before_the_post_merge_tests(
+    project: HatchProject, tmp_path: Path
+) -> None:
+    setup, count, _ = probe_setup(tmp_path)
+    # the post-merge tests fail unless the setup ran in the integration worktree first
+    check = f"import sys; sys.exit(0 if '.integration' in open('{count}').read().split() else 9)"
+    probe_test = f'{BASE_PYTHON} -c "{check}"'
+    project.configure(workspace={"setup": setup}, integrate="merge")
+    project.add_taskspec("A", body=module_body("alpha", "alpha", "a"))
+    project.add_taskspec("B", body=module_body("beta", "beta", "b"), depends_on=["A"])
+    project.configure(integration={"test_command": probe_test})
+    build_ok(project)
+    runs = runs_in(count)
+    assert runs[".integration"] == 1, runs  # once: the second merge changed no setup input
+    assert runs["A"] == 1 and runs["B"] == 1
