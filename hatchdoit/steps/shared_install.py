@@ -89,7 +89,7 @@ def shared_install_problem(project: Project, environ: Mapping[str, str]) -> str 
 def warn_first_build(project: Project, environ: Mapping[str, str]) -> str | None:
     """At the project's first build only: the WARN line (printed and logged) when the worktrees'
     tests would import the main checkout's code; None when they would not."""
-    marker = project.layout.logs / "state" / "shared-install-check.json"
+    marker = project.layout.logs / "shared-install-check.json"
     if marker.exists():
         return None
     problem = shared_install_problem(project, environ)
