@@ -101,7 +101,10 @@ def setup_is_current(ctx: StepContext) -> bool:
     ws = ctx.project.config.workspace
     if not ws.setup or not ctx.worktree.is_dir():
         return True
-    digest = input_digest(ws, ctx.worktree)
+    try:
+        digest = input_digest(ws, ctx.worktree)
+    except StepError:  # not a working git worktree: the step says so when it runs
+        return False
     if marked(ctx.worktree) != digest:
         return False
     return current_receipt(ctx.layout, ctx.tid, STEP, 0, digest) is not None
