@@ -12,6 +12,7 @@ environment), shown on real projects built by real `doit` runs with the scripted
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,8 @@ def test_python_worktree_tests_its_own_code_and_keeps_env_and_venv_out_of_commit
     project: HatchProject, tmp_path: Path
 ) -> None:
     repo = python_project(project, tmp_path)
+    seen = tmp_path / "sessions"
+    project.env["SCRIPTED_RECORD_ENV"] = str(seen)  # the agents record PATH and VIRTUAL_ENV
     (repo / ".env").write_text("API_TOKEN=local-secret\n", encoding="utf-8")  # never committed
     project.configure(
         target={"repo": "_target"}, workspace={"setup": PYTHON_SETUP, "copy": [".env"]}
@@ -69,9 +72,13 @@ def test_python_worktree_tests_its_own_code_and_keeps_env_and_venv_out_of_commit
     assert git(repo, "status", "--porcelain", "--", ".env").startswith("??")  # user's config kept
     assert not (repo / ".git" / "info" / "exclude").read_text(encoding="utf-8").count(".env")
 
-    # the checks ran the worktree's venv python, with it as VIRTUAL_ENV: the agent saw it too
-    env_lines = (project.layout.checks_log(TID, 1)).read_text(encoding="utf-8")
-    assert "Ran 2 tests" in env_lines
+    assert "Ran 2 tests" in project.layout.checks_log(TID, 1).read_text(encoding="utf-8")
+    for role in ("factory", "qa"):  # the agents' sessions: the worktree's venv, not the user's
+        session = json.loads((seen / f"{role}-1.json").read_text(encoding="utf-8"))
+        assert session["VIRTUAL_ENV"] == str(worktree / ".venv"), session
+        path = session["PATH"].split(os.pathsep)
+        assert path[0] == str(worktree / ".venv" / "bin")
+        assert str(tmp_path / "outer" / "bin") not in path
     assert len(events(project, "setup_start", taskspec_id=TID)) == 1
 
     before = len(launches(project, taskspec_id=TID))
