@@ -103,7 +103,8 @@ def taskspec_progress(
 
     if receipt("worktree", 0) is None:
         return {"status": "pending", "step": "worktree", "attempt": 0}
-    failed = setup_failed(layout, tid) if "setup.json" in files.names else None
+    failing = "setup.json" in files.names and project.config.workspace.setup
+    failed = setup_failed(layout, tid) if failing else None
     if failed is not None:  # not an attempt: the next doit sets it up again
         return {
             "status": "active", "step": "setup", "attempt": 0, "setup_failed": failed,
