@@ -14,8 +14,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from build_records import build_ok, done_record, launches
-from conftest import background_doit, doit_output, retry_until, run_doit
+from build_records import build_ok, done_record, escalated_record, launches
+from conftest import background_doit, doit_output, events, retry_until, run_doit
 from daily_use import hatchdoit
 from projects import HatchProject, module_body
 from workspace_projects import BASE_PYTHON, fenced
@@ -140,3 +140,24 @@ def test_the_integration_worktree_is_set_up_before_the_post_merge_tests(
     runs = runs_in(count)
     assert runs[".integration"] == 1, runs  # once: the second merge changed no setup input
     assert runs["A"] == 1 and runs["B"] == 1
+
+
+def test_a_setup_broken_by_the_attempts_own_commit_is_a_failed_check_of_it(
+    project: HatchProject,
+) -> None:
+    breaks = "import sys; sys.exit(3 if 'broken' in open('requirements.txt').read() else 0)"
+    project.configure(workspace={"setup": [[BASE_PYTHON, "-c", breaks]]})
+    (project.seed / "requirements.txt").write_text("fine\n", encoding="utf-8")
+    body = module_body("alpha", "alpha", "a") + fenced({"requirements.txt": "broken"})
+    project.add_taskspec("T-BREAK", body=body, max_attempts=1)
+
+    done = run_doit(project)
+    assert done.returncode != 0
+    escalated = escalated_record(project, "T-BREAK")
+    assert any("setup failed" in reason and "exited 3" in reason for reason in escalated.reasons)
+    assert [e["attempt"] for e in events(project, "setup_start")] == [0, 1]
+
+    run_doit(project)  # the worktree holds the attempt's work: no blame on the setup step
+    assert [e["attempt"] for e in events(project, "setup_start")] == [0, 1]
+    row = json.loads(hatchdoit(project, "status", "--json").stdout)["taskspecs"][0]
+    assert row["state"] == "escalated"

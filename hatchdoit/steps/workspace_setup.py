@@ -10,9 +10,10 @@ attempt's own commit changed it (the checks set it up again on that commit befor
 
 A setup that fails is not an agent's fault: the `setup` step fails with one line naming the
 command, its exit code and its log, nothing counts as an attempt, `setup.json` records it
-(`hatchdoit status`: setup failed), and the next `doit` tries again. A setup killed midway left
-no marker: the rerun does it again. On an attempt's commit, though, the setup's inputs are the
-agent's work: a failure there is a failed check of that attempt.
+(`hatchdoit status`: setup failed), and the next `doit` tries again. A setup killed midway
+leaves its marker pending: the rerun does it again. On an attempt's commit, though, the setup's
+inputs are the agent's work: a failure there is a failed check of that attempt, and the step
+`setup` does not take it up again.
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ from hatchdoit.records.models import Receipt, TestRun
 from hatchdoit.records.receipts import current_receipt, write_receipt
 from hatchdoit.records.schemas import try_load
 from hatchdoit.records.setup_record import SetupRecord
+from hatchdoit.steps.attempts import first_attempt, receipt
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.gitops import git
 from hatchdoit.steps.test_runs import run_into_log, test_env
 from hatchdoit.steps.workspace_files import workspace_environ
 
-MARKER = "hatchdoit-setup"
+MARKER = "hatchdoit-setup"  # in the worktree's git directory: the digest it was set up for
+PENDING, FAILED = "pending", "failed"  # or: a setup was cut short, or failed
 STEP = "setup"
 
 
@@ -88,7 +91,8 @@ def _marker(worktree: Path) -> Path:
 
 
 def marked(worktree: Path) -> str | None:
-    """The digest the worktree was last set up for, None if never (or not to the end)."""
+    """The digest the worktree was last set up for (PENDING or FAILED when its last setup was
+    cut short or failed), None if it was never set up."""
     try:
         return _marker(worktree).read_text(encoding="utf-8").strip() or None
     except OSError:
@@ -97,17 +101,23 @@ def marked(worktree: Path) -> str | None:
 
 def setup_is_current(ctx: StepContext) -> bool:
     """doit `uptodate` of `setup:<ID>`: no setup configured, no worktree (the step that makes
-    one sets it up), or the worktree set up for its current inputs with a receipt saying so."""
+    one sets it up), or the worktree set up for its current inputs with a receipt saying so.
+    Once the first attempt ran for the current inputs, what changed the inputs since is the
+    attempts' work: the checks set the worktree up again on each attempt's commit (a setup
+    failing there is the attempt's failed check), so this step does not run again for it."""
     ws = ctx.project.config.workspace
     if not ws.setup or not ctx.worktree.is_dir():
         return True
+    found = marked(ctx.worktree)
+    if found is None:  # this worktree was never set up
+        return False
     try:
         digest = input_digest(ws, ctx.worktree)
     except StepError:  # not a working git worktree: the step says so when it runs
         return False
-    if marked(ctx.worktree) != digest:
-        return False
-    return current_receipt(ctx.layout, ctx.tid, STEP, 0, digest) is not None
+    if found == digest:
+        return current_receipt(ctx.layout, ctx.tid, STEP, 0, digest) is not None
+    return receipt(ctx, "factory", first_attempt(ctx)) is not None
 
 
 def run_commands(
@@ -154,7 +164,7 @@ def set_up(ctx: StepContext, attempt: int, digest: str) -> SetupRecord:
     """Run the setup in the TaskSpec's worktree and record it (setup.json; with the receipt and
     the worktree's marker when it passed)."""
     ws, layout = ctx.project.config.workspace, ctx.layout
-    _marker(ctx.worktree).unlink(missing_ok=True)  # a setup cut short leaves none
+    write_atomic(_marker(ctx.worktree), PENDING)  # a setup cut short leaves it so
     log_path = setup_log(layout, ctx.tid, attempt)
     ctx.audit("setup_start", attempt=attempt, digest=digest)
     passthrough = ctx.project.config.checks.env_passthrough
@@ -182,8 +192,8 @@ def set_up(ctx: StepContext, attempt: int, digest: str) -> SetupRecord:
         operation="setup",
         log=where,
     )
+    write_atomic(_marker(ctx.worktree), (digest if record.passed else FAILED) + "\n")
     if record.passed:
-        write_atomic(_marker(ctx.worktree), digest + "\n")
         write_receipt(
             layout, ctx.tid, STEP, 0, digest=digest, outcome="ok", artifact=path,
             data={"attempt": attempt},
