@@ -86,6 +86,11 @@ def test_python_worktree_tests_its_own_code_and_keeps_env_and_venv_out_of_commit
     assert len(events(project, "setup_start", taskspec_id=TID)) == 1
     assert len(launches(project, taskspec_id=TID)) == before
 
+    # `doit clean` removes the worktree: its .venv, .env and egg-info do not make it dirty
+    cleaned = run_doit(project, "clean", f"worktree:{TID}")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    assert not worktree.exists()
+
 
 def test_without_a_setup_the_first_build_and_doctor_warn_of_the_main_checkouts_install(
     project: HatchProject, tmp_path: Path

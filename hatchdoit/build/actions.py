@@ -24,6 +24,7 @@ from hatchdoit.records.schemas import InvalidArtifact, try_load
 from hatchdoit.steps.attempts import attempt_superseded, receipt
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivered import integrated
+from hatchdoit.steps.workspace_files import keep_args
 from hatchdoit.steps.workspace_setup import setup_is_current
 
 # step -> "module:function"; imported when a step runs, so that `doit list` and a no-op `doit`
@@ -230,6 +231,7 @@ def clean_worktree(root: str, tid: str) -> None:
                 project.layout.worktrees,
                 "--id",
                 tid,
+                *keep_args(project.config.workspace),
             ],
             check=False,
             operation="remove_worktree",

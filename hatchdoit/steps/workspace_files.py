@@ -39,6 +39,11 @@ def exclude_pathspecs(ws: WorkspaceConfig) -> list[str]:
     return specs
 
 
+def keep_args(ws: WorkspaceConfig) -> list[str]:
+    """remove_worktree.sh arguments: a worktree holding only these besides its commits may go."""
+    return [arg for spec in exclude_pathspecs(ws) for arg in ("--keep", spec)]
+
+
 def clean_excludes(ws: WorkspaceConfig) -> list[str]:
     """`git clean` arguments that keep the kept-out paths (gitignore-style patterns)."""
     args: list[str] = []
