@@ -16,6 +16,7 @@ from pathlib import Path
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.logs import log
 from hatchdoit.project import Project
+from hatchdoit.steps.gitops import try_git
 
 # Run by the PATH's python: the distributions installed editable, with where from.
 _EDITABLE = """
@@ -72,9 +73,17 @@ def editable_from(repo: Path, environ: Mapping[str, str]) -> tuple[str, str] | N
     return None
 
 
+def python_packaged(repo: Path) -> bool:
+    """Whether `repo` tracks a Python package's build file anywhere (else nothing in it can be
+    installed editable, and the PATH's python need not be asked)."""
+    names = ("pyproject.toml", "setup.py", "setup.cfg")
+    done = try_git(repo, "ls-files", "--", *names, *(f"*/{name}" for name in names))
+    return done.returncode == 0 and bool(done.stdout.strip())
+
+
 def shared_install_problem(project: Project, environ: Mapping[str, str]) -> str | None:
     """The one line saying the worktrees' tests would import the main checkout's code, if so."""
-    if project.config.workspace.setup:
+    if project.config.workspace.setup or not python_packaged(project.target_repo):
         return None
     found = editable_from(project.target_repo, environ)
     if found is None:
