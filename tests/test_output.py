@@ -81,7 +81,8 @@ def test_up_to_date_steps_are_quiet_and_a_noop_build_says_so_once(project: Hatch
     assert all(line.startswith("-- ") for line in verbose[:-1]), verbose
     steps = ("factory", "summary", "checks", "qa")
     expected = {f"{s}:{t}.{k}" for s in steps for t in "AB" for k in (1, 2, 3)}
-    expected |= {"worktree:A", "worktree:B", "taskspec:A", "taskspec:B", "taskspec"}
+    expected |= {"worktree:A", "worktree:B", "setup:A", "setup:B", "taskspec:A", "taskspec:B"}
+    expected.add("taskspec")
     assert sorted(shown) == sorted(expected)
 
     # doit's own reporter: doit's plain output, none of hatchdoit's lines.

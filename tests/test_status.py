@@ -85,6 +85,7 @@ def test_status_json_tells_each_taskspec_and_featspec(mixed: MixedBuild) -> None
         "awaiting review": 0,
         "awaiting merge": 0,
         "awaiting runner": 0,
+        "setup failed": 0,
     }
     assert data["build"] == {"running": False, "pid": None, "started_at": None}
     assert all(row["stale"] is None and row["running_for_s"] is None for row in rows.values())

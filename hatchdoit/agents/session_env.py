@@ -60,3 +60,24 @@ def write_env_file(path: Path, env: Mapping[str, str]) -> Path:
     with os.fdopen(fd, "wb") as out:
         out.write(data)
     return path
+
+
+def workspace_env(
+    env: Mapping[str, str], dirs: list[Path], venv: Path | None, own: bool
+) -> dict[str, str]:
+    """`env` as a workspace's commands see it: `dirs` first on PATH; when the workspace has an
+    environment of its own (`own`: a setup is configured or it has a venv), the user's own
+    VIRTUAL_ENV and its bin leave PATH, and VIRTUAL_ENV names `venv` where there is one (so a
+    worktree's tests import the worktree's code, not the main checkout's)."""
+    out = dict(env)
+    parts = [p for p in out.get("PATH", "").split(os.pathsep) if p]
+    if own:
+        user_venv = out.pop("VIRTUAL_ENV", None)
+        if user_venv:
+            user_bin = os.path.normpath(os.path.join(user_venv, "bin"))
+            parts = [p for p in parts if os.path.normpath(p) != user_bin]
+        if venv is not None:
+            out["VIRTUAL_ENV"] = str(venv)
+    first = [str(d) for d in dirs]
+    out["PATH"] = os.pathsep.join(first + [p for p in parts if p not in first])
+    return out

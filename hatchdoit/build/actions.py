@@ -24,11 +24,14 @@ from hatchdoit.records.schemas import InvalidArtifact, try_load
 from hatchdoit.steps.attempts import attempt_superseded, receipt
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivered import integrated
+from hatchdoit.steps.workspace_files import keep_args
+from hatchdoit.steps.workspace_setup import setup_is_current
 
 # step -> "module:function"; imported when a step runs, so that `doit list` and a no-op `doit`
 # (which only ask whether steps are current) never load tmux, watchdog or the agent setup.
 STEP_FUNCTIONS: dict[str, str] = {
     "worktree": "hatchdoit.steps.worktree:run_worktree",
+    "setup": "hatchdoit.steps.workspace_setup:run_setup",
     "factory": "hatchdoit.steps.factory:run_factory",
     "summary": "hatchdoit.steps.summary:run_summary",
     "checks": "hatchdoit.steps.checks:run_checks",
@@ -36,7 +39,7 @@ STEP_FUNCTIONS: dict[str, str] = {
     "taskspec": "hatchdoit.steps.finish:run_finish",
     "integrate": "hatchdoit.steps.integrate:run_integrate",
 }
-WHOLE_STEPS = ("worktree", "taskspec", "integrate")  # one per TaskSpec, not per attempt
+WHOLE_STEPS = ("worktree", "setup", "taskspec", "integrate")  # one per TaskSpec, not per attempt
 
 
 def _step_function(step: str) -> Any:
@@ -80,6 +83,8 @@ def step_is_current(root: str, step: str, tid: str, attempt: int) -> bool:
         return integrated(ctx.project, tid)
     if step == "worktree":
         return receipt(ctx, step, 0) is not None and ctx.worktree.is_dir()
+    if step == "setup":
+        return setup_is_current(ctx)
     if receipt(ctx, step, attempt) is not None:
         return True
     return attempt_superseded(ctx, attempt)
@@ -226,6 +231,7 @@ def clean_worktree(root: str, tid: str) -> None:
                 project.layout.worktrees,
                 "--id",
                 tid,
+                *keep_args(project.config.workspace),
             ],
             check=False,
             operation="remove_worktree",

@@ -1,7 +1,7 @@
 """The doit task graph: every TaskSpec becomes `taskspec:<ID>` over a chain of step tasks, and,
 when approved work is delivered (`integrate` is not none), `integrate:<ID>` after it.
 
-    worktree:<ID> -> factory:<ID>.1 -> summary:<ID>.1 -> checks:<ID>.1 -> qa:<ID>.1
+    worktree:<ID> -> setup:<ID> -> factory:<ID>.1 -> summary:<ID>.1 -> checks:<ID>.1 -> qa:<ID>.1
                   -> factory:<ID>.2 -> ... -> qa:<ID>.<n> -> taskspec:<ID> -> integrate:<ID>
 
 n is max_attempts plus the attempts decisions granted (a person's rejection, the integration
@@ -43,9 +43,10 @@ from hatchdoit.planning.health import plan_commit
 from hatchdoit.planning.plan import Plan
 from hatchdoit.project import Project, load_project
 from hatchdoit.steps.provider_gate import reset_stopped
+from hatchdoit.steps.shared_install import warn_first_build
 
 PER_ATTEMPT = ("factory", "summary", "checks", "qa")
-WHOLE_STEPS = ("worktree", "taskspec", "integrate")  # one task per TaskSpec, not per attempt
+WHOLE_STEPS = ("worktree", "setup", "taskspec", "integrate")  # one per TaskSpec, not per attempt
 DOIT_CONFIG: dict[str, Any] = {
     "dep_file": "_logs/.doit.db",
     "backend": "sqlite3",
@@ -105,6 +106,14 @@ def _worktree_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
         yield task
 
 
+def _setup_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
+    yield _group(root, "setup", "each worktree set up (workspace.setup)")
+    for tid in project.plan.taskspecs:
+        if _in_plan(project, tid):
+            continue
+        yield _task(root, "setup", tid, 0, [f"worktree:{tid}"], f"setup of {tid}'s worktree")
+
+
 def _attempt_tasks(project: Project, root: str, step: str) -> Iterator[dict[str, Any]]:
     yield _group(root, step, f"{step} step of each attempt")
     for tid in project.plan.taskspecs:
@@ -117,7 +126,7 @@ def _attempt_tasks(project: Project, root: str, step: str) -> Iterator[dict[str,
             elif k > 1:
                 dep = f"qa:{tid}.{k - 1}"
             else:
-                dep = f"worktree:{tid}"
+                dep = f"setup:{tid}"
             yield _task(root, step, tid, k, [dep], f"{step} of {tid}, attempt {k}")
 
 
@@ -195,6 +204,9 @@ def doit_namespace(root: Path) -> dict[str, Any]:
             repair_state(project)
             _record_plan(project)
             reset_stopped(project.layout)  # credentials fixed since? a wrong key stops it again
+            warned = warn_first_build(project, os.environ)  # tests importing the main checkout
+            if warned:
+                print(warned, file=sys.stderr)
     except HatchdoitError as exc:
         print(f"hatchdoit: {exc.one_line()}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
@@ -213,6 +225,10 @@ def doit_namespace(root: Path) -> dict[str, Any]:
     def task_worktree() -> Iterator[dict[str, Any]]:
         """worktrees"""
         return _worktree_tasks(project, key)
+
+    def task_setup() -> Iterator[dict[str, Any]]:
+        """workspace setups"""
+        return _setup_tasks(project, key)
 
     def task_factory() -> Iterator[dict[str, Any]]:
         """factory steps"""
@@ -233,6 +249,7 @@ def doit_namespace(root: Path) -> dict[str, Any]:
     creators: list[Callable[[], Any]] = [
         task_taskspec,
         task_worktree,
+        task_setup,
         task_factory,
         task_summary,
         task_checks,

@@ -52,7 +52,7 @@ from hatchdoit.records.waiting import WAITING_STATES, waiting_state
 
 ATTEMPT_STEPS = ("factory", "summary", "checks", "qa")
 LEFT_OUT_TASK = "plan"  # graph.py's task failing a build whose plan failed to load in part
-STEPS = ("worktree", *ATTEMPT_STEPS, "taskspec", "integrate")
+STEPS = ("worktree", "setup", *ATTEMPT_STEPS, "taskspec", "integrate")
 
 
 def parse_task_name(name: str) -> tuple[str, str, int] | None:

@@ -7,9 +7,10 @@ some wait (records/waiting.py: for a person's review, a pull request's merge; li
 it again);
 5 a provider refused the credentials or the billing (one line each, with the fix; nothing was
 escalated or counted); 6 a provider paused the build for longer than `providers.ci_max_wait`
-(the resume time is printed: run it again after it); 130/143 interrupted. `--shard k/n`
-builds a stable subset (by a hash of each TaskSpec id; doit brings the dependencies of a
-selected TaskSpec along).
+(the resume time is printed: run it again after it); 7 a TaskSpec's workspace setup failed
+(`workspace.setup`; one line each with its log; no attempt counted); 130/143 interrupted.
+`--shard k/n` builds a stable subset (by a hash of each TaskSpec id; doit brings the
+dependencies of a selected TaskSpec along).
 
 Every run ends by writing JUnit XML (`_logs/junit.xml` unless `--junit PATH`), the HTML report,
 metrics and the state file, so a CI system always has test results to show.
@@ -33,6 +34,7 @@ from hatchdoit.core.errors import (
     EXIT_OK,
     EXIT_PAUSED,
     EXIT_PROVIDER,
+    EXIT_SETUP,
     EXIT_WAITING,
     ConfigError,
 )
@@ -133,14 +135,20 @@ def _finished(
     for tid in tids:  # dependency order: dependencies are decided first
         deps = project.taskspec(tid).depends_on
         waits = status[tid] in WAITING_STATES and status[tid] not in stale
-        decided = status[tid] == "escalated" or waits
+        decided = status[tid] in ("escalated", SETUP_FAILED) or waits
         if decided or (status[tid] != "done" and any(d in stuck for d in deps)):
             stuck.add(tid)
     return status, all(status[t] == "done" or t in stuck for t in tids)
 
 
+SETUP_FAILED = "setup failed"  # not retried by the loop: the next `hatchdoit ci` tries again
+
+
 def _status(progress: dict[str, object]) -> str:
-    """The TaskSpec's status, or the state of what it waits for (`awaiting review`, ...)."""
+    """The TaskSpec's status, `setup failed`, or the state of what it waits for (`awaiting
+    review`, ...)."""
+    if progress.get("setup_failed"):
+        return SETUP_FAILED
     return waiting_state(progress) or str(progress["status"])
 
 
@@ -259,6 +267,11 @@ def _conclude(
     if not not_done:
         return EXIT_OK
     deliver_pending(project)  # escalations whose send failed during the runs
+    setup = [t for t in not_done if status.get(t) == SETUP_FAILED]
+    for tid in setup:
+        say(f"hatchdoit ci: {tid}: {details[tid].progress.get('setup_failed')}")
+    if setup:
+        return EXIT_SETUP
     waiting = [t for t in not_done if status.get(t) in WAITING_STATES]
     for tid in waiting:
         progress = details[tid].progress

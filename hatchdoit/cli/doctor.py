@@ -37,6 +37,7 @@ def run_doctor(
         check_scripts,
         check_tools,
     )
+    from hatchdoit.cli.doctor_workspace import check as check_workspace
     from hatchdoit.core import bundled
     from hatchdoit.core.errors import HatchdoitError
     from hatchdoit.project import agents_search
@@ -51,6 +52,7 @@ def run_doctor(
     dirs = agents_search(root, config.agents_dir if config is not None else "agents")
     checks += check_install(root, dirs, scripts)
     checks += check_budgets(root, config, environ)  # under a budget: each profile's spend
+    checks += check_workspace(root, environ)
     # The bundled profiles and the ones the project uses: a user's agents dir may hold other
     # YAML of its own.
     bundled_names = set(profile_names([bundled.AGENTS]))

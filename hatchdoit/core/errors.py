@@ -11,6 +11,7 @@ EXIT_UNEXPECTED = 3
 EXIT_WAITING = 4  # `hatchdoit ci`: nothing failed, some TaskSpecs wait (records/waiting.py)
 EXIT_PROVIDER = 5  # `hatchdoit ci`: a provider refused the credentials or the account's billing
 EXIT_PAUSED = 6  # `hatchdoit ci`: paused on a provider for longer than providers.ci_max_wait
+EXIT_SETUP = 7  # `hatchdoit ci`: a workspace setup failed (workspace.setup; not an attempt)
 EXIT_INTERRUPTED = 130
 
 

@@ -5,8 +5,9 @@ every attempt (type `budget`, the message naming the budget, when a spend cap en
 waiting (records/waiting.py: `<skipped type="awaiting merge" message="waiting for the pull
 request of A to merge">`), paused on its provider (`paused: usage_limit on claude, resumes
 ...`), or not built or delivered because a dependency did not finish -> <skipped>; anything
-else left unfinished (a step error, an interrupted build) -> <error>. The decisions taken
-about it (who, when, what) are in its <system-out>.
+else left unfinished (a step error, an interrupted build) -> <error> (type `setup` when its
+workspace setup failed). The decisions taken about it (who, when, what) are in its
+<system-out>.
 """
 
 from __future__ import annotations
@@ -91,6 +92,11 @@ def junit_xml(details: list[TaskDetail], root: Path, suite: str = "hatchdoit") -
             counts["skipped"] += 1
             message = paused_info(detail.progress["paused"]).text
             ET.SubElement(case, "skipped", message=_clean(message))
+        elif detail.progress.get("setup_failed"):  # not the agent's: no attempt ran
+            counts["errors"] += 1
+            message = str(detail.progress["setup_failed"])
+            error = ET.SubElement(case, "error", message=_clean(message), type="setup")
+            error.text = message
         elif (waiting := waiting_of(detail.progress)) is not None:
             counts["skipped"] += 1  # records/waiting.py: on a person, not a failure
             message = waiting_text(detail.tid, detail.progress) or waiting.state

@@ -16,6 +16,7 @@ from hatchdoit.steps.attempts import attempt_superseded, first_attempt, standing
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivered import current_integration
 from hatchdoit.steps.review_gate import gate_of
+from hatchdoit.steps.workspace_setup import setup_failed
 
 STEPS_PER_ATTEMPT = ("factory", "summary", "checks", "qa")
 
@@ -103,6 +104,13 @@ def taskspec_progress(
 
     if receipt("worktree", 0) is None:
         return {"status": "pending", "step": "worktree", "attempt": 0}
+    failing = "setup.json" in files.names and project.config.workspace.setup
+    failed = setup_failed(layout, tid) if failing else None
+    if failed is not None:  # not an attempt: the next doit sets it up again
+        return {
+            "status": "active", "step": "setup", "attempt": 0, "setup_failed": failed,
+            "reasons": [failed],
+        }  # fmt: skip
     last: dict[str, Any] = {"status": "active", "step": "worktree", "attempt": 0}
     ctx = StepContext(project, tid)
     for k in range(first_attempt(ctx), project.attempt_count(tid) + 1):

@@ -178,13 +178,14 @@ def _feat_title(feat: FeatRow) -> Text:
     return Text(f"{feat.title} · {feat.counts.get('done', 0)}/{feat.total} done", "italic")
 
 
+SUMMARY_ORDER = (
+    "done", "escalated", "setup failed", *WAITING_STATES, "paused", "active", "pending"
+)  # fmt: skip
+
+
 def summary_line(report: StatusReport) -> Text:
     totals = report.totals
-    counts = ", ".join(
-        f"{totals[key]} {key}"
-        for key in ("done", "escalated", *WAITING_STATES, "paused", "active", "pending")
-        if totals.get(key)
-    )
+    counts = ", ".join(f"{totals[key]} {key}" for key in SUMMARY_ORDER if totals.get(key))
     build = (
         f"build running (pid {report.build.pid})" if report.build.running else "no build running"
     )

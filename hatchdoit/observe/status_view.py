@@ -40,7 +40,7 @@ from hatchdoit.records.waiting import KINDS, WAITING_STATES, waiting_state, wait
 
 State = Literal[
     "pending", "stale", "running", "unattended", "interrupted", "failed", "active", "done",
-    "escalated", "awaiting review", "awaiting merge", "awaiting runner", "paused",
+    "escalated", "awaiting review", "awaiting merge", "awaiting runner", "paused", "setup failed",
 ]  # fmt: skip
 STATES: dict[str, tuple[str, str]] = {  # what each state means to the user, and its style
     "pending": ("nothing built yet", "dim"),
@@ -54,6 +54,7 @@ STATES: dict[str, tuple[str, str]] = {  # what each state means to the user, and
     "escalated": ("its attempts ran out; a human has to look", "bold red"),
     **{w.state: (w.meaning, "bold yellow") for w in KINDS.values()},  # records/waiting.py
     "paused": ("its provider failed; the same attempt runs again when it is back", "yellow"),
+    "setup failed": ("its workspace setup failed (no attempt counted); fix it, rerun doit", "red"),
 }
 assert set(STATES) == set(get_args(State))
 CLOCK_SLACK = 1.0  # seconds: audit times are cut to milliseconds, the lock's mtime is not
@@ -258,6 +259,8 @@ def collect_status(
         stale = stale_info(project, tid, files) if progress["status"] == "pending" else None
         awaiting = waiting_state(progress)
         state = _state(progress["status"], run, build_started, session is not None, stale, awaiting)
+        if progress.get("setup_failed") and state != "running":
+            state = "setup failed"
         step, attempt = str(progress["step"]), int(progress["attempt"])
         running_for = None
         if (
@@ -309,7 +312,7 @@ def collect_status(
         for fid, loaded in project.plan.featspecs.items()
     ]
     totals: Counter[str] = Counter(
-        row.state if row.state in WAITING_STATES else row.status for row in rows
+        row.state if row.state in (*WAITING_STATES, "setup failed") else row.status for row in rows
     )
     return StatusReport(
         generated_at=now_iso(),
@@ -330,7 +333,7 @@ def collect_status(
     )
 
 
-STATUS_KEYS = ("pending", "active", "paused", "done", "escalated", *WAITING_STATES)
+STATUS_KEYS = ("pending", "active", "paused", "done", "escalated", *WAITING_STATES, "setup failed")
 
 
 def format_age(seconds: float | None) -> str:

@@ -32,6 +32,7 @@ from hatchdoit.steps.plan_view import plan_view, wait_for_plan
 from hatchdoit.steps.provider_gate import Gate, launching
 from hatchdoit.steps.provider_pause import run_with_provider
 from hatchdoit.steps.stop_wait import valid_stop, wait_for_stop
+from hatchdoit.steps.workspace_files import workspace_environ
 
 # The directory holding the hatchdoit package: the stop hook's Python (scripts/agent/stop_hook.sh)
 # imports it from there without site-packages
@@ -228,7 +229,7 @@ def _launch(
     if profile.prompt_delivery == "argv":
         argv.append(prompt)
     env = {
-        **base_env(os.environ),
+        **workspace_environ(project.config.workspace, ctx.worktree, base_env(os.environ)),
         "HATCHDOIT_TASKSPEC_ID": ctx.tid,
         "HATCHDOIT_ROLE": role,
         "HATCHDOIT_ATTEMPT": str(attempt),

@@ -12,6 +12,7 @@ from hatchdoit.steps.commits import clean_to
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.gitops import loc_between
 from hatchdoit.steps.test_runs import run_test_command
+from hatchdoit.steps.workspace_setup import setup_on_commit
 
 
 def _test_timeout(ctx: StepContext) -> float:
@@ -27,6 +28,7 @@ def run_tests(ctx: StepContext, attempt: int) -> TestRun:
         log_path,
         ctx.layout,
         ctx.project.config.checks.env_passthrough,
+        ctx.project.config.workspace,
     )
 
 
@@ -64,11 +66,15 @@ def run_checks(ctx: StepContext, attempt: int) -> Receipt:
             cap=ctx.spec.loc_cap,
             files=diff.files,
         )
-        tests = run_tests(ctx, attempt)
+        # the commit may have changed what the setup reads (a new dependency): set up again
+        setup_failure = setup_on_commit(ctx, attempt)
+        tests = run_tests(ctx, attempt) if setup_failure is None else None
         fault_point("checks.after_tests", ctx.tid)
         by_products = clean_to(ctx, commit, "after the checks")
         failures = []
-        if tests.timed_out:
+        if tests is None:
+            failures.append(f"{setup_failure}: the attempt's commit changed what it reads")
+        elif tests.timed_out:
             failures.append(f"tests timed out: no result within {_test_timeout(ctx):.0f}s")
         elif tests.exit_code != 0:
             counted = f", {tests.failed} failed" if tests.failed is not None else ""

@@ -2,7 +2,11 @@
 committed on the TaskSpec's branch by hatchdoit (and said so); the checks, QA, done.json and the
 integration then all name that one commit. What the tests leave behind, and whatever the QA agent
 changes, never becomes part of it: by-products are removed after the checks, and QA's changes
-are kept under `refs/hatchdoit/qa-leftovers/<ID>/<k>` for inspection, then discarded."""
+are kept under `refs/hatchdoit/qa-leftovers/<ID>/<k>` for inspection, then discarded.
+
+What the workspace holds that git must not (`workspace.copy`'s files, the setup's `.venv` or
+`node_modules`: steps/workspace_files.py) is left out of every commit made here and kept by
+every cleaning, by pathspec and `git clean -e`: the user's ignore rules are not changed."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from hatchdoit.steps.gitops import (
     head_ref,
     identity,
 )
+from hatchdoit.steps.workspace_files import clean_excludes, exclude_pathspecs
 
 
 def _who(ctx: StepContext) -> dict[str, str]:
@@ -57,11 +62,20 @@ def settle_branch(ctx: StepContext) -> None:
     )
 
 
+def _excluded(ctx: StepContext) -> list[str]:
+    return exclude_pathspecs(ctx.project.config.workspace)
+
+
+def _clean(ctx: StepContext) -> None:
+    """Remove the untracked files the repo does not ignore, but the workspace's own."""
+    git(ctx.worktree, "clean", "-q", "-f", "-d", *clean_excludes(ctx.project.config.workspace))
+
+
 def commit_leftovers(ctx: StepContext, attempt: int) -> tuple[str, list[str]]:
     """The attempt's commit: HEAD of taskspec/<ID> once what the factory left uncommitted
     (tracked changes, untracked files the repo does not ignore) is committed; and those files."""
     settle_branch(ctx)
-    left = dirty_paths(ctx.worktree)
+    left = dirty_paths(ctx.worktree, _excluded(ctx))
     if left:
         message = (
             f"{ctx.tid}: attempt {attempt}, as the factory agent left it\n\n"
@@ -69,7 +83,7 @@ def commit_leftovers(ctx: StepContext, attempt: int) -> tuple[str, list[str]]:
             "agent's session ended.\n\n"
             f"Hatchdoit-TaskSpec: {ctx.tid}\nHatchdoit-Attempt: {attempt}\n"
         )
-        git(ctx.worktree, "add", "-A")
+        git(ctx.worktree, "add", "-A", "--", ".", *_excluded(ctx))
         git(ctx.worktree, "commit", "-q", "--no-verify", "-m", message, env=_who(ctx))
         ctx.audit("committed_for_agent", attempt=attempt, files=left)
         ctx.log(
@@ -98,10 +112,10 @@ def clean_to(ctx: StepContext, commit: str, why: str) -> list[str]:
             path=ctx.worktree,
             fix=f"git -C {ctx.worktree} reset --keep {commit} if the later commits are not wanted",
         )
-    found = dirty_paths(ctx.worktree)
+    found = dirty_paths(ctx.worktree, _excluded(ctx))
     if found:
         git(ctx.worktree, "reset", "-q", "--hard", commit)
-        git(ctx.worktree, "clean", "-q", "-f", "-d")
+        _clean(ctx)
     return found
 
 
@@ -114,7 +128,7 @@ def keep_aside(ctx: StepContext, ref: str, message: str) -> str:
     env = {"GIT_INDEX_FILE": index}
     try:
         git(ctx.worktree, "read-tree", head, env=env)
-        git(ctx.worktree, "add", "-A", env=env)
+        git(ctx.worktree, "add", "-A", "--", ".", *_excluded(ctx), env=env)
         tree = git(ctx.worktree, "write-tree", env=env).strip()
     finally:
         if os.path.exists(index):
@@ -129,14 +143,14 @@ def discard_qa_changes(ctx: StepContext, attempt: int, commit: str) -> str | Non
     the worktree back at `commit`. Returns the ref, None when QA left the tree as it was."""
     head = head_commit(ctx.worktree)
     on_branch = head_ref(ctx.worktree) == f"refs/heads/{branch_of(ctx.tid)}"
-    if head == commit and on_branch and not dirty_paths(ctx.worktree):
+    if head == commit and on_branch and not dirty_paths(ctx.worktree, _excluded(ctx)):
         return None
     ref = f"refs/hatchdoit/qa-leftovers/{ctx.tid}/{attempt}"
     what = f"{ctx.tid}: what the QA agent of attempt {attempt} changed (discarded)"
     kept = keep_aside(ctx, ref, what)
     git(ctx.worktree, "checkout", "-q", "-B", branch_of(ctx.tid), commit)
     git(ctx.worktree, "reset", "-q", "--hard", commit)
-    git(ctx.worktree, "clean", "-q", "-f", "-d")
+    _clean(ctx)
     ctx.audit("qa_changes_discarded", attempt=attempt, ref=ref, kept=kept)
     ctx.log(
         "qa",

@@ -16,6 +16,7 @@ from hatchdoit.steps.budgets import after_run
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.gitops import branch_of
 from hatchdoit.steps.rework import start_merge
+from hatchdoit.steps.workspace_setup import ensure_set_up
 from hatchdoit.steps.worktree import run_worktree
 
 
@@ -79,6 +80,7 @@ def run_factory(ctx: StepContext, attempt: int) -> Receipt:
             operation="create_worktree",
         )
         run_worktree(ctx)
+        ensure_set_up(ctx)  # a new worktree: set up again (SetupFailed counts no attempt)
     conflicts = start_merge(ctx, attempt)  # an attempt answering an integration refusal
     values = prompt_values(ctx, attempt)
     values["feedback_section"] = feedback_section(ctx, attempt)

@@ -124,10 +124,11 @@ def identity(name: str, email: str) -> dict[str, str]:
     }
 
 
-def dirty_paths(worktree: Path) -> list[str]:
+def dirty_paths(worktree: Path, exclude: list[str] | None = None) -> list[str]:
     """Paths with changes not in HEAD: staged, unstaged, and untracked files the repo's ignore
-    rules do not ignore (what `git add -A` would commit)."""
-    out = git(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+    rules do not ignore (what `git add -A` would commit), less the `exclude` pathspecs."""
+    spec = ["--", ".", *exclude] if exclude else []
+    out = git(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=all", *spec)
     paths: list[str] = []
     entries = out.split("\0")
     index = 0

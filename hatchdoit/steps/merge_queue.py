@@ -29,6 +29,8 @@ from hatchdoit.records.models import TestRun
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.gitops import contains, git, identity, succeeds, try_git
 from hatchdoit.steps.test_runs import run_test_command
+from hatchdoit.steps.workspace_files import clean_excludes
+from hatchdoit.steps.workspace_setup import set_up_integration
 from hatchdoit.steps.worktree import integration_branch
 
 Mode = Literal["merge", "squash", "rebase"]
@@ -159,7 +161,7 @@ def _prepare(ctx: StepContext, repo: Path, tip: str) -> Path:
         git(path, *args, check=False)
     git(path, "checkout", "-q", "--force", "--detach", tip)
     git(path, "reset", "-q", "--hard", tip)
-    git(path, "clean", "-q", "-f", "-d")
+    git(path, "clean", "-q", "-f", "-d", *clean_excludes(ctx.project.config.workspace))
     return path
 
 
@@ -210,12 +212,21 @@ def _post_merge_tests(ctx: StepContext, worktree: Path, moved: int) -> list[Test
     commands = [("tests", ctx.spec.test_command)]
     if settings.test_command:
         commands.append(("integration-tests", settings.test_command))
+    set_up_integration(ctx, worktree, ctx.layout.integration_log(ctx.tid, moved + 1, "setup"))
     runs = []
     for name, command in commands:
         log = ctx.layout.integration_log(ctx.tid, moved + 1, name)
         passthrough = ctx.project.config.checks.env_passthrough
         runs.append(
-            run_test_command(command, worktree, settings.test_timeout, log, ctx.layout, passthrough)
+            run_test_command(
+                command,
+                worktree,
+                settings.test_timeout,
+                log,
+                ctx.layout,
+                passthrough,
+                ctx.project.config.workspace,
+            )
         )
         if runs[-1].exit_code != 0:
             break

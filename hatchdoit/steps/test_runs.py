@@ -5,7 +5,9 @@ On a timeout the whole process group is killed, so no child outlives the limit.
 
 A test command is code an agent wrote: it runs with a scrubbed environment, not hatchdoit's
 (which holds the agents' credentials). It gets the variables of TEST_ENV (the system's basics),
-never one whose name says it is a credential, and those `checks.env_passthrough` names."""
+never one whose name says it is a credential, and those `checks.env_passthrough` names; then
+the workspace's environment (steps/workspace_files.py): its `workspace.path` first on PATH, its
+own venv in place of the user's."""
 
 from __future__ import annotations
 
@@ -19,10 +21,12 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from hatchdoit.config.workspace_models import WorkspaceConfig
 from hatchdoit.core.logs import looks_secret
 from hatchdoit.core.redaction import redact_file
 from hatchdoit.layout import Layout
 from hatchdoit.records.models import TestRun
+from hatchdoit.steps.workspace_files import workspace_environ
 
 # What a test command gets of hatchdoit's environment (NAME, or PREFIX* for every name with it).
 TEST_ENV = (
@@ -70,11 +74,17 @@ def _named(name: str, patterns: tuple[str, ...] | list[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
-def _run_into_log(
-    command: list[str], cwd: Path, timeout: float, log_path: Path, env: dict[str, str]
+def run_into_log(
+    command: list[str],
+    cwd: Path,
+    timeout: float,
+    log_path: Path,
+    env: dict[str, str],
+    mode: str = "w",
 ) -> int | None:
-    """Run `command` with stdout and stderr into `log_path`; its exit code, None on timeout."""
-    with open(log_path, "w", encoding="utf-8") as log:
+    """Run `command` with stdout and stderr into `log_path` (appended to with mode "a"); its
+    exit code, None on timeout."""
+    with open(log_path, mode, encoding="utf-8") as log:
         try:
             child = subprocess.Popen(
                 command,
@@ -111,13 +121,17 @@ def run_test_command(
     log_path: Path,
     layout: Layout,
     passthrough: list[str],
+    workspace: WorkspaceConfig | None = None,
 ) -> TestRun:
     """Run `command` in `cwd` within `timeout` seconds, its output into `log_path`, with the
-    scrubbed environment plus the `passthrough` variables."""
+    scrubbed environment plus the `passthrough` variables, as `workspace` sets it up."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    env = test_env(passthrough)
+    if workspace is not None:
+        env = workspace_environ(workspace, cwd, env)
     try:
-        exit_code = _run_into_log(command, cwd, timeout, log_path, test_env(passthrough))
+        exit_code = run_into_log(command, cwd, timeout, log_path, env)
     finally:  # the tests may print secrets of the environment
         redact_file(log_path)
     passed, failed = count_tests(log_path.read_text(encoding="utf-8", errors="replace"))

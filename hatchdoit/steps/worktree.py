@@ -34,6 +34,7 @@ from hatchdoit.steps.gitops import (
     has_commit,
     head_commit,
 )
+from hatchdoit.steps.workspace_files import copy_into
 
 EXIT_CONFLICT = 3
 
@@ -101,6 +102,9 @@ def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
         reset=reset,
     )
     write_json_atomic(layout.worktree_record(ctx.tid), record.model_dump(mode="json"))
+    copied = copy_into(project.config.workspace, repo, ctx.worktree)
+    if copied:
+        ctx.audit("workspace_copied", files=copied)
     ctx.log(
         "orchestrator",
         logging.INFO,

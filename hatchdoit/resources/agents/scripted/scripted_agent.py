@@ -206,6 +206,11 @@ def submit(session: Session, prompt: bytes) -> None:
     record = os.environ.get("SCRIPTED_RECORD_PROMPTS")
     if record:  # tests compare what arrived with what was sent
         write_atomic(Path(record) / f"{session.role}-{session.attempt}-{session.prompts}.md", text)
+    seen = os.environ.get("SCRIPTED_RECORD_ENV")
+    if seen:  # tests check the environment a session was given (README: Your project's ...)
+        names = ("PATH", "VIRTUAL_ENV")
+        found = json.dumps({name: os.environ.get(name) for name in names})
+        write_atomic(Path(seen) / f"{session.role}-{session.attempt}.json", found)
     answer(session, text)
 
 

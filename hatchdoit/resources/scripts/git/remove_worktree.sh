@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Usage: remove_worktree.sh --repo REPO --worktrees-root ROOT --id ID [--force] [--delete-branch]
+#                           [--keep PATHSPEC]...
 #
 # Removes the git worktree ROOT/ID of REPO and prunes stale worktree records; with
 # --delete-branch also deletes branch taskspec/ID. A missing ROOT/ID is not an error (idempotent).
+# --keep: exclude pathspecs of what may be left and goes with it (copied files, a setup's .venv).
 # Exit: 0 ok, 1 git failed, 2 bad arguments,
 #       4 refused (not a registered worktree of REPO, outside ROOT, or dirty without --force).
 set -euo pipefail
@@ -13,7 +15,7 @@ here=.; [[ $self != */* ]] || here=${self%/*}
 # shellcheck source=../lib/common.sh
 . "$here/../lib/common.sh"  # die, q, need and the other shared helpers
 
-repo='' root='' id='' force=0 delete_branch=0
+repo='' root='' id='' force=0 delete_branch=0 keep=()
 while [ $# -gt 0 ]; do
   case $1 in
     --repo) need $# "$1" "${2-}"; repo=$2; shift 2 ;;
@@ -21,7 +23,8 @@ while [ $# -gt 0 ]; do
     --id) need $# "$1" "${2-}"; id=$2; shift 2 ;;
     --force) force=1; shift ;;
     --delete-branch) delete_branch=1; shift ;;
-    -h|--help) sed -n '2,8s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    --keep) need $# "$1" "${2-}"; keep+=("$2"); shift 2 ;;
+    -h|--help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die 2 "unknown argument: $(q "$1")" ;;
   esac
 done
@@ -48,8 +51,10 @@ fi
 registered_branch "$repo" "$wt" >/dev/null \
   || die 4 "$(q "$wt") is not a registered worktree of $(q "$repo"); not removing it"
 if [ "$force" = 0 ]; then
-  dirty=$(git -C "$wt" status --porcelain) || die 1 "git status failed in $(q "$wt")"
+  dirty=$(git -C "$wt" status --porcelain -- . ${keep[@]+"${keep[@]}"}) \
+    || die 1 "git status failed in $(q "$wt")"
   [ -z "$dirty" ] || die 4 "$(q "$wt") has uncommitted changes; not removing it (use --force)"
+  [ ${#keep[@]} = 0 ] || force=1  # what is left is what may go with it: git would refuse it
 fi
 if [ "$force" = 1 ]; then
   git -C "$repo" worktree remove --force -- "$wt" >&2 \
