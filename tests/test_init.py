@@ -58,6 +58,7 @@ def test_init_makes_a_repo_a_project_whose_doit_builds_a_taskspec(project: Hatch
     assert done.stdout.splitlines() == [
         f"planning repo: {project.planning.resolve()} (hatchdoit)",
         "agent: scripted (chosen with --agent)",
+        "project: nothing detected; write workspace.setup in hatchdoit.yaml",
         *INIT_DONE,
         f"specs_link -> {project.planning.resolve()} (symlink)",
         *NEXT,

@@ -181,7 +181,8 @@ def tool_of(argv: list[str]) -> str | None:
     if words and Path(words[0]).name == "env":
         words = words[1:]
         while words and (words[0].startswith("-") or "=" in words[0]):
-            words = words[1:]
+            takes_value = words[0] in ("-u", "--unset", "-C", "--chdir")
+            words = words[2:] if takes_value else words[1:]
     return words[0] if words else None
 
 
