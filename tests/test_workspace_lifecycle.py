@@ -1,0 +1,137 @@
+"""A worktree's life after its work is delivered (steps/retire.py, cli/gc.py): removed at once
+(`workspace.remove_delivered`), the TaskSpec still up to date without it; `hatchdoit gc` removes
+what nothing needs and frees what it says. Real doit builds with the scripted agent, real git."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import events, git, read_json, run_doit
+from projects import HatchProject
+
+pytestmark = pytest.mark.integration
+
+
+def target(project: HatchProject) -> Path:
+    return project.root / "_target"
+
+
+def gc(project: HatchProject, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hatchdoit", "--root", str(project.root), "gc", *args],
+        cwd=project.root,
+        env=project.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def du_bytes(paths: list[Path]) -> int:
+    """What du says the paths occupy together (allocated bytes, a hard-linked file once)."""
+    done = subprocess.run(
+        ["du", "-s", "-c", "-B1", *map(str, paths)], capture_output=True, text=True, check=True
+    )
+    return int(done.stdout.splitlines()[-1].split()[0])
+
+
+def test_a_delivered_taskspec_stays_up_to_date_without_its_worktree(
+    project: HatchProject,
+) -> None:
+    project.configure(integrate="merge")
+    project.add_taskspec("A")
+    project.add_taskspec("B", depends_on=["A"])
+    done = run_doit(project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    repo = target(project)
+    for tid in "AB":
+        assert not project.layout.worktree(tid).exists(), tid  # removed once delivered
+        assert git(repo, "rev-parse", "--verify", "-q", f"refs/heads/taskspec/{tid}").strip()
+        assert project.layout.done(tid).is_file() and project.layout.integration(tid).is_file()
+        assert project.layout.worktree_record(tid).is_file()
+        removed = events(project, "worktree_removed", taskspec_id=tid)
+        assert [e["why"] for e in removed] == ["delivered"]
+    assert "taskspec/A" not in git(repo, "worktree", "list")
+
+    again = run_doit(project)
+    assert again.returncode == 0 and "nothing to do" in again.stdout, again.stdout + again.stderr
+    assert not project.layout.worktree("A").exists() and not project.layout.worktree("B").exists()
+    assert len(events(project, "step_start", taskspec_id="A", step="worktree")) == 1
+
+    # A real rebuild (its TaskSpec changed) makes its worktree again (and removes it again
+    # once delivered)
+    project.add_taskspec("A", test_command="python3 -m unittest discover -s tests")
+    rebuilt = run_doit(project)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert len(events(project, "step_start", taskspec_id="A", step="worktree")) == 2
+    assert len(events(project, "worktree_removed", taskspec_id="A")) == 2
+    assert not project.layout.worktree("A").exists()
+
+
+def test_remove_delivered_false_keeps_the_worktree(project: HatchProject) -> None:
+    project.configure(integrate="merge", workspace={"remove_delivered": False})
+    project.add_taskspec("A")
+    done = run_doit(project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert project.layout.worktree("A").is_dir()
+    assert events(project, "worktree_removed") == []
+
+
+def test_gc_removes_what_nothing_needs_keeps_unsaved_work_and_frees_what_it_says(
+    project: HatchProject,
+) -> None:
+    project.configure(integrate="merge", workspace={"remove_delivered": False})
+    for tid in ("DELIVERED", "GONE", "DIRTY"):
+        project.add_taskspec(tid)
+    done = run_doit(project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    wt = project.layout.worktree
+    # a setup's product in the delivered one: never "unsaved work"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(wt("DELIVERED") / ".venv")],
+                   check=True)  # fmt: skip
+    # two TaskSpecs leave the plan; one of them has a file nobody committed
+    (wt("DIRTY") / "notes.txt").write_text("work in progress\n")
+    for tid in ("GONE", "DIRTY"):
+        (project.planning / "_specs" / "taskspecs" / f"{tid}.md").unlink()
+    integration = project.layout.integration_worktree
+    assert integration.is_dir()  # left by the merges: stale once the build is over
+    going = [wt("DELIVERED"), wt("GONE"), integration]
+    expected = du_bytes(going)
+
+    listed = gc(project, "--dry-run", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert all(p.is_dir() for p in going)  # a dry run removes nothing
+
+    swept = gc(project, "--json")
+    assert swept.returncode == 0, swept.stderr
+    result = json.loads(swept.stdout)
+    why = {Path(f["path"]).name: f["why"] for f in result["removed"]}
+    assert why == {
+        "DELIVERED": "delivered",
+        "GONE": "abandoned: no such TaskSpec in the plan",
+        ".integration": "stale integration worktree",
+    }
+    assert [Path(f["path"]).name for f in result["kept"]] == ["DIRTY"]
+    assert "notes.txt" in result["kept"][0]["detail"]
+    assert not any(p.exists() for p in going) and wt("DIRTY").is_dir()
+    assert result["freed"] == result["before"] - result["after"]
+    assert abs(result["freed"] - expected) <= max(64 * 1024, expected // 20), (result, expected)
+    assert sum(f["bytes"] for f in result["removed"]) == pytest.approx(expected, rel=0.05)
+    repo = target(project)
+    for tid in ("DELIVERED", "GONE", "DIRTY"):  # branches stay
+        assert git(repo, "rev-parse", "--verify", "-q", f"refs/heads/taskspec/{tid}").strip()
+    assert str(wt("GONE")) not in git(repo, "worktree", "list")
+
+    # the build still has nothing to do for the delivered one; --force takes the dirty one
+    text = gc(project, "--force")
+    assert text.returncode == 0, text.stderr
+    assert f"removed {project.layout.rel(wt('DIRTY'))} (abandoned" in text.stdout
+    assert text.stdout.splitlines()[-1].startswith("gc: 1 worktree(s) removed, ")
+    assert not wt("DIRTY").exists()
+    record = read_json(project.layout.integration("DELIVERED"))
+    assert record["outcome"] == "integrated"
