@@ -83,7 +83,8 @@ def _python(root: Path) -> Detected | None:
         test,
         [
             f"{', '.join(markers or requirements)}: a .venv of the worktree's own, {what};",
-            "pip reuses its cache (~/.cache/pip) and copies every file it installs",
+            "pip reuses its cache (~/.cache/pip) and copies every file it installs; the venv",
+            "has its own pip, so an agent's `pip install` stays in its worktree",
         ],
     )
 
