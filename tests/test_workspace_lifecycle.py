@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import events, git, read_json, run_doit
 from projects import HatchProject
+from test_integrate_pr import pr_project  # noqa: F401  (the fixture, with gh stood in)
 
 pytestmark = pytest.mark.integration
 
@@ -21,8 +22,12 @@ def target(project: HatchProject) -> Path:
 
 
 def gc(project: HatchProject, *args: str) -> subprocess.CompletedProcess[str]:
+    return hatchdoit(project, "gc", *args)
+
+
+def hatchdoit(project: HatchProject, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hatchdoit", "--root", str(project.root), "gc", *args],
+        [sys.executable, "-m", "hatchdoit", "--root", str(project.root), *args],
         cwd=project.root,
         env=project.env,
         capture_output=True,
@@ -86,10 +91,12 @@ def test_gc_removes_what_nothing_needs_keeps_unsaved_work_and_frees_what_it_says
     project: HatchProject,
 ) -> None:
     project.configure(integrate="merge", workspace={"remove_delivered": False})
-    for tid in ("DELIVERED", "GONE", "DIRTY"):
+    for tid in ("DELIVERED", "GONE", "DIRTY", "RESET"):
         project.add_taskspec(tid)
     done = run_doit(project)
     assert done.returncode == 0, done.stdout + done.stderr
+    reset = hatchdoit(project, "reset", "RESET")
+    assert reset.returncode == 0, reset.stdout + reset.stderr
     wt = project.layout.worktree
     # a setup's product in the delivered one: never "unsaved work"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(wt("DELIVERED") / ".venv")],
@@ -100,7 +107,7 @@ def test_gc_removes_what_nothing_needs_keeps_unsaved_work_and_frees_what_it_says
         (project.planning / "_specs" / "taskspecs" / f"{tid}.md").unlink()
     integration = project.layout.integration_worktree
     assert integration.is_dir()  # left by the merges: stale once the build is over
-    going = [wt("DELIVERED"), wt("GONE"), integration]
+    going = [wt("DELIVERED"), wt("GONE"), wt("RESET"), integration]
     expected = du_bytes(going)
 
     listed = gc(project, "--dry-run", "--json")
@@ -115,6 +122,7 @@ def test_gc_removes_what_nothing_needs_keeps_unsaved_work_and_frees_what_it_says
         "DELIVERED": "delivered",
         "GONE": "abandoned: no such TaskSpec in the plan",
         ".integration": "stale integration worktree",
+        "RESET": "reset: the next build makes it anew",
     }
     assert [Path(f["path"]).name for f in result["kept"]] == ["DIRTY"]
     assert "notes.txt" in result["kept"][0]["detail"]
@@ -123,15 +131,44 @@ def test_gc_removes_what_nothing_needs_keeps_unsaved_work_and_frees_what_it_says
     assert abs(result["freed"] - expected) <= max(64 * 1024, expected // 20), (result, expected)
     assert sum(f["bytes"] for f in result["removed"]) == pytest.approx(expected, rel=0.05)
     repo = target(project)
-    for tid in ("DELIVERED", "GONE", "DIRTY"):  # branches stay
+    for tid in ("DELIVERED", "GONE", "DIRTY", "RESET"):  # branches stay
         assert git(repo, "rev-parse", "--verify", "-q", f"refs/heads/taskspec/{tid}").strip()
     assert str(wt("GONE")) not in git(repo, "worktree", "list")
 
-    # the build still has nothing to do for the delivered one; --force takes the dirty one
+    # --force takes the dirty one
     text = gc(project, "--force")
     assert text.returncode == 0, text.stderr
     assert f"removed {project.layout.rel(wt('DIRTY'))} (abandoned" in text.stdout
     assert text.stdout.splitlines()[-1].startswith("gc: 1 worktree(s) removed, ")
     assert not wt("DIRTY").exists()
-    record = read_json(project.layout.integration("DELIVERED"))
-    assert record["outcome"] == "integrated"
+    assert read_json(project.layout.integration("DELIVERED"))["outcome"] == "integrated"
+
+    # the reset one is made anew by the next build; the delivered one is not
+    rebuilt = run_doit(project)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert wt("RESET").is_dir() and not wt("DELIVERED").exists()
+    assert read_json(project.layout.worktree_record("RESET"))["reset"] == 1
+
+
+def test_with_pull_requests_gc_removes_a_worktree_once_its_pr_merged(
+    pr_project: HatchProject,  # noqa: F811
+) -> None:
+    project = pr_project
+    project.add_taskspec("A")
+    done = run_doit(project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    worktree = project.layout.worktree("A")
+    assert worktree.is_dir()  # a PR that is open is not delivered yet
+    waiting = json.loads(gc(project, "--json").stdout)
+    assert waiting["removed"] == [] and worktree.is_dir()
+
+    state_file = Path(project.env["FAKE_GH_STATE"])
+    state = json.loads(state_file.read_text())
+    state[0]["state"] = "MERGED"  # a person merged it on GitHub
+    state_file.write_text(json.dumps(state))
+    swept = json.loads(gc(project, "--json").stdout)
+    assert [f["why"] for f in swept["removed"]] == [f"delivered: PR #{state[0]['number']} merged"]
+    assert not worktree.exists()
+    again = run_doit(project)
+    assert again.returncode == 0 and "nothing to do" in again.stdout, again.stdout + again.stderr
+    assert not worktree.exists()
