@@ -4,6 +4,7 @@ what nothing needs and frees what it says. Real doit builds with the scripted ag
 
 from __future__ import annotations
 
+import fcntl
 import json
 import subprocess
 import sys
@@ -172,3 +173,13 @@ def test_with_pull_requests_gc_removes_a_worktree_once_its_pr_merged(
     again = run_doit(project)
     assert again.returncode == 0 and "nothing to do" in again.stdout, again.stdout + again.stderr
     assert not worktree.exists()
+
+
+def test_gc_refuses_while_a_build_runs(project: HatchProject) -> None:
+    lock = project.layout.locks / "build.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # what a running build holds
+        refused = gc(project)
+    assert refused.returncode == 1
+    assert refused.stdout == "" and "another build is running" in refused.stderr

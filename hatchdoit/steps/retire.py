@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from hatchdoit.core.errors import HatchdoitError
 from hatchdoit.core.locks import exclusive
 from hatchdoit.layout import Layout
 from hatchdoit.steps.context import StepContext
@@ -130,7 +131,19 @@ def retire_delivered(ctx: StepContext) -> None:
     if not workspace.remove_delivered or not ctx.worktree.is_dir():
         return
     repo = ctx.project.target_repo
-    unsaved = unsaved_work(repo, ctx.worktree, tuple(workspace.copy_files))
+    try:
+        unsaved = unsaved_work(repo, ctx.worktree, tuple(workspace.copy_files))
+        if not unsaved:
+            size = disk_usage(ctx.worktree)
+            remove_worktree(repo, ctx.layout, ctx.worktree)
+    except (HatchdoitError, OSError) as exc:  # delivered all the same: gc can remove it later
+        ctx.log(
+            "orchestrator",
+            logging.WARNING,
+            f"delivered, but its worktree could not be removed ({exc}); hatchdoit gc removes it",
+            operation="remove_worktree",
+        )
+        return
     if unsaved:
         ctx.log(
             "orchestrator",
@@ -140,8 +153,6 @@ def retire_delivered(ctx: StepContext) -> None:
             operation="remove_worktree",
         )
         return
-    size = disk_usage(ctx.worktree)
-    remove_worktree(repo, ctx.layout, ctx.worktree)
     ctx.audit("worktree_removed", why="delivered", bytes=size)
     ctx.log(
         "orchestrator",
