@@ -135,6 +135,13 @@ def test_gc_removes_what_nothing_needs_keeps_unsaved_work_and_frees_what_it_says
     for tid in ("DELIVERED", "GONE", "DIRTY", "RESET"):  # branches stay
         assert git(repo, "rev-parse", "--verify", "-q", f"refs/heads/taskspec/{tid}").strip()
     assert str(wt("GONE")) not in git(repo, "worktree", "list")
+    said = {e["taskspec_id"]: e["why"] for e in events(project, "worktree_removed")}
+    assert said == {
+        "DELIVERED": "gc: delivered",
+        "GONE": "gc: abandoned: no such TaskSpec in the plan",
+        "RESET": "gc: reset: the next build makes it anew",
+        "": "gc: stale integration worktree",
+    }
 
     # --force takes the dirty one
     text = gc(project, "--force")

@@ -81,6 +81,7 @@ def collect(project: Project, *, force: bool, dry_run: bool) -> dict[str, Any]:
     """Remove (or, dry, list) what gc finds; the disk used under the worktrees root before and
     after, measured, and the difference."""
     from hatchdoit.core.proc import run as run_argv
+    from hatchdoit.records.audit import audit
     from hatchdoit.steps.gitops import git
     from hatchdoit.steps.retire import disk_usage, remove_worktree, unsaved_work
 
@@ -107,6 +108,8 @@ def collect(project: Project, *, force: bool, dry_run: bool) -> dict[str, Any]:
                     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
                     git(repo, "update-ref", f"refs/hatchdoit/gc/{path.name}/{stamp}", head)
                 remove_worktree(repo, layout, path)
+                tid = "" if path.name.startswith(".") else path.name
+                audit(layout.audit, "worktree_removed", tid, why=f"gc: {why}", bytes=found.bytes)
             removed.append(found)
         if not dry_run:
             git(repo, "worktree", "prune")
