@@ -207,7 +207,7 @@ def workspace_block(found: Detected | None) -> str:
         )
     lines = [f"workspace:                   # detected: {found.kind}"]
     lines += [f"  # {note}" for note in found.notes]
-    lines.append("  # private registries: the setup reads ~/.npmrc, pip.conf; agents must not")
+    lines.append("  # registry logins (~/.npmrc, pip.conf) are the setup's: not for workspace.copy")
     if found.setup:
         lines.append("  setup:                     # run in each new worktree (docs/workspace.md)")
         lines += [f"    - {flow(argv)}" for argv in found.setup]
