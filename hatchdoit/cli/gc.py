@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
 def collect(project: Project, *, force: bool, dry_run: bool) -> dict[str, Any]:
     """Remove (or, dry, list) what gc finds; the disk used under the worktrees root before and
     after, measured, and the difference."""
+    from hatchdoit.core.errors import HatchdoitError
     from hatchdoit.core.proc import run as run_argv
     from hatchdoit.records.audit import audit
     from hatchdoit.steps.gitops import git
@@ -107,7 +108,12 @@ def collect(project: Project, *, force: bool, dry_run: bool) -> dict[str, Any]:
                     head = git(path, "rev-parse", "HEAD").strip()
                     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
                     git(repo, "update-ref", f"refs/hatchdoit/gc/{path.name}/{stamp}", head)
-                remove_worktree(repo, layout, path)
+                try:
+                    remove_worktree(repo, layout, path)
+                except HatchdoitError as exc:  # e.g. locked with `git worktree lock`
+                    found.detail = exc.message
+                    kept.append(found)
+                    continue
                 tid = "" if path.name.startswith(".") else path.name
                 audit(layout.audit, "worktree_removed", tid, why=f"gc: {why}", bytes=found.bytes)
             removed.append(found)
@@ -136,7 +142,13 @@ def _candidates(project: Project, run_argv: Callable[..., Any]) -> list[Candidat
 
     root = project.layout.worktrees.resolve()
     listed = git(project.target_repo, "worktree", "list", "--porcelain")
-    paths = [Path(ln[9:]) for ln in listed.splitlines() if ln.startswith("worktree ")]
+    locked: set[Path] = set()
+    paths: list[Path] = []
+    for line in listed.splitlines():  # blocks: `worktree PATH`, then HEAD, branch, locked ...
+        if line.startswith("worktree "):
+            paths.append(Path(line[len("worktree ") :]))
+        elif line.split(" ", 1)[0] == "locked" and paths:
+            locked.add(paths[-1])
     found: list[Candidate] = []
     for path in sorted(p for p in paths if p.parent == root and p.is_dir()):
         name = path.name
@@ -167,7 +179,8 @@ def _candidates(project: Project, run_argv: Callable[..., Any]) -> list[Candidat
         reset = decisions[0].seq if decisions and decisions[0].kind == "reset" else None
         if reset is not None and (made is None or made.reset != reset):
             found.append((path, "reset: the next build makes it anew", ""))
-    return found
+    lock = "locked with `git worktree lock`: unlock it first"
+    return [(p, why, lock if p in locked else undecided) for p, why, undecided in found]
 
 
 def _pr_merged(repo: Path, number: int, run_argv: Callable[..., Any]) -> bool | None:

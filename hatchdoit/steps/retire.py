@@ -111,15 +111,16 @@ def disk_usage(path: Path) -> int:
 def remove_worktree(repo: Path, layout: Layout, worktree: Path) -> None:
     """`git worktree remove --force` (the caller has checked nothing is lost; the setup's
     products are untracked files git would otherwise refuse over), then prune, under the lock
-    every worktree add and remove of the target repo takes."""
+    every worktree add and remove of the target repo takes. A worktree locked with `git
+    worktree lock` is refused (a StepError): someone asked to keep it."""
     with exclusive(layout.locks / "target-repo.lock", "the target repo", wait=True):
-        done = try_git(repo, "worktree", "remove", "--force", "--force", str(worktree))
+        done = try_git(repo, "worktree", "remove", "--force", str(worktree))
         if done.returncode != 0 and worktree.is_dir():
             listed = git(repo, "worktree", "list", "--porcelain")
             if f"worktree {worktree.resolve()}" not in listed.splitlines():
                 shutil.rmtree(worktree)  # a directory of ours git no longer knows
             else:
-                git(repo, "worktree", "remove", "--force", "--force", str(worktree))
+                git(repo, "worktree", "remove", "--force", str(worktree))  # raises, saying why
         git(repo, "worktree", "prune")
 
 
