@@ -195,3 +195,17 @@ def test_gc_refuses_while_a_build_runs(project: HatchProject) -> None:
         refused = gc(project)
     assert refused.returncode == 1
     assert refused.stdout == "" and "another build is running" in refused.stderr
+
+
+def test_a_squashed_taskspec_of_a_repo_with_a_remote_is_removed_once_delivered(
+    pr_project: HatchProject,  # noqa: F811
+) -> None:
+    """Its branch's commits are on no other branch (squashed) and not pushed, but they are the
+    work delivered: nothing of it is lost with the worktree."""
+    project = pr_project
+    project.configure(integrate="squash")
+    project.add_taskspec("A")
+    done = run_doit(project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not project.layout.worktree("A").exists()
+    assert [e["why"] for e in events(project, "worktree_removed", taskspec_id="A")] == ["delivered"]

@@ -98,7 +98,10 @@ def collect(project: Project, *, force: bool, dry_run: bool) -> dict[str, Any]:
                 found.detail = undecided
                 kept.append(found)
                 continue
-            unsaved = unsaved_work(repo, path, tuple(project.config.workspace.copy_files))
+            known = path.name in project.plan.taskspecs
+            delivered = project.approved_commit(path.name) if known else None
+            copied = tuple(project.config.workspace.copy_files)
+            unsaved = unsaved_work(repo, path, copied, delivered)
             if unsaved and not force:
                 found.detail = f"{unsaved.describe()}; --force removes it"
                 kept.append(found)

@@ -57,11 +57,14 @@ class Unsaved:
         return "; ".join(parts)
 
 
-def unsaved_work(repo: Path, worktree: Path, keep: tuple[str, ...] = ()) -> Unsaved:
+def unsaved_work(
+    repo: Path, worktree: Path, keep: tuple[str, ...] = (), delivered: str | None = None
+) -> Unsaved:
     """What of `worktree` exists nowhere else: its uncommitted paths (the setup's products and
     `keep`, the paths copied in by workspace.copy, left out) and the commits of its HEAD that
-    no other branch, tag, remote or hatchdoit ref holds (its own branch counts when it has no
-    remote: the branch stays; with a remote, commits not pushed count)."""
+    no other branch, tag, remote or hatchdoit ref holds, nor the `delivered` commit (its own
+    branch counts when the repo has no remote: the branch stays; with a remote, commits not
+    pushed count, beyond what was delivered)."""
     out = git(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=normal")
     files: list[str] = []
     entries = out.split("\0")
@@ -84,6 +87,8 @@ def unsaved_work(repo: Path, worktree: Path, keep: tuple[str, ...] = ()) -> Unsa
         return Unsaved(sorted(files), 0)  # its branch stays, and holds its commits
     exclude = [f"--exclude={branch}"] if branch else []  # applies to the --branches after it
     others = ["--branches", "--tags", "--remotes", "--glob=refs/hatchdoit/*"]
+    if delivered:
+        others.append(delivered)
     left = git(repo, "rev-list", "--count", head, "--not", *exclude, *others)
     commits = int(left.strip() or 0)
     return Unsaved(sorted(files), commits)
@@ -133,7 +138,8 @@ def retire_delivered(ctx: StepContext) -> None:
         return
     repo = ctx.project.target_repo
     try:
-        unsaved = unsaved_work(repo, ctx.worktree, tuple(workspace.copy_files))
+        delivered = ctx.project.approved_commit(ctx.tid)
+        unsaved = unsaved_work(repo, ctx.worktree, tuple(workspace.copy_files), delivered)
         if not unsaved:
             size = disk_usage(ctx.worktree)
             remove_worktree(repo, ctx.layout, ctx.worktree)
