@@ -19,7 +19,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import concurrency, end_to_end, integration, provider_resume, scale, stop_latency
+from bench import (
+    concurrency,
+    end_to_end,
+    integration,
+    provider_resume,
+    scale,
+    stop_latency,
+    workspace,
+)
 from bench.fixtures import CHECKOUT, Sandbox
 from bench.machine import machine_info
 from bench.report import document, markdown, write_doc
@@ -64,6 +72,14 @@ MEASURES: dict[str, tuple[Measure, list[tuple[str, str]]]] = {
     "resume": (
         provider_resume.run,
         [("provider_resume", "a usage limit's reset -> resumed work")],
+    ),
+    "workspace": (
+        workspace.run,
+        [
+            ("workspace_setup", "a worktree's setup, first and later"),
+            ("workspace_disk", "disk per set-up worktree"),
+            ("demo_worktrees_disk", "disk under the worktrees root after the demo"),
+        ],
     ),
 }
 

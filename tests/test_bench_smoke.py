@@ -27,6 +27,7 @@ REQUIRED_ROWS = (
     "concurrent",
     "status_scale",
     "integration_overhead",
+    "workspace_setup",
 )
 
 

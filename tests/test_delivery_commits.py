@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 def test_work_an_agent_never_committed_is_committed_checked_approved_and_delivered(
     project: HatchProject,
 ) -> None:
-    project.configure(integrate="merge")
+    project.configure(integrate="merge", workspace={"remove_delivered": False})  # looked at below
     project.add_taskspec("A", scripted={"factory": "no-commit"})
     done = run_doit(project)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -63,7 +63,7 @@ def test_test_by_products_neither_count_nor_stay(project: HatchProject) -> None:
 def test_a_qa_agent_that_edits_the_tree_has_its_changes_kept_aside_and_discarded(
     project: HatchProject,
 ) -> None:
-    project.configure(integrate="merge")
+    project.configure(integrate="merge", workspace={"remove_delivered": False})  # looked at below
     project.add_taskspec("A", scripted={"qa": "approve-and-edit"})
     done = run_doit(project)
     assert done.returncode == 0, done.stdout + done.stderr

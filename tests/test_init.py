@@ -58,6 +58,7 @@ def test_init_makes_a_repo_a_project_whose_doit_builds_a_taskspec(project: Hatch
     assert done.stdout.splitlines() == [
         f"planning repo: {project.planning.resolve()} (hatchdoit)",
         "agent: scripted (chosen with --agent)",
+        "project: nothing detected; write workspace.setup in hatchdoit.yaml",
         *INIT_DONE,
         f"specs_link -> {project.planning.resolve()} (symlink)",
         *NEXT,
@@ -73,7 +74,9 @@ def test_init_makes_a_repo_a_project_whose_doit_builds_a_taskspec(project: Hatch
     built = run_doit(dataclasses.replace(own, env=env))
     assert built.returncode == 0, built.stdout + built.stderr
     assert (repo / "_logs" / "state" / TID / "done.json").is_file()
-    assert (repo / ".hatchdoit" / "worktrees" / TID).is_dir()  # where test runners do not look
+    made = json.loads((repo / "_logs" / "state" / TID / "worktree.json").read_text())
+    assert made["path"] == f".hatchdoit/worktrees/{TID}"  # where test runners do not look
+    assert not (repo / made["path"]).exists()  # delivered: removed (workspace.remove_delivered)
     work = git(repo, "log", "--format=%s", "-1", f"taskspec/{TID}", env=env)
     assert work.startswith("scripted factory:"), work
     # init chose `integrate: merge`: main, checked out here, moved by the one merge of the

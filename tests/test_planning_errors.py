@@ -78,7 +78,10 @@ def test_missing_required_field(repo: Path, field: str) -> None:
     plan = load_plan(repo)
     err = only_error(plan, path)
     assert err.field == field
-    assert err.fix == f"add the field '{field}'"
+    fix = f"add the field '{field}'"
+    if field in ("loc_cap", "test_command"):
+        fix += f", or set planning.defaults.{field} in hatchdoit.yaml"
+    assert err.fix == fix
     assert f"{path}: {field}: " in err.one_line()
     assert plan.taskspecs == {}
 

@@ -81,8 +81,10 @@ def step_is_current(root: str, step: str, tid: str, attempt: int) -> bool:
         return done is not None and done.digest == ctx.digest
     if step == "integrate":
         return integrated(ctx.project, tid)
-    if step == "worktree":
-        return receipt(ctx, step, 0) is not None and ctx.worktree.is_dir()
+    if step == "worktree":  # once delivered, it is current without it (steps/retire.py)
+        return receipt(ctx, step, 0) is not None and (
+            ctx.worktree.is_dir() or integrated(ctx.project, tid)
+        )
     if step == "setup":
         return setup_is_current(ctx)
     if receipt(ctx, step, attempt) is not None:

@@ -31,6 +31,7 @@ def run_doctor(
     from hatchdoit.cli.doctor_agents import check_profile
     from hatchdoit.cli.doctor_budgets import check_budgets
     from hatchdoit.cli.doctor_check import failed_check
+    from hatchdoit.cli.doctor_setup_tools import check_setup_tools
     from hatchdoit.cli.doctor_system import (
         check_install,
         check_project,
@@ -49,6 +50,7 @@ def run_doctor(
     if config is not None and config.scripts_dir:
         scripts = (root / config.scripts_dir).resolve()
     checks += check_scripts(scripts)
+    checks += check_setup_tools(config, environ)
     dirs = agents_search(root, config.agents_dir if config is not None else "agents")
     checks += check_install(root, dirs, scripts)
     checks += check_budgets(root, config, environ)  # under a budget: each profile's spend

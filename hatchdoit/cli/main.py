@@ -19,6 +19,7 @@ from hatchdoit.cli import (
     config_doc,
     decide,
     doctor,
+    gc,
     init,
     logs,
     metrics,
@@ -53,6 +54,7 @@ COMMANDS: dict[str, Command] = {
         schemas,
         init,
         doctor,
+        gc,
     )
     for command in module.COMMANDS
 }

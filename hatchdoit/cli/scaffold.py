@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hatchdoit import __version__
 from hatchdoit.cli.init_agent import choose_agent
+from hatchdoit.cli.init_detect import Detected, detect_project, flow, workspace_block
 from hatchdoit.core import bundled
 from hatchdoit.core.atomicio import write_atomic
 from hatchdoit.core.errors import ConfigError
@@ -37,7 +38,7 @@ agents:                      # {why}; HATCHDOIT_AGENT overrides
   qa: {agent}
 limits:
   max_attempts: 3
-"""
+{workspace}"""
 
 # The two lines that add the plan's tasks to a dodo.py (build/graph.py: add_tasks).
 IMPORT_LINE = "from hatchdoit.graph import add_tasks"
@@ -78,13 +79,22 @@ def init_project(
     root = root.resolve()
     specs = specs.resolve()
     fmt = detect_format(specs) if specs.is_dir() else None
-    planning = planning_block(specs, fmt)  # no plan there: a ConfigError naming the layouts
+    found = detect_project(root)
+    test_command = flow(found.test_command) if found and found.test_command else None
+    # no plan there: a ConfigError naming the layouts
+    planning = planning_block(specs, fmt, test_command)
     if not (root / ".git").exists():
         raise ConfigError("not a git repository", path=root, fix="run `git init` first")
     name, why = choose_agent(agents_search(root, "agents"), environ, agent)
     stamp = STAMP.format(version=__version__)
-    done = [f"planning repo: {specs} ({fmt})", f"agent: {name} ({why})"]
-    config = CONFIG.format(stamp=stamp, planning=planning, agent=name, why=why.split(":")[0])
+    done = [f"planning repo: {specs} ({fmt})", f"agent: {name} ({why})", _found(found)]
+    config = CONFIG.format(
+        stamp=stamp,
+        planning=planning,
+        workspace=workspace_block(found),
+        agent=name,
+        why=why.split(":")[0],
+    )
     done += _write(root / "hatchdoit.yaml", config, force)
     done += _dodo(root / "dodo.py", stamp, force)
     done += _write(root / "doit.cfg", DOIT_CFG.format(stamp=stamp), force)
@@ -106,6 +116,14 @@ def init_project(
     )
     done.append("next: hatchdoit doctor, then doit list")
     return done
+
+
+def _found(found: Detected | None) -> str:
+    if found is None:
+        return "project: nothing detected; write workspace.setup in hatchdoit.yaml"
+    setup = "; ".join(" ".join(argv) for argv in found.setup) or "none"
+    test = " ".join(found.test_command) if found.test_command else "none found, set one"
+    return f"project: {found.kind} (setup: {setup}; tests: {test})"
 
 
 def _write(path: Path, text: str, force: bool) -> list[str]:

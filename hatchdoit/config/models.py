@@ -165,15 +165,15 @@ class RoleChoice(Strict):
 
 
 class TaskDefaults(Strict):
-    """What a TaskSpec read from a foreign plan (spec-kit, Task Master, Kiro) takes from
-    hatchdoit.yaml, as those formats carry none of it; unset keys inherit."""
+    """What a TaskSpec that does not say it takes from hatchdoit.yaml: a foreign plan's (they carry
+    none of it), a `_specs/` file's missing keys; unset keys inherit."""
 
     loc_cap: int | None = Field(
         default=None, gt=0, description="Lines a TaskSpec may add (unset in defaults: 400)"
     )
     test_command: list[str] | None = Field(
         default=None,
-        description="argv run in the worktree to check each TaskSpec; a foreign plan needs one",
+        description="argv run in the worktree to test a TaskSpec naming none (foreign plans: all)",
     )
     agent: RoleChoice = Field(default_factory=lambda: RoleChoice())
     max_attempts: int | None = Field(

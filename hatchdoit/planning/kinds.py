@@ -16,12 +16,7 @@ def validate_spec(
     path: Path, data: dict[str, Any], errors: list[SpecError]
 ) -> TaskSpec | FeatSpec | None:
     """The spec `data` describes, or None with its problems appended to `errors`."""
-    kind = data.get("kind")
-    if kind is None:
-        ident = str(data.get("id", ""))
-        taskspec_fields = {"test_command", "featspec", "loc_cap", "depends_on"}
-        kind = "taskspec" if "-TS-" in ident or taskspec_fields & set(data) else "featspec"
-    model: type[TaskSpec] | type[FeatSpec] = TaskSpec if kind == "taskspec" else FeatSpec
+    model: type[TaskSpec] | type[FeatSpec] = TaskSpec if spec_kind(data) == "taskspec" else FeatSpec
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -29,6 +24,16 @@ def validate_spec(
             loc = ".".join(str(p) for p in err["loc"]) or "(file)"
             errors.append(SpecError(_describe(err), path=path, field=loc, fix=_fix_for(err, model)))
         return None
+
+
+def spec_kind(data: dict[str, Any]) -> str:
+    """`taskspec` or `featspec`: its `kind`, else guessed from its id and fields."""
+    kind = data.get("kind")
+    if kind is None:
+        ident = str(data.get("id", ""))
+        taskspec_fields = {"test_command", "featspec", "loc_cap", "depends_on"}
+        kind = "taskspec" if "-TS-" in ident or taskspec_fields & set(data) else "featspec"
+    return str(kind)
 
 
 def _describe(err: Any) -> str:
@@ -41,7 +46,10 @@ def _describe(err: Any) -> str:
 def _fix_for(err: Any, model: type[TaskSpec] | type[FeatSpec]) -> str:
     kind = err["type"]
     if kind == "missing":
-        return f"add the field '{err['loc'][0]}'"
+        name = err["loc"][0]
+        if name in ("test_command", "loc_cap"):
+            return f"add the field '{name}', or set planning.defaults.{name} in hatchdoit.yaml"
+        return f"add the field '{name}'"
     if kind == "extra_forbidden":
         known = ", ".join(sorted(model.model_fields))
         return f"remove it or use one of: {known}"

@@ -56,7 +56,7 @@ def load_plan(
     configured = "auto" if planning is None else planning.format
     plan.format = choose_format(root, configured, plan.errors, plan.warnings)
     if plan.format == "hatchdoit":
-        read_specs_dir(root, plan, cache)
+        read_specs_dir(root, plan, cache, planning)
     elif plan.format:  # "": no plan found (the error says so)
         # imported here: a `_specs/` plan (every `doit` of a big one) never loads the readers
         from hatchdoit.planning.formats.foreign import read_foreign

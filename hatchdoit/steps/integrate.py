@@ -41,6 +41,7 @@ from hatchdoit.steps.pull_request import (
     review_of,
     unmerged_dependencies,
 )
+from hatchdoit.steps.retire import retire_delivered
 from hatchdoit.steps.review_gate import gate_of, hold_for_review
 from hatchdoit.steps.rework import INTEGRATION_WHO, Step, run_attempts, send_back
 
@@ -118,6 +119,7 @@ def _landed(ctx: StepContext, landed: Landed, approved: str, tries: int) -> None
         moved=landed.moved,
     )
     tell_checkout(ctx, landed)
+    retire_delivered(ctx)  # workspace.remove_delivered: its worktree goes, its branch stays
 
 
 def _refused(ctx: StepContext, refused: Refused, approved: str, attempt: int, tries: int) -> None:

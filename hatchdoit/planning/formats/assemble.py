@@ -15,8 +15,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.config.models import PlanningConfig, TaskDefaults
+from hatchdoit.config.models import PlanningConfig
 from hatchdoit.core.errors import SpecError
+from hatchdoit.planning.formats.defaults import task_defaults
 from hatchdoit.planning.formats.groups import SETTLED, Groups
 from hatchdoit.planning.formats.ids import feature_id, rename_duplicates, taskspec_id, valid_id
 from hatchdoit.planning.formats.order import inferred_edges
@@ -24,7 +25,6 @@ from hatchdoit.planning.formats.source import SourceFeature, SourceTask, at
 from hatchdoit.planning.kinds import validate_spec
 from hatchdoit.planning.specs import FeatSpec, LoadedSpec, TaskSpec
 
-DEFAULT_LOC_CAP = 400
 CONFIG_FILE = "hatchdoit.yaml"
 
 
@@ -75,20 +75,6 @@ def assemble(
             if loaded is not None:
                 taskspecs.append(loaded)
     return loaded_feat, taskspecs
-
-
-def task_defaults(settings: PlanningConfig, feature: str) -> dict[str, Any]:
-    """TaskSpec fields from `planning.defaults`, `planning.features.<feature>` above them."""
-    fields: dict[str, Any] = {"loc_cap": DEFAULT_LOC_CAP}
-    for layer in (settings.defaults, settings.features.get(feature, TaskDefaults())):
-        for name, value in layer.model_dump(exclude={"agent"}, exclude_none=True).items():
-            fields[name] = value
-        agent = layer.agent.model_dump(exclude_none=True)
-        if agent:
-            fields["agent"] = {**fields.get("agent", {}), **agent}
-    if not fields.get("test_command"):
-        fields.pop("test_command", None)
-    return fields
 
 
 class _Maker:

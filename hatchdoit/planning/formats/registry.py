@@ -108,16 +108,24 @@ def reader(fmt: str) -> Callable[[Path, Wanted], SourcePlan]:
     return function
 
 
-def planning_block(root: Path, fmt: str | None = None) -> str:
+def planning_block(root: Path, fmt: str | None = None, test_command: str | None = None) -> str:
     """The `planning:` block of hatchdoit.yaml for the planning repo at `root` (in format `fmt`,
-    else the one detected), as YAML text ending in a newline; what `hatchdoit init` writes."""
+    else the one detected), as YAML text ending in a newline; what `hatchdoit init` writes.
+    `test_command`: the target's test command as YAML text (init detects it), the default of
+    every TaskSpec that names none."""
     fmt = fmt or detect_format(root)
     if fmt is None:
         raise ConfigError(
             "no plan found", path=root, fix=f"pass the root of a planning repo with {LAYOUTS}"
         )
     if fmt == "hatchdoit":
-        return "planning:\n  format: hatchdoit           # _specs/: FeatSpec and TaskSpec files\n"
+        block = "planning:\n  format: hatchdoit           # _specs/: FeatSpec and TaskSpec files\n"
+        if test_command:
+            block += (
+                "  defaults:                  # what a TaskSpec file does not say\n"
+                f"    test_command: {test_command}\n"
+            )
+        return block
     return (
         "planning:\n"
         f"  format: {fmt:<19}# detected; `hatchdoit plan` shows how it is read\n"
@@ -126,6 +134,7 @@ def planning_block(root: Path, fmt: str | None = None) -> str:
         "(docs/planning-formats.md)\n"
         "  defaults:                  # what the plan does not say, for every TaskSpec\n"
         "    loc_cap: 400\n"
-        "    test_command: python3 -m pytest -q   # the target's own test command\n"
+        f"    test_command: {test_command or 'python3 -m pytest -q'}   # the target's own test "
+        "command\n"
         "    max_attempts: 3\n"
     )
