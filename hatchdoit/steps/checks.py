@@ -27,6 +27,7 @@ def run_tests(ctx: StepContext, attempt: int) -> TestRun:
         log_path,
         ctx.layout,
         ctx.project.config.checks.env_passthrough,
+        confinement=ctx.project.config.confinement,
     )
 
 

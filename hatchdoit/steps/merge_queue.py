@@ -215,7 +215,15 @@ def _post_merge_tests(ctx: StepContext, worktree: Path, moved: int) -> list[Test
         log = ctx.layout.integration_log(ctx.tid, moved + 1, name)
         passthrough = ctx.project.config.checks.env_passthrough
         runs.append(
-            run_test_command(command, worktree, settings.test_timeout, log, ctx.layout, passthrough)
+            run_test_command(
+                command,
+                worktree,
+                settings.test_timeout,
+                log,
+                ctx.layout,
+                passthrough,
+                confinement=ctx.project.config.confinement,
+            )
         )
         if runs[-1].exit_code != 0:
             break

@@ -19,6 +19,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from hatchdoit.config.models import ConfinementConfig
+from hatchdoit.confinement.wrap import confined_command
 from hatchdoit.core.logs import looks_secret
 from hatchdoit.core.redaction import redact_file
 from hatchdoit.layout import Layout
@@ -111,13 +113,19 @@ def run_test_command(
     log_path: Path,
     layout: Layout,
     passthrough: list[str],
+    confinement: ConfinementConfig | None = None,
 ) -> TestRun:
     """Run `command` in `cwd` within `timeout` seconds, its output into `log_path`, with the
-    scrubbed environment plus the `passthrough` variables."""
+    scrubbed environment plus the `passthrough` variables; under this build's `confinement`
+    (confinement/wrap.py) when given."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    label = None
     try:
-        exit_code = _run_into_log(command, cwd, timeout, log_path, test_env(passthrough))
+        env = test_env(passthrough)
+        with confined_command(command, cwd, confinement or ConfinementConfig(mode="off")) as run:
+            label = run.label if confinement is not None else None
+            exit_code = _run_into_log(run.argv, cwd, timeout, log_path, {**env, **run.env})
     finally:  # the tests may print secrets of the environment
         redact_file(log_path)
     passed, failed = count_tests(log_path.read_text(encoding="utf-8", errors="replace"))
@@ -129,4 +137,5 @@ def run_test_command(
         duration_s=round(time.monotonic() - started, 3),
         timed_out=exit_code is None,
         log=layout.rel(log_path),
+        confinement=label,
     )
