@@ -30,12 +30,14 @@ def run_doctor(
     from hatchdoit.agents.profiles import first_found, load_profile, profile_names
     from hatchdoit.cli.doctor_agents import check_profile
     from hatchdoit.cli.doctor_check import failed_check
+    from hatchdoit.cli.doctor_confinement import check_confinement
     from hatchdoit.cli.doctor_system import (
         check_install,
         check_project,
         check_scripts,
         check_tools,
     )
+    from hatchdoit.config.models import ConfinementConfig
     from hatchdoit.core import bundled
     from hatchdoit.core.errors import HatchdoitError
     from hatchdoit.project import agents_search
@@ -49,6 +51,7 @@ def run_doctor(
     checks += check_scripts(scripts)
     dirs = agents_search(root, config.agents_dir if config is not None else "agents")
     checks += check_install(root, dirs, scripts)
+    checks.append(check_confinement(config.confinement if config else ConfinementConfig()))
     # The bundled profiles and the ones the project uses: a user's agents dir may hold other
     # YAML of its own.
     bundled_names = set(profile_names([bundled.AGENTS]))

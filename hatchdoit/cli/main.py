@@ -17,6 +17,7 @@ from hatchdoit import __version__
 from hatchdoit.cli import (
     ci,
     config_doc,
+    confinement,
     decide,
     doctor,
     init,
@@ -53,6 +54,7 @@ COMMANDS: dict[str, Command] = {
         schemas,
         init,
         doctor,
+        confinement,
     )
     for command in module.COMMANDS
 }
