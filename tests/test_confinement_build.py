@@ -10,6 +10,7 @@ import pytest
 from build_records import TID, build_ok
 from confinement_support import need_srt
 from conftest import read_audit
+from daily_use import hatchdoit
 from projects import HatchProject, module_body
 
 from hatchdoit.confinement.srt import SRT_ENV
@@ -29,3 +30,8 @@ def test_a_confined_build_reaches_done(project: HatchProject) -> None:
     assert launches and all(e["confinement"] == "confined" for e in launches)
     checks = load_valid(project.layout.checks(TID, 1), ChecksRecord)
     assert checks.tests is not None and checks.tests.confinement == "confined"
+    status = json.loads(hatchdoit(project, "status", "--json").stdout)
+    assert status["build"]["confinement"] == "confined"
+    report = project.root / "report.html"
+    hatchdoit(project, "report", "--out", str(report))
+    assert "confinement confined" in report.read_text(encoding="utf-8")
