@@ -22,6 +22,7 @@ pytestmark = pytest.mark.integration
 
 def test_a_confined_build_reaches_done(project: HatchProject) -> None:
     project.env[SRT_ENV] = str(need_srt())
+    project.configure(confinement={"mode": "auto"})
     project.add_taskspec(TID, body=module_body("greet", "greet", "hello"))
     build_ok(project)
     record = json.loads(Path(project.layout.confinement_record).read_text(encoding="utf-8"))

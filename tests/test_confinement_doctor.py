@@ -34,6 +34,7 @@ def _line(output: str) -> str:
 
 def test_doctor_says_confined_where_srt_works(project: HatchProject) -> None:
     project.env[SRT_ENV] = str(need_srt())
+    project.configure(confinement={"mode": "auto"})
     line = _line(_doctor(project, "doctor", "--profile", "scripted").stdout)
     assert line.startswith("ok") and "auto: confined by srt" in line, line
 
@@ -51,6 +52,7 @@ def test_doctor_fails_required_that_cannot_confine_with_its_fix(project: HatchPr
 
 def test_confinement_command_warns_under_auto(project: HatchProject) -> None:
     project.env[SRT_ENV] = str(project.root / "no-such-srt")
+    project.configure(confinement="auto")
     done = _doctor(project, "confinement")
     assert done.returncode == 0, done.stderr
     assert "UNCONFINED" in done.stdout and "hatchdoit confinement install" in done.stdout

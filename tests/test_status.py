@@ -84,9 +84,8 @@ def test_status_json_tells_each_taskspec_and_featspec(mixed: MixedBuild) -> None
         "escalated": 1,
         "awaiting review": 0,
     }
-    # the test's home has no srt: under `auto` the build ran unconfined (and said so)
     assert data["build"] == {
-        "running": False, "pid": None, "started_at": None, "confinement": "unconfined"
+        "running": False, "pid": None, "started_at": None, "confinement": "off"
     }  # fmt: skip
     assert all(row["stale"] is None and row["running_for_s"] is None for row in rows.values())
 
