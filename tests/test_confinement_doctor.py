@@ -83,3 +83,13 @@ def test_base_url_hosts() -> None:
     assert url_host("https://gw.example.com/anthropic") == "gw.example.com"
     assert url_host("http://[::1]:80") == "[::1]:80"
     assert "127.0.0.1:9" in agent_hosts(None, {"OPENAI_BASE_URL": "http://localhost:9"})
+
+
+def test_confined_profiles_skip_their_own_prompts_and_sandbox() -> None:
+    from hatchdoit.steps.agent_confinement import confined_params
+
+    assert confined_params("claude", {}, True) == {"skip_permissions": True}
+    assert confined_params("codex", {}, True) == {"bypass_sandbox": True}
+    assert confined_params("claude", {"skip_permissions": False}, True) == {}  # yaml decides
+    assert confined_params("codex", {}, False) == {}  # unconfined: Codex keeps its sandbox
+    assert confined_params("none", {}, True) == {}
