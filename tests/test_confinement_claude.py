@@ -47,5 +47,5 @@ def test_confined_headless_claude_code_takes_a_taskspec_to_done(
         assert fake_api.main_requests(role), f"no {role} request reached the stand-in"
         stop = load_valid(project.layout.stop_file(TID, role, 1), StopRecord)  # type: ignore[arg-type]
         stream = Path(stop.payload["stream_log"]).read_text(encoding="utf-8").splitlines()
-        init = [json.loads(x) for x in stream if '"init"' in x][0]
+        init = next(json.loads(x) for x in stream if '"init"' in x)
         assert init["permissionMode"] == "bypassPermissions", init
