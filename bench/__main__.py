@@ -19,7 +19,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import concurrency, end_to_end, integration, provider_resume, scale, stop_latency
+from bench import (
+    concurrency,
+    confinement,
+    end_to_end,
+    integration,
+    provider_resume,
+    scale,
+    stop_latency,
+)
 from bench.fixtures import CHECKOUT, Sandbox
 from bench.machine import machine_info
 from bench.report import document, markdown, write_doc
@@ -64,6 +72,10 @@ MEASURES: dict[str, tuple[Measure, list[tuple[str, str]]]] = {
     "resume": (
         provider_resume.run,
         [("provider_resume", "a usage limit's reset -> resumed work")],
+    ),
+    "confinement": (
+        confinement.run,
+        [("confinement_test_run", "one test run"), ("confinement_agent_launch", "agent launch")],
     ),
 }
 

@@ -36,7 +36,8 @@ def srt_settings(policy: Policy) -> dict[str, Any]:
     return {
         "network": {"allowedDomains": allowed, "deniedDomains": []},
         "filesystem": {
-            "denyRead": list(policy.deny_read),
+            # srt hides only what exists when it starts: the rest would only cost it time
+            "denyRead": [p for p in policy.deny_read if os.path.lexists(p)],
             "allowRead": list(policy.allow_read),
             "allowWrite": [str(p) for p in policy.writable()],
             "denyWrite": [],
