@@ -129,9 +129,7 @@ class BuildInfo(_Model):
     pid: int | None
     started_at: str | None = Field(default=None, description="when the running build took the lock")
     confinement: str | None = Field(
-        default=None,
-        description="confined | unconfined | off: what the last build's agents and tests ran "
-        "under (_logs/confinement.json; README: What an agent can touch)",
+        default=None, description="confined | unconfined | off: the last build's agents and tests"
     )
 
 
