@@ -1,6 +1,6 @@
-"""The real Claude Code CLI, headless and confined, against the local API stand-in (reached
-through the sandbox's proxy: its 127.0.0.1 base URL is the one host allowed), takes a TaskSpec
-to done; confined, its permission prompts are skipped by default (item 4 of issue 25)."""
+"""The real Claude Code CLI, headless and its TUI in tmux, confined, against the local API
+stand-in (reached through the sandbox's proxy: its 127.0.0.1 base URL is the one host allowed),
+takes a TaskSpec to done; confined, its permission prompts are skipped by default."""
 
 from __future__ import annotations
 
@@ -29,11 +29,12 @@ def fake_api() -> Iterator[FakeAnthropic]:
         yield fake
 
 
-def test_confined_headless_claude_code_takes_a_taskspec_to_done(
-    project: HatchProject, fake_api: FakeAnthropic
+@pytest.mark.parametrize("profile", ["claude-code-headless", "claude-code"])
+def test_confined_claude_code_takes_a_taskspec_to_done(
+    project: HatchProject, fake_api: FakeAnthropic, profile: str
 ) -> None:
     srt = need_srt()
-    use_claude(project, fake_api, pinned_claude_code(), "claude-code-headless", params={})
+    use_claude(project, fake_api, pinned_claude_code(), profile, params={})
     project.env.pop("IS_SANDBOX", None)  # confinement sets it inside the sandbox
     project.env[SRT_ENV] = str(srt)
     project.configure(confinement={"mode": "required"})
@@ -45,6 +46,10 @@ def test_confined_headless_claude_code_takes_a_taskspec_to_done(
     assert [e["confinement"] for e in launches] == ["confined", "confined"]
     for role in ("factory", "qa"):
         assert fake_api.main_requests(role), f"no {role} request reached the stand-in"
+        if profile == "claude-code":  # the TUI says so in its status line
+            screen = project.layout.screen_capture(TID, role, 1)  # type: ignore[arg-type]
+            assert "bypass permissions on" in screen.read_text(encoding="utf-8")
+            continue
         stop = load_valid(project.layout.stop_file(TID, role, 1), StopRecord)  # type: ignore[arg-type]
         stream = Path(stop.payload["stream_log"]).read_text(encoding="utf-8").splitlines()
         init = next(json.loads(x) for x in stream if '"init"' in x)
