@@ -4,7 +4,7 @@ a configured base URL's, and the package registries."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 PROVIDER_HOSTS: dict[str, tuple[str, ...]] = {
@@ -53,11 +53,14 @@ def url_host(url: str) -> str | None:
     return f"{host}:{port}" if port is not None else host
 
 
-def agent_hosts(provider: str | None, env: Mapping[str, str]) -> list[str]:
-    """The hosts of `provider` and of every base URL set in `env`."""
+def agent_hosts(
+    provider: str | None, env: Mapping[str, str], base_urls: Iterable[str] = ()
+) -> list[str]:
+    """The hosts of `provider`, of every base URL set in `env` and of `base_urls` (those a
+    CLI's own configuration names)."""
     hosts = list(PROVIDER_HOSTS.get(provider or "", ()))
-    for name in BASE_URL_VARS:
-        host = url_host(env.get(name, ""))
+    for url in [*(env.get(name, "") for name in BASE_URL_VARS), *base_urls]:
+        host = url_host(url)
         if host is not None:
             hosts.append(host)
             if host.startswith("localhost:"):

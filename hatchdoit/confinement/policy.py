@@ -122,6 +122,7 @@ def agent_policy(
     env: Mapping[str, str],
     sessions_root: Path | None = None,
     extra_write: Iterable[Path] = (),
+    base_urls: Iterable[str] = (),
     home: Path | None = None,
 ) -> Policy:
     """An agent session: its workspace (and the git metadata a commit there writes), its run's
@@ -132,7 +133,7 @@ def agent_policy(
     deny, allow = base_deny(config, home, workspace, others)
     if sessions_root is not None:
         allow.append(str(config_home))
-    hosts = agent_hosts(provider, env)
+    hosts = agent_hosts(provider, env, base_urls)
     if config.agent_network == "registries":
         hosts += registry_hosts()
     loopback = any(h.split(":")[0] in ("127.0.0.1", "localhost", "[::1]") for h in hosts)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hatchdoit.agents import codex
 from hatchdoit.agents.setup import output_dir
 from hatchdoit.config.models import ConfinementConfig
 from hatchdoit.confinement.mode import Decision, build_decision
@@ -33,6 +34,8 @@ CONFINED_PARAMS: dict[str, dict[str, Any]] = {
     "claude": {"skip_permissions": True},
     "codex": {"bypass_sandbox": True},
 }
+# What a CLI needs besides its workspace, per `setup:`: (paths it writes, base URLs it calls).
+CONFINED_NEEDS = {"codex": codex.confinement_needs}
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ def confine_agent(
     stream_log: Path,
     env: Mapping[str, str],
     provider: str | None,
+    setup: str = "none",
     decision: Decision | None = None,
 ) -> AgentConfinement:
     """The launcher's prefix and the variables for this run; nothing when not confined."""
@@ -83,6 +87,8 @@ def confine_agent(
         path.parent.mkdir(parents=True, exist_ok=True)
         touch(path)
     outputs = output_dir(role, env, layout.logs)
+    needs = CONFINED_NEEDS.get(setup)
+    cli_writes, base_urls = needs(env) if needs is not None else ([], [])
     outputs.mkdir(parents=True, exist_ok=True)
     policy = agent_policy(
         config,
@@ -92,8 +98,9 @@ def confine_agent(
         config_home=run_dir,
         provider=provider,
         env=env,
+        base_urls=base_urls,
         sessions_root=layout.logs / "sessions",
-        extra_write=(outputs, stream_log, hooks_log),
+        extra_write=(outputs, stream_log, hooks_log, *cli_writes),
     )
     settings = write_settings(policy, settings_path(run_dir))
     inside = {"TMPDIR": str(temp), "TEMP": str(temp), "TMP": str(temp), "IS_SANDBOX": "1"}

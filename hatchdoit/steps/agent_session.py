@@ -255,7 +255,7 @@ def _launch(
     stream_log = pane_log.with_name(f"stream-{attempt:03d}.jsonl")
     confined = confine_agent(
         ctx, role, attempt, run_dir=run_dir, stream_log=stream_log, env=env,
-        provider=profile.provider, decision=decision,
+        provider=profile.provider, setup=profile.setup, decision=decision,
     )  # fmt: skip
     readonly = () if decision.confined else view.readonly  # the sandbox's rules hold the plan
     write_json_atomic(layout.launch_record(ctx.tid, role, attempt), launch.model_dump(mode="json"))
