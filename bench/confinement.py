@@ -1,8 +1,9 @@
 """Measure: the time confinement adds to one agent launch and to one test run (target <= 150 ms
 each), against the same command run unconfined.
 
-A test run is `confined_command` (confinement/wrap.py: its temp dir, srt's settings, srt) around
-`true`, as steps/test_runs.py runs a test command; an agent launch is srt with an agent's policy
+A test run is `confined_command` (confinement/wrap.py: its temp dir, then bubblewrap with srt's
+seccomp helper, as `test_network: none` runs) around `true`, as steps/test_runs.py runs a test
+command; an agent launch is srt with an agent's policy
 (its workspace, outputs, config home, a provider's hosts and a local base URL through the proxy)
 around `true`, as launch_agent.sh runs the agent. What is measured is the sandbox's start and
 end: the work inside is nothing, so the difference is what confinement costs per run.
@@ -51,7 +52,7 @@ def _agent_argv(root: Path, workspace: Path, config: ConfinementConfig) -> list[
     return confined_argv(["true"], policy, settings, {"TMPDIR": str(policy.temp_dir)})
 
 
-def _row(key: str, measure: str, confined: list[float], plain: list[float]) -> Row:
+def _row(key: str, measure: str, confined: list[float], plain: list[float], how: str) -> Row:
     added = median(confined) - median(plain)
     return Row(
         key=key,
@@ -61,7 +62,7 @@ def _row(key: str, measure: str, confined: list[float], plain: list[float]) -> R
         comparison=f"{median(confined) / max(median(plain), 1e-9):.0f}x",
         target=f"<= {ms(TARGET)} added",
         met=added <= TARGET,
-        note="srt: node start, proxy, bubblewrap, seccomp helper",
+        note=how,
     )
 
 
@@ -89,8 +90,20 @@ def run(sandbox: Sandbox, sizes: Sizes) -> Section:
     return Section(
         name="confinement",
         rows=[
-            _row("confinement_test_run", f"one test run confined ({n} runs)", tests, plain),
-            _row("confinement_agent_launch", f"one agent launch confined ({n})", agents, plain),
+            _row(
+                "confinement_test_run",
+                f"one test run confined ({n} runs)",
+                tests,
+                plain,
+                "bubblewrap and srt's seccomp helper (test_network none)",
+            ),
+            _row(
+                "confinement_agent_launch",
+                f"one agent launch confined ({n})",
+                agents,
+                plain,
+                "srt: node start, its proxy for the provider's hosts, bubblewrap, seccomp helper",
+            ),
         ],
         data={"plain": summary(plain), "test_run": summary(tests), "agent": summary(agents)},
     )

@@ -93,3 +93,27 @@ def test_confined_profiles_skip_their_own_prompts_and_sandbox() -> None:
     assert confined_params("claude", {"skip_permissions": False}, True) == {}  # yaml decides
     assert confined_params("codex", {}, False) == {}  # unconfined: Codex keeps its sandbox
     assert confined_params("none", {}, True) == {}
+
+
+@pytest.mark.parametrize("network", ["none", "any"])
+def test_a_test_commands_network_is_none_or_any(tmp_path: Path, network: str) -> None:
+    import socket
+
+    from hatchdoit.confinement.mode import Decision
+    from hatchdoit.confinement.wrap import confined_command
+
+    need_srt()
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    code = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3)"
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    config = ConfinementConfig(test_network=network)  # type: ignore[arg-type]
+    with confined_command(
+        [sys.executable, "-c", code], ws, config, decision=Decision("auto", True, "test")
+    ) as run:
+        done = subprocess.run(run.argv, cwd=ws, capture_output=True, text=True, check=False)
+    server.close()
+    assert (done.returncode == 0) == (network == "any"), done.stderr

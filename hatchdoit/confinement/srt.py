@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hatchdoit.confinement.hosts import registry_hosts
 from hatchdoit.confinement.policy import Policy
 from hatchdoit.core.atomicio import write_json_atomic
 
@@ -32,7 +33,8 @@ def srt_binary() -> Path:
 
 def srt_settings(policy: Policy) -> dict[str, Any]:
     """srt's settings file for `policy`."""
-    allowed = ["*"] if policy.any_host else list(policy.hosts)
+    # srt refuses "*": where bubblewrap is not used directly (bwrap.py), `any` is the registries
+    allowed = registry_hosts() if policy.any_host else list(policy.hosts)
     return {
         "network": {"allowedDomains": allowed, "deniedDomains": []},
         "filesystem": {

@@ -1,6 +1,7 @@
 """Confining one command run on agent-written code: a test command, the post-merge tests, a
-workspace setup. `confined_command` is the one call: it gives the argv to run (under the sandbox,
-or unchanged when this build is not confined) and the variables to add (TMPDIR: its own temp
+workspace setup. `confined_command` is the one call: it gives the argv to run (under bubblewrap
+when the command reaches no host or any, else under srt; unchanged when this build is not
+confined) and the variables to add (TMPDIR: its own temp
 dir), and removes the temp dir afterwards."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from hatchdoit.config.models import ConfinementConfig
+from hatchdoit.confinement.bwrap import bwrap_argv
 from hatchdoit.confinement.mode import Decision, build_decision
 from hatchdoit.confinement.policy import command_policy
 from hatchdoit.confinement.srt import confined_argv, write_settings
@@ -47,8 +49,11 @@ def confined_command(
     try:
         temp = root / "tmp"
         policy = command_policy(config, workspace=workspace, temp_dir=temp, network=network)
-        settings = write_settings(policy, root / "srt-settings.json")
         env = {"TMPDIR": str(temp), "TEMP": str(temp), "TMP": str(temp)}
-        yield Confined(confined_argv(argv, policy, settings, env), {}, decision.label)
+        direct = bwrap_argv(list(argv), policy, env)  # no proxy needed: bubblewrap alone
+        if direct is None:
+            settings = write_settings(policy, root / "srt-settings.json")
+            direct = confined_argv(list(argv), policy, settings, env)
+        yield Confined(direct, {}, decision.label)
     finally:
         shutil.rmtree(root, ignore_errors=True)
