@@ -117,3 +117,18 @@ def test_a_test_commands_network_is_none_or_any(tmp_path: Path, network: str) ->
         done = subprocess.run(run.argv, cwd=ws, capture_output=True, text=True, check=False)
     server.close()
     assert (done.returncode == 0) == (network == "any"), done.stderr
+
+
+def test_apparmor_restriction_is_named_with_its_sysctl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hatchdoit.confinement import availability
+
+    need_srt()
+    restricted = tmp_path / "apparmor_restrict_unprivileged_userns"
+    restricted.write_text("1\n", encoding="utf-8")
+    monkeypatch.setattr(availability, "APPARMOR_SYSCTL", str(restricted))
+    monkeypatch.setenv(SRT_ENV, str(failing_srt(tmp_path)))
+    found = availability.check()
+    assert not found.available and "AppArmor" in found.reason, found
+    assert "kernel.apparmor_restrict_unprivileged_userns=0" in found.fix, found

@@ -52,6 +52,8 @@ def bwrap_argv(
         return None
     if policy.hosts and not policy.any_host:
         return None
+    if any(set(entry) & set("*?[") for entry in (*policy.deny_read, *policy.allow_read)):
+        return None  # a pattern: srt expands those
     out = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for path in policy.writable():
         if not path.exists():
