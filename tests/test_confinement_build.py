@@ -36,3 +36,18 @@ def test_a_confined_build_reaches_done(project: HatchProject) -> None:
     report = project.root / "report.html"
     hatchdoit(project, "report", "--out", str(report))
     assert "confinement confined" in report.read_text(encoding="utf-8")
+
+
+def test_post_merge_tests_run_confined(project: HatchProject) -> None:
+    project.env[SRT_ENV] = str(need_srt())
+    project.configure(
+        confinement={"mode": "required"},
+        integrate="merge",
+        integration={"test_command": "python3 -m unittest discover -s tests -q"},
+    )
+    project.add_taskspec(TID, body=module_body("greet", "greet", "hello"))
+    build_ok(project)
+    record = json.loads(project.layout.integration(TID).read_text(encoding="utf-8"))
+    assert record["outcome"] == "integrated", record
+    assert len(record["tests"]) == 2, record
+    assert all(run["confinement"] == "confined" and run["exit_code"] == 0 for run in record["tests"])
