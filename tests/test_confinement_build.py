@@ -50,4 +50,5 @@ def test_post_merge_tests_run_confined(project: HatchProject) -> None:
     record = json.loads(project.layout.integration(TID).read_text(encoding="utf-8"))
     assert record["outcome"] == "integrated", record
     assert len(record["tests"]) == 2, record
-    assert all(run["confinement"] == "confined" and run["exit_code"] == 0 for run in record["tests"])
+    for run in record["tests"]:
+        assert run["confinement"] == "confined" and run["exit_code"] == 0, run
