@@ -132,3 +132,26 @@ def test_apparmor_restriction_is_named_with_its_sysctl(
     found = availability.check()
     assert not found.available and "AppArmor" in found.reason, found
     assert "kernel.apparmor_restrict_unprivileged_userns=0" in found.fix, found
+
+
+def test_a_test_command_reads_the_target_repos_git_config_as_empty(tmp_path: Path) -> None:
+    from hatchdoit.confinement.mode import Decision
+    from hatchdoit.confinement.wrap import confined_command
+
+    need_srt()
+    repo, ws = tmp_path / "repo", tmp_path / "ws"
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], check=True, capture_output=True)
+
+    git("init", "-q", str(repo))
+    git("-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q",
+        "--allow-empty", "-m", "x")  # fmt: skip
+    git("-C", str(repo), "config", "http.extraheader", "TOKEN-42")  # where CI keeps its token
+    git("-C", str(repo), "worktree", "add", "-q", str(ws))
+    command = ["sh", "-c", "git config --get http.extraheader; git log --format=%s -1"]
+    decision = Decision("auto", True, "test")
+    with confined_command(command, ws, ConfinementConfig(), decision=decision) as confined:
+        done = subprocess.run(confined.argv, cwd=ws, capture_output=True, text=True, check=False)
+    assert "TOKEN-42" not in done.stdout + done.stderr
+    assert done.stdout.strip() == "x", done.stderr  # git still works there

@@ -138,7 +138,9 @@ def test_hostile_agent_and_its_tests_escape_nothing(
     assert (tcp.heard, unix.heard) == ([], []), "a listener on the machine was reached"
     assert sorted(p.name for p in home.glob("pwned*")) == []
     assert not list(project.layout.state_dir(TID).glob("forged*"))
-    assert "forged" not in project.layout.audit.read_text(encoding="utf-8")
+    audit = project.layout.audit.read_text(encoding="utf-8")
+    assert "forged" not in audit
+    assert audit.count('"recorded_by": "hatchdoit"') == 2  # both agents' stops, by hatchdoit
     for path in project.logs.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
@@ -150,8 +152,12 @@ def test_hostile_agent_and_its_tests_escape_nothing(
         text=True,
         check=True,
     ).stdout
-    assert "hostile agent" in history  # the agent's commit is there, without the secret
     assert secret not in history
+    subjects = subprocess.run(
+        ["git", "log", "--format=%s", f"taskspec/{TID}"],
+        cwd=project.root / "_target", capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert "hostile agent" in subjects  # the agent's own `git add -A` and commit worked
 
 
 def test_unconfined_the_same_agent_escapes(

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from hatchdoit.confinement.policy import Policy
+from hatchdoit.confinement.policy import Policy, protected_paths
 from hatchdoit.confinement.srt import srt_binary
 
 _ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
@@ -31,15 +31,6 @@ def seccomp_helper() -> Path | None:
     package = srt.resolve().parent.parent  # <package>/dist/cli.js
     helper = package / "vendor" / "seccomp" / arch / "apply-seccomp"
     return helper if os.access(helper, os.X_OK) else None
-
-
-def _protected(workspace: Path) -> list[Path]:
-    """What stays read-only inside the writable workspace: its git metadata's config and hooks
-    (a linked worktree's `.git` is a file naming its git dir)."""
-    dot_git = workspace / ".git"
-    if dot_git.is_dir():
-        return [p for p in (dot_git / "config", dot_git / "hooks") if p.exists()]
-    return [dot_git] if dot_git.exists() else []
 
 
 def bwrap_argv(
@@ -59,7 +50,7 @@ def bwrap_argv(
         if not path.exists():
             path.mkdir(parents=True)
         out += ["--bind", str(path), str(path)]
-    for path in _protected(policy.workspace):
+    for path in protected_paths(policy.workspace):
         out += ["--ro-bind", str(path), str(path)]
     for entry in policy.deny_read:
         path = Path(entry)
@@ -67,6 +58,11 @@ def bwrap_argv(
             out += ["--tmpfs", str(path), "--remount-ro", str(path)]
         elif path.exists():
             out += ["--ro-bind", "/dev/null", str(path.resolve())]
+    if policy.emptied:  # a regular file: a device bound there is refused (nodev), git fails
+        empty = policy.temp_dir.parent / "empty"
+        empty.touch()
+        for entry in policy.emptied:
+            out += ["--ro-bind", str(empty), entry]
     for entry in policy.allow_read:
         if Path(entry).exists():
             out += ["--ro-bind", entry, entry]

@@ -39,12 +39,25 @@ class Policy:
     allow_read: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()  # host, host:port or *.domain; empty: no network
     any_host: bool = False
+    # Files read as empty (bubblewrap binds an empty file over them): the target repo's .git/config,
+    # which git must still open. srt can only make a file unreadable, which git refuses, so
+    # under srt (agents) it stays readable until each TaskSpec has a clone of its own.
+    emptied: tuple[str, ...] = ()
     keep_no_proxy: bool = True  # False: loopback hosts are reached through the proxy
     notes: dict[str, str] = field(default_factory=dict)
 
     def writable(self) -> list[Path]:
         paths = [self.workspace, self.temp_dir, self.output_dir, self.config_home]
         return [p for p in (*paths, *self.extra_write) if p is not None]
+
+
+def protected_paths(workspace: Path) -> list[Path]:
+    """What stays read-only inside a writable workspace: its git metadata's config and hooks (a
+    linked worktree's `.git` is a file naming its git dir: that file)."""
+    dot_git = workspace / ".git"
+    if dot_git.is_dir():
+        return [p for p in (dot_git / "config", dot_git / "hooks") if p.exists()]
+    return [dot_git] if dot_git.exists() else []
 
 
 def credential_paths(home: Path) -> list[str]:
@@ -104,9 +117,6 @@ def base_deny(
     """(deny_read, allow_read) for a process in `workspace`; `others` are directories it must
     not read (other runs' config homes)."""
     deny = credential_paths(home) + [str(p) for p in others]
-    git_config = git_config_of(workspace)
-    if git_config is not None and git_config.exists():
-        deny.append(str(git_config))
     deny += _expand(config.deny_read, home)
     return deny, _expand(config.allow_read, home)
 
@@ -165,6 +175,7 @@ def command_policy(
     deny, allow = base_deny(config, home, workspace)
     network = network or config.test_network
     hosts = registry_hosts() if network == "registries" else []
+    git_config = git_config_of(workspace)
     return Policy(
         workspace=workspace,
         temp_dir=temp_dir,
@@ -172,4 +183,5 @@ def command_policy(
         allow_read=tuple(allow),
         hosts=tuple(hosts),
         any_host=network == "any",
+        emptied=(str(git_config),) if git_config is not None and git_config.exists() else (),
     )

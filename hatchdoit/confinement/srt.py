@@ -5,12 +5,13 @@ pinned and installed into `~/.cache/hatchdoit/sandbox-runtime/<version>/` (insta
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from hatchdoit.confinement.hosts import registry_hosts
-from hatchdoit.confinement.policy import Policy
+from hatchdoit.confinement.policy import Policy, protected_paths
 from hatchdoit.core.atomicio import write_json_atomic
 
 SRT_VERSION = "0.0.83"
@@ -42,31 +43,46 @@ def srt_settings(policy: Policy) -> dict[str, Any]:
             "denyRead": [p for p in policy.deny_read if os.path.lexists(p)],
             "allowRead": list(policy.allow_read),
             "allowWrite": [str(p) for p in policy.writable()],
-            "denyWrite": [],
+            "denyWrite": [str(p) for p in protected_paths(policy.workspace)],
         },
     }
 
 
 def write_settings(policy: Policy, path: Path) -> Path:
-    """Write srt's settings for `policy` to `path` (mode 0600: it names the user's paths)."""
+    """Write srt's settings for `policy` to `path` (mode 0600: it names the user's paths), and
+    make srt's working directory beside it (launch_dir)."""
     for directory in (policy.temp_dir, policy.output_dir, policy.config_home):
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
+    launch_dir(path).mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, srt_settings(policy))
     path.chmod(0o600)
     return path
 
 
+def launch_dir(settings: Path) -> Path:
+    """srt's own working directory. On Linux srt covers the shell and tool settings files that
+    do not exist in its working directory (`.bashrc`, `.gitconfig`, `.vscode`, ...) with
+    placeholders on the host for as long as it runs (for good, if it is killed); inside they are
+    devices, on which `git add -A` fails. So srt runs in an empty directory of its own, and the
+    command goes to its workspace inside."""
+    return settings.with_name(settings.name + ".cwd")
+
+
 def confined_argv(
     argv: list[str], policy: Policy, settings: Path, env: Mapping[str, str] | None = None
 ) -> list[str]:
-    """argv run under srt with `settings`, with `env` set inside (srt itself keeps the caller's
-    TMPDIR: its bridge sockets' paths must stay short). srt lists the loopback addresses in
-    NO_PROXY; where the policy allows a loopback host (a local API stand-in) they go through its
-    proxy."""
+    """argv run under srt with `settings`, in the policy's workspace, with `env` set inside
+    (srt itself keeps the caller's TMPDIR: its bridge sockets' paths must stay short). srt lists
+    the loopback addresses in NO_PROXY; where the policy allows a loopback host (a local API
+    stand-in) they go through its proxy."""
     inner = [f"{name}={value}" for name, value in (env or {}).items()]
     if not policy.keep_no_proxy:
         inner = ["-u", "NO_PROXY", "-u", "no_proxy", *inner]
+    outer: list[str] = []
+    if sys.platform.startswith("linux"):
+        outer = ["env", "-C", str(launch_dir(settings))]
+        inner = ["-C", str(policy.workspace), *inner]
     if inner:
         inner = ["env", *inner]
-    return [str(srt_binary()), "--settings", str(settings), "--", *inner, *argv]
+    return [*outer, str(srt_binary()), "--settings", str(settings), "--", *inner, *argv]

@@ -25,6 +25,7 @@ from hatchdoit.confinement.policy import agent_policy
 from hatchdoit.confinement.srt import confined_argv, write_settings
 from hatchdoit.core.atomicio import touch
 from hatchdoit.layout import Role
+from hatchdoit.records.models import StopRecord
 from hatchdoit.steps.context import StepContext
 
 SETTINGS_NAME = "confinement.json"  # beside the run's directory: out of the agent's reach
@@ -104,4 +105,20 @@ def confine_agent(
     )
     settings = write_settings(policy, settings_path(run_dir))
     inside = {"TMPDIR": str(temp), "TEMP": str(temp), "TMP": str(temp), "IS_SANDBOX": "1"}
+    inside["HATCHDOIT_CONFINED"] = "1"  # the stop hook leaves the audit to hatchdoit
     return AgentConfinement(decision, confined_argv([], policy, settings, inside))
+
+
+def audit_confined_stop(ctx: StepContext, role: Role, attempt: int, stop: StopRecord) -> None:
+    """A confined agent's stop hook cannot write the audit trail: hatchdoit records the stop."""
+    if not decision_for(ctx).confined:
+        return
+    ctx.audit(
+        "agent_stop",
+        role=role,
+        attempt=attempt,
+        stop_event=stop.event,
+        seq=stop.seq,
+        session_id=stop.payload.get("session_id"),
+        recorded_by="hatchdoit",
+    )

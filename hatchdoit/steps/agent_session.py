@@ -24,7 +24,7 @@ from hatchdoit.core.redaction import redact_file
 from hatchdoit.layout import Role
 from hatchdoit.records.models import LaunchRecord, StopRecord
 from hatchdoit.records.schemas import try_load
-from hatchdoit.steps.agent_confinement import confine_agent, confined_params, decision_for
+from hatchdoit.steps import agent_confinement as confinement
 from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivery import deliver, submitted_count, wait_ready
@@ -153,7 +153,9 @@ def _run_once(
         with run.watching():  # one watch for the readiness, the submit and the stop
             if start:
                 _start_work(run)
-            return run, wait_for_stop(run)
+            stop = wait_for_stop(run)
+            confinement.audit_confined_stop(ctx, role, attempt, stop)
+            return run, stop
 
 
 def _launch(
@@ -195,7 +197,7 @@ def _launch(
     run = AgentRun(ctx, role, attempt, launch, tmux)
     pane_log = layout.pane_log(ctx.tid, role, attempt)
     run_dir = layout.session_dir(ctx.tid, role, attempt)
-    decision = decision_for(ctx)
+    decision = confinement.decision_for(ctx)
     user_params = project.config.agent_params.get(profile.name, {})
     # Placeholders, environment and files of the profile's `setup` (a Claude settings file and
     # config home, Codex notify); for the scripted agent just its rendered argv.
@@ -212,7 +214,7 @@ def _launch(
             "attempt": str(attempt),
         },
         overrides={
-            **confined_params(profile.setup, user_params, decision.confined),
+            **confinement.confined_params(profile.setup, user_params, decision.confined),
             **user_params,
             **params,
         },
@@ -253,7 +255,7 @@ def _launch(
         **extra_env,
     }
     stream_log = pane_log.with_name(f"stream-{attempt:03d}.jsonl")
-    confined = confine_agent(
+    confined = confinement.confine_agent(
         ctx, role, attempt, run_dir=run_dir, stream_log=stream_log, env=env,
         provider=profile.provider, setup=profile.setup, decision=decision,
     )  # fmt: skip
