@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bench import (
     concurrency,
+    confinement,
     end_to_end,
     integration,
     provider_resume,
@@ -80,6 +81,10 @@ MEASURES: dict[str, tuple[Measure, list[tuple[str, str]]]] = {
             ("workspace_disk", "disk per set-up worktree"),
             ("demo_worktrees_disk", "disk under the worktrees root after the demo"),
         ],
+    ),
+    "confinement": (
+        confinement.run,
+        [("confinement_test_run", "one test run"), ("confinement_agent_launch", "agent launch")],
     ),
 }
 

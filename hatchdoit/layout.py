@@ -65,6 +65,11 @@ class Layout:
         return self.logs / "current_state.json"
 
     @property
+    def confinement_record(self) -> Path:
+        """What confined this build's agents and tests (build/confinement_start.py)."""
+        return self.logs / "confinement.json"
+
+    @property
     def plan_record(self) -> Path:
         """The planning repo's commit as the running (or last) build found it."""
         return self.logs / "planning.json"

@@ -240,6 +240,9 @@ def make_project(tmp_path: Path, *, seed: Path | None = None) -> HatchProject:
         target={"repo": "_target", "seed": str(seed)},
         tmux_socket=socket,
         agents={"factory": "scripted", "qa": "scripted"},
+        # The test's home has no sandbox installed: `auto` would warn on every build. The
+        # confinement tests (tests/test_confinement_*.py) set the mode they test.
+        confinement={"mode": "off"},
         limits={
             "max_attempts": 3,
             "parallel_sessions": 4,

@@ -23,6 +23,7 @@ LAYERS = (
     "config",
     "planning",
     "records",
+    "confinement",
     "agents",
     "project",
     "steps",

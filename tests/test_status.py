@@ -87,7 +87,9 @@ def test_status_json_tells_each_taskspec_and_featspec(mixed: MixedBuild) -> None
         "awaiting runner": 0,
         "setup failed": 0,
     }
-    assert data["build"] == {"running": False, "pid": None, "started_at": None}
+    assert data["build"] == {
+        "running": False, "pid": None, "started_at": None, "confinement": "off"
+    }  # fmt: skip
     assert all(row["stale"] is None and row["running_for_s"] is None for row in rows.values())
 
 

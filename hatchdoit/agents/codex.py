@@ -7,7 +7,9 @@ config.toml (agents/logins.py); with `config_home: user` it is the user's."""
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hatchdoit.agents.logins import link_codex_home
@@ -47,3 +49,20 @@ def codex_home(
 def toml_array(items: list[str]) -> str:
     """A TOML array of basic strings (JSON string escapes are valid TOML escapes)."""
     return "[" + ", ".join(json.dumps(item) for item in items) + "]"
+
+
+def confinement_needs(environ: Mapping[str, str]) -> tuple[list[Path], list[str]]:
+    """What a confined Codex needs besides its workspace: its CODEX_HOME writable (its sessions
+    and login live there: `~/.codex` unless CODEX_HOME says otherwise) and the base URLs of the
+    model providers its config.toml names (their hosts are allowed)."""
+    home = Path(environ.get("CODEX_HOME") or Path(environ.get("HOME", "~")).expanduser() / ".codex")
+    urls: list[str] = []
+    try:
+        config = tomllib.loads((home / "config.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = {}
+    providers = config.get("model_providers")
+    for provider in providers.values() if isinstance(providers, dict) else ():
+        if isinstance(provider, dict) and isinstance(provider.get("base_url"), str):
+            urls.append(provider["base_url"])
+    return [home], urls

@@ -177,7 +177,7 @@ def write_stop(record: dict[str, Any], env: dict[str, str]) -> None:
         stop_reason=payload.get("stop_reason"),
     )
     logs_dir = env.get("HATCHDOIT_LOGS_DIR")
-    if logs_dir:
+    if logs_dir and not env.get("HATCHDOIT_CONFINED"):  # confined, hatchdoit audits the stop
         audit(
             os.path.join(logs_dir, "audit.jsonl"),
             "agent_stop",

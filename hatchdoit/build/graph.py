@@ -32,6 +32,7 @@ from hatchdoit.build.actions import (
     run_step,
     step_is_current,
 )
+from hatchdoit.build.confinement_start import start_confinement
 from hatchdoit.build.reporter import ProgressReporter, StepFailed
 from hatchdoit.build.runlock import lock_if_building
 from hatchdoit.config.models import MERGE_MODES
@@ -199,6 +200,7 @@ def doit_namespace(root: Path) -> dict[str, Any]:
     project.layout.logs.mkdir(parents=True, exist_ok=True)  # doit opens its database there
     try:
         if lock_if_building(project.layout.locks / "build.lock"):
+            start_confinement(project)  # refuses, or says once that it runs unconfined
             interrupts.install(project.config.tmux_socket)
             os.register_at_fork(before=preload_steps)  # only `doit -n N` forks this process
             repair_state(project)

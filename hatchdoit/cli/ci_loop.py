@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hatchdoit.cli.validation import validate_project
+from hatchdoit.confinement.mode import decide
 from hatchdoit.core.errors import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -163,6 +164,7 @@ def run_ci(project: Project, options: CiOptions, say: Callable[[str], None] = pr
             print(line, file=sys.stderr)
         say(f"hatchdoit ci: {len(problems)} configuration or planning problem(s); nothing built")
         return EXIT_CONFIG
+    decide(project.config.confinement, ci=True)  # auto refuses to run agents unconfined in CI
     all_tids = list(project.plan.taskspecs)
     selected = select_shard(all_tids, *options.shard) if options.shard else all_tids
     closure = with_dependencies(project, selected)

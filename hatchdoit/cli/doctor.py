@@ -31,6 +31,7 @@ def run_doctor(
     from hatchdoit.cli.doctor_agents import check_profile
     from hatchdoit.cli.doctor_budgets import check_budgets
     from hatchdoit.cli.doctor_check import failed_check
+    from hatchdoit.cli.doctor_confinement import check_confinement
     from hatchdoit.cli.doctor_setup_tools import check_setup_tools
     from hatchdoit.cli.doctor_system import (
         check_install,
@@ -39,6 +40,7 @@ def run_doctor(
         check_tools,
     )
     from hatchdoit.cli.doctor_workspace import check as check_workspace
+    from hatchdoit.config.workspace_models import ConfinementConfig
     from hatchdoit.core import bundled
     from hatchdoit.core.errors import HatchdoitError
     from hatchdoit.project import agents_search
@@ -55,6 +57,7 @@ def run_doctor(
     checks += check_install(root, dirs, scripts)
     checks += check_budgets(root, config, environ)  # under a budget: each profile's spend
     checks += check_workspace(root, environ)
+    checks.append(check_confinement(config.confinement if config else ConfinementConfig()))
     # The bundled profiles and the ones the project uses: a user's agents dir may hold other
     # YAML of its own.
     bundled_names = set(profile_names([bundled.AGENTS]))

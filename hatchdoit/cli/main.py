@@ -17,6 +17,7 @@ from hatchdoit import __version__
 from hatchdoit.cli import (
     ci,
     config_doc,
+    confinement,
     decide,
     doctor,
     gc,
@@ -54,6 +55,7 @@ COMMANDS: dict[str, Command] = {
         schemas,
         init,
         doctor,
+        confinement,
         gc,
     )
     for command in module.COMMANDS

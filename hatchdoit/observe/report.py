@@ -326,7 +326,10 @@ def render_report(project: Project, out: Path) -> str:
     )
     return template.substitute(
         title=_e(f"hatchdoit report · {project.root.name}"),
-        meta=_e(f"project {project.root} · planning repo {project.specs_root}"),
+        meta=_e(
+            f"project {project.root} · planning repo {project.specs_root} · confinement "
+            f"{status.build.confinement or 'not recorded'}"
+        ),
         content=content,
         generated=_e(now_iso()),
         version=_e(hatchdoit.__version__),

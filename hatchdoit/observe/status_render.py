@@ -189,6 +189,8 @@ def summary_line(report: StatusReport) -> Text:
     build = (
         f"build running (pid {report.build.pid})" if report.build.running else "no build running"
     )
+    if report.build.confinement in ("unconfined", "off"):  # README: What an agent can touch
+        build += f" · agents and tests ran {report.build.confinement.upper()}"
     return Text(f"{totals['taskspecs']} TaskSpec(s): {counts or 'none'} · {build}")
 
 

@@ -11,8 +11,10 @@ not closed and the spend against the budgets come along (observe/provider_view.p
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -133,6 +135,9 @@ class BuildInfo(_Model):
     running: bool = Field(description="a doit process holds the project's build lock")
     pid: int | None
     started_at: str | None = Field(default=None, description="when the running build took the lock")
+    confinement: str | None = Field(
+        default=None, description="confined | unconfined | off: the last build's agents and tests"
+    )
 
 
 class StatusReport(_Model):
@@ -153,6 +158,13 @@ class StatusReport(_Model):
         description="the build's spend against budgets.build_usd; set when a budget is set or "
         "some run reported what it spent",
     )
+
+
+def _confinement(path: Path) -> str | None:
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["label"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _state(
@@ -324,6 +336,7 @@ def collect_status(
             started_at=None
             if build_started is None
             else datetime.fromtimestamp(build_started, UTC).isoformat(timespec="milliseconds"),
+            confinement=_confinement(layout.confinement_record),
         ),
         totals={"taskspecs": len(rows), **{k: totals.get(k, 0) for k in STATUS_KEYS}},
         featspecs=feats,

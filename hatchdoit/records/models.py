@@ -99,6 +99,9 @@ class TestRun(_Record):
     duration_s: float
     timed_out: bool = False
     log: str
+    confinement: str | None = Field(
+        default=None, description="confined | unconfined | off (README: What an agent can touch)"
+    )
 
 
 class LocCount(_Record):

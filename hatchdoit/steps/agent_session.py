@@ -25,6 +25,7 @@ from hatchdoit.core.redaction import redact_file
 from hatchdoit.layout import Role
 from hatchdoit.records.models import LaunchRecord, StopRecord
 from hatchdoit.records.schemas import try_load
+from hatchdoit.steps import agent_confinement as confinement
 from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivery import deliver, submitted_count, wait_ready
@@ -157,7 +158,9 @@ def _run_once(
         with run.watching():  # one watch for the readiness, the submit and the stop
             if start:
                 _start_work(run)
-            return run, wait_for_stop(run)
+            stop = wait_for_stop(run)
+            confinement.audit_confined_stop(ctx, role, attempt, stop)
+            return run, stop
 
 
 def _launch(
@@ -200,6 +203,8 @@ def _launch(
     run = AgentRun(ctx, role, attempt, launch, tmux)
     pane_log = layout.pane_log(ctx.tid, role, attempt)
     run_dir = layout.session_dir(ctx.tid, role, attempt)
+    decision = confinement.decision_for(ctx)
+    user_params = project.config.agent_params.get(profile.name, {})
     # Placeholders, environment and files of the profile's `setup` (a Claude settings file and
     # config home, Codex notify); for the scripted agent just its rendered argv.
     setup = prepare_session(
@@ -214,7 +219,11 @@ def _launch(
             "taskspec_id": ctx.tid,
             "attempt": str(attempt),
         },
-        overrides={**project.config.agent_params.get(profile.name, {}), **params},
+        overrides={
+            **confinement.confined_params(profile.setup, user_params, decision.confined),
+            **user_params,
+            **params,
+        },
         paths=SessionPaths(
             run_dir=run_dir,
             worktree=ctx.worktree,
@@ -251,13 +260,25 @@ def _launch(
         **{k: render(v, values, loaded.path) for k, v in profile.env.items()},
         **extra_env,
     }
+    stream_log = pane_log.with_name(f"stream-{attempt:03d}.jsonl")
+    confined = confinement.confine_agent(
+        ctx, role, attempt, run_dir=run_dir, stream_log=stream_log, env=env,
+        provider=profile.provider, setup=profile.setup, decision=decision,
+    )  # fmt: skip
+    readonly = () if decision.confined else view.readonly  # the sandbox's rules hold the plan
     with launching(ctx.layout, opened, ctx.tid) if opened else nullcontext(None) as episode:
         # on record only while the provider's breaker lets this launch go (provider_gate.py)
         write_json_atomic(
             layout.launch_record(ctx.tid, role, attempt), launch.model_dump(mode="json")
         )
         ctx.audit(
-            "launch", role=role, attempt=attempt, session=name, profile=profile.name, plan=view.kind
+            "launch",
+            role=role,
+            attempt=attempt,
+            session=name,
+            profile=profile.name,
+            plan=view.kind,
+            confinement=confined.label,
         )
     run.launched_in = episode
     ctx.log(
@@ -271,6 +292,7 @@ def _launch(
         operation="launch",
         plan_protection=view.kind,
         plan_dir=str(view.plan_dir),
+        confinement=confined.label,
     )
     launcher = project.script("agent", f"launch_{role}.sh")
     env_file = write_env_file(run_dir / ENV_FILE, env)
@@ -285,7 +307,8 @@ def _launch(
             str(launcher),
             "--env-file",
             str(env_file),
-            *(arg for path in view.readonly for arg in ("--readonly", str(path))),
+            *(arg for path in readonly for arg in ("--readonly", str(path))),
+            *(arg for word in confined.prefix for arg in ("--confine-with", word)),
             "--worktree",
             str(ctx.worktree),
             "--worktrees-root",

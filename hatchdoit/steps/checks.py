@@ -29,6 +29,7 @@ def run_tests(ctx: StepContext, attempt: int) -> TestRun:
         ctx.layout,
         ctx.project.config.checks.env_passthrough,
         ctx.project.config.workspace,
+        confinement=ctx.project.config.confinement,
     )
 
 

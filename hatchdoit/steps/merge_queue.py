@@ -226,6 +226,7 @@ def _post_merge_tests(ctx: StepContext, worktree: Path, moved: int) -> list[Test
                 ctx.layout,
                 passthrough,
                 ctx.project.config.workspace,
+                confinement=ctx.project.config.confinement,
             )
         )
         if runs[-1].exit_code != 0:

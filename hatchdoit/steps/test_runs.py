@@ -21,7 +21,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from hatchdoit.config.workspace_models import WorkspaceConfig
+from hatchdoit.config.workspace_models import ConfinementConfig, WorkspaceConfig
+from hatchdoit.confinement.wrap import confined_command
 from hatchdoit.core.logs import looks_secret
 from hatchdoit.core.redaction import redact_file
 from hatchdoit.layout import Layout
@@ -122,16 +123,21 @@ def run_test_command(
     layout: Layout,
     passthrough: list[str],
     workspace: WorkspaceConfig | None = None,
+    confinement: ConfinementConfig | None = None,
 ) -> TestRun:
     """Run `command` in `cwd` within `timeout` seconds, its output into `log_path`, with the
-    scrubbed environment plus the `passthrough` variables, as `workspace` sets it up."""
+    scrubbed environment plus the `passthrough` variables, as `workspace` sets it up; under this
+    build's `confinement` (confinement/wrap.py) when given."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    label = None
     env = test_env(passthrough)
     if workspace is not None:
         env = workspace_environ(workspace, cwd, env)
     try:
-        exit_code = run_into_log(command, cwd, timeout, log_path, env)
+        with confined_command(command, cwd, confinement or ConfinementConfig(mode="off")) as run:
+            label = run.label if confinement is not None else None
+            exit_code = run_into_log(run.argv, cwd, timeout, log_path, {**env, **run.env})
     finally:  # the tests may print secrets of the environment
         redact_file(log_path)
     passed, failed = count_tests(log_path.read_text(encoding="utf-8", errors="replace"))
@@ -143,4 +149,5 @@ def run_test_command(
         duration_s=round(time.monotonic() - started, 3),
         timed_out=exit_code is None,
         log=layout.rel(log_path),
+        confinement=label,
     )

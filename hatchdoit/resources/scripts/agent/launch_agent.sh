@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: launch_agent.sh --role factory|qa [--env-file FILE] [--readonly PATH]...
-#                        --worktree DIR --worktrees-root ROOT -- ARGV...
+#                        [--confine-with WORD]... --worktree DIR --worktrees-root ROOT -- ARGV...
 #
 # Runs inside the agent's tmux pane: cd DIR, run ARGV as a child, and when it ends write
 # $HATCHDOIT_EXIT_FILE atomically as {"exit_code": N, "at": "<UTC time>", "role": "ROLE"}
@@ -11,7 +11,9 @@
 # set by tmux): nothing of the tmux server's environment, and no value on a command line. Run
 # it as `bash -p launch_agent.sh` then, so that no BASH_ENV or function of the server's
 # environment runs before it starts over. With --readonly, ARGV runs under
-# ../mount/readonly_view.sh: each PATH is read-only for it and its children.
+# ../mount/readonly_view.sh: each PATH is read-only for it and its children. With --confine-with,
+# ARGV runs as WORD... ARGV: the sandbox's command (srt --settings FILE --), so that this script,
+# which writes the exit file, stays outside it.
 # Exit codes of its own: 2 bad arguments, 4 refused (DIR outside ROOT).
 set -euo pipefail
 
@@ -23,17 +25,18 @@ here=.; [[ $self != */* ]] || here=${self%/*}
 
 args=("$@")
 role='' worktree='' root='' env_file='' clean=0
-readonly_paths=()
+readonly_paths=() confine=()
 while [ $# -gt 0 ]; do
   case $1 in
     --readonly) need $# "$1" "${2-}"; readonly_paths+=(--path "$2"); shift 2 ;;
+    --confine-with) need $# "$1" "${2-}"; confine+=("$2"); shift 2 ;;
     --env-file) need $# "$1" "${2-}"; env_file=$2; shift 2 ;;
     --clean) clean=1; shift ;;  # internal: this run started over from an empty environment
     --role) need $# "$1" "${2-}"; [ -z "$role" ] || die 2 "--role given twice"; role=$2; shift 2 ;;
     --worktree) need $# "$1" "${2-}"; worktree=$2; shift 2 ;;
     --worktrees-root) need $# "$1" "${2-}"; root=$2; shift 2 ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,17s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die 2 "unknown argument: $(q "$1") (the command goes after --)" ;;
   esac
 done
@@ -80,6 +83,7 @@ fi
 if [ ${#readonly_paths[@]} -gt 0 ]; then
   runner+=("$here/../mount/readonly_view.sh" "${readonly_paths[@]}" --)
 fi
+runner+=(${confine[@]+"${confine[@]}"})
 
 child='' pending=''
 # shellcheck disable=SC2317  # invoked by the traps below

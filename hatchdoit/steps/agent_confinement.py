@@ -1,0 +1,124 @@
+"""The confinement of one agent run (confinement/): the policy it runs under, srt's settings
+file, what launch_agent.sh puts before its argv, and what confinement changes in the profile
+(Claude Code skips its permission prompts, Codex turns its own sandbox off: hatchdoit's holds).
+
+What the agent may write, today: its worktree (and the git metadata a commit there writes), its
+run's directory `_logs/sessions/<ID>/<role>-00k/` (config home, temp dir), and its outputs: the
+TaskSpec's hooks directory `_logs/hooks/<ID>/` (stop file and markers) as the one output
+directory, plus the summary's directory (`_logs/summaries/`) or the verdict's (`_logs/qa/<ID>/`),
+the headless stream log and the hooks' log file. The extra ones go once every run has one
+output directory that hatchdoit validates and moves from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hatchdoit.agents import codex
+from hatchdoit.agents.setup import output_dir
+from hatchdoit.config.workspace_models import ConfinementConfig
+from hatchdoit.confinement.mode import Decision, build_decision
+from hatchdoit.confinement.policy import agent_policy
+from hatchdoit.confinement.srt import confined_argv, write_settings
+from hatchdoit.core.atomicio import touch
+from hatchdoit.layout import Role
+from hatchdoit.records.models import StopRecord
+from hatchdoit.steps.context import StepContext
+
+SETTINGS_NAME = "confinement.json"  # beside the run's directory: out of the agent's reach
+# What confinement changes in a profile's parameters, per `setup:` (hatchdoit.yaml's
+# agent_params still decide when they set the key).
+CONFINED_PARAMS: dict[str, dict[str, Any]] = {
+    "claude": {"skip_permissions": True},
+    "codex": {"bypass_sandbox": True},
+}
+# What a CLI needs besides its workspace, per `setup:`: (paths it writes, base URLs it calls).
+CONFINED_NEEDS = {"codex": codex.confinement_needs}
+
+
+@dataclass(frozen=True)
+class AgentConfinement:
+    decision: Decision
+    prefix: list[str] = field(default_factory=list)  # launch_agent.sh --confine-with, each
+
+    @property
+    def label(self) -> str:
+        return self.decision.label
+
+
+def decision_for(ctx: StepContext) -> Decision:
+    return build_decision(ctx.project.config.confinement)
+
+
+def confined_params(setup: str, user_params: Mapping[str, Any], confined: bool) -> dict[str, Any]:
+    """The profile parameters confinement sets, unless hatchdoit.yaml sets them itself."""
+    if not confined:
+        return {}
+    return {k: v for k, v in CONFINED_PARAMS.get(setup, {}).items() if k not in user_params}
+
+
+def settings_path(run_dir: Path) -> Path:
+    return run_dir.with_name(f"{run_dir.name}.{SETTINGS_NAME}")
+
+
+def confine_agent(
+    ctx: StepContext,
+    role: Role,
+    attempt: int,
+    *,
+    run_dir: Path,
+    stream_log: Path,
+    env: Mapping[str, str],
+    provider: str | None,
+    setup: str = "none",
+    decision: Decision | None = None,
+) -> AgentConfinement:
+    """The launcher's prefix and the variables for this run; nothing when not confined."""
+    decision = decision or decision_for(ctx)
+    if not decision.confined:
+        return AgentConfinement(decision)
+    layout = ctx.layout
+    config: ConfinementConfig = ctx.project.config.confinement
+    temp = run_dir / "tmp"
+    hooks_log = layout.logs / "hooks" / "hooks.jsonl"
+    for path in (stream_log, hooks_log):  # a file is bound into the sandbox only if it exists
+        path.parent.mkdir(parents=True, exist_ok=True)
+        touch(path)
+    outputs = output_dir(role, env, layout.logs)
+    needs = CONFINED_NEEDS.get(setup)
+    cli_writes, base_urls = needs(env) if needs is not None else ([], [])
+    outputs.mkdir(parents=True, exist_ok=True)
+    policy = agent_policy(
+        config,
+        workspace=ctx.worktree,
+        output_dir=layout.hooks_dir(ctx.tid),
+        temp_dir=temp,
+        config_home=run_dir,
+        provider=provider,
+        env=env,
+        base_urls=base_urls,
+        sessions_root=layout.logs / "sessions",
+        extra_write=(outputs, stream_log, hooks_log, *cli_writes),
+    )
+    settings = write_settings(policy, settings_path(run_dir))
+    inside = {"TMPDIR": str(temp), "TEMP": str(temp), "TMP": str(temp), "IS_SANDBOX": "1"}
+    inside["HATCHDOIT_CONFINED"] = "1"  # the stop hook leaves the audit to hatchdoit
+    return AgentConfinement(decision, confined_argv([], policy, settings, inside))
+
+
+def audit_confined_stop(ctx: StepContext, role: Role, attempt: int, stop: StopRecord) -> None:
+    """A confined agent's stop hook cannot write the audit trail: hatchdoit records the stop."""
+    if not decision_for(ctx).confined:
+        return
+    ctx.audit(
+        "agent_stop",
+        role=role,
+        attempt=attempt,
+        stop_event=stop.event,
+        seq=stop.seq,
+        session_id=stop.payload.get("session_id"),
+        recorded_by="hatchdoit",
+    )
