@@ -20,6 +20,7 @@ from resume_checks import doit_pids
 from test_faults_workers import own_session_doit, two_parallel_taskspecs
 
 from hatchdoit.build import worker_procs as workers
+from hatchdoit.cli.doctor_platform import check_bash
 from hatchdoit.core import platform
 from hatchdoit.layout import Layout
 from hatchdoit.observe.live import running_build
@@ -165,3 +166,18 @@ def test_doctor_on_a_platform_without_namespaces(tmp_path: Path) -> None:
     checks = {c["name"]: c for c in json.loads(native.stdout)["checks"]}
     assert checks["platform"]["detail"] == "linux"
     assert checks["worker watch"]["status"] == "ok" and "pidfd" in checks["worker watch"]["detail"]
+
+
+@pytest.mark.parametrize(("version", "status"), [("3.2", "fail"), ("4.1", "fail"), ("5.2", "ok")])
+def test_doctor_checks_the_first_bash_on_path(
+    version: str, status: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """macOS's /bin/bash is 3.2: doctor fails, naming the fix, unless a 4.2+ bash comes first."""
+    fake = tmp_path / "bash"
+    fake.write_text(f"#!/bin/sh\necho {version}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    check = check_bash()
+    assert (check.status, str(fake) in check.detail) == (status, True), check
+    if status == "fail":
+        assert "brew install bash" in check.fix
