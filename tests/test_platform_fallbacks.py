@@ -181,3 +181,16 @@ def test_doctor_checks_the_first_bash_on_path(
     assert (check.status, str(fake) in check.detail) == (status, True), check
     if status == "fail":
         assert "brew install bash" in check.fix
+
+
+def test_workers_are_forked_where_the_default_is_spawn() -> None:
+    """macOS's default start method is spawn: supervise() makes doit's workers forks again."""
+    code = (
+        "import multiprocessing as m; m.set_start_method('spawn');"
+        "from hatchdoit.build import workers; workers.supervise('s', None);"
+        "print(m.get_start_method())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == "fork\n"

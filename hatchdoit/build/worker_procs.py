@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import multiprocessing
 import os
 import signal
 import threading
@@ -17,6 +18,14 @@ from hatchdoit.core import platform
 
 PR_SET_PDEATHSIG = 1
 RUNNING, GONE = "running", "gone"
+
+
+def fork_workers() -> None:
+    """Make doit's workers forks of the building process: they inherit its loaded tasks, the
+    build lock and workers.py's fork hooks. macOS starts processes by spawn by default (and
+    Linux from Python 3.14 by forkserver), where none of that would hold."""
+    if multiprocessing.get_start_method(allow_none=True) != "fork":
+        multiprocessing.set_start_method("fork", force=True)
 
 
 def peek_child(pid: int) -> str | tuple[int, int] | None:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from hatchdoit.build.worker_procs import GONE, RUNNING, cpu_of_build, peek_child
+from hatchdoit.build.worker_procs import GONE, RUNNING, cpu_of_build, fork_workers, peek_child
 from hatchdoit.build.worker_procs import die_with_parent as die_with_parent_setup
 from hatchdoit.core import platform
 from hatchdoit.core.errors import EXIT_FAILED
@@ -313,6 +313,7 @@ def supervise(socket: str, lock_path: Path | None) -> None:
     """Watch the doit workers this process will fork (call once, in the building process)."""
     if _supervisor:
         return
+    fork_workers()
     supervisor = Supervisor(socket, _layout_of(lock_path))
     _supervisor.append(supervisor)
     die_with_parent = die_with_parent_setup()
