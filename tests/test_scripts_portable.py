@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from bsd_userland import write_standins
+from projects import CHECKOUT
 from script_harness import SCRIPTS
 
 ALL = sorted(SCRIPTS.rglob("*.sh"))
@@ -194,3 +195,15 @@ def test_the_standins_do_what_bsd_does(standins: Path) -> None:
     assert tool("realpath", "link") == f"{(work / 'f').resolve()}\n"
     tool("mv", "-f", "f", "g")
     assert (work / "g").is_file()
+
+
+def test_ci_setup_runs_on_bash_3_2() -> None:
+    """macOS runs `bash .ci/setup` with its own /bin/bash 3.2: Homebrew's comes from it."""
+    setup = CHECKOUT / ".ci" / "setup"
+    found = [
+        f"setup:{n}: {what}"
+        for n, line in enumerate(code_lines(setup), 1)
+        for what, pattern in BASH4.items()
+        if re.search(pattern, line)
+    ]
+    assert not found, found
