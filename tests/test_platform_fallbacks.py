@@ -17,6 +17,7 @@ import pytest
 from conftest import retry_until, run_doit
 from projects import HatchProject, doit_executable
 from resume_checks import doit_pids
+from script_harness import bsd_bin
 from test_faults_workers import own_session_doit, two_parallel_taskspecs
 
 from hatchdoit.build import worker_procs as workers
@@ -194,3 +195,16 @@ def test_workers_are_forked_where_the_default_is_spawn() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout == "fork\n"
+
+
+@pytest.mark.integration
+def test_a_build_on_simulated_macos(project: HatchProject) -> None:
+    """The whole chain with every Linux means removed and BSD's userland first on PATH:
+    worktrees, agent sessions, stop hooks, checks, QA and delivery of two TaskSpecs at once."""
+    two_parallel_taskspecs(project, ["succeed"])
+    project.env.update(MACOS)
+    project.env["PATH"] = f"{bsd_bin()}{os.pathsep}{project.env['PATH']}"
+    done = run_doit(project, "-n", "2", timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for tid in ("NA", "NB"):
+        assert project.layout.done(tid).is_file()
