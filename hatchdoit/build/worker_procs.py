@@ -54,8 +54,8 @@ def peek_child(pid: int) -> str | tuple[int, int] | None:
 
 def cpu_of_build(workers: set[int]) -> int:
     """CPU used so far by the main thread and the live workers, in clock ticks (10 ms where
-    there is no /proc). Without /proc: the process's time less this (watching) thread's, and
-    psutil for the workers."""
+    there is no /proc). Without /proc: the process's time less the calling (watching)
+    thread's own, and psutil for the workers."""
     if platform.has_proc():
         main = threading.main_thread().native_id
         return _cpu_ticks(f"/proc/self/task/{main}/stat") + sum(
@@ -87,8 +87,9 @@ def _cpu_ticks(stat_path: str) -> int:
 
 
 def die_with_parent() -> Callable[[], None]:
-    """prctl(PR_SET_PDEATHSIG, SIGKILL), resolved now: the forked child must not dlopen. Where
-    there is no such call, a thread of the worker ends it when the main process is gone."""
+    """What a forked worker calls first so that it dies with the build's main process:
+    prctl(PR_SET_PDEATHSIG, SIGKILL), resolved now (the forked child must not dlopen); where
+    there is no such call, a thread of the worker that ends it once the main process is gone."""
     if not platform.has_pdeathsig():
         parent_r, parent_w = os.pipe()  # the main process keeps the only write end
 
