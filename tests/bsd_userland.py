@@ -1,5 +1,6 @@
-"""BSD-flavoured stand-ins for `mv`, `realpath`, `readlink`, `sed`, `stat`, `date` and `mktemp`,
-written into a directory that goes first on PATH: the bundled scripts then run as on macOS.
+"""BSD-flavoured stand-ins for `mv`, `realpath`, `readlink`, `sed`, `stat`, `date`, `mktemp` and
+`env`, written into a directory that goes first on PATH: the bundled scripts then run as on
+macOS.
 
 Each stand-in takes only the options macOS's tool takes (an unknown one is BSD's "illegal
 option" usage error, exit 64), behaves as BSD's does where GNU's differs, and runs the real GNU
@@ -13,6 +14,7 @@ tool for the work:
 - date: -u -j -n -R, -r SECONDS, +FORMAT; no -d, -I or long options; %N is not expanded (BSD
   prints "N").
 - mktemp: -d -q -u, -t PREFIX (BSD's meaning), TEMPLATE ending in X's; no long options or -p.
+- env: -0 -i -v, -u NAME, -P PATH, -S STRING; no long options (no --default-signal).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import shutil
 import sys
 from pathlib import Path
 
-TOOLS = ("mv", "realpath", "readlink", "sed", "stat", "date", "mktemp")
+TOOLS = ("mv", "realpath", "readlink", "sed", "stat", "date", "mktemp", "env")
 
 _COMMON = r'''
 import os, re, sys
@@ -156,6 +158,10 @@ if prefixes and not rest:
     tmpdir = os.environ.get("TMPDIR", "/tmp").rstrip("/") or "/tmp"
     rest = [f"{tmpdir}/{prefixes[0]}.XXXXXXXX"]
 run([*argv, *rest])
+""",
+    "env": r"""
+options(sys.argv[1:], "0iv", "uPS")  # only checked: the arguments mean the same to GNU's
+run([REAL, *sys.argv[1:]])
 """,
 }
 

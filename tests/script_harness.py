@@ -58,7 +58,7 @@ _bsd_bin: list[Path] = []
 
 
 def bsd_bin() -> Path:
-    """A directory of BSD-flavoured mv, realpath, readlink, sed, stat, date, mktemp (made once
+    """A directory of BSD-flavoured mv, realpath, readlink, sed, stat, date, mktemp, env (made once
     per test process, removed at its exit)."""
     if not _bsd_bin:
         made = Path(tempfile.mkdtemp(prefix="hd-bsd-"))

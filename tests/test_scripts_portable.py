@@ -149,6 +149,7 @@ REJECTED = [
     ["mktemp", "--suffix", ".x"],
     ["mktemp", "-p", "/tmp"],
     ["mktemp", "/tmp/xXXXXXX.txt"],
+    ["env", "--default-signal=INT", "true"],
 ]
 
 
