@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,6 +29,11 @@ from projects import HatchProject, doit_executable, make_project
 from hatchdoit.records.audit import read_audit as _read_audit_file
 
 T = TypeVar("T")
+
+# The suite runs as `.venv/bin/python -m pytest`, with no virtualenv activated: the programs the
+# tests start (doit, `python3` in test commands and hooks, pipx and uv) must be this
+# interpreter's, found first on PATH, not whatever python3 the system has.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 # In CI a landing should depend on the commit alone, so there the property tests draw the same
 # examples on every run (seeded from each test's name). Elsewhere they draw new ones each run,

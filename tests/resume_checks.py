@@ -8,10 +8,10 @@ Used by test_faults_*.py and test_resume.py.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+import psutil
 from conftest import assert_logs_parse, read_audit
 from projects import HatchProject
 
@@ -43,16 +43,10 @@ def audit_after(project: HatchProject, start: int) -> list[dict[str, Any]]:
 def doit_pids(root: Path) -> list[int]:
     """Processes (other than agents in tmux) running doit in the project root."""
     pids = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cwd = os.readlink(proc / "cwd")
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if cwd == str(root) and any(part.endswith(b"doit") for part in cmdline[:2]):
-            pids.append(int(proc.name))
+    for proc in psutil.process_iter(["cwd", "cmdline"]):  # psutil: macOS has no /proc
+        cwd, cmdline = proc.info["cwd"], proc.info["cmdline"] or []
+        if cwd == str(root) and any(part.endswith("doit") for part in cmdline[:2]):
+            pids.append(proc.pid)
     return pids
 
 

@@ -2,11 +2,13 @@
 without any user or system git config or outer tmux, running a script, and a private tmux socket
 per test whose server is killed at teardown.
 
-The fixtures (`env`, `root`, `socket_name`) are imported by the test modules that use them.
+The fixtures (`env`, run with GNU and with BSD-flavoured tools; `root`, `socket_name`) are
+imported by the test modules that use them.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -17,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from bsd_userland import write_standins
 
 from hatchdoit.core.bundled import SCRIPTS as BUNDLED_SCRIPTS
 
@@ -51,9 +54,30 @@ def retry_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """A clean environment: own HOME, no user or system git config, no outer tmux."""
+_bsd_bin: list[Path] = []
+
+
+def bsd_bin() -> Path:
+    """A directory of BSD-flavoured mv, realpath, readlink, sed, stat, date, mktemp, env (made once
+    per test process, removed at its exit)."""
+    if not _bsd_bin:
+        made = Path(tempfile.mkdtemp(prefix="hd-bsd-"))
+        atexit.register(shutil.rmtree, made, True)
+        _bsd_bin.append(write_standins(made))
+    return _bsd_bin[0]
+
+
+@pytest.fixture(params=["gnu", "bsd"])
+def env(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """A clean environment: own HOME, no user or system git config, no outer tmux. Every test
+    that takes it runs twice: with this machine's (GNU) userland, and with BSD-flavoured
+    stand-ins first on PATH (tests/bsd_userland.py), as the scripts would run on macOS.
+    The test runs in tmp_path: a script that fails and prints nothing leaves a test holding
+    Path(""), the current directory, which must never be the checkout (it would commit to it
+    and delete it)."""
+    monkeypatch.chdir(tmp_path)
     home = tmp_path / "home"
     home.mkdir()
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "TMUX"))}
@@ -64,6 +88,8 @@ def env(tmp_path: Path) -> dict[str, str]:
         LC_ALL="C",
         **IDENTITY,
     )
+    if request.param == "bsd":
+        clean["PATH"] = f"{bsd_bin()}{os.pathsep}{clean.get('PATH', os.defpath)}"
     return clean
 
 

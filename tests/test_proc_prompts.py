@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from hatchdoit.agents.prompts import TEMPLATE_NAMES, render_prompt, template_path
@@ -68,11 +69,10 @@ def test_a_timeout_kills_the_children_too(tmp_path: Path) -> None:
 
 def _running(pid: int) -> bool:
     """Whether `pid` runs (a zombie, reaped by nobody here, does not count)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
+    try:  # psutil: macOS has no /proc
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    return state != "Z"
 
 
 def test_env_replaces_the_environment() -> None:

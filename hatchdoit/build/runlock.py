@@ -5,8 +5,9 @@ read-only commands (`doit list`, `info`, `help`, ...) never take the lock.
 
 `doit -n N` workers are forked, so they share the lock's descriptor: they are part of the build,
 and a worker still running a step must keep a second build out. They die with the main process
-(workers.py), so the lock is free as soon as the build's last process is gone. Programs the build
-runs (git, tmux, agents) do not get it: the descriptor is close-on-exec.
+(workers.py: PR_SET_PDEATHSIG on Linux, a watch of the main process elsewhere), so the lock is
+free as soon as the build's last process is gone. Programs the build runs (git, tmux, agents)
+do not get it: the descriptor is close-on-exec.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def hold_build_lock(lock_path: Path, wait: bool) -> None:
         if holder.isdigit() and not pid_alive(int(holder)):
             fix = (
                 f"pid {holder} has exited but a process it started still holds the lock; "
-                f"stop it (fuser -v {lock_path})"
+                f"stop it ({holders_command(lock_path)})"
             )
         raise BusyError(
             f"another build is running in this project (pid {holder})", path=lock_path, fix=fix
@@ -75,6 +76,11 @@ def hold_build_lock(lock_path: Path, wait: bool) -> None:
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
     _held.append((fd, lock_path))
+
+
+def holders_command(lock_path: Path) -> str:
+    """The command that lists the processes holding the lock file open on this platform."""
+    return f"fuser -v {lock_path}" if sys.platform.startswith("linux") else f"lsof {lock_path}"
 
 
 def held_lock_path() -> Path | None:

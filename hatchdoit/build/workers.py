@@ -7,24 +7,24 @@ holding build.lock (they share its descriptor: they are part of the build). So:
 
 - Every worker is forked with PR_SET_PDEATHSIG=SIGKILL, and exits at once if the main process
   died before that was set: SIGKILL of the main process takes the workers along, and the lock is
-  free as soon as the build's last process is gone.
-- A thread of the main process watches each worker through a pidfd (an event, no polling). When
-  one dies abnormally it says so in one line, naming the step it ran. The other workers go on with
-  whatever does not need that step; once nothing runs any more (no step open in the audit trail,
-  no CPU used by doit, for QUIET_SECONDS) doit can only be waiting for the dead worker, and the
-  build stops from doit's main thread with exit 1 and one line. Artifacts are written atomically
-  and a still-running agent session is re-attached by the next `doit`, so rerunning resumes.
+  free as soon as the build's last process is gone (without PR_SET_PDEATHSIG a worker watches the
+  main process itself: worker_procs.py).
+- A thread of the main process watches each worker through a pidfd (an event; without pidfd, by
+  polling its pid). When one dies abnormally it says so in one line, naming the step it ran. The
+  other workers go on with whatever does not need that step; once nothing runs any more (no step
+  open in the audit trail, no CPU used by doit, for QUIET_SECONDS) doit can only be waiting for
+  the dead worker, and the build stops from doit's main thread with exit 1 and one line.
+  Artifacts are written atomically and a still-running agent session is re-attached by the next
+  `doit`, so rerunning resumes.
 
 Every direct fork of the building process is taken for a doit worker: hatchdoit starts its
-helpers with subprocess, which runs no fork hooks. Linux only (pidfd, prctl); elsewhere doit's
-own behaviour is kept.
+helpers with subprocess, which runs no fork hooks. core/platform.py: which means a platform has.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import json
 import multiprocessing
 import os
@@ -34,16 +34,17 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from hatchdoit.build.worker_procs import GONE, RUNNING, cpu_of_build, fork_workers, peek_child
+from hatchdoit.build.worker_procs import die_with_parent as die_with_parent_setup
+from hatchdoit.core import platform
 from hatchdoit.core.errors import EXIT_FAILED
 from hatchdoit.layout import Layout
 from hatchdoit.project import load_project
 
-PR_SET_PDEATHSIG = 1
 QUIET_SECONDS = 2.0  # nothing running that long after a worker died: doit waits for its result
 CHECK_EVERY = 0.5  # only after a worker died: doit offers no event for "waiting in vain"
 EXIT_GRACE = 10.0  # for the main thread to unwind doit once told to stop
@@ -135,6 +136,8 @@ class Supervisor:
         self.thread: threading.Thread | None = None
         self.audit: _AuditReader | None = None
         self.live: dict[int, int] = {}  # pidfd -> pid
+        self.polled: set[int] = set()  # workers watched by polling (no pidfd here)
+        self.unreaped: dict[int, float] = {}  # ended, how unknown (no waitid): pid -> seen at
         self._fingerprint: tuple[int, int] = (-1, -1)
         self._quiet_since = 0.0
 
@@ -151,7 +154,8 @@ class Supervisor:
         selector.register(self.report_r, selectors.EVENT_READ)
         pending = b""
         while True:
-            for key, _ in selector.select(CHECK_EVERY if self.lost else None):
+            polling = self.lost or self.polled or self.unreaped
+            for key, _ in selector.select(CHECK_EVERY if polling else None):
                 if key.fd == self.report_r:
                     pending += os.read(self.report_r, 4096)
                     while len(pending) >= _PID.size:
@@ -163,11 +167,15 @@ class Supervisor:
                     pid = self.live.pop(key.fd)
                     os.close(key.fd)
                     self._ended(pid)
+            self._poll()
             if self.lost and not self.stopping and self._nothing_runs():
                 self._end_build()
                 return
 
     def _follow(self, selector: selectors.BaseSelector, pid: int) -> None:
+        if not platform.has_pidfd():
+            self.polled.add(pid)
+            return
         try:
             pidfd = os.pidfd_open(pid)
         except OSError:
@@ -175,14 +183,34 @@ class Supervisor:
         self.live[pidfd] = pid
         selector.register(pidfd, selectors.EVENT_READ)
 
+    def _poll(self) -> None:
+        """Without pidfd: the polled workers that ended. Without waitid: the ended workers doit
+        has not reaped for QUIET_SECONDS (it would have, had it known), taken as lost."""
+        for pid in list(self.polled):
+            if peek_child(pid) != RUNNING:
+                self.polled.discard(pid)
+                self._ended(pid)
+        for pid, seen in list(self.unreaped.items()):
+            if peek_child(pid) == GONE:
+                del self.unreaped[pid]  # doit joined it: it knew
+            elif time.monotonic() - seen >= QUIET_SECONDS:
+                del self.unreaped[pid]
+                self._lose(pid, "ended (how is unknown: no waitid on this platform)", False)
+
     def _ended(self, pid: int) -> None:
-        try:  # WNOWAIT: look without reaping, doit's Process.join() reaps it
-            result = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            return  # doit already reaped it: it joined or terminated it itself
-        if result is None or (result.si_code == os.CLD_EXITED and result.si_status == 0):
+        state = peek_child(pid)  # WNOWAIT: look without reaping, doit's Process.join() reaps it
+        if state is None:
+            self.unreaped.setdefault(pid, time.monotonic())
             return
-        how, asked = exit_description(result.si_code, result.si_status)
+        if not isinstance(state, tuple):
+            return  # doit already reaped it: it joined or terminated it itself
+        code, status = state
+        if code == os.CLD_EXITED and status == 0:
+            return
+        how, asked = exit_description(code, status)
+        self._lose(pid, how, asked)
+
+    def _lose(self, pid: int, how: str, asked: bool) -> None:
         tid, step = self._step_of(pid)
         lost = LostWorker(pid, how, step, tid, asked)
         self.lost.append(lost)
@@ -222,11 +250,9 @@ class Supervisor:
         moved = self.audit.read()
         lost_tids = {w.taskspec_id for w in self.lost}
         busy = any(k[0] not in lost_tids for k in self.audit.open)
-        main = threading.main_thread().native_id
         fingerprint = (
             self.audit.offset,
-            _cpu_ticks(f"/proc/self/task/{main}/stat")
-            + sum(_cpu_ticks(f"/proc/{pid}/stat") for pid in self.live.values()),
+            cpu_of_build({*self.live.values(), *self.polled}),
         )
         if moved or busy or fingerprint != self._fingerprint:
             self._fingerprint = fingerprint
@@ -276,28 +302,6 @@ def tell(line: str) -> None:
         os.write(2, (line + "\n").encode(errors="replace"))
 
 
-def _cpu_ticks(stat_path: str) -> int:
-    """utime + stime of a process or thread, in clock ticks (0 if it is gone)."""
-    try:
-        with open(stat_path, "rb") as handle:
-            fields = handle.read().rpartition(b")")[2].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
-
-
-def _pdeathsig() -> Callable[[], None]:
-    """prctl(PR_SET_PDEATHSIG, SIGKILL), resolved now: the forked child must not dlopen."""
-    if not sys.platform.startswith("linux"):
-        return lambda: None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-    def set_it() -> None:
-        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-
-    return set_it
-
-
 def _layout_of(lock_path: Path | None) -> Layout | None:
     """The project's layout from its build lock (`<root>/_logs/locks/build.lock`)."""
     if lock_path is None or len(lock_path.parents) < 3:
@@ -310,9 +314,10 @@ def supervise(socket: str, lock_path: Path | None) -> None:
     """Watch the doit workers this process will fork (call once, in the building process)."""
     if _supervisor:
         return
+    fork_workers()
     supervisor = Supervisor(socket, _layout_of(lock_path))
     _supervisor.append(supervisor)
-    die_with_parent = _pdeathsig()
+    die_with_parent = die_with_parent_setup()
 
     def in_child() -> None:
         if not _supervisor:

@@ -1,6 +1,7 @@
 """`hatchdoit doctor`: can this machine run the project's agents? One line per check, with a fix.
 
-Checks the tools (python, tmux, git, doit), the project's config and its planning-repo view,
+Checks the tools (python, tmux, git, doit), the platform and what each feature uses there
+(doctor_platform.py), the project's config and its planning-repo view,
 hatchdoit's own hook scripts, and every agent profile in the agents directory: whether its CLI is
 installed (and which version), whether its hook contract can be met (Claude Code: hooks through
 --settings; Codex: `exec --json` and notify; the scripted agent: its script; generic: a command),
@@ -33,6 +34,7 @@ def run_doctor(
     from hatchdoit.cli.doctor_check import failed_check
     from hatchdoit.cli.doctor_confinement import check_confinement
     from hatchdoit.cli.doctor_setup_tools import check_setup_tools
+    from hatchdoit.cli.doctor_platform import check_platform
     from hatchdoit.cli.doctor_system import (
         check_install,
         check_project,
@@ -45,7 +47,7 @@ def run_doctor(
     from hatchdoit.core.errors import HatchdoitError
     from hatchdoit.project import agents_search
 
-    checks = check_tools()
+    checks = check_tools() + check_platform()
     project_checks, used, config = check_project(root, environ)
     checks += project_checks
     scripts = bundled.SCRIPTS

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hatchdoit.agents.tmux_socket import socket_may_exist
+from hatchdoit.core import platform
 from hatchdoit.core.locks import pid_alive
 from hatchdoit.layout import Layout
 from hatchdoit.observe.timeline import parse_ts
@@ -23,7 +24,10 @@ def build_lock(layout: Layout) -> Path:
 
 
 def _flock_held(path: Path) -> bool | None:
-    """Whether some process holds a flock on `path`, from /proc/locks (None: cannot tell)."""
+    """Whether some process holds a flock on `path`, from /proc/locks (None: cannot tell, as
+    where there is no /proc: macOS)."""
+    if not platform.has_proc():
+        return None
     try:
         inode = os.stat(path).st_ino
         text = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
@@ -41,9 +45,10 @@ def _flock_held(path: Path) -> bool | None:
 def running_build(layout: Layout) -> int | None:
     """The pid of the build holding the build lock, or None when no build runs. Probing the flock
     itself would race a starting build (it takes the lock without waiting), so this reads
-    /proc/locks, falling back to the recorded pid's liveness.
+    /proc/locks, falling back to the recorded pid's liveness where there is no /proc (macOS).
 
-    Not when the pid the last build recorded is gone: its workers died with it (PDEATHSIG),
+    Not when the pid the last build recorded is gone: its workers died with it (PDEATHSIG, or
+    their watch of the main process where there is none: build/workers.py),
     so nothing holds the lock but a build starting this very instant, before it writes its
     pid. Reading /proc/locks costs an RCU grace period in the kernel (it write-locks every
     file lock in the system), 10-20 ms of wall time in each `hatchdoit status`."""

@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+from hatchdoit.core import platform
 from hatchdoit.core.errors import ConfigError
 from hatchdoit.core.proc import run
 
@@ -48,6 +49,8 @@ def namespace_problem(script: Path) -> str | None:
     """Why scripts/mount/readonly_view.sh cannot give an agent a read-only view of the plan on
     this machine (no user namespaces, no root, no unshare), or None when it can. Probed once
     per process: a write under a view of a temporary directory must fail."""
+    if not platform.has_namespaces():
+        return f"no mount namespaces on {platform.platform_name()}"
     done = run([script, "--probe"], check=False, timeout=30, operation="readonly_view")
     if done.returncode == 0:
         return None

@@ -18,7 +18,8 @@
 set -euo pipefail
 
 prog=${0##*/}
-self=$0; [[ ! -L $self ]] || self=$(readlink -f -- "$self")  # called through a symlink
+self=$0  # called through symlinks: follow them (plain readlink: BSD has no readlink -f)
+while [[ -L $self ]]; do l=$(readlink -- "$self"); [[ $l == /* || $self != */* ]] || l=${self%/*}/$l; self=$l; done
 here=.; [[ $self != */* ]] || here=${self%/*}
 # shellcheck source=../lib/common.sh
 . "$here/../lib/common.sh"  # die, q, need and the other shared helpers
@@ -76,9 +77,14 @@ under_root "$root" "$worktree"  # sets root_abs, wt
 # A script started in the background by another one inherits an ignored SIGINT, which no trap
 # can undo and the agent would inherit too; give the agent the default back. `trap -p` shows a
 # signal ignored on entry as '': only then is env asked (two programs) and put before the agent.
+# BSD's env (macOS) has no --default-signal: perl, which macOS ships, resets them there.
 runner=()
-if [ -n "$(trap -p INT QUIT)" ] && env --default-signal=INT true 2>/dev/null; then
-  runner=(env "--default-signal=INT,QUIT" --)
+if [ -n "$(trap -p INT QUIT)" ]; then
+  if env --default-signal=INT true 2>/dev/null; then
+    runner=(env "--default-signal=INT,QUIT" --)
+  elif command -v perl >/dev/null; then
+    runner=(perl -e '$SIG{INT} = $SIG{QUIT} = "DEFAULT"; exec {$ARGV[0]} @ARGV or die "$ARGV[0]: $!\n"' --)
+  fi
 fi
 if [ ${#readonly_paths[@]} -gt 0 ]; then
   runner+=("$here/../mount/readonly_view.sh" "${readonly_paths[@]}" --)

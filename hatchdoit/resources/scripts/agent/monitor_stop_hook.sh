@@ -7,7 +7,8 @@
 set -euo pipefail
 
 prog=${0##*/}
-self=$0; [[ ! -L $self ]] || self=$(readlink -f -- "$self")  # called through a symlink
+self=$0  # called through symlinks: follow them (plain readlink: BSD has no readlink -f)
+while [[ -L $self ]]; do l=$(readlink -- "$self"); [[ $l == /* || $self != */* ]] || l=${self%/*}/$l; self=$l; done
 here=.; [[ $self != */* ]] || here=${self%/*}
 # shellcheck source=../lib/common.sh
 . "$here/../lib/common.sh"  # die, q, need and the other shared helpers

@@ -3,6 +3,19 @@
 # shellcheck shell=bash
 
 die() { local code=$1; shift; printf '%s: error: %s\n' "$prog" "$*" >&2; exit "$code"; }
+
+# bash_too_old [MAJOR MINOR]: status 0 when this bash (or the version given) is older than 4.2,
+# which the scripts need ({fd} redirections, $BASHPID, printf %(...)T). Sourced before any such
+# line runs, so an older bash stops here with one line: macOS's /bin/bash is 3.2, and the
+# scripts run the first bash on PATH (#!/usr/bin/env bash), Homebrew's once it is installed.
+bash_too_old() {
+  local major=${1:-${BASH_VERSINFO[0]}} minor=${2:-${BASH_VERSINFO[1]}}
+  [ "$major" -lt 4 ] || { [ "$major" -eq 4 ] && [ "$minor" -lt 2 ]; }
+}
+if bash_too_old; then
+  die 2 "needs bash 4.2 or newer, not $BASH_VERSION ($BASH); put a newer bash first on PATH" \
+        "(macOS: brew install bash)"
+fi
 q() { printf '%q' "$1"; }  # a value from outside, quoted: no raw newline or escape
 need() { if [ "$1" -lt 2 ] || [ -z "$3" ]; then die 2 "$2 needs a non-empty value"; fi; }
 
@@ -15,7 +28,7 @@ check_id() {
 
 # resolve PATH: PATH with symlinks resolved, as `realpath -m` prints it. Through the cd and pwd
 # builtins when PATH is a directory, or does not exist in one (the agent and worktree scripts run
-# for every session); realpath for the rest (a symlink, a file, a missing parent, . or ..).
+# for every session); by walk for the rest (a symlink, a file, a missing parent, . or ..).
 resolve() {
   local dir name=${1##*/}
   if [ -d "$1" ]; then
@@ -25,8 +38,34 @@ resolve() {
     dir=$(CDPATH='' cd -P -- "${1%/*}/" && pwd -P) || return 1
     printf '%s/%s\n' "${dir%/}" "$name"
   else
-    realpath -m -- "$1"
+    walk "$1"
   fi
+}
+
+# walk PATH: what `realpath -m` prints (GNU only), component by component: a symlink is
+# replaced by its target (at most 40 of them), . and .. apply to what is resolved so far, and
+# missing components are kept as they are.
+walk() {
+  local rest=$1 out='' comp link hops=0
+  [[ $rest == /* ]] || rest=$(pwd -P)/$rest
+  while [ -n "$rest" ]; do
+    comp=${rest%%/*}
+    if [[ $rest == */* ]]; then rest=${rest#*/}; else rest=''; fi
+    case $comp in
+      ''|.) continue ;;
+      ..) out=${out%/*}; continue ;;
+    esac
+    if [ -L "$out/$comp" ]; then
+      hops=$((hops + 1))
+      [ "$hops" -le 40 ] || return 1
+      link=$(readlink -- "$out/$comp") || return 1
+      [[ $link != /* ]] || out=''
+      rest=$link/$rest
+    else
+      out=$out/$comp
+    fi
+  done
+  printf '%s\n' "${out:-/}"
 }
 
 # under_root ROOT PATH: sets root_abs and wt to ROOT and PATH resolved; exit 4 unless PATH lies
@@ -57,8 +96,9 @@ registered_branch() {
 #                      created exclusively (noclobber) with the umask's mode; status 1 if not
 #                      (silently, as commit_temp: the caller says it in one line)
 #   ...write "$tmp"...
-#   commit_temp FILE   renames it over FILE (never into FILE when FILE is a directory: -T);
-#                      on failure removes it, status 1
+#   commit_temp FILE   renames it over FILE (never into FILE when FILE is a directory: BSD mv
+#                      has no -T, so a directory there is refused first); on failure removes
+#                      it, status 1
 # or, for a text known in advance, write_atomic FILE TEXT (TEXT as is: end it with the newline).
 temp_beside() {
   local dir=.
@@ -69,7 +109,7 @@ temp_beside() {
   (set -C; : >"$tmp") 2>/dev/null
 }
 commit_temp() {
-  mv -fT -- "$tmp" "$1" 2>/dev/null && return 0
+  if [ ! -d "$1" ] && mv -f -- "$tmp" "$1" 2>/dev/null; then return 0; fi
   rm -f -- "$tmp"
   return 1
 }

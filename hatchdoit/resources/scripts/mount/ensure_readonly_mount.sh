@@ -11,7 +11,8 @@
 set -euo pipefail
 
 prog=${0##*/}
-self=$0; [[ ! -L $self ]] || self=$(readlink -f -- "$self")  # called through a symlink
+self=$0  # called through symlinks: follow them (plain readlink: BSD has no readlink -f)
+while [[ -L $self ]]; do l=$(readlink -- "$self"); [[ $l == /* || $self != */* ]] || l=${self%/*}/$l; self=$l; done
 here=.; [[ $self != */* ]] || here=${self%/*}
 # shellcheck source=../lib/common.sh
 . "$here/../lib/common.sh"  # die, q, need and the other shared helpers
@@ -33,12 +34,13 @@ done
 [ "$bind" = 0 ] || [ -n "$source" ] || die 2 "--bind needs --source"
 if [ -n "$source" ]; then
   [ -d "$source" ] || die 2 "--source is not a directory: $(q "$source")"
-  source=$(realpath -e -- "$source")
+  source=$(resolve "$source")
   [[ $source != *[[:cntrl:]]* ]] || die 2 "--source may not contain control characters"
 fi
 
 # PATH made absolute without following PATH itself, as /proc/self/mountinfo records it.
-p=$(realpath -m -- "$(dirname -- "$path")")/$(basename -- "$path")
+p=$(resolve "$(dirname -- "$path")")
+p=${p%/}/$(basename -- "$path")
 # Prints "ROOT OPTIONS" of the last mount on $p (ROOT ends in //deleted if its source vanished).
 mount_info() {
   [ -r /proc/self/mountinfo ] || return 1
@@ -75,7 +77,7 @@ if [ ! -e "$p" ] && [ ! -L "$p" ]; then
   [ "$made" = 1 ] || ln -s -- "$source" "$p"
 fi
 
-resolved=$(realpath -e -- "$p" 2>/dev/null) \
+resolved=$([ -e "$p" ] && resolve "$p" 2>/dev/null) \
   || die 1 "$path does not resolve to an existing directory (fix: remove it and rerun with --source DIR)"
 [[ $resolved != *[[:cntrl:]]* ]] || die 1 "$path resolves to a path with control characters"
 { [ -d "$resolved" ] && [ -r "$resolved" ] && [ -x "$resolved" ]; } \
