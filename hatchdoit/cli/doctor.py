@@ -33,8 +33,8 @@ def run_doctor(
     from hatchdoit.cli.doctor_budgets import check_budgets
     from hatchdoit.cli.doctor_check import failed_check
     from hatchdoit.cli.doctor_confinement import check_confinement
-    from hatchdoit.cli.doctor_setup_tools import check_setup_tools
     from hatchdoit.cli.doctor_platform import check_platform
+    from hatchdoit.cli.doctor_setup_tools import check_setup_tools
     from hatchdoit.cli.doctor_system import (
         check_install,
         check_project,
