@@ -22,7 +22,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hatchdoit.observe.status_view import StatusReport, collect_status
+    from hatchdoit.observe.status_models import StatusReport
+    from hatchdoit.observe.status_view import collect_status
 
     if args.schema:
         from hatchdoit.records.schemas import schema_for

@@ -22,7 +22,8 @@ from hatchdoit.observe.outcomes import AttemptDetail, TaskDetail, task_details
 from hatchdoit.observe.provider_view import paused_info
 from hatchdoit.observe.report_provider import providers_html
 from hatchdoit.observe.report_review import review_html
-from hatchdoit.observe.status_view import StatusReport, collect_status, format_age
+from hatchdoit.observe.status_models import StatusReport
+from hatchdoit.observe.status_view import collect_status, format_age
 from hatchdoit.observe.timeline import StepRun, step_runs
 from hatchdoit.project import Project
 from hatchdoit.records.audit import read_audit

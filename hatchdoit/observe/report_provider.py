@@ -8,7 +8,7 @@ import html
 from typing import Any
 
 from hatchdoit.observe.provider_view import moment_text
-from hatchdoit.observe.status_view import StatusReport
+from hatchdoit.observe.status_models import StatusReport
 
 
 def _e(value: object) -> str:

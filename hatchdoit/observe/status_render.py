@@ -11,7 +11,8 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from hatchdoit.observe.provider_view import build_spend_text
-from hatchdoit.observe.status_view import STATES, FeatRow, StatusReport, TaskRow, format_age
+from hatchdoit.observe.status_models import STATES, FeatRow, StatusReport, TaskRow
+from hatchdoit.observe.status_view import format_age
 from hatchdoit.records.waiting import WAITING_STATES
 
 if TYPE_CHECKING:

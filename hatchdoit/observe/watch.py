@@ -19,8 +19,9 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from hatchdoit.observe.live import SessionView, running_sessions
+from hatchdoit.observe.status_models import STATES, StatusReport
 from hatchdoit.observe.status_render import provider_notes, state_notes, status_table
-from hatchdoit.observe.status_view import STATES, StatusReport, collect_status, format_age
+from hatchdoit.observe.status_view import collect_status, format_age
 from hatchdoit.observe.timeline import AuditTail, describe, parse_ts
 from hatchdoit.project import Project
 
