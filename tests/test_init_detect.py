@@ -15,6 +15,8 @@ from hatchdoit.cli.init_detect import (
     CARGO_TARGET,
     PYTHON_TEST,
     UV_PIP_INSTALL,
+    VENV,
+    VENV_IGNORED,
     detect_project,
     tool_of,
 )
@@ -38,20 +40,21 @@ PIP = [".venv/bin/python", "-m", "pip", "install", "-q"]
 LAYOUTS: dict[str, tuple[dict[str, str], list[list[str]], list[str] | None, str]] = {
     "python-venv": (
         {"pyproject.toml": PYPROJECT},
-        [["python3", "-m", "venv", ".venv"], [*PIP, "-e", ".[test]"]],
+        [VENV, VENV_IGNORED, [*PIP, "-e", ".[test]"]],
         PYTHON_TEST,
         "python (venv + pip)",
     ),
     "python-no-extra": (
         {"setup.py": "from setuptools import setup\nsetup(name='x')\n"},
-        [["python3", "-m", "venv", ".venv"], [*PIP, "-e", "."]],
+        [VENV, VENV_IGNORED, [*PIP, "-e", "."]],
         [".venv/bin/python", "-m", "unittest", "discover", "-q"],
         "python (venv + pip)",
     ),
     "python-requirements": (
         {"requirements.txt": "attrs\n", "requirements-dev.txt": "pytest\n"},
         [
-            ["python3", "-m", "venv", ".venv"],
+            VENV,
+            VENV_IGNORED,
             [*PIP, "-r", "requirements-dev.txt", "-r", "requirements.txt"],
         ],
         PYTHON_TEST,

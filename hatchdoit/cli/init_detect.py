@@ -27,6 +27,9 @@ CARGO_TARGET = "../../cargo-target"
 PYTHON_TEST = [".venv/bin/python", "-m", "pytest", "-q"]
 UNITTEST = [".venv/bin/python", "-m", "unittest", "discover", "-q"]
 NPM_PLACEHOLDER = "no test specified"
+VENV = ["python3", "-m", "venv", ".venv"]
+# The venv ignores itself (as uv's and Python 3.13's do), so that no `git add -A` takes it in.
+VENV_IGNORED = [".venv/bin/python", "-c", "open('.venv/.gitignore', 'w').write('*\\n')"]
 UV_PIP_INSTALL = [
     "uv",
     "pip",
@@ -108,7 +111,8 @@ def _python(root: Path, environ: Mapping[str, str]) -> Detected | None:
     return Detected(
         "python (venv + pip)",
         [
-            ["python3", "-m", "venv", ".venv"],
+            VENV,
+            VENV_IGNORED,
             [".venv/bin/python", "-m", "pip", "install", "-q", *what],
         ],
         test,
