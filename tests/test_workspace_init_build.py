@@ -1,5 +1,6 @@
 """What `hatchdoit init` writes for a Python project is a setup that works: a `src/`-layout
-package with a dependency (a wheel made here; the package managers are pointed at it by their own
+package, installed editable from the main checkout in the user's active virtualenv, with a
+dependency (a wheel made here; the package managers are pointed at it by their own
 variables, `PIP_FIND_LINKS` / `UV_FIND_LINKS`, as a user's index settings would be), `hatchdoit
 init --specs <plan> --agent scripted`, then `doit`. The TaskSpec names no test command: it takes
 the one init wrote (planning.defaults), runs it in its worktree's own `.venv`, and is done at
@@ -13,6 +14,7 @@ import dataclasses
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -22,7 +24,7 @@ import yaml
 from conftest import git, run_doit
 from daily_use import hatchdoit
 from projects import HatchProject
-from workspace_projects import TEST_DOUBLE, fenced, write_files
+from workspace_projects import BASE_PYTHON, TEST_DOUBLE, fenced, write_files
 
 from hatchdoit.layout import Layout
 from hatchdoit.records.models import DoneRecord, IntegrationRecord
@@ -143,6 +145,13 @@ def test_inits_own_setup_builds_a_src_layout_project_done_at_attempt_one(
     git(repo, "init", "-q", "-b", "main", env=env)
     git(repo, "add", "-A", env=env)
     git(repo, "commit", "-q", "-m", "mylib", env=env)
+    # the user's active virtualenv, with mylib installed editable from the main checkout
+    outer = tmp_path / "outer"
+    made = [BASE_PYTHON, "-m", "venv", "--system-site-packages", "--without-pip", str(outer)]
+    subprocess.run(made, check=True, env=env)
+    pip = [str(outer / "bin" / "python"), "-m", "pip", "install", "-q", "-e", str(repo)]
+    subprocess.run(pip, check=True, capture_output=True, env={**env, "PIP_NO_CACHE_DIR": "1"})
+    env["VIRTUAL_ENV"], env["PATH"] = str(outer), f"{outer / 'bin'}{os.pathsep}{env['PATH']}"
     own = dataclasses.replace(project, root=repo, env=env)
     body = "Add `mylib.double(x)` and its test.\n\n" + fenced(
         {"src/mylib/__init__.py": MYLIB_DOUBLE, "tests/test_double.py": TEST_DOUBLE}
