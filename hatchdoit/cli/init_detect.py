@@ -83,7 +83,7 @@ def _python(root: Path, environ: Mapping[str, str]) -> Detected | None:
             [
                 "uv.lock: `uv sync` into the worktree's own .venv, from uv's shared cache;",
                 "--link-mode copy: no file of the cache is hard-linked into a worktree an",
-                "agent can write (clone only on a copy-on-write file system: uv falls back to links)",
+                "agent can write (clone: only on a copy-on-write file system, else uv links)",
             ],
         )
     if _installable(root, pyproject):
