@@ -2,18 +2,21 @@
 
 A src-layout Python project with five dependencies and a test extra (wheels made on the spot,
 bench/wheels.py) gets the setup `hatchdoit init` writes for it (cli/init_detect.py: a venv of the
-worktree's own, the project installed editable with its test extra), run in fresh worktrees one
-after the other with pip offline (`PIP_NO_INDEX`, `PIP_FIND_LINKS`) and one pip cache shared by
-all of them, empty at the start. Reported: the first worktree's setup, a later one's, and the
-disk a set-up worktree takes; beside them, the lighter setup docs/workspace.md describes (a venv
-without pip of its own, filled by python3's pip). Then the bundled demo built by `doit` with
-`workspace.remove_delivered` on (the default) and off: the disk left under the worktrees root.
+worktree's own, the project installed editable with its test extra) with uv on PATH (uv venv,
+uv pip) and without (venv + its own pip), each run in fresh worktrees one after the other,
+offline (`UV_NO_INDEX`/`PIP_NO_INDEX` and find-links) with one cache shared by all of them,
+empty at the start. Reported: the first worktree's setup, a later one's, and the disk a set-up
+worktree takes; beside them, a venv without pip of its own, filled by python3's pip. Then the
+bundled demo built by `doit` with `workspace.remove_delivered` on (the default) and off: the
+disk left under the worktrees root.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,39 +41,64 @@ def _mb(count: int) -> str:
     return f"{count / 1048576:.1f} MB"
 
 
-# The lighter setup a user may write instead (docs/workspace.md): a venv without pip of its
-# own, filled by python3's pip (22.3+: --python); compared in the same run.
+# The lighter setup docs/workspace.md describes for a machine without uv: a venv without pip of
+# its own, filled by python3's pip (22.3+: --python); compared in the same run.
 WITHOUT_PIP = [
     ["python3", "-m", "venv", "--without-pip", ".venv"],
     ["python3", "-m", "pip", "--python", ".venv/bin/python", "install", "-q", "-e", ".[test]"],
 ]
 
 
-def make_repo(root: Path) -> tuple[Path, list[list[str]]]:
-    """The benchmark's project as a git repo, and the setup `hatchdoit init` writes for it."""
+def tool_paths() -> tuple[str, str]:
+    """PATH with uv on it (the bench's own environment's, else the PATH's), and PATH without
+    any directory that holds a uv: what init sees on a machine with uv and on one without."""
+    path = os.environ.get("PATH", os.defpath).split(os.pathsep)
+    here = str(Path(sys.executable).parent)
+    found = shutil.which("uv", path=os.pathsep.join([here, *path]))
+    if found is None:
+        raise RuntimeError("uv is not installed: pip install -e '.[test]' installs it")
+    with_uv = [str(Path(found).parent), *path]
+    without = [d for d in path if not (Path(d) / "uv").exists() and d != here]
+    return os.pathsep.join(with_uv), os.pathsep.join(without)
+
+
+def make_repo(root: Path) -> Path:
+    """The benchmark's project as a git repo."""
     repo = root / "repo"
     write_project(repo)
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "benchlib")
-    found = detect_project(repo)
+    return repo
+
+
+def init_setup(repo: Path, path: str) -> list[list[str]]:
+    """The setup `hatchdoit init` writes for the project, with `path` as its PATH."""
+    found = detect_project(repo, {"PATH": path})
     if found is None or not found.setup:
         raise RuntimeError("init detected no setup for the benchmark's project")
-    return repo, found.setup
+    return found.setup
 
 
 def setup_times(
-    root: Path, repo: Path, setup: list[list[str]], name: str, later: int
+    root: Path, repo: Path, setup: list[list[str]], name: str, later: int, path: str
 ) -> dict[str, Any]:
-    """`setup` run in 1 + `later` fresh worktrees of `repo`, one after the other, with pip
-    offline and one pip cache of their own, empty at the start."""
+    """`setup` run in 1 + `later` fresh worktrees of `repo`, one after the other, offline, with
+    one pip or uv cache of their own, empty at the start."""
+    cache = root / f"cache-{name}"
+    wheels = str(root / "wheels")
     env = {
         **os.environ,
+        "PATH": path,
         "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": str(root / "wheels"),
-        "PIP_CACHE_DIR": str(root / f"pip-cache-{name}"),
+        "PIP_FIND_LINKS": wheels,
+        "PIP_CACHE_DIR": str(cache),
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "PIP_NO_INPUT": "1",
+        "UV_NO_INDEX": "1",
+        "UV_FIND_LINKS": wheels,
+        "UV_CACHE_DIR": str(cache),
+        "UV_PYTHON_DOWNLOADS": "never",
     }
     env.pop("VIRTUAL_ENV", None)
     times: list[float] = []
@@ -92,7 +120,7 @@ def setup_times(
         "later": times[1:],
         "worktree_bytes": disk_usage(last),
         "venv_bytes": disk_usage(last / ".venv"),
-        "cache_bytes": disk_usage(root / f"pip-cache-{name}"),
+        "cache_bytes": disk_usage(cache),
     }
 
 
@@ -115,40 +143,47 @@ def demo_disk(sandbox: Sandbox, remove_delivered: bool) -> dict[str, Any]:
     return {"bytes": disk_usage(worktrees), "entries": len(left), "wall": built.wall}
 
 
+def _times(measured: dict[str, Any]) -> str:
+    first, later = measured["first"], median(measured["later"])
+    return f"first {secs(first)}; later p50 {secs(later)} ({later / first:.0%})"
+
+
 def run(sandbox: Sandbox, sizes: Sizes) -> Section:
     later = 1 if sizes.quick else 3
     root = sandbox.root / "workspace"
     write_wheelhouse(root / "wheels")
-    repo, setup = make_repo(root)
-    written = setup_times(root, repo, setup, "init", later)
-    light = setup_times(root, repo, WITHOUT_PIP, "without-pip", later)
-    first, ratio = written["first"], median(written["later"]) / written["first"]
-    per, venv = written["worktree_bytes"], written["venv_bytes"]
+    repo = make_repo(root)
+    with_uv, without_uv = tool_paths()
+    uv_setup, pip_setup = init_setup(repo, with_uv), init_setup(repo, without_uv)
+    uv = setup_times(root, repo, uv_setup, "uv", later, with_uv)
+    pip = setup_times(root, repo, pip_setup, "pip", later, without_uv)
+    light = setup_times(root, repo, WITHOUT_PIP, "without-pip", later, without_uv)
+    ratio = median(uv["later"]) / uv["first"]
     removed, kept = demo_disk(sandbox, True), demo_disk(sandbox, False)
-    commands = "; ".join(" ".join(argv) for argv in setup)
     rows = [
         Row(
             key="workspace_setup",
             measure="a worktree's setup as `hatchdoit init` writes it for a Python project "
-            "(5 dependencies + a test extra, wheels from a local directory, no network)",
-            hatchdoit=f"first {secs(first)}; later p50 {secs(median(written['later']))} "
-            f"({later} worktrees)",
-            baseline=f"venv without pip, filled by python3's pip: first {secs(light['first'])}"
-            f"; later p50 {secs(median(light['later']))}",
-            comparison=f"later / first: {ratio:.0%}",
+            "(5 dependencies + a test extra, wheels from a local directory, no network), "
+            "uv on PATH",
+            hatchdoit=f"{_times(uv)} ({later} later worktrees)",
+            baseline=f"init's setup without uv (venv + its pip): {_times(pip)}; venv without "
+            f"pip, python3's pip: {_times(light)}",
+            comparison=f"later / first: {ratio:.0%}; later / first of the setup without uv: "
+            f"{median(uv['later']) / pip['first']:.0%}",
             target="later <= 25% of first",
             met=ratio <= TARGET_RATIO,
-            note=f"`{commands}`; one pip cache shared by the worktrees, empty at the start: with "
-            "every wheel local there is nothing for it to save, the cost is the venv's own pip "
-            "(ensurepip) and pip's run",
+            note=f"`{'; '.join(' '.join(argv) for argv in uv_setup)}`; one uv (pip) cache "
+            "shared by the worktrees, empty at the start",
         ),
         Row(
             key="workspace_disk",
-            measure="disk used by one set-up worktree of that project",
-            hatchdoit=_mb(per),
-            baseline=f"venv without pip: {_mb(light['worktree_bytes'])}",
-            comparison=f"its .venv {_mb(venv)}, the checkout {_mb(per - venv)}; the shared pip "
-            f"cache {_mb(written['cache_bytes'])}",
+            measure="disk used by one set-up worktree of that project (its .venv)",
+            hatchdoit=f"{_mb(uv['worktree_bytes'])} ({_mb(uv['venv_bytes'])})",
+            baseline=f"without uv: {_mb(pip['worktree_bytes'])} ({_mb(pip['venv_bytes'])}); "
+            f"venv without pip: {_mb(light['worktree_bytes'])}",
+            comparison=f"the shared caches: uv {_mb(uv['cache_bytes'])}, pip "
+            f"{_mb(pip['cache_bytes'])}",
             target="(reported)",
             met=None,
             note="allocated blocks, a hard-linked file once (du)",
@@ -168,5 +203,11 @@ def run(sandbox: Sandbox, sizes: Sizes) -> Section:
     return Section(
         name="workspace",
         rows=rows,
-        data={"setup": written, "without_pip": light, "demo_removed": removed, "demo_kept": kept},
+        data={
+            "uv": uv,
+            "without_uv": pip,
+            "without_pip": light,
+            "demo_removed": removed,
+            "demo_kept": kept,
+        },
     )

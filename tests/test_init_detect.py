@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 from projects import write_featspec
 
-from hatchdoit.cli.init_detect import CARGO_TARGET, PYTHON_TEST, detect_project, tool_of
+from hatchdoit.cli.init_detect import (
+    CARGO_TARGET,
+    PYTHON_TEST,
+    UV_PIP_INSTALL,
+    VENV,
+    VENV_IGNORED,
+    detect_project,
+    tool_of,
+)
 from hatchdoit.cli.scaffold import init_project
 from hatchdoit.config.loader import load_config
 from hatchdoit.planning.plan import load_plan
@@ -32,20 +40,21 @@ PIP = [".venv/bin/python", "-m", "pip", "install", "-q"]
 LAYOUTS: dict[str, tuple[dict[str, str], list[list[str]], list[str] | None, str]] = {
     "python-venv": (
         {"pyproject.toml": PYPROJECT},
-        [["python3", "-m", "venv", ".venv"], [*PIP, "-e", ".[test]"]],
+        [VENV, VENV_IGNORED, [*PIP, "-e", ".[test]"]],
         PYTHON_TEST,
         "python (venv + pip)",
     ),
     "python-no-extra": (
         {"setup.py": "from setuptools import setup\nsetup(name='x')\n"},
-        [["python3", "-m", "venv", ".venv"], [*PIP, "-e", "."]],
+        [VENV, VENV_IGNORED, [*PIP, "-e", "."]],
         [".venv/bin/python", "-m", "unittest", "discover", "-q"],
         "python (venv + pip)",
     ),
     "python-requirements": (
         {"requirements.txt": "attrs\n", "requirements-dev.txt": "pytest\n"},
         [
-            ["python3", "-m", "venv", ".venv"],
+            VENV,
+            VENV_IGNORED,
             [*PIP, "-r", "requirements-dev.txt", "-r", "requirements.txt"],
         ],
         PYTHON_TEST,
@@ -133,7 +142,7 @@ def _planning(path: Path) -> Path:
 def test_init_detects_the_project_and_writes_a_setup_that_loads(tmp_path: Path, name: str) -> None:
     files, setup, test, kind = LAYOUTS[name]
     repo = _repo(tmp_path / "repo", files)
-    found = detect_project(repo)
+    found = detect_project(repo, {})
     assert found is not None
     assert (found.kind, found.setup, found.test_command) == (kind, setup, test)
 
@@ -148,6 +157,33 @@ def test_init_detects_the_project_and_writes_a_setup_that_loads(tmp_path: Path, 
     assert config.planning.defaults.test_command == test
     if setup:
         assert "hard-link" in text or "copies" in text or "read-only" in text or "copied" in text
+
+
+@pytest.mark.parametrize(
+    ("files", "what"),
+    [
+        ({"pyproject.toml": PYPROJECT}, ["-e", ".[test]"]),
+        ({"requirements.txt": "attrs\n"}, ["-r", "requirements.txt"]),
+    ],
+)
+def test_with_uv_on_path_a_python_project_gets_uv_venv_and_uv_pip(
+    tmp_path: Path, files: dict[str, str], what: list[str]
+) -> None:
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "uv").write_text("#!/bin/sh\nexit 0\n")
+    (tools / "uv").chmod(0o755)
+    repo = _repo(tmp_path / "repo", files)
+    environ = {"PATH": f"{tools}:/usr/bin:/bin"}
+    setup = [["uv", "venv", "-q", "--allow-existing", ".venv"], [*UV_PIP_INSTALL, *what]]
+    found = detect_project(repo, environ)
+    assert found is not None
+    assert (found.kind, found.setup) == ("python (uv venv + uv pip)", setup)
+    assert "--link-mode" in setup[1] and setup[1][setup[1].index("--link-mode") + 1] == "copy"
+    init_project(repo, _planning(tmp_path / "planning"), environ, agent="scripted")
+    text = (repo / "hatchdoit.yaml").read_text(encoding="utf-8")
+    assert "# detected: python (uv venv + uv pip)" in text and "uv pip install" in text
+    assert load_config(repo).workspace.setup == setup
 
 
 def test_a_taskspec_without_test_command_takes_the_detected_one(tmp_path: Path) -> None:
@@ -170,7 +206,7 @@ def test_nothing_detected_writes_an_empty_setup_and_says_so(
     tmp_path: Path, files: dict[str, str]
 ) -> None:
     repo = _repo(tmp_path / "repo", files)
-    assert detect_project(repo) is None
+    assert detect_project(repo, {}) is None
     done = init_project(repo, _planning(tmp_path / "planning"), {}, agent="scripted")
     assert "project: nothing detected; write workspace.setup in hatchdoit.yaml" in done
     config = load_config(repo)

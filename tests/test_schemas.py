@@ -47,10 +47,10 @@ def write_json(path: Path, value: Any) -> Path:
 # --- export ------------------------------------------------------------------------------------
 
 
-def test_export_writes_seventeen_valid_schemas(tmp_path: Path) -> None:
+def test_export_writes_eighteen_valid_schemas(tmp_path: Path) -> None:
     out = tmp_path / "schemas"
     written = export_schemas(out)
-    assert len(written) == 17
+    assert len(written) == 18
     assert sorted(p.name for p in out.iterdir()) == sorted(
         f"{name}.schema.json" for name in SCHEMA_MODELS
     )
@@ -67,7 +67,7 @@ def test_export_is_idempotent(tmp_path: Path) -> None:
     first = {p.name: p.read_bytes() for p in export_schemas(tmp_path)}
     second = {p.name: p.read_bytes() for p in export_schemas(tmp_path)}
     assert first == second
-    assert len(list(tmp_path.iterdir())) == 17
+    assert len(list(tmp_path.iterdir())) == 18
 
 
 def test_exported_summary_schema_checks_documents(tmp_path: Path) -> None:

@@ -187,6 +187,29 @@ def test_with_pull_requests_gc_removes_a_worktree_once_its_pr_merged(
     assert not worktree.exists()
 
 
+def test_a_dependency_whose_pr_merged_loses_its_worktree_when_its_dependent_learns_it(
+    pr_project: HatchProject,  # noqa: F811
+) -> None:
+    """integration.dependents: wait: the dependent's build asks GitHub whether the dependency's
+    PR merged; once it has, the dependency is delivered and its worktree goes then."""
+    project = pr_project
+    project.configure(integration={"dependents": "wait"})
+    project.add_taskspec("A")
+    project.add_taskspec("B", depends_on=["A"])
+    first = run_doit(project)
+    assert first.returncode != 0 and "waits for the pull request of A" in first.stderr
+    assert project.layout.worktree("A").is_dir()  # its PR is open: not delivered yet
+    state_file = Path(project.env["FAKE_GH_STATE"])
+    state = json.loads(state_file.read_text())
+    state[0]["state"] = "MERGED"  # a person merged it on GitHub
+    state_file.write_text(json.dumps(state))
+    second = run_doit(project)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert not project.layout.worktree("A").exists()
+    assert [e["why"] for e in events(project, "worktree_removed", taskspec_id="A")] == ["delivered"]
+    assert project.layout.worktree("B").is_dir()  # B's own PR is open
+
+
 def test_gc_refuses_while_a_build_runs(project: HatchProject) -> None:
     lock = project.layout.locks / "build.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)

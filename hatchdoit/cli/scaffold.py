@@ -79,7 +79,7 @@ def init_project(
     root = root.resolve()
     specs = specs.resolve()
     fmt = detect_format(specs) if specs.is_dir() else None
-    found = detect_project(root)
+    found = detect_project(root, environ)
     test_command = flow(found.test_command) if found and found.test_command else None
     # no plan there: a ConfigError naming the layouts
     planning = planning_block(specs, fmt, test_command)

@@ -31,6 +31,7 @@ from hatchdoit.records.models import (
     VerdictRecord,
     WorktreeRecord,
 )
+from hatchdoit.records.setup_record import SetupRecord
 
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "taskspec": TaskSpec,
@@ -50,6 +51,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "paused": PausedRecord,
     "provider": ProviderState,
     "budget": BudgetRecord,
+    "setup": SetupRecord,
 }
 
 M = TypeVar("M", bound=BaseModel)

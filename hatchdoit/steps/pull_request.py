@@ -24,6 +24,7 @@ from hatchdoit.records.models import ChecksRecord, IntegrationRecord, SummaryRec
 from hatchdoit.records.schemas import try_load
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.gitops import branch_of, try_git
+from hatchdoit.steps.retire import retire_delivered
 from hatchdoit.steps.worktree import integration_branch
 
 GH_TIMEOUT = 120.0
@@ -96,7 +97,8 @@ def base_branch(ctx: StepContext) -> str:
 
 
 def unmerged_dependencies(ctx: StepContext) -> list[str]:
-    """With `dependents: wait`: the dependencies whose pull request has not merged yet."""
+    """With `dependents: wait`: the dependencies whose pull request has not merged yet. One
+    found merged is delivered: its worktree is removed here (retire.py)."""
     if ctx.project.config.integration.dependents != "wait":
         return []
     waiting = []
@@ -108,6 +110,8 @@ def unmerged_dependencies(ctx: StepContext) -> list[str]:
         state = json.loads(_gh(ctx, "pr", "view", str(record.pr_number), "--json", "state"))
         if state.get("state") != "MERGED":
             waiting.append(dep)
+        else:  # delivered: its worktree goes now (workspace.remove_delivered), not at gc
+            retire_delivered(StepContext(ctx.project, dep))
     return waiting
 
 

@@ -44,6 +44,13 @@ from hatchdoit.steps.workspace_files import workspace_environ
 MARKER = "hatchdoit-setup"  # in the worktree's git directory: the digest it was set up for
 PENDING, FAILED = "pending", "failed"  # or: a setup was cut short, or failed
 STEP = "setup"
+# What the setup gets beyond a test command's environment: the package managers' own settings
+# (an index, a mirror, offline mode, a registry's login), the setup's and never an agent's.
+SETUP_ENV = (
+    "PIP_*", "UV_*", "NPM_CONFIG_*", "npm_config_*", "YARN_*", "PNPM_*", "COREPACK_*",
+    "GOPROXY", "GOPRIVATE", "GONOSUMDB", "GOFLAGS", "CARGO_HOME", "CARGO_NET_*",
+    "CARGO_REGISTRIES_*",
+)  # fmt: skip
 
 
 class SetupFailed(StepError):
@@ -135,7 +142,7 @@ def run_commands(
             with open(log_path, "a", encoding="utf-8") as log:
                 log.write(f"$ {shlex.join(command)}\n")
             # the environment again for each command: the first may have made the venv
-            env = workspace_environ(ws, worktree, test_env(passthrough))
+            env = workspace_environ(ws, worktree, test_env([*SETUP_ENV, *passthrough]))
             started = time.monotonic()
             left = max(0.001, deadline - started)
             code = run_into_log(command, worktree, left, log_path, env, mode="a")
