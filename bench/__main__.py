@@ -19,7 +19,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import concurrency, end_to_end, integration, provider_resume, scale, stop_latency
+from bench import (
+    concurrency,
+    end_to_end,
+    integration,
+    makespan,
+    provider_resume,
+    scale,
+    stop_latency,
+)
 from bench.fixtures import CHECKOUT, Sandbox
 from bench.machine import machine_info
 from bench.report import document, markdown, write_doc
@@ -60,6 +68,10 @@ MEASURES: dict[str, tuple[Measure, list[tuple[str, str]]]] = {
             ("integration_overhead", "one integration beyond its tests"),
             ("integration_sequence", "TaskSpecs integrated in sequence"),
         ],
+    ),
+    "makespan": (
+        makespan.run,
+        [(f"makespan_{o.replace('-', '_')}", "makespan") for o in makespan.ORDERS],
     ),
     "resume": (
         provider_resume.run,

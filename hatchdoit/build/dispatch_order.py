@@ -23,7 +23,7 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from hatchdoit.build.priority import start_order
-from hatchdoit.records.start_order import write_start_order
+from hatchdoit.records.start_order import clear_start_order, write_start_order
 
 if TYPE_CHECKING:
     from hatchdoit.project import Project
@@ -66,7 +66,11 @@ class RankedReady:
 
 def order_dispatch(project: Project) -> None:
     """Rank the plan's TaskSpecs, record the ranks for the agent slots, and make this process's
-    doit dispatcher serve its ready steps by rank."""
+    doit dispatcher serve its ready steps by rank; with `limits.start_order: plan`, leave
+    doit's first-in first-out order and the slots' first come first served."""
+    if project.config.limits.start_order == "plan":
+        clear_start_order(project.layout.logs)
+        return
     ranks = {tid: ranked.rank for tid, ranked in start_order(project).items()}
     write_start_order(project.layout.logs, ranks)
     from doit import control  # only a build pays for it; `doit` has it loaded already

@@ -18,6 +18,11 @@ def write_start_order(logs: Path, ranks: dict[str, int]) -> None:
     write_json_atomic(start_order_path(logs), {"ranks": ranks})
 
 
+def clear_start_order(logs: Path) -> None:
+    """No ranks (limits.start_order: plan): slots are first come first served."""
+    start_order_path(logs).unlink(missing_ok=True)
+
+
 def rank_of(logs: Path, tid: str) -> int | None:
     """The TaskSpec's rank in the running build's start order; None without one (a build that
     did not write it, an unreadable file: the slot is then first come first served)."""
