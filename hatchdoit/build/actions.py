@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hatchdoit.build.reporter import StepFailed
+from hatchdoit.build.snapshot import once_when_looking
 from hatchdoit.core.collector import loaded
 from hatchdoit.core.errors import HatchdoitError, StepError
 from hatchdoit.core.locks import exclusive
@@ -67,6 +68,7 @@ def _context(root: str, tid: str) -> StepContext:
     return StepContext(_project(root), tid)
 
 
+@once_when_looking  # `doit list` asks twice per step (build/snapshot.py)
 def step_is_current(root: str, step: str, tid: str, attempt: int) -> bool:
     """doit `uptodate`: the step's receipt is current, or this attempt is not needed."""
     loaded()  # doit asks only once every task exists (graph.py held the collector off till now)
