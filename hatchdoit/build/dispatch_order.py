@@ -68,8 +68,9 @@ def order_dispatch(project: Project) -> None:
     """Rank the plan's TaskSpecs, record the ranks for the agent slots, and make this process's
     doit dispatcher serve its ready steps by rank; with `limits.start_order: plan`, leave
     doit's first-in first-out order and the slots' first come first served."""
-    if project.config.limits.start_order == "plan":
-        clear_start_order(project.layout.logs)
+    pending = [tid for tid in project.plan.taskspecs if not project.layout.done(tid).exists()]
+    if project.config.limits.start_order == "plan" or len(pending) < 2:
+        clear_start_order(project.layout.logs)  # nothing to choose between: no history read
         return
     ranks = {tid: ranked.rank for tid, ranked in start_order(project).items()}
     write_start_order(project.layout.logs, ranks)

@@ -17,12 +17,13 @@ already done (or settled in the plan) has nothing left: 0.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from hatchdoit.core.jsonlines import read_json_lines
 from hatchdoit.observe.timeline import StepRun, step_runs
 
 if TYPE_CHECKING:
@@ -66,8 +67,20 @@ class History:
 
 
 def read_history(project: Project) -> History:
-    """The project's finished step runs, read from the audit trail."""
-    return history_of(step_runs(read_json_lines(project.layout.audit)), project)
+    """The project's finished step runs, read from the audit trail (only its step events are
+    parsed: a long trail is mostly launches, stops and verdicts)."""
+    try:
+        text = project.layout.audit.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return history_of([], project)
+    events = []
+    for line in text.split("\n"):  # as read_json_lines: JSON strings may hold U+2028
+        if '"step_' in line:
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if isinstance(event, dict):
+                    events.append(event)
+    return history_of(step_runs(events), project)
 
 
 def history_of(runs: list[StepRun], project: Project) -> History:
