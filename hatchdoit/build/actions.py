@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import inspect
 import logging
+import os
 import sys
 from functools import cache
 from pathlib import Path
@@ -75,6 +76,8 @@ def step_is_current(root: str, step: str, tid: str, attempt: int) -> bool:
     ctx = _context(root, tid)
     if ctx.spec.plan_status is not None:  # done or skipped in a foreign plan: never built
         return True
+    if not os.path.isdir(ctx.layout.state_dir_path(tid)):  # no record of it yet: none current
+        return False
     if step == "taskspec":
         done = try_load(ctx.layout.done(tid), DoneRecord)
         return done is not None and done.digest == ctx.digest
