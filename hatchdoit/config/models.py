@@ -36,12 +36,6 @@ class Backoff(Strict):
 
 class Limits(Strict):
     parallel_sessions: int = Field(default=4, ge=1, description="Agent sessions alive at once")
-    start_order: Literal["critical-path", "plan"] = Field(
-        default="critical-path",
-        description="Which ready step goes first when more are ready than workers or agent "
-        "slots: `critical-path` (the TaskSpec with the longest chain of predicted work), or "
-        "`plan` (doit's own first-in first-out, in plan order)",
-    )
     max_attempts: int = Field(default=3, ge=1, le=20)
     factory: RoleLimits = Field(default_factory=RoleLimits)
     qa: QaLimits = Field(default_factory=QaLimits)
@@ -62,6 +56,12 @@ class Limits(Strict):
         gt=0,
         description="Seconds an agent launch waits for a planning repo that went away (an "
         "unmounted share) to come back, before that attempt fails",
+    )
+    start_order: Literal["critical-path", "plan"] = Field(
+        default="critical-path",
+        description="Which ready step goes first when more are ready than workers or agent "
+        "slots: `critical-path` (the TaskSpec with the longest chain of predicted work), or "
+        "`plan` (doit's own first-in first-out, in plan order)",
     )
 
 
