@@ -8,7 +8,9 @@ TaskSpec's waiting steps, so a chain's next step waits behind whole agent runs o
 So, for a build only (not `doit list`), the dispatcher's ready deque becomes a queue ordered by
 the TaskSpec's rank: the step of the highest-priority TaskSpec goes first, then first come first
 served. Tasks that belong to no TaskSpec (the groups, a dodo.py's own) keep their FIFO place
-ahead of every TaskSpec's, as expanding them costs no worker time.
+ahead of every TaskSpec's, as expanding them costs no worker time. This relies on doit's
+dispatcher keeping its ready steps in `TaskDispatcher.ready` (doit is pinned to 0.37);
+tests/test_start_order.py builds a plan with `doit -n 2` and fails if the order is doit's own.
 
 The order also reaches the agent slots (`limits.parallel_sessions`, core/locks.py `slot`):
 records/start_order.py writes the ranks where every worker reads them, and a free slot goes to
