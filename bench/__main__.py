@@ -24,6 +24,7 @@ from bench import (
     confinement,
     end_to_end,
     integration,
+    makespan,
     provider_resume,
     scale,
     stop_latency,
@@ -69,6 +70,10 @@ MEASURES: dict[str, tuple[Measure, list[tuple[str, str]]]] = {
             ("integration_overhead", "one integration beyond its tests"),
             ("integration_sequence", "TaskSpecs integrated in sequence"),
         ],
+    ),
+    "makespan": (
+        makespan.run,
+        [(f"makespan_{o.replace('-', '_')}", "makespan") for o in makespan.ORDERS],
     ),
     "resume": (
         provider_resume.run,

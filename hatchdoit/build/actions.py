@@ -6,12 +6,14 @@ from __future__ import annotations
 import gc
 import inspect
 import logging
+import os
 import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from hatchdoit.build.reporter import StepFailed
+from hatchdoit.build.snapshot import once_when_looking
 from hatchdoit.core.collector import loaded
 from hatchdoit.core.errors import HatchdoitError, StepError
 from hatchdoit.core.locks import exclusive
@@ -70,12 +72,15 @@ def _context(root: str, tid: str) -> StepContext:
     return StepContext(_project(root), tid)
 
 
+@once_when_looking  # `doit list` asks twice per step (build/snapshot.py)
 def step_is_current(root: str, step: str, tid: str, attempt: int) -> bool:
     """doit `uptodate`: the step's receipt is current, or this attempt is not needed."""
     loaded()  # doit asks only once every task exists (graph.py held the collector off till now)
     ctx = _context(root, tid)
     if ctx.spec.plan_status is not None:  # done or skipped in a foreign plan: never built
         return True
+    if not os.path.isdir(ctx.layout.state_dir_path(tid)):  # no record of it yet: none current
+        return False
     if step == "taskspec":
         done = try_load(ctx.layout.done(tid), DoneRecord)
         return done is not None and done.digest == ctx.digest

@@ -33,6 +33,8 @@ from hatchdoit.build.actions import (
     step_is_current,
 )
 from hatchdoit.build.confinement_start import start_confinement
+from hatchdoit.build.dispatch_order import order_dispatch
+from hatchdoit.build.prefetch import prefetch_probe
 from hatchdoit.build.reporter import ProgressReporter, StepFailed
 from hatchdoit.build.runlock import lock_if_building
 from hatchdoit.config.models import MERGE_MODES
@@ -209,6 +211,8 @@ def doit_namespace(root: Path) -> dict[str, Any]:
             warned = warn_first_build(project, os.environ)  # tests importing the main checkout
             if warned:
                 print(warned, file=sys.stderr)
+            order_dispatch(project)  # critical path first (build/dispatch_order.py)
+            prefetch_probe(project)  # the plan-protection probe, off the critical path
     except HatchdoitError as exc:
         print(f"hatchdoit: {exc.one_line()}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None

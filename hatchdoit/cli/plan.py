@@ -1,6 +1,7 @@
 """`hatchdoit plan [--json]`: how the planning repo was read, before anything is built: every
 TaskSpec with its id, title, where the plan defines it, its dependencies (those the plan's
-order implies marked), acceptance criteria, files and status in the plan; then every problem."""
+order implies marked), acceptance criteria, files and status in the plan, its place in the start
+order with its priority and predicted duration (build/priority.py); then every problem."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
+from hatchdoit.build.priority import start_order
 from hatchdoit.cli.command import Command, project_of
 from hatchdoit.core.errors import EXIT_CONFIG, EXIT_OK
 
@@ -32,9 +34,11 @@ def run(args: argparse.Namespace) -> int:
 def plan_report(project: Project) -> dict[str, Any]:
     """The plan as `hatchdoit plan --json` prints it."""
     plan = project.plan
+    order = start_order(project)
     rows: list[dict[str, Any]] = []
     for tid, loaded in plan.taskspecs.items():
         spec = project.taskspec(tid)
+        ranked = order[tid]
         source = spec.source or _relative(project, loaded.path)
         rows.append(
             {
@@ -51,6 +55,11 @@ def plan_report(project: Project) -> dict[str, Any]:
                 "loc_cap": spec.loc_cap,
                 "test_command": spec.test_command,
                 "max_attempts": project.max_attempts(tid),
+                "start_rank": ranked.rank + 1,
+                "priority_s": ranked.priority,
+                "predicted_s": ranked.prediction.seconds,
+                "predicted_from": ranked.prediction.source,
+                "expected_attempts": ranked.prediction.attempts,
             }
         )
     rows.sort(key=lambda row: _place(row["source"]))
@@ -112,6 +121,11 @@ def _task_lines(row: dict[str, Any]) -> list[str]:
         lines.append(f"      files: {', '.join(row['files'])}")
     if row["note"]:
         lines.append(f"      note: {row['note']}")
+    lines.append(
+        f"      start order: #{row['start_rank']}, priority {row['priority_s']:g}s (longest "
+        f"chain of predicted work from here); predicted {row['predicted_s']:g}s "
+        f"({row['predicted_from']}, {row['expected_attempts']:g} attempt(s))"
+    )
     return lines
 
 

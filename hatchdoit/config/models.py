@@ -57,6 +57,12 @@ class Limits(Strict):
         description="Seconds an agent launch waits for a planning repo that went away (an "
         "unmounted share) to come back, before that attempt fails",
     )
+    start_order: Literal["critical-path", "plan"] = Field(
+        default="critical-path",
+        description="Which ready step goes first when more are ready than workers or agent "
+        "slots: `critical-path` (the TaskSpec with the longest chain of predicted work), or "
+        "`plan` (doit's own first-in first-out, in plan order)",
+    )
 
 
 class AgentDefaults(Strict):

@@ -25,6 +25,7 @@ from hatchdoit.core.redaction import redact_file
 from hatchdoit.layout import Role
 from hatchdoit.records.models import LaunchRecord, StopRecord
 from hatchdoit.records.schemas import try_load
+from hatchdoit.records.start_order import rank_of
 from hatchdoit.steps import agent_confinement as confinement
 from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.context import StepContext
@@ -152,7 +153,8 @@ def _run_once(
             )
 
     limit = ctx.project.config.limits.parallel_sessions
-    with slot(ctx.layout.locks / "sessions", limit, waiting):
+    rank = rank_of(ctx.layout.logs, ctx.tid)  # a free slot goes to the critical path first
+    with slot(ctx.layout.locks / "sessions", limit, waiting, rank):
         run, start = start_or_attach(ctx, role, attempt, prompt, env, params, opened)
         run.probe_for = opened.state.provider if opened.probe else None
         with run.watching():  # one watch for the readiness, the submit and the stop
