@@ -26,6 +26,8 @@ LAYERS = (
     "confinement",
     "agents",
     "project",
+    "run",
+    "delivery",
     "steps",
     "observe",
     "build",

@@ -23,8 +23,8 @@ from hatchdoit.core.locks import exclusive
 from hatchdoit.layout import Layout
 from hatchdoit.project import load_project
 from hatchdoit.records.models import LaunchRecord, ProviderState, StopRecord
-from hatchdoit.steps.agent_run import AgentRun
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.agent_run import AgentRun
+from hatchdoit.run.context import StepContext
 from hatchdoit.steps.provider_gate import (
     GateTurned,
     answered,

@@ -20,8 +20,8 @@ from hatchdoit.config.price_table import PRICES_CHECKED, SHIPPED, price_key, pri
 from hatchdoit.config.provider_models import Prices
 from hatchdoit.project import load_project
 from hatchdoit.records.models import LaunchRecord
-from hatchdoit.steps.agent_run import AgentRun
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.agent_run import AgentRun
+from hatchdoit.run.context import StepContext
 from hatchdoit.steps.live_spend import RunSpend
 from hatchdoit.steps.spend import payload_usd
 

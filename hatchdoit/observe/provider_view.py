@@ -14,12 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from hatchdoit.layout import Layout
 from hatchdoit.project import Project
 from hatchdoit.records.models import EscalatedRecord, ProviderState
-from hatchdoit.steps.budget_state import taskspec_cap
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.budget_state import taskspec_cap
+from hatchdoit.run.context import StepContext
 from hatchdoit.steps.provider_gate import states
 from hatchdoit.steps.spend import Spend, taskspec_spend
 
-BUDGET_REASON = "budget:"  # how steps/budget_state.budget_reason starts
+BUDGET_REASON = "budget:"  # how run/budget_state.budget_reason starts
 
 
 class _Model(BaseModel):

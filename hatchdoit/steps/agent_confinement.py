@@ -26,7 +26,7 @@ from hatchdoit.confinement.srt import confined_argv, write_settings
 from hatchdoit.core.atomicio import touch
 from hatchdoit.layout import Role
 from hatchdoit.records.models import StopRecord
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.context import StepContext
 
 SETTINGS_NAME = "confinement.json"  # beside the run's directory: out of the agent's reach
 # What confinement changes in a profile's parameters, per `setup:` (hatchdoit.yaml's

@@ -26,15 +26,15 @@ from hatchdoit.layout import Role
 from hatchdoit.records.models import LaunchRecord, StopRecord
 from hatchdoit.records.schemas import try_load
 from hatchdoit.records.start_order import rank_of
+from hatchdoit.run.agent_run import AgentRun
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.workspace_files import workspace_environ
 from hatchdoit.steps import agent_confinement as confinement
-from hatchdoit.steps.agent_run import AgentRun
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.delivery import deliver, submitted_count, wait_ready
+from hatchdoit.steps.handover import deliver, submitted_count, wait_ready
 from hatchdoit.steps.plan_view import plan_view, wait_for_plan
 from hatchdoit.steps.provider_gate import Gate, launching
 from hatchdoit.steps.provider_pause import run_with_provider
 from hatchdoit.steps.stop_wait import valid_stop, wait_for_stop
-from hatchdoit.steps.workspace_files import workspace_environ
 
 # The directory holding the hatchdoit package: the stop hook's Python (scripts/agent/stop_hook.sh)
 # imports it from there without site-packages

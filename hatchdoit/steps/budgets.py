@@ -23,8 +23,8 @@ from hatchdoit.core.errors import HatchdoitError, StepError
 from hatchdoit.layout import ROLES, Role
 from hatchdoit.project import Project
 from hatchdoit.records.models import BudgetRecord
-from hatchdoit.steps.budget_state import budget_reason, taskspec_cap
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.budget_state import budget_reason, taskspec_cap
+from hatchdoit.run.context import StepContext
 from hatchdoit.steps.spend import build_spend, taskspec_spend
 
 

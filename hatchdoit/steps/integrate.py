@@ -19,6 +19,17 @@ from collections.abc import Sequence
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.delivery.checkout import tell_checkout
+from hatchdoit.delivery.landed import current_integration
+from hatchdoit.delivery.merge_queue import Landed, Refused, integrate
+from hatchdoit.delivery.pull_request import (
+    PullRequest,
+    open_or_update,
+    review_of,
+    unmerged_dependencies,
+)
+from hatchdoit.delivery.retire import retire_delivered
+from hatchdoit.delivery.rework import INTEGRATION_WHO, Step, run_attempts, send_back
 from hatchdoit.records.decisions import write_decision
 from hatchdoit.records.models import DecisionKind, DecisionRecord, IntegrationRecord, TestRun
 from hatchdoit.records.waiting import (
@@ -28,22 +39,11 @@ from hatchdoit.records.waiting import (
     clear_waiting,
     record_waiting,
 )
+from hatchdoit.run.attempts import Approval, standing
+from hatchdoit.run.context import StepContext
 from hatchdoit.steps import checks, factory, qa, summary
-from hatchdoit.steps.attempts import Approval, standing
-from hatchdoit.steps.checkout import tell_checkout
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.delivered import current_integration
 from hatchdoit.steps.finish import run_finish
-from hatchdoit.steps.merge_queue import Landed, Refused, integrate
-from hatchdoit.steps.pull_request import (
-    PullRequest,
-    open_or_update,
-    review_of,
-    unmerged_dependencies,
-)
-from hatchdoit.steps.retire import retire_delivered
 from hatchdoit.steps.review_gate import gate_of, hold_for_review
-from hatchdoit.steps.rework import INTEGRATION_WHO, Step, run_attempts, send_back
 
 ATTEMPT_STEPS: Sequence[tuple[str, Step]] = [
     ("factory", factory.run_factory),

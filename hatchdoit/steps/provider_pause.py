@@ -24,9 +24,9 @@ from hatchdoit.layout import Role
 from hatchdoit.project import Project
 from hatchdoit.records.models import PausedRecord, StopRecord
 from hatchdoit.records.schemas import try_load
-from hatchdoit.steps.agent_run import AgentRun
+from hatchdoit.run.agent_run import AgentRun
+from hatchdoit.run.context import StepContext
 from hatchdoit.steps.budgets import before_launch
-from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.provider_gate import Gate, GateTurned, faulted, gate
 from hatchdoit.steps.provider_signals import stop_fault
 from hatchdoit.steps.stop_wait import answer_probe

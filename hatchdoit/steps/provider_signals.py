@@ -21,7 +21,7 @@ from hatchdoit.agents.provider_faults import (
 )
 from hatchdoit.records.fault_classes import FAULT_CLASSES
 from hatchdoit.records.models import StopRecord
-from hatchdoit.steps.agent_run import AgentRun
+from hatchdoit.run.agent_run import AgentRun
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]")
 _TAIL = 32 * 1024

@@ -15,7 +15,7 @@ from hatchdoit.core.redaction import redact_file
 from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.records.models import StopEvent, StopRecord
 from hatchdoit.records.schemas import try_load
-from hatchdoit.steps.agent_run import AgentRun
+from hatchdoit.run.agent_run import AgentRun
 from hatchdoit.steps.budgets import live_cap
 from hatchdoit.steps.live_spend import RunSpend
 from hatchdoit.steps.provider_gate import answered

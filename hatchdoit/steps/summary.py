@@ -7,15 +7,15 @@ import logging
 from hatchdoit.agents.prompts import render_prompt
 from hatchdoit.core.atomicio import write_atomic
 from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.delivery.commits import commit_leftovers
 from hatchdoit.records.models import Receipt, SummaryRecord
 from hatchdoit.records.schemas import handover_problem
-from hatchdoit.steps.agent_run import AgentRun
+from hatchdoit.run.agent_run import AgentRun
+from hatchdoit.run.attempts import receipt
+from hatchdoit.run.context import StepContext
 from hatchdoit.steps.agent_session import attach, end_session
-from hatchdoit.steps.attempts import receipt
-from hatchdoit.steps.commits import commit_leftovers
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.delivery import deliver
 from hatchdoit.steps.factory import prompt_values
+from hatchdoit.steps.handover import deliver
 from hatchdoit.steps.stop_wait import wait_for_stop
 
 

@@ -11,7 +11,7 @@ from hatchdoit.agents.waiting import wait_until
 from hatchdoit.core.atomicio import write_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.testing_faults import fault_point
-from hatchdoit.steps.agent_run import AgentRun
+from hatchdoit.run.agent_run import AgentRun
 
 PASTE_LIMIT = 32 * 1024
 REQUEST_LINE = re.compile(r"^<!-- hatchdoit:request=[A-Za-z-]+ -->$", re.MULTILINE)

@@ -15,12 +15,12 @@ import sys
 from collections.abc import Callable, Sequence
 
 from hatchdoit.core.proc import run
+from hatchdoit.delivery.merge_queue import Refused
 from hatchdoit.records.decisions import write_decision
 from hatchdoit.records.models import DecisionRecord, Receipt
-from hatchdoit.steps.attempts import attempt_superseded, decision, receipt
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import branch_of, contains, git, head_commit, identity, try_git
-from hatchdoit.steps.merge_queue import Refused
+from hatchdoit.run.attempts import attempt_superseded, decision, receipt
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import branch_of, contains, git, head_commit, identity, try_git
 
 INTEGRATION_WHO = "hatchdoit (integration)"
 

@@ -26,12 +26,12 @@ from hatchdoit.core.locks import exclusive
 from hatchdoit.core.proc import run
 from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.records.models import TestRun
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import contains, git, identity, succeeds, try_git
-from hatchdoit.steps.test_runs import run_test_command
-from hatchdoit.steps.workspace_files import clean_excludes
-from hatchdoit.steps.workspace_setup import set_up_integration
-from hatchdoit.steps.worktree import integration_branch
+from hatchdoit.run.branches import integration_branch
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import contains, git, identity, succeeds, try_git
+from hatchdoit.run.setup_commands import set_up_integration
+from hatchdoit.run.test_runs import run_test_command
+from hatchdoit.run.workspace_files import clean_excludes
 
 Mode = Literal["merge", "squash", "rebase"]
 MOVES_TOLERATED = 5  # the branch moved under us this often in one integration: give up

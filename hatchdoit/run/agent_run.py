@@ -13,7 +13,7 @@ from hatchdoit.agents.waiting import DirWatch
 from hatchdoit.config.models import RoleLimits
 from hatchdoit.layout import Role
 from hatchdoit.records.models import LaunchRecord
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.context import StepContext
 
 
 @dataclass

@@ -20,8 +20,8 @@ from hatchdoit.config.models import Backoff
 from hatchdoit.records.models import DecisionRecord, Receipt, WorktreeRecord
 from hatchdoit.records.receipts import current_receipt
 from hatchdoit.records.schemas import load_valid
-from hatchdoit.steps.budget_state import over_budget
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.budget_state import over_budget
+from hatchdoit.run.context import StepContext
 
 REOPENING = ("reject", "retry", "integration")  # decisions that void the approval before them
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hatchdoit.records.models import BudgetRecord
 from hatchdoit.records.schemas import try_load
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.context import StepContext
 
 
 def taskspec_cap(ctx: StepContext) -> float | None:
