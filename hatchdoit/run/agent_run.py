@@ -23,7 +23,7 @@ class AgentRun:
     attempt: int
     launch: LaunchRecord
     tmux: Tmux
-    # The provider this run probes for its breaker (provider_gate.py), until it answers.
+    # The provider this run probes for its breaker (provider_runs/gate.py), until it answers.
     probe_for: str | None = None
     # The breaker's episode the run launched in (provider_gate.launching); None: re-attached.
     launched_in: int | None = None

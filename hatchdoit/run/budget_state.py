@@ -1,5 +1,5 @@
-"""Where a TaskSpec stands against its budget (budgets.py enforces it): its cap, and whether
-the cap keeps an attempt from running. Light to import: the up-to-date checks ask it."""
+"""Where a TaskSpec stands against its budget (provider_runs/budgets.py enforces it): its cap,
+and whether the cap keeps an attempt from running. Light to import: the up-to-date checks ask it."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Step `integrate` (after `taskspec`): the approved commit delivered, with a receipt.
 
-`integrate: merge | squash | rebase` lands it on the integration branch (merge_queue.py); a
-conflict or failing tests on the merged tree send it back to its factory (rework.py), at most
-`integration.max_attempts` times, then the TaskSpec escalates with cause `integration`.
-`integrate: pr` pushes the branch and opens or updates its pull request (pull_request.py).
+`integrate: merge | squash | rebase` lands it on the integration branch (delivery/merge_queue.py); a
+conflict or failing tests on the merged tree send it back to its factory (delivery/rework.py), at
+most `integration.max_attempts` times, then the TaskSpec escalates with cause `integration`.
+`integrate: pr` pushes the branch and opens or updates its pull request (delivery/pull_request.py).
 
 The receipt is `_logs/state/<ID>/integrate.json`: current while it names the chain's inputs, the
 delivery mode and the approved commit. An escalation is recorded there too, once per inputs: a
@@ -123,7 +123,8 @@ def _landed(ctx: StepContext, landed: Landed, approved: str, tries: int) -> None
 
 
 def _refused(ctx: StepContext, refused: Refused, approved: str, attempt: int, tries: int) -> None:
-    """Send the work back to its factory (rework.py), or escalate when the budget is spent."""
+    """Send the work back to its factory (delivery/rework.py), or escalate when the budget is
+    spent."""
     what = (
         f"conflict in {', '.join(refused.files)}"
         if refused.why == "conflict"

@@ -75,8 +75,8 @@ def run_summary(ctx: StepContext, attempt: int) -> Receipt:
 
 
 def _commit_data(ctx: StepContext, attempt: int) -> dict[str, object]:
-    """The attempt's commit, once the factory's session has ended (commits.py): what it left
-    uncommitted is committed now. Nothing when the worktree is gone (a crash the waits saw)."""
+    """The attempt's commit, once the factory's session has ended (delivery/commits.py): what it
+    left uncommitted is committed now. Nothing when the worktree is gone (a crash the waits saw)."""
     if not ctx.worktree.is_dir():
         return {}
     commit, committed = commit_leftovers(ctx, attempt)

@@ -158,5 +158,3 @@ def setup_failed(layout: Layout, tid: str) -> str | None:
     if record is None or record.passed or record.attempt != 0:
         return None
     return record.failure
-
-

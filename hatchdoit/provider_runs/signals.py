@@ -11,8 +11,8 @@ import re
 import time
 from datetime import UTC, datetime
 
-from hatchdoit.agents.fault_tables import CLAUDE_CODE
-from hatchdoit.agents.provider_faults import (
+from hatchdoit.providers.fault_tables import CLAUDE_CODE
+from hatchdoit.providers.faults import (
     Fault,
     codex_message,
     from_text,
