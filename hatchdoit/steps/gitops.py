@@ -1,4 +1,11 @@
-"""Git queries and the target repo, through argv lists (worktree changes go through scripts/git)."""
+"""Git queries and the target repo, through argv lists (worktree changes go through scripts/git).
+
+Every git command hatchdoit runs goes through `try_git`, and every one may run in a repository an
+agent could write (its worktree shares the target repo's config and hooks): so each is told to
+ignore what an agent could plant there to run a program of its choosing when hatchdoit runs git
+(`safe_git_argv`): hooks, `core.fsmonitor`, external diffs and textconv, clean/smudge filters and
+custom merge drivers, the pager and editors, signing programs, an ssh command of the repo's.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from hatchdoit.core.errors import ConfigError, StepError
@@ -20,14 +28,132 @@ def branch_of(tid: str) -> str:
     return f"taskspec/{tid}"
 
 
+# `-c` overrides outrank every config file (and what those include), so these hold whatever the
+# repo's config says. A hooks path that is not a directory: git finds no hook there.
+NEUTRAL_CONFIG = (
+    "core.fsmonitor=false",
+    "core.hooksPath=/dev/null/no-hooks",
+    "core.pager=cat",
+    "core.editor=true",
+    "sequence.editor=true",
+    "diff.external=",
+    "commit.gpgSign=false",
+    "tag.gpgSign=false",
+    "log.showSignature=false",
+    "gpg.program=false",
+    "core.askPass=",
+)
+# Per-driver programs named in config (`filter.<name>.clean`, ...): planted names are found by
+# asking git which are set, and each is overridden with no program.
+DRIVER_KEYS = r"^(filter|diff|merge)\..+\.(clean|smudge|process|required|command|textconv|driver)$"
+DRIVER_NEUTRAL = {
+    "clean": "",
+    "smudge": "",
+    "process": "",
+    "required": "false",
+    "command": "",
+    "textconv": "",
+    "driver": "false",  # a custom merge driver "fails": the merge reports a conflict
+}
+# Commands that never read file contents through attributes: no need to look for drivers.
+NO_DRIVERS = frozenset(
+    {
+        "rev-parse",
+        "show-ref",
+        "cat-file",
+        "merge-base",
+        "symbolic-ref",
+        "update-ref",
+        "for-each-ref",
+        "rev-list",
+        "commit-tree",
+        "var",
+        "config",
+    }
+)
+# Output-only commands that would otherwise run a diff program or textconv filter.
+DIFF_COMMANDS = frozenset({"diff", "log", "show", "diff-tree", "diff-index", "diff-files"})
+# The environment every git command gets: no pager, no prompt, no editor; the index of a
+# status is not rewritten; nothing of an external diff from hatchdoit's own environment.
+NEUTRAL_ENV = {
+    "GIT_PAGER": "cat",
+    "PAGER": "cat",
+    "GIT_EDITOR": "true",
+    "GIT_SEQUENCE_EDITOR": "true",
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_OPTIONAL_LOCKS": "0",
+}
+DROPPED_ENV = ("GIT_EXTERNAL_DIFF", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_CONFIG_PARAMETERS")
+
+
+def planted_drivers(repo: Path) -> list[str]:
+    """`-c` overrides that switch off every filter, diff and merge driver program the config of
+    `repo` names (agents can write that config)."""
+    done = run(
+        ["git", "-C", str(repo), "config", "--null", "--name-only", "--get-regexp", DRIVER_KEYS],
+        check=False,
+        env=_git_env(None),
+        operation="git config",
+    )
+    overrides = []
+    for name in done.stdout.split("\0"):
+        key = name.strip()
+        if key:
+            overrides.append(f"{key}={DRIVER_NEUTRAL[key.rsplit('.', 1)[1].lower()]}")
+    return overrides
+
+
+def safe_git_argv(repo: Path, args: tuple[str, ...]) -> list[str]:
+    """`git -C repo ARGS` with what an agent could have planted in the repo switched off (see
+    the module docstring)."""
+    argv = ["git", "--no-pager", "-C", str(repo)]
+    for item in NEUTRAL_CONFIG:
+        argv += ["-c", item]
+    command = args[0] if args else ""
+    if command not in NO_DRIVERS:
+        for item in planted_drivers(repo):
+            argv += ["-c", item]
+    argv.append(command)
+    if command in DIFF_COMMANDS:
+        argv += ["--no-ext-diff", "--no-textconv"]
+    return [*argv, *args[1:]]
+
+
+def _git_env(env: dict[str, str] | None) -> dict[str, str]:
+    full = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+    full.update(NEUTRAL_ENV)
+    if env:
+        full.update(env)
+    return full
+
+
 def try_git(
     repo: Path, *args: str, env: dict[str, str] | None = None, timeout: float | None = 120.0
 ) -> subprocess.CompletedProcess[str]:
     """`git -C repo ARGS`, whatever its exit code (a merge that may conflict, a question whose
-    answer is the exit code). `env` is added to the environment (never credentials)."""
-    full = {**os.environ, **env} if env else None
-    argv = ["git", "-C", str(repo), *args]
+    answer is the exit code). `env` is added to the environment (never credentials). Whatever
+    the repo's config or hooks say, git runs no program of theirs (safe_git_argv)."""
+    argv = safe_git_argv(repo, args)
+    full = _git_env(env)
+    if args and args[0] in NETWORK_COMMANDS and "GIT_SSH_COMMAND" not in full:
+        # the environment outranks core.sshCommand: the repo's loses to the user's own
+        full["GIT_SSH_COMMAND"] = _user_ssh_command()
     return run(argv, check=False, env=full, timeout=timeout, operation=f"git {args[0]}")
+
+
+NETWORK_COMMANDS = frozenset({"push", "fetch", "pull", "ls-remote"})
+
+
+@lru_cache(maxsize=1)
+def _user_ssh_command() -> str:
+    """core.sshCommand of the user's global config (never a repo's), else plain ssh."""
+    done = run(
+        ["git", "config", "--global", "--get", "core.sshCommand"],
+        check=False,
+        env=_git_env(None),
+        operation="git config",
+    )
+    return done.stdout.strip() or "ssh"
 
 
 def succeeds(repo: Path, *args: str) -> bool:

@@ -12,6 +12,7 @@ from hatchdoit.records.models import Receipt, VerdictRecord
 from hatchdoit.records.schemas import handover_problem, load_valid
 from hatchdoit.steps.agent_session import end_session, run_until_stop
 from hatchdoit.steps.attempts import attempt_commit, base_commit, receipt
+from hatchdoit.steps.branch_guard import guard_after_session
 from hatchdoit.steps.budgets import after_run
 from hatchdoit.steps.commits import clean_to, discard_qa_changes
 from hatchdoit.steps.context import StepContext
@@ -58,6 +59,7 @@ def run_qa(ctx: StepContext, attempt: int) -> Receipt:
     fault_point("qa.after_stop", ctx.tid)
     end_session(run)
     leftovers = discard_qa_changes(ctx, attempt, commit)
+    guard_after_session(ctx, "QA")
     verdict_path = layout.verdict(ctx.tid, attempt)
     problem = handover_problem(verdict_path, VerdictRecord, ctx.tid, attempt)
     if problem is not None:

@@ -12,6 +12,7 @@ from hatchdoit.records.schemas import handover_problem
 from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.agent_session import attach, end_session
 from hatchdoit.steps.attempts import receipt
+from hatchdoit.steps.branch_guard import guard_after_session
 from hatchdoit.steps.commits import commit_leftovers
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivery import deliver
@@ -76,7 +77,9 @@ def run_summary(ctx: StepContext, attempt: int) -> Receipt:
 
 def _commit_data(ctx: StepContext, attempt: int) -> dict[str, object]:
     """The attempt's commit, once the factory's session has ended (commits.py): what it left
-    uncommitted is committed now. Nothing when the worktree is gone (a crash the waits saw)."""
+    uncommitted is committed now. Nothing when the worktree is gone (a crash the waits saw).
+    The integration branch is checked too: the session may have moved it (branch_guard.py)."""
+    guard_after_session(ctx, "factory")
     if not ctx.worktree.is_dir():
         return {}
     commit, committed = commit_leftovers(ctx, attempt)
