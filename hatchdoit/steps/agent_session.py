@@ -173,6 +173,7 @@ def _launch(
     _clear_session(ctx, tmux, name, role, attempt)
     wait_for_plan(ctx, role, attempt)
     view = plan_view(ctx, role, attempt)
+    layout.run_output(ctx.tid, role, attempt).mkdir(parents=True, exist_ok=True)
     for kind in ("ready", "submitted", "exit", "healthy"):
         layout.marker(ctx.tid, role, attempt, kind).unlink(missing_ok=True)
     prompt_file = layout.prompt(ctx.tid, role, attempt)
@@ -228,7 +229,7 @@ def _launch(
         "HATCHDOIT_ROLE": role,
         "HATCHDOIT_ATTEMPT": str(attempt),
         "HATCHDOIT_RUN_TOKEN": token,
-        "HATCHDOIT_STOP_FILE": str(run.stop_file),
+        "HATCHDOIT_STOP_FILE": str(layout.run_stop(ctx.tid, role, attempt)),
         "HATCHDOIT_STOP_HOOK": str(project.script("agent", "stop_hook.sh")),
         "HATCHDOIT_READY_FILE": str(run.marker("ready")),
         "HATCHDOIT_SUBMITTED_FILE": str(run.marker("submitted")),

@@ -7,8 +7,7 @@ import logging
 from hatchdoit.agents.prompts import render_prompt
 from hatchdoit.core.atomicio import write_atomic
 from hatchdoit.core.testing_faults import fault_point
-from hatchdoit.records.models import Receipt, SummaryRecord
-from hatchdoit.records.schemas import handover_problem
+from hatchdoit.records.models import Receipt
 from hatchdoit.steps.agent_run import AgentRun
 from hatchdoit.steps.agent_session import attach, end_session
 from hatchdoit.steps.attempts import receipt
@@ -17,12 +16,14 @@ from hatchdoit.steps.commits import commit_leftovers
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivery import deliver
 from hatchdoit.steps.factory import prompt_values
+from hatchdoit.steps.run_output import collect_handover
 from hatchdoit.steps.stop_wait import wait_for_stop
 
 
 def check_summary(ctx: StepContext, attempt: int) -> str | None:
-    """None if the summary is valid for this TaskSpec and attempt, else what is wrong."""
-    return handover_problem(ctx.layout.summary(ctx.tid, attempt), SummaryRecord, ctx.tid, attempt)
+    """None once the summary the factory wrote into its run's output directory is valid for
+    this TaskSpec and attempt and taken into place (run_output.py), else what is wrong."""
+    return collect_handover(ctx, "factory", attempt)
 
 
 def run_summary(ctx: StepContext, attempt: int) -> Receipt:
