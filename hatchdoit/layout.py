@@ -168,6 +168,10 @@ class Layout:
     def run_hook_log(self, tid: str, role: Role, attempt: int) -> Path:
         return self.run_output(tid, role, attempt) / "hooks.jsonl"
 
+    def stream_log(self, tid: str, role: Role, attempt: int) -> Path:
+        """The headless runner's copy of its CLI's JSON lines (it runs as the agent does)."""
+        return self.run_output(tid, role, attempt) / "stream.jsonl"
+
     def marker(self, tid: str, role: Role, attempt: int, kind: str) -> Path:
         """Hook markers in the run's output directory: ready, submitted, exit, healthy."""
         return self.run_output(tid, role, attempt) / kind

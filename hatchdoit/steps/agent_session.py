@@ -215,7 +215,7 @@ def _launch(
             worktree=ctx.worktree,
             logs_dir=layout.logs,
             scripts_dir=project.scripts_dir,
-            stream_log=pane_log.with_name(f"stream-{attempt:03d}.jsonl"),
+            stream_log=layout.stream_log(ctx.tid, role, attempt),
         ),
         extra_env=extra_env,
     )

@@ -86,9 +86,7 @@ def run_spend(run: AgentRun) -> float | None:
     """What this run has spent so far, from its stream log (headless CLIs) or its transcript
     (Claude Code's TUI, in the run's own config home); None when nothing tells."""
     layout, prices = run.ctx.layout, run.ctx.project.config.budgets.prices
-    stream = layout.pane_log(run.ctx.tid, run.role, run.attempt).with_name(
-        f"stream-{run.attempt:03d}.jsonl"
-    )
+    stream = layout.stream_log(run.ctx.tid, run.role, run.attempt)
     profile = run.ctx.project.profile(run.ctx.tid, run.role).profile
     params = run.ctx.project.config.agent_params.get(profile.name, {})
     keys = (str(params.get("model") or profile.params.get("model") or ""), profile.name, "*")
