@@ -20,10 +20,13 @@ from pathlib import Path
 import pytest
 from conftest import events, git, read_json, run_doit
 from projects import HatchProject
+from script_harness import CREATE, REMOVE, env, root, run
 
 from hatchdoit.steps import gitops
 
 pytestmark = pytest.mark.integration
+
+__all__ = ["env", "root"]  # fixtures
 
 
 def target(project: HatchProject) -> Path:
@@ -211,3 +214,36 @@ def test_a_tip_holding_the_approved_commit_is_landed_only_after_the_post_merge_t
     assert not landed.exists() or read_json(landed)["outcome"] != "integrated", output
     assert not events(project, "integrated")
     assert git(repo, "rev-parse", "main").strip() == tip, output
+
+
+def test_the_worktree_scripts_git_ignores_planted_programs(
+    tmp_path: Path, env: dict[str, str], root: Path
+) -> None:
+    """scripts/git/create_worktree.sh and remove_worktree.sh (lib/safe_git.sh): a post-checkout
+    hook, an fsmonitor and a smudge filter planted in the target repo's config never run."""
+    repo, marks = tmp_path / "repo", tmp_path / "marks"
+    plain = dict(env)
+
+    def plain_git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(repo), *args], env=plain, check=True, capture_output=True)
+
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], env=plain, check=True)
+    (repo / "a.txt").write_text("a\n")
+    (repo / ".gitattributes").write_text("* filter=evil\n")
+    plain_git("add", "-A")
+    plain_git("commit", "-q", "-m", "first")
+    hooks = repo / ".git" / "hooks"
+    for name in ("post-checkout", "reference-transaction", "fsmon"):
+        (hooks / name).write_text(f"#!/bin/sh\nmkdir -p {marks} && touch {marks}/{name}\n")
+        (hooks / name).chmod(0o755)
+    plain_git("config", "core.fsmonitor", str(hooks / "fsmon"))
+    plain_git("config", "filter.evil.smudge", f"mkdir -p {marks} && touch {marks}/smudge; cat")
+    args = ("--repo", repo, "--worktrees-root", root, "--id", "T1")
+    made = run(CREATE, *args, "--base", "main", env=env)
+    assert made.returncode == 0, made.stderr
+    assert (root / "T1" / "a.txt").read_text() == "a\n"
+    removed = run(REMOVE, *args, env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert not marks.exists(), sorted(p.name for p in marks.iterdir())
+    plain_git("checkout", "-q", "-b", "other")  # the planted programs are real
+    assert marks.exists()
