@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from hatchdoit.core.atomicio import read_json
@@ -28,6 +29,7 @@ from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.gitops import git, has_commit, try_git
 
 TRAILERS = ("Hatchdoit-TaskSpec:", "Hatchdoit-Approved:")
+COMMIT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # a full SHA-1 or SHA-256 id
 SHOWN = 5  # suspect commits named in the notice
 
 
@@ -89,7 +91,8 @@ def trusted_commits(layout: Layout, repo: Path, branch: str, tip: str) -> list[s
     accepted = try_git(repo, "rev-parse", "-q", "--verify", f"{accepted_ref(branch)}^{{commit}}")
     if accepted.returncode == 0:
         found.append(accepted.stdout.strip())
-    return sorted({c for c in found if has_commit(repo, c)})
+    # one git process for them all: a commit git no longer has is left out by --ignore-missing
+    return sorted({c for c in found if COMMIT_ID.fullmatch(c)})
 
 
 def suspect_commits(layout: Layout, repo: Path, branch: str) -> tuple[str, list[str]]:
@@ -97,7 +100,7 @@ def suspect_commits(layout: Layout, repo: Path, branch: str) -> tuple[str, list[
     tip = git(repo, "rev-parse", "--verify", f"refs/heads/{branch}^{{commit}}").strip()
     trusted = trusted_commits(layout, repo, branch, tip)
     exclude = [f"^{c}" for c in trusted]
-    log = git(repo, "log", "--format=%H%x1f%B%x1e", tip, *exclude, "--")
+    log = git(repo, "log", "--ignore-missing", "--format=%H%x1f%B%x1e", tip, *exclude, "--")
     on_branch: list[tuple[str, str]] = []
     for entry in log.split("\x1e"):
         commit, _, body = entry.strip().partition("\x1f")
@@ -106,7 +109,11 @@ def suspect_commits(layout: Layout, repo: Path, branch: str) -> tuple[str, list[
     if not on_branch:
         return tip, []
     refs = git(repo, "for-each-ref", "--format=%(objectname)", "refs/heads/taskspec/").split()
-    work = set(git(repo, "rev-list", *refs, *exclude, "--").split()) if refs else set()
+    work = (
+        set(git(repo, "rev-list", "--ignore-missing", *refs, *exclude, "--").split())
+        if refs
+        else set()
+    )
     suspects = [
         commit
         for commit, body in on_branch
