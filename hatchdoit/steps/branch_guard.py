@@ -78,16 +78,19 @@ def trusted_commits(layout: Layout, repo: Path, branch: str, tip: str) -> list[s
     and what a person accepted."""
     found: list[str] = []
     for folder in _state_dirs(layout):
+        # The intent before integrate.json: an integration writes its intent before it moves
+        # the branch and removes it after its integrate.json, so a landing the tip (read
+        # before) holds is found by one or the other, never missed between the two reads.
+        if (folder / "integrate.intent.json").is_file():
+            by_intent = landed_by_intent(repo, tip, folder / "integrate.intent.json")
+            if by_intent:
+                found.append(by_intent)
         landed = try_load(folder / "integrate.json", IntegrationRecord)
         if landed is not None and landed.landed_commit:
             found.append(landed.landed_commit)
         made = try_load(folder / "worktree.json", WorktreeRecord)
         if made is not None:
             found.append(made.base_commit)
-        if (folder / "integrate.intent.json").is_file():
-            by_intent = landed_by_intent(repo, tip, folder / "integrate.intent.json")
-            if by_intent:
-                found.append(by_intent)
     accepted = try_git(repo, "rev-parse", "-q", "--verify", f"{accepted_ref(branch)}^{{commit}}")
     if accepted.returncode == 0:
         found.append(accepted.stdout.strip())
