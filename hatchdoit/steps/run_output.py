@@ -67,8 +67,9 @@ def handover_out(ctx: StepContext, role: Role, attempt: int) -> Path:
 
 def collect_handover(ctx: StepContext, role: Role, attempt: int) -> str | None:
     """Take the run's summary (factory) or verdict (qa) into place when it is valid for this
-    TaskSpec and attempt; None when it was, else what is wrong with it (one line). A file that
-    was taken before and is gone or broken now keeps the copy already taken."""
+    TaskSpec and attempt; None when it was, else what is wrong with it (one line). The run's
+    file decides, every time: a launch that resumes a paused run of the attempt keeps what the
+    paused one wrote."""
     layout = ctx.layout
     source = handover_out(ctx, role, attempt)
     model: type[SummaryRecord] | type[VerdictRecord]
@@ -79,8 +80,6 @@ def collect_handover(ctx: StepContext, role: Role, attempt: int) -> str | None:
     try:
         data = read_output(source)
     except OutputRefused as exc:
-        if target.exists() and handover_problem(target, model, ctx.tid, attempt) is None:
-            return None  # taken already (a rerun of the step)
         return str(exc)
     if try_parse(data, source, model) is None:
         return _problem_of(data, source, model, ctx.tid, attempt)
