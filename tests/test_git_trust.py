@@ -247,3 +247,30 @@ def test_the_worktree_scripts_git_ignores_planted_programs(
     assert not marks.exists(), sorted(p.name for p in marks.iterdir())
     plain_git("checkout", "-q", "-b", "other")  # the planted programs are real
     assert marks.exists()
+
+
+def test_a_persons_commit_merged_back_by_a_rework_is_not_suspect(
+    project: HatchProject, tmp_path: Path
+) -> None:
+    """A person commits on main while B is built; B's post-merge tests fail once, so its next
+    attempt starts by merging main (the person's commit included) into taskspec/B: that commit
+    is on a TaskSpec branch now, but the refused integration's tip names it as checked."""
+    once = tmp_path / "post-merge-ran-once"
+    flaky = [sys.executable, "-c", f"import pathlib, sys; p = pathlib.Path({str(once)!r}); "
+             "sys.exit(0) if p.exists() else (p.touch(), sys.exit(1))"]  # fmt: skip
+    project.configure(integrate="merge", integration={"test_command": flaky})
+    project.add_taskspec("B")
+    built = run_doit(project, "taskspec:B")
+    assert built.returncode == 0, built.stdout + built.stderr
+    repo = target(project)
+    (repo / "PERSON.md").write_text("a person's commit\n")
+    git(repo, "add", "PERSON.md")
+    git(repo, "commit", "-q", "-m", "a person's commit on main")
+    person = git(repo, "rev-parse", "HEAD").strip()
+    done = run_doit(project)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert not events(project, "branch_tampered"), output
+    assert read_json(project.layout.decision("B", 1))["commit"] == person
+    assert read_json(project.layout.integration("B"))["outcome"] == "integrated"
+    assert "PERSON.md" in git(repo, "ls-tree", "--name-only", "main")

@@ -6,7 +6,9 @@ checked: a commit on it that carries hatchdoit's trailers or is reachable from a
 branch, yet is in no commit an `integrate.json` records as landed, is suspect. Then the build
 stops with one line and a notice (`branch_tampered`); the branch is never rewritten: a person
 decides. Commits a person made on the branch meanwhile are not suspect, and the history the
-TaskSpecs started from (their worktree records' base commits) is trusted.
+TaskSpecs started from is trusted: their worktree records' base commits, and the tips an
+integration was refused on (its decision names the tip, which this check had passed; the next
+attempt merges it into the TaskSpec's branch, a person's commits on it included).
 
 A person who put TaskSpec work there on purpose marks the tip as accepted:
 `git update-ref refs/hatchdoit/accepted/<branch> <tip>` (what it contains is trusted).
@@ -22,6 +24,7 @@ from pathlib import Path
 from hatchdoit.core.atomicio import read_json
 from hatchdoit.core.errors import StepError
 from hatchdoit.layout import Layout
+from hatchdoit.records.decisions import read_decisions
 from hatchdoit.records.models import IntegrationRecord, WorktreeRecord
 from hatchdoit.records.notices import post_notice
 from hatchdoit.records.schemas import try_load
@@ -91,6 +94,11 @@ def trusted_commits(layout: Layout, repo: Path, branch: str, tip: str) -> list[s
         made = try_load(folder / "worktree.json", WorktreeRecord)
         if made is not None:
             found.append(made.base_commit)
+        found += [
+            d.commit
+            for d in read_decisions(layout, folder.name)
+            if d.kind == "integration" and d.commit
+        ]
     accepted = try_git(repo, "rev-parse", "-q", "--verify", f"{accepted_ref(branch)}^{{commit}}")
     if accepted.returncode == 0:
         found.append(accepted.stdout.strip())
@@ -100,7 +108,10 @@ def trusted_commits(layout: Layout, repo: Path, branch: str, tip: str) -> list[s
 
 def suspect_commits(layout: Layout, repo: Path, branch: str) -> tuple[str, list[str]]:
     """The branch's tip and its suspect commits, newest first (see the module docstring)."""
-    tip = git(repo, "rev-parse", "--verify", f"refs/heads/{branch}^{{commit}}").strip()
+    found = try_git(repo, "rev-parse", "-q", "--verify", f"refs/heads/{branch}^{{commit}}")
+    tip = found.stdout.strip()
+    if found.returncode != 0 or not tip:
+        return "", []  # no such branch (yet): nothing on it
     trusted = trusted_commits(layout, repo, branch, tip)
     exclude = [f"^{c}" for c in trusted]
     log = git(repo, "log", "--ignore-missing", "--format=%H%x1f%B%x1e", tip, *exclude, "--")
