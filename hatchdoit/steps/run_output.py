@@ -33,9 +33,10 @@ class OutputRefused(ValueError):
     """A file in a run's output directory that hatchdoit does not take (one line: why)."""
 
 
-def read_output(path: Path, limit: int = MAX_OUTPUT_BYTES) -> bytes:
+def read_output(path: Path, limit: int = MAX_OUTPUT_BYTES, offset: int | None = None) -> bytes:
     """The bytes of an agent-written file: a regular file, not a symbolic link (that could
-    point at a secret), not a FIFO (that would block), at most `limit` bytes."""
+    point at a secret), not a FIFO (that would block), at most `limit` bytes. With `offset`,
+    the next `limit` bytes from there (a log read in pieces), however long the file is."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -46,6 +47,8 @@ def read_output(path: Path, limit: int = MAX_OUTPUT_BYTES) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise OutputRefused(f"{path}: not a regular file")
+        if offset is not None:
+            return os.pread(fd, limit, offset)
         if info.st_size > limit:
             raise OutputRefused(f"{path}: {info.st_size} bytes, more than the {limit} allowed")
         data = os.read(fd, limit + 1)
@@ -181,11 +184,9 @@ def import_hook_log(ctx: StepContext, role: Role, attempt: int) -> None:
     except (OSError, ValueError):
         done = 0
     try:
-        data = read_output(source, limit=1 << 30)
+        chunk = read_output(source, limit=MAX_LOG_IMPORT, offset=done)
     except OutputRefused:
         return
-    end = min(len(data), done + MAX_LOG_IMPORT)
-    chunk = data[done:end]
     whole = chunk.rfind(b"\n") + 1
     if whole == 0:
         return
