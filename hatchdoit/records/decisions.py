@@ -113,6 +113,9 @@ def write_decision(layout: Layout, record: DecisionRecord) -> DecisionRecord:
     into the audit trail first: a decision is one only once it is there."""
     seq = max((d.seq for d in read_decisions(layout, record.taskspec_id)), default=0) + 1
     while True:
+        if layout.decision(record.taskspec_id, seq).exists():  # a file not counted: not ours
+            seq += 1
+            continue
         final = record.model_copy(update={"seq": seq})
         text = json.dumps(final.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
         audit(
