@@ -274,3 +274,29 @@ def test_a_persons_commit_merged_back_by_a_rework_is_not_suspect(
     assert read_json(project.layout.decision("B", 1))["commit"] == person
     assert read_json(project.layout.integration("B"))["outcome"] == "integrated"
     assert "PERSON.md" in git(repo, "ls-tree", "--name-only", "main")
+
+
+def test_the_users_own_filters_still_run_where_the_repo_would_replace_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter from the user's global config (git-lfs's, say) keeps working; the repo's own
+    config setting the same key (an agent's) is overridden by the user's value."""
+    repo, marks, user = tmp_path / "repo", tmp_path / "marks", tmp_path / "gitconfig"
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(user))
+    subprocess.run(["git", "config", "--file", str(user), "filter.upper.clean", "tr a-z A-Z"],
+                   check=True)  # fmt: skip
+    who = gitops.identity("t", "t@example.com")
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    (repo / ".gitattributes").write_text("*.up filter=upper\n")
+    (repo / "a.up").write_text("quiet\n")
+    gitops.git(repo, "add", "-A")
+    gitops.git(repo, "commit", "-q", "-m", "first", env=who)
+    assert gitops.git(repo, "show", "HEAD:a.up") == "QUIET\n"  # the user's filter ran
+    planted = f"mkdir -p {marks} && touch {marks}/clean; cat"
+    subprocess.run(["git", "-C", str(repo), "config", "filter.upper.clean", planted], check=True)
+    (repo / "a.up").write_text("still quiet\n")
+    gitops.git(repo, "add", "-A")
+    gitops.git(repo, "commit", "-q", "-m", "second", env=who)
+    assert gitops.git(repo, "show", "HEAD:a.up") == "STILL QUIET\n"
+    assert not marks.exists()

@@ -87,20 +87,29 @@ DROPPED_ENV = ("GIT_EXTERNAL_DIFF", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_CONFIG_PA
 
 
 def planted_drivers(repo: Path) -> list[str]:
-    """`-c` overrides that switch off every filter, diff and merge driver program the config of
-    `repo` names (agents can write that config)."""
+    """`-c` overrides for every filter, diff and merge driver program the repository's own
+    config names (its `.git/config`, a worktree's config, what they include: agents can write
+    those): the user's own (global or system) setting of the key where there is one, such as
+    git-lfs's filter, else no program."""
     done = run(
-        ["git", "-C", str(repo), "config", "--null", "--name-only", "--get-regexp", DRIVER_KEYS],
+        ["git", "-C", str(repo), "config", "--show-scope", "--null", "--get-regexp", DRIVER_KEYS],
         check=False,
         env=_git_env(None),
         operation="git config",
     )
-    overrides = []
-    for name in done.stdout.split("\0"):
-        key = name.strip()
-        if key:
-            overrides.append(f"{key}={DRIVER_NEUTRAL[key.rsplit('.', 1)[1].lower()]}")
-    return overrides
+    fields = done.stdout.split("\0")
+    users: dict[str, str] = {}
+    planted: list[str] = []
+    for scope, entry in zip(fields[0::2], fields[1::2], strict=False):
+        key, _, value = entry.partition("\n")
+        if scope in ("global", "system"):
+            users[key] = value  # git prints section and name in lower case, the driver as set
+        elif scope in ("local", "worktree") and key:
+            planted.append(key)
+    return [
+        f"{key}={users.get(key, DRIVER_NEUTRAL[key.rsplit('.', 1)[1]])}"
+        for key in dict.fromkeys(planted)
+    ]
 
 
 def safe_git_argv(repo: Path, args: tuple[str, ...]) -> list[str]:
