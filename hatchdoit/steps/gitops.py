@@ -86,11 +86,67 @@ NEUTRAL_ENV = {
 DROPPED_ENV = ("GIT_EXTERNAL_DIFF", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_CONFIG_PARAMETERS")
 
 
+def _config_files(repo: Path) -> list[Path] | None:
+    """The repository's own config files (`.git/config`; a linked worktree's common one and its
+    `config.worktree`), read without running git; None when that cannot be told."""
+    dot_git = repo / ".git"
+    try:
+        if dot_git.is_dir():
+            return [dot_git / "config", dot_git / "config.worktree"]
+        text = dot_git.read_text(encoding="utf-8")
+        if not text.startswith("gitdir:"):
+            return None
+        gitdir = Path(text[len("gitdir:") :].strip())
+        gitdir = gitdir if gitdir.is_absolute() else repo / gitdir
+        common = Path((gitdir / "commondir").read_text(encoding="utf-8").strip())
+    except (OSError, UnicodeDecodeError):
+        return None
+    common = common if common.is_absolute() else gitdir / common
+    return [common / "config", gitdir / "config.worktree"]
+
+
+def _config_signature(repo: Path) -> tuple[object, ...] | None:
+    """What changes when the repository's own config does: each file's identity, size and
+    time; None (ask git every time) when unknown or when a file includes others (their changes
+    would not show here)."""
+    files = _config_files(repo)
+    if files is None:
+        return None
+    signature: list[object] = []
+    for path in files:
+        try:
+            data = path.read_bytes()
+            info = path.stat()
+        except FileNotFoundError:
+            signature.append(None)
+            continue
+        except OSError:
+            return None
+        if b"include" in data.lower():
+            return None
+        signature.append((info.st_ino, info.st_size, info.st_mtime_ns, hash(data)))
+    return (str(repo), *signature)
+
+
+_DRIVERS_SEEN: dict[str, tuple[tuple[object, ...], list[str]]] = {}
+
+
 def planted_drivers(repo: Path) -> list[str]:
     """`-c` overrides for every filter, diff and merge driver program the repository's own
     config names (its `.git/config`, a worktree's config, what they include: agents can write
     those): the user's own (global or system) setting of the key where there is one, such as
-    git-lfs's filter, else no program."""
+    git-lfs's filter, else no program. Asked of git again whenever those files change."""
+    signature = _config_signature(repo)
+    seen = _DRIVERS_SEEN.get(str(repo))
+    if signature is not None and seen is not None and seen[0] == signature:
+        return seen[1]
+    overrides = _ask_drivers(repo)
+    if signature is not None:
+        _DRIVERS_SEEN[str(repo)] = (signature, overrides)
+    return overrides
+
+
+def _ask_drivers(repo: Path) -> list[str]:
     done = run(
         ["git", "-C", str(repo), "config", "--show-scope", "--null", "--get-regexp", DRIVER_KEYS],
         check=False,
