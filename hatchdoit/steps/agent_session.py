@@ -184,6 +184,7 @@ def _launch(
     _clear_session(ctx, tmux, name, role, attempt)
     wait_for_plan(ctx, role, attempt)
     view = plan_view(ctx, role, attempt)
+    layout.run_output(ctx.tid, role, attempt).mkdir(parents=True, exist_ok=True)
     for kind in ("ready", "submitted", "exit", "healthy"):
         layout.marker(ctx.tid, role, attempt, kind).unlink(missing_ok=True)
     prompt_file = layout.prompt(ctx.tid, role, attempt)
@@ -231,7 +232,7 @@ def _launch(
             worktree=ctx.worktree,
             logs_dir=layout.logs,
             scripts_dir=project.scripts_dir,
-            stream_log=pane_log.with_name(f"stream-{attempt:03d}.jsonl"),
+            stream_log=layout.stream_log(ctx.tid, role, attempt),
         ),
         extra_env=extra_env,
     )
@@ -245,7 +246,7 @@ def _launch(
         "HATCHDOIT_ROLE": role,
         "HATCHDOIT_ATTEMPT": str(attempt),
         "HATCHDOIT_RUN_TOKEN": token,
-        "HATCHDOIT_STOP_FILE": str(run.stop_file),
+        "HATCHDOIT_STOP_FILE": str(layout.run_stop(ctx.tid, role, attempt)),
         "HATCHDOIT_STOP_HOOK": str(project.script("agent", "stop_hook.sh")),
         "HATCHDOIT_READY_FILE": str(run.marker("ready")),
         "HATCHDOIT_SUBMITTED_FILE": str(run.marker("submitted")),
@@ -262,7 +263,7 @@ def _launch(
         **{k: render(v, values, loaded.path) for k, v in profile.env.items()},
         **extra_env,
     }
-    stream_log = pane_log.with_name(f"stream-{attempt:03d}.jsonl")
+    stream_log = layout.stream_log(ctx.tid, role, attempt)
     confined = confinement.confine_agent(
         ctx, role, attempt, run_dir=run_dir, stream_log=stream_log, env=env,
         provider=profile.provider, setup=profile.setup, decision=decision,
