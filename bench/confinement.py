@@ -5,12 +5,21 @@ A test run is `confined_command` (confinement/wrap.py: its temp dir, then bubble
 seccomp helper, as `test_network: none` runs) around `true`, as steps/test_runs.py runs a test
 command; an agent launch is srt with an agent's policy
 (its workspace, outputs, config home, a provider's hosts and a local base URL through the proxy)
-around `true`, as launch_agent.sh runs the agent. What is measured is the sandbox's start and
-end: the work inside is nothing, so the difference is what confinement costs per run.
+around `true`, as launch_agent.sh runs the agent (with the bubblewrap around srt that binds the
+scrubbed `.git/config`: the workspace is a git repository). What is measured is the sandbox's
+start and end: the work inside is nothing, so the difference is what confinement costs per run.
+
+The agent launch's breakdown (rows without a target): node's own start, srt's start (node and
+its modules: `srt --version`), srt around `true` with no host (its sandbox and proxies, no host
+allowed), the bubblewrap that binds the scrubbed `.git/config` alone, and what one launch would
+cost under bubblewrap directly with a filtering proxy started once elsewhere (bubblewrap, a
+socat bridge to the proxy's Unix socket inside, srt's seccomp helper: the design that would
+meet the target; hatchdoit does not run agents so today).
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -18,11 +27,13 @@ from pathlib import Path
 from bench.fixtures import Sandbox
 from bench.results import Row, Section, median, ms, summary
 from bench.sizes import Sizes
-from hatchdoit.config.models import ConfinementConfig
+from hatchdoit.config.workspace_models import ConfinementConfig
 from hatchdoit.confinement.availability import check
+from hatchdoit.confinement.bwrap import seccomp_helper
+from hatchdoit.confinement.gitconfig import scrub_prefix
 from hatchdoit.confinement.mode import Decision
-from hatchdoit.confinement.policy import agent_policy
-from hatchdoit.confinement.srt import confined_argv, write_settings
+from hatchdoit.confinement.policy import Policy, agent_policy, git_config_of
+from hatchdoit.confinement.srt import confined_argv, srt_binary, write_settings
 from hatchdoit.confinement.wrap import confined_command
 
 TARGET = 0.150
@@ -49,7 +60,45 @@ def _agent_argv(root: Path, workspace: Path, config: ConfinementConfig) -> list[
         env={"ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}, sessions_root=root,
     )  # fmt: skip
     settings = write_settings(policy, root / "agent-srt.json")
-    return confined_argv(["true"], policy, settings, {"TMPDIR": str(policy.temp_dir)})
+    scrub = scrub_prefix(git_config_of(workspace), root / "agent-gitconfig")
+    return [*scrub, *confined_argv(["true"], policy, settings, {"TMPDIR": str(policy.temp_dir)})]
+
+
+def _parts(root: Path, workspace: Path) -> dict[str, list[str]]:
+    """The argv of each part of an agent launch, timed on its own (see the module docstring)."""
+    node, bwrap, helper = shutil.which("node"), shutil.which("bwrap"), seccomp_helper()
+    parts: dict[str, list[str]] = {}
+    if node is not None:
+        parts["node start (`node -e 0`)"] = [node, "-e", "0"]
+    parts["srt start (`srt --version`)"] = [str(srt_binary()), "--version"]
+    bare = Policy(workspace=workspace, temp_dir=root / "bare" / "tmp")
+    settings = write_settings(bare, root / "bare-srt.json")
+    parts["srt around `true`, no host"] = confined_argv(["true"], bare, settings)
+    scrub = scrub_prefix(git_config_of(workspace), root / "part-gitconfig")
+    if scrub:
+        parts["bubblewrap binding the scrubbed .git/config"] = [*scrub, "true"]
+    if bwrap is not None and helper is not None and shutil.which("socat") is not None:
+        sock = root / "proxy.sock"
+        bridge = f"socat TCP-LISTEN:3128,bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:{sock} &"
+        parts["bubblewrap + socat bridge + seccomp (direct design)"] = [
+            bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            "--bind", str(workspace), str(workspace), "--unshare-all", "--die-with-parent",
+            "--", "sh", "-c", f'{bridge} exec "$@"', "-", str(helper), "true",
+        ]  # fmt: skip
+    return parts
+
+
+def _part_row(index: int, name: str, times: list[float], plain: list[float]) -> Row:
+    return Row(
+        key=f"confinement_agent_part_{index}",
+        measure=f"agent launch, part: {name}",
+        hatchdoit=f"+{ms(median(times) - median(plain))} (p50 {ms(median(times))})",
+        baseline=f"unconfined p50 {ms(median(plain))}",
+        comparison="-",
+        target="-",
+        met=None,
+        note="breakdown",
+    )
 
 
 def _row(key: str, measure: str, confined: list[float], plain: list[float], how: str) -> Row:
@@ -81,12 +130,19 @@ def run(sandbox: Sandbox, sizes: Sizes) -> Section:
     root = sandbox.root / "confinement"
     workspace = root / "ws"
     workspace.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(workspace)], check=True)  # an agent's is a worktree
     config = ConfinementConfig()
     n = max(3, sizes.repeats * 4)
-    plain = [_time(["true"], workspace) for _ in range(n)]
-    tests = [_test_run(workspace, config) for _ in range(n)]
-    argv = _agent_argv(root, workspace, config)
-    agents = [_time(argv, workspace) for _ in range(n)]
+    commands = {"plain": ["true"], "agent": _agent_argv(root, workspace, config)}
+    commands.update(_parts(root, workspace))
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    tests: list[float] = []
+    for _ in range(n):  # round robin: the machine's load drifts alike over every command
+        for name, argv in commands.items():
+            times[name].append(_time(argv, workspace))
+        tests.append(_test_run(workspace, config))
+    plain, agents = times.pop("plain"), times.pop("agent")
+    parts = times
     return Section(
         name="confinement",
         rows=[
@@ -102,8 +158,15 @@ def run(sandbox: Sandbox, sizes: Sizes) -> Section:
                 f"one agent launch confined ({n})",
                 agents,
                 plain,
-                "srt: node start, its proxy for the provider's hosts, bubblewrap, seccomp helper",
+                "srt: node start, its proxy for the provider's hosts, bubblewrap, seccomp helper; "
+                "the bubblewrap binding the scrubbed .git/config around it",
             ),
+            *(_part_row(i, name, t, plain) for i, (name, t) in enumerate(parts.items(), 1)),
         ],
-        data={"plain": summary(plain), "test_run": summary(tests), "agent": summary(agents)},
+        data={
+            "plain": summary(plain),
+            "test_run": summary(tests),
+            "agent": summary(agents),
+            "agent_parts": {name: summary(t) for name, t in parts.items()},
+        },
     )
