@@ -20,6 +20,7 @@ from typing import Any
 from hatchdoit.agents import codex
 from hatchdoit.agents.setup import output_dir
 from hatchdoit.config.workspace_models import ConfinementConfig
+from hatchdoit.confinement.direct import agent_prefix
 from hatchdoit.confinement.gitconfig import scrub_prefix
 from hatchdoit.confinement.mode import Decision, build_decision
 from hatchdoit.confinement.policy import agent_policy, git_config_of
@@ -107,6 +108,9 @@ def confine_agent(
     settings = write_settings(policy, settings_path(run_dir))
     inside = {"TMPDIR": str(temp), "TEMP": str(temp), "TMP": str(temp), "IS_SANDBOX": "1"}
     inside["HATCHDOIT_CONFINED"] = "1"  # the stop hook leaves the audit to hatchdoit
+    direct = agent_prefix(policy, inside, run_dir.with_name(f"{run_dir.name}.direct.json"))
+    if direct is not None:
+        return AgentConfinement(decision, direct)
     scrub = scrub_prefix(
         git_config_of(ctx.worktree), run_dir.with_name(f"{run_dir.name}.gitconfig")
     )
