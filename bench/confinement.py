@@ -3,24 +3,24 @@ each), against the same command run unconfined.
 
 A test run is `confined_command` (confinement/wrap.py: its temp dir, then bubblewrap with srt's
 seccomp helper, as `test_network: none` runs) around `true`, as steps/test_runs.py runs a test
-command; an agent launch is srt with an agent's policy
-(its workspace, outputs, config home, a provider's hosts and a local base URL through the proxy)
-around `true`, as launch_agent.sh runs the agent (with the bubblewrap around srt that binds the
-scrubbed `.git/config`: the workspace is a git repository). What is measured is the sandbox's
-start and end: the work inside is nothing, so the difference is what confinement costs per run.
+command; an agent launch is an agent's policy (its workspace, outputs, config home, a provider's
+hosts and a local base URL through the proxy) around `true`, as launch_agent.sh runs the agent:
+on Linux bubblewrap directly with the launcher's own filtering proxy (confinement/direct.py,
+launch.py), elsewhere srt. The workspace is a git repository, so the scrubbed `.git/config` is
+bound too. What is measured is the sandbox's start and end: the work inside is nothing, so the
+difference is what confinement costs per run.
 
-The agent launch's breakdown (rows without a target): node's own start, srt's start (node and
-its modules: `srt --version`), srt around `true` with no host (its sandbox and proxies, no host
-allowed), the bubblewrap that binds the scrubbed `.git/config` alone, and what one launch would
-cost under bubblewrap directly with a filtering proxy started once elsewhere (bubblewrap, a
-socat bridge to the proxy's Unix socket inside, srt's seccomp helper: the design that would
-meet the target; hatchdoit does not run agents so today).
+The breakdown (rows without a target): the launcher's Python start, node's own start, srt's
+start (node and its modules: `srt --version`), srt around `true` with no host, an agent launch
+under srt as before (and as where the direct way cannot be had), and the bubblewrap that binds
+the scrubbed `.git/config` around srt.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from bench.results import Row, Section, median, ms, summary
 from bench.sizes import Sizes
 from hatchdoit.config.workspace_models import ConfinementConfig
 from hatchdoit.confinement.availability import check
-from hatchdoit.confinement.bwrap import seccomp_helper
+from hatchdoit.confinement.direct import agent_prefix
 from hatchdoit.confinement.gitconfig import scrub_prefix
 from hatchdoit.confinement.mode import Decision
 from hatchdoit.confinement.policy import Policy, agent_policy, git_config_of
@@ -53,38 +53,41 @@ def _test_run(workspace: Path, config: ConfinementConfig) -> float:
     return time.perf_counter() - started
 
 
-def _agent_argv(root: Path, workspace: Path, config: ConfinementConfig) -> list[str]:
+def _agent_argvs(root: Path, workspace: Path, config: ConfinementConfig) -> dict[str, list[str]]:
+    """An agent launch's argv as agent_confinement builds it: the direct way and srt's."""
+    sessions = root / "sessions"
     policy = agent_policy(
-        config, workspace=workspace, output_dir=root / "out", temp_dir=root / "run" / "tmp",
-        config_home=root / "run", provider="anthropic",
-        env={"ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}, sessions_root=root,
+        config, workspace=workspace, output_dir=root / "out", temp_dir=sessions / "run" / "tmp",
+        config_home=sessions / "run", provider="anthropic",
+        env={"ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}, sessions_root=sessions,
     )  # fmt: skip
+    inside = {"TMPDIR": str(policy.temp_dir)}
     settings = write_settings(policy, root / "agent-srt.json")
     scrub = scrub_prefix(git_config_of(workspace), root / "agent-gitconfig")
-    return [*scrub, *confined_argv(["true"], policy, settings, {"TMPDIR": str(policy.temp_dir)})]
+    srt = [*scrub, *confined_argv(["true"], policy, settings, inside)]
+    direct = agent_prefix(policy, inside, root / "agent-direct.json")
+    argvs = {"agent": [*direct, "true"] if direct is not None else srt}
+    if direct is not None:
+        argvs["agent launch under srt (before; where the direct way cannot be had)"] = srt
+    return argvs
 
 
 def _parts(root: Path, workspace: Path) -> dict[str, list[str]]:
     """The argv of each part of an agent launch, timed on its own (see the module docstring)."""
-    node, bwrap, helper = shutil.which("node"), shutil.which("bwrap"), seccomp_helper()
+    node = shutil.which("node")
     parts: dict[str, list[str]] = {}
     if node is not None:
         parts["node start (`node -e 0`)"] = [node, "-e", "0"]
+    parts["the launcher's Python start (importing launch.py)"] = [
+        sys.executable, "-c", "import hatchdoit.confinement.launch",
+    ]  # fmt: skip
     parts["srt start (`srt --version`)"] = [str(srt_binary()), "--version"]
     bare = Policy(workspace=workspace, temp_dir=root / "bare" / "tmp")
     settings = write_settings(bare, root / "bare-srt.json")
     parts["srt around `true`, no host"] = confined_argv(["true"], bare, settings)
     scrub = scrub_prefix(git_config_of(workspace), root / "part-gitconfig")
     if scrub:
-        parts["bubblewrap binding the scrubbed .git/config"] = [*scrub, "true"]
-    if bwrap is not None and helper is not None and shutil.which("socat") is not None:
-        sock = root / "proxy.sock"
-        bridge = f"socat TCP-LISTEN:3128,bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:{sock} &"
-        parts["bubblewrap + socat bridge + seccomp (direct design)"] = [
-            bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--bind", str(workspace), str(workspace), "--unshare-all", "--die-with-parent",
-            "--", "sh", "-c", f'{bridge} exec "$@"', "-", str(helper), "true",
-        ]  # fmt: skip
+        parts["the bubblewrap binding the scrubbed .git/config around srt"] = [*scrub, "true"]
     return parts
 
 
@@ -133,7 +136,7 @@ def run(sandbox: Sandbox, sizes: Sizes) -> Section:
     subprocess.run(["git", "init", "-q", str(workspace)], check=True)  # an agent's is a worktree
     config = ConfinementConfig()
     n = max(3, sizes.repeats * 4)
-    commands = {"plain": ["true"], "agent": _agent_argv(root, workspace, config)}
+    commands = {"plain": ["true"], **_agent_argvs(root, workspace, config)}
     commands.update(_parts(root, workspace))
     times: dict[str, list[float]] = {name: [] for name in commands}
     tests: list[float] = []
@@ -158,8 +161,8 @@ def run(sandbox: Sandbox, sizes: Sizes) -> Section:
                 f"one agent launch confined ({n})",
                 agents,
                 plain,
-                "srt: node start, its proxy for the provider's hosts, bubblewrap, seccomp helper; "
-                "the bubblewrap binding the scrubbed .git/config around it",
+                "bubblewrap directly, the launcher's Python and filtering proxy, a socat bridge, "
+                "the seccomp helper, the scrubbed .git/config",
             ),
             *(_part_row(i, name, t, plain) for i, (name, t) in enumerate(parts.items(), 1)),
         ],

@@ -46,8 +46,7 @@ def main(argv: list[str]) -> int:
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(signum, lambda s, _f: child.send_signal(s))
         code = child.wait()
-    finally:
-        server.shutdown()
+    finally:  # its thread is a daemon: no shutdown(), which waits out the serving loop's poll
         server.server_close()
         shutil.rmtree(sock_dir, ignore_errors=True)
     return code if code >= 0 else 128 - code
