@@ -1,5 +1,6 @@
-"""The confinement of one agent run (confinement/): the policy it runs under, srt's settings
-file, what launch_agent.sh puts before its argv, and what confinement changes in the profile
+"""The confinement of one agent run (confinement/): the policy it runs under, what launch_agent.sh
+puts before its argv (on Linux bubblewrap directly with its launcher's proxy, confinement/direct.py;
+else srt with its settings file), and what confinement changes in the profile
 (Claude Code skips its permission prompts, Codex turns its own sandbox off: hatchdoit's holds).
 
 What the agent may write, today: its worktree (and the git metadata a commit there writes), its
