@@ -4,14 +4,19 @@ each plain-HTTP request is checked (no keep-alive past the check)."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confinement_support import need_srt
 
+from hatchdoit.confinement import direct
+from hatchdoit.confinement.policy import Policy
 from hatchdoit.confinement.proxy import allowed, start
+from hatchdoit.confinement.srt import SRT_ENV
 
 
 class Origin:
@@ -86,3 +91,17 @@ def test_only_the_allowed_origin_is_reached(tmp_path: Path, origins: tuple[Origi
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_an_agent_falls_back_to_srt_without_socat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """direct.py's prefix needs socat for the bridge: without it, None (srt is used then)."""
+    monkeypatch.setenv(SRT_ENV, str(need_srt()))
+    policy = Policy(workspace=tmp_path / "ws", temp_dir=tmp_path / "tmp", hosts=("example.com",))
+    spec = tmp_path / "spec.json"
+    prefix = direct.agent_prefix(policy, {}, spec)
+    assert prefix is not None and prefix[-1] == str(spec)
+    which = shutil.which
+    monkeypatch.setattr(direct.shutil, "which", lambda n: None if n == "socat" else which(n))
+    assert direct.agent_prefix(policy, {}, tmp_path / "spec2.json") is None
