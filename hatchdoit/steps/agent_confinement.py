@@ -1,5 +1,6 @@
-"""The confinement of one agent run (confinement/): the policy it runs under, srt's settings
-file, what launch_agent.sh puts before its argv, and what confinement changes in the profile
+"""The confinement of one agent run (confinement/): the policy it runs under, what launch_agent.sh
+puts before its argv (on Linux bubblewrap directly with its launcher's proxy, confinement/direct.py;
+else srt with its settings file), and what confinement changes in the profile
 (Claude Code skips its permission prompts, Codex turns its own sandbox off: hatchdoit's holds).
 
 What the agent may write, today: its worktree (and the git metadata a commit there writes), its
@@ -20,8 +21,10 @@ from typing import Any
 from hatchdoit.agents import codex
 from hatchdoit.agents.setup import output_dir
 from hatchdoit.config.workspace_models import ConfinementConfig
+from hatchdoit.confinement.direct import agent_prefix
+from hatchdoit.confinement.gitconfig import scrub_prefix
 from hatchdoit.confinement.mode import Decision, build_decision
-from hatchdoit.confinement.policy import agent_policy
+from hatchdoit.confinement.policy import agent_policy, git_config_of
 from hatchdoit.confinement.srt import confined_argv, write_settings
 from hatchdoit.core.atomicio import touch
 from hatchdoit.layout import Role
@@ -106,7 +109,13 @@ def confine_agent(
     settings = write_settings(policy, settings_path(run_dir))
     inside = {"TMPDIR": str(temp), "TEMP": str(temp), "TMP": str(temp), "IS_SANDBOX": "1"}
     inside["HATCHDOIT_CONFINED"] = "1"  # the stop hook leaves the audit to hatchdoit
-    return AgentConfinement(decision, confined_argv([], policy, settings, inside))
+    direct = agent_prefix(policy, inside, run_dir.with_name(f"{run_dir.name}.direct.json"))
+    if direct is not None:
+        return AgentConfinement(decision, direct)
+    scrub = scrub_prefix(
+        git_config_of(ctx.worktree), run_dir.with_name(f"{run_dir.name}.gitconfig")
+    )
+    return AgentConfinement(decision, [*scrub, *confined_argv([], policy, settings, inside)])
 
 
 def audit_confined_stop(ctx: StepContext, role: Role, attempt: int, stop: StopRecord) -> None:
