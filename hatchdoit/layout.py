@@ -149,11 +149,37 @@ class Layout:
         return self.logs / "hooks" / tid
 
     def stop_file(self, tid: str, role: Role, attempt: int) -> Path:
+        """The run's stop as hatchdoit took it (or wrote it, on a fault)."""
         return self.hooks_dir(tid) / f"{role}-{attempt}.stop"
 
+    def run_output(self, tid: str, role: Role, attempt: int) -> Path:
+        """The one directory an agent run writes besides its workspace, temp dir and config
+        home: its stop file, hook markers and hook log, its summary or verdict. Nothing there
+        is a record: hatchdoit validates what appears and copies it into place
+        (steps/run_output.py)."""
+        return _under(self.root, "_logs", "runs", tid, f"{role}-{attempt:03d}")
+
+    def run_stop(self, tid: str, role: Role, attempt: int) -> Path:
+        """The stop file the run's hook writes (HATCHDOIT_STOP_FILE); `stop_file` is hatchdoit's
+        validated copy."""
+        return self.run_output(tid, role, attempt) / "stop.json"
+
+    def run_handover(self, tid: str, role: Role, attempt: int) -> Path:
+        """The summary (factory) or verdict (qa) the run writes; `summary`/`verdict` are
+        hatchdoit's validated copies."""
+        name = "summary.json" if role == "factory" else "verdict.json"
+        return self.run_output(tid, role, attempt) / name
+
+    def run_hook_log(self, tid: str, role: Role, attempt: int) -> Path:
+        return self.run_output(tid, role, attempt) / "hooks.jsonl"
+
+    def stream_log(self, tid: str, role: Role, attempt: int) -> Path:
+        """The headless runner's copy of its CLI's JSON lines (it runs as the agent does)."""
+        return self.run_output(tid, role, attempt) / "stream.jsonl"
+
     def marker(self, tid: str, role: Role, attempt: int, kind: str) -> Path:
-        """Hook markers beside the stop file: ready, submitted, exit."""
-        return self.hooks_dir(tid) / f"{role}-{attempt}.{kind}"
+        """Hook markers in the run's output directory: ready, submitted, exit, healthy."""
+        return self.run_output(tid, role, attempt) / kind
 
     def summary(self, tid: str, attempt: int) -> Path:
         return self.logs / "summaries" / f"{tid}-factory-{attempt:03d}.json"

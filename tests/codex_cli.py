@@ -71,11 +71,17 @@ def codex_home(directory: Path, fake: FakeOpenAI, **provider: Any) -> Path:
 
 
 def codex_env(home: Path, codex_dir: Path) -> dict[str, str]:
-    """The environment a bare `codex exec` run needs (no user config, the fake key)."""
+    """The environment a bare `codex exec` run needs (no user config, the fake key). TMPDIR is
+    a directory of its own beside CODEX_HOME: Codex refuses to make its `codex-linux-sandbox`
+    alias (which its bubblewrap sandbox execs by name) under CODEX_HOME when that lies inside
+    the temp dir, and a test's CODEX_HOME lies under /tmp."""
+    temp = codex_dir.parent / f"{codex_dir.name}-tmp"
+    temp.mkdir(parents=True, exist_ok=True)
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
         "CODEX_HOME": str(codex_dir),
+        "TMPDIR": str(temp),
         "OPENAI_API_KEY": FAKE_KEY,
         "LANG": "C.UTF-8",
     }

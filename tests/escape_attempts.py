@@ -1,6 +1,7 @@
 """What a prompt-injected agent, or the test code it wrote, tries: read a planted SSH key, write
 $HOME, connect to a TCP port on 127.0.0.1 and to an SSH agent's socket, drive the project's tmux
-server, write hatchdoit's records under _logs/. Standalone (the hostile agent copies it into its
+server, write hatchdoit's records under _logs/, read the token kept in the target repo's
+.git/config. Standalone (the hostile agent copies it into its
 worktree as its test code): prints one JSON object, each attempt "blocked: ..." or "ESCAPED: ...".
 
     python3 escape_attempts.py TARGETS_JSON WHO
@@ -54,6 +55,18 @@ def _write(path: Path, text: str) -> str:
     return f"wrote {path}"
 
 
+def _git_config_token() -> str:
+    common = subprocess.run(
+        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+        capture_output=True, text=True, timeout=10, check=True,
+    ).stdout.strip()  # fmt: skip
+    text = Path(common, "config").read_text(encoding="utf-8")
+    found = [line.strip() for line in text.splitlines() if "extraheader" in line]
+    if not found:
+        raise OSError(f"no token in {common}/config")
+    return found[0]
+
+
 def attempts(targets: dict[str, str], who: str) -> dict[str, str]:
     home = targets["home"]
     logs = Path(targets["logs"])
@@ -66,6 +79,7 @@ def attempts(targets: dict[str, str], who: str) -> dict[str, str]:
         "tmux_server": _try(lambda: _tmux(targets["tmux_socket"], home, who)),
         "write_state": _try(lambda: _write(forged, "{}")),
         "write_audit": _try(lambda: _write(logs / "audit.jsonl", '{"event": "forged"}\n')),
+        "read_git_token": _try(_git_config_token),
     }  # fmt: skip
 
 

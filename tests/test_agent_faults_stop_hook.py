@@ -32,7 +32,7 @@ from projects import HatchProject
 
 from hatchdoit.core.bundled import AGENTS as BUNDLED_AGENTS
 from hatchdoit.core.bundled import SCRIPTS as BUNDLED_SCRIPTS
-from hatchdoit.records.models import DoneRecord, LaunchRecord
+from hatchdoit.records.models import DoneRecord, LaunchRecord, StopRecord
 from hatchdoit.records.schemas import load_valid
 
 pytestmark = pytest.mark.integration
@@ -107,7 +107,8 @@ def test_stop_hook_that_never_fires_ends_at_the_wall_limit(project: HatchProject
 def test_stop_hook_firing_twice_is_one_stop(project: HatchProject, tmp_path: Path) -> None:
     """Every stop is reported twice: at once (seq 1), and again 0.5 s later from a process that
     outlives the session (seq 2, like a late SessionEnd). The attempt is neither faulted nor
-    repeated, and the late rewrite does not make the finished step's receipt stale."""
+    repeated, and the late rewrite (in the run's output directory, after hatchdoit took the
+    stop it waited for) does not make the finished step's receipt stale."""
     limits(project)
     real = BUNDLED_SCRIPTS / "agent" / "stop_hook.sh"
     twice = tmp_path / "stop_hook_twice.sh"
@@ -127,15 +128,20 @@ def test_stop_hook_firing_twice_is_one_stop(project: HatchProject, tmp_path: Pat
     assert done.returncode == 0, done.stdout + done.stderr
 
     for role in ("factory", "qa"):
-        retry_until(lambda role=role: stop_of(project, role, 1).seq == 2, timeout=10)
+        late = project.layout.run_stop(TID, role, 1)  # type: ignore[arg-type]
+        retry_until(lambda late=late: load_valid(late, StopRecord).seq == 2, timeout=10)
         stop = stop_of(project, role, 1)
+        assert stop.seq == 1, "hatchdoit's copy is the stop it waited for"
         assert stop.source == "hook" and stop.run_token == launch_of(project, 1, role).run_token
         assert len(events(project, "launch", role=role)) == 1
+        own = project.layout.run_hook_log(TID, role, 1)  # type: ignore[arg-type]
+        retry_until(lambda own=own: [json.loads(x)["seq"] for x in own.read_text().splitlines()
+                                     if "stop hook: stop" in x] == [1, 2], timeout=10)  # fmt: skip
     assert load_valid(project.layout.done(TID), DoneRecord).attempt == 1
     assert events(project, "step_error") == []
     assert [s["source"] for s in events(project, "stop")] == ["hook", "hook"]
     hooks = [line for line in read_log(project, "hooks") if line["msg"] == "stop hook: stop"]
-    assert sorted(line["seq"] for line in hooks) == [1, 1, 2, 2]
+    assert sorted(line["seq"] for line in hooks) == [1, 1], "copied when the stop was taken"
     before = len(events(project, "step_start"))
     again = run_doit(project, timeout=60)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -147,7 +153,7 @@ def write_stop(project: HatchProject, launch: LaunchRecord, token: str) -> None:
     layout = project.layout
     env = {
         **project.env,
-        "HATCHDOIT_STOP_FILE": str(layout.stop_file(TID, launch.role, launch.attempt)),
+        "HATCHDOIT_STOP_FILE": str(layout.run_stop(TID, launch.role, launch.attempt)),
         "HATCHDOIT_RUN_TOKEN": token,
         "HATCHDOIT_TASKSPEC_ID": TID,
         "HATCHDOIT_ROLE": launch.role,
@@ -184,8 +190,7 @@ def test_wrong_token_stop_mid_run_is_ignored_and_logged(project: HatchProject) -
         )
         assert proc.poll() is None, "the wrong-token stop ended the wait"
         assert not project.layout.receipt(TID, "factory", 1).exists()
-        summary = project.layout.summary(TID, 1)
-        summary.parent.mkdir(parents=True, exist_ok=True)
+        summary = project.layout.run_handover(TID, "factory", 1)  # where the factory writes it
         summary.write_text(
             json.dumps(
                 {
@@ -207,7 +212,7 @@ def test_wrong_token_stop_mid_run_is_ignored_and_logged(project: HatchProject) -
 
     context = warned[0]
     assert context["taskspec_id"] == TID and context["attempt"] == 1
-    assert context["agent_type"] == "factory" and context["path"].endswith("factory-1.stop")
+    assert context["agent_type"] == "factory" and context["path"].endswith("factory-001/stop.json")
     stop = stop_of(project, "factory", 1)
     assert stop.source == "hook" and stop.run_token == launch.run_token
     assert load_valid(project.layout.done(TID), DoneRecord).attempt == 1

@@ -85,9 +85,6 @@ CORPUS: dict[str, Bad] = {
     "missing-featspec": Bad(
         {"no-fs.md": front(task("NO-FS-1", featspec=None))}, "featspec", "required"
     ),
-    "missing-loc-cap": Bad(
-        {"no-cap.md": front(task("NO-CAP-1", loc_cap=None))}, "loc_cap", "required"
-    ),
     "missing-test-command": Bad(
         {"no-cmd.md": front(task("NO-CMD-1", test_command=None))}, "test_command", "required"
     ),

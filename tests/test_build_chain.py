@@ -211,7 +211,7 @@ def test_planning_repo_stays_byte_identical(project: HatchProject) -> None:
 
 def test_stop_file_with_a_wrong_token_is_ignored(project: HatchProject) -> None:
     project.add_taskspec(TID)
-    stale = project.layout.stop_file(TID, "factory", 1)
+    stale = project.layout.run_stop(TID, "factory", 1)  # where the agent writes its stop
     stale.parent.mkdir(parents=True, exist_ok=True)
     stale_record = StopRecord(
         run_token="stale-token-from-another-run",

@@ -149,7 +149,7 @@ def test_stop_without_summary_is_blocked_until_it_is_written(
 
     blocked = events(project, "stop_blocked", role="factory")
     assert len(blocked) == 1 and "missing" in blocked[0]["problem"], blocked
-    guard = read_json(project.layout.hooks_dir(TID) / "factory-1.guard.json")
+    guard = read_json(project.layout.run_output(TID, "factory", 1) / "stop.guard.json")
     assert guard["blocks"] == 1
     assert events(project, "summary_injected") == [], "the Stop hook, not the fallback, asked"
     writes = [s for s in fake_api.main_requests("factory") if s.tool == "Write"]

@@ -57,7 +57,7 @@ def test_codex_takes_a_taskspec_to_done(project: HatchProject, fake_codex: Path)
     argv = json.loads(argv_file.read_text())  # the QA run's
     notify = next(a for a in argv if a.startswith("notify="))
     assert notify.endswith('stop_hook.sh", "agent-turn-complete"]')
-    assert f'writable_roots=["{layout.verdict(TID, 1).parent}"]' in " ".join(argv)
+    assert f'writable_roots=["{layout.run_output(TID, "qa", 1)}"]' in " ".join(argv)
     assert argv[argv.index("--sandbox") + 1] == "workspace-write"
     # the user's ~/.codex was not touched
     assert not (Path(project.env["HOME"]) / ".codex").exists()

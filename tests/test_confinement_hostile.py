@@ -23,6 +23,7 @@ from conftest import run_doit
 from projects import HatchProject
 
 from hatchdoit.confinement.srt import SRT_ENV
+from hatchdoit.run.gitops import ensure_repo
 
 pytestmark = pytest.mark.integration
 TESTS = Path(__file__).resolve().parent
@@ -91,6 +92,10 @@ def _hostile_build(
     home = Path(project.env["HOME"])
     (home / ".ssh").mkdir(mode=0o700)
     (home / ".ssh" / "id_ed25519").write_text(secret + "\n", encoding="utf-8")
+    header = f"AUTHORIZATION: bearer {secret}"  # as CI's checkout keeps its token
+    ensure_repo(project.root / "_target", project.seed)  # as the build makes it
+    git_config = ["git", "-C", str(project.root / "_target"), "config"]
+    subprocess.run([*git_config, "http.https://example.com/.extraheader", header], check=True)
     uid = os.getuid()
     tmux_socket = Path(project.env["TMUX_TMPDIR"]) / f"tmux-{uid}" / project.socket
     project.env.update(
@@ -132,7 +137,7 @@ def test_hostile_agent_and_its_tests_escape_nothing(
     tcp, unix, _ = listeners
     secret, agent, tests, done = _hostile_build(project, listeners, "required")
     home = Path(project.env["HOME"])
-    assert set(agent) == set(tests) and len(agent) == 7, (agent, tests)
+    assert set(agent) == set(tests) and len(agent) == 8, (agent, tests)
     escaped = {k: v for k, v in {**agent, **tests}.items() if not v.startswith("blocked")}
     assert not escaped, (escaped, done.stdout, done.stderr)
     assert (tcp.heard, unix.heard) == ([], []), "a listener on the machine was reached"
@@ -170,6 +175,7 @@ def test_unconfined_the_same_agent_escapes(
         assert results["read_ssh_key"] == f"ESCAPED: {secret}\n", results
         assert results["write_home"].startswith("ESCAPED"), results
         assert results["tcp_localhost"].startswith("ESCAPED"), results
+        assert results["read_git_token"].endswith(secret), results
     assert agent["ssh_agent_socket"].startswith("ESCAPED"), agent
     assert agent["write_state"].startswith("ESCAPED"), agent
     assert agent["tmux_server"].startswith("ESCAPED"), agent

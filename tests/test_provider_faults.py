@@ -111,7 +111,7 @@ def test_codex_usage_limit_pauses_and_resumes(
     openai.faults.add("usage_limit", None, reset_in=3)
     one_taskspec(project)
     assert_paused_then_done(project, "usage_limit")
-    stream = project.layout.pane_log(TID, "factory", 1).with_name("stream-001.jsonl")
+    stream = project.layout.stream_log(TID, "factory", 1)
     threads = [e["thread_id"] for e in read_json_lines(stream) if e["type"] == "thread.started"]
     assert len(threads) >= 2 and len(set(threads)) == 1, threads  # `exec resume <thread id>`
 

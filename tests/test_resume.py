@@ -87,7 +87,7 @@ def valid_summary(tid: str, attempt: int) -> dict[str, Any]:
 def run_stop_hook(project: HatchProject, launch: LaunchRecord) -> None:
     """Write the factory's .stop the way its hook would, with the launch's run token."""
     layout = project.layout
-    stop_file = layout.stop_file(launch.taskspec_id, launch.role, launch.attempt)
+    stop_file = layout.run_stop(launch.taskspec_id, launch.role, launch.attempt)
     env = {
         **project.env,
         "HATCHDOIT_STOP_FILE": str(stop_file),
@@ -143,8 +143,7 @@ def test_kill_while_factory_runs_then_rerun_reattaches(project: HatchProject) ->
     assert status[f"taskspec:{TID}"] == "R" and status["taskspec"] == "R"
 
     # Let the hung agent "finish": a valid summary, then the stop its hook would write.
-    summary = layout.summary(TID, 1)
-    summary.parent.mkdir(parents=True, exist_ok=True)
+    summary = layout.run_handover(TID, "factory", 1)  # where the factory writes it
     summary.write_text(json.dumps(valid_summary(TID, 1)), encoding="utf-8")
     run_stop_hook(project, launch)
 

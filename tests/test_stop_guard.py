@@ -28,10 +28,12 @@ MARKER_HOOK = BUNDLED_SCRIPTS / "agent" / "marker_hook.sh"
 
 
 def hook_env(tmp_path: Path, role: str = "factory", guard: int = 2) -> dict[str, str]:
+    """As a build sets it: everything the hook writes is in the run's output directory."""
     logs = tmp_path / "_logs"
+    out = logs / "runs" / "T1" / f"{role}-001"
     return {
         "PATH": os.environ["PATH"],
-        "HATCHDOIT_STOP_FILE": str(logs / "hooks" / "T1" / f"{role}-1.stop"),
+        "HATCHDOIT_STOP_FILE": str(out / "stop.json"),
         "HATCHDOIT_RUN_TOKEN": "tok-1",
         "HATCHDOIT_TASKSPEC_ID": "T1",
         "HATCHDOIT_ROLE": role,
@@ -41,8 +43,8 @@ def hook_env(tmp_path: Path, role: str = "factory", guard: int = 2) -> dict[str,
         "HATCHDOIT_SOURCE": str(CHECKOUT),
         "HATCHDOIT_LOGS_DIR": str(logs),
         "HATCHDOIT_LOC_CAP": "120",
-        "HATCHDOIT_SUMMARY_FILE": str(logs / "summaries" / "T1-factory-001.json"),
-        "HATCHDOIT_VERDICT_FILE": str(logs / "qa" / "T1" / "T1-qa-001.json"),
+        "HATCHDOIT_SUMMARY_FILE": str(out / "summary.json"),
+        "HATCHDOIT_VERDICT_FILE": str(out / "verdict.json"),
         "HATCHDOIT_STOP_GUARD": str(guard),
     }
 
@@ -85,12 +87,15 @@ def test_stop_without_summary_is_blocked_with_exact_instructions(tmp_path: Path)
     # The agent ignored it and tries again: honour stop_hook_active, let it stop.
     assert call_hook(env, "Stop", {"session_id": "s1", "stop_hook_active": True}) == ""
     assert stop_record(env).event == "stop"
-    guard = json.loads(stop_file.with_name("factory-1.guard.json").read_text())
+    guard = json.loads(stop_file.with_name("stop.guard.json").read_text())
     assert guard["blocks"] == 1
-    audit = [
-        json.loads(line) for line in (tmp_path / "_logs" / "audit.jsonl").read_text().splitlines()
-    ]
-    assert [e["event"] for e in audit] == ["stop_blocked", "agent_stop"]
+    # the hook wrote its log lines into the run's output directory and nothing else anywhere:
+    # hatchdoit writes the audit events when it takes the stop (steps/run_output.py)
+    log = [json.loads(x) for x in stop_file.with_name("hooks.jsonl").read_text().splitlines()]
+    assert [e["msg"] for e in log][:1] == ["stop guard blocked the stop"]
+    assert log[-1]["msg"] == "stop hook: stop"
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert all(name.startswith("_logs/runs/T1/factory-001/") for name in written), written
 
 
 @pytest.mark.parametrize("no_site", [True, False], ids=["python -S", "python with site"])

@@ -33,6 +33,21 @@ def prepare(
         [values["output_dir"]]
     )
     codex_home(paths, params, environ, env)
+    if not params.get("bypass_sandbox"):
+        codex_temp(paths, env)
+
+
+def codex_temp(paths: SessionPaths, env: dict[str, str]) -> None:
+    """TMPDIR: the run's own `tmp`. Codex's bubblewrap sandbox execs its helper by the name
+    `codex-linux-sandbox`, an alias Codex links at start-up under CODEX_HOME and puts on PATH;
+    it refuses to make it when CODEX_HOME lies inside the temp dir (a project under /tmp), and
+    then no sandboxed command can start. The run's temp dir never holds CODEX_HOME. Only with
+    Codex's own sandbox on: confined, Codex's is off and hatchdoit's sets this TMPDIR inside
+    (srt itself must keep the caller's short one for its sockets)."""
+    paths.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temp = paths.run_dir / "tmp"
+    temp.mkdir(exist_ok=True, mode=0o700)
+    env["TMPDIR"] = str(temp)
 
 
 def codex_home(

@@ -10,12 +10,10 @@ loads pydantic.
 
 from __future__ import annotations
 
-import os
 import sys
 
 from hatchdoit.agents.stop_hook import log_line, sidecar
 from hatchdoit.core.atomicio import read_json, write_json_atomic
-from hatchdoit.records.audit import audit
 
 # Not typing.TYPE_CHECKING: importing typing costs the stop hook's Python 3 ms at every stop.
 TYPE_CHECKING = False
@@ -98,16 +96,6 @@ def guard_block(env: dict[str, str], payload: dict[str, Any]) -> str | None:
         state_file,
         {"run_token": env["HATCHDOIT_RUN_TOKEN"], "blocks": blocks + 1, "last_problem": problem},
     )
+    # hatchdoit audits the block (`stop_blocked`) when it copies this line (run_output.py)
     log_line(env, "stop guard blocked the stop", "WARN", problem=problem, blocks=blocks + 1)
-    logs_dir = env.get("HATCHDOIT_LOGS_DIR")
-    if logs_dir:
-        audit(
-            os.path.join(logs_dir, "audit.jsonl"),
-            "stop_blocked",
-            env["HATCHDOIT_TASKSPEC_ID"],
-            role=env["HATCHDOIT_ROLE"],
-            attempt=int(env["HATCHDOIT_ATTEMPT"]),
-            blocks=blocks + 1,
-            problem=problem,
-        )
     return f"{instruction} The orchestrator found: {problem}"

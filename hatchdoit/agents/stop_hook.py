@@ -4,6 +4,11 @@ Usage: stop_hook.sh EVENT [PAYLOAD_JSON]. The payload comes from the last argume
 or stdin (Claude Code hooks). Paths and the run token come from the environment the orchestrator
 gave the agent's session.
 
+The hook runs as the agent does (confined, it may write only the run's output directory): it
+writes the stop file, its markers and its log lines (`hooks.jsonl`) into that directory, the one
+HATCHDOIT_STOP_FILE is in, and nothing else. hatchdoit validates the stop file and takes it into
+place, copies the log lines and writes the audit events itself (steps/run_output.py).
+
 - Stop with a guard (HATCHDOIT_STOP_GUARD=N > 0, set for Claude profiles): while the factory's
   summary (or QA's verdict) is missing or invalid, the block decision stop_guard.py makes is
   printed instead of a stop. Otherwise nothing is printed, so the agent may stop.
@@ -20,7 +25,6 @@ import sys
 
 from hatchdoit.core.atomicio import append_line, read_json, touch, write_json_atomic
 from hatchdoit.core.clock import now_iso
-from hatchdoit.records.audit import audit
 
 # Not typing.TYPE_CHECKING: importing typing costs the stop hook's Python 3 ms at every stop.
 TYPE_CHECKING = False
@@ -167,36 +171,23 @@ def build_record(event_arg: str, payload: dict[str, Any], env: dict[str, str]) -
 
 
 def write_stop(record: dict[str, Any], env: dict[str, str]) -> None:
-    """Write the `.stop` file and record the stop in the hook log and the audit trail."""
+    """Write the stop file and a line in the run's hook log (hatchdoit audits the stop when it
+    takes the file)."""
     write_json_atomic(env["HATCHDOIT_STOP_FILE"], record)
-    payload = record["payload"]
     log_line(
         env,
         f"stop hook: {record['event']}",
         seq=record["seq"],
-        stop_reason=payload.get("stop_reason"),
+        stop_reason=record["payload"].get("stop_reason"),
     )
-    logs_dir = env.get("HATCHDOIT_LOGS_DIR")
-    if logs_dir and not env.get("HATCHDOIT_CONFINED"):  # confined, hatchdoit audits the stop
-        audit(
-            os.path.join(logs_dir, "audit.jsonl"),
-            "agent_stop",
-            record["taskspec_id"],
-            role=record["role"],
-            attempt=record["attempt"],
-            stop_event=record["event"],
-            seq=record["seq"],
-            session_id=payload.get("session_id"),
-            transcript_path=payload.get("transcript_path"),
-            stop_reason=payload.get("stop_reason"),
-            last_assistant_message=str(payload.get("last_assistant_message") or "")[:500],
-        )
+
+
+def hook_log(env: dict[str, str]) -> str:
+    """The run's hook log: `hooks.jsonl` in its output directory, beside the stop file."""
+    return os.path.join(os.path.dirname(env["HATCHDOIT_STOP_FILE"]), "hooks.jsonl")
 
 
 def log_line(env: dict[str, str], msg: str, level: str = "INFO", **fields: Any) -> None:
-    logs_dir = env.get("HATCHDOIT_LOGS_DIR")
-    if not logs_dir:
-        return
     entry = {
         "ts": now_iso(),
         "level": level,
@@ -207,7 +198,7 @@ def log_line(env: dict[str, str], msg: str, level: str = "INFO", **fields: Any) 
         "attempt": int(env["HATCHDOIT_ATTEMPT"]),
         **{k: v for k, v in fields.items() if v is not None},
     }
-    append_line(os.path.join(logs_dir, "hooks", "hooks.jsonl"), json.dumps(entry, default=str))
+    append_line(hook_log(env), json.dumps(entry, default=str))
 
 
 def mark_healthy(env: dict[str, str]) -> None:

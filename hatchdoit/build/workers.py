@@ -5,10 +5,9 @@ worker dies (SIGKILL, the OOM killer) that result never comes and doit waits for
 build lock. And when the main doit dies, its workers block forever on a queue nobody feeds, still
 holding build.lock (they share its descriptor: they are part of the build). So:
 
-- Every worker is forked with PR_SET_PDEATHSIG=SIGKILL, and exits at once if the main process
-  died before that was set: SIGKILL of the main process takes the workers along, and the lock is
-  free as soon as the build's last process is gone (without PR_SET_PDEATHSIG a worker watches the
-  main process itself: worker_procs.py).
+- Every worker is forked with PR_SET_PDEATHSIG=SIGKILL (else it watches the main process itself:
+  worker_procs.py) and exits at once if the main process died before that was set: SIGKILL of
+  the main process takes the workers along, and the lock is free once the last one is gone.
 - A thread of the main process watches each worker through a pidfd (an event; without pidfd, by
   polling its pid). When one dies abnormally it says so in one line, naming the step it ran. The
   other workers go on with whatever does not need that step; once nothing runs any more (no step

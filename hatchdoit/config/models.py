@@ -5,7 +5,7 @@ How a file, an environment overlay and variables become one of these is config/l
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, field_validator
 
@@ -148,14 +148,18 @@ class LogConfig(Strict):
     )
 
 
+NotifyEvent = Literal["escalated", "build_failed", "awaiting_review", "branch_tampered"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = get_args(NotifyEvent)
+
+
 class NotifyConfig(Strict):
     command: list[str] = Field(
         default_factory=list,
         description="argv run with a JSON payload on stdin when a TaskSpec escalates or a build "
         "fails (empty: no notifications)",
     )
-    events: list[Literal["escalated", "build_failed", "awaiting_review"]] = Field(
-        default_factory=lambda: ["escalated", "build_failed", "awaiting_review"],  # type: ignore[arg-type]
+    events: list[NotifyEvent] = Field(
+        default_factory=lambda: list(NOTIFY_EVENTS),
         description="Which events run the command",
     )
     timeout: float = Field(default=30.0, gt=0, description="Seconds the command may take")

@@ -34,14 +34,15 @@ def seccomp_helper() -> Path | None:
 
 
 def bwrap_argv(
-    argv: list[str], policy: Policy, env: Mapping[str, str] | None = None
+    argv: list[str], policy: Policy, env: Mapping[str, str] | None = None, *, proxied: bool = False
 ) -> list[str] | None:
     """argv confined by bubblewrap under `policy`, or None where this backend cannot apply
-    (not Linux, no bwrap or helper, or a policy with a host list: that needs srt's proxy)."""
+    (not Linux, no bwrap or helper, or a policy with a host list: that needs a proxy; with
+    `proxied` the caller brings one, direct.py, and the network namespace stays empty)."""
     bwrap, helper = shutil.which("bwrap"), seccomp_helper()
     if not sys.platform.startswith("linux") or bwrap is None or helper is None:
         return None
-    if policy.hosts and not policy.any_host:
+    if policy.hosts and not policy.any_host and not proxied:
         return None
     if any(set(entry) & set("*?[") for entry in (*policy.deny_read, *policy.allow_read)):
         return None  # a pattern: srt expands those
@@ -55,7 +56,9 @@ def bwrap_argv(
     for entry in policy.deny_read:
         path = Path(entry)
         if path.is_dir() and not path.is_symlink():
-            out += ["--tmpfs", str(path), "--remount-ro", str(path)]
+            out += ["--tmpfs", str(path)]
+            if not any(w.is_relative_to(path) for w in policy.writable()):
+                out += ["--remount-ro", str(path)]  # else a writable path is bound below it
         elif path.exists():
             out += ["--ro-bind", "/dev/null", str(path.resolve())]
     if policy.emptied:  # a regular file: a device bound there is refused (nodev), git fails
@@ -66,7 +69,11 @@ def bwrap_argv(
     for entry in policy.allow_read:
         if Path(entry).exists():
             out += ["--ro-bind", entry, entry]
-    out += ["--unshare-all", *(["--share-net"] if policy.any_host else [])]
+    hidden = [Path(e) for e in policy.deny_read if Path(e).is_dir()]
+    for path in policy.writable():  # a writable path under a hidden directory (a config home)
+        if any(path.is_relative_to(d) for d in hidden):
+            out += ["--bind", str(path), str(path)]
+    out += ["--unshare-all", *(["--share-net"] if policy.any_host and not proxied else [])]
     out += ["--die-with-parent", "--new-session"]
     for name, value in (env or {}).items():
         out += ["--setenv", name, value]

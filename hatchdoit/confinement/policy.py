@@ -40,8 +40,8 @@ class Policy:
     hosts: tuple[str, ...] = ()  # host, host:port or *.domain; empty: no network
     any_host: bool = False
     # Files read as empty (bubblewrap binds an empty file over them): the target repo's .git/config,
-    # which git must still open. srt can only make a file unreadable, which git refuses, so
-    # under srt (agents) it stays readable until each TaskSpec has a clone of its own.
+    # which git must still open. srt can only make a file unreadable, which git refuses: under
+    # srt a bubblewrap around it binds a scrubbed copy instead (gitconfig.py).
     emptied: tuple[str, ...] = ()
     keep_no_proxy: bool = True  # False: loopback hosts are reached through the proxy
     notes: dict[str, str] = field(default_factory=dict)

@@ -16,8 +16,9 @@ from typing import Literal
 
 from hatchdoit.config.workspace_models import ConfinementConfig
 from hatchdoit.confinement.bwrap import bwrap_argv
+from hatchdoit.confinement.gitconfig import scrub_prefix
 from hatchdoit.confinement.mode import Decision, build_decision
-from hatchdoit.confinement.policy import command_policy
+from hatchdoit.confinement.policy import command_policy, git_config_of
 from hatchdoit.confinement.srt import confined_argv, write_settings
 
 Network = Literal["none", "registries", "any"]
@@ -53,7 +54,8 @@ def confined_command(
         direct = bwrap_argv(list(argv), policy, env)  # no proxy needed: bubblewrap alone
         if direct is None:
             settings = write_settings(policy, root / "srt-settings.json")
-            direct = confined_argv(list(argv), policy, settings, env)
+            scrub = scrub_prefix(git_config_of(workspace), root / "gitconfig")
+            direct = [*scrub, *confined_argv(list(argv), policy, settings, env)]
         yield Confined(direct, {}, decision.label)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -10,6 +10,11 @@ everything is done again on the new tip: their commit is never lost.
 Every commit landed this way carries the trailers `Hatchdoit-TaskSpec: <ID>` and
 `Hatchdoit-Approved: <commit>`, and an intent file records the tip an integration started from:
 after a crash at any point, the next run finds a landing that happened and does not land it twice.
+
+Before every landing the branch is checked for TaskSpec work hatchdoit did not land
+(branch_guard.py): an agent that moved the branch stops the build. A tip that already contains
+the approved commit is never taken as landed on that alone: the merge finds nothing to add, and
+the post-merge tests run on the tip before it is recorded.
 """
 
 from __future__ import annotations
@@ -23,12 +28,12 @@ from typing import Literal
 from hatchdoit.core.atomicio import read_json, write_json_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.locks import exclusive
-from hatchdoit.core.proc import run
 from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.delivery.branch_guard import guard_integration_branch, landed_by_intent
 from hatchdoit.records.models import TestRun
 from hatchdoit.run.branches import integration_branch
 from hatchdoit.run.context import StepContext
-from hatchdoit.run.gitops import contains, git, identity, succeeds, try_git
+from hatchdoit.run.gitops import git, identity, succeeds, try_git
 from hatchdoit.run.setup_commands import set_up_integration
 from hatchdoit.run.test_runs import run_test_command
 from hatchdoit.run.workspace_files import clean_excludes
@@ -71,7 +76,9 @@ def integrate(ctx: StepContext, approved: str, mode: Mode) -> Landed | Refused:
     with exclusive(common / "hatchdoit-integrate.lock", f"integration into {branch}", wait=True):
         for moved in range(MOVES_TOLERATED + 1):
             tip = _rev(repo, ref)
-            found = _already_landed(ctx, repo, tip, approved, mode)
+            intent = ctx.layout.integration_intent(ctx.tid)
+            found = landed_by_intent(repo, tip, intent) if intent.is_file() else None
+            guard_integration_branch(ctx, branch, "before landing")
             if found is not None:
                 return Landed(found, _intent_tip(ctx) or tip, branch, moved=moved)
             write_json_atomic(
@@ -116,30 +123,6 @@ def _intent_tip(ctx: StepContext) -> str | None:
     except (OSError, ValueError):
         return None
     return str(data.get("tip")) if isinstance(data, dict) and data.get("tip") else None
-
-
-def _already_landed(
-    ctx: StepContext, repo: Path, tip: str, approved: str, mode: Mode
-) -> str | None:
-    """The commit on the branch that already holds `approved`: one we landed (its trailer, since
-    the tip an earlier try started from), or, in merge mode, the tip when it contains `approved`
-    (merged by hand, or a fast-forward of someone's)."""
-    since = _intent_tip(ctx)
-    if since is not None and contains(repo, tip, since):
-        found = git(
-            repo,
-            "log",
-            "--first-parent",
-            "--format=%H",
-            "-F",
-            f"--grep=Hatchdoit-Approved: {approved}",
-            f"{since}..{tip}",
-        ).split()
-        if found:
-            return found[0]
-    if mode == "merge" and contains(repo, tip, approved):
-        return tip
-    return None
 
 
 def _prepare(ctx: StepContext, repo: Path, tip: str) -> Path:
@@ -244,15 +227,7 @@ def _tail(ctx: StepContext, failed: TestRun, lines: int = 40) -> str:
 
 def _compare_and_swap(repo: Path, ref: str, new: str, old: str, tid: str) -> bool:
     """Move `ref` from `old` to `new`; False when it is no longer at `old`."""
-    argv = [
-        "git",
-        "-C",
-        str(repo),
-        "update-ref",
-        "-m",
-        f"hatchdoit: integrate {tid}",
-        ref,
-        new,
-        old,
-    ]
-    return run(argv, check=False, operation="git update-ref").returncode == 0
+    return (
+        try_git(repo, "update-ref", "-m", f"hatchdoit: integrate {tid}", ref, new, old).returncode
+        == 0
+    )

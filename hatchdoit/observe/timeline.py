@@ -121,6 +121,9 @@ def describe(event: dict[str, Any]) -> str:
         "resumed": f"{role} {attempt} resumed after {event.get('paused_s', '?')}s paused",
         "provider_answered": f"{event.get('provider', '?')} answered {role} {attempt}'s probe",
         "budget": f"budget: spent {_usd(event.get('spent_usd'))} of {_usd(event.get('cap_usd'))}",
+        "output_taken": f"took {role} {attempt}'s output ({event.get('source', '?')})",
+        "branch_tampered": f"{event.get('branch', '?')} holds TaskSpec work no integration "
+        f"landed ({event.get('when', '?')}): the build stopped",
     }
     return texts.get(kind, kind.replace("_", " "))
 

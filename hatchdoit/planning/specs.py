@@ -25,6 +25,9 @@ FactoryBehaviour = Literal[
     "no-commit",
     "resolve-conflicts",
     "edit-plan",
+    "move-branch",
+    "forge-decision",
+    "plant-git",
 ]
 QaBehaviour = Literal["approve", "reject", "reject-once", "approve-and-edit"]
 

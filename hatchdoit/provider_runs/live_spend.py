@@ -31,9 +31,7 @@ class RunSpend:
         profile = ctx.project.profile(ctx.tid, run.role).profile
         params = ctx.project.config.agent_params.get(profile.name, {})
         self.model = str(params.get("model") or profile.params.get("model") or "")
-        stream = ctx.layout.pane_log(ctx.tid, run.role, run.attempt).with_name(
-            f"stream-{run.attempt:03d}.jsonl"
-        )
+        stream = ctx.layout.stream_log(ctx.tid, run.role, run.attempt)
         self.stream = JsonLineTail(stream, (b'"result"', b'"turn.completed"', b'"thread.started"'))
         self.claude_home = ctx.layout.session_dir(ctx.tid, run.role, run.attempt) / "claude-home"
         self.reported: float | None = None  # Claude Code print mode's costs, turn by turn

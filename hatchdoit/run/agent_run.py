@@ -46,14 +46,14 @@ class AgentRun:
 
     @contextmanager
     def watching(self) -> Iterator[DirWatch]:
-        """The inotify watch on the run's hook directory (ready, submitted, exit and stop files
+        """The inotify watch on the run's output directory (ready, submitted, exit and stop files
         all land there). Nested uses share the outermost one, so run_until_stop keeps one
         observer for the waits for readiness, the submit and the stop (each started and joined
         its own: ~5 ms apiece); a wait used on its own starts and stops its own."""
         if self._watch is not None:
             yield self._watch
             return
-        with DirWatch(self.stop_file.parent) as watch:
+        with DirWatch(self.out_dir) as watch:
             self._watch = watch
             try:
                 yield watch
@@ -79,6 +79,11 @@ class AgentRun:
 
     def marker(self, kind: str) -> Path:
         return self.ctx.layout.marker(self.ctx.tid, self.role, self.attempt, kind)
+
+    @property
+    def out_dir(self) -> Path:
+        """The run's output directory (run_output.py): its stop, markers, summary or verdict."""
+        return self.ctx.layout.run_output(self.ctx.tid, self.role, self.attempt)
 
     @property
     def stop_file(self) -> Path:

@@ -1,10 +1,12 @@
-"""The integration branch: the one worktrees start from and delivered work lands on (the step
-`worktree`, the merge queue and the pull request all ask it)."""
+"""The integration branch: the one worktrees start from and delivered work lands on, and whether
+approved work lands there (the step `worktree`, the merge queue, the pull request and the branch
+guard all ask it)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from hatchdoit.config.models import MERGE_MODES
 from hatchdoit.records.models import WorktreeRecord
 from hatchdoit.records.schemas import try_load
 from hatchdoit.run.context import StepContext
@@ -22,3 +24,9 @@ def integration_branch(ctx: StepContext, repo: Path) -> str:
     if previous is not None:
         return previous.base_ref
     return current_branch(repo)
+
+
+def merges_into_branch(ctx: StepContext) -> bool:
+    """Whether approved work lands on the integration branch: then a dependent starts from that
+    branch, once its dependencies are integrated, rather than from their own branches."""
+    return ctx.project.config.integrate in MERGE_MODES

@@ -1,4 +1,7 @@
-"""Git queries and the target repo, through argv lists (worktree changes go through scripts/git)."""
+"""Git queries and the target repo, through argv lists (worktree changes go through scripts/git).
+
+Every git command hatchdoit runs goes through `try_git`, which runs it so that nothing an agent
+planted in the repository runs (safe_git.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 
 from hatchdoit.core.errors import ConfigError, StepError
 from hatchdoit.core.proc import run
+from hatchdoit.run.safe_git import NETWORK_COMMANDS, git_env, safe_git_argv, user_ssh_command
 
 SEEDED_MARK = "hatchdoit-seeded"  # in the git dir of a target repo hatchdoit made from a seed
 
@@ -24,9 +28,13 @@ def try_git(
     repo: Path, *args: str, env: dict[str, str] | None = None, timeout: float | None = 120.0
 ) -> subprocess.CompletedProcess[str]:
     """`git -C repo ARGS`, whatever its exit code (a merge that may conflict, a question whose
-    answer is the exit code). `env` is added to the environment (never credentials)."""
-    full = {**os.environ, **env} if env else None
-    argv = ["git", "-C", str(repo), *args]
+    answer is the exit code). `env` is added to the environment (never credentials). Whatever
+    the repo's config or hooks say, git runs no program of theirs (safe_git_argv)."""
+    argv = safe_git_argv(repo, args)
+    full = git_env(env)
+    if args and args[0] in NETWORK_COMMANDS and "GIT_SSH_COMMAND" not in full:
+        # the environment outranks core.sshCommand: the repo's loses to the user's own
+        full["GIT_SSH_COMMAND"] = user_ssh_command()
     return run(argv, check=False, env=full, timeout=timeout, operation=f"git {args[0]}")
 
 

@@ -12,7 +12,8 @@ import shlex
 import time
 from pathlib import Path
 
-from hatchdoit.config.workspace_models import WorkspaceConfig
+from hatchdoit.config.workspace_models import ConfinementConfig, WorkspaceConfig
+from hatchdoit.confinement.wrap import confined_command
 from hatchdoit.core.atomicio import write_atomic
 from hatchdoit.core.errors import EXIT_SETUP, StepError
 from hatchdoit.core.redaction import redact_file
@@ -79,10 +80,17 @@ def marked(worktree: Path) -> str | None:
 
 
 def run_commands(
-    ws: WorkspaceConfig, worktree: Path, log_path: Path, passthrough: list[str]
+    ws: WorkspaceConfig,
+    worktree: Path,
+    log_path: Path,
+    passthrough: list[str],
+    confinement: ConfinementConfig | None = None,
 ) -> tuple[list[TestRun], str | None]:
     """Run the setup commands in `worktree`, in order, within `setup_timeout` together, their
-    output into `log_path`: the runs and, if one failed, the line saying which and how."""
+    output into `log_path`: the runs and, if one failed, the line saying which and how. Each
+    runs under the build's `confinement` (writing its worktree and temp dir, reaching the
+    package registries); None: unconfined, not recorded."""
+    confinement_config = confinement or ConfinementConfig(mode="off")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(log_path, "")
     deadline = time.monotonic() + ws.setup_timeout
@@ -96,7 +104,10 @@ def run_commands(
             env = workspace_environ(ws, worktree, test_env([*SETUP_ENV, *passthrough]))
             started = time.monotonic()
             left = max(0.001, deadline - started)
-            code = run_into_log(command, worktree, left, log_path, env, mode="a")
+            with confined_command(
+                command, worktree, confinement_config, network="registries"
+            ) as run:
+                code = run_into_log(run.argv, worktree, left, log_path, {**env, **run.env}, "a")
             runs.append(
                 TestRun(
                     command=command,
@@ -104,6 +115,7 @@ def run_commands(
                     duration_s=round(time.monotonic() - started, 3),
                     timed_out=code is None,
                     log=str(log_path),
+                    confinement=run.label if confinement is not None else None,
                 )
             )
             if code is None:
@@ -128,7 +140,10 @@ def set_up_integration(ctx: StepContext, worktree: Path, log_path: Path) -> None
     if marked(worktree) == digest:
         return
     marker_path(worktree).unlink(missing_ok=True)
-    _, failure = run_commands(ws, worktree, log_path, ctx.project.config.checks.env_passthrough)
+    config = ctx.project.config
+    _, failure = run_commands(
+        ws, worktree, log_path, config.checks.env_passthrough, config.confinement
+    )
     if failure is not None:
         raise SetupFailed(
             f"setup of the integration worktree failed: {failure} "

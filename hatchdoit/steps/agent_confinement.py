@@ -1,13 +1,13 @@
-"""The confinement of one agent run (confinement/): the policy it runs under, srt's settings
-file, what launch_agent.sh puts before its argv, and what confinement changes in the profile
+"""The confinement of one agent run (confinement/): the policy it runs under, what launch_agent.sh
+puts before its argv (on Linux bubblewrap directly with its launcher's proxy, confinement/direct.py;
+else srt with its settings file), and what confinement changes in the profile
 (Claude Code skips its permission prompts, Codex turns its own sandbox off: hatchdoit's holds).
 
-What the agent may write, today: its worktree (and the git metadata a commit there writes), its
-run's directory `_logs/sessions/<ID>/<role>-00k/` (config home, temp dir), and its outputs: the
-TaskSpec's hooks directory `_logs/hooks/<ID>/` (stop file and markers) as the one output
-directory, plus the summary's directory (`_logs/summaries/`) or the verdict's (`_logs/qa/<ID>/`),
-the headless stream log and the hooks' log file. The extra ones go once every run has one
-output directory that hatchdoit validates and moves from.
+What the agent may write: its worktree (and the git metadata a commit there writes), its run's
+directory `_logs/sessions/<ID>/<role>-00k/` (config home, temp dir), what its CLI needs besides
+(CONFINED_NEEDS), and the one output directory of its run, `_logs/runs/<ID>/<role>-00k/` (stop
+file, markers, hook log, stream log, summary or verdict), from which hatchdoit takes validated
+copies (steps/run_output.py).
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from hatchdoit.agents import codex
-from hatchdoit.agents.setup import output_dir
 from hatchdoit.config.workspace_models import ConfinementConfig
+from hatchdoit.confinement.direct import agent_prefix
+from hatchdoit.confinement.gitconfig import scrub_prefix
 from hatchdoit.confinement.mode import Decision, build_decision
-from hatchdoit.confinement.policy import agent_policy
+from hatchdoit.confinement.policy import agent_policy, git_config_of
 from hatchdoit.confinement.srt import confined_argv, write_settings
-from hatchdoit.core.atomicio import touch
 from hatchdoit.layout import Role
-from hatchdoit.records.models import StopRecord
 from hatchdoit.run.context import StepContext
 
 SETTINGS_NAME = "confinement.json"  # beside the run's directory: out of the agent's reach
@@ -70,7 +69,6 @@ def confine_agent(
     attempt: int,
     *,
     run_dir: Path,
-    stream_log: Path,
     env: Mapping[str, str],
     provider: str | None,
     setup: str = "none",
@@ -83,42 +81,28 @@ def confine_agent(
     layout = ctx.layout
     config: ConfinementConfig = ctx.project.config.confinement
     temp = run_dir / "tmp"
-    hooks_log = layout.logs / "hooks" / "hooks.jsonl"
-    for path in (stream_log, hooks_log):  # a file is bound into the sandbox only if it exists
-        path.parent.mkdir(parents=True, exist_ok=True)
-        touch(path)
-    outputs = output_dir(role, env, layout.logs)
+    outputs = layout.run_output(ctx.tid, role, attempt)
+    outputs.mkdir(parents=True, exist_ok=True)
     needs = CONFINED_NEEDS.get(setup)
     cli_writes, base_urls = needs(env) if needs is not None else ([], [])
-    outputs.mkdir(parents=True, exist_ok=True)
     policy = agent_policy(
         config,
         workspace=ctx.worktree,
-        output_dir=layout.hooks_dir(ctx.tid),
+        output_dir=outputs,
         temp_dir=temp,
         config_home=run_dir,
         provider=provider,
         env=env,
         base_urls=base_urls,
         sessions_root=layout.logs / "sessions",
-        extra_write=(outputs, stream_log, hooks_log, *cli_writes),
+        extra_write=tuple(cli_writes),
     )
     settings = write_settings(policy, settings_path(run_dir))
     inside = {"TMPDIR": str(temp), "TEMP": str(temp), "TMP": str(temp), "IS_SANDBOX": "1"}
-    inside["HATCHDOIT_CONFINED"] = "1"  # the stop hook leaves the audit to hatchdoit
-    return AgentConfinement(decision, confined_argv([], policy, settings, inside))
-
-
-def audit_confined_stop(ctx: StepContext, role: Role, attempt: int, stop: StopRecord) -> None:
-    """A confined agent's stop hook cannot write the audit trail: hatchdoit records the stop."""
-    if not decision_for(ctx).confined:
-        return
-    ctx.audit(
-        "agent_stop",
-        role=role,
-        attempt=attempt,
-        stop_event=stop.event,
-        seq=stop.seq,
-        session_id=stop.payload.get("session_id"),
-        recorded_by="hatchdoit",
+    direct = agent_prefix(policy, inside, run_dir.with_name(f"{run_dir.name}.direct.json"))
+    if direct is not None:
+        return AgentConfinement(decision, direct)
+    scrub = scrub_prefix(
+        git_config_of(ctx.worktree), run_dir.with_name(f"{run_dir.name}.gitconfig")
     )
+    return AgentConfinement(decision, [*scrub, *confined_argv([], policy, settings, inside)])

@@ -12,7 +12,6 @@ from contextlib import nullcontext
 from functools import cache
 from pathlib import Path
 
-import hatchdoit
 from hatchdoit.agents.profiles import render
 from hatchdoit.agents.session_env import base_env, write_env_file
 from hatchdoit.agents.setup import SessionPaths, prepare_session
@@ -34,11 +33,9 @@ from hatchdoit.run.workspace_files import workspace_environ
 from hatchdoit.steps import agent_confinement as confinement
 from hatchdoit.steps.handover import deliver, submitted_count, wait_ready
 from hatchdoit.steps.plan_view import plan_view, wait_for_plan
+from hatchdoit.steps.session_vars import session_vars
 from hatchdoit.steps.stop_wait import valid_stop, wait_for_stop
 
-# The directory holding the hatchdoit package: the stop hook's Python (scripts/agent/stop_hook.sh)
-# imports it from there without site-packages
-HATCHDOIT_SOURCE = str(Path(hatchdoit.__file__).resolve().parent.parent)
 ENV_FILE = "session.env"  # in the run's session_dir
 
 
@@ -161,7 +158,6 @@ def _run_once(
             if start:
                 _start_work(run)
             stop = wait_for_stop(run)
-            confinement.audit_confined_stop(ctx, role, attempt, stop)
             return run, stop
 
 
@@ -184,6 +180,7 @@ def _launch(
     _clear_session(ctx, tmux, name, role, attempt)
     wait_for_plan(ctx, role, attempt)
     view = plan_view(ctx, role, attempt)
+    layout.run_output(ctx.tid, role, attempt).mkdir(parents=True, exist_ok=True)
     for kind in ("ready", "submitted", "exit", "healthy"):
         layout.marker(ctx.tid, role, attempt, kind).unlink(missing_ok=True)
     prompt_file = layout.prompt(ctx.tid, role, attempt)
@@ -231,7 +228,7 @@ def _launch(
             worktree=ctx.worktree,
             logs_dir=layout.logs,
             scripts_dir=project.scripts_dir,
-            stream_log=pane_log.with_name(f"stream-{attempt:03d}.jsonl"),
+            stream_log=layout.stream_log(ctx.tid, role, attempt),
         ),
         extra_env=extra_env,
     )
@@ -241,30 +238,14 @@ def _launch(
         argv.append(prompt)
     env = {
         **workspace_environ(project.config.workspace, ctx.worktree, base_env(os.environ)),
-        "HATCHDOIT_TASKSPEC_ID": ctx.tid,
-        "HATCHDOIT_ROLE": role,
-        "HATCHDOIT_ATTEMPT": str(attempt),
-        "HATCHDOIT_RUN_TOKEN": token,
-        "HATCHDOIT_STOP_FILE": str(run.stop_file),
-        "HATCHDOIT_STOP_HOOK": str(project.script("agent", "stop_hook.sh")),
-        "HATCHDOIT_READY_FILE": str(run.marker("ready")),
-        "HATCHDOIT_SUBMITTED_FILE": str(run.marker("submitted")),
-        "HATCHDOIT_EXIT_FILE": str(run.marker("exit")),
-        "HATCHDOIT_HEALTHY_FILE": str(run.marker("healthy")),
-        "HATCHDOIT_FAULT_SIGNALS": profile.fault_signals,
-        "HATCHDOIT_AUTH_RETRIES": str(project.config.providers.auth_retries),
-        "HATCHDOIT_PYTHON": sys.executable,
-        "HATCHDOIT_SOURCE": HATCHDOIT_SOURCE,
-        "HATCHDOIT_LOGS_DIR": str(layout.logs),
-        "HATCHDOIT_PROMPT_FILE": str(prompt_file),
+        **session_vars(ctx, run, profile.fault_signals, prompt_file),
         **view.env(),
         **setup.env,
         **{k: render(v, values, loaded.path) for k, v in profile.env.items()},
         **extra_env,
     }
-    stream_log = pane_log.with_name(f"stream-{attempt:03d}.jsonl")
     confined = confinement.confine_agent(
-        ctx, role, attempt, run_dir=run_dir, stream_log=stream_log, env=env,
+        ctx, role, attempt, run_dir=run_dir, env=env,
         provider=profile.provider, setup=profile.setup, decision=decision,
     )  # fmt: skip
     readonly = () if decision.confined else view.readonly  # the sandbox's rules hold the plan

@@ -9,6 +9,7 @@ import threading
 from hatchdoit.agents.prompts import render_prompt
 from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.delivery.rework import start_merge
+from hatchdoit.layout import Role
 from hatchdoit.planning.specs import TaskSpec
 from hatchdoit.provider_runs.budgets import after_run
 from hatchdoit.records.models import Receipt
@@ -20,15 +21,21 @@ from hatchdoit.steps.workspace_setup import ensure_set_up
 from hatchdoit.steps.worktree import run_worktree
 
 
-def agent_env(ctx: StepContext, attempt: int) -> dict[str, str]:
-    """Variables every agent of this attempt gets besides the session's own."""
+def agent_env(ctx: StepContext, attempt: int, role: Role = "factory") -> dict[str, str]:
+    """Variables every agent of this attempt gets besides the session's own. What the run
+    writes (the factory's summary, QA's verdict) goes into its output directory
+    (run_output.py); what QA reads (the summary, the checks) is hatchdoit's copy."""
     spec, layout = ctx.spec, ctx.layout
-    return {
+    env = {
         "HATCHDOIT_LOC_CAP": str(spec.loc_cap),
-        "HATCHDOIT_SUMMARY_FILE": str(layout.summary(ctx.tid, attempt)),
-        "HATCHDOIT_VERDICT_FILE": str(layout.verdict(ctx.tid, attempt)),
         "HATCHDOIT_CHECKS_FILE": str(layout.checks(ctx.tid, attempt)),
     }
+    if role == "factory":
+        env["HATCHDOIT_SUMMARY_FILE"] = str(layout.run_handover(ctx.tid, "factory", attempt))
+    else:
+        env["HATCHDOIT_SUMMARY_FILE"] = str(layout.summary(ctx.tid, attempt))
+        env["HATCHDOIT_VERDICT_FILE"] = str(layout.run_handover(ctx.tid, "qa", attempt))
+    return env
 
 
 def prompt_values(ctx: StepContext, attempt: int) -> dict[str, str]:
@@ -42,7 +49,7 @@ def prompt_values(ctx: StepContext, attempt: int) -> dict[str, str]:
         "branch": branch_of(ctx.tid),
         "loc_cap": str(spec.loc_cap),
         "test_command": shlex.join(spec.test_command),
-        "summary_path": str(ctx.layout.summary(ctx.tid, attempt)),
+        "summary_path": str(ctx.layout.run_handover(ctx.tid, "factory", attempt)),
         "acceptance_section": acceptance_section(spec),
     }
 

@@ -12,6 +12,7 @@ from hatchdoit.core.atomicio import write_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.run.agent_run import AgentRun
+from hatchdoit.steps.run_output import read_output
 
 PASTE_LIMIT = 32 * 1024
 REQUEST_LINE = re.compile(r"^<!-- hatchdoit:request=[A-Za-z-]+ -->$", re.MULTILINE)
@@ -35,8 +36,8 @@ def wait_ready(run: AgentRun) -> None:
 
 
 def submitted_count(run: AgentRun) -> int:
-    try:
-        return int(run.marker("submitted").read_text().strip() or 0)
+    try:  # written by the agent's side: read as run_output.py reads what a run writes
+        return int(read_output(run.marker("submitted"), limit=64).strip() or 0)
     except (OSError, ValueError):
         return 0
 

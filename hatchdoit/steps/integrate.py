@@ -114,7 +114,7 @@ def _rework(ctx: StepContext, rework: Rework) -> None:
 
 
 def _merge(ctx: StepContext, approved: str, mode: Mode, attempt: int, tries: int) -> Rework | None:
-    """Land the approved commit (merge_queue.py); the rework due when it is refused."""
+    """Land the approved commit (delivery/merge_queue.py); the rework due when it is refused."""
     result = integrate(ctx, approved, mode)
     if isinstance(result, Landed):
         _landed(ctx, result, approved, tries)

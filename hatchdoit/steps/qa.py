@@ -8,14 +8,16 @@ import logging
 from hatchdoit.agents.prompts import render_prompt
 from hatchdoit.core.atomicio import read_json
 from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.delivery.branch_guard import guard_after_session
 from hatchdoit.delivery.commits import clean_to, discard_qa_changes
 from hatchdoit.provider_runs.budgets import after_run
 from hatchdoit.records.models import Receipt, VerdictRecord
-from hatchdoit.records.schemas import handover_problem, load_valid
+from hatchdoit.records.schemas import load_valid
 from hatchdoit.run.attempts import attempt_commit, base_commit, receipt
 from hatchdoit.run.context import StepContext
 from hatchdoit.steps.agent_session import end_session, run_until_stop
 from hatchdoit.steps.factory import agent_env, prompt_values
+from hatchdoit.steps.run_output import collect_handover
 
 
 def _json_text(path_value: object) -> str:
@@ -47,19 +49,21 @@ def run_qa(ctx: StepContext, attempt: int) -> Receipt:
         commit=commit,
         checks_path=str(layout.checks(ctx.tid, attempt)),
         checks_json=_json_text(layout.checks(ctx.tid, attempt)),
+        summary_path=str(layout.summary(ctx.tid, attempt)),
         summary_json=_json_text(layout.summary(ctx.tid, attempt)),
-        verdict_path=str(layout.verdict(ctx.tid, attempt)),
+        verdict_path=str(layout.run_handover(ctx.tid, "qa", attempt)),
     )
     prompt = render_prompt(ctx.project.agents_dirs, "qa", values)
-    env = agent_env(ctx, attempt)
+    env = agent_env(ctx, attempt, "qa")
     env["HATCHDOIT_BEHAVIOUR"] = ctx.spec.scripted.qa
     run, stop = run_until_stop(ctx, "qa", attempt, prompt, env)
     after_run(ctx, attempt)
     fault_point("qa.after_stop", ctx.tid)
     end_session(run)
     leftovers = discard_qa_changes(ctx, attempt, commit)
+    guard_after_session(ctx, "QA")
     verdict_path = layout.verdict(ctx.tid, attempt)
-    problem = handover_problem(verdict_path, VerdictRecord, ctx.tid, attempt)
+    problem = collect_handover(ctx, "qa", attempt)  # into verdict_path when valid
     if problem is not None:
         reason = f"QA wrote no valid verdict ({stop.event}): {problem}"
         return _decide(

@@ -5,11 +5,12 @@ become `.stop` files written by the orchestrator, so every run ends in one."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
 
-from hatchdoit.core.atomicio import read_json, write_json_atomic
+from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.redaction import redact_file
 from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.provider_runs.budgets import live_cap
@@ -20,6 +21,7 @@ from hatchdoit.providers.faults import Fault
 from hatchdoit.records.models import StopEvent, StopRecord
 from hatchdoit.records.schemas import try_load
 from hatchdoit.run.agent_run import AgentRun
+from hatchdoit.steps.run_output import collect_stop, foreign_token, read_output
 
 # Seconds of no pane output after which a TUI's screen is read for a limit it waits at.
 SCREEN_IDLE = 3.0
@@ -27,8 +29,10 @@ SPEND_EVERY = 5.0  # seconds between reads of a run's spend, under a budget
 
 
 def valid_stop(run: AgentRun, after_seq: int = 0) -> StopRecord | None:
-    stop = try_load(run.stop_file, StopRecord)
-    if stop is None or stop.run_token != run.launch.run_token or stop.seq <= after_seq:
+    """This run's stop newer than `after_seq`, once hatchdoit took it from the run's output
+    directory (run_output.py) or wrote it itself."""
+    stop = collect_stop(run.ctx, run.role, run.attempt, run.launch.run_token)
+    if stop is None or stop.seq <= after_seq:
         return None
     return stop
 
@@ -112,11 +116,8 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
 
 
 def _warn_foreign_stop(run: AgentRun, warned: set[str]) -> None:
-    try:
-        token = str(read_json(run.stop_file).get("run_token"))
-    except (OSError, ValueError, AttributeError):
-        return
-    if token != run.launch.run_token and token not in warned:
+    token = foreign_token(run.ctx, run.role, run.attempt, run.launch.run_token)
+    if token is not None and token not in warned:
         warned.add(token)
         run.ctx.log(
             "hooks",
@@ -124,13 +125,13 @@ def _warn_foreign_stop(run: AgentRun, warned: set[str]) -> None:
             "ignored stop file with a wrong or old run token",
             agent_type=run.role,
             attempt=run.attempt,
-            path=str(run.stop_file),
+            path=str(run.ctx.layout.run_stop(run.ctx.tid, run.role, run.attempt)),
         )
 
 
 def _exit_marker(run: AgentRun) -> tuple[StopEvent, str] | None:
     try:
-        code = int(read_json(run.marker("exit"))["exit_code"])
+        code = int(json.loads(read_output(run.marker("exit"), limit=4096))["exit_code"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
     profile = run.ctx.project.profile(run.ctx.tid, run.role).profile

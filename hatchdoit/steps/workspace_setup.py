@@ -80,7 +80,9 @@ def set_up(ctx: StepContext, attempt: int, digest: str) -> SetupRecord:
     log_path = setup_log(layout, ctx.tid, attempt)
     ctx.audit("setup_start", attempt=attempt, digest=digest)
     passthrough = ctx.project.config.checks.env_passthrough
-    runs, failure = run_commands(ws, ctx.worktree, log_path, passthrough)
+    runs, failure = run_commands(
+        ws, ctx.worktree, log_path, passthrough, ctx.project.config.confinement
+    )
     for run in runs:
         run.log = layout.rel(log_path)
     where = layout.rel(log_path)

@@ -14,7 +14,6 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hatchdoit.config.models import MERGE_MODES
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.locks import exclusive
@@ -23,7 +22,7 @@ from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.delivery.commits import keep_aside
 from hatchdoit.records.models import DoneRecord, Receipt, WorktreeRecord
 from hatchdoit.records.schemas import try_load
-from hatchdoit.run.branches import integration_branch
+from hatchdoit.run.branches import integration_branch, merges_into_branch
 from hatchdoit.run.context import StepContext
 from hatchdoit.run.gitops import (
     branch_exists,
@@ -37,12 +36,6 @@ from hatchdoit.run.gitops import (
 from hatchdoit.run.workspace_files import copy_into
 
 EXIT_CONFLICT = 3
-
-
-def merges_into_branch(ctx: StepContext) -> bool:
-    """Whether approved work lands on the integration branch: then a dependent starts from that
-    branch, once its dependencies are integrated, rather than from their own branches."""
-    return ctx.project.config.integrate in MERGE_MODES
 
 
 def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:

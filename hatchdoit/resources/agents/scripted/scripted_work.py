@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from scripted_git import commit_all, resolve_conflicts
+from scripted_hostile import hostile
 from scripted_plan import edit_plan
 from scripted_terminal import say
 
@@ -37,7 +38,7 @@ MAX_HOLD = 600.0
 # fmt: off
 FACTORY_BEHAVIOURS = ("succeed", "fail-tests", "exceed-loc", "skip-summary", "malformed-summary",
                       "never-summary", "hang", "crash", "no-commit", "resolve-conflicts",
-                      "edit-plan")
+                      "edit-plan", "move-branch", "forge-decision", "plant-git")
 # fmt: on
 QA_BEHAVIOURS = ("approve", "reject", "reject-once", "approve-and-edit")
 MAX_CONTINUATIONS = 3
@@ -268,6 +269,7 @@ def factory_implement(session: Session, text: str) -> str:
     done = write_files(session, root, text, keep=resolved)
     if session.behaviour != "no-commit":
         commit_all(root, f"scripted factory: {session.taskspec_id} attempt {session.attempt}")
+    hostile(session.behaviour, session.taskspec_id, session.attempt, root)
     session.files = [rel for rel, _ in done]
     session.lines = sum(count for _, count in done)
     feedback = qa_feedback(text)

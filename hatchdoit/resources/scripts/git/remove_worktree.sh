@@ -15,6 +15,8 @@ while [[ -L $self ]]; do l=$(readlink -- "$self"); [[ $l == /* || $self != */* ]
 here=.; [[ $self != */* ]] || here=${self%/*}
 # shellcheck source=../lib/common.sh
 . "$here/../lib/common.sh"  # die, q, need and the other shared helpers
+# shellcheck source=../lib/safe_git.sh
+. "$here/../lib/safe_git.sh"  # git: runs no hook or program planted in the repo's config
 
 repo='' root='' id='' force=0 delete_branch=0 keep=()
 while [ $# -gt 0 ]; do

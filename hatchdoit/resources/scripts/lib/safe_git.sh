@@ -1,0 +1,41 @@
+# Sourced by the scripts under scripts/git/, never run: their `git` runs no program an agent could
+# plant in the repository it shares with them (hatchdoit/run/gitops.py does the same for
+# hatchdoit's own git): no hook, no fsmonitor, no pager, editor or signing program, and no
+# filter, diff or merge driver the repo's own config names (the user's global or system setting
+# of the same key, git-lfs's filter say, is kept).
+# shellcheck shell=bash
+
+# `KEY=VALUE` overrides (NUL-terminated) for the drivers of the repository `git ARGS` runs in (-C DIR).
+planted_drivers() {
+  local dir=. prev='' arg scope entry key value
+  for arg in "$@"; do
+    if [ "$prev" = -C ]; then dir=$arg; fi
+    prev=$arg
+  done
+  while IFS= read -r -d '' scope && IFS= read -r -d '' entry; do
+    case $scope in local|worktree) ;; *) continue ;; esac
+    key=${entry%%$'\n'*}
+    if value=$(command git config --global --get "$key" 2>/dev/null) \
+      || value=$(command git config --system --get "$key" 2>/dev/null); then
+      printf '%s=%s\0' "$key" "$value"
+    else
+      case ${key##*.} in
+        required|driver) printf '%s=false\0' "$key" ;;
+        *) printf '%s=\0' "$key" ;;
+      esac
+    fi
+  done < <(command git -C "$dir" config --show-scope --null --get-regexp \
+    '^(filter|diff|merge)\..+\.(clean|smudge|process|required|command|textconv|driver)$' \
+    2>/dev/null || true)
+}
+
+git() {
+  local args=(-c core.fsmonitor=false -c core.hooksPath=/dev/null/no-hooks -c core.pager=cat
+              -c core.editor=true -c sequence.editor=true -c diff.external=
+              -c commit.gpgSign=false -c tag.gpgSign=false -c gpg.program=false)
+  local item
+  while IFS= read -r -d '' item; do
+    args+=(-c "$item")
+  done < <(planted_drivers "$@")
+  GIT_PAGER=cat GIT_EDITOR=true GIT_TERMINAL_PROMPT=0 command git "${args[@]}" "$@"
+}
