@@ -145,7 +145,12 @@ def test_the_wheel_in_a_fresh_venv_adopts_a_repo_of_its_own(
     assert f"taskspec:{TID}" in built
     own = dataclasses.replace(project, root=repo)
     assert own.layout.done(TID).is_file()
-    assert (repo / ".hatchdoit" / "worktrees" / TID / "tests").is_dir()
+    # its worktree was .hatchdoit/worktrees/<ID> (removed once delivered: workspace.
+    # remove_delivered), on a branch holding the user's own tests
+    branch = run(["git", "ls-tree", "-r", "--name-only", f"taskspec/{TID}", "tests"], repo, env)
+    assert "tests/test_app.py" in branch.split(), branch
+    assert own.layout.integration(TID).is_file()  # merged: init writes integrate: merge
+    assert not (repo / ".hatchdoit" / "worktrees" / TID).exists()
     hello = run([bin_dir / "python", "-m", "doit", "hello"], repo, build_env)
     assert "hello" in hello  # the user's own task, beside hatchdoit's
 

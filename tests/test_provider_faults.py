@@ -194,8 +194,13 @@ def test_a_tui_session_over_its_attempt_budget_is_ended_while_it_works(
     it goes (tokens at budgets.prices) and ends the session once it crosses attempt_usd."""
     with FakeAnthropic(max_requests=200, lifetime=240, think_s=1.5) as slow:
         use_claude(project, slow, claude_bin, "claude-code")
+        # a model the shipped price table does not name, priced high by budgets.prices
         project.configure(
-            budgets={"attempt_usd": 0.5, "prices": {"*": {"input": 1000, "output": 1000}}}
+            budgets={
+                "attempt_usd": 0.5,
+                "prices": {"claude-fake": {"input": 1000, "output": 1000}},
+            },
+            agent_params={"claude-code": {"model": "claude-fake"}},
         )
         project.add_taskspec(TID, module_body("greet", "greet", "hello"), max_attempts=1)
         built = run_doit(project, timeout=180)
