@@ -145,7 +145,8 @@ def test_hostile_agent_and_its_tests_escape_nothing(
     assert not list(project.layout.state_dir(TID).glob("forged*"))
     audit = project.layout.audit.read_text(encoding="utf-8")
     assert "forged" not in audit
-    assert audit.count('"recorded_by": "hatchdoit"') == 2  # both agents' stops, by hatchdoit
+    # both agents' stops, audited by hatchdoit from its validated copies (steps/run_output.py)
+    assert audit.count('"event": "agent_stop"') == 2
     for path in project.logs.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path

@@ -128,7 +128,8 @@ def _hatchdoit() -> list[str]:
 
 
 def test_hatchdoit_git_ignores_planted_hooks_fsmonitor_and_filters(project: HatchProject) -> None:
-    project.configure(integrate="merge")
+    # the worktree stays after delivery: the control below runs plain git in it
+    project.configure(integrate="merge", workspace={"remove_delivered": False})
     project.add_taskspec("PLANT", scripted={"factory": "plant-git", "qa": "approve"})
     done = run_doit(project)
     output = done.stdout + done.stderr

@@ -274,7 +274,11 @@ def test_codex_notify_and_writable_roots_are_toml_overrides(tmp_path: Path) -> N
     assert overrides["sandbox_workspace_write"]["writable_roots"] == [str(verdict.parent)]
     assert overrides["approval_policy"] == "never"
     assert setup.argv[-1] == "-"
-    assert setup.env == {"OPENAI_API_KEY": "k", "CODEX_HOME": str(paths.run_dir / "codex-home")}
+    assert setup.env == {
+        "OPENAI_API_KEY": "k",
+        "CODEX_HOME": str(paths.run_dir / "codex-home"),
+        "TMPDIR": str(paths.run_dir / "tmp"),  # Codex's own sandbox links its helper there
+    }
 
 
 # --------------------------------------------------------------------------------------------

@@ -177,7 +177,7 @@ def test_a_codex_runs_spend_is_known_while_it_runs(
     monkeypatch.setenv("CODEX_HOME", str(home))
     run = codex_run(project)
     layout = run.ctx.layout
-    stream = layout.pane_log("T-SPEND", "factory", 1).with_name("stream-001.jsonl")
+    stream = layout.stream_log("T-SPEND", "factory", 1)
     stream.parent.mkdir(parents=True, exist_ok=True)
     stream.write_text(json.dumps({"type": "thread.started", "thread_id": "th-1"}) + "\n")
     meter = RunSpend(run)
@@ -220,3 +220,18 @@ def test_validate_and_doctor_warn_when_a_budget_cannot_see_a_profiles_spend(
     checked = hatchdoit(project, "doctor", "--json", timeout=120)
     codex = next(c for c in json.loads(checked.stdout)["checks"] if c["name"] == "spend of codex")
     assert codex["status"] == "ok" and "a cap can stop a run partway" in codex["detail"]
+
+
+def test_a_codex_run_with_its_own_home_is_read_from_that_home(project: HatchProject) -> None:
+    """hatchdoit gives each Codex run its own CODEX_HOME (agents/codex.py): the live spend reads
+    the rollout there, not in hatchdoit's own CODEX_HOME."""
+    run = codex_run(project)
+    layout = run.ctx.layout
+    stream = layout.stream_log("T-SPEND", "factory", 1)
+    stream.parent.mkdir(parents=True, exist_ok=True)
+    stream.write_text(json.dumps({"type": "thread.started", "thread_id": "th-1"}) + "\n")
+    home = layout.session_dir("T-SPEND", "factory", 1) / "codex-home"
+    rollout = home / "sessions" / "2026" / "12" / "07" / "rollout-2026-12-07T07-15-05-th-1.jsonl"
+    rollout.parent.mkdir(parents=True)
+    rollout.write_text("\n".join(json.dumps(e) for e in ROLLOUT) + "\n")
+    assert RunSpend(run).now() == pytest.approx(CODEX_USD)

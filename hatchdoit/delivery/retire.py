@@ -20,7 +20,7 @@ from hatchdoit.core.errors import HatchdoitError
 from hatchdoit.core.locks import exclusive
 from hatchdoit.layout import Layout
 from hatchdoit.run.context import StepContext
-from hatchdoit.run.gitops import git, try_git
+from hatchdoit.run.gitops import git, status_paths, try_git
 
 # What a setup or a test run makes in a worktree and nobody commits: never "unsaved work".
 PRODUCTS = (
@@ -65,18 +65,9 @@ def unsaved_work(
     no other branch, tag, remote or hatchdoit ref holds, nor the `delivered` commit (its own
     branch counts when the repo has no remote: the branch stays; with a remote, commits not
     pushed count, beyond what was delivered)."""
-    out = git(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=normal")
     files: list[str] = []
-    entries = out.split("\0")
-    index = 0
-    while index < len(entries):
-        entry = entries[index]
-        index += 1
-        if len(entry) < 4:
-            continue
-        if entry[0] in "RC":  # a rename or copy: its source path follows
-            index += 1
-        path = entry[3:].rstrip("/")
+    for entry in status_paths(worktree, "--untracked-files=normal"):
+        path = entry.rstrip("/")
         first = path.split("/", 1)[0]
         if first in PRODUCTS or path in keep or first in keep or Path(path).name in PRODUCTS:
             continue

@@ -33,7 +33,9 @@ class RunSpend:
         self.model = str(params.get("model") or profile.params.get("model") or "")
         stream = ctx.layout.stream_log(ctx.tid, run.role, run.attempt)
         self.stream = JsonLineTail(stream, (b'"result"', b'"turn.completed"', b'"thread.started"'))
-        self.claude_home = ctx.layout.session_dir(ctx.tid, run.role, run.attempt) / "claude-home"
+        run_dir = ctx.layout.session_dir(ctx.tid, run.role, run.attempt)
+        self.claude_home = run_dir / "claude-home"
+        self.codex_home = run_dir / "codex-home"  # the run's own CODEX_HOME (agents/codex.py)
         self.reported: float | None = None  # Claude Code print mode's costs, turn by turn
         self.completed: dict[str, int] = {}  # Codex's turn.completed usage
         self.thread = ""
@@ -60,7 +62,9 @@ class RunSpend:
 
     def _codex(self) -> float | None:
         if self.thread and self.rollout is None:
-            found = rollout_file(dict(os.environ), self.thread)
+            # the run's own home, else the user's (config_home: user)
+            env = {"CODEX_HOME": str(self.codex_home)} if self.codex_home.is_dir() else os.environ
+            found = rollout_file(dict(env), self.thread)
             self.rollout = RolloutTally(found) if found is not None else None
         live: dict[str, Any] = self.rollout.read() if self.rollout is not None else {}
         model = str(live.get("model") or self.model)

@@ -132,11 +132,10 @@ def identity(name: str, email: str) -> dict[str, str]:
     }
 
 
-def dirty_paths(worktree: Path, exclude: list[str] | None = None) -> list[str]:
-    """Paths with changes not in HEAD: staged, unstaged, and untracked files the repo's ignore
-    rules do not ignore (what `git add -A` would commit), less the `exclude` pathspecs."""
-    spec = ["--", ".", *exclude] if exclude else []
-    out = git(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=all", *spec)
+def status_paths(worktree: Path, *args: str) -> list[str]:
+    """The paths `git status --porcelain=v1 -z ARGS` lists in `worktree`, in its order (a
+    rename's or copy's source path left out)."""
+    out = git(worktree, "status", "--porcelain=v1", "-z", *args)
     paths: list[str] = []
     entries = out.split("\0")
     index = 0
@@ -148,7 +147,14 @@ def dirty_paths(worktree: Path, exclude: list[str] | None = None) -> list[str]:
         paths.append(entry[3:])
         if entry[0] in "RC":  # a rename or copy: its source path follows
             index += 1
-    return sorted(set(paths))
+    return paths
+
+
+def dirty_paths(worktree: Path, exclude: list[str] | None = None) -> list[str]:
+    """Paths with changes not in HEAD: staged, unstaged, and untracked files the repo's ignore
+    rules do not ignore (what `git add -A` would commit), less the `exclude` pathspecs."""
+    spec = ["--", ".", *exclude] if exclude else []
+    return sorted(set(status_paths(worktree, "--untracked-files=all", *spec)))
 
 
 def head_ref(worktree: Path) -> str | None:
