@@ -34,7 +34,8 @@ from hatchdoit.steps.checkout import tell_checkout
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivered import current_integration
 from hatchdoit.steps.finish import run_finish
-from hatchdoit.steps.merge_queue import Landed, Refused, integrate
+from hatchdoit.steps.merge_batch import integrate_batched
+from hatchdoit.steps.merge_queue import Landed, Refused
 from hatchdoit.steps.pull_request import (
     PullRequest,
     open_or_update,
@@ -96,7 +97,7 @@ def run_integrate(ctx: StepContext, attempt: int = 0) -> None:
                 return
             continue  # changes requested on the PR: the attempt that answers them ran
         hold_for_review(ctx, approval, "before-integrate")
-        result = integrate(ctx, approved, mode)
+        result = integrate_batched(ctx, approved, mode)
         if isinstance(result, Landed):
             _landed(ctx, result, approved, tries)
             return
