@@ -12,7 +12,9 @@ together (each half green, the union red) is still found: the first half lands, 
 tried on top of it and halved again down to the one member that turns it red. A member in
 conflict with what is before it is refused at once, as a single landing refuses it.
 
-Runs for a batch of n with one culprit: 2 + about 2·log2(n); with none: 1.
+A candidate known red is not run again: when the first half of a red candidate lands, the
+second half is red on top of it, so it is halved at once (and a red half of one is the culprit).
+Runs for a batch of n with one culprit: 2 + about log2(n) + 1; with none: 1.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ class _Batch:
         pending = list(self.members)
         candidate = list(pending)
         retried = False
+        red: list[str] | None = None  # a candidate known red on the tip (bisected further)
+        red_tests: list[TestRun] = []
         while pending:
             tip = _rev(self.repo, self.ref)
             guard_integration_branch(self.lander, self.branch, "before landing")
@@ -92,27 +96,42 @@ class _Batch:
             if not failed:
                 fault_point("integrate.before_update_ref", self.lander.tid)
                 if not self._swap(merged, tip, candidate):
-                    continue  # the branch moved: everything again on its new tip
+                    red = None  # the branch moved: everything again on its new tip
+                    continue
                 fault_point("integrate.after_update_ref", self.lander.tid)
-                self._landed(worktree, tip, candidate, tests)
+                self._landed(tip, candidate, tests)
                 pending = pending[len(candidate) :]
-                candidate = list(pending)
+                rest = red[len(candidate) :] if red and red[: len(candidate)] == candidate else []
+                red, candidate = (rest or None), list(pending)
+                if len(rest) == 1:  # what stayed red on top of what landed: known, not rerun
+                    pending = self._refuse(rest[0], pending, tip, red_tests)
+                    red, candidate = None, list(pending)
+                elif rest:
+                    candidate = rest[: len(rest) // 2]
+                    self._say(f"bisecting: trying the first {len(candidate)}", tip)
                 continue
             if len(candidate) == len(pending) and len(candidate) > 1 and not retried:
                 retried = True  # a flaky test: the whole batch once more
                 self._say(f"batch of {len(candidate)} red: trying it once more", tip)
                 continue
+            red, red_tests = list(candidate), tests
             if len(candidate) > 1:
                 candidate = candidate[: len(candidate) // 2]
                 self._say(f"bisecting: trying the first {len(candidate)}", tip)
                 continue
-            culprit = candidate[0]
-            output = _tail(self.ctx(culprit), failed[0])
-            refused = Refused("tests", tip, self.branch, tests=tests, output=output)
-            for tid in self._with_dependents(culprit, pending):
-                self.results[tid] = refused
-            pending = [t for t in pending if t not in self.results]
-            candidate = list(pending)
+            pending = self._refuse(candidate[0], pending, tip, tests)
+            red, candidate = None, list(pending)
+
+    def _refuse(
+        self, culprit: str, pending: list[str], tip: str, tests: list[TestRun]
+    ) -> list[str]:
+        """The culprit and its dependents in the batch go back with the failure; what is left."""
+        failed = [t for t in tests if t.exit_code != 0]
+        output = _tail(self.ctx(culprit), failed[0]) if failed else ""
+        refused = Refused("tests", tip, self.branch, tests=tests, output=output)
+        for tid in self._with_dependents(culprit, pending):
+            self.results[tid] = refused
+        return [t for t in pending if t not in self.results]
 
     def _found_landed(self, pending: list[str], tip: str) -> bool:
         """An interrupted earlier batch landed some of them (their intents say from where)."""
@@ -197,7 +216,7 @@ class _Batch:
         self._say(f"{self.branch} moved during the integration: merging again on its new tip", tip)
         return False
 
-    def _landed(self, worktree: Path, tip: str, candidate: list[str], tests: list[TestRun]) -> None:
+    def _landed(self, tip: str, candidate: list[str], tests: list[TestRun]) -> None:
         """Each member's own commit on the branch: the one carrying its approved trailer."""
         for tid in candidate:
             approved = self.members[tid]

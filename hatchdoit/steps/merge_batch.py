@@ -6,8 +6,12 @@ worker: the step writes a *queued* record (`integrate.queued.json`: its approved
 takes the queue's lock (the same lock in the target repo's git directory a single landing takes).
 Whoever holds the lock is the batch's *lander*: it first looks for an *outcome* the previous
 lander left for it (`integrate.batched.json`, naming its approved commit) and returns that; else
-it collects every queued record of the plan whose approved commit is still the TaskSpec's, itself
-first, up to `batch_max`, in dependency order, and lands them (bisect.py decides what lands).
+it collects, itself first, up to `batch_max`, every queued record of the plan whose approved
+commit is still the TaskSpec's and every TaskSpec ready to land whose integrate step has not
+started (approved, no review due before integration, its dependencies landed: doit has not
+given it a worker yet), in dependency order, and lands them (bisect.py decides what lands).
+So approved work does not wait for a doit worker to reach the queue, and a waiting step holds
+its worker only while one batch lands.
 It writes each other member's outcome and releases the lock; the waiters, blocked on the lock
 (an event, not a poll), take it in turn, find their outcome and go on in their own process: the
 landed ones write their integrate.json, a refused one goes back to its factory as today.
@@ -28,10 +32,13 @@ from typing import Any
 from hatchdoit.core.atomicio import read_json, write_json_atomic
 from hatchdoit.core.locks import exclusive
 from hatchdoit.records.models import TestRun
+from hatchdoit.steps.attempts import standing
 from hatchdoit.steps.bisect import land_in_batches
 from hatchdoit.steps.context import StepContext
+from hatchdoit.steps.delivered import current_integration, integrated
 from hatchdoit.steps.gitops import git
 from hatchdoit.steps.merge_queue import Landed, Mode, Refused, integrate
+from hatchdoit.steps.review_gate import gate_of
 from hatchdoit.steps.worktree import integration_branch
 
 
@@ -68,8 +75,9 @@ def integrate_batched(ctx: StepContext, approved: str, mode: Mode) -> Landed | R
 
 
 def collect(ctx: StepContext, approved: str, limit: int) -> dict[str, str]:
-    """The batch: this TaskSpec first, then the queued ones whose approved commit is current,
-    in plan order, `limit` at most; ordered by dependency (a dependency before its dependents)."""
+    """The batch: this TaskSpec first, then in plan order, `limit` at most, the queued ones whose
+    approved commit is current and the ones ready to land whose step has not started yet (their
+    step finds the outcome when doit runs it); ordered by dependency."""
     chosen: dict[str, str] = {ctx.tid: approved}
     ctx.project.refresh()
     for tid in ctx.project.plan.taskspecs:
@@ -77,15 +85,35 @@ def collect(ctx: StepContext, approved: str, limit: int) -> dict[str, str]:
             break
         if tid in chosen:
             continue
-        try:
-            data = read_json(queued_path(ctx, tid))
-        except (OSError, ValueError):
-            continue
-        wanted = str(data.get("approved") or "") if isinstance(data, dict) else ""
+        wanted = _queued(ctx, tid) or _ready(StepContext(ctx.project, tid), chosen)
         current = wanted and wanted == ctx.project.approved_commit(tid)
         if current and not _has_outcome(ctx, tid, wanted):
             chosen[tid] = wanted
     return {tid: chosen[tid] for tid in dependency_order(ctx, list(chosen))}
+
+
+def _queued(ctx: StepContext, tid: str) -> str:
+    try:
+        data = read_json(queued_path(ctx, tid))
+    except (OSError, ValueError):
+        return ""
+    return str(data.get("approved") or "") if isinstance(data, dict) else ""
+
+
+def _ready(other: StepContext, chosen: dict[str, str]) -> str:
+    """Its approved commit when its integrate step could land it now: approved, not landed or
+    escalated, no person's review still due before integration, every dependency landed."""
+    project = other.project
+    approved = project.approved_commit(other.tid)
+    if approved is None or current_integration(project, other.tid) is not None:
+        return ""
+    approval = standing(other)
+    if approval is None or (gate_of(other) == "before-integrate" and not approval.reviewed):
+        return ""
+    for dep in project.plan.built_dependencies(other.tid):
+        if dep not in chosen and not integrated(project, dep):
+            return ""
+    return approved
 
 
 def dependency_order(ctx: StepContext, tids: list[str]) -> list[str]:
