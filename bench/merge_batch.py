@@ -62,7 +62,8 @@ def land(sandbox: Sandbox, name: str, count: int, batch_max: int, **extra: Any) 
         built = run_timed(doit_argv("-n", "4", "taskspec"), cwd=project.root, env=project.env,
                           timeout=1800)  # fmt: skip
         built.check("doit -n 4 taskspec")
-        timed = run_timed(doit_argv("-n", "3"), cwd=project.root, env=project.env, timeout=1800)
+        timed = run_timed(doit_argv("-n", "3", "--continue"), cwd=project.root, env=project.env,
+                          timeout=1800)  # fmt: skip
     finally:
         sandbox.kill_server(project.socket)
     layout = Layout(project.root)
@@ -73,7 +74,8 @@ def land(sandbox: Sandbox, name: str, count: int, batch_max: int, **extra: Any) 
     landed = sum(1 for o in outcomes.values() if o == "integrated")
     expected = count - (1 if culprit else 0)
     if landed != expected or (culprit and outcomes[culprit] != "escalated"):
-        raise RuntimeError(f"{name}: outcomes {outcomes}")
+        tail = " | ".join((timed.stderr or timed.stdout).strip().splitlines()[-4:])
+        raise RuntimeError(f"{name}: outcomes {outcomes}: {tail}")
     ran = len(runs.read_text().splitlines()) if runs.exists() else 0
     return {"wall": timed.wall, "runs": ran, "outcomes": outcomes}
 

@@ -36,9 +36,11 @@ def landed(project: HatchProject, tid: str) -> list[str]:
                f"--grep=Hatchdoit-TaskSpec: {tid}").split()  # fmt: skip
 
 
-def counting(project: HatchProject, fail_if: str = "", flaky: bool = False) -> list[str]:
+def counting(
+    project: HatchProject, fail_if: str = "", flaky: bool = False, also: str = ""
+) -> list[str]:
     """An integration test argv: appends a line to `runs` each time; fails when a file named
-    `fail_if` is in the tree, or (flaky) the first time only."""
+    `fail_if` (and `also`, when given) is in the tree, or (flaky) the first time only."""
     runs = project.root.parent / "runs"
     script = (
         "import pathlib, sys\n"
@@ -47,6 +49,7 @@ def counting(project: HatchProject, fail_if: str = "", flaky: bool = False) -> l
         "with runs.open('a') as out:\n"
         "    out.write('run\\n')\n"
         f"bad = {fail_if!r} and any(pathlib.Path('.').rglob({fail_if!r}))\n"
+        f"bad = bad and (not {also!r} or any(pathlib.Path('.').rglob({also!r})))\n"
         f"sys.exit(1 if bad or ({flaky!r} and first) else 0)\n"
     )
     return [sys.executable, "-c", script]
@@ -117,9 +120,23 @@ def test_a_culprit_goes_back_and_the_others_land(project: HatchProject) -> None:
     culprit = read_json(project.layout.integration("C"))
     assert culprit["outcome"] == "escalated" and "tests failed" in culprit["reasons"][0]
     assert landed(project, "C") == []
-    assert 1 < runs(project) <= 7  # batch, retry, then prefixes: not one at a time plus retries
+    # ABCD red, again red, AB green and lands, so CD is red on AB: C red (the culprit), D green
+    assert runs(project) == 5
     said = [e["msg"] for e in read_log(project, "orchestrator")]
     assert any("trying it once more" in m for m in said) and any("bisecting" in m for m in said)
+
+
+def test_a_failure_only_two_cause_together_is_found(project: HatchProject) -> None:
+    """A and C each pass, together they fail: A lands with B, C goes back, D lands."""
+    counted = counting(project, fail_if="m_a.py", also="m_c.py")
+    project.configure(integrate="merge", integration={"test_command": counted, "max_attempts": 0})
+    for tid in "ABCD":
+        project.add_taskspec(tid)
+    done = batch_of(project, list("ABCD"))
+    assert done.returncode != 0
+    assert [len(landed(project, t)) for t in "ABCD"] == [1, 1, 0, 1]
+    assert read_json(project.layout.integration("C"))["outcome"] == "escalated"
+    assert runs(project) == 5
 
 
 def test_a_flaky_test_lands_the_batch_on_the_retry(project: HatchProject) -> None:

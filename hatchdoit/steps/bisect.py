@@ -27,6 +27,7 @@ from hatchdoit.core.errors import StepError
 from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.records.models import TestRun
 from hatchdoit.steps.branch_guard import guard_integration_branch, landed_by_intent
+from hatchdoit.steps.checkout import tell_checkout
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.gitops import git
 from hatchdoit.steps.merge_queue import (
@@ -44,6 +45,11 @@ from hatchdoit.steps.test_runs import run_test_command
 from hatchdoit.steps.workspace_setup import set_up_integration
 
 Result = Landed | Refused
+
+
+class BatchLanded(Landed):
+    """Landed in a batch: the lander updated a checkout of the branch for the whole batch at
+    each compare-and-swap (steps/checkout.py), so the member's own landing does not."""
 
 
 def land_in_batches(
@@ -100,6 +106,7 @@ class _Batch:
                     continue
                 fault_point("integrate.after_update_ref", self.lander.tid)
                 self._landed(tip, candidate, tests)
+                tell_checkout(self.lander, Landed(merged, tip, self.branch))
                 pending = pending[len(candidate) :]
                 rest = red[len(candidate) :] if red and red[: len(candidate)] == candidate else []
                 red, candidate = (rest or None), list(pending)
@@ -144,7 +151,7 @@ class _Batch:
                 else None
             )
             if commit is not None:
-                self.results[tid] = Landed(commit, tip, self.branch, moved=self.moved)
+                self.results[tid] = BatchLanded(commit, tip, self.branch, moved=self.moved)
                 found = True
         return found
 
@@ -230,7 +237,7 @@ class _Batch:
                 f"{tip}..{self.ref}",
             ).split()
             landed = commit[0] if commit else _rev(self.repo, self.ref)
-            self.results[tid] = Landed(landed, tip, self.branch, tests=tests, moved=self.moved)
+            self.results[tid] = BatchLanded(landed, tip, self.branch, tests=tests, moved=self.moved)
 
     def _with_dependents(self, culprit: str, among: list[str]) -> list[str]:
         """The culprit and every member of `among` depending on it, directly or not."""

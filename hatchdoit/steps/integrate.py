@@ -30,6 +30,7 @@ from hatchdoit.records.waiting import (
 )
 from hatchdoit.steps import checks, factory, qa, summary
 from hatchdoit.steps.attempts import Approval, standing
+from hatchdoit.steps.bisect import BatchLanded
 from hatchdoit.steps.checkout import tell_checkout
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivered import current_integration
@@ -119,7 +120,8 @@ def _landed(ctx: StepContext, landed: Landed, approved: str, tries: int) -> None
         commit=landed.commit,
         moved=landed.moved,
     )
-    tell_checkout(ctx, landed)
+    if not isinstance(landed, BatchLanded):  # a batch's lander told the checkout
+        tell_checkout(ctx, landed)
     retire_delivered(ctx)  # workspace.remove_delivered: its worktree goes, its branch stays
 
 

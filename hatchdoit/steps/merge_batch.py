@@ -33,7 +33,7 @@ from hatchdoit.core.atomicio import read_json, write_json_atomic
 from hatchdoit.core.locks import exclusive
 from hatchdoit.records.models import TestRun
 from hatchdoit.steps.attempts import standing
-from hatchdoit.steps.bisect import land_in_batches
+from hatchdoit.steps.bisect import BatchLanded, land_in_batches
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivered import current_integration, integrated
 from hatchdoit.steps.gitops import git
@@ -162,7 +162,9 @@ def take_outcome(ctx: StepContext, tid: str, approved: str) -> Landed | Refused 
     tests = [TestRun.model_validate(t) for t in data.get("tests") or []]
     queued_path(ctx, tid).unlink(missing_ok=True)
     if data.get("kind") == "landed":
-        return Landed(str(data["commit"]), str(data["previous"]), str(data["branch"]), tests, 0)
+        return BatchLanded(
+            str(data["commit"]), str(data["previous"]), str(data["branch"]), tests, 0
+        )
     return Refused(
         data["why"],
         str(data["tip"]),
