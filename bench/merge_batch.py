@@ -8,6 +8,9 @@ seconds; reported as the integrating `doit`'s wall time in test durations, with
 Test runs with a culprit: 12 TaskSpecs approved together, one of them (the 6th) makes the
 integration test fail; the integration test appends a line to a file per run. Reported: the
 runs until 11 landed and the culprit went back (`max_attempts: 0`: it escalates at once).
+
+Also reported: the doit worker-seconds spent in integrate steps (audit step start to end), the
+time those workers could not run an agent.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.fixtures import Sandbox, doit_argv, run_timed
+from bench.integration import integrate_seconds
 from bench.results import Row, Section, secs
 from bench.sizes import Sizes
 from hatchdoit.layout import Layout
@@ -77,7 +81,8 @@ def land(sandbox: Sandbox, name: str, count: int, batch_max: int, **extra: Any) 
         tail = " | ".join((timed.stderr or timed.stdout).strip().splitlines()[-4:])
         raise RuntimeError(f"{name}: outcomes {outcomes}: {tail}")
     ran = len(runs.read_text().splitlines()) if runs.exists() else 0
-    return {"wall": timed.wall, "runs": ran, "outcomes": outcomes}
+    held = sum(integrate_seconds(layout).values())  # doit worker-seconds in integrate steps
+    return {"wall": timed.wall, "runs": ran, "outcomes": outcomes, "worker_seconds": held}
 
 
 def run(sandbox: Sandbox, sizes: Sizes) -> Section:
@@ -97,7 +102,9 @@ def run(sandbox: Sandbox, sizes: Sizes) -> Section:
             comparison=f"{alone['wall'] / together['wall']:.1f}x faster",
             target=f"<= {TARGET_DURATIONS:g} test durations",
             met=durations <= TARGET_DURATIONS,
-            note="the integrating doit's wall time (TaskSpecs already approved) over the test's",
+            note="the integrating doit's wall time (TaskSpecs already approved) over the test's; "
+            f"doit workers held by integrate steps: {secs(together['worker_seconds'])} "
+            f"(one at a time: {secs(alone['worker_seconds'])})",
         ),
         Row(
             key="merge_batch_culprit_runs",
