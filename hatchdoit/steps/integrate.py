@@ -30,11 +30,13 @@ from hatchdoit.records.waiting import (
 )
 from hatchdoit.steps import checks, factory, qa, summary
 from hatchdoit.steps.attempts import Approval, standing
+from hatchdoit.steps.bisect import BatchLanded
 from hatchdoit.steps.checkout import tell_checkout
 from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.delivered import current_integration
 from hatchdoit.steps.finish import run_finish
-from hatchdoit.steps.merge_queue import Landed, Refused, integrate
+from hatchdoit.steps.merge_batch import integrate_batched
+from hatchdoit.steps.merge_queue import Landed, Refused
 from hatchdoit.steps.pull_request import (
     PullRequest,
     open_or_update,
@@ -96,7 +98,7 @@ def run_integrate(ctx: StepContext, attempt: int = 0) -> None:
                 return
             continue  # changes requested on the PR: the attempt that answers them ran
         hold_for_review(ctx, approval, "before-integrate")
-        result = integrate(ctx, approved, mode)
+        result = integrate_batched(ctx, approved, mode)
         if isinstance(result, Landed):
             _landed(ctx, result, approved, tries)
             return
@@ -118,7 +120,8 @@ def _landed(ctx: StepContext, landed: Landed, approved: str, tries: int) -> None
         commit=landed.commit,
         moved=landed.moved,
     )
-    tell_checkout(ctx, landed)
+    if not isinstance(landed, BatchLanded):  # a batch's lander told the checkout
+        tell_checkout(ctx, landed)
     retire_delivered(ctx)  # workspace.remove_delivered: its worktree goes, its branch stays
 
 
