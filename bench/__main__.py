@@ -25,6 +25,7 @@ from bench import (
     end_to_end,
     integration,
     makespan,
+    merge_batch,
     provider_resume,
     scale,
     stop_latency,
@@ -69,6 +70,13 @@ MEASURES: dict[str, tuple[Measure, list[tuple[str, str]]]] = {
         [
             ("integration_overhead", "one integration beyond its tests"),
             ("integration_sequence", "TaskSpecs integrated in sequence"),
+        ],
+    ),
+    "batch": (
+        merge_batch.run,
+        [
+            ("merge_batch_time", "integration time"),
+            ("merge_batch_culprit_runs", "test runs with a culprit"),
         ],
     ),
     "makespan": (

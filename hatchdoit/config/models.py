@@ -111,6 +111,20 @@ class IntegrationConfig(Strict):
         description="Factory attempts after a merge conflict or failing post-merge tests, before "
         "the TaskSpec escalates with cause `integration`",
     )
+    batch_max: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Merge modes: approved TaskSpecs waiting to land are merged onto the tip "
+        "together, tested once and landed with one compare-and-swap, this many at most (1: one "
+        "at a time); a red batch is retried once, then bisected",
+    )
+    batch_wait: float = Field(
+        default=0.0,
+        ge=0,
+        le=3600,
+        description="Seconds the first TaskSpec ready to land waits for others to join its batch",
+    )
     remote: str = Field(default="origin", min_length=1, description="`pr` mode: the git remote")
     draft: bool = Field(default=False, description="`pr` mode: open pull requests as drafts")
     labels: list[str] = Field(default_factory=list, description="`pr` mode: labels of each PR")

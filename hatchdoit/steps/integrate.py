@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.delivery.bisect import BatchLanded
 from hatchdoit.delivery.checkout import tell_checkout
 from hatchdoit.delivery.landed import current_integration
-from hatchdoit.delivery.merge_queue import Landed, Mode, Refused, integrate
+from hatchdoit.delivery.merge_queue import Landed, Mode, Refused
 from hatchdoit.delivery.pull_request import (
     PullRequest,
     open_or_update,
@@ -46,6 +47,7 @@ from hatchdoit.run.attempts import Approval, standing
 from hatchdoit.run.context import StepContext
 from hatchdoit.steps import checks, factory, qa, summary
 from hatchdoit.steps.finish import run_finish
+from hatchdoit.steps.merge_batch import integrate_batched
 from hatchdoit.steps.review_gate import gate_of, hold_for_review
 
 ATTEMPT_STEPS: Sequence[tuple[str, Step]] = [
@@ -115,7 +117,7 @@ def _rework(ctx: StepContext, rework: Rework) -> None:
 
 def _merge(ctx: StepContext, approved: str, mode: Mode, attempt: int, tries: int) -> Rework | None:
     """Land the approved commit (delivery/merge_queue.py); the rework due when it is refused."""
-    result = integrate(ctx, approved, mode)
+    result = integrate_batched(ctx, approved, mode)
     if isinstance(result, Landed):
         _landed(ctx, result, approved, tries)
         return None
@@ -137,7 +139,8 @@ def _landed(ctx: StepContext, landed: Landed, approved: str, tries: int) -> None
         commit=landed.commit,
         moved=landed.moved,
     )
-    tell_checkout(ctx, landed)
+    if not isinstance(landed, BatchLanded):  # a batch's lander told the checkout
+        tell_checkout(ctx, landed)
     retire_delivered(ctx)  # workspace.remove_delivered: its worktree goes, its branch stays
 
 
