@@ -27,7 +27,7 @@ from bench.results import Row, Section, mib, secs
 from bench.sizes import Sizes
 from hatchdoit.core.bundled import AGENTS as BUNDLED_AGENTS
 from hatchdoit.layout import Layout
-from hatchdoit.steps.gitops import ensure_repo
+from hatchdoit.run.gitops import ensure_repo
 
 TARGET_KIB_PER_SESSION = 25 * 1024
 HOLD_HOOK = """#!/usr/bin/env bash

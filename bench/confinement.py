@@ -2,7 +2,7 @@
 each), against the same command run unconfined.
 
 A test run is `confined_command` (confinement/wrap.py: its temp dir, then bubblewrap with srt's
-seccomp helper, as `test_network: none` runs) around `true`, as steps/test_runs.py runs a test
+seccomp helper, as `test_network: none` runs) around `true`, as run/test_runs.py runs a test
 command; an agent launch is an agent's policy (its workspace, outputs, config home, a provider's
 hosts and a local base URL through the proxy) around `true`, as launch_agent.sh runs the agent:
 on Linux bubblewrap directly with the launcher's own filtering proxy (confinement/direct.py,

@@ -29,7 +29,7 @@ from bench.fixtures import Sandbox, doit_argv, run_timed
 from bench.results import Row, Section, median, ms, secs, summary
 from bench.sizes import Sizes
 from hatchdoit.layout import Layout
-from hatchdoit.steps.gitops import ensure_repo
+from hatchdoit.run.gitops import ensure_repo
 
 TID = "T001-E2E"
 TARGET_OVERHEAD = 0.5

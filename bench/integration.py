@@ -19,7 +19,7 @@ from hatchdoit.layout import Layout
 from hatchdoit.records.audit import read_audit
 from hatchdoit.records.models import IntegrationRecord
 from hatchdoit.records.schemas import try_load
-from hatchdoit.steps.gitops import ensure_repo
+from hatchdoit.run.gitops import ensure_repo
 
 TARGET_OVERHEAD = 0.3
 

@@ -25,7 +25,7 @@ from bench.sizes import Sizes
 from hatchdoit.core.jsonlines import read_json_lines
 from hatchdoit.layout import Layout
 from hatchdoit.observe.timeline import step_runs
-from hatchdoit.steps.gitops import ensure_repo
+from hatchdoit.run.gitops import ensure_repo
 from tests.projects import module_body
 
 HOLD = 3.0

@@ -26,7 +26,7 @@ from bench.sizes import Sizes
 from hatchdoit.layout import Layout
 from hatchdoit.records.models import IntegrationRecord
 from hatchdoit.records.schemas import try_load
-from hatchdoit.steps.gitops import ensure_repo
+from hatchdoit.run.gitops import ensure_repo
 
 TEST = 2.0
 TOGETHER = 9

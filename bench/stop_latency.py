@@ -33,8 +33,8 @@ from hatchdoit.agents.waiting import DirWatch, wait_until
 from hatchdoit.project import load_project
 from hatchdoit.records.models import LaunchRecord, StopRecord
 from hatchdoit.records.schemas import try_load
-from hatchdoit.steps.agent_run import AgentRun
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.agent_run import AgentRun
+from hatchdoit.run.context import StepContext
 from hatchdoit.steps.stop_wait import wait_for_stop
 
 TID = "T001-STOP-LATENCY"

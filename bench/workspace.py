@@ -25,8 +25,8 @@ from bench.results import Row, Section, median, secs
 from bench.sizes import Sizes
 from bench.wheels import write_project, write_wheelhouse
 from hatchdoit.cli.init_detect import detect_project
+from hatchdoit.delivery.retire import disk_usage
 from hatchdoit.layout import Layout
-from hatchdoit.steps.retire import disk_usage
 from tests.projects import IDENTITY
 
 TARGET_RATIO = 0.25  # a later worktree's setup against the first's

@@ -111,15 +111,15 @@ class Layout:
         return _under(self.root, "_logs", "state", tid, "done.json")
 
     def paused(self, tid: str) -> Path:
-        """paused.json: the TaskSpec waits on its provider (steps/provider_pause.py)."""
+        """paused.json: the TaskSpec waits on its provider (provider_runs/pause.py)."""
         return _under(self.root, "_logs", "state", tid, "paused.json")
 
     def budget(self, tid: str) -> Path:
-        """budget.json: a spend cap stopped the TaskSpec (steps/budgets.py)."""
+        """budget.json: a spend cap stopped the TaskSpec (provider_runs/budgets.py)."""
         return _under(self.root, "_logs", "state", tid, "budget.json")
 
     def provider_state(self, provider: str) -> Path:
-        """A provider's circuit breaker, shared by every launch (steps/provider_gate.py)."""
+        """A provider's circuit breaker, shared by every launch (provider_runs/gate.py)."""
         return self.logs / "providers" / f"{provider}.json"
 
     def escalated(self, tid: str) -> Path:

@@ -60,7 +60,7 @@ BODIES = {
     "INJ-FILES": FILE_ESCAPES.rstrip(),
 }
 # Pasted into a terminal these would change (control and format characters, tabs, CR) or are
-# over 32 KB: they go as a pointer to the prompt file (hatchdoit.steps.delivery.paste_safe).
+# over 32 KB: they go as a pointer to the prompt file (hatchdoit.steps.handover.paste_safe).
 POINTER_EXPECTED = {"INJ-CONTROL", "INJ-CRLF", "INJ-UNICODE", "INJ-BIG"}
 
 

@@ -22,7 +22,7 @@ from hatchdoit.records.models import (
     ProviderState,
     StopRecord,
 )
-from hatchdoit.steps.budget_state import budget_reason
+from hatchdoit.run.budget_state import budget_reason
 
 RESUME = datetime.now(UTC) + timedelta(hours=1)
 

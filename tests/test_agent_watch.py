@@ -11,8 +11,8 @@ from projects import HatchProject
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.project import load_project
 from hatchdoit.records.models import LaunchRecord, StopRecord
-from hatchdoit.steps.agent_run import AgentRun
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.agent_run import AgentRun
+from hatchdoit.run.context import StepContext
 from hatchdoit.steps.stop_wait import wait_for_stop
 
 TID = "T001-WATCH"

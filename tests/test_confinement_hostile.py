@@ -23,7 +23,7 @@ from conftest import run_doit
 from projects import HatchProject
 
 from hatchdoit.confinement.srt import SRT_ENV
-from hatchdoit.steps.gitops import ensure_repo
+from hatchdoit.run.gitops import ensure_repo
 
 pytestmark = pytest.mark.integration
 TESTS = Path(__file__).resolve().parent

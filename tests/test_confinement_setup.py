@@ -14,7 +14,7 @@ from confinement_support import need_srt
 
 from hatchdoit.config.workspace_models import ConfinementConfig, WorkspaceConfig
 from hatchdoit.confinement.srt import SRT_ENV
-from hatchdoit.steps.workspace_setup import run_commands
+from hatchdoit.run.setup_commands import run_commands
 
 pytestmark = pytest.mark.integration
 

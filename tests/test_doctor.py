@@ -154,8 +154,8 @@ def test_claude_older_than_the_checked_version_is_a_warning_naming_it(
 def test_the_fault_table_names_the_versions_it_was_checked_with(
     project: HatchProject, tmp_path: Path
 ) -> None:
-    """doctor reads the same table (agents/fault_tables.py) the classifier and tests use."""
-    from hatchdoit.agents.fault_tables import CLAUDE_CODE
+    """doctor reads the same table (providers/fault_tables.py) the classifier and tests use."""
+    from hatchdoit.providers.fault_tables import CLAUDE_CODE
 
     pinned = CLAUDE_CODE.checked[-1]
     claude = use_claude(project, tmp_path, pinned)

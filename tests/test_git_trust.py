@@ -22,7 +22,7 @@ from conftest import events, git, read_json, run_doit
 from projects import HatchProject
 from script_harness import CREATE, REMOVE, env, root, run
 
-from hatchdoit.steps import gitops
+from hatchdoit.run import gitops
 
 pytestmark = pytest.mark.integration
 

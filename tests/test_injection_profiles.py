@@ -11,7 +11,7 @@ builds all of them in one `doit` run, and what its agent received is recorded:
 - claude-code-headless, claude-code: the pinned Claude Code CLI (claude_code_cli.py) against the
   local Messages API of fake_anthropic.py, which keeps the first user message of every request.
   The interactive profile pastes the prompt, or a pointer to the prompt file when pasting would
-  change it (hatchdoit.steps.delivery.paste_safe); the fake model then reads that file with the
+  change it (hatchdoit.steps.handover.paste_safe); the fake model then reads that file with the
   CLI's Read tool, as a model would.
 
 The prompt file holds the TaskSpec's body and title byte for byte, so "the agent received the

@@ -1,4 +1,4 @@
-"""The merge queue lands approved TaskSpecs in batches (steps/merge_batch.py, steps/bisect.py),
+"""The merge queue lands approved TaskSpecs in batches (steps/merge_batch.py, delivery/bisect.py),
 with real git repos, the scripted agent and real doit processes.
 
 A batch is formed two ways here, both real: the test holds the queue's lock (as a long landing
@@ -21,7 +21,7 @@ from conftest import git, read_json, read_log, run_doit
 from projects import HatchProject, doit_executable
 
 from hatchdoit.project import load_project
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.context import StepContext
 from hatchdoit.steps.merge_batch import dependency_order
 
 pytestmark = pytest.mark.integration

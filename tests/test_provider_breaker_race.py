@@ -1,4 +1,4 @@
-"""The breaker's races between doit workers (steps/provider_gate.py), as plain functions and
+"""The breaker's races between doit workers (provider_runs/gate.py), as plain functions and
 real processes on a temp layout: a launch that passed the gate just before another run opened
 the breaker; the late fault of a run launched before the breaker opened; the probe's answer on
 record before anyone else launches; many workers racing for the one probe. Each of these let a
@@ -22,10 +22,7 @@ from hatchdoit.core.errors import BusyError
 from hatchdoit.core.locks import exclusive
 from hatchdoit.layout import Layout
 from hatchdoit.project import load_project
-from hatchdoit.records.models import LaunchRecord, ProviderState, StopRecord
-from hatchdoit.steps.agent_run import AgentRun
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.provider_gate import (
+from hatchdoit.provider_runs.gate import (
     GateTurned,
     answered,
     faulted,
@@ -33,6 +30,9 @@ from hatchdoit.steps.provider_gate import (
     launching,
     read_state,
 )
+from hatchdoit.records.models import LaunchRecord, ProviderState, StopRecord
+from hatchdoit.run.agent_run import AgentRun
+from hatchdoit.run.context import StepContext
 from hatchdoit.steps.stop_wait import wait_for_stop
 
 SETTINGS = ProvidersConfig(backoff=0.05, max_wait=1, jitter=0)

@@ -74,7 +74,7 @@ def test_metrics_count_pauses_time_paused_and_spend_with_caps(project: HatchProj
         project.add_taskspec(tid)
     layout = project.layout
     now = datetime.now(UTC)
-    trail = [  # the audit trail as provider_pause.py writes it
+    trail = [  # the audit trail as provider_runs/pause.py writes it
         {"event": "provider_fault", "taskspec_id": "T-A", "fault_class": "usage_limit",
          "provider": "claude", "role": "factory", "attempt": 1, "ts": now - timedelta(minutes=5)},
         {"event": "resumed", "taskspec_id": "T-A", "role": "factory", "attempt": 1,
@@ -117,7 +117,7 @@ def test_metrics_count_pauses_time_paused_and_spend_with_caps(project: HatchProj
     assert providers["paused_now"] == ["T-B"]
     assert providers["breakers"] == {"openai": "stopped"}
     assert metrics["taskspecs"]["paused"] == 1
-    # the agent's cost is steps/spend.py's: its tokens at budgets.prices (it reported no cost),
+    # the agent's cost is providers/spend.py's: its tokens at budgets.prices (it reported no cost),
     # plus the run its provider fault set aside, as the budget counts it
     assert metrics["agents"]["codex"]["cost_usd"] == pytest.approx(0.6 + 1.9)
     spend = metrics["spend"]

@@ -1,6 +1,6 @@
-"""How long a provider fault keeps launches away (steps/provider_gate.py: `providers.backoff`,
+"""How long a provider fault keeps launches away (provider_runs/gate.py: `providers.backoff`,
 `max_wait`, `jitter`), how one breaker opens once and lets one probe through, and how many of a
-CLI's own authentication retries a run gets (`providers.auth_retries`, agents/stream_watch.py).
+CLI's own authentication retries a run gets (`providers.auth_retries`, providers/stream_watch.py).
 Plain functions on a temp layout; the builds are in test_provider_pause.py."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from hatchdoit.agents.stream_watch import StreamWatch
 from hatchdoit.config.provider_models import ProvidersConfig
 from hatchdoit.layout import Layout
-from hatchdoit.steps.provider_gate import answered, faulted, gate, resume_time
+from hatchdoit.provider_runs.gate import answered, faulted, gate, resume_time
+from hatchdoit.providers.stream_watch import StreamWatch
 
 
 def seconds_until(moment: datetime) -> float:

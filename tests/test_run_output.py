@@ -15,7 +15,7 @@ from conftest import events, read_json, run_doit
 from projects import HatchProject
 
 from hatchdoit.project import load_project
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.context import StepContext
 from hatchdoit.steps.run_output import OutputRefused, collect_handover, collect_stop, read_output
 
 pytestmark = pytest.mark.integration

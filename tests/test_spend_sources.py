@@ -1,8 +1,9 @@
-"""Spend that was counted as $0 (steps/spend.py, steps/live_spend.py, agents/transcript.py,
-agents/codex_rollout.py, config/price_table.py): interactive Claude Code's tokens at the dated
-price table hatchdoit ships (budgets.prices over it), model by model; a transcript of any size,
-read from where the last read ended; a Codex run's spend while it goes, from its rollout file;
-and `hatchdoit validate` / `doctor` saying when a budget cannot see a profile's spend."""
+"""Spend that was counted as $0 (providers/spend.py, provider_runs/live_spend.py,
+agents/transcript.py, agents/codex_rollout.py, providers/price_table.py): interactive Claude Code's
+tokens at the dated price table hatchdoit ships (budgets.prices over it), model by model; a
+transcript of any size, read from where the last read ended; a Codex run's spend while it goes, from
+its rollout file; and `hatchdoit validate` / `doctor` saying when a budget cannot see a profile's
+spend."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ from projects import HatchProject
 
 from hatchdoit.agents.codex_rollout import RolloutTally, codex_usage, rollout_model
 from hatchdoit.agents.transcript import TranscriptTally, transcript_usage
-from hatchdoit.config.price_table import PRICES_CHECKED, SHIPPED, price_key, price_of
 from hatchdoit.config.provider_models import Prices
 from hatchdoit.project import load_project
+from hatchdoit.provider_runs.live_spend import RunSpend
+from hatchdoit.providers.price_table import PRICES_CHECKED, SHIPPED, price_key, price_of
+from hatchdoit.providers.spend import payload_usd
 from hatchdoit.records.models import LaunchRecord
-from hatchdoit.steps.agent_run import AgentRun
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.live_spend import RunSpend
-from hatchdoit.steps.spend import payload_usd
+from hatchdoit.run.agent_run import AgentRun
+from hatchdoit.run.context import StepContext
 
 SONNET = "claude-sonnet-4-5-20250929"
 

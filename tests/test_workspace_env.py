@@ -13,8 +13,8 @@ from projects import IDENTITY
 
 from hatchdoit.agents.session_env import workspace_env
 from hatchdoit.config.workspace_models import WorkspaceConfig
-from hatchdoit.steps.gitops import dirty_paths
-from hatchdoit.steps.workspace_files import (
+from hatchdoit.run.gitops import dirty_paths
+from hatchdoit.run.workspace_files import (
     clean_excludes,
     copy_into,
     exclude_pathspecs,

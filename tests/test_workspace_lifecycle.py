@@ -1,4 +1,4 @@
-"""A worktree's life after its work is delivered (steps/retire.py, cli/gc.py): removed at once
+"""A worktree's life after its work is delivered (delivery/retire.py, cli/gc.py): removed at once
 (`workspace.remove_delivered`), the TaskSpec still up to date without it; `hatchdoit gc` removes
 what nothing needs and frees what it says. Real doit builds with the scripted agent, real git."""
 

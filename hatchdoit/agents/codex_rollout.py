@@ -3,7 +3,7 @@
 ~/.codex): the model (`turn_context`) and the thread's token counts, which Codex writes after
 every model response (`event_msg` `token_count`, `info.total_token_usage`). `codex exec --json`
 prints usage only in `turn.completed`, at the end of the run (Codex CLI 0.171.0); the rollout
-file is how a Codex run's spend is known while it goes (steps/budgets.py) and which model it
+file is how a Codex run's spend is known while it goes (provider_runs/budgets.py) and which model it
 used (the stop's `model`, for its price).
 
 Codex counts cached input (and, for models that price them, cache writes) inside

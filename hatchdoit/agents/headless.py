@@ -34,8 +34,8 @@ from typing import IO, Any
 
 from hatchdoit.agents.codex_rollout import codex_usage, rollout_model
 from hatchdoit.agents.stop_hook import REQUIRED_ENV, build_record, log_line, sidecar, write_stop
-from hatchdoit.agents.stream_watch import StreamWatch
 from hatchdoit.core.jsonlines import read_json_lines
+from hatchdoit.providers.stream_watch import StreamWatch
 
 
 @dataclass

@@ -104,7 +104,7 @@ class AgentProfile(BaseModel):
     fault_signals: Literal["claude", "codex", "generic"] = Field(
         default="generic",
         description="Whose table of provider-fault signals reads its stream, hooks and screen "
-        "(agents/fault_tables.py); generic: a stop-failure payload's `kind`",
+        "(providers/fault_tables.py); generic: a stop-failure payload's `kind`",
     )
     stop_guard: int = Field(
         default=0,

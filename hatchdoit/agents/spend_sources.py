@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from hatchdoit.agents.codex_rollout import codex_home
 from hatchdoit.agents.profiles import AgentProfile
-from hatchdoit.config.price_table import PRICES_CHECKED, price_of
 from hatchdoit.config.provider_models import Prices
+from hatchdoit.providers.price_table import PRICES_CHECKED, price_of
 
 Source = Literal["cost", "transcript", "rollout", "stop"]
 SOURCES: dict[Source, str] = {

@@ -119,7 +119,7 @@ def kept_payload(event: str, payload: dict[str, Any]) -> dict[str, Any]:
         kept["session_id"] = kept["thread-id"]
     kept["stop_reason"] = stop_reason(event, payload)
     if event == "stop_failure":
-        from hatchdoit.agents.provider_faults import hook_fault
+        from hatchdoit.providers.faults import hook_fault
 
         fault = hook_fault(payload, os.environ.get("HATCHDOIT_FAULT_SIGNALS", "generic"))
         if fault is not None:
@@ -202,7 +202,7 @@ def log_line(env: dict[str, str], msg: str, level: str = "INFO", **fields: Any) 
 
 
 def mark_healthy(env: dict[str, str]) -> None:
-    """A normal stop: the provider answered (steps/provider_gate.py reads the marker)."""
+    """A normal stop: the provider answered (provider_runs/gate.py reads the marker)."""
     path = env.get("HATCHDOIT_HEALTHY_FILE")
     if path:
         touch(path)

@@ -1,5 +1,5 @@
 """Token usage, turns and model from a Claude Code transcript (JSON lines), for the `.stop`
-record and for the spend of a run while it goes (steps/budgets.py). The file is read as a
+record and for the spend of a run while it goes (provider_runs/budgets.py). The file is read as a
 stream, line by line, from the offset already read (`JsonLineTail`): a transcript of any size
 counts, and a live read costs only what was appended since the last. Standard library only: the
 stop hook (stop_hook.py) imports it at a stop whose payload names a transcript."""
@@ -110,7 +110,7 @@ class TranscriptTally:
             "num_turns": len(self.messages),
             "model": self.model,
         }
-        if len(by_model) > 1:  # priced model by model (steps/spend.py)
+        if len(by_model) > 1:  # priced model by model (providers/spend.py)
             found["usage_by_model"] = by_model
         return found
 

@@ -19,14 +19,14 @@ from hatchdoit.core.errors import HatchdoitError, StepError
 from hatchdoit.core.locks import exclusive
 from hatchdoit.core.proc import run
 from hatchdoit.core.step_imports import LATE_DEPENDENCIES, import_in_step
+from hatchdoit.delivery.landed import integrated
 from hatchdoit.observe.state import update_state
 from hatchdoit.project import Project, load_project
 from hatchdoit.records.models import DoneRecord
 from hatchdoit.records.schemas import InvalidArtifact, try_load
-from hatchdoit.steps.attempts import attempt_superseded, receipt
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.delivered import integrated
-from hatchdoit.steps.workspace_files import keep_args
+from hatchdoit.run.attempts import attempt_superseded, receipt
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.workspace_files import keep_args
 from hatchdoit.steps.workspace_setup import setup_is_current
 
 # step -> "module:function"; imported when a step runs, so that `doit list` and a no-op `doit`
@@ -86,7 +86,7 @@ def step_is_current(root: str, step: str, tid: str, attempt: int) -> bool:
         return done is not None and done.digest == ctx.digest
     if step == "integrate":
         return integrated(ctx.project, tid)
-    if step == "worktree":  # once delivered, it is current without it (steps/retire.py)
+    if step == "worktree":  # once delivered, it is current without it (delivery/retire.py)
         return receipt(ctx, step, 0) is not None and (
             ctx.worktree.is_dir() or integrated(ctx.project, tid)
         )

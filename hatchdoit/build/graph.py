@@ -45,7 +45,7 @@ from hatchdoit.observe.state import repair_state
 from hatchdoit.planning.health import plan_commit
 from hatchdoit.planning.plan import Plan
 from hatchdoit.project import Project, load_project
-from hatchdoit.steps.provider_gate import reset_stopped
+from hatchdoit.provider_runs.gate import reset_stopped
 from hatchdoit.steps.shared_install import warn_first_build
 
 PER_ATTEMPT = ("factory", "summary", "checks", "qa")

@@ -48,12 +48,12 @@ from hatchdoit.observe.report import write_report
 from hatchdoit.observe.state import update_state
 from hatchdoit.observe.timeline import step_runs
 from hatchdoit.project import Project
+from hatchdoit.provider_runs.gate import states
+from hatchdoit.provider_runs.pause import CI_MAX_WAIT
 from hatchdoit.records.audit import read_audit
 from hatchdoit.records.models import PausedRecord
 from hatchdoit.records.schemas import try_load
 from hatchdoit.records.waiting import KINDS, WAITING_STATES, waiting_of, waiting_state
-from hatchdoit.steps.provider_gate import states
-from hatchdoit.steps.provider_pause import CI_MAX_WAIT
 
 DOIT_USAGE_ERROR = 3  # doit: the command line or dodo.py is wrong
 

@@ -16,11 +16,11 @@ from hatchdoit.cli.command import Command, project_of
 from hatchdoit.core.errors import EXIT_OK, ConfigError
 
 if TYPE_CHECKING:
-    from hatchdoit.steps.context import StepContext
+    from hatchdoit.run.context import StepContext
 
 
 def _context(args: argparse.Namespace) -> StepContext:
-    from hatchdoit.steps.context import StepContext
+    from hatchdoit.run.context import StepContext
 
     project = project_of(args)
     if args.id not in project.plan.taskspecs:
@@ -119,8 +119,8 @@ def reset_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_reset(args: argparse.Namespace) -> int:
+    from hatchdoit.run.gitops import branch_of
     from hatchdoit.steps.decide import reset
-    from hatchdoit.steps.gitops import branch_of
 
     ctx = _context(args)
     if args.hard and not args.yes:

@@ -9,12 +9,12 @@ import os
 import shutil
 from collections.abc import Mapping
 
-from hatchdoit.agents.fault_tables import CLAUDE_CODE, CODEX, CliTable
 from hatchdoit.agents.profiles import LoadedProfile, merged_params
 from hatchdoit.agents.setup import resolve_bin, validate_templates
 from hatchdoit.cli.doctor_check import Check, Status, failed_check, run_tool, version_tuple
 from hatchdoit.cli.doctor_logins import login_check
 from hatchdoit.core.errors import HatchdoitError
+from hatchdoit.providers.fault_tables import CLAUDE_CODE, CODEX, CliTable
 
 CLAUDE_CHECKED = (2, 1, 0)  # hooks via --settings incl. StopFailure; tested with 2.1.330
 
@@ -110,7 +110,7 @@ def _claude_contract(
 
 
 def _fault_signals(name: str, table: CliTable, version: str) -> Check:
-    """Whether the installed CLI is one its provider-fault table (agents/fault_tables.py) was
+    """Whether the installed CLI is one its provider-fault table (providers/fault_tables.py) was
     checked against: another version may word a limit differently."""
     checked = ", ".join(table.checked)
     installed = version_tuple(version)

@@ -11,9 +11,9 @@ from hatchdoit.agents.profiles import load_profile
 from hatchdoit.agents.spend_sources import SOURCES, spend_source, stops_partway, unknown_spend
 from hatchdoit.cli.doctor_check import Check, failed_check
 from hatchdoit.config.models import HatchdoitConfig
-from hatchdoit.config.price_table import PRICES_CHECKED
 from hatchdoit.core.errors import HatchdoitError
 from hatchdoit.project import agents_search
+from hatchdoit.providers.price_table import PRICES_CHECKED
 
 
 def check_budgets(

@@ -136,7 +136,7 @@ def check_scripts(scripts: Path) -> list[Check]:
 
 def check_gh(root: Path) -> Check:
     """`integrate: pr` opens pull requests with gh: it must run and be logged in."""
-    from hatchdoit.steps.pull_request import gh_available
+    from hatchdoit.delivery.pull_request import gh_available
 
     ok, said = gh_available(root)
     if ok:

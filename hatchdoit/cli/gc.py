@@ -82,9 +82,9 @@ def collect(project: Project, *, force: bool, dry_run: bool) -> dict[str, Any]:
     after, measured, and the difference."""
     from hatchdoit.core.errors import HatchdoitError
     from hatchdoit.core.proc import run as run_argv
+    from hatchdoit.delivery.retire import disk_usage, remove_worktree, unsaved_work
     from hatchdoit.records.audit import audit
-    from hatchdoit.steps.gitops import git
-    from hatchdoit.steps.retire import disk_usage, remove_worktree, unsaved_work
+    from hatchdoit.run.gitops import git
 
     layout, repo = project.layout, project.target_repo
     root = layout.worktrees
@@ -138,10 +138,10 @@ Candidate = tuple[Path, str, str]  # the worktree, why it can go, why it is kept
 def _candidates(project: Project, run_argv: Callable[..., Any]) -> list[Candidate]:
     """Every registered worktree under the worktrees root that nothing needs, with why; one
     whose fate cannot be told (GitHub unreachable) comes with why it is kept."""
+    from hatchdoit.delivery.landed import current_integration
     from hatchdoit.records.models import WorktreeRecord
     from hatchdoit.records.schemas import try_load
-    from hatchdoit.steps.delivered import current_integration
-    from hatchdoit.steps.gitops import git
+    from hatchdoit.run.gitops import git
 
     root = project.layout.worktrees.resolve()
     listed = git(project.target_repo, "worktree", "list", "--porcelain")

@@ -9,8 +9,8 @@ from hatchdoit.core.errors import HatchdoitError
 from hatchdoit.planning.formats.registry import view_paths
 from hatchdoit.planning.mount import ensure_view
 from hatchdoit.project import Project
-from hatchdoit.steps.budgets import spend_warnings
-from hatchdoit.steps.gitops import current_branch
+from hatchdoit.provider_runs.budgets import spend_warnings
+from hatchdoit.run.gitops import current_branch
 
 
 @dataclass

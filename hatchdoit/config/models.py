@@ -144,7 +144,7 @@ class ChecksConfig(Strict):
     env_passthrough: list[str] = Field(
         default_factory=list,
         description="Variables a TaskSpec's test_command gets besides the scrubbed basics "
-        "(PATH, HOME, LANG, LC_*, TMPDIR, TZ, ...; steps/test_runs.py's TEST_ENV): NAME, or "
+        "(PATH, HOME, LANG, LC_*, TMPDIR, TZ, ...; run/test_runs.py's TEST_ENV): NAME, or "
         "PREFIX* for every name with it; named here, even a credential is passed",
     )
 

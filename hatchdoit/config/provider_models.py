@@ -73,7 +73,7 @@ class Prices(Strict):
 class BudgetsConfig(Strict):
     """Spend caps in USD (unset: none). Spend is what the agents report (Claude Code print
     mode's cost) or their tokens at a price (interactive Claude Code, Codex): `prices`, else the
-    dated table hatchdoit ships (config/price_table.py); README "Budgets"."""
+    dated table hatchdoit ships (providers/price_table.py); README "Budgets"."""
 
     attempt_usd: float | None = Field(
         default=None,

@@ -1,13 +1,13 @@
 """What one agent run reported using, from its stop payload: tokens by kind, and its cost in
-USD as steps/spend.py tells it (the reported cost, else the tokens at budgets.prices)."""
+USD as providers/spend.py tells it (the reported cost, else the tokens at budgets.prices)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from hatchdoit.config.provider_models import Prices
+from hatchdoit.providers.spend import payload_usd
 from hatchdoit.records.models import StopRecord
-from hatchdoit.steps.spend import payload_usd
 
 TOKEN_KEYS = {
     "input_tokens": "input",

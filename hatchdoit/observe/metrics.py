@@ -2,7 +2,7 @@
 
 Durations come from the audit trail (step_start to step_end/step_error), outcomes from the step
 receipts (the latest run of each step and attempt), agent profiles from the launch records, and
-tokens and cost from the agents' stop payloads (cost as steps/spend.py tells it: the reported
+tokens and cost from the agents' stop payloads (cost as providers/spend.py tells it: the reported
 cost, else tokens at budgets.prices). Provider faults, pauses and the spend against the budgets
 are observe/provider_metrics.py's. The finish step
 (`taskspec`) writes no receipt: each of its runs is counted from the audit trail, ok when it
@@ -220,8 +220,8 @@ def _agent_metrics(
         stop = try_load(current, StopRecord)
         if stop is not None and stop.run_token == launch.run_token:
             spent(data, stop)
-        # the runs a provider fault set aside (steps/provider_pause.py) spent too, as the
-        # budgets count them (steps/spend.py)
+        # the runs a provider fault set aside (provider_runs/pause.py) spent too, as the
+        # budgets count them (providers/spend.py)
         for aside in sorted(current.parent.glob(f"{current.stem}.paused-*.stop")):
             stop = try_load(aside, StopRecord)
             if stop is not None:

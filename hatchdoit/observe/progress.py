@@ -6,15 +6,15 @@ import os
 from functools import cached_property
 from typing import Any
 
+from hatchdoit.delivery.landed import current_integration
 from hatchdoit.layout import Layout
 from hatchdoit.project import Project
 from hatchdoit.records.models import DoneRecord, EscalatedRecord, PausedRecord, Receipt
 from hatchdoit.records.receipts import current_receipt
 from hatchdoit.records.schemas import read_file, try_load, try_parse
 from hatchdoit.records.waiting import read_waiting
-from hatchdoit.steps.attempts import attempt_superseded, first_attempt, standing
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.delivered import current_integration
+from hatchdoit.run.attempts import attempt_superseded, first_attempt, standing
+from hatchdoit.run.context import StepContext
 from hatchdoit.steps.review_gate import gate_of
 from hatchdoit.steps.workspace_setup import setup_failed
 

@@ -4,7 +4,7 @@ Pauses come from the audit trail, which outlives `paused.json` (removed when the
 every `provider_fault` event counts a fault of its class (a transient one also a pause), every
 `resumed` event adds the seconds it waited (`paused_s`). A TaskSpec paused now adds the time
 since its fault (or, when it waits on another run's fault, since its `paused.json`). Spend is
-steps/spend.py's, the caps budgets.py's."""
+providers/spend.py's, the caps provider_runs/budgets.py's."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from hatchdoit.agents.fault_tables import TRANSIENT
 from hatchdoit.observe.provider_view import (
     budget_escalation,
     open_breakers,
@@ -21,6 +20,7 @@ from hatchdoit.observe.provider_view import (
 )
 from hatchdoit.observe.timeline import parse_ts
 from hatchdoit.project import Project
+from hatchdoit.providers.fault_tables import TRANSIENT
 from hatchdoit.records.models import EscalatedRecord, PausedRecord
 from hatchdoit.records.schemas import try_load
 

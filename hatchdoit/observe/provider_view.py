@@ -1,7 +1,7 @@
 """What the views (status, watch, report, JUnit, metrics) say about provider pauses, provider
-breakers and spend, read from the files the build writes: `paused.json` (steps/provider_pause.py),
-`_logs/providers/<p>.json` (steps/provider_gate.py), the runs' stop files (steps/spend.py) and
-`budget.json` (steps/budgets.py). One place for the words, so every view says the same."""
+breakers and spend, read from the files the build writes: `paused.json` (provider_runs/pause.py),
+`_logs/providers/<p>.json` (provider_runs/gate.py), the runs' stop files (providers/spend.py) and
+`budget.json` (provider_runs/budgets.py). One place for the words, so every view says the same."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hatchdoit.layout import Layout
 from hatchdoit.project import Project
+from hatchdoit.provider_runs.gate import states
+from hatchdoit.providers.spend import Spend, taskspec_spend
 from hatchdoit.records.models import EscalatedRecord, ProviderState
-from hatchdoit.steps.budget_state import taskspec_cap
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.provider_gate import states
-from hatchdoit.steps.spend import Spend, taskspec_spend
+from hatchdoit.run.budget_state import taskspec_cap
+from hatchdoit.run.context import StepContext
 
-BUDGET_REASON = "budget:"  # how steps/budget_state.budget_reason starts
+BUDGET_REASON = "budget:"  # how run/budget_state.budget_reason starts
 
 
 class _Model(BaseModel):

@@ -15,9 +15,9 @@ from hatchdoit.project import Project
 from hatchdoit.records.models import ChecksRecord, SummaryRecord, VerdictRecord
 from hatchdoit.records.schemas import try_load
 from hatchdoit.records.waiting import waiting_state
-from hatchdoit.steps.attempts import attempt_commit, base_commit, standing
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import branch_of, git
+from hatchdoit.run.attempts import attempt_commit, base_commit, standing
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import branch_of, git
 
 PATCH_LIMIT = 256 * 1024  # characters of the patch kept in a report
 

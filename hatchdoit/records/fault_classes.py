@@ -1,6 +1,6 @@
 """The provider-fault classes every agent stop that is not a normal finish gets (README "When
 the provider fails"). Standard library only: the stop hook classifies with them
-(agents/fault_tables.py), the records validate them (models.py)."""
+(providers/fault_tables.py), the records validate them (models.py)."""
 
 from __future__ import annotations
 

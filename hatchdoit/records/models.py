@@ -232,7 +232,7 @@ class IntegrationRecord(_Record):
 
 class PausedRecord(_Record):
     """`paused.json`: a TaskSpec waiting on its provider, not on its own work. Its attempt does
-    not count; the same attempt runs again at `resume_at` (steps/provider_pause.py)."""
+    not count; the same attempt runs again at `resume_at` (provider_runs/pause.py)."""
 
     taskspec_id: str
     role: Literal["factory", "qa"]

@@ -25,7 +25,7 @@ from hatchdoit.confinement.mode import Decision, build_decision
 from hatchdoit.confinement.policy import agent_policy, git_config_of
 from hatchdoit.confinement.srt import confined_argv, write_settings
 from hatchdoit.layout import Role
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.context import StepContext
 
 SETTINGS_NAME = "confinement.json"  # beside the run's directory: out of the agent's reach
 # What confinement changes in a profile's parameters, per `setup:` (hatchdoit.yaml's

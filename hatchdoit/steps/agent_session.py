@@ -1,5 +1,5 @@
 """One agent run in tmux: launch a session (or re-attach to a live one), hand it its prompt, wait
-for its stop (stop_wait.py), close it. Prompt delivery is in delivery.py."""
+for its stop (stop_wait.py), close it. The prompt is handed over in handover.py."""
 
 from __future__ import annotations
 
@@ -22,19 +22,19 @@ from hatchdoit.core.errors import StepError
 from hatchdoit.core.locks import slot
 from hatchdoit.core.redaction import redact_file
 from hatchdoit.layout import Role
+from hatchdoit.provider_runs.gate import Gate, launching
+from hatchdoit.provider_runs.pause import run_with_provider
 from hatchdoit.records.models import LaunchRecord, StopRecord
 from hatchdoit.records.schemas import try_load
 from hatchdoit.records.start_order import rank_of
+from hatchdoit.run.agent_run import AgentRun
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.workspace_files import workspace_environ
 from hatchdoit.steps import agent_confinement as confinement
-from hatchdoit.steps.agent_run import AgentRun
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.delivery import deliver, submitted_count, wait_ready
+from hatchdoit.steps.handover import deliver, submitted_count, wait_ready
 from hatchdoit.steps.plan_view import plan_view, wait_for_plan
-from hatchdoit.steps.provider_gate import Gate, launching
-from hatchdoit.steps.provider_pause import run_with_provider
 from hatchdoit.steps.session_vars import session_vars
 from hatchdoit.steps.stop_wait import valid_stop, wait_for_stop
-from hatchdoit.steps.workspace_files import workspace_environ
 
 ENV_FILE = "session.env"  # in the run's session_dir
 
@@ -119,7 +119,7 @@ def run_until_stop(
     ctx: StepContext, role: Role, attempt: int, prompt: str, env: dict[str, str]
 ) -> tuple[AgentRun, StopRecord]:
     """Launch or re-attach, then wait for the stop; a provider fault pauses and runs the attempt
-    again (provider_pause.py)."""
+    again (provider_runs/pause.py)."""
 
     def run_once(params: dict[str, str], opened: Gate) -> tuple[AgentRun, StopRecord]:
         return _run_once(ctx, role, attempt, prompt, env, params, opened)
@@ -250,7 +250,7 @@ def _launch(
     )  # fmt: skip
     readonly = () if decision.confined else view.readonly  # the sandbox's rules hold the plan
     with launching(ctx.layout, opened, ctx.tid) if opened else nullcontext(None) as episode:
-        # on record only while the provider's breaker lets this launch go (provider_gate.py)
+        # on record only while the provider's breaker lets this launch go (provider_runs/gate.py)
         write_json_atomic(
             layout.launch_record(ctx.tid, role, attempt), launch.model_dump(mode="json")
         )

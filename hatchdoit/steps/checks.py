@@ -6,12 +6,12 @@ import logging
 
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.delivery.commits import clean_to
 from hatchdoit.records.models import ChecksRecord, LocCount, Receipt, TestRun
-from hatchdoit.steps.attempts import attempt_commit, base_commit, receipt
-from hatchdoit.steps.commits import clean_to
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import loc_between
-from hatchdoit.steps.test_runs import run_test_command
+from hatchdoit.run.attempts import attempt_commit, base_commit, receipt
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import loc_between
+from hatchdoit.run.test_runs import run_test_command
 from hatchdoit.steps.workspace_setup import setup_on_commit
 
 

@@ -18,10 +18,10 @@ from hatchdoit.core.errors import ConfigError
 from hatchdoit.core.locks import exclusive
 from hatchdoit.records.decisions import write_decision
 from hatchdoit.records.models import DecisionKind, DecisionRecord
-from hatchdoit.steps.attempts import attempt_commit, decision, first_attempt, receipt, standing
-from hatchdoit.steps.budget_state import budget_reason, over_budget
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import branch_of, contains, try_git
+from hatchdoit.run.attempts import attempt_commit, decision, first_attempt, receipt, standing
+from hatchdoit.run.budget_state import budget_reason, over_budget
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import branch_of, contains, try_git
 from hatchdoit.steps.review_gate import gate_of
 
 

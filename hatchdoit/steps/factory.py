@@ -8,15 +8,15 @@ import threading
 
 from hatchdoit.agents.prompts import render_prompt
 from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.delivery.rework import start_merge
 from hatchdoit.layout import Role
 from hatchdoit.planning.specs import TaskSpec
+from hatchdoit.provider_runs.budgets import after_run
 from hatchdoit.records.models import Receipt
+from hatchdoit.run.attempts import backoff_delay, feedback_section, previous_was_fault
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import branch_of
 from hatchdoit.steps.agent_session import run_until_stop
-from hatchdoit.steps.attempts import backoff_delay, feedback_section, previous_was_fault
-from hatchdoit.steps.budgets import after_run
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import branch_of
-from hatchdoit.steps.rework import start_merge
 from hatchdoit.steps.workspace_setup import ensure_set_up
 from hatchdoit.steps.worktree import run_worktree
 

@@ -15,7 +15,7 @@ from hatchdoit.project import Project
 from hatchdoit.records.models import DoneRecord, EscalatedRecord
 from hatchdoit.records.notices import post_notice
 from hatchdoit.records.schemas import try_load
-from hatchdoit.steps.attempts import (
+from hatchdoit.run.attempts import (
     Approval,
     attempt_superseded,
     decision,
@@ -23,9 +23,9 @@ from hatchdoit.steps.attempts import (
     receipt,
     standing,
 )
-from hatchdoit.steps.budget_state import budget_reason, over_budget
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import branch_of, contains, git
+from hatchdoit.run.budget_state import budget_reason, over_budget
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import branch_of, contains, git
 from hatchdoit.steps.review_gate import hold_for_review
 
 # The steps before QA, in chain order: the first that failed is why QA rejected.

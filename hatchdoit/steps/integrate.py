@@ -1,9 +1,12 @@
 """Step `integrate` (after `taskspec`): the approved commit delivered, with a receipt.
 
-`integrate: merge | squash | rebase` lands it on the integration branch (merge_queue.py); a
-conflict or failing tests on the merged tree send it back to its factory (rework.py), at most
-`integration.max_attempts` times, then the TaskSpec escalates with cause `integration`.
-`integrate: pr` pushes the branch and opens or updates its pull request (pull_request.py).
+`integrate: merge | squash | rebase` lands it on the integration branch (delivery/merge_queue.py); a
+conflict or failing tests on the merged tree send it back to its factory (delivery/rework.py), at
+most `integration.max_attempts` times, then the TaskSpec escalates with cause `integration`.
+`integrate: pr` pushes the branch and opens or updates its pull request (delivery/pull_request.py).
+Delivery that refuses the work with feedback (a refused merge, changes requested on the pull
+request) returns a Rework, and `_rework` alone starts the attempt that answers it, inside this
+step, then delivers again: one `doit` reworks a refused integration and lands it.
 
 The receipt is `_logs/state/<ID>/integrate.json`: current while it names the chain's inputs, the
 delivery mode and the approved commit. An escalation is recorded there too, once per inputs: a
@@ -19,6 +22,18 @@ from collections.abc import Sequence
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.delivery.bisect import BatchLanded
+from hatchdoit.delivery.checkout import tell_checkout
+from hatchdoit.delivery.landed import current_integration
+from hatchdoit.delivery.merge_queue import Landed, Mode, Refused
+from hatchdoit.delivery.pull_request import (
+    PullRequest,
+    open_or_update,
+    review_of,
+    unmerged_dependencies,
+)
+from hatchdoit.delivery.retire import retire_delivered
+from hatchdoit.delivery.rework import INTEGRATION_WHO, Rework, Step, run_attempts, send_back
 from hatchdoit.records.decisions import write_decision
 from hatchdoit.records.models import DecisionKind, DecisionRecord, IntegrationRecord, TestRun
 from hatchdoit.records.waiting import (
@@ -28,24 +43,12 @@ from hatchdoit.records.waiting import (
     clear_waiting,
     record_waiting,
 )
+from hatchdoit.run.attempts import Approval, standing
+from hatchdoit.run.context import StepContext
 from hatchdoit.steps import checks, factory, qa, summary
-from hatchdoit.steps.attempts import Approval, standing
-from hatchdoit.steps.bisect import BatchLanded
-from hatchdoit.steps.checkout import tell_checkout
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.delivered import current_integration
 from hatchdoit.steps.finish import run_finish
 from hatchdoit.steps.merge_batch import integrate_batched
-from hatchdoit.steps.merge_queue import Landed, Refused
-from hatchdoit.steps.pull_request import (
-    PullRequest,
-    open_or_update,
-    review_of,
-    unmerged_dependencies,
-)
-from hatchdoit.steps.retire import retire_delivered
 from hatchdoit.steps.review_gate import gate_of, hold_for_review
-from hatchdoit.steps.rework import INTEGRATION_WHO, Step, run_attempts, send_back
 
 ATTEMPT_STEPS: Sequence[tuple[str, Step]] = [
     ("factory", factory.run_factory),
@@ -92,17 +95,33 @@ def run_integrate(ctx: StepContext, attempt: int = 0) -> None:
                 operation="integrate",
                 fix="rerun doit",
             )
-        k = approval.attempt
         if mode == "pr":
-            if _pull_request(ctx, approved, approval):
-                return
-            continue  # changes requested on the PR: the attempt that answers them ran
-        hold_for_review(ctx, approval, "before-integrate")
-        result = integrate_batched(ctx, approved, mode)
-        if isinstance(result, Landed):
-            _landed(ctx, result, approved, tries)
+            rework = _pull_request(ctx, approved, approval)
+        else:
+            hold_for_review(ctx, approval, "before-integrate")
+            rework = _merge(ctx, approved, mode, approval.attempt, tries)
+        if rework is None:
             return
-        _refused(ctx, result, approved, k, tries)
+        _rework(ctx, rework)
+
+
+def _rework(ctx: StepContext, rework: Rework) -> None:
+    """The one place the integrate step starts attempts: delivery refused the work with
+    feedback (a refused merge, or changes requested on the pull request), so the attempt that
+    answers it runs now (factory, summary, checks, QA), then the finish step; the caller's loop
+    then delivers the new approved commit."""
+    print(f"  {ctx.tid}: {rework.said}", file=sys.stderr)
+    run_attempts(ctx, rework.attempt, ATTEMPT_STEPS)
+    run_finish(ctx)  # done.json for the new approved commit, or Escalated
+
+
+def _merge(ctx: StepContext, approved: str, mode: Mode, attempt: int, tries: int) -> Rework | None:
+    """Land the approved commit (delivery/merge_queue.py); the rework due when it is refused."""
+    result = integrate_batched(ctx, approved, mode)
+    if isinstance(result, Landed):
+        _landed(ctx, result, approved, tries)
+        return None
+    return _refused(ctx, result, approved, attempt, tries)
 
 
 def _landed(ctx: StepContext, landed: Landed, approved: str, tries: int) -> None:
@@ -125,8 +144,9 @@ def _landed(ctx: StepContext, landed: Landed, approved: str, tries: int) -> None
     retire_delivered(ctx)  # workspace.remove_delivered: its worktree goes, its branch stays
 
 
-def _refused(ctx: StepContext, refused: Refused, approved: str, attempt: int, tries: int) -> None:
-    """Send the work back to its factory (rework.py), or escalate when the budget is spent."""
+def _refused(ctx: StepContext, refused: Refused, approved: str, attempt: int, tries: int) -> Rework:
+    """Send the work back to its factory (delivery/rework.py), or escalate when the budget is
+    spent."""
     what = (
         f"conflict in {', '.join(refused.files)}"
         if refused.why == "conflict"
@@ -155,15 +175,13 @@ def _refused(ctx: StepContext, refused: Refused, approved: str, attempt: int, tr
         ctx.log("orchestrator", logging.CRITICAL, escalated.message, operation="integrate")
         raise escalated
     send_back(ctx, refused, attempt)
-    print(f"  {ctx.tid}: {what}: attempt {attempt + 1} takes it up", file=sys.stderr)
-    run_attempts(ctx, attempt + 1, ATTEMPT_STEPS)
-    run_finish(ctx)  # done.json for the new approved commit, or Escalated
+    return Rework(attempt + 1, f"{what}: attempt {attempt + 1} takes it up")
 
 
-def _pull_request(ctx: StepContext, approved: str, approval: Approval) -> bool:
+def _pull_request(ctx: StepContext, approved: str, approval: Approval) -> Rework | None:
     """Open or update the PR; with a review gate, it waits for a person there (review_from: pr:
-    the PR's own review decides) or for `hatchdoit approve` before the PR is opened. False when
-    changes requested on the PR were answered by a new attempt (the PR is to be updated)."""
+    the PR's own review decides) or for `hatchdoit approve` before the PR is opened. The rework
+    due when changes were requested on the PR (the PR is to be updated after it)."""
     attempt = approval.attempt
     from_pr = ctx.project.config.review_from == "pr"
     if not from_pr:
@@ -174,8 +192,9 @@ def _pull_request(ctx: StepContext, approved: str, approval: Approval) -> bool:
     clear_waiting(ctx.layout, ctx.tid)
     opened = open_or_update(ctx, approved, attempt)
     if from_pr and gate_of(ctx) != "none" and not approval.reviewed:
-        if not _reviewed_on_github(ctx, opened, approved, approval):
-            return False
+        rework = _reviewed_on_github(ctx, opened, approved, approval)
+        if rework is not None:
+            return rework
         approved = ctx.project.approved_commit(ctx.tid) or approved
     record = _record(ctx, approved, "integrated", opened.base, [], 1)
     record.pr_url, record.pr_number = opened.url, opened.number
@@ -183,7 +202,7 @@ def _pull_request(ctx: StepContext, approved: str, approval: Approval) -> bool:
     write_json_atomic(ctx.layout.integration(ctx.tid), record.model_dump(mode="json"))
     ctx.audit("pull_request", url=opened.url, number=opened.number, base=opened.base)
     ctx.log("orchestrator", logging.INFO, f"pull request {opened.url}", operation="integrate")
-    return True
+    return None
 
 
 def _waits_for_merge(ctx: StepContext, dependencies: list[str]) -> AwaitingMerge:
@@ -210,14 +229,14 @@ def _waits_for_merge(ctx: StepContext, dependencies: list[str]) -> AwaitingMerge
 
 def _reviewed_on_github(
     ctx: StepContext, opened: PullRequest, approved: str, approval: Approval
-) -> bool:
+) -> Rework | None:
     """review_from: pr. An approving review of the pushed commit is the person's approval
     (recorded as their decision); changes requested are their rejection, answered by a new
-    attempt at once (False); no review yet: the TaskSpec waits (AwaitingReview)."""
+    attempt at once (the Rework due); no review yet: the TaskSpec waits (AwaitingReview)."""
     review = review_of(ctx, opened, approved)
     if review is None:
         hold_for_review(ctx, approval, gate_of(ctx))  # raises: a person has not decided
-        return True
+        return None
     kind: DecisionKind = "approve" if review.state == "APPROVED" else "reject"
     write_decision(
         ctx.layout,
@@ -236,12 +255,9 @@ def _reviewed_on_github(
     ctx.audit("decision", kind=kind, who=review.who, source="pr", number=opened.number)
     if kind == "approve":
         run_finish(ctx)  # done.json for the inputs the approval changed
-        return True
-    print(f"  {ctx.tid}: changes requested on PR #{opened.number}: attempt "
-          f"{approval.attempt + 1} takes them up", file=sys.stderr)  # fmt: skip
-    run_attempts(ctx, approval.attempt + 1, ATTEMPT_STEPS)
-    run_finish(ctx)
-    return False
+        return None
+    said = f"changes requested on PR #{opened.number}: attempt {approval.attempt + 1} takes them up"
+    return Rework(approval.attempt + 1, said)
 
 
 def _record(

@@ -31,15 +31,15 @@ from typing import Any
 
 from hatchdoit.core.atomicio import read_json, write_json_atomic
 from hatchdoit.core.locks import exclusive
+from hatchdoit.delivery.bisect import BatchLanded, land_in_batches
+from hatchdoit.delivery.landed import current_integration, integrated
+from hatchdoit.delivery.merge_queue import Landed, Mode, Refused, integrate
 from hatchdoit.records.models import TestRun
-from hatchdoit.steps.attempts import standing
-from hatchdoit.steps.bisect import BatchLanded, land_in_batches
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.delivered import current_integration, integrated
-from hatchdoit.steps.gitops import git
-from hatchdoit.steps.merge_queue import Landed, Mode, Refused, integrate
+from hatchdoit.run.attempts import standing
+from hatchdoit.run.branches import integration_branch
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import git
 from hatchdoit.steps.review_gate import gate_of
-from hatchdoit.steps.worktree import integration_branch
 
 
 def queued_path(ctx: StepContext, tid: str) -> Path:

@@ -28,7 +28,7 @@ from hatchdoit.layout import Role
 from hatchdoit.planning.health import plan_problem
 from hatchdoit.planning.mount import Protection, protection
 from hatchdoit.project import Project
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.context import StepContext
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,14 @@ import logging
 from hatchdoit.agents.prompts import render_prompt
 from hatchdoit.core.atomicio import read_json
 from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.delivery.branch_guard import guard_after_session
+from hatchdoit.delivery.commits import clean_to, discard_qa_changes
+from hatchdoit.provider_runs.budgets import after_run
 from hatchdoit.records.models import Receipt, VerdictRecord
 from hatchdoit.records.schemas import load_valid
+from hatchdoit.run.attempts import attempt_commit, base_commit, receipt
+from hatchdoit.run.context import StepContext
 from hatchdoit.steps.agent_session import end_session, run_until_stop
-from hatchdoit.steps.attempts import attempt_commit, base_commit, receipt
-from hatchdoit.steps.branch_guard import guard_after_session
-from hatchdoit.steps.budgets import after_run
-from hatchdoit.steps.commits import clean_to, discard_qa_changes
-from hatchdoit.steps.context import StepContext
 from hatchdoit.steps.factory import agent_env, prompt_values
 from hatchdoit.steps.run_output import collect_handover
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from hatchdoit.config.models import ReviewGate
 from hatchdoit.records.notices import post_notice
 from hatchdoit.records.waiting import Waiting
-from hatchdoit.steps.attempts import Approval
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.attempts import Approval
+from hatchdoit.run.context import StepContext
 
 
 class AwaitingReview(Waiting):

@@ -23,7 +23,7 @@ from hatchdoit.core.atomicio import append_line, read_json, write_atomic, write_
 from hatchdoit.layout import Role
 from hatchdoit.records.models import StopRecord, SummaryRecord, VerdictRecord
 from hatchdoit.records.schemas import handover_problem, try_parse
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.context import StepContext
 
 MAX_OUTPUT_BYTES = 1 << 20  # a summary, verdict or stop file larger than this is refused
 MAX_LOG_IMPORT = 1 << 20  # hook log bytes copied per run

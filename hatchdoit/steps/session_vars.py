@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import hatchdoit
-from hatchdoit.steps.agent_run import AgentRun
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.agent_run import AgentRun
+from hatchdoit.run.context import StepContext
 
 # The directory holding the hatchdoit package: the stop hook's Python (scripts/agent/stop_hook.sh)
 # imports it from there without site-packages

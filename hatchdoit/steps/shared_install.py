@@ -16,7 +16,7 @@ from pathlib import Path
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.logs import log
 from hatchdoit.project import Project
-from hatchdoit.steps.gitops import try_git
+from hatchdoit.run.gitops import try_git
 
 # Run by the PATH's python: the distributions installed editable, with where from.
 _EDITABLE = """

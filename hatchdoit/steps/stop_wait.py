@@ -10,17 +10,17 @@ import logging
 import sys
 import time
 
-from hatchdoit.agents.provider_faults import Fault
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.redaction import redact_file
 from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.provider_runs.budgets import live_cap
+from hatchdoit.provider_runs.live_spend import RunSpend
+from hatchdoit.provider_runs.pause import answer_probe
+from hatchdoit.provider_runs.signals import SCREEN_CLASSES, output_fault
+from hatchdoit.providers.faults import Fault
 from hatchdoit.records.models import StopEvent, StopRecord
 from hatchdoit.records.schemas import try_load
-from hatchdoit.steps.agent_run import AgentRun
-from hatchdoit.steps.budgets import live_cap
-from hatchdoit.steps.live_spend import RunSpend
-from hatchdoit.steps.provider_gate import answered
-from hatchdoit.steps.provider_signals import SCREEN_CLASSES, output_fault
+from hatchdoit.run.agent_run import AgentRun
 from hatchdoit.steps.run_output import collect_stop, foreign_token, read_output
 
 # Seconds of no pane output after which a TUI's screen is read for a limit it waits at.
@@ -113,20 +113,6 @@ def wait_for_stop(run: AgentRun, after_seq: int = 0) -> StopRecord:
                     file=sys.stderr,
                 )
             watch.wait(limits.poll_interval)
-
-
-def answer_probe(run: AgentRun) -> None:
-    """The provider answered this run, its breaker's probe: close the breaker, so the others
-    may launch, with the audit line on record first (under the breaker's lock)."""
-    provider, ctx = run.probe_for, run.ctx
-    if provider is None:
-        return
-
-    def said() -> None:
-        ctx.audit("provider_answered", role=run.role, attempt=run.attempt, provider=provider)
-
-    answered(ctx.layout, provider, said)
-    run.probe_for = None
 
 
 def _warn_foreign_stop(run: AgentRun, warned: set[str]) -> None:

@@ -7,15 +7,15 @@ import logging
 from hatchdoit.agents.prompts import render_prompt
 from hatchdoit.core.atomicio import write_atomic
 from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.delivery.branch_guard import guard_after_session
+from hatchdoit.delivery.commits import commit_leftovers
 from hatchdoit.records.models import Receipt
-from hatchdoit.steps.agent_run import AgentRun
+from hatchdoit.run.agent_run import AgentRun
+from hatchdoit.run.attempts import receipt
+from hatchdoit.run.context import StepContext
 from hatchdoit.steps.agent_session import attach, end_session
-from hatchdoit.steps.attempts import receipt
-from hatchdoit.steps.branch_guard import guard_after_session
-from hatchdoit.steps.commits import commit_leftovers
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.delivery import deliver
 from hatchdoit.steps.factory import prompt_values
+from hatchdoit.steps.handover import deliver
 from hatchdoit.steps.run_output import collect_handover
 from hatchdoit.steps.stop_wait import wait_for_stop
 
@@ -77,9 +77,10 @@ def run_summary(ctx: StepContext, attempt: int) -> Receipt:
 
 
 def _commit_data(ctx: StepContext, attempt: int) -> dict[str, object]:
-    """The attempt's commit, once the factory's session has ended (commits.py): what it left
-    uncommitted is committed now. Nothing when the worktree is gone (a crash the waits saw).
-    The integration branch is checked too: the session may have moved it (branch_guard.py)."""
+    """The attempt's commit, once the factory's session has ended (delivery/commits.py): what it
+    left uncommitted is committed now. Nothing when the worktree is gone (a crash the waits saw).
+    The integration branch is checked too: the session may have moved it
+    (delivery/branch_guard.py)."""
     guard_after_session(ctx, "factory")
     if not ctx.worktree.is_dir():
         return {}

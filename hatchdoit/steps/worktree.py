@@ -14,35 +14,28 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hatchdoit.config.models import MERGE_MODES
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.locks import exclusive
 from hatchdoit.core.proc import run
 from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.delivery.commits import keep_aside
 from hatchdoit.records.models import DoneRecord, Receipt, WorktreeRecord
 from hatchdoit.records.schemas import try_load
-from hatchdoit.steps.commits import keep_aside
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import (
+from hatchdoit.run.branches import integration_branch, merges_into_branch
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import (
     branch_exists,
     branch_of,
     contains,
-    current_branch,
     ensure_repo,
     git,
     has_commit,
     head_commit,
 )
-from hatchdoit.steps.workspace_files import copy_into
+from hatchdoit.run.workspace_files import copy_into
 
 EXIT_CONFLICT = 3
-
-
-def merges_into_branch(ctx: StepContext) -> bool:
-    """Whether approved work lands on the integration branch: then a dependent starts from that
-    branch, once its dependencies are integrated, rather than from their own branches."""
-    return ctx.project.config.integrate in MERGE_MODES
 
 
 def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
@@ -243,19 +236,6 @@ def _set_records_aside(ctx: StepContext) -> Path:
         if path.exists():
             os.replace(path, aside / path.name)
     return aside
-
-
-def integration_branch(ctx: StepContext, repo: Path) -> str:
-    """The branch worktrees start from and work is integrated into: target.integration_branch,
-    else the one this TaskSpec's worktree record names (the branch checked out when it was first
-    made: not read again later), else the branch checked out now."""
-    configured = ctx.project.config.target.integration_branch
-    if configured:
-        return configured
-    previous = try_load(ctx.layout.worktree_record(ctx.tid), WorktreeRecord)
-    if previous is not None:
-        return previous.base_ref
-    return current_branch(repo)
 
 
 def _to_merge(ctx: StepContext, base_ref: str) -> list[str]:

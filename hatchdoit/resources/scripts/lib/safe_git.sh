@@ -1,5 +1,5 @@
 # Sourced by the scripts under scripts/git/, never run: their `git` runs no program an agent could
-# plant in the repository it shares with them (hatchdoit/steps/gitops.py does the same for
+# plant in the repository it shares with them (hatchdoit/run/gitops.py does the same for
 # hatchdoit's own git): no hook, no fsmonitor, no pager, editor or signing program, and no
 # filter, diff or merge driver the repo's own config names (the user's global or system setting
 # of the same key, git-lfs's filter say, is kept).

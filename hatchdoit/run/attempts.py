@@ -20,8 +20,8 @@ from hatchdoit.config.models import Backoff
 from hatchdoit.records.models import DecisionRecord, Receipt, WorktreeRecord
 from hatchdoit.records.receipts import current_receipt
 from hatchdoit.records.schemas import load_valid
-from hatchdoit.steps.budget_state import over_budget
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.budget_state import over_budget
+from hatchdoit.run.context import StepContext
 
 REOPENING = ("reject", "retry", "integration")  # decisions that void the approval before them
 
@@ -104,7 +104,8 @@ def attempt_commit(ctx: StepContext, attempt: int) -> str | None:
 def base_commit(ctx: StepContext, attempt: int) -> str:
     """What attempt k's work is measured against: the worktree's base (its starting point with
     its dependencies merged in), or the integration branch's commit merged in to resolve an
-    integration refusal before it (rework.py): the TaskSpec's own work is what lies past it."""
+    integration refusal before it (delivery/rework.py): the TaskSpec's own work is what lies
+    past it."""
     for made in reversed(ctx.project.decisions(ctx.tid)):
         if made.kind == "integration" and made.after_attempt < attempt and made.commit:
             return made.commit

@@ -1,8 +1,8 @@
 """What the headless runner (headless.py) learns from a CLI's stream while it runs: the
-provider faults it reports (provider_faults.py), and the first sign that the provider answered.
+provider faults it reports (providers/faults.py), and the first sign that the provider answered.
 
 - The first answer touches $HATCHDOIT_HEALTHY_FILE: a paused provider's probe run proves the
-  provider is back (steps/provider_gate.py) without waiting for the whole run.
+  provider is back (provider_runs/gate.py) without waiting for the whole run.
 - An authentication failure the CLI retries ($HATCHDOIT_AUTH_RETRIES times at most, for an OAuth
   refresh) ends the run at once: Claude Code would retry a wrong key for three minutes.
 - The last fault seen is what the stop records when the run fails, with the latest reset the
@@ -17,8 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from hatchdoit.agents.provider_faults import Fault, claude_event, codex_message
 from hatchdoit.core.atomicio import touch
+from hatchdoit.providers.faults import Fault, claude_event, codex_message
 
 
 class StreamWatch:

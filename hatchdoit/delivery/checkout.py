@@ -13,9 +13,9 @@ import logging
 import sys
 from pathlib import Path
 
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import git, seeded, succeeds
-from hatchdoit.steps.merge_queue import Landed
+from hatchdoit.delivery.merge_queue import Landed
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import git, seeded, succeeds
 
 
 def checkouts_of(repo: Path, branch: str, ours: Path) -> list[Path]:

@@ -11,7 +11,7 @@ from hatchdoit.agents.waiting import wait_until
 from hatchdoit.core.atomicio import write_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.testing_faults import fault_point
-from hatchdoit.steps.agent_run import AgentRun
+from hatchdoit.run.agent_run import AgentRun
 from hatchdoit.steps.run_output import read_output
 
 PASTE_LIMIT = 32 * 1024

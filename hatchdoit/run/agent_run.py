@@ -13,7 +13,7 @@ from hatchdoit.agents.waiting import DirWatch
 from hatchdoit.config.models import RoleLimits
 from hatchdoit.layout import Role
 from hatchdoit.records.models import LaunchRecord
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.context import StepContext
 
 
 @dataclass
@@ -23,7 +23,7 @@ class AgentRun:
     attempt: int
     launch: LaunchRecord
     tmux: Tmux
-    # The provider this run probes for its breaker (provider_gate.py), until it answers.
+    # The provider this run probes for its breaker (provider_runs/gate.py), until it answers.
     probe_for: str | None = None
     # The breaker's episode the run launched in (provider_gate.launching); None: re-attached.
     launched_in: int | None = None

@@ -1,7 +1,7 @@
 """An agent run whose provider fails (README "When the provider fails"): the attempt does not
 count. A usage limit, rate limit, overload, server error or network fault pauses the TaskSpec
-(`paused.json`) and opens its provider's breaker (provider_gate.py); the same attempt runs again
-when the breaker lets it, resuming the CLI's session where the profile can (Claude Code
+(`paused.json`) and opens its provider's breaker (provider_runs/gate.py); the same attempt runs
+again when the breaker lets it, resuming the CLI's session where the profile can (Claude Code
 `--resume`). An authentication or billing fault stops the provider: no more launches on it,
 this step fails with one line naming the provider, the variable and the fix, nothing is
 escalated, and the next build after the fix goes on where this one stopped."""
@@ -15,21 +15,20 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from hatchdoit.agents.fault_tables import FATAL, TRANSIENT
 from hatchdoit.agents.logins import auth_fix
-from hatchdoit.agents.provider_faults import Fault
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.layout import Role
 from hatchdoit.project import Project
+from hatchdoit.provider_runs.budgets import before_launch
+from hatchdoit.provider_runs.gate import Gate, GateTurned, answered, faulted, gate
+from hatchdoit.provider_runs.signals import stop_fault
+from hatchdoit.providers.fault_tables import FATAL, TRANSIENT
+from hatchdoit.providers.faults import Fault
 from hatchdoit.records.models import PausedRecord, StopRecord
 from hatchdoit.records.schemas import try_load
-from hatchdoit.steps.agent_run import AgentRun
-from hatchdoit.steps.budgets import before_launch
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.provider_gate import Gate, GateTurned, faulted, gate
-from hatchdoit.steps.provider_signals import stop_fault
-from hatchdoit.steps.stop_wait import answer_probe
+from hatchdoit.run.agent_run import AgentRun
+from hatchdoit.run.context import StepContext
 
 # What a person does about a provider that refused the credentials, per provider, for an agent
 # whose login hatchdoit does not know (Claude Code's and Codex's: agents/logins.py says).
@@ -229,3 +228,17 @@ def _local(moment: str | None) -> str:
         return "?"
     when = datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone()
     return when.strftime("%H:%M:%S %Z")
+
+
+def answer_probe(run: AgentRun) -> None:
+    """The provider answered this run, its breaker's probe: close the breaker, so the others
+    may launch, with the audit line on record first (under the breaker's lock)."""
+    provider, ctx = run.probe_for, run.ctx
+    if provider is None:
+        return
+
+    def said() -> None:
+        ctx.audit("provider_answered", role=run.role, attempt=run.attempt, provider=provider)
+
+    answered(ctx.layout, provider, said)
+    run.probe_for = None

@@ -25,12 +25,9 @@ from pathlib import Path
 from hatchdoit.core.atomicio import read_json, write_json_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.testing_faults import fault_point
-from hatchdoit.records.models import TestRun
-from hatchdoit.steps.branch_guard import guard_integration_branch, landed_by_intent
-from hatchdoit.steps.checkout import tell_checkout
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import git
-from hatchdoit.steps.merge_queue import (
+from hatchdoit.delivery.branch_guard import guard_integration_branch, landed_by_intent
+from hatchdoit.delivery.checkout import tell_checkout
+from hatchdoit.delivery.merge_queue import (
     MOVES_TOLERATED,
     Landed,
     Mode,
@@ -41,15 +38,18 @@ from hatchdoit.steps.merge_queue import (
     _rev,
     _tail,
 )
-from hatchdoit.steps.test_runs import run_test_command
-from hatchdoit.steps.workspace_setup import set_up_integration
+from hatchdoit.records.models import TestRun
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import git
+from hatchdoit.run.setup_commands import set_up_integration
+from hatchdoit.run.test_runs import run_test_command
 
 Result = Landed | Refused
 
 
 class BatchLanded(Landed):
     """Landed in a batch: the lander updated a checkout of the branch for the whole batch at
-    each compare-and-swap (steps/checkout.py), so the member's own landing does not."""
+    each compare-and-swap (delivery/checkout.py), so the member's own landing does not."""
 
 
 def land_in_batches(

@@ -6,7 +6,7 @@ On a timeout the whole process group is killed, so no child outlives the limit.
 A test command is code an agent wrote: it runs with a scrubbed environment, not hatchdoit's
 (which holds the agents' credentials). It gets the variables of TEST_ENV (the system's basics),
 never one whose name says it is a credential, and those `checks.env_passthrough` names; then
-the workspace's environment (steps/workspace_files.py): its `workspace.path` first on PATH, its
+the workspace's environment (run/workspace_files.py): its `workspace.path` first on PATH, its
 own venv in place of the user's."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from hatchdoit.core.logs import looks_secret
 from hatchdoit.core.redaction import redact_file
 from hatchdoit.layout import Layout
 from hatchdoit.records.models import TestRun
-from hatchdoit.steps.workspace_files import workspace_environ
+from hatchdoit.run.workspace_files import workspace_environ
 
 # What a test command gets of hatchdoit's environment (NAME, or PREFIX* for every name with it).
 TEST_ENV = (

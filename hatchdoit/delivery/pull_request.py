@@ -20,12 +20,12 @@ from hatchdoit.core.atomicio import write_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.proc import run
 from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.delivery.retire import retire_delivered
 from hatchdoit.records.models import ChecksRecord, IntegrationRecord, SummaryRecord, VerdictRecord
 from hatchdoit.records.schemas import try_load
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import branch_of, try_git
-from hatchdoit.steps.retire import retire_delivered
-from hatchdoit.steps.worktree import integration_branch
+from hatchdoit.run.branches import integration_branch
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import branch_of, try_git
 
 GH_TIMEOUT = 120.0
 

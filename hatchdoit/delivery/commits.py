@@ -5,7 +5,7 @@ changes, never becomes part of it: by-products are removed after the checks, and
 are kept under `refs/hatchdoit/qa-leftovers/<ID>/<k>` for inspection, then discarded.
 
 What the workspace holds that git must not (`workspace.copy`'s files, the setup's `.venv` or
-`node_modules`: steps/workspace_files.py) is left out of every commit made here and kept by
+`node_modules`: run/workspace_files.py) is left out of every commit made here and kept by
 every cleaning, by pathspec and `git clean -e`: the user's ignore rules are not changed."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import logging
 import os
 
 from hatchdoit.core.errors import StepError
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import (
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import (
     branch_of,
     contains,
     dirty_paths,
@@ -24,7 +24,7 @@ from hatchdoit.steps.gitops import (
     head_ref,
     identity,
 )
-from hatchdoit.steps.workspace_files import clean_excludes, exclude_pathspecs
+from hatchdoit.run.workspace_files import clean_excludes, exclude_pathspecs
 
 
 def _who(ctx: StepContext) -> dict[str, str]:

@@ -19,8 +19,8 @@ from pathlib import Path
 from hatchdoit.core.errors import HatchdoitError
 from hatchdoit.core.locks import exclusive
 from hatchdoit.layout import Layout
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import git, status_paths, try_git
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import git, status_paths, try_git
 
 # What a setup or a test run makes in a worktree and nobody commits: never "unsaved work".
 PRODUCTS = (

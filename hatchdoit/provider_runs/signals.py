@@ -11,8 +11,8 @@ import re
 import time
 from datetime import UTC, datetime
 
-from hatchdoit.agents.fault_tables import CLAUDE_CODE
-from hatchdoit.agents.provider_faults import (
+from hatchdoit.providers.fault_tables import CLAUDE_CODE
+from hatchdoit.providers.faults import (
     Fault,
     codex_message,
     from_text,
@@ -21,7 +21,7 @@ from hatchdoit.agents.provider_faults import (
 )
 from hatchdoit.records.fault_classes import FAULT_CLASSES
 from hatchdoit.records.models import StopRecord
-from hatchdoit.steps.agent_run import AgentRun
+from hatchdoit.run.agent_run import AgentRun
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]")
 _TAIL = 32 * 1024

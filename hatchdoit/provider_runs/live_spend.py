@@ -18,8 +18,8 @@ from typing import Any
 
 from hatchdoit.agents.codex_rollout import RolloutTally, codex_usage, rollout_file
 from hatchdoit.agents.transcript import JsonLineTail, TranscriptTally
-from hatchdoit.steps.agent_run import AgentRun
-from hatchdoit.steps.spend import payload_usd
+from hatchdoit.providers.spend import payload_usd
+from hatchdoit.run.agent_run import AgentRun
 
 
 class RunSpend:

@@ -28,8 +28,9 @@ from hatchdoit.records.decisions import read_decisions
 from hatchdoit.records.models import IntegrationRecord, WorktreeRecord
 from hatchdoit.records.notices import post_notice
 from hatchdoit.records.schemas import try_load
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import git, has_commit, try_git
+from hatchdoit.run.branches import integration_branch, merges_into_branch
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import git, has_commit, try_git
 
 TRAILERS = ("Hatchdoit-TaskSpec:", "Hatchdoit-Approved:")
 COMMIT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # a full SHA-1 or SHA-256 id
@@ -184,8 +185,6 @@ def guard_integration_branch(ctx: StepContext, branch: str, when: str) -> None:
 def guard_after_session(ctx: StepContext, role: str) -> None:
     """After an agent's session: when approved work lands on the integration branch, the branch
     holds nothing the agent could have put there."""
-    from hatchdoit.steps.worktree import integration_branch, merges_into_branch
-
     if not merges_into_branch(ctx):
         return  # integrate: none or pr: the branch is the person's to merge into
     repo = ctx.project.target_repo

@@ -15,7 +15,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hatchdoit.agents.fault_tables import CLAUDE_CODE, CODEX, CliTable
+from hatchdoit.providers.fault_tables import CLAUDE_CODE, CODEX, CliTable
 from hatchdoit.records.fault_classes import FAULT_CLASSES
 
 Fault = dict[str, Any]
@@ -115,7 +115,7 @@ def claude_hook(payload: dict[str, Any], now: datetime) -> Fault | None:
     text = str(payload.get("last_assistant_message") or "")
     by_text = from_text(CLAUDE_CODE, text, "hook", now)
     if by_text is not None and by_text["class"] == "usage_limit":
-        return by_text  # to the minute: steps/provider_signals.py reads the second
+        return by_text  # to the minute: provider_runs/signals.py reads the second
     cls = _claude_class(payload.get("error"), payload.get("api_error_status"))
     if cls is not None:
         return make_fault(cls, text or str(payload.get("error")), "hook", CLAUDE_CODE.cli)

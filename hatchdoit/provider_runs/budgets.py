@@ -22,10 +22,10 @@ from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.errors import HatchdoitError, StepError
 from hatchdoit.layout import ROLES, Role
 from hatchdoit.project import Project
+from hatchdoit.providers.spend import build_spend, taskspec_spend
 from hatchdoit.records.models import BudgetRecord
-from hatchdoit.steps.budget_state import budget_reason, taskspec_cap
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.spend import build_spend, taskspec_spend
+from hatchdoit.run.budget_state import budget_reason, taskspec_cap
+from hatchdoit.run.context import StepContext
 
 
 class BuildBudgetSpent(StepError):

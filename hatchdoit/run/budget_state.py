@@ -1,11 +1,11 @@
-"""Where a TaskSpec stands against its budget (budgets.py enforces it): its cap, and whether
-the cap keeps an attempt from running. Light to import: the up-to-date checks ask it."""
+"""Where a TaskSpec stands against its budget (provider_runs/budgets.py enforces it): its cap,
+and whether the cap keeps an attempt from running. Light to import: the up-to-date checks ask it."""
 
 from __future__ import annotations
 
 from hatchdoit.records.models import BudgetRecord
 from hatchdoit.records.schemas import try_load
-from hatchdoit.steps.context import StepContext
+from hatchdoit.run.context import StepContext
 
 
 def taskspec_cap(ctx: StepContext) -> float | None:

@@ -1,5 +1,5 @@
 """What agents spent, in USD: the cost a CLI reports (Claude Code print mode's
-`total_cost_usd`), else its tokens at the price of its model (config/price_table.py:
+`total_cost_usd`), else its tokens at the price of its model (providers/price_table.py:
 hatchdoit.yaml's `budgets.prices`, else the dated table hatchdoit ships, else
 `budgets.prices["*"]`), model by model where a run used several; a run with neither is
 unknown spend, counted apart. Read from the runs' `.stop` files (set-aside ones of paused
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hatchdoit.config.price_table import price_of
 from hatchdoit.config.provider_models import Prices
 from hatchdoit.layout import Layout
+from hatchdoit.providers.price_table import price_of
 from hatchdoit.records.models import StopRecord
 from hatchdoit.records.schemas import try_load
 

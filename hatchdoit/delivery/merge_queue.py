@@ -29,14 +29,14 @@ from hatchdoit.core.atomicio import read_json, write_json_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.locks import exclusive
 from hatchdoit.core.testing_faults import fault_point
+from hatchdoit.delivery.branch_guard import guard_integration_branch, landed_by_intent
 from hatchdoit.records.models import TestRun
-from hatchdoit.steps.branch_guard import guard_integration_branch, landed_by_intent
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import git, identity, succeeds, try_git
-from hatchdoit.steps.test_runs import run_test_command
-from hatchdoit.steps.workspace_files import clean_excludes
-from hatchdoit.steps.workspace_setup import set_up_integration
-from hatchdoit.steps.worktree import integration_branch
+from hatchdoit.run.branches import integration_branch
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import git, identity, succeeds, try_git
+from hatchdoit.run.setup_commands import set_up_integration
+from hatchdoit.run.test_runs import run_test_command
+from hatchdoit.run.workspace_files import clean_excludes
 
 Mode = Literal["merge", "squash", "rebase"]
 MOVES_TOLERATED = 5  # the branch moved under us this often in one integration: give up

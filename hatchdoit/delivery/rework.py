@@ -13,16 +13,28 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from hatchdoit.core.proc import run
+from hatchdoit.delivery.merge_queue import Refused
 from hatchdoit.records.decisions import write_decision
 from hatchdoit.records.models import DecisionRecord, Receipt
-from hatchdoit.steps.attempts import attempt_superseded, decision, receipt
-from hatchdoit.steps.context import StepContext
-from hatchdoit.steps.gitops import branch_of, contains, git, head_commit, identity, try_git
-from hatchdoit.steps.merge_queue import Refused
+from hatchdoit.run.attempts import attempt_superseded, decision, receipt
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.gitops import branch_of, contains, git, head_commit, identity, try_git
 
 INTEGRATION_WHO = "hatchdoit (integration)"
+
+
+@dataclass(frozen=True)
+class Rework:
+    """Delivery refused the approved work with feedback, recorded as a decision that grants
+    `attempt` (an integration refusal: send_back; changes requested on its pull request: the
+    reviewer's rejection). The integrate step runs that attempt now, in one place
+    (steps/integrate.py), and delivers again. `said`: why, and who takes it up."""
+
+    attempt: int
+    said: str
 
 
 def send_back(ctx: StepContext, refused: Refused, attempt: int) -> DecisionRecord:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hatchdoit.core.errors import ConfigError, StepError
 from hatchdoit.core.proc import run
-from hatchdoit.steps.safe_git import NETWORK_COMMANDS, git_env, safe_git_argv, user_ssh_command
+from hatchdoit.run.safe_git import NETWORK_COMMANDS, git_env, safe_git_argv, user_ssh_command
 
 SEEDED_MARK = "hatchdoit-seeded"  # in the git dir of a target repo hatchdoit made from a seed
 

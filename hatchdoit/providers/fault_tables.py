@@ -1,6 +1,6 @@
 """What an agent CLI says when its provider fails: one table per CLI, with the CLI versions it
 was checked against (docs/provider-signals.md has the measurements, tests/test_provider_signals.py
-pins them against the real CLIs), read by the classifiers in provider_faults.py, by `hatchdoit
+pins them against the real CLIs), read by the classifiers in providers/faults.py, by `hatchdoit
 doctor` and by the tests. Standard library only: the headless runner and the stop hook import
 it in a fresh interpreter."""
 
