@@ -2,8 +2,8 @@
 
 hatchdoit's side is the real thing: `wait_for_stop` on a real AgentRun (a live tmux session on a
 private socket, the project's config, its DirWatch and backup poll) while a thread plays the
-agent's stop hook: temp file in the hooks directory, write, fsync, `os.replace`. Latency runs from
-just before `os.replace` to `wait_for_stop` returning. The bare primitive (DirWatch + wait_until
+agent's stop hook: temp file in the run's output directory, write, fsync, `os.replace`. Latency
+runs from just before `os.replace` to `wait_for_stop` returning. The bare primitive (DirWatch + wait_until
 with the same validity check) is measured too, to separate the watcher from the step's checks.
 
 The baseline is what peer tools do: check the same file every 500 ms. Several independent
@@ -141,7 +141,10 @@ def measure_wait_for_stop(
                 run = agent_run(attempt)
                 delay = rng.uniform(0.02, 0.08)  # past the DirWatch set-up: the waiter is idle
                 before = _cpu()
-                writer, stamp = _later(run.stop_file, stop_record(token, attempt, seq), delay)
+                # where the agent's hook writes (its run's output directory); hatchdoit takes it
+                hook_file = ctx.layout.run_stop(TID, "factory", attempt)
+                hook_file.parent.mkdir(parents=True, exist_ok=True)
+                writer, stamp = _later(hook_file, stop_record(token, attempt, seq), delay)
                 stop = wait_for_stop(run, after_seq=seq - 1)
                 returned = time.perf_counter()
                 cpu.append(_cpu() - before)
