@@ -3,8 +3,9 @@
 hatchdoit's side is the real thing: `wait_for_stop` on a real AgentRun (a live tmux session on a
 private socket, the project's config, its DirWatch and backup poll) while a thread plays the
 agent's stop hook: temp file in the run's output directory, write, fsync, `os.replace`. Latency
-runs from just before `os.replace` to `wait_for_stop` returning. The bare primitive (DirWatch + wait_until
-with the same validity check) is measured too, to separate the watcher from the step's checks.
+runs from just before `os.replace` to `wait_for_stop` returning. The bare primitive (DirWatch +
+wait_until with the same validity check) is measured too, to separate the watcher from the step's
+checks.
 
 The baseline is what peer tools do: check the same file every 500 ms. Several independent
 polling lanes run side by side (each with its own file and writer) so the run stays short; a
