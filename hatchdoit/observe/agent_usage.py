@@ -21,7 +21,7 @@ def stop_usage(
     stop: StopRecord, prices: Mapping[str, Prices] | None = None
 ) -> tuple[dict[str, int], float | None]:
     """Tokens by kind that an agent reported in its stop payload, and its cost in USD
-    (steps/spend.payload_usd: the reported cost, else the tokens at `prices`)."""
+    (providers/spend.payload_usd: the reported cost, else the tokens at `prices`)."""
     payload = stop.payload
     usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else payload
     tokens: dict[str, int] = {}
