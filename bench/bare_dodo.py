@@ -34,7 +34,7 @@ def _task(step: str, entry: dict[str, Any], attempt: int, deps: list[str]) -> di
     tid = str(entry["id"])
     target = str(HERE / "out" / tid / f"{step}-{attempt}")
     return {
-        "name": tid if step in ("worktree", "taskspec") else f"{tid}.{attempt}",
+        "name": tid if step in ("worktree", "setup", "taskspec") else f"{tid}.{attempt}",
         "actions": [(touch, [target])],
         "file_dep": [entry["spec"]],
         "targets": [target],
@@ -47,6 +47,11 @@ def task_worktree() -> Iterator[dict[str, Any]]:
         yield _task("worktree", entry, 0, [f"taskspec:{dep}" for dep in entry["deps"]])
 
 
+def task_setup() -> Iterator[dict[str, Any]]:
+    for entry in PLAN["taskspecs"]:
+        yield _task("setup", entry, 0, [f"worktree:{entry['id']}"])
+
+
 def _attempts(step: str) -> Iterator[dict[str, Any]]:
     index = STEPS.index(step)
     for entry in PLAN["taskspecs"]:
@@ -57,7 +62,7 @@ def _attempts(step: str) -> Iterator[dict[str, Any]]:
             elif k > 1:
                 dep = f"qa:{tid}.{k - 1}"
             else:
-                dep = f"worktree:{tid}"
+                dep = f"setup:{tid}"
             yield _task(step, entry, k, [dep])
 
 
