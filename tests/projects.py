@@ -176,6 +176,25 @@ class HatchProject:
     def logs(self) -> Path:
         return self.layout.logs
 
+    @property
+    def target(self) -> Path:
+        """The target repo the test projects build into (`target.repo: _target`)."""
+        return self.root / "_target"
+
+    def commit_on_target_once(self) -> list[str]:
+        """An argv that commits on the target's checked-out branch the first time it runs (as
+        someone pushing while the merged tree is tested), then does nothing."""
+        flag = self.root.parent / "committed"
+        script = (
+            "import pathlib, subprocess\n"
+            f"flag = pathlib.Path({str(flag)!r})\n"
+            "if not flag.exists():\n"
+            "    flag.touch()\n"
+            f"    subprocess.run(['git', '-C', {str(self.target)!r}, 'commit', '--allow-empty',"
+            " '-q', '-m', 'someone else'], check=True)\n"
+        )
+        return [sys.executable, "-c", script]
+
     def configure(self, **overrides: Any) -> None:
         """Deep-merge `overrides` into hatchdoit.yaml and rewrite it."""
         self.config = deep_merge(self.config, overrides)

@@ -23,10 +23,6 @@ TID = "BR001-BRANCH"
 BRANCH = f"taskspec/{TID}"
 
 
-def target(project: HatchProject) -> Path:
-    return project.root / "_target"
-
-
 def build_ok(project: HatchProject, *args: str) -> None:
     done = run_doit(project, *args)
     assert done.returncode == 0, f"doit failed:\n{done.stdout}\n{done.stderr}"
@@ -34,7 +30,7 @@ def build_ok(project: HatchProject, *args: str) -> None:
 
 def lose_branch(project: HatchProject) -> None:
     """What a user's clean-up does: remove the worktree, then delete its branch."""
-    repo = target(project)
+    repo = project.target
     git(repo, "worktree", "remove", "--force", str(project.layout.worktree(TID)))
     git(repo, "branch", "-D", BRANCH)
 
@@ -62,12 +58,12 @@ def test_lost_branch_is_restored_at_the_approved_commit(project: HatchProject) -
     done = built(project)
     launches = len(events(project, "launch"))
     lose_branch(project)
-    assert not git(target(project), "branch", "--list", BRANCH).strip()
-    assert has_commit(target(project), done.commit)  # unreachable, not yet pruned
+    assert not git(project.target, "branch", "--list", BRANCH).strip()
+    assert has_commit(project.target, done.commit)  # unreachable, not yet pruned
 
     build_ok(project)
 
-    repo, worktree = target(project), project.layout.worktree(TID)
+    repo, worktree = project.target, project.layout.worktree(TID)
     assert git(repo, "rev-parse", BRANCH).strip() == done.commit
     assert git(worktree, "symbolic-ref", "--short", "HEAD").strip() == BRANCH
     assert git(worktree, "rev-parse", "HEAD").strip() == done.commit
@@ -87,7 +83,7 @@ def test_lost_branch_whose_commit_is_gone_reruns_the_chain(project: HatchProject
     first = built(project)
     launches = len(events(project, "launch"))
     lose_branch(project)
-    repo = target(project)
+    repo = project.target
     git(repo, "reflog", "expire", "--expire=now", "--expire-unreachable=now", "--all")
     git(repo, "gc", "--quiet", "--prune=now")
     assert not has_commit(repo, first.commit)
@@ -127,7 +123,7 @@ def test_dependent_of_a_restored_taskspec_is_not_rebuilt(project: HatchProject) 
 
     build_ok(project)
 
-    assert git(target(project), "rev-parse", BRANCH).strip() == done.commit
+    assert git(project.target, "rev-parse", BRANCH).strip() == done.commit
     assert len(events(project, "launch")) == launches
     assert load_valid(project.layout.done("BR002-USER"), DoneRecord) == user
     worktree_steps = [e["taskspec_id"] for e in events(project, "step_start", step="worktree")]

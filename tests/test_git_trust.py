@@ -29,10 +29,6 @@ pytestmark = pytest.mark.integration
 __all__ = ["env", "root"]  # fixtures
 
 
-def target(project: HatchProject) -> Path:
-    return project.root / "_target"
-
-
 def hatchdoit_lines(output: str) -> list[str]:
     return [
         line
@@ -54,7 +50,7 @@ def test_an_agent_that_moves_the_integration_branch_stops_the_build(
     project.add_taskspec(
         "EVIL", max_attempts=1, scripted={"factory": "move-branch", "qa": "reject"}
     )
-    repo = target(project)
+    repo = project.target
     done = run_doit(project)
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
@@ -83,7 +79,7 @@ def test_a_person_puts_the_branch_back_and_the_build_goes_on(project: HatchProje
     project.add_taskspec(
         "EVIL", max_attempts=1, scripted={"factory": "move-branch", "qa": "reject"}
     )
-    repo = target(project)
+    repo = project.target
     assert run_doit(project).returncode == 1
     before = read_json(project.layout.worktree_record("EVIL"))["base_commit"]
     tip = git(repo, "rev-parse", "main").strip()
@@ -102,7 +98,7 @@ def test_a_forged_decision_is_not_an_approval(project: HatchProject) -> None:
     project.add_taskspec(
         "FORGER", max_attempts=1, scripted={"factory": "forge-decision", "qa": "reject"}
     )
-    repo = target(project)
+    repo = project.target
     forged = project.layout.decision("FORGER", 1)
     for _ in range(2):  # the forged file is there for the second doit to find, too
         done = run_doit(project)
@@ -201,7 +197,7 @@ def test_a_tip_holding_the_approved_commit_is_landed_only_after_the_post_merge_t
     project.add_taskspec(
         "AHEAD", max_attempts=1, scripted={"factory": ["move-branch", "succeed"], "qa": "approve"}
     )
-    repo = target(project)
+    repo = project.target
     assert run_doit(project).returncode == 1  # the agent moved main: the build stopped
     tip = git(repo, "rev-parse", "main").strip()
     # a person looked, and accepts the tip as it is
@@ -263,7 +259,7 @@ def test_a_persons_commit_merged_back_by_a_rework_is_not_suspect(
     project.add_taskspec("B")
     built = run_doit(project, "taskspec:B")
     assert built.returncode == 0, built.stdout + built.stderr
-    repo = target(project)
+    repo = project.target
     (repo / "PERSON.md").write_text("a person's commit\n")
     git(repo, "add", "PERSON.md")
     git(repo, "commit", "-q", "-m", "a person's commit on main")

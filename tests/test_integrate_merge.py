@@ -18,13 +18,9 @@ from projects import HatchProject, doit_executable
 pytestmark = pytest.mark.integration
 
 
-def target(project: HatchProject) -> Path:
-    return project.root / "_target"
-
-
 def merged_work(project: HatchProject, tid: str) -> list[str]:
     """Commits on main that carry `tid`'s integration trailer."""
-    log = git(target(project), "log", "--first-parent", "--format=%H", "main",
+    log = git(project.target, "log", "--first-parent", "--format=%H", "main",
               f"--grep=Hatchdoit-TaskSpec: {tid}")  # fmt: skip
     return log.split()
 
@@ -68,7 +64,7 @@ def test_independent_taskspecs_integrate_in_order_and_the_target_tests_pass(
     project.add_taskspec("C")
     done = run_doit(project)
     assert done.returncode == 0, done.stdout + done.stderr
-    repo = target(project)
+    repo = project.target
     merged = git(repo, "branch", "--merged", "main")
     assert all(f"taskspec/{t}" in merged for t in "ABC"), merged
     order = [e["taskspec_id"] for e in events(project, "integrated")]
@@ -111,7 +107,7 @@ def test_a_conflict_goes_back_to_the_factory_and_lands_once_resolved(
     assert decision["after_attempt"] == 1 and decision["grants"] == 1
     prompt = project.layout.prompt("B", "factory", 2).read_text(encoding="utf-8")
     assert "## Integration of attempt 1 failed" in prompt and "src/app/shared.py" in prompt
-    repo = target(project)
+    repo = project.target
     shared = (repo / "src" / "app" / "shared.py").read_text(encoding="utf-8")
     assert "def alpha()" in shared and "def beta()" in shared
     assert read_json(project.layout.done("B"))["attempt"] == 2
@@ -131,10 +127,10 @@ def test_failing_tests_on_the_merged_tree_keep_the_branch_then_escalate(
     project.configure(integrate="merge", integration={"test_command": fail, "max_attempts": 1})
     project.add_taskspec("A")
     run_doit(project, "taskspec:A")
-    before = git(target(project), "rev-parse", "main").strip()
+    before = git(project.target, "rev-parse", "main").strip()
     done = run_doit(project)
     assert done.returncode != 0
-    assert git(target(project), "rev-parse", "main").strip() == before
+    assert git(project.target, "rev-parse", "main").strip() == before
     record = read_json(project.layout.integration("A"))
     assert (
         record["outcome"] == "escalated"
@@ -155,7 +151,7 @@ def test_failing_tests_on_the_merged_tree_keep_the_branch_then_escalate(
     again = run_doit(project)  # on record: the same line, nothing run
     assert again.returncode != 0 and "escalated: cannot integrate" in again.stderr
     assert not [e for e in events(project, "launch") if e.get("attempt") == 3]
-    assert git(target(project), "rev-parse", "main").strip() == before
+    assert git(project.target, "rev-parse", "main").strip() == before
 
 
 def test_a_commit_made_on_the_branch_during_the_integration_survives(
@@ -164,18 +160,9 @@ def test_a_commit_made_on_the_branch_during_the_integration_survives(
     """The project's integration test command commits on main the first time it runs (someone
     pushing while the merged tree is tested): the compare-and-swap fails, and the merge is made
     again on top of their commit."""
-    repo = target(project)
-    flag = project.root.parent / "committed"
-    script = (
-        "import pathlib, subprocess\n"
-        f"flag = pathlib.Path({str(flag)!r})\n"
-        "if not flag.exists():\n"
-        "    flag.touch()\n"
-        f"    subprocess.run(['git', '-C', {str(repo)!r}, 'commit', '--allow-empty', '-q',"
-        " '-m', 'someone else'], check=True)\n"
-    )
+    repo = project.target
     project.configure(
-        integrate="merge", integration={"test_command": [sys.executable, "-c", script]}
+        integrate="merge", integration={"test_command": project.commit_on_target_once()}
     )
     project.add_taskspec("A")
     done = run_doit(project)
@@ -254,7 +241,7 @@ def test_kill_during_an_integration_then_rerun_lands_it_exactly_once(
     done = run_doit(project)
     assert done.returncode == 0, done.stdout + done.stderr
     approved = read_json(project.layout.done("B"))["commit"]
-    with_trailer = git(target(project), "log", "--format=%H", "main", "-F",
+    with_trailer = git(project.target, "log", "--format=%H", "main", "-F",
                        f"--grep=Hatchdoit-Approved: {approved}").split()  # fmt: skip
     assert len(with_trailer) == 1, f"{point}: landed {len(with_trailer)} times"
     assert read_json(project.layout.integration("B"))["landed_commit"] == with_trailer[0]
@@ -269,7 +256,7 @@ def test_squash_and_rebase_land_linear_history(project: HatchProject, mode: str)
     project.add_taskspec("B", depends_on=["A"])
     done = run_doit(project)
     assert done.returncode == 0, done.stdout + done.stderr
-    repo = target(project)
+    repo = project.target
     merges = git(repo, "rev-list", "--merges", "main").split()
     assert merges == [], f"{mode}: merge commits on main"
     for tid in "AB":

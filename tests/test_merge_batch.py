@@ -27,12 +27,8 @@ from hatchdoit.steps.merge_batch import dependency_order
 pytestmark = pytest.mark.integration
 
 
-def target(project: HatchProject) -> Path:
-    return project.root / "_target"
-
-
 def landed(project: HatchProject, tid: str) -> list[str]:
-    return git(target(project), "log", "--first-parent", "--format=%H", "main",
+    return git(project.target, "log", "--first-parent", "--format=%H", "main",
                f"--grep=Hatchdoit-TaskSpec: {tid}").split()  # fmt: skip
 
 
@@ -62,7 +58,7 @@ def runs(project: HatchProject) -> int:
 
 @contextmanager
 def queue_held(project: HatchProject) -> Iterator[None]:
-    common = git(target(project), "rev-parse", "--path-format=absolute", "--git-common-dir")
+    common = git(project.target, "rev-parse", "--path-format=absolute", "--git-common-dir")
     with open(Path(common.strip()) / "hatchdoit-integrate.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
@@ -186,18 +182,9 @@ def test_a_batch_is_in_dependency_order_and_waiters_take_the_landers_outcome(
 
 
 def test_someone_elses_commit_during_a_batch_survives(project: HatchProject) -> None:
-    repo = target(project)
-    flag = project.root.parent / "committed"
-    script = (
-        "import pathlib, subprocess\n"
-        f"flag = pathlib.Path({str(flag)!r})\n"
-        "if not flag.exists():\n"
-        "    flag.touch()\n"
-        f"    subprocess.run(['git', '-C', {str(repo)!r}, 'commit', '--allow-empty', '-q',"
-        " '-m', 'someone else'], check=True)\n"
-    )
+    repo = project.target
     project.configure(
-        integrate="merge", integration={"test_command": [sys.executable, "-c", script]}
+        integrate="merge", integration={"test_command": project.commit_on_target_once()}
     )
     for tid in "AB":
         project.add_taskspec(tid)

@@ -18,10 +18,6 @@ from test_integrate_pr import pr_project  # noqa: F401  (the fixture, with gh st
 pytestmark = pytest.mark.integration
 
 
-def target(project: HatchProject) -> Path:
-    return project.root / "_target"
-
-
 def gc(project: HatchProject, *args: str) -> subprocess.CompletedProcess[str]:
     return hatchdoit(project, "gc", *args)
 
@@ -54,7 +50,7 @@ def test_a_delivered_taskspec_stays_up_to_date_without_its_worktree(
     project.add_taskspec("B", depends_on=["A"])
     done = run_doit(project)
     assert done.returncode == 0, done.stdout + done.stderr
-    repo = target(project)
+    repo = project.target
     for tid in "AB":
         assert not project.layout.worktree(tid).exists(), tid  # removed once delivered
         assert git(repo, "rev-parse", "--verify", "-q", f"refs/heads/taskspec/{tid}").strip()
@@ -131,7 +127,7 @@ def test_gc_removes_what_nothing_needs_keeps_unsaved_work_and_frees_what_it_says
     assert result["freed"] == result["before"] - result["after"]
     assert abs(result["freed"] - expected) <= max(64 * 1024, expected // 20), (result, expected)
     assert sum(f["bytes"] for f in result["removed"]) == pytest.approx(expected, rel=0.05)
-    repo = target(project)
+    repo = project.target
     for tid in ("DELIVERED", "GONE", "DIRTY", "RESET"):  # branches stay
         assert git(repo, "rev-parse", "--verify", "-q", f"refs/heads/taskspec/{tid}").strip()
     assert str(wt("GONE")) not in git(repo, "worktree", "list")
