@@ -169,10 +169,10 @@ def test_a_batch_is_in_dependency_order_and_waiters_take_the_landers_outcome(
     assert dependency_order(ctx, ["C", "A", "B"]) == ["C", "B", "A"]
     assert run_doit(project, "taskspec:B", "taskspec:C").returncode == 0
     leave_queued(project, ["B"])
-    lander = run_doit(project, "integrate:C")
+    lander = run_doit(project, "integrate:C", "integrate:B")  # C's step first: the lander
     assert lander.returncode == 0, lander.stdout + lander.stderr
     assert runs(project) == 1 and len(landed(project, "B")) == 1
-    assert not project.layout.integration("B").exists()
+    assert read_json(project.layout.integration("B"))["outcome"] == "integrated"
     done = run_doit(project)
     assert done.returncode == 0, done.stdout + done.stderr
     assert runs(project) == 2, "B took the lander's outcome; only A's landing tested again"
@@ -211,8 +211,8 @@ def test_kill_during_a_batch_then_rerun_lands_each_exactly_once(
         project.add_taskspec(tid)
     assert run_doit(project, "taskspec:A", "taskspec:B", "taskspec:C").returncode == 0
     leave_queued(project, ["A", "B"])
-    killed = subprocess.run(
-        [doit_executable(), "integrate:C"], cwd=project.root,
+    killed = subprocess.run(  # C's step first: the lander (the queued A and B are in the build)
+        [doit_executable(), "integrate:C", "integrate:A", "integrate:B"], cwd=project.root,
         env={**project.env, "HATCHDOIT_FAULT": f"{point}@C"}, capture_output=True, text=True,
         timeout=120,
     )  # fmt: skip
@@ -225,3 +225,6 @@ def test_kill_during_a_batch_then_rerun_lands_each_exactly_once(
             read_json(project.layout.integration(tid))["landed_commit"] == landed(project, tid)[0]
         )
         assert not project.layout.integration_intent(tid).exists()
+    # the seeded target's checkout follows main even when the kill came before it was told
+    assert git(project.target, "status", "--porcelain") == ""
+    assert not list(project.layout.logs.glob("state/*/integrate.batch.json"))

@@ -36,6 +36,7 @@ from hatchdoit.build.confinement_start import start_confinement
 from hatchdoit.build.dispatch_order import order_dispatch
 from hatchdoit.build.prefetch import prefetch_probe
 from hatchdoit.build.reporter import ProgressReporter, StepFailed
+from hatchdoit.build.run_scope import scope_landings
 from hatchdoit.build.runlock import lock_if_building
 from hatchdoit.config.models import MERGE_MODES
 from hatchdoit.core.atomicio import write_json_atomic
@@ -212,6 +213,7 @@ def doit_namespace(root: Path) -> dict[str, Any]:
             if warned:
                 print(warned, file=sys.stderr)
             order_dispatch(project)  # critical path first (build/dispatch_order.py)
+            scope_landings()  # a targeted build lands only what it asked for
             prefetch_probe(project)  # the plan-protection probe, off the critical path
     except HatchdoitError as exc:
         print(f"hatchdoit: {exc.one_line()}", file=sys.stderr)

@@ -125,7 +125,19 @@ class IntegrationConfig(Strict):
         le=3600,
         description="Seconds the first TaskSpec ready to land waits for others to join its batch",
     )
-    remote: str = Field(default="origin", min_length=1, description="`pr` mode: the git remote")
+    remote: str = Field(
+        default="origin",
+        min_length=1,
+        description="The git remote: where `pr` mode pushes, and whose branch merge modes land "
+        "on with `land_on: remote`",
+    )
+    land_on: Literal["local", "remote"] = Field(
+        default="local",
+        description="Merge modes: the integration branch that moves, the target repo's own "
+        "(local) or `remote`'s (remote: fetched, merged onto its tip, tested, then pushed by "
+        "compare-and-swap, redone on a refused push; the local branch follows by fast-forward). "
+        "The environment variable HATCHDOIT_LAND_ON=local|remote outranks it",
+    )
     draft: bool = Field(default=False, description="`pr` mode: open pull requests as drafts")
     labels: list[str] = Field(default_factory=list, description="`pr` mode: labels of each PR")
     dependents: Literal["stack", "wait"] = Field(

@@ -26,21 +26,19 @@ from hatchdoit.core.atomicio import read_json, write_json_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.delivery.branch_guard import guard_integration_branch, landed_by_intent
-from hatchdoit.delivery.checkout import tell_checkout
+from hatchdoit.delivery.landing_target import BranchTarget, local_tip, tell_moved
 from hatchdoit.delivery.merge_queue import (
     MOVES_TOLERATED,
     Landed,
     Mode,
     Refused,
-    _compare_and_swap,
     _merge,
     _prepare,
-    _rev,
     _tail,
 )
 from hatchdoit.records.models import TestRun
 from hatchdoit.run.context import StepContext
-from hatchdoit.run.gitops import git
+from hatchdoit.run.gitops import git, succeeds
 from hatchdoit.run.setup_commands import set_up_integration
 from hatchdoit.run.test_runs import run_test_command
 
@@ -68,7 +66,7 @@ class _Batch:
     ) -> None:
         self.lander, self.members, self.mode, self.branch = lander, members, mode, branch
         self.repo = lander.project.target_repo
-        self.ref = f"refs/heads/{branch}"
+        self.target = BranchTarget(lander, branch)
         self.results: dict[str, Result] = {}
         self.runs = 0  # test runs so far, for the log names
         self.moved = 0
@@ -83,7 +81,7 @@ class _Batch:
         red: list[str] | None = None  # a candidate known red on the tip (bisected further)
         red_tests: list[TestRun] = []
         while pending:
-            tip = _rev(self.repo, self.ref)
+            tip = self.target.tip()
             guard_integration_branch(self.lander, self.branch, "before landing")
             if self._found_landed(pending, tip):
                 pending = [t for t in pending if t not in self.results]
@@ -100,13 +98,15 @@ class _Batch:
             tests = self._tests(worktree, candidate)
             failed = [t for t in tests if t.exit_code != 0]
             if not failed:
+                checkout_from = self._built(tip, merged, candidate)
                 fault_point("integrate.before_update_ref", self.lander.tid)
                 if not self._swap(merged, tip, candidate):
                     red = None  # the branch moved: everything again on its new tip
                     continue
                 fault_point("integrate.after_update_ref", self.lander.tid)
-                self._landed(tip, candidate, tests)
-                tell_checkout(self.lander, Landed(merged, tip, self.branch))
+                self._landed(tip, merged, candidate, tests)
+                tell_moved(self.lander, self.target, merged, checkout_from)
+                batch_record(self.lander).unlink(missing_ok=True)
                 pending = pending[len(candidate) :]
                 rest = red[len(candidate) :] if red and red[: len(candidate)] == candidate else []
                 red, candidate = (rest or None), list(pending)
@@ -146,7 +146,7 @@ class _Batch:
         for tid in pending:
             intent = self.lander.layout.integration_intent(tid)
             commit = (
-                landed_by_intent(self.repo, tip, intent)
+                landed_by_intent(self.repo, tip, intent, require_built=self.target.on_remote)
                 if _intends(intent, self.members[tid])
                 else None
             )
@@ -156,14 +156,31 @@ class _Batch:
         return found
 
     def _write_intents(self, pending: list[str], tip: str) -> None:
-        record = {"tip": tip, "members": {t: self.members[t] for t in pending}}
-        write_json_atomic(self.lander.layout.state_dir(self.lander.tid) / "integrate.batch.json",
-                          record)  # fmt: skip
         for tid in pending:
             write_json_atomic(
                 self.lander.layout.integration_intent(tid),
                 {"approved": self.members[tid], "tip": tip},
             )
+
+    def _built(self, tip: str, merged: str, candidate: list[str]) -> str:
+        """Before the compare-and-swap: each member's intent names the commit about to land,
+        and the batch's record where the local branch's checkouts stood (for a rerun to tell
+        them after a crash: recover_batch). The local tip before the landing."""
+        checkout_from = local_tip(self.target)
+        record = {
+            "tip": tip,
+            "built": merged,
+            "checkout_from": checkout_from,
+            "branch": self.branch,
+            "members": {t: self.members[t] for t in candidate},
+        }
+        write_json_atomic(batch_record(self.lander), record)
+        for tid in candidate:
+            write_json_atomic(
+                self.lander.layout.integration_intent(tid),
+                {"approved": self.members[tid], "tip": tip, "built": merged},
+            )
+        return checkout_from
 
     def _merge_all(self, worktree: Path, tip: str, candidate: list[str]) -> str | None:
         head = tip
@@ -210,7 +227,7 @@ class _Batch:
         return runs
 
     def _swap(self, merged: str, tip: str, candidate: list[str]) -> bool:
-        if _compare_and_swap(self.repo, self.ref, merged, tip, ",".join(candidate)):
+        if self.target.swap(merged, tip, ",".join(candidate)):
             return True
         self.moved += 1
         if self.moved > MOVES_TOLERATED:
@@ -223,7 +240,7 @@ class _Batch:
         self._say(f"{self.branch} moved during the integration: merging again on its new tip", tip)
         return False
 
-    def _landed(self, tip: str, candidate: list[str], tests: list[TestRun]) -> None:
+    def _landed(self, tip: str, merged: str, candidate: list[str], tests: list[TestRun]) -> None:
         """Each member's own commit on the branch: the one carrying its approved trailer."""
         for tid in candidate:
             approved = self.members[tid]
@@ -234,9 +251,9 @@ class _Batch:
                 "--format=%H",
                 "-F",
                 f"--grep=Hatchdoit-Approved: {approved}",
-                f"{tip}..{self.ref}",
+                f"{tip}..{merged}",
             ).split()
-            landed = commit[0] if commit else _rev(self.repo, self.ref)
+            landed = commit[0] if commit else merged
             self.results[tid] = BatchLanded(landed, tip, self.branch, tests=tests, moved=self.moved)
 
     def _with_dependents(self, culprit: str, among: list[str]) -> list[str]:
@@ -250,6 +267,45 @@ class _Batch:
 
     def _say(self, message: str, tip: str) -> None:
         self.lander.log("orchestrator", logging.WARNING, message, operation="integrate", tip=tip)
+
+
+def batch_record(lander: StepContext) -> Path:
+    """The record of a batch about to land (written before its compare-and-swap, removed once
+    the checkouts were told): what a rerun finds after a crash in between (recover_batch)."""
+    return lander.layout.state_dir(lander.tid) / "integrate.batch.json"
+
+
+def recover_batch(ctx: StepContext, branch: str) -> None:
+    """What a batch interrupted between its compare-and-swap and telling the checkouts left
+    undone: when the branch holds what it built, the local branch follows (land_on: remote)
+    and its checkouts are told of the move since the batch's record; its members' landings are
+    found by their intents (each lands exactly once). Every batch record is then removed."""
+    root = ctx.layout.logs / "state"
+    records = sorted(root.glob("*/integrate.batch.json")) if root.is_dir() else []
+    if not records:
+        return
+    target = BranchTarget(ctx, branch)
+    tip = target.tip()
+    for path in records:
+        try:
+            data = read_json(path)
+        except (OSError, ValueError):
+            data = None
+        if isinstance(data, dict) and data.get("branch") == branch:
+            built = str(data.get("built") or "")
+            landed = bool(built) and succeeds(
+                target.repo, "merge-base", "--is-ancestor", built, tip
+            )
+            if landed:
+                ctx.log(
+                    "orchestrator",
+                    logging.WARNING,
+                    f"a batch landed as {built[:12]} was interrupted: finishing it",
+                    operation="integrate",
+                    members=sorted(data.get("members") or {}),
+                )
+                tell_moved(ctx, target, tip, str(data.get("checkout_from") or ""))
+        path.unlink(missing_ok=True)
 
 
 def _intends(intent: Path, approved: str) -> bool:

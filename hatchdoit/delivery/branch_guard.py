@@ -8,7 +8,9 @@ stops with one line and a notice (`branch_tampered`); the branch is never rewrit
 decides. Commits a person made on the branch meanwhile are not suspect, and the history the
 TaskSpecs started from is trusted: their worktree records' base commits, and the tips an
 integration was refused on (its decision names the tip, which this check had passed; the next
-attempt merges it into the TaskSpec's branch, a person's commits on it included).
+attempt merges it into the TaskSpec's branch, a person's commits on it included). With
+`integration.land_on: remote`, what hatchdoit last fetched from (or pushed to) the remote's
+branch is trusted too: other runners land there.
 
 A person who put TaskSpec work there on purpose marks the tip as accepted:
 `git update-ref refs/hatchdoit/accepted/<branch> <tip>` (what it contains is trusted).
@@ -21,7 +23,7 @@ import os
 import re
 from pathlib import Path
 
-from hatchdoit.core.atomicio import read_json
+from hatchdoit.core.atomicio import read_json, write_json_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.layout import Layout
 from hatchdoit.records.decisions import read_decisions
@@ -30,7 +32,7 @@ from hatchdoit.records.notices import post_notice
 from hatchdoit.records.schemas import try_load
 from hatchdoit.run.branches import integration_branch, merges_into_branch
 from hatchdoit.run.context import StepContext
-from hatchdoit.run.gitops import git, has_commit, try_git
+from hatchdoit.run.gitops import git, has_commit, succeeds, try_git
 
 TRAILERS = ("Hatchdoit-TaskSpec:", "Hatchdoit-Approved:")
 COMMIT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # a full SHA-1 or SHA-256 id
@@ -49,10 +51,16 @@ def _state_dirs(layout: Layout) -> list[Path]:
         return []
 
 
-def landed_by_intent(repo: Path, tip: str, intent: Path) -> str | None:
+def landed_by_intent(
+    repo: Path, tip: str, intent: Path, *, require_built: bool = False
+) -> str | None:
     """The commit an interrupted integration landed (between its compare-and-swap and its
     integrate.json): on the branch's first-parent line since the tip its intent file names,
-    carrying its `Hatchdoit-Approved` trailer."""
+    carrying its `Hatchdoit-Approved` trailer. When the intent names the commit hatchdoit built
+    and was about to land (`built`, written just before the compare-and-swap or push), only
+    that commit counts, and only once `tip` contains it; `require_built`: an intent without it
+    never counts (a remote's branch: the same approved commit landed by another runner was not
+    tested here)."""
     try:
         data = read_json(intent)
     except (OSError, ValueError):
@@ -60,9 +68,19 @@ def landed_by_intent(repo: Path, tip: str, intent: Path) -> str | None:
     if not isinstance(data, dict):
         return None
     since, approved = str(data.get("tip") or ""), str(data.get("approved") or "")
+    built = str(data.get("built") or "")
     if not (has_commit(repo, since) and has_commit(repo, approved)):
         return None
     if try_git(repo, "merge-base", "--is-ancestor", since, tip).returncode != 0:
+        return None
+    if built:
+        on_tip = has_commit(repo, built) and succeeds(
+            repo, "merge-base", "--is-ancestor", built, tip
+        )
+        if not on_tip:
+            return None
+        tip = built
+    elif require_built:
         return None
     found = git(
         repo,
@@ -74,6 +92,33 @@ def landed_by_intent(repo: Path, tip: str, intent: Path) -> str | None:
         f"{since}..{tip}",
     ).split()
     return found[0] if found else None
+
+
+def fetched_tips(layout: Layout) -> Path:
+    """Where hatchdoit records the tip of each remote integration branch it fetched or pushed
+    (land_on: remote): what is on the remote's branch is trusted here."""
+    return layout.logs / "landing" / "remote-tips.json"
+
+
+def trust_fetched(layout: Layout, branch: str, tip: str) -> None:
+    path = fetched_tips(layout)
+    try:
+        known = read_json(path)
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    if known.get(branch) != tip:
+        known[branch] = tip
+        write_json_atomic(path, known)
+
+
+def _fetched_tip(layout: Layout, branch: str) -> str:
+    try:
+        known = read_json(fetched_tips(layout))
+    except (OSError, ValueError):
+        return ""
+    return str(known.get(branch) or "") if isinstance(known, dict) else ""
 
 
 def trusted_commits(layout: Layout, repo: Path, branch: str, tip: str) -> list[str]:
@@ -100,6 +145,7 @@ def trusted_commits(layout: Layout, repo: Path, branch: str, tip: str) -> list[s
             for d in read_decisions(layout, folder.name)
             if d.kind == "integration" and d.commit
         ]
+    found.append(_fetched_tip(layout, branch))  # the remote's branch as hatchdoit fetched it
     accepted = try_git(repo, "rev-parse", "-q", "--verify", f"{accepted_ref(branch)}^{{commit}}")
     if accepted.returncode == 0:
         found.append(accepted.stdout.strip())

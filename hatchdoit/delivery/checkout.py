@@ -12,10 +12,18 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Protocol
 
-from hatchdoit.delivery.merge_queue import Landed
 from hatchdoit.run.context import StepContext
 from hatchdoit.run.gitops import git, seeded, succeeds
+
+
+class Move(Protocol):
+    """A move of the integration branch (merge_queue.Landed is one)."""
+
+    commit: str  # where it is now
+    previous: str  # where it was
+    branch: str
 
 
 def checkouts_of(repo: Path, branch: str, ours: Path) -> list[Path]:
@@ -50,7 +58,7 @@ def files_at(checkout: Path, branch: str, newest: str) -> str | None:
     return None
 
 
-def tell_checkout(ctx: StepContext, landed: Landed) -> None:
+def tell_checkout(ctx: StepContext, landed: Move) -> None:
     repo = ctx.project.target_repo
     for checkout in checkouts_of(repo, landed.branch, ctx.layout.worktrees):
         ours_to_update = checkout.resolve() == repo.resolve() and seeded(repo)

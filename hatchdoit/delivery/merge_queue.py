@@ -4,8 +4,9 @@ One integration at a time per target repo (a lock in its git directory, so two p
 repo queue too). In a worktree of hatchdoit's own (never the user's), at the branch's tip: merge
 (or squash, or rebase) the approved commit, run the TaskSpec's tests and the project's
 `integration.test_command` on the merged tree, and only if they pass move the branch by
-compare-and-swap (`git update-ref <ref> <new> <old>`). When someone moved the branch meanwhile,
-everything is done again on the new tip: their commit is never lost.
+compare-and-swap (`git update-ref <ref> <new> <old>`; with `integration.land_on: remote`, the
+remote's branch by a push with a lease: landing_target.py). When someone moved the branch
+meanwhile, everything is done again on the new tip: their commit is never lost.
 
 Every commit landed this way carries the trailers `Hatchdoit-TaskSpec: <ID>` and
 `Hatchdoit-Approved: <commit>`, and an intent file records the tip an integration started from:
@@ -30,6 +31,7 @@ from hatchdoit.core.errors import StepError
 from hatchdoit.core.locks import exclusive
 from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.delivery.branch_guard import guard_integration_branch, landed_by_intent
+from hatchdoit.delivery.landing_target import BranchTarget, local_tip, tell_moved
 from hatchdoit.records.models import TestRun
 from hatchdoit.run.branches import integration_branch
 from hatchdoit.run.context import StepContext
@@ -49,6 +51,7 @@ class Landed:
     branch: str
     tests: list[TestRun] = field(default_factory=list)
     moved: int = 0  # times the branch moved under us and the merge was redone
+    told: bool = False  # the checkouts of the branch were told already
 
 
 @dataclass
@@ -71,19 +74,22 @@ def integrate(ctx: StepContext, approved: str, mode: Mode) -> Landed | Refused:
     """Land `approved` on the integration branch (see the module docstring)."""
     repo = ctx.project.target_repo
     branch = integration_branch(ctx, repo)
-    ref = f"refs/heads/{branch}"
+    target = BranchTarget(ctx, branch)
     common = Path(git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").strip())
     with exclusive(common / "hatchdoit-integrate.lock", f"integration into {branch}", wait=True):
         for moved in range(MOVES_TOLERATED + 1):
-            tip = _rev(repo, ref)
+            tip = target.tip()
             intent = ctx.layout.integration_intent(ctx.tid)
-            found = landed_by_intent(repo, tip, intent) if intent.is_file() else None
+            found = (
+                landed_by_intent(repo, tip, intent, require_built=target.on_remote)
+                if intent.is_file()
+                else None
+            )
             guard_integration_branch(ctx, branch, "before landing")
             if found is not None:
-                return Landed(found, _intent_tip(ctx) or tip, branch, moved=moved)
-            write_json_atomic(
-                ctx.layout.integration_intent(ctx.tid), {"approved": approved, "tip": tip}
-            )
+                landed = Landed(found, _intent_tip(ctx) or tip, branch, moved=moved)
+                return _told(ctx, target, landed, tip, local_tip(target))
+            write_json_atomic(intent, {"approved": approved, "tip": tip})
             worktree = _prepare(ctx, repo, tip)
             merged = _merge(ctx, worktree, tip, approved, mode)
             if isinstance(merged, list):
@@ -93,10 +99,13 @@ def integrate(ctx: StepContext, approved: str, mode: Mode) -> Landed | Refused:
             failed = [t for t in tests if t.exit_code != 0]
             if failed:
                 return Refused("tests", tip, branch, tests=tests, output=_tail(ctx, failed[0]))
+            checkout_from = local_tip(target)
+            write_json_atomic(intent, {"approved": approved, "tip": tip, "built": merged})
             fault_point("integrate.before_update_ref", ctx.tid)
-            if _compare_and_swap(repo, ref, merged, tip, ctx.tid):
+            if target.swap(merged, tip, ctx.tid):
                 fault_point("integrate.after_update_ref", ctx.tid)
-                return Landed(merged, tip, branch, tests=tests, moved=moved)
+                landed = Landed(merged, tip, branch, tests=tests, moved=moved)
+                return _told(ctx, target, landed, merged, checkout_from)
             ctx.log(
                 "orchestrator",
                 logging.WARNING,
@@ -112,8 +121,15 @@ def integrate(ctx: StepContext, approved: str, mode: Mode) -> Landed | Refused:
     )
 
 
-def _rev(repo: Path, ref: str) -> str:
-    return git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}").strip()
+def _told(
+    ctx: StepContext, target: BranchTarget, landed: Landed, follow: str, checkout_from: str
+) -> Landed:
+    """On the remote's branch: the local branch follows it to `follow` and its checkouts are
+    told of the move from `checkout_from` here (the caller tells them of a local landing)."""
+    if target.on_remote:
+        tell_moved(ctx, target, follow, checkout_from)
+        landed.told = True
+    return landed
 
 
 def _intent_tip(ctx: StepContext) -> str | None:
@@ -223,11 +239,3 @@ def _tail(ctx: StepContext, failed: TestRun, lines: int = 40) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
-
-
-def _compare_and_swap(repo: Path, ref: str, new: str, old: str, tid: str) -> bool:
-    """Move `ref` from `old` to `new`; False when it is no longer at `old`."""
-    return (
-        try_git(repo, "update-ref", "-m", f"hatchdoit: integrate {tid}", ref, new, old).returncode
-        == 0
-    )

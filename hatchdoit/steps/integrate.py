@@ -22,8 +22,6 @@ from collections.abc import Sequence
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.testing_faults import fault_point
-from hatchdoit.delivery.bisect import BatchLanded
-from hatchdoit.delivery.checkout import tell_checkout
 from hatchdoit.delivery.landed import current_integration
 from hatchdoit.delivery.merge_queue import Landed, Mode, Refused
 from hatchdoit.delivery.pull_request import (
@@ -32,7 +30,6 @@ from hatchdoit.delivery.pull_request import (
     review_of,
     unmerged_dependencies,
 )
-from hatchdoit.delivery.retire import retire_delivered
 from hatchdoit.delivery.rework import INTEGRATION_WHO, Rework, Step, run_attempts, send_back
 from hatchdoit.records.decisions import write_decision
 from hatchdoit.records.models import DecisionKind, DecisionRecord, IntegrationRecord, TestRun
@@ -47,7 +44,8 @@ from hatchdoit.run.attempts import Approval, standing
 from hatchdoit.run.context import StepContext
 from hatchdoit.steps import checks, factory, qa, summary
 from hatchdoit.steps.finish import run_finish
-from hatchdoit.steps.merge_batch import integrate_batched
+from hatchdoit.steps.landing_record import integration_record, record_landed
+from hatchdoit.steps.merge_batch import Queued, integrate_batched
 from hatchdoit.steps.review_gate import gate_of, hold_for_review
 
 ATTEMPT_STEPS: Sequence[tuple[str, Step]] = [
@@ -116,8 +114,13 @@ def _rework(ctx: StepContext, rework: Rework) -> None:
 
 
 def _merge(ctx: StepContext, approved: str, mode: Mode, attempt: int, tries: int) -> Rework | None:
-    """Land the approved commit (delivery/merge_queue.py); the rework due when it is refused."""
+    """Land the approved commit (delivery/merge_queue.py); the rework due when it is refused.
+    Handed over to the batch landing now (Queued): nothing more to do here, its lander lands it
+    and writes the receipt (steps/merge_batch.py)."""
     result = integrate_batched(ctx, approved, mode)
+    if isinstance(result, Queued):
+        print(f"  {ctx.tid}: {result.said}", file=sys.stderr)
+        return None
     if isinstance(result, Landed):
         _landed(ctx, result, approved, tries)
         return None
@@ -125,23 +128,7 @@ def _merge(ctx: StepContext, approved: str, mode: Mode, attempt: int, tries: int
 
 
 def _landed(ctx: StepContext, landed: Landed, approved: str, tries: int) -> None:
-    record = _record(ctx, approved, "integrated", landed.branch, landed.tests, tries)
-    record.landed_commit, record.previous_tip = landed.commit, landed.previous
-    fault_point("integrate.before_receipt", ctx.tid)
-    write_json_atomic(ctx.layout.integration(ctx.tid), record.model_dump(mode="json"))
-    ctx.layout.integration_intent(ctx.tid).unlink(missing_ok=True)
-    ctx.audit("integrated", commit=landed.commit, branch=landed.branch, approved=approved)
-    ctx.log(
-        "orchestrator",
-        logging.INFO,
-        f"integrated into {landed.branch} as {landed.commit[:12]}",
-        operation="integrate",
-        commit=landed.commit,
-        moved=landed.moved,
-    )
-    if not isinstance(landed, BatchLanded):  # a batch's lander told the checkout
-        tell_checkout(ctx, landed)
-    retire_delivered(ctx)  # workspace.remove_delivered: its worktree goes, its branch stays
+    record_landed(ctx, landed, approved, tries)
 
 
 def _refused(ctx: StepContext, refused: Refused, approved: str, attempt: int, tries: int) -> Rework:
@@ -268,18 +255,7 @@ def _record(
     tests: list[TestRun],
     tries: int,
 ) -> IntegrationRecord:
-    return IntegrationRecord.model_validate(
-        {
-            "taskspec_id": ctx.tid,
-            "digest": ctx.step_digest("integrate", 0),
-            "mode": ctx.project.config.integrate,
-            "outcome": outcome,
-            "approved_commit": approved,
-            "branch": branch,
-            "tests": [t.model_dump(mode="json") for t in tests],
-            "tries": tries,
-        }
-    )
+    return integration_record(ctx, approved, outcome, branch, tests, tries)
 
 
 def _escalated(ctx: StepContext, reasons: list[str]) -> IntegrationEscalated:

@@ -24,14 +24,20 @@ landed one by its `Hatchdoit-Approved` trailer since that tip (branch_guard.land
 
 from __future__ import annotations
 
+import os
+import sys
 import time
-from dataclasses import asdict
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from hatchdoit.core.atomicio import read_json, write_json_atomic
+from hatchdoit.core.errors import BusyError
 from hatchdoit.core.locks import exclusive
-from hatchdoit.delivery.bisect import BatchLanded, land_in_batches
+from hatchdoit.delivery.bisect import BatchLanded, land_in_batches, recover_batch
 from hatchdoit.delivery.landed import current_integration, integrated
 from hatchdoit.delivery.merge_queue import Landed, Mode, Refused, integrate
 from hatchdoit.records.models import TestRun
@@ -39,6 +45,8 @@ from hatchdoit.run.attempts import standing
 from hatchdoit.run.branches import integration_branch
 from hatchdoit.run.context import StepContext
 from hatchdoit.run.gitops import git
+from hatchdoit.run.landing_scope import landing_scope, may_land
+from hatchdoit.steps.landing_record import record_landed
 from hatchdoit.steps.review_gate import gate_of
 
 
@@ -50,40 +58,192 @@ def outcome_path(ctx: StepContext, tid: str) -> Path:
     return ctx.layout.state_dir(tid) / "integrate.batched.json"
 
 
-def integrate_batched(ctx: StepContext, approved: str, mode: Mode) -> Landed | Refused:
+@dataclass
+class Queued:
+    """The integrate step handed its landing to the batch landing now (see the module
+    docstring): its lander lands it and writes its receipt."""
+
+    said: str
+
+
+def integrate_batched(ctx: StepContext, approved: str, mode: Mode) -> Landed | Refused | Queued:
     """Land `approved`, in a batch with the others waiting (see the module docstring)."""
     settings = ctx.project.config.integration
     if settings.batch_max <= 1:
         return integrate(ctx, approved, mode)
-    write_json_atomic(queued_path(ctx, ctx.tid), {"approved": approved, "mode": mode})
     repo = ctx.project.target_repo
-    common = Path(git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").strip())
     branch = integration_branch(ctx, repo)
-    with exclusive(common / "hatchdoit-integrate.lock", f"integration into {branch}", wait=True):
-        found = take_outcome(ctx, ctx.tid, approved)
-        if found is not None:
-            return found
-        if settings.batch_wait > 0:
-            time.sleep(settings.batch_wait)  # the one wait the setting asks for: others join
-        members = collect(ctx, approved, settings.batch_max)
-        results = land_in_batches(ctx, members, mode, branch)
-        for tid, result in results.items():
-            if tid != ctx.tid:
-                write_json_atomic(outcome_path(ctx, tid), dump(members[tid], result))
+    lock = queue_lock(repo)
+    hand_over = may_hand_over(ctx)
+    write_json_atomic(
+        queued_path(ctx, ctx.tid), {"approved": approved, "mode": mode, "handed_over": hand_over}
+    )
+    queue = ExitStack()
+    try:
+        queue.enter_context(exclusive(lock, f"integration into {branch}"))
+    except BusyError:
+        if hand_over and _held_by_this_build(lock):
+            return Queued("waits for the batch landing now; its lander lands it (no worker held)")
+        if hand_over:  # held by another program: wait for it here, as a plain waiter
+            write_json_atomic(queued_path(ctx, ctx.tid), {"approved": approved, "mode": mode})
+        queue.enter_context(exclusive(lock, f"integration into {branch}", wait=True))
+    with queue:
+        result = _lead(ctx, approved, mode, branch)
+    land_handed_over(ctx, mode, branch, lock)
+    return result
+
+
+def queue_lock(repo: Path) -> Path:
+    """The queue's lock (the one a single landing takes), in the target repo's git directory."""
+    common = Path(git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").strip())
+    return common / "hatchdoit-integrate.lock"
+
+
+def _lead(ctx: StepContext, approved: str, mode: Mode, branch: str) -> Landed | Refused:
+    """Holding the queue's lock: an interrupted batch finished, then the outcome a lander left
+    for this TaskSpec, else a batch led by it."""
+    recover_batch(ctx, branch)
+    found = take_outcome(ctx, ctx.tid, approved)
+    if found is not None:
+        return found
+    settings = ctx.project.config.integration
+    if settings.batch_wait > 0:
+        time.sleep(settings.batch_wait)  # the one wait the setting asks for: others join
+    members = collect(ctx, {ctx.tid: approved}, settings.batch_max)
+    return _land(ctx, members, mode, branch, own=True)[ctx.tid]
+
+
+def _land(
+    ctx: StepContext, members: dict[str, str], mode: Mode, branch: str, own: bool
+) -> dict[str, Landed | Refused]:
+    """Land a batch led by `ctx`; each member's outcome left for its step (`own`: but the
+    lander's, returned to it), or, for a member whose step handed its landing over, its receipt
+    written here when its step is not running."""
+    results = land_in_batches(ctx, members, mode, branch)
+    for tid, result in results.items():
+        if own and tid == ctx.tid:
             queued_path(ctx, tid).unlink(missing_ok=True)
-        return results[ctx.tid]
+            continue
+        handed = _handed_over(ctx, tid)
+        write_json_atomic(outcome_path(ctx, tid), dump(members[tid], result))
+        queued_path(ctx, tid).unlink(missing_ok=True)
+        if handed and isinstance(result, Landed):
+            _receipt_for(ctx, tid, members[tid])
+        elif handed:
+            print(f"  {tid}: refused in the batch: the next run sends it back", file=sys.stderr)
+    return results
 
 
-def collect(ctx: StepContext, approved: str, limit: int) -> dict[str, str]:
-    """The batch: this TaskSpec first, then in plan order, `limit` at most, the queued ones whose
-    approved commit is current and the ones ready to land whose step has not started yet (their
-    step finds the outcome when doit runs it); ordered by dependency."""
-    chosen: dict[str, str] = {ctx.tid: approved}
+def land_handed_over(ctx: StepContext, mode: Mode, branch: str, lock: Path) -> None:
+    """After releasing the queue: the landings handed over meanwhile (their steps returned
+    while this process held it) are landed here, batch after batch, until none is left."""
+    settings = ctx.project.config.integration
+    while True:
+        waiting = {t: a for t, a in _handed_over_queue(ctx).items() if t != ctx.tid}
+        if not waiting:
+            return
+        with exclusive(lock, f"integration into {branch}", wait=True):
+            recover_batch(ctx, branch)
+            chosen: dict[str, str] = {}
+            for tid, approved in _handed_over_queue(ctx).items():
+                if len(chosen) < settings.batch_max and tid != ctx.tid:
+                    chosen[tid] = approved
+            if chosen:
+                ordered = dependency_order(ctx, list(chosen))
+                lander = StepContext(ctx.project, ordered[0])
+                _land(lander, {t: chosen[t] for t in ordered}, mode, branch, own=False)
+
+
+def may_hand_over(ctx: StepContext) -> bool:
+    """Whether this integrate step may hand its landing over and free its doit worker: in a
+    doit build, when nothing else the build runs waits for this landing (no TaskSpec of the
+    build that depends on it, directly or not, is still to be integrated)."""
+    scope = landing_scope()
+    if scope is None:
+        return False
+    project = ctx.project
+    for tid in scope:
+        if tid == ctx.tid or integrated(project, tid):
+            continue
+        if ctx.tid in _all_dependencies(ctx, tid):
+            return False
+    return True
+
+
+def _all_dependencies(ctx: StepContext, tid: str) -> set[str]:
+    found: set[str] = set()
+    todo = list(ctx.project.taskspec(tid).depends_on)
+    while todo:
+        dep = todo.pop()
+        if dep not in found:
+            found.add(dep)
+            todo += ctx.project.taskspec(dep).depends_on
+    return found
+
+
+def _held_by_this_build(lock: Path) -> bool:
+    """Whether the queue's lock is held by a process of this doit build (a sibling worker,
+    which lands what was handed over once it lets the queue go), not by another program."""
+    try:
+        holder = int(lock.read_text(encoding="utf-8").strip() or "0")
+    except (OSError, ValueError):
+        return False
+    if holder <= 0 or holder == os.getpid():
+        return False
+    try:
+        return bool(psutil.Process(holder).ppid() == os.getppid())
+    except psutil.Error:
+        return False
+
+
+def _handed_over(ctx: StepContext, tid: str) -> bool:
+    try:
+        data = read_json(queued_path(ctx, tid))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and bool(data.get("handed_over"))
+
+
+def _handed_over_queue(ctx: StepContext) -> dict[str, str]:
+    """The handed-over landings still queued, current and in this build's scope."""
+    ctx.project.refresh()
+    found: dict[str, str] = {}
+    for tid in ctx.project.plan.taskspecs:
+        if not may_land(tid) or not _handed_over(ctx, tid):
+            continue
+        approved = _queued(ctx, tid)
+        if approved and approved == ctx.project.approved_commit(tid):
+            found[tid] = approved
+        else:
+            queued_path(ctx, tid).unlink(missing_ok=True)  # not current: its next step decides
+    return found
+
+
+def _receipt_for(ctx: StepContext, tid: str, approved: str) -> None:
+    """A handed-over member's receipt, from the outcome left for it, unless its step is running
+    (it then takes the outcome itself)."""
+    member = StepContext(ctx.project, tid)
+    try:
+        with exclusive(member.layout.locks / f"{tid}.lock", f"TaskSpec {tid}"):
+            landed = take_outcome(member, tid, approved)
+            if isinstance(landed, Landed):
+                record_landed(member, landed, approved, 1)
+                outcome_path(member, tid).unlink(missing_ok=True)
+    except BusyError:
+        return
+
+
+def collect(ctx: StepContext, first: dict[str, str], limit: int) -> dict[str, str]:
+    """The batch: `first` (this TaskSpec), then in plan order, `limit` at most, of the TaskSpecs
+    this build may land (run/landing_scope.py), the queued ones whose approved commit is
+    current and the ones ready to land whose step has not started yet (their step finds the
+    outcome when doit runs it); ordered by dependency."""
+    chosen: dict[str, str] = dict(first)
     ctx.project.refresh()
     for tid in ctx.project.plan.taskspecs:
         if len(chosen) >= limit:
             break
-        if tid in chosen:
+        if tid in chosen or not may_land(tid):
             continue
         wanted = _queued(ctx, tid) or _ready(StepContext(ctx.project, tid), chosen)
         current = wanted and wanted == ctx.project.approved_commit(tid)
