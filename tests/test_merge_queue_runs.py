@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from conftest import git, read_json, run_doit
@@ -47,3 +46,79 @@ def test_a_targeted_build_lands_only_what_it_asked_for_and_its_dependencies(
     everything = run_doit(project)
     assert everything.returncode == 0, everything.stdout + everything.stderr
     assert [len(landed(project, t)) for t in "ACD"] == [1, 1, 1]
+
+
+def held_test(project: HatchProject) -> list[str]:
+    """An integration test argv that says it started (file `testing`), then waits for the file
+    `release` (at most 120 s): a batch whose tests run as long as the test wants."""
+    base = project.root.parent
+    script = (
+        "import pathlib, time\n"
+        f"testing, release = pathlib.Path({str(base / 'testing')!r}), "
+        f"pathlib.Path({str(base / 'release')!r})\n"
+        "testing.touch()\n"
+        "deadline = time.monotonic() + 120\n"
+        "while not release.exists() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+    )
+    return [sys.executable, "-c", script]
+
+
+def step_started(project: HatchProject, step: str, tid: str) -> bool:
+    try:
+        lines = project.layout.audit.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        event = json.loads(line)
+        if (event.get("event"), event.get("step"), event.get("taskspec_id")) == (
+            "step_start", step, tid,
+        ):  # fmt: skip
+            return True
+    return False
+
+
+def wait_for(condition: object, seconds: float, doit: subprocess.Popen[str]) -> bool:
+    """The test's own wait: poll `condition` until it holds or `seconds` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        if doit.poll() is not None:
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def test_an_integrate_step_waiting_for_the_queue_holds_no_doit_worker(
+    project: HatchProject,
+) -> None:
+    """`doit -n 2`: L and W approved, F not built yet. One of L's and W's integrate steps lands
+    both in one batch whose test waits for the test to release it; the other comes to the queue
+    meanwhile. F's factory must start while that batch is still testing (before the fix the
+    second worker blocked on the queue until the batch ended, and F waited for it)."""
+    project.configure(integrate="merge", integration={"test_command": held_test(project)})
+    for tid in "LWF":
+        project.add_taskspec(tid)
+    built = run_doit(project, "taskspec:L", "taskspec:W")
+    assert built.returncode == 0, built.stdout + built.stderr
+    out = project.root.parent / "doit.out"
+    with open(out, "w") as sink:
+        doit = subprocess.Popen(
+            [doit_executable(), "-n", "2"], cwd=project.root, env=project.env,
+            stdout=sink, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    try:
+        assert wait_for((project.root.parent / "testing").exists, 60, doit), out.read_text()
+        during = wait_for(lambda: step_started(project, "factory", "F"), 30, doit)
+    finally:
+        (project.root.parent / "release").touch()
+    assert doit.wait(timeout=180) == 0, out.read_text()
+    assert during, "F's factory did not start while the batch was testing: a worker was held"
+    for tid in "LWF":
+        assert len(landed(project, tid)) == 1, tid
+        record = read_json(project.layout.integration(tid))
+        assert record["landed_commit"] == landed(project, tid)[0]
+    first = {read_json(project.layout.integration(t))["previous_tip"] for t in "LW"}
+    assert len(first) == 1, "L and W landed in one batch"
+    assert "no worker held" in out.read_text()

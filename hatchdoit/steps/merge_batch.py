@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
@@ -56,6 +57,9 @@ def queued_path(ctx: StepContext, tid: str) -> Path:
 
 def outcome_path(ctx: StepContext, tid: str) -> Path:
     return ctx.layout.state_dir(tid) / "integrate.batched.json"
+
+
+RECEIPT_TRIES = 40  # 2 s for a handed-over step to let its TaskSpec's lock go
 
 
 @dataclass
@@ -223,14 +227,16 @@ def _receipt_for(ctx: StepContext, tid: str, approved: str) -> None:
     """A handed-over member's receipt, from the outcome left for it, unless its step is running
     (it then takes the outcome itself)."""
     member = StepContext(ctx.project, tid)
-    try:
-        with exclusive(member.layout.locks / f"{tid}.lock", f"TaskSpec {tid}"):
-            landed = take_outcome(member, tid, approved)
-            if isinstance(landed, Landed):
-                record_landed(member, landed, approved, 1)
-                outcome_path(member, tid).unlink(missing_ok=True)
-    except BusyError:
-        return
+    for _ in range(RECEIPT_TRIES):  # its step may be returning this instant, its lock still held
+        try:
+            with exclusive(member.layout.locks / f"{tid}.lock", f"TaskSpec {tid}"):
+                landed = take_outcome(member, tid, approved)
+                if isinstance(landed, Landed):
+                    record_landed(member, landed, approved, 1)
+                    outcome_path(member, tid).unlink(missing_ok=True)
+                return
+        except BusyError:
+            threading.Event().wait(0.05)
 
 
 def collect(ctx: StepContext, first: dict[str, str], limit: int) -> dict[str, str]:
