@@ -10,21 +10,32 @@ it collects, itself first, up to `batch_max`, every queued record of the plan wh
 commit is still the TaskSpec's and every TaskSpec ready to land whose integrate step has not
 started (approved, no review due before integration, its dependencies landed: doit has not
 given it a worker yet), in dependency order, and lands them (bisect.py decides what lands).
-So approved work does not wait for a doit worker to reach the queue, and a waiting step holds
-its worker only while one batch lands.
+So approved work does not wait for a doit worker to reach the queue. Only TaskSpecs the build
+was asked to land are taken (run/landing_scope.py: `doit integrate:A` lands A and its
+dependencies, never another approved TaskSpec).
 It writes each other member's outcome and releases the lock; the waiters, blocked on the lock
 (an event, not a poll), take it in turn, find their outcome and go on in their own process: the
 landed ones write their integrate.json, a refused one goes back to its factory as today.
 
-Exactly once after kill -9 anywhere: before each compare-and-swap every member's intent file
-(`integrate.intent.json`, as a single landing writes it) names the tip the batch started from,
-and the batch's record (the lander's `integrate.batch.json`) lists the members; a rerun finds each
-landed one by its `Hatchdoit-Approved` trailer since that tip (branch_guard.landed_by_intent).
+Waiting holds no doit worker when it need not: a step that finds the queue held by a sibling
+worker of its build (a lander) and on whose landing nothing else of the build depends writes its
+queued record `handed_over` *before* trying the lock and returns `Queued`, freeing its worker for
+an agent. Whoever lets the queue go afterwards (lander or waiter) lands the handed-over records
+it finds (land_handed_over), and a handed-over member's receipt is written by its lander (unless
+its step runs again meanwhile: it then takes its outcome itself). Written before the try, the
+record cannot be missed: the holder the step saw looks after releasing.
+
+Exactly once after kill -9 anywhere: every member's intent file (`integrate.intent.json`, as a
+single landing writes it) names the tip the batch started from and, just before the
+compare-and-swap, the commit built; a rerun finds each landed one by its `Hatchdoit-Approved`
+trailer on that commit (branch_guard.landed_by_intent). The batch's record (the lander's
+`integrate.batch.json`, written before the compare-and-swap, removed once the checkouts were
+told) lets the next lander finish what a crash in between left: the seeded checkout brought up
+to date (bisect.recover_batch).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -32,8 +43,6 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 from hatchdoit.core.atomicio import read_json, write_json_atomic
 from hatchdoit.core.errors import BusyError
@@ -46,8 +55,9 @@ from hatchdoit.run.attempts import standing
 from hatchdoit.run.branches import integration_branch
 from hatchdoit.run.context import StepContext
 from hatchdoit.run.gitops import git
-from hatchdoit.run.landing_scope import landing_scope, may_land
+from hatchdoit.run.landing_scope import may_land
 from hatchdoit.steps.landing_record import record_landed
+from hatchdoit.steps.queue_handover import held_by_this_build, may_hand_over
 from hatchdoit.steps.review_gate import gate_of
 
 
@@ -86,7 +96,7 @@ def integrate_batched(ctx: StepContext, approved: str, mode: Mode) -> Landed | R
     try:
         queue.enter_context(exclusive(lock, f"integration into {branch}"))
     except BusyError:
-        if hand_over and _held_by_this_build(lock):
+        if hand_over and held_by_this_build(ctx, lock):
             return Queued("waits for the batch landing now; its lander lands it (no worker held)")
         if hand_over:  # held by another program: wait for it here, as a plain waiter
             write_json_atomic(queued_path(ctx, ctx.tid), {"approved": approved, "mode": mode})
@@ -156,48 +166,6 @@ def land_handed_over(ctx: StepContext, mode: Mode, branch: str, lock: Path) -> N
                 ordered = dependency_order(ctx, list(chosen))
                 lander = StepContext(ctx.project, ordered[0])
                 _land(lander, {t: chosen[t] for t in ordered}, mode, branch, own=False)
-
-
-def may_hand_over(ctx: StepContext) -> bool:
-    """Whether this integrate step may hand its landing over and free its doit worker: in a
-    doit build, when nothing else the build runs waits for this landing (no TaskSpec of the
-    build that depends on it, directly or not, is still to be integrated)."""
-    scope = landing_scope()
-    if scope is None:
-        return False
-    project = ctx.project
-    for tid in scope:
-        if tid == ctx.tid or integrated(project, tid):
-            continue
-        if ctx.tid in _all_dependencies(ctx, tid):
-            return False
-    return True
-
-
-def _all_dependencies(ctx: StepContext, tid: str) -> set[str]:
-    found: set[str] = set()
-    todo = list(ctx.project.taskspec(tid).depends_on)
-    while todo:
-        dep = todo.pop()
-        if dep not in found:
-            found.add(dep)
-            todo += ctx.project.taskspec(dep).depends_on
-    return found
-
-
-def _held_by_this_build(lock: Path) -> bool:
-    """Whether the queue's lock is held by a process of this doit build (a sibling worker,
-    which lands what was handed over once it lets the queue go), not by another program."""
-    try:
-        holder = int(lock.read_text(encoding="utf-8").strip() or "0")
-    except (OSError, ValueError):
-        return False
-    if holder <= 0 or holder == os.getpid():
-        return False
-    try:
-        return bool(psutil.Process(holder).ppid() == os.getppid())
-    except psutil.Error:
-        return False
 
 
 def _handed_over(ctx: StepContext, tid: str) -> bool:
