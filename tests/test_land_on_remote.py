@@ -19,6 +19,10 @@ import pytest
 from conftest import git, read_json, read_log
 from projects import IDENTITY, HatchProject, doit_executable, make_project, write_seed
 
+from hatchdoit.core.errors import ConfigError
+from hatchdoit.delivery.landing_target import land_on
+from hatchdoit.project import load_project
+
 pytestmark = pytest.mark.integration
 
 
@@ -212,3 +216,24 @@ def test_work_someone_else_landed_on_the_remote_is_tested_before_it_is_recorded(
     assert runs(shared, "A") == 1, "the tip was tested before A was recorded"
     assert git(origin, "rev-parse", "main").strip() == theirs, "nothing more to push"
     assert read_json(one.layout.integration("A"))["outcome"] == "integrated"
+
+
+def test_land_on_is_set_by_the_file_or_the_environment_and_enters_no_digest(
+    project: HatchProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.configure(integrate="merge")
+    project.add_taskspec("A")
+    monkeypatch.delenv("HATCHDOIT_LAND_ON", raising=False)
+    local = load_project(project.root)
+    assert land_on(local.config.integration) == "local"
+    digests = [local.step_digest("A", step, 0) for step in ("worktree", "taskspec", "integrate")]
+    monkeypatch.setenv("HATCHDOIT_LAND_ON", "remote")
+    remote = load_project(project.root)
+    assert land_on(remote.config.integration) == "remote"
+    assert [remote.step_digest("A", s, 0) for s in ("worktree", "taskspec", "integrate")] == digests
+    project.configure(integration={"land_on": "remote"})
+    monkeypatch.setenv("HATCHDOIT_LAND_ON", "local")
+    assert land_on(load_project(project.root).config.integration) == "local", "the variable wins"
+    monkeypatch.setenv("HATCHDOIT_LAND_ON", "sideways")
+    with pytest.raises(ConfigError, match="HATCHDOIT_LAND_ON"):
+        land_on(load_project(project.root).config.integration)

@@ -14,6 +14,11 @@ import pytest
 from conftest import git, read_json, run_doit
 from projects import HatchProject, doit_executable
 
+from hatchdoit.project import load_project
+from hatchdoit.run.context import StepContext
+from hatchdoit.run.landing_scope import set_landing_scope
+from hatchdoit.steps.queue_handover import may_hand_over
+
 pytestmark = pytest.mark.integration
 
 
@@ -122,3 +127,24 @@ def test_an_integrate_step_waiting_for_the_queue_holds_no_doit_worker(
     first = {read_json(project.layout.integration(t))["previous_tip"] for t in "LW"}
     assert len(first) == 1, "L and W landed in one batch"
     assert "no worker held" in out.read_text()
+
+
+def test_a_step_hands_over_only_when_nothing_of_the_build_waits_for_its_landing(
+    project: HatchProject,
+) -> None:
+    project.configure(integrate="merge")
+    project.add_taskspec("A")
+    project.add_taskspec("B", depends_on=["A"])
+    project.add_taskspec("C", depends_on=["B"])
+    ctx = StepContext(load_project(project.root), "A")
+    try:
+        set_landing_scope(None)
+        assert not may_hand_over(ctx), "outside a doit build: never"
+        set_landing_scope(frozenset("AC"))
+        assert not may_hand_over(ctx), "C (in the build) depends on A through B"
+        set_landing_scope(frozenset("AB"))
+        assert not may_hand_over(ctx)
+        set_landing_scope(frozenset("A"))
+        assert may_hand_over(ctx)
+    finally:
+        set_landing_scope(None)

@@ -22,22 +22,24 @@ def may_hand_over(ctx: StepContext) -> bool:
     if scope is None:
         return False
     project = ctx.project
-    for tid in scope:
-        if tid == ctx.tid or integrated(project, tid):
-            continue
-        if ctx.tid in _all_dependencies(ctx, tid):
-            return False
-    return True
+    return not any(
+        tid in scope and not integrated(project, tid) for tid in dependents(ctx, ctx.tid)
+    )
 
 
-def _all_dependencies(ctx: StepContext, tid: str) -> set[str]:
+def dependents(ctx: StepContext, of: str) -> set[str]:
+    """The TaskSpecs of the plan that depend on `of`, directly or not."""
+    needed_by: dict[str, list[str]] = {}
+    for tid in ctx.project.plan.taskspecs:
+        for dep in ctx.project.taskspec(tid).depends_on:
+            needed_by.setdefault(dep, []).append(tid)
     found: set[str] = set()
-    todo = list(ctx.project.taskspec(tid).depends_on)
+    todo = list(needed_by.get(of, []))
     while todo:
-        dep = todo.pop()
-        if dep not in found:
-            found.add(dep)
-            todo += ctx.project.taskspec(dep).depends_on
+        tid = todo.pop()
+        if tid not in found:
+            found.add(tid)
+            todo += needed_by.get(tid, [])
     return found
 
 
