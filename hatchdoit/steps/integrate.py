@@ -45,7 +45,7 @@ from hatchdoit.run.context import StepContext
 from hatchdoit.steps import checks, factory, qa, summary
 from hatchdoit.steps.finish import run_finish
 from hatchdoit.steps.landing_record import integration_record, record_landed
-from hatchdoit.steps.merge_batch import Queued, integrate_batched
+from hatchdoit.steps.merge_batch import Queued, finish_handed_over, integrate_batched
 from hatchdoit.steps.review_gate import gate_of, hold_for_review
 
 ATTEMPT_STEPS: Sequence[tuple[str, Step]] = [
@@ -123,7 +123,9 @@ def _merge(ctx: StepContext, approved: str, mode: Mode, attempt: int, tries: int
         return None
     if isinstance(result, Landed):
         _landed(ctx, result, approved, tries)
+        finish_handed_over(ctx, mode)  # its own receipt first: nothing below can lose it
         return None
+    finish_handed_over(ctx, mode)  # before the rework's agent run
     return _refused(ctx, result, approved, attempt, tries)
 
 

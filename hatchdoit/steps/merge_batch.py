@@ -102,9 +102,16 @@ def integrate_batched(ctx: StepContext, approved: str, mode: Mode) -> Landed | R
             write_json_atomic(queued_path(ctx, ctx.tid), {"approved": approved, "mode": mode})
         queue.enter_context(exclusive(lock, f"integration into {branch}", wait=True))
     with queue:
-        result = _lead(ctx, approved, mode, branch)
-    land_handed_over(ctx, mode, branch, lock)
-    return result
+        return _lead(ctx, approved, mode, branch)
+
+
+def finish_handed_over(ctx: StepContext, mode: Mode) -> None:
+    """After a step that held the queue recorded its own outcome: the landings handed over to
+    it meanwhile (land_handed_over)."""
+    if ctx.project.config.integration.batch_max <= 1:
+        return
+    repo = ctx.project.target_repo
+    land_handed_over(ctx, mode, integration_branch(ctx, repo), queue_lock(repo))
 
 
 def queue_lock(repo: Path) -> Path:
