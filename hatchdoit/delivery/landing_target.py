@@ -7,7 +7,7 @@ Remote: the tip is fetched from the remote (into its remote-tracking ref); the c
 is `git push --atomic --porcelain --force-with-lease=refs/heads/<branch>:<old> <remote>
 <new>:refs/heads/<branch>`, with the remote as configured (its URL and the user's credentials
 helper; nothing secret on the command line). A push the lease or a fast-forward check refused
-means someone landed first: the caller fetches and does it all again on the new tip, as it does
+(or the server's ref lock, racing another push) means someone landed first: the caller fetches and does it all again on the new tip, as it does
 when the local branch moved. A push the server refused for other reasons (a protected branch, a
 hook, no permission) ends the integration with one line: merge modes cannot land there. After a
 push, the local branch follows by fast-forward only (never when it has commits of its own), and
@@ -33,6 +33,9 @@ LandOn = Literal["local", "remote"]
 LAND_ON_ENV = "HATCHDOIT_LAND_ON"
 PUSH_TIMEOUT = 300.0
 MOVED_REASONS = ("stale info", "fetch first", "non-fast-forward", "already exists")
+# a server refusing an update that raced another push (git's "cannot lock ref ...: is at X but
+# expected Y"): someone landed first too, not a protected branch
+RACED_REASONS = ("cannot lock ref", "failed to lock", "but expected", "incorrect old value")
 
 
 def land_on(settings: IntegrationConfig) -> LandOn:
@@ -62,6 +65,12 @@ class BranchTarget:
         self.ref = f"refs/heads/{branch}"
         settings = ctx.project.config.integration
         self.remote = settings.remote if land_on(settings) == "remote" else None
+        if self.remote is not None and self.remote.startswith("-"):
+            raise ConfigError(
+                f"integration.remote {self.remote!r} starts with '-' (git would read an option)",
+                field="integration.remote",
+                fix="name the remote (`git remote -v` lists them)",
+            )
         self.tracking = f"refs/remotes/{self.remote}/{branch}"
 
     @property
@@ -104,11 +113,13 @@ class BranchTarget:
             git(self.repo, "update-ref", self.tracking, new)
             trust_fetched(self.ctx.layout, self.branch, new)
             return True
-        refused = status is not None and status[0] == "!" and "[rejected]" in status[1]
-        if refused and any(reason in (status or ("", ""))[1] for reason in MOVED_REASONS):
-            return False  # someone landed first
         said = status[1] if status is not None else _last_line(done)
-        if status is not None and "[remote rejected]" in status[1]:
+        refused = status is not None and status[0] == "!"
+        if refused and "[rejected]" in said and any(r in said for r in MOVED_REASONS):
+            return False  # someone landed first
+        if refused and "[remote rejected]" in said and any(r in said for r in RACED_REASONS):
+            return False  # the server saw someone land first
+        if refused and "[remote rejected]" in said:
             raise ProtectedBranch(
                 f"{self.remote} refused the push to {self.branch} ({said}): merge modes cannot "
                 "push there; use `integrate: pr`",
