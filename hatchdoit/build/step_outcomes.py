@@ -23,8 +23,9 @@ def last_line(text: str, limit: int = 140) -> str:
 def _delivered(project: Project, tid: str) -> str:
     """How a TaskSpec's work was delivered, in a few words."""
     record = try_load(project.layout.integration(tid), IntegrationRecord)
-    if record is None:
-        return "ok"
+    if record is None:  # handed to the batch landing now (steps/merge_batch.py), or nothing to do
+        queued = (project.layout.state_dir(tid) / "integrate.queued.json").is_file()
+        return "queued: the batch landing now lands it" if queued else "ok"
     if record.pr_url:
         return f"pull request #{record.pr_number} {record.pr_url}"
     landed = (record.landed_commit or "")[:12]
