@@ -7,9 +7,10 @@ Remote: the tip is fetched from the remote (into its remote-tracking ref); the c
 is `git push --atomic --porcelain --force-with-lease=refs/heads/<branch>:<old> <remote>
 <new>:refs/heads/<branch>`, with the remote as configured (its URL and the user's credentials
 helper; nothing secret on the command line). A push the lease or a fast-forward check refused
-(or the server's ref lock, racing another push) means someone landed first: the caller fetches and does it all again on the new tip, as it does
-when the local branch moved. A push the server refused for other reasons (a protected branch, a
-hook, no permission) ends the integration with one line: merge modes cannot land there. After a
+(or the server's ref lock, racing another push) means someone landed first: the caller fetches
+and does it all again on the new tip, as it does when the local branch moved. A push the
+server refused for other reasons (a protected branch, a hook, no permission) ends the
+integration with one line: merge modes cannot land there. After a
 push, the local branch follows by fast-forward only (never when it has commits of its own), and
 whoever has it checked out is told as after a local landing (checkout.py).
 """
