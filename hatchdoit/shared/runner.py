@@ -1,0 +1,232 @@
+"""The loop of `hatchdoit ci --shared` (and of `--shard K/N` with a remote): several runners,
+one build, shared through the git remote (docs/ci.md "Several runners, one build").
+
+Each round: fetch; materialise the records other runners pushed (state_sync.py); take the
+next ready TaskSpec (its dependencies delivered, nobody holding it) in critical-path order,
+claim it (claims.py), run doit for it, push its records and branch, and release it once it is
+settled (delivered, escalated, waiting on a person). While a claim is held, a thread renews it
+every lease/3 seconds together with the TaskSpec's records, so another runner sees the work so
+far and can resume from it after a takeover. A runner with nothing it can build while other
+runners hold what is left (or what it depends on) polls the remote, for `shared.wait_seconds`
+at most; what still waits then is recorded as waiting on a runner (records/waiting.py).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hatchdoit.build.priority import start_order
+from hatchdoit.core.errors import EXIT_OK
+from hatchdoit.observe.progress import taskspec_progress
+from hatchdoit.project import Project
+from hatchdoit.records.models import DoneRecord
+from hatchdoit.records.schemas import try_load
+from hatchdoit.records.waiting import (
+    KINDS,
+    WaitingRecord,
+    clear_waiting,
+    read_waiting,
+    record_waiting,
+    waiting_of,
+)
+from hatchdoit.shared.claims import Claims, Renewer, runner_name
+from hatchdoit.shared.remote_refs import STATE, Remote
+from hatchdoit.shared.state_sync import materialise, push_state
+
+PERSON = tuple(kind.state for kind in KINDS.values() if kind.kind != "runner")
+SETTLED = ("done", "escalated", "setup failed", *PERSON)
+INTERRUPTED = (130, 143)
+DOIT_USAGE_ERROR = 3
+
+
+def remote_of(project: Project) -> Remote:
+    config = project.config
+    return Remote(project.target_repo, config.integration.remote, config.target.commit_as)
+
+
+def status_of(project: Project, tid: str) -> str:
+    """done, escalated, setup failed, awaiting review/merge, or pending/active/paused."""
+    progress = taskspec_progress(project, tid)
+    if progress.get("setup_failed"):
+        return "setup failed"
+    kind = waiting_of(progress)
+    if kind is not None and kind.kind != "runner":
+        return kind.state
+    return str(progress["status"])
+
+
+@dataclass
+class SharedResult:
+    code: int = EXIT_OK
+    waiting: dict[str, list[str]] = field(default_factory=dict)  # TaskSpec -> on what
+    gave_up: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)  # remote records made for other inputs
+
+
+class SharedRunner:
+    """One runner's share of the build of `selected` (every TaskSpec, or a shard's)."""
+
+    def __init__(
+        self,
+        project: Project,
+        selected: list[str],
+        build: Callable[[str], int],
+        say: Callable[[str], None],
+        runner: str | None = None,
+        max_runs: int = 5,
+    ) -> None:
+        self.project = project
+        self.selected = selected
+        self.build = build
+        self.say = say
+        self.max_runs = max_runs
+        self.remote = remote_of(project)
+        self.claims = Claims(self.remote, runner_name(runner), project.config.shared.lease_seconds)
+        self.result = SharedResult()
+        self._wake = threading.Event()
+        self._status: dict[str, str] = {}
+        self._told: set[str] = set()
+
+    # What the remote says --------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Fetch, read the claims, materialise the records of TaskSpecs this runner does not
+        hold, and say once of each whose records were made for other inputs."""
+        self.remote.fetch()
+        self.claims.observe()
+        plan = self.project.plan.taskspecs
+        changed = []
+        for ref, sha in self.remote.refs(STATE).items():
+            tid = ref.removeprefix(STATE)
+            mine = tid not in plan or tid in self.claims.held
+            if not mine and materialise(self.remote, self.project.layout, tid, sha):
+                changed.append(tid)
+        self.project.refresh()
+        self._status = {tid: status_of(self.project, tid) for tid in plan}
+        for tid in changed:
+            self._check_inputs(tid)
+
+    def _check_inputs(self, tid: str) -> None:
+        done = try_load(self.project.layout.done(tid), DoneRecord)
+        if done is None or done.digest == self.project.digest(tid):
+            return
+        if tid not in self.result.foreign:
+            self.result.foreign.append(tid)
+        self.say(
+            f"hatchdoit ci: {tid}: the remote's records were made for other inputs (another "
+            "hatchdoit version, hatchdoit.yaml or HATCHDOIT_ENV): not rebuilt here (fix: run "
+            f"every runner with the same version and config, or `hatchdoit reset {tid}`)"
+        )
+
+    def settled(self, tid: str) -> bool:
+        return self._status.get(tid) in SETTLED or self.blocked(tid)
+
+    def blocked(self, tid: str) -> bool:
+        """A dependency is settled without being done (escalated, waiting on a person)."""
+        for dep in self.project.taskspec(tid).depends_on:
+            if self._status.get(dep) != "done" and (self.settled(dep) or dep in self._stuck()):
+                return True
+        return False
+
+    def _stuck(self) -> set[str]:
+        return set(self.result.gave_up) | set(self.result.foreign)
+
+    def ready(self, tid: str) -> bool:
+        deps = self.project.taskspec(tid).depends_on
+        return all(self._status.get(d) == "done" for d in deps) and not (
+            self.claims.held_elsewhere(tid)
+        )
+
+    def waits_on(self, tid: str) -> list[str]:
+        deps = self.project.taskspec(tid).depends_on
+        return [d for d in deps if self._status.get(d) != "done"] or [tid]
+
+    # The loop --------------------------------------------------------------------------------
+
+    def run(self) -> SharedResult:
+        layout = self.project.layout
+        for tid in self.selected:
+            if self._runner_wait(tid):
+                clear_waiting(layout, tid)
+        ranks = {tid: r.rank for tid, r in start_order(self.project).items()}
+        order = sorted(self.selected, key=lambda t: ranks.get(t, 0))
+        idle_since: float | None = None
+        said = ""
+
+        def push(tid: str) -> bool:
+            return push_state(self.remote, layout, tid, self.claims)
+
+        with Renewer(self.claims, self.say, push):
+            while True:
+                self.sync()
+                todo = [t for t in order if not self.settled(t) and t not in self._stuck()]
+                if not todo:
+                    break
+                ready = [t for t in todo if self.ready(t)]
+                taken = next((t for t in ready if self.claims.claim(t)), None)
+                if taken is not None:
+                    idle_since = None
+                    self.say(f"hatchdoit ci: {self.claims.runner} claimed {taken}")
+                    if self.build_held(taken) in INTERRUPTED:
+                        return self.result
+                    continue
+                if ready:  # someone claimed them first: look again at once
+                    continue
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since >= self.project.config.shared.wait_seconds:
+                    break
+                line = ", ".join(f"{t} (on {', '.join(self.waits_on(t))})" for t in todo)
+                if line != said:
+                    self.say(f"hatchdoit ci: waiting on other runners: {line}")
+                    said = line
+                self._wake.wait(self.project.config.shared.poll_seconds)
+        for tid in todo:
+            self.result.waiting[tid] = self.waits_on(tid)
+            self._record_wait(tid, self.result.waiting[tid])
+        return self.result
+
+    def build_held(self, tid: str) -> int:
+        """Run doit for a claimed TaskSpec until it is settled, makes no progress, or the claim
+        is lost; push its records after each run; release it at the end."""
+        previous: dict[str, Any] | None = None
+        for _ in range(self.max_runs):
+            code = self.build(tid)
+            self.project.refresh()
+            if not push_state(self.remote, self.project.layout, tid, self.claims):
+                self.say(f"hatchdoit ci: lost the claim on {tid}: another runner took it over")
+                return code
+            if code in INTERRUPTED or code == DOIT_USAGE_ERROR:
+                self.result.code = code if code in INTERRUPTED else 2
+                if code == DOIT_USAGE_ERROR:
+                    self.result.gave_up.append(tid)
+                break
+            self._status[tid] = status_of(self.project, tid)
+            if self.settled(tid):
+                break
+            progress = taskspec_progress(self.project, tid)
+            if progress == previous:
+                self.result.gave_up.append(tid)
+                self.say(f"hatchdoit ci: {tid}: the last doit run changed nothing; left to others")
+                break
+            previous = progress
+        else:
+            self.result.gave_up.append(tid)
+        self.claims.release(tid)
+        return code
+
+    def _runner_wait(self, tid: str) -> bool:
+        record = read_waiting(self.project.layout, tid, self._digest(tid))
+        return record is not None and record.kind == "runner"
+
+    def _digest(self, tid: str) -> str:
+        return self.project.step_digest(tid, "worktree", 0)
+
+    def _record_wait(self, tid: str, on: list[str]) -> None:
+        record = WaitingRecord(
+            taskspec_id=tid, kind="runner", on=on, step="shared", digest=self._digest(tid)
+        )
+        record_waiting(self.project.layout, record)
