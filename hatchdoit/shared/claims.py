@@ -68,7 +68,7 @@ class Claims:
         self.current: dict[str, str] = {}  # TaskSpec -> claim sha, as last fetched
         self._seen: dict[str, tuple[str, float]] = {}  # TaskSpec -> (sha, when first seen)
         self._records: dict[str, ClaimRecord | None] = {}
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()  # one write at a time: renewals, pushes of records
 
     # Reading ---------------------------------------------------------------------------------
 
@@ -76,7 +76,7 @@ class Claims:
         """Read the fetched claim refs: {TaskSpec: sha}; starts the clock of each new sha."""
         found = {ref.removeprefix(CLAIMS): sha for ref, sha in self.remote.refs(CLAIMS).items()}
         now = self.clock()
-        with self._lock:
+        with self.lock:
             self.current = found
             for tid, sha in found.items():
                 if self._seen.get(tid, ("", 0.0))[0] != sha:
@@ -128,7 +128,7 @@ class Claims:
     def claim(self, tid: str) -> bool:
         """Take `tid`: it is unclaimed, or its claim expired (takeover). False: someone has it
         (or took it first)."""
-        with self._lock:
+        with self.lock:
             if tid in self.held:
                 return True
             expected = self.current.get(tid)
@@ -145,7 +145,7 @@ class Claims:
     def push_with(self, tid: str, updates: Sequence[Update]) -> bool:
         """Push `updates` in one atomic push with a renewal of our claim on `tid`: written only
         while we still hold it. False: the claim was taken over (nothing was written)."""
-        with self._lock:
+        with self.lock:
             old = self.held.get(tid)
             if old is None:
                 return False
@@ -154,17 +154,18 @@ class Claims:
             if self.remote.push([Update(CLAIMS + tid, sha, old), *updates]):
                 self.held[tid] = self.current[tid] = sha
                 return True
-            self._lose(tid)
-            return False
+            if self.remote.live([CLAIMS + tid]).get(CLAIMS + tid) != old:
+                self._lose(tid)
+            return False  # still ours: another lease of `updates` did not hold
 
     def renew(self) -> list[str]:
         """Renew every claim held; the TaskSpecs whose claim was taken over (lost)."""
-        with self._lock:
+        with self.lock:
             return [tid for tid in list(self.held) if not self.push_with(tid, [])]
 
     def release(self, tid: str) -> None:
         """Delete our claim (leased on our last commit): the TaskSpec is settled."""
-        with self._lock:
+        with self.lock:
             old = self.held.pop(tid, None)
             if old is not None and self.remote.push([Update(CLAIMS + tid, None, old)]):
                 self.current.pop(tid, None)
@@ -205,7 +206,7 @@ class Renewer:
         while not self._stop.wait(interval):
             for tid in list(self.claims.held):
                 try:
-                    if not self.push(tid):
+                    if not self.push(tid) and tid in self.claims.lost:
                         self.say(f"hatchdoit ci: lost the claim on {tid}: another runner took it")
                 except HatchdoitError as exc:
                     self.say(f"hatchdoit ci: renewing the claim on {tid} failed: {exc}")

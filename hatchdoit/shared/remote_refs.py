@@ -123,7 +123,7 @@ class Remote:
             for up in updates:  # our copy follows what we wrote
                 self._mirror(up)
             return True
-        if _refused(done.stdout):
+        if _refused(done.stdout) and not _declined(done.stdout):
             return False
         raise StepError(
             f"git push to {self.name} refused: {_last(done)}",
@@ -198,7 +198,19 @@ def _blob(repo: Path, sha: str) -> bytes:
     return done.stdout
 
 
-LEASE_LOST = ("stale info", "already exists", "fetch first", "non-fast-forward")
+# A lease that did not hold: checked by our git before sending (stale info, ...), or by the
+# remote while it updates the refs (another push got there between our check and its lock).
+LEASE_LOST = (
+    "stale info",
+    "already exists",
+    "fetch first",
+    "non-fast-forward",
+    "atomic transaction failed",
+    "atomic push failed",
+    "cannot lock ref",
+    "failed to update ref",
+    "incorrect old value",
+)
 
 
 def _refused(porcelain: str) -> bool:
@@ -207,6 +219,14 @@ def _refused(porcelain: str) -> bool:
     (`[remote rejected]`) is no lost race: the caller says it."""
     return any(
         line.startswith("!\t") and any(why in line for why in LEASE_LOST)
+        for line in porcelain.splitlines()
+    )
+
+
+def _declined(porcelain: str) -> bool:
+    """The remote declined a ref for a reason of its own (a hook, a protected branch)."""
+    return any(
+        line.startswith("!\t") and "remote rejected" in line and "declined" in line
         for line in porcelain.splitlines()
     )
 

@@ -196,7 +196,7 @@ class SharedRunner:
         for _ in range(self.max_runs):
             code = self.build(tid)
             self.project.refresh()
-            if not push_state(self.remote, self.project.layout, tid, self.claims):
+            if not self._push(tid):
                 self.say(f"hatchdoit ci: lost the claim on {tid}: another runner took it over")
                 return code
             if code in INTERRUPTED or code == DOIT_USAGE_ERROR:
@@ -217,6 +217,16 @@ class SharedRunner:
             self.result.gave_up.append(tid)
         self.claims.release(tid)
         return code
+
+    def _push(self, tid: str) -> bool:
+        """Push the records of a TaskSpec held; a lease of its records that did not hold (a
+        person's decision pushed meanwhile) is read again. False: the claim was lost."""
+        for _ in range(3):
+            if push_state(self.remote, self.project.layout, tid, self.claims):
+                return True
+            if tid not in self.claims.held:
+                return False
+        return tid in self.claims.held
 
     def _runner_wait(self, tid: str) -> bool:
         record = read_waiting(self.project.layout, tid, self._digest(tid))

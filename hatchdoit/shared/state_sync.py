@@ -117,10 +117,12 @@ def push_state(remote: Remote, layout: Layout, tid: str, claims: Claims | None =
     """Push `tid`'s records and branch: with `claims`, together with a renewal of our claim
     (False: it was taken over, nothing written); without (a person's decision on a runner that
     does not build it), leased on what the remote has (False: someone wrote first)."""
-    updates = state_updates(remote, layout, tid)
     if claims is not None:
-        ok = claims.push_with(tid, updates)
+        with claims.lock:  # what the updates are leased on is read and written in one go
+            updates = state_updates(remote, layout, tid)
+            ok = claims.push_with(tid, updates)
     else:
+        updates = state_updates(remote, layout, tid)
         ok = not updates or remote.push(updates)
     if ok:
         pushed = next((u.new for u in updates if u.ref == STATE + tid), None)
