@@ -10,10 +10,12 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from projects import module_body
 from shared_machines import CROSS_PLAN, Fleet, add_plan, make_fleet
 
 pytestmark = pytest.mark.integration
@@ -38,11 +40,11 @@ def finish(fleet: Fleet, procs: list[subprocess.Popen[str]]) -> list[tuple[int, 
     return ended
 
 
-def status(fleet: Fleet, index: int) -> dict[str, str]:
+def status(fleet: Fleet, index: int, *args: str) -> dict[str, str]:
     machine = fleet.machines[index]
     done = subprocess.run(
-        [sys.executable, "-m", "hatchdoit", "--root", str(machine.root), "status", "--json"],
-        env=machine.env, capture_output=True, text=True, check=True, timeout=60,
+        [sys.executable, "-m", "hatchdoit", "--root", str(machine.root), "status", "--json",
+         *args], env=machine.env, capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     return {row["taskspec_id"]: row["state"] for row in json.loads(done.stdout)["taskspecs"]}
 
@@ -66,3 +68,69 @@ def test_three_runners_build_every_taskspec_once_and_deliver_it_once(fleet: Flee
     assert sorted(ref.rsplit("/", 1)[1] for ref in states) == sorted(CROSS_PLAN)
     for index in range(3):  # every machine sees every TaskSpec delivered
         assert set(status(fleet, index).values()) == {"done"}
+
+
+def wait_for_launch(fleet: Fleet, tid: str, proc: subprocess.Popen[str]) -> None:
+    """Until the first machine has launched `tid`'s factory (an event: its audit trail)."""
+    deadline = time.monotonic() + 120
+    while (tid, "factory", 1) not in fleet.launches():
+        assert proc.poll() is None, proc.communicate()[0]
+        assert time.monotonic() < deadline, "the factory never launched"
+        time.sleep(0.1)  # polling another process's file: no event to wait on
+
+
+@pytest.mark.slow
+def test_a_runner_killed_mid_factory_is_taken_over_after_its_lease_and_nothing_twice(
+    fleet: Fleet,
+) -> None:
+    slow = module_body("m_slow", "f_slow", note="\n\n<!-- scripted:hold=6 -->\n")
+    fleet.first.add_taskspec("S", body=slow)  # the longest chain: claimed first
+    add_plan(fleet, {"T": ["S"], "U": [], "V": ["U"]})
+    first = fleet.start(fleet.first, "--shared", "--runner", "m0")
+    wait_for_launch(fleet, "S", first)
+    time.sleep(1.5)  # mid-factory: its claim was renewed, its records pushed
+    fleet.kill(fleet.first, first)
+    claims = fleet.remote_refs("refs/hatchdoit/claims/")
+    assert "refs/hatchdoit/claims/S" in claims, "the dead runner still holds S"
+    assert "refs/heads/taskspec/S" in fleet.remote_refs("refs/heads/"), "its branch was pushed"
+    seen = fleet.machines[1]
+    table = subprocess.run(
+        [sys.executable, "-m", "hatchdoit", "--root", str(seen.root), "status", "--fetch"],
+        env={**seen.env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    assert "S: held by runner m0 until " in table.stdout, table.stdout
+    others = [fleet.start(m, "--shared", "--runner", f"m{i + 1}") for i, m in
+              enumerate(fleet.machines[1:])]  # fmt: skip
+    ended = finish(fleet, others)
+    said = "\n\n".join(out for _, out in ended)
+    assert [code for code, _ in ended] == [0, 0], said
+    assert said.count("claimed S") == 1, "one takeover, after the lease"
+    heads = sorted(pr["head"] for pr in fleet.prs())
+    assert heads == ["taskspec/S", "taskspec/T", "taskspec/U", "taskspec/V"], said
+    launches = fleet.launches()
+    for tid in "TUV":
+        assert launches[(tid, "factory", 1)] == 1, (tid, launches)
+    assert launches[("S", "factory", 1)] == 2, "the dead one's, and the takeover's resumed run"
+    assert ("S", "factory", 2) not in launches
+    assert fleet.remote_refs("refs/hatchdoit/claims/") == {}
+    for index in (1, 2):
+        assert set(status(fleet, index).values()) == {"done"}
+
+
+def test_static_shards_with_a_remote_build_only_their_own_and_wait_for_the_rest(
+    fleet: Fleet,
+) -> None:
+    add_plan(fleet, CROSS_PLAN)
+    shards = [fleet.start(m, "--shard", f"{i + 1}/2") for i, m in enumerate(fleet.machines[:2])]
+    ended = finish(fleet, shards)
+    said = "\n\n".join(out for _, out in ended)
+    assert [code for code, _ in ended] == [0, 0], said
+    launches = fleet.launches()
+    for tid in CROSS_PLAN:
+        assert launches[(tid, "factory", 1)] == 1, (tid, launches, said)
+    assert len(fleet.prs()) == len(CROSS_PLAN)
+    own = [{t for t, state in status(fleet, i).items() if state == "done"} for i in (0, 1)]
+    assert own[0] | own[1] == set(CROSS_PLAN), "each shard's own, and what it waited for"
+    for index in (0, 1):  # after a fetch, every machine sees everything delivered
+        assert set(status(fleet, index, "--fetch").values()) == {"done"}

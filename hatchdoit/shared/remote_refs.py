@@ -82,6 +82,10 @@ class Remote:
             return f"remote {self.name!r} of {self.repo} is not reachable: {_last(done)}"
         return None
 
+    def unreachable_locally(self) -> bool:
+        """No git repo or no such remote here (nothing was ever fetched from it)."""
+        return try_git(self.repo, "remote", "get-url", self.name).returncode != 0
+
     def fetch(self, *refs: str) -> None:
         """Fetch the shared refs (or just `refs`, remote names, with their patterns kept):
         claims and state mirrored with deletions (--prune), the TaskSpec branches."""
