@@ -134,3 +134,25 @@ def test_static_shards_with_a_remote_build_only_their_own_and_wait_for_the_rest(
     assert own[0] | own[1] == set(CROSS_PLAN), "each shard's own, and what it waited for"
     for index in (0, 1):  # after a fetch, every machine sees everything delivered
         assert set(status(fleet, index, "--fetch").values()) == {"done"}
+
+
+def test_a_person_approves_on_one_machine_what_another_built_and_a_runner_delivers_it(
+    fleet: Fleet,
+) -> None:
+    fleet.configure(review="after-qa")
+    add_plan(fleet, {"A": [], "B": ["A"]})
+    built, decider = fleet.machines[0], fleet.machines[1]
+    [(code, out)] = finish(fleet, [fleet.start(built, "--shared", "--runner", "m0")])
+    assert code == 4 and "A awaits review" in out, out
+    approve = subprocess.run(
+        [sys.executable, "-m", "hatchdoit", "--root", str(decider.root), "approve", "A"],
+        env=decider.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert approve.returncode == 0, approve.stdout + approve.stderr
+    assert "pushed to the shared build's remote" in approve.stdout
+    assert status(fleet, 1)["A"] != "awaiting review"
+    [(code, out)] = finish(fleet, [fleet.start(built, "--shared", "--runner", "m0")])
+    assert "not a decision hatchdoit recorded" not in out, "the decision's seal came along"
+    assert code == 4 and "B awaits review" in out, out  # A delivered; B built, awaits its own
+    assert [pr["head"] for pr in fleet.prs()] == ["taskspec/A"]
+    assert fleet.launches()[("A", "factory", 1)] == 1
