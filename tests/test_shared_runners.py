@@ -68,6 +68,10 @@ def test_three_runners_build_every_taskspec_once_and_deliver_it_once(fleet: Flee
     assert sorted(ref.rsplit("/", 1)[1] for ref in states) == sorted(CROSS_PLAN)
     for index in range(3):  # every machine sees every TaskSpec delivered
         assert set(status(fleet, index).values()) == {"done"}
+    report = (fleet.first.logs / "report.html").read_text()
+    assert '<h2 id="runners">Runners</h2>' in report
+    for name in {line.split()[2] for line in claimed}:
+        assert f"<td>{name}</td>" in report
 
 
 def wait_for_launch(fleet: Fleet, tid: str, proc: subprocess.Popen[str]) -> None:

@@ -38,9 +38,12 @@ AUDIT_DIR = "audit"
 VIA = "via"
 
 
+RUNNER_LINE = "runner: "
+
+
 def _marker(layout: Layout, tid: str) -> Path:
     """`_logs/shared/<ID>.json`: the remote state this runner's records of `tid` match."""
-    return layout.logs / "shared" / f"{tid}.json"
+    return layout.shared_record(tid)
 
 
 def synced_sha(layout: Layout, tid: str) -> str | None:
@@ -49,8 +52,16 @@ def synced_sha(layout: Layout, tid: str) -> str | None:
     return None
 
 
-def _mark(layout: Layout, tid: str, sha: str, how: str) -> None:
-    write_json_atomic(_marker(layout, tid), {"sha": sha, "how": how, "at": now_iso()})
+def _mark(layout: Layout, tid: str, sha: str, how: str, runner: str) -> None:
+    record = {"sha": sha, "how": how, "at": now_iso(), "runner": runner}
+    write_json_atomic(_marker(layout, tid), record)
+
+
+def _runner_of(layout: Layout, tid: str) -> str:
+    """The runner that built `tid` as far as this machine knows (a decision keeps it)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError, KeyError):
+        return str(json.loads(_marker(layout, tid).read_text())["runner"])
+    return ""
 
 
 def snapshot(layout: Layout, tid: str) -> dict[str, Path | bytes]:
@@ -96,7 +107,7 @@ def local_branch(remote: Remote, tid: str) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def state_updates(remote: Remote, layout: Layout, tid: str) -> list[Update]:
+def state_updates(remote: Remote, layout: Layout, tid: str, runner: str) -> list[Update]:
     """The updates that put `tid`'s records and branch on the remote (none when it has them),
     leased on what the remote has now."""
     live = remote.live([STATE + tid, BRANCHES + tid])
@@ -104,7 +115,7 @@ def state_updates(remote: Remote, layout: Layout, tid: str) -> list[Update]:
     files = snapshot(layout, tid)
     updates = []
     if files:
-        sha = remote.commit(files, f"state of {tid}", parent)
+        sha = remote.commit(files, f"state of {tid}\n\n{RUNNER_LINE}{runner}\n", parent)
         if parent is None or remote.tree_of(sha) != remote.tree_of(parent):
             updates.append(Update(STATE + tid, sha, parent))
     branch = local_branch(remote, tid)
@@ -113,22 +124,26 @@ def state_updates(remote: Remote, layout: Layout, tid: str) -> list[Update]:
     return updates
 
 
-def push_state(remote: Remote, layout: Layout, tid: str, claims: Claims | None = None) -> bool:
+def push_state(
+    remote: Remote, layout: Layout, tid: str, claims: Claims | None = None, by: str = ""
+) -> bool:
     """Push `tid`'s records and branch: with `claims`, together with a renewal of our claim
     (False: it was taken over, nothing written); without (a person's decision on a runner that
-    does not build it), leased on what the remote has (False: someone wrote first)."""
+    does not build it), leased on what the remote has (False: someone wrote first). `by`: who
+    pushes, without a claim (the claim's runner with one)."""
+    runner = claims.runner if claims is not None else by or _runner_of(layout, tid)
     if claims is not None:
         with claims.lock:  # what the updates are leased on is read and written in one go
-            updates = state_updates(remote, layout, tid)
+            updates = state_updates(remote, layout, tid, runner)
             ok = claims.push_with(tid, updates)
     else:
-        updates = state_updates(remote, layout, tid)
+        updates = state_updates(remote, layout, tid, runner)
         ok = not updates or remote.push(updates)
     if ok:
         pushed = next((u.new for u in updates if u.ref == STATE + tid), None)
         known = pushed or remote.ref(STATE + tid)
         if known:
-            _mark(layout, tid, known, "pushed")
+            _mark(layout, tid, known, "pushed", runner)
     return ok
 
 
@@ -157,7 +172,16 @@ def materialise(remote: Remote, layout: Layout, tid: str, sha: str) -> bool:
                 os.unlink(path)
     _import_audit(layout, tid, events)
     _follow_branch(remote, layout, tid)
-    _mark(layout, tid, sha, "materialised")
+    message = remote.git("log", "-1", "--format=%B", sha)
+    runner = next(
+        (
+            line.removeprefix(RUNNER_LINE)
+            for line in message.splitlines()
+            if line.startswith(RUNNER_LINE)
+        ),
+        "",
+    )
+    _mark(layout, tid, sha, "materialised", runner)
     return True
 
 
