@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from projects import module_body
@@ -138,6 +139,19 @@ def test_static_shards_with_a_remote_build_only_their_own_and_wait_for_the_rest(
     assert own[0] | own[1] == set(CROSS_PLAN), "each shard's own, and what it waited for"
     for index in (0, 1):  # after a fetch, every machine sees everything delivered
         assert set(status(fleet, index, "--fetch").values()) == {"done"}
+    merged = fleet.machines[2]  # the last job of a workflow: one report, one JUnit for all
+    junit = fleet.tmp / "all.xml"
+    done = subprocess.run(
+        [sys.executable, "-m", "hatchdoit", "--root", str(merged.root), "report", "--fetch",
+         "--junit", str(junit)], env=merged.env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    cases = list(ElementTree.parse(junit).getroot().iter("testcase"))
+    assert sorted(c.get("name") for c in cases) == sorted(CROSS_PLAN)
+    outcomes = ("failure", "error", "skipped")
+    bad = [c.get("name") for c in cases for k in outcomes if c.find(k) is not None]
+    assert not bad, "every TaskSpec passed"
+    assert '<h2 id="runners">Runners</h2>' in (merged.logs / "report.html").read_text()
 
 
 def test_a_person_approves_on_one_machine_what_another_built_and_a_runner_delivers_it(
@@ -160,3 +174,24 @@ def test_a_person_approves_on_one_machine_what_another_built_and_a_runner_delive
     assert code == 4 and "B awaits review" in out, out  # A delivered; B built, awaits its own
     assert [pr["head"] for pr in fleet.prs()] == ["taskspec/A"]
     assert fleet.launches()[("A", "factory", 1)] == 1
+
+
+def test_a_runner_left_waiting_on_another_exits_4_awaiting_runner(fleet: Fleet) -> None:
+    slow = module_body("m_slow", "f_slow", note="\n\n<!-- scripted:hold=60 -->\n")
+    fleet.first.add_taskspec("S", body=slow)
+    add_plan(fleet, {"T": ["S"]})
+    busy = fleet.start(fleet.first, "--shared", "--runner", "m0")
+    wait_for_launch(fleet, "S", busy)
+    waiter = fleet.machines[1]
+    waiter.configure(shared={"lease_seconds": 30, "poll_seconds": 0.2, "wait_seconds": 1})
+    junit = fleet.tmp / "waiter.xml"
+    [(code, out)] = finish(fleet, [fleet.start(waiter, "--shared", "--junit", str(junit))])
+    assert code == 4, out
+    assert "hatchdoit ci: T waits for S to be built by another CI runner" in out, out
+    assert "hatchdoit ci: S waits for S to be built by another CI runner" in out, out
+    assert "build_failed" not in out
+    cases = {c.get("name"): c for c in ElementTree.parse(junit).getroot().iter("testcase")}
+    skipped = cases["T"].find("skipped")
+    assert skipped is not None and skipped.get("type") == "awaiting runner"
+    assert status(fleet, 1) == {"S": "awaiting runner", "T": "awaiting runner"}
+    assert fleet.launches()[("S", "factory", 1)] == 1, "the waiter built nothing"
