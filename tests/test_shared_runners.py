@@ -19,6 +19,8 @@ import pytest
 from projects import module_body
 from shared_machines import CROSS_PLAN, Fleet, add_plan, make_fleet
 
+from hatchdoit.config.models import IntegrationConfig
+
 pytestmark = pytest.mark.integration
 
 
@@ -195,3 +197,34 @@ def test_a_runner_left_waiting_on_another_exits_4_awaiting_runner(fleet: Fleet) 
     assert skipped is not None and skipped.get("type") == "awaiting runner"
     assert status(fleet, 1) == {"S": "awaiting runner", "T": "awaiting runner"}
     assert fleet.launches()[("S", "factory", 1)] == 1, "the waiter built nothing"
+
+
+@pytest.mark.skipif(
+    "land_on" not in IntegrationConfig.model_fields,
+    reason="merge modes land on the remote's integration branch with integration.land_on "
+    "(HATCHDOIT_LAND_ON=remote), the merge queue's work: this runs once that is merged",
+)
+def test_three_runners_in_merge_mode_land_every_taskspec_once_on_the_remotes_main(
+    fleet: Fleet,
+) -> None:
+    fleet.configure(integrate="merge")
+    add_plan(fleet, CROSS_PLAN)
+    procs = [fleet.start(m, "--shared", "--runner", f"m{i}") for i, m in enumerate(fleet.machines)]
+    ended = finish(fleet, procs)
+    said = "\n\n".join(out for _, out in ended)
+    assert [code for code, _ in ended] == [0, 0, 0], said
+    launches = fleet.launches()
+    for tid in CROSS_PLAN:
+        assert launches[(tid, "factory", 1)] == 1, (tid, launches, said)
+    assert set(status(fleet, 0, "--fetch").values()) == {"done"}
+    main = fleet.remote_refs("refs/heads/main")["refs/heads/main"]
+    for tid in CROSS_PLAN:
+        record = json.loads(fleet.first.layout.integration(tid).read_text())
+        landed = record["landed_commit"]
+        assert (
+            subprocess.run(
+                ["git", "-C", str(fleet.origin), "merge-base", "--is-ancestor", landed, main]
+            ).returncode
+            == 0
+        ), f"{tid} is on origin's main"
+    assert fleet.prs() == []

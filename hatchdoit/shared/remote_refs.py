@@ -88,8 +88,10 @@ class Remote:
 
     def fetch(self, *refs: str) -> None:
         """Fetch the shared refs (or just `refs`, remote names, with their patterns kept):
-        claims and state mirrored with deletions (--prune), the TaskSpec branches."""
-        wanted = refs or (CLAIMS + "*", STATE + "*", BRANCHES + "*")
+        claims and state mirrored with deletions (--prune), and the branches as a plain `git
+        fetch` has them (the TaskSpec branches, the integration branch the merge queue lands
+        on: `refs/remotes/<name>/...`)."""
+        wanted = refs or (CLAIMS + "*", STATE + "*", "refs/heads/*")
         specs = [f"+{ref}:{self.local(ref)}" for ref in wanted]
         self.git("fetch", "--quiet", "--prune", "--no-tags", self.name, *specs)
 
