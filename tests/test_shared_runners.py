@@ -54,7 +54,11 @@ def status(fleet: Fleet, index: int, *args: str) -> dict[str, str]:
 
 def test_three_runners_build_every_taskspec_once_and_deliver_it_once(fleet: Fleet) -> None:
     add_plan(fleet, CROSS_PLAN)
-    procs = [fleet.start(m, "--shared", "--runner", f"m{i}") for i, m in enumerate(fleet.machines)]
+    jobs = [["-n", "2"], [], []]  # the first builds two claimed TaskSpecs side by side
+    procs = [
+        fleet.start(m, "--shared", "--runner", f"m{i}", *jobs[i])
+        for i, m in enumerate(fleet.machines)
+    ]
     ended = finish(fleet, procs)
     said = "\n\n".join(out for _, out in ended)
     assert [code for code, _ in ended] == [0, 0, 0], said

@@ -51,11 +51,13 @@ def run_shared(
         LAND_ON: "remote",
     }
 
-    def build(tid: str) -> int:
-        argv = _doit_argv(options, [f"{step}:{tid}"])
+    def build(tids: list[str]) -> int:
+        argv = _doit_argv(options, [f"{step}:{tid}" for tid in tids])
         return subprocess.run(argv, cwd=project.root, env=env, check=False).returncode
 
-    runner = SharedRunner(project, selected, build, say, options.runner, options.max_runs)
+    runner = SharedRunner(
+        project, selected, build, say, options.runner, options.max_runs, slots=options.jobs
+    )
     say(f"hatchdoit ci: runner {runner.claims.runner} shares the build through "
         f"{remote.name}, leases of {project.config.shared.lease_seconds:g}s")  # fmt: skip
     result = runner.run()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hatchdoit.build.priority import start_order
-from hatchdoit.core.errors import EXIT_OK
+from hatchdoit.core.errors import EXIT_CONFIG, EXIT_OK, HatchdoitError
 from hatchdoit.observe.progress import taskspec_progress
 from hatchdoit.project import Project
 from hatchdoit.records.models import DoneRecord
@@ -41,6 +41,7 @@ PERSON = tuple(kind.state for kind in KINDS.values() if kind.kind != "runner")
 SETTLED = ("done", "escalated", "setup failed", *PERSON)
 INTERRUPTED = (130, 143)
 DOIT_USAGE_ERROR = 3
+SYNC_TRIES = 5
 
 
 def remote_of(project: Project) -> Remote:
@@ -74,16 +75,20 @@ class SharedRunner:
         self,
         project: Project,
         selected: list[str],
-        build: Callable[[str], int],
+        build: Callable[[list[str]], int],
         say: Callable[[str], None],
         runner: str | None = None,
         max_runs: int = 5,
+        slots: int = 1,
     ) -> None:
+        """`build(tids)`: one doit run for those TaskSpecs, its exit code; `slots`: how many
+        TaskSpecs one doit run builds side by side (`-n`)."""
         self.project = project
         self.selected = selected
         self.build = build
         self.say = say
         self.max_runs = max_runs
+        self.slots = max(slots, 1)
         self.remote = remote_of(project)
         self.claims = Claims(self.remote, runner_name(runner), project.config.shared.lease_seconds)
         self.result = SharedResult()
@@ -162,15 +167,18 @@ class SharedRunner:
 
         with Renewer(self.claims, self.say, push):
             while True:
-                self.sync()
+                self._sync_retrying()
                 todo = [t for t in order if not self.settled(t) and t not in self._stuck()]
                 if not todo:
                     break
                 ready = [t for t in todo if self.ready(t)]
-                taken = next((t for t in ready if self.claims.claim(t)), None)
-                if taken is not None:
+                taken: list[str] = []
+                for tid in ready:
+                    if len(taken) < self.slots and self.claims.claim(tid):
+                        taken.append(tid)
+                        self.say(f"hatchdoit ci: {self.claims.runner} claimed {tid}")
+                if taken:
                     idle_since = None
-                    self.say(f"hatchdoit ci: {self.claims.runner} claimed {taken}")
                     if self.build_held(taken) in INTERRUPTED:
                         return self.result
                     continue
@@ -189,33 +197,53 @@ class SharedRunner:
             self._record_wait(tid, self.result.waiting[tid])
         return self.result
 
-    def build_held(self, tid: str) -> int:
-        """Run doit for a claimed TaskSpec until it is settled, makes no progress, or the claim
-        is lost; push its records after each run; release it at the end."""
-        previous: dict[str, Any] | None = None
+    def _sync_retrying(self) -> None:
+        """`sync`, tried again a few times when the remote does not answer (then raised)."""
+        for left in range(SYNC_TRIES - 1, -1, -1):
+            try:
+                self.sync()
+                return
+            except HatchdoitError as exc:
+                if not left:
+                    raise
+                self.say(f"hatchdoit ci: fetching from {self.remote.name} failed ({exc}): again")
+                self._wake.wait(self.project.config.shared.poll_seconds)
+
+    def build_held(self, tids: list[str]) -> int:
+        """Run doit for claimed TaskSpecs (one run for all: `-n` builds them side by side)
+        until each is settled, makes no progress, or its claim is lost; push their records
+        after each run; release each at its end."""
+        previous: dict[str, dict[str, Any]] = {}
+        left = list(tids)
+        code = 0
         for _ in range(self.max_runs):
-            code = self.build(tid)
+            code = self.build(left)
             self.project.refresh()
-            if not self._push(tid):
-                self.say(f"hatchdoit ci: lost the claim on {tid}: another runner took it over")
-                return code
+            for tid in list(left):
+                if not self._push(tid):
+                    self.say(f"hatchdoit ci: lost the claim on {tid}: another runner took it")
+                    left.remove(tid)
             if code in INTERRUPTED or code == DOIT_USAGE_ERROR:
-                self.result.code = code if code in INTERRUPTED else 2
+                self.result.code = code if code in INTERRUPTED else EXIT_CONFIG
                 if code == DOIT_USAGE_ERROR:
-                    self.result.gave_up.append(tid)
+                    self.result.gave_up += left
                 break
-            self._status[tid] = status_of(self.project, tid)
-            if self.settled(tid):
+            for tid in list(left):
+                self._status[tid] = status_of(self.project, tid)
+                progress = taskspec_progress(self.project, tid)
+                if self.settled(tid) or progress == previous.get(tid):
+                    left.remove(tid)
+                    self.claims.release(tid)
+                    if not self.settled(tid):
+                        self.result.gave_up.append(tid)
+                        self.say(f"hatchdoit ci: {tid}: the last doit run changed nothing")
+                previous[tid] = progress
+            if not left:
                 break
-            progress = taskspec_progress(self.project, tid)
-            if progress == previous:
-                self.result.gave_up.append(tid)
-                self.say(f"hatchdoit ci: {tid}: the last doit run changed nothing; left to others")
-                break
-            previous = progress
         else:
-            self.result.gave_up.append(tid)
-        self.claims.release(tid)
+            self.result.gave_up += left
+        for tid in left:
+            self.claims.release(tid)
         return code
 
     def _push(self, tid: str) -> bool:
