@@ -117,6 +117,7 @@ def test_a_runner_killed_mid_factory_is_taken_over_after_its_lease_and_nothing_t
     said = "\n\n".join(out for _, out in ended)
     assert [code for code, _ in ended] == [0, 0], said
     assert said.count("claimed S") == 1, "one takeover, after the lease"
+    assert "claimed S (taken over from m0, whose lease ran out)" in said
     heads = sorted(pr["head"] for pr in fleet.prs())
     assert heads == ["taskspec/S", "taskspec/T", "taskspec/U", "taskspec/V"], said
     launches = fleet.launches()
@@ -232,3 +233,16 @@ def test_three_runners_in_merge_mode_land_every_taskspec_once_on_the_remotes_mai
             == 0
         ), f"{tid} is on origin's main"
     assert fleet.prs() == []
+
+
+def test_records_made_for_other_inputs_are_reported_not_rebuilt(fleet: Fleet) -> None:
+    add_plan(fleet, {"A": []})
+    [(code, out)] = finish(fleet, [fleet.start(fleet.first, "--shared", "--runner", "m0")])
+    assert code == 0, out
+    other = fleet.machines[1]  # another configuration: its digests differ
+    other.configure(target={"integration_branch": "main"})
+    [(code, out)] = finish(fleet, [fleet.start(other, "--shared", "--runner", "m1")])
+    assert code == 1, out
+    assert "hatchdoit ci: A: the remote's records were made for other inputs" in out, out
+    assert " claimed " not in out and fleet.launches()[("A", "factory", 1)] == 1
+    assert len(fleet.prs()) == 1

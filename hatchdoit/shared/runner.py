@@ -23,6 +23,7 @@ from hatchdoit.build.priority import start_order
 from hatchdoit.core.errors import EXIT_CONFIG, EXIT_OK, HatchdoitError
 from hatchdoit.observe.progress import taskspec_progress
 from hatchdoit.project import Project
+from hatchdoit.records.audit import audit
 from hatchdoit.records.models import DoneRecord
 from hatchdoit.records.schemas import try_load
 from hatchdoit.records.waiting import (
@@ -174,9 +175,10 @@ class SharedRunner:
                 ready = [t for t in todo if self.ready(t)]
                 taken: list[str] = []
                 for tid in ready:
+                    before = self.claims.holder(tid)
                     if len(taken) < self.slots and self.claims.claim(tid):
                         taken.append(tid)
-                        self.say(f"hatchdoit ci: {self.claims.runner} claimed {tid}")
+                        self._claimed(tid, before.runner if before is not None else None)
                 if taken:
                     idle_since = None
                     if self.build_held(taken) in INTERRUPTED:
@@ -196,6 +198,13 @@ class SharedRunner:
             self.result.waiting[tid] = self.waits_on(tid)
             self._record_wait(tid, self.result.waiting[tid])
         return self.result
+
+    def _claimed(self, tid: str, previous: str | None) -> None:
+        """Say and audit a claim (a takeover names the runner whose lease ran out)."""
+        me = self.claims.runner
+        over = f" (taken over from {previous}, whose lease ran out)" if previous else ""
+        self.say(f"hatchdoit ci: {me} claimed {tid}{over}")
+        audit(self.project.layout.audit, "shared_claimed", tid, runner=me, taken_over=previous)
 
     def _sync_retrying(self) -> None:
         """`sync`, tried again a few times when the remote does not answer (then raised)."""
