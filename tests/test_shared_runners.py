@@ -169,6 +169,13 @@ def test_a_person_approves_on_one_machine_what_another_built_and_a_runner_delive
     built, decider = fleet.machines[0], fleet.machines[1]
     [(code, out)] = finish(fleet, [fleet.start(built, "--shared", "--runner", "m0")])
     assert code == 4 and "A awaits review" in out, out
+    review = subprocess.run(
+        [sys.executable, "-m", "hatchdoit", "--root", str(decider.root), "review", "A", "--json"],
+        env=decider.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert review.returncode == 0, review.stdout + review.stderr
+    seen = json.loads(review.stdout)
+    assert seen["commit"] and "src/app/m_a.py" in seen["patch"], seen
     approve = subprocess.run(
         [sys.executable, "-m", "hatchdoit", "--root", str(decider.root), "approve", "A"],
         env=decider.env, capture_output=True, text=True, timeout=60,
