@@ -253,3 +253,29 @@ def test_records_made_for_other_inputs_are_reported_not_rebuilt(fleet: Fleet) ->
     assert "hatchdoit ci: A: the remote's records were made for other inputs" in out, out
     assert " claimed " not in out and fleet.launches()[("A", "factory", 1)] == 1
     assert len(fleet.prs()) == 1
+
+
+@pytest.mark.slow
+def test_a_runner_whose_claim_is_taken_stops_building_it(fleet: Fleet) -> None:
+    """A runner cut off from the remote for longer than its lease finds its claim taken over
+    when it comes back: its doit run stops; the TaskSpec is delivered once."""
+    slow = module_body("m_slow", "f_slow", note="\n\n<!-- scripted:hold=8 -->\n")
+    fleet.first.add_taskspec("S", body=slow)
+    proc = fleet.start(fleet.first, "--shared", "--runner", "m0")
+    wait_for_launch(fleet, "S", proc)
+
+    def origin_git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(fleet.origin), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    # Another runner's takeover, as the remote sees it: the claim ref now names its commit.
+    tree = origin_git("hash-object", "-w", "-t", "tree", "/dev/null")
+    theirs = origin_git("commit-tree", tree, "-m", "claim S by elsewhere")
+    origin_git("update-ref", "refs/hatchdoit/claims/S", theirs)
+    [(code, out)] = finish(fleet, [proc])
+    assert "lost the claim on S" in out and "stopped the doit run: its claims were lost" in out
+    assert code == 0, out  # the other's claim was never renewed: m0 took S back and built it
+    assert "claimed S (taken over from" in out or out.count("claimed S") == 2, out
+    assert [pr["head"] for pr in fleet.prs()] == ["taskspec/S"]
+    assert fleet.launches()[("S", "factory", 1)] == 2

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -51,9 +52,23 @@ def run_shared(
         LAND_ON: "remote",
     }
 
-    def build(tids: list[str]) -> int:
+    def build(tids: list[str], abandon: threading.Event) -> int:
         argv = _doit_argv(options, [f"{step}:{tid}" for tid in tids])
-        return subprocess.run(argv, cwd=project.root, env=env, check=False).returncode
+        child = subprocess.Popen(argv, cwd=project.root, env=env)
+        ended = threading.Event()
+
+        def stop_when_abandoned() -> None:  # the claims were lost: another runner builds it
+            while not ended.is_set():
+                if abandon.wait(1.0) and child.poll() is None:
+                    child.terminate()  # doit's interrupt handling ends its steps
+                    return
+
+        watcher = threading.Thread(target=stop_when_abandoned, daemon=True)
+        watcher.start()
+        try:
+            return child.wait()
+        finally:
+            ended.set()
 
     runner = SharedRunner(
         project, selected, build, say, options.runner, options.max_runs, slots=options.jobs

@@ -64,6 +64,7 @@ class Claims:
         self.lease_seconds = lease_seconds
         self.clock = clock
         self.held: dict[str, str] = {}  # TaskSpec -> the sha of our claim on the remote
+        self.renewed: dict[str, float] = {}  # TaskSpec -> when our claim last reached it
         self.lost: set[str] = set()  # taken over while we held it
         self.current: dict[str, str] = {}  # TaskSpec -> claim sha, as last fetched
         self._seen: dict[str, tuple[str, float]] = {}  # TaskSpec -> (sha, when first seen)
@@ -139,6 +140,7 @@ class Claims:
                 return False
             self.held[tid] = sha
             self.current[tid] = sha
+            self.renewed[tid] = self.clock()
             self.lost.discard(tid)
             return True
 
@@ -153,6 +155,7 @@ class Claims:
             sha = self._commit(tid, old, record.claimed_at if record else None)
             if self.remote.push([Update(CLAIMS + tid, sha, old), *updates]):
                 self.held[tid] = self.current[tid] = sha
+                self.renewed[tid] = self.clock()
                 return True
             if self.remote.live([CLAIMS + tid]).get(CLAIMS + tid) != old:
                 self._lose(tid)
@@ -170,6 +173,15 @@ class Claims:
             if old is not None and self.remote.push([Update(CLAIMS + tid, None, old)]):
                 self.current.pop(tid, None)
 
+    def overdue(self, tid: str) -> bool:
+        """Our claim on `tid` has not reached the remote for a whole lease (the network, the
+        remote): another runner may take it over at any moment, so we count it lost."""
+        with self.lock:
+            if tid in self.held and self.clock() - self.renewed.get(tid, 0.0) >= self.lease_seconds:
+                self._lose(tid)
+                return True
+            return False
+
     def _lose(self, tid: str) -> None:
         self.held.pop(tid, None)
         self.lost.add(tid)
@@ -184,12 +196,15 @@ class Renewer:
         claims: Claims,
         say: Callable[[str], None],
         push: Callable[[str], bool] | None = None,
+        lost: Callable[[str], None] | None = None,
     ) -> None:
         """`push(tid)`: renew the claim on `tid` with whatever else goes with it (its records:
-        state_sync.push_state); False when the claim was lost. Default: the claim alone."""
+        state_sync.push_state); False when the claim was lost. Default: the claim alone.
+        `lost(tid)`: called once a claim is lost (taken over, or not renewed for a lease)."""
         self.claims = claims
         self.say = say
         self.push = push or (lambda tid: claims.push_with(tid, []))
+        self.lost = lost or (lambda tid: None)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="claim-renewer", daemon=True)
 
@@ -208,5 +223,10 @@ class Renewer:
                 try:
                     if not self.push(tid) and tid in self.claims.lost:
                         self.say(f"hatchdoit ci: lost the claim on {tid}: another runner took it")
+                        self.lost(tid)
                 except HatchdoitError as exc:
                     self.say(f"hatchdoit ci: renewing the claim on {tid} failed: {exc}")
+                    if self.claims.overdue(tid):
+                        self.say(f"hatchdoit ci: gave up {tid}: its claim was not renewed for "
+                                 "a whole lease, another runner may have it")  # fmt: skip
+                        self.lost(tid)

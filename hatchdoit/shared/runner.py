@@ -21,6 +21,7 @@ from typing import Any
 
 from hatchdoit.build.priority import start_order
 from hatchdoit.core.errors import EXIT_CONFIG, EXIT_OK, HatchdoitError
+from hatchdoit.layout import ROLES
 from hatchdoit.observe.progress import taskspec_progress
 from hatchdoit.project import Project
 from hatchdoit.records.audit import audit
@@ -34,9 +35,11 @@ from hatchdoit.records.waiting import (
     record_waiting,
     waiting_of,
 )
+from hatchdoit.run.context import StepContext
 from hatchdoit.shared.claims import Claims, Renewer, runner_name
 from hatchdoit.shared.remote_refs import STATE, Remote
 from hatchdoit.shared.state_sync import materialise, push_state
+from hatchdoit.steps.agent_session import attach, end_session
 
 PERSON = tuple(kind.state for kind in KINDS.values() if kind.kind != "runner")
 SETTLED = ("done", "escalated", "setup failed", *PERSON)
@@ -48,6 +51,16 @@ SYNC_TRIES = 5
 def remote_of(project: Project) -> Remote:
     config = project.config
     return Remote(project.target_repo, config.integration.remote, config.target.commit_as)
+
+
+def end_sessions(project: Project, tid: str) -> None:
+    """End this machine's live agent sessions of `tid` (another runner builds it now)."""
+    ctx = StepContext(project, tid)
+    for role in ROLES:
+        for attempt in range(1, project.attempt_count(tid) + 1):
+            run = attach(ctx, role, attempt)
+            if run is not None and run.tmux.alive(run.session, run.launch.run_token):
+                end_session(run)
 
 
 def status_of(project: Project, tid: str) -> str:
@@ -76,13 +89,14 @@ class SharedRunner:
         self,
         project: Project,
         selected: list[str],
-        build: Callable[[list[str]], int],
+        build: Callable[[list[str], threading.Event], int],
         say: Callable[[str], None],
         runner: str | None = None,
         max_runs: int = 5,
         slots: int = 1,
     ) -> None:
-        """`build(tids)`: one doit run for those TaskSpecs, its exit code; `slots`: how many
+        """`build(tids, abandon)`: one doit run for those TaskSpecs, its exit code; it stops
+        the run when `abandon` is set (every claim of the run was lost). `slots`: how many
         TaskSpecs one doit run builds side by side (`-n`)."""
         self.project = project
         self.selected = selected
@@ -94,6 +108,8 @@ class SharedRunner:
         self.claims = Claims(self.remote, runner_name(runner), project.config.shared.lease_seconds)
         self.result = SharedResult()
         self._wake = threading.Event()
+        self._building: list[str] = []
+        self._abandon = threading.Event()
         self._status: dict[str, str] = {}
         self._told: set[str] = set()
 
@@ -166,7 +182,7 @@ class SharedRunner:
         def push(tid: str) -> bool:
             return push_state(self.remote, layout, tid, self.claims)
 
-        with Renewer(self.claims, self.say, push):
+        with Renewer(self.claims, self.say, push, self._lost):
             while True:
                 self._sync_retrying()
                 todo = [t for t in order if not self.settled(t) and t not in self._stuck()]
@@ -199,6 +215,12 @@ class SharedRunner:
             self._record_wait(tid, self.result.waiting[tid])
         return self.result
 
+    def _lost(self, tid: str) -> None:
+        """A claim was lost while its doit run goes on: stop the run once none of its
+        TaskSpecs is ours any more (the runner that took them over builds them)."""
+        if self._building and not set(self._building) & set(self.claims.held):
+            self._abandon.set()
+
     def _claimed(self, tid: str, previous: str | None) -> None:
         """Say and audit a claim (a takeover names the runner whose lease ran out)."""
         me = self.claims.runner
@@ -226,12 +248,22 @@ class SharedRunner:
         left = list(tids)
         code = 0
         for _ in range(self.max_runs):
-            code = self.build(left)
+            self._abandon.clear()
+            self._building = list(left)
+            code = self.build(left, self._abandon)
+            self._building = []
+            abandoned = self._abandon.is_set()
             self.project.refresh()
             for tid in list(left):
                 if not self._push(tid):
                     self.say(f"hatchdoit ci: lost the claim on {tid}: another runner took it")
                     left.remove(tid)
+            if abandoned:
+                self.say("hatchdoit ci: stopped the doit run: its claims were lost")
+                for tid in tids:
+                    if tid not in self.claims.held:
+                        end_sessions(self.project, tid)
+                return 0
             if code in INTERRUPTED or code == DOIT_USAGE_ERROR:
                 self.result.code = code if code in INTERRUPTED else EXIT_CONFIG
                 if code == DOIT_USAGE_ERROR:
