@@ -252,6 +252,9 @@ def test_records_made_for_other_inputs_are_reported_not_rebuilt(fleet: Fleet) ->
     assert code == 1, out
     assert "hatchdoit ci: A: the remote's records were made for other inputs" in out, out
     assert " claimed " not in out and fleet.launches()[("A", "factory", 1)] == 1
+    [(code, out)] = finish(fleet, [fleet.start(other, "--shared", "--runner", "m1")])
+    assert code == 1 and "A: the remote's records were made for other inputs" in out, out
+    assert " claimed " not in out, "not rebuilt on the next run either"
     assert len(fleet.prs()) == 1
 
 

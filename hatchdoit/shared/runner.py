@@ -111,7 +111,6 @@ class SharedRunner:
         self._building: list[str] = []
         self._abandon = threading.Event()
         self._status: dict[str, str] = {}
-        self._told: set[str] = set()
 
     # What the remote says --------------------------------------------------------------------
 
@@ -121,23 +120,22 @@ class SharedRunner:
         self.remote.fetch()
         self.claims.observe()
         plan = self.project.plan.taskspecs
-        changed = []
+        theirs = []
         for ref, sha in self.remote.refs(STATE).items():
             tid = ref.removeprefix(STATE)
-            mine = tid not in plan or tid in self.claims.held
-            if not mine and materialise(self.remote, self.project.layout, tid, sha):
-                changed.append(tid)
+            if tid in plan and tid not in self.claims.held:
+                materialise(self.remote, self.project.layout, tid, sha)
+                theirs.append(tid)
         self.project.refresh()
         self._status = {tid: status_of(self.project, tid) for tid in plan}
-        for tid in changed:
+        for tid in theirs:
             self._check_inputs(tid)
 
     def _check_inputs(self, tid: str) -> None:
         done = try_load(self.project.layout.done(tid), DoneRecord)
-        if done is None or done.digest == self.project.digest(tid):
+        if done is None or done.digest == self.project.digest(tid) or tid in self.result.foreign:
             return
-        if tid not in self.result.foreign:
-            self.result.foreign.append(tid)
+        self.result.foreign.append(tid)
         self.say(
             f"hatchdoit ci: {tid}: the remote's records were made for other inputs (another "
             "hatchdoit version, hatchdoit.yaml or HATCHDOIT_ENV): not rebuilt here (fix: run "
