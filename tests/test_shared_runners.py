@@ -20,6 +20,7 @@ from projects import module_body
 from shared_machines import CROSS_PLAN, Fleet, add_plan, make_fleet
 
 from hatchdoit.config.models import IntegrationConfig
+from hatchdoit.core.jsonlines import read_json_lines
 
 pytestmark = pytest.mark.integration
 
@@ -75,6 +76,12 @@ def test_three_runners_build_every_taskspec_once_and_deliver_it_once(fleet: Flee
     assert sorted(ref.rsplit("/", 1)[1] for ref in states) == sorted(CROSS_PLAN)
     for index in range(3):  # every machine sees every TaskSpec delivered
         assert set(status(fleet, index).values()) == {"done"}
+    history = {  # the durations the critical path is predicted from, of every TaskSpec
+        e["taskspec_id"]
+        for e in read_json_lines(fleet.first.layout.audit)
+        if e.get("event") == "step_end" and e.get("step") == "factory"
+    }
+    assert history == set(CROSS_PLAN)
     report = (fleet.first.logs / "report.html").read_text()
     assert '<h2 id="runners">Runners</h2>' in report
     for name in {line.split()[2] for line in claimed}:
