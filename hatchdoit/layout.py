@@ -129,6 +129,11 @@ class Layout:
         """A decision about the TaskSpec (records/decisions.py), numbered in order."""
         return _under(self.root, "_logs", "state", tid, f"decision-{seq:03d}.json")
 
+    def shared_record(self, tid: str) -> Path:
+        """`hatchdoit ci --shared`: which of the remote's snapshots of the TaskSpec's records
+        this machine's match, and the runner that pushed it (shared/state_sync.py)."""
+        return self.logs / "shared" / f"{tid}.json"
+
     def integration(self, tid: str) -> Path:
         """integrate.json: the receipt of the integrate step."""
         return _under(self.root, "_logs", "state", tid, "integrate.json")

@@ -137,4 +137,11 @@ def main(args: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    import fcntl
+
+    # Several builds (CI runners sharing one build) call gh at once: one call at a time, as
+    # GitHub serialises its own writes.
+    with open(os.environ["FAKE_GH_STATE"] + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        code = main(sys.argv[1:])
+    sys.exit(code)

@@ -33,6 +33,7 @@ LAYERS = (
     "steps",
     "observe",
     "build",
+    "shared",
     "cli",
     "entry",
 )

@@ -18,6 +18,13 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--jobs", type=int, default=0, metavar="N", help="doit -n N")
     parser.add_argument("--report", metavar="PATH", help="HTML report (default _logs/report.html)")
     parser.add_argument("--max-runs", type=int, default=5, help="doit runs at most (default 5)")
+    parser.add_argument(
+        "--shared",
+        action="store_true",
+        help="share the build with other runners through integration.remote: claim, build "
+        "and push one TaskSpec at a time (docs/ci.md)",
+    )
+    parser.add_argument("--runner", metavar="NAME", help="this runner's name on its claims")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         junit=Path(args.junit).absolute() if args.junit else None,
         report=Path(args.report).absolute() if args.report else None,
         max_runs=args.max_runs,
+        shared=args.shared,
+        runner=args.runner,
     )
     return run_ci(project_of(args), options, say=lambda line: print(line, flush=True))
 
@@ -38,7 +47,8 @@ COMMANDS = (
         "ci",
         "Build and deliver until nothing is left to run; write JUnit (_logs/junit.xml "
         "unless --junit), metrics, report. Exit 0 all done, 1 some escalated or failed, 2 "
-        "configuration or planning errors, 4 some wait (a review, a pull request's merge).",
+        "configuration or planning errors (--shared: no reachable remote), 4 some wait (a review, "
+        "a pull request's merge, another runner).",
         run,
         arguments,
     ),

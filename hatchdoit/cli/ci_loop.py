@@ -113,6 +113,8 @@ class CiOptions:
     report: Path | None = None  # None: _logs/report.html
     max_runs: int = 5
     doit_args: list[str] = field(default_factory=list)
+    shared: bool = False  # runners share the build through the remote (cli/ci_shared.py)
+    runner: str | None = None  # this runner's name on its claims (default host-pid-random)
 
 
 def _doit_argv(options: CiOptions, targets: list[str]) -> list[str]:
@@ -177,6 +179,12 @@ def run_ci(project: Project, options: CiOptions, say: Callable[[str], None] = pr
             else ""
         )
     )
+    if options.shared or options.shard:
+        from hatchdoit.cli.ci_shared import run_shared
+
+        shared = run_shared(project, options, selected, closure, say)
+        if shared is not None:
+            return shared
     code = EXIT_OK
     status, settled = _finished(project, closure, recheck=True)
     runs = 0

@@ -1,6 +1,8 @@
 """`hatchdoit approve | reject | retry | reset <ID>`: a person's decisions (steps/decide.py).
 
-Each prints one line saying what the next `doit` will do (`--json`: the decision record). Exit 2
+Each prints one line saying what the next `doit` will do (`--json`: the decision record). In a
+build CI runners share (`hatchdoit ci --shared`), the TaskSpec's records are fetched from the
+remote first and pushed back with the decision (exit 1 when the remote's changed meanwhile). Exit 2
 when the decision makes no sense for where the TaskSpec stands or the input is bad, 1 while a step
 of the TaskSpec runs (decide when it has ended).
 """
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hatchdoit.cli.command import Command, project_of
-from hatchdoit.core.errors import EXIT_OK, ConfigError
+from hatchdoit.core.errors import EXIT_FAILED, EXIT_OK, ConfigError
 
 if TYPE_CHECKING:
     from hatchdoit.run.context import StepContext
@@ -30,10 +32,21 @@ def _context(args: argparse.Namespace) -> StepContext:
             path=project.specs_root,
             fix=f"hatchdoit status lists them (e.g. {known})",
         )
+    from hatchdoit.shared.visibility import bring_in
+
+    args.shared = bring_in(project, args.id)  # built by runners sharing it: their records
     return StepContext(project, args.id)
 
 
 def _said(args: argparse.Namespace, line: str, made: object) -> int:
+    if getattr(args, "shared", False):
+        from hatchdoit.shared.visibility import share_decision
+
+        why = share_decision(project_of(args), args.id)
+        if why is not None:
+            print(f"hatchdoit: {why}", file=sys.stderr)
+            return EXIT_FAILED
+        line += " (pushed to the shared build's remote)"
     if args.json:
         print(made.model_dump_json(indent=2))  # type: ignore[attr-defined]
     else:

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from hatchdoit.config.base import Strict
 from hatchdoit.config.base import argv as _argv
 from hatchdoit.config.provider_models import BudgetsConfig, ProvidersConfig
+from hatchdoit.config.shared_models import SharedConfig
 from hatchdoit.config.workspace_models import ConfinementConfig, WorkspaceConfig
 
 
@@ -275,6 +276,7 @@ class HatchdoitConfig(Strict):
     integration: IntegrationConfig = Field(default_factory=IntegrationConfig)
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
     workspace: WorkspaceConfig = Field(default_factory=WorkspaceConfig)
+    shared: SharedConfig = Field(default_factory=SharedConfig)
     confinement: ConfinementConfig = Field(
         default_factory=ConfinementConfig,
         description="How agents and the commands run on their code are confined; "

@@ -96,6 +96,13 @@ def taskspec_progress(
     paused = files.paused
     if paused is not None:
         return _paused(paused)
+    if "waiting.json" in files.names:  # `hatchdoit ci --shared`: another runner builds it
+        waiting = read_waiting(layout, tid, project.step_digest(tid, "worktree", 0))
+        if waiting is not None and waiting.kind == "runner":
+            return {
+                "status": "pending", "step": "worktree", "attempt": 0,
+                "awaiting": "runner", "waiting_on": list(waiting.on),
+            }  # fmt: skip
 
     def receipt(step: str, attempt: int) -> Receipt | None:
         if f"{step}-{attempt:03d}.receipt.json" not in files.names:

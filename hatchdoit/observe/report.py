@@ -22,6 +22,7 @@ from hatchdoit.observe.outcomes import AttemptDetail, TaskDetail, task_details
 from hatchdoit.observe.provider_view import paused_info
 from hatchdoit.observe.report_provider import providers_html
 from hatchdoit.observe.report_review import review_html
+from hatchdoit.observe.report_runners import runners_html
 from hatchdoit.observe.status_models import StatusReport
 from hatchdoit.observe.status_view import collect_status, format_age
 from hatchdoit.observe.timeline import StepRun, step_runs
@@ -316,6 +317,7 @@ def render_report(project: Project, out: Path) -> str:
             _timeline(details, runs),
             _failures(details),
             providers_html(status, metrics),
+            runners_html(project),
             '<h2 id="details">TaskSpec details</h2>',
             *(_task_section(project, d, links) for d in details.values()),
             _metrics_tables(metrics),

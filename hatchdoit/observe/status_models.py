@@ -32,6 +32,7 @@ STATES: dict[str, tuple[str, str]] = {  # what each state means to the user, and
 }
 assert set(STATES) == set(get_args(State))
 
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
@@ -110,6 +111,13 @@ class BuildInfo(_Model):
     )
 
 
+class RunnerClaim(_Model):
+    taskspec_id: str
+    runner: str = Field(description="the CI runner that holds it (`hatchdoit ci --shared`)")
+    renewed_at: str = Field(description="its last renewal, by the holder's clock")
+    until: str = Field(description="renewed_at plus its lease: when others may take it over")
+
+
 class StatusReport(_Model):
     """The `--json` document of `hatchdoit status`."""
 
@@ -127,4 +135,8 @@ class StatusReport(_Model):
         default=None,
         description="the build's spend against budgets.build_usd; set when a budget is set or "
         "some run reported what it spent",
+    )
+    runners: list[RunnerClaim] = Field(
+        default_factory=list,
+        description="claims of CI runners sharing the build, as last fetched from the remote",
     )
