@@ -4,6 +4,9 @@ integration then all name that one commit. What the tests leave behind, and what
 changes, never becomes part of it: by-products are removed after the checks, and QA's changes
 are kept under `refs/hatchdoit/qa-leftovers/<ID>/<k>` for inspection, then discarded.
 
+The worktree is a clone of the target repo (run/workspace_sync.py): the commit made here, and
+what is kept aside, are brought into the target at once.
+
 What the workspace holds that git must not (`workspace.copy`'s files, the setup's `.venv` or
 `node_modules`: run/workspace_files.py) is left out of every commit made here and kept by
 every cleaning, by pathspec and `git clean -e`: the user's ignore rules are not changed."""
@@ -25,6 +28,7 @@ from hatchdoit.run.gitops import (
     identity,
 )
 from hatchdoit.run.workspace_files import clean_excludes, exclude_pathspecs
+from hatchdoit.run.workspace_sync import take_branch, take_ref
 
 
 def _who(ctx: StepContext) -> dict[str, str]:
@@ -95,7 +99,24 @@ def commit_leftovers(ctx: StepContext, attempt: int) -> tuple[str, list[str]]:
             operation="commit_leftovers",
             files=left[:50],
         )
+    bring_in(ctx)
     return head_commit(ctx.worktree), left
+
+
+def bring_in(ctx: StepContext) -> str | None:
+    """The target's taskspec/<ID> made what the worktree's is (run/workspace_sync.py), said so
+    when that rewrote it; returns its commit."""
+    taken = take_branch(ctx.project.target_repo, ctx.worktree, ctx.tid)
+    if taken.kept is not None:
+        ctx.audit("branch_rewritten", old=taken.old, new=taken.new, kept=taken.kept)
+        ctx.log(
+            "orchestrator",
+            logging.WARNING,
+            f"{branch_of(ctx.tid)} was rewritten in the worktree: its old tip is kept under "
+            f"{taken.kept}",
+            operation="take_branch",
+        )
+    return taken.new
 
 
 def clean_to(ctx: StepContext, commit: str, why: str) -> list[str]:
@@ -135,6 +156,7 @@ def keep_aside(ctx: StepContext, ref: str, message: str) -> str:
             os.unlink(index)
     kept = git(ctx.worktree, "commit-tree", tree, "-p", head, "-m", message, env=_who(ctx)).strip()
     git(ctx.worktree, "update-ref", ref, kept)
+    take_ref(ctx.project.target_repo, ctx.worktree, ref, kept)
     return kept
 
 

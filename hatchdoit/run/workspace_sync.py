@@ -1,0 +1,166 @@
+"""A TaskSpec's workspace is a clone of the target repo sharing its objects (made by
+scripts/git/create_worktree.sh: `git clone --shared`), so its refs, config, hooks and the objects
+it writes are its own: an agent there can move no other branch of the target and delete none of
+its objects (the target's objects directory is read-only to a confined process). hatchdoit brings
+the agent's work into the target: `take_branch` is the one place that does it, after every agent
+session and every commit hatchdoit makes in the workspace. Only the workspace's own
+`taskspec/<ID>` is taken; whatever else the agent did to its refs stays in its clone.
+
+A workspace an older version made is a linked worktree of the target (its `.git` is a file): its
+commits are the target's already, so taking its branch does nothing."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from hatchdoit.core.errors import StepError
+from hatchdoit.run.gitops import branch_of, git, try_git
+
+# The workspace is read with git's own local transport: an upload-pack of git's, never one the
+# workspace's config or the target's names; no hook, FETCH_HEAD, tags, submodules or maintenance.
+FETCH = (
+    "fetch",
+    "-q",
+    "--no-tags",
+    "--no-write-fetch-head",
+    "--no-recurse-submodules",
+    "--no-auto-maintenance",
+    "--upload-pack=git-upload-pack",
+)
+# `protocol.file.allow` for the local transport, whatever the user's config restricts it to
+FILE_PROTOCOL = {
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "protocol.file.allow",
+    "GIT_CONFIG_VALUE_0": "always",
+}
+
+
+def is_linked_worktree(workspace: Path) -> bool:
+    """Whether `workspace` is an older version's linked worktree (its `.git` a file)."""
+    return (workspace / ".git").is_file()
+
+
+def objects_dir(repo: Path) -> Path:
+    """The target repo's objects directory (what its clones' alternates name), resolved."""
+    common = git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").strip()
+    return (Path(common) / "objects").resolve()
+
+
+def is_clone_of(repo: Path, workspace: Path) -> bool:
+    """Whether `workspace` is a repository of its own whose alternates name `repo`'s objects."""
+    dot_git = workspace / ".git"
+    if not dot_git.is_dir() or dot_git.is_symlink():
+        return False
+    try:
+        lines = (dot_git / "objects" / "info" / "alternates").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    objects = objects_dir(repo)
+    return any(
+        line.strip() and Path(line.strip()).resolve() == objects for line in lines.splitlines()
+    )
+
+
+def _not_a_clone(repo: Path, workspace: Path) -> StepError:
+    return StepError(
+        f"{workspace} is not a clone of {repo} sharing its objects (its .git/objects/info/"
+        "alternates does not name them)",
+        operation="take_branch",
+        path=workspace,
+        fix="hatchdoit reset <ID> makes it anew (its branch is kept aside)",
+    )
+
+
+@dataclass(frozen=True)
+class Taken:
+    """The target's `taskspec/<ID>` before and after taking the workspace's; `kept` names the
+    ref that keeps the old tip when the new one does not contain it (the branch was rewritten)."""
+
+    old: str | None
+    new: str | None
+    kept: str | None = None
+
+
+def _tip(repo: Path, ref: str) -> str | None:
+    done = try_git(repo, "rev-parse", "--verify", "-q", "--end-of-options", f"{ref}^{{commit}}")
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
+
+
+def _fetch(repo: Path, workspace: Path, source: str, dest: str) -> None:
+    done = try_git(repo, *FETCH, "--", str(workspace), f"+{source}:{dest}", env=FILE_PROTOCOL)
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        raise StepError(
+            f"cannot take {source} of {workspace} into {repo}: "
+            f"{detail[-1] if detail else f'git fetch exited {done.returncode}'}",
+            operation="take_branch",
+            path=workspace,
+            fix=f"git -C {workspace} fsck shows what is wrong there; `hatchdoit reset` starts anew",
+        )
+
+
+def take_branch(repo: Path, workspace: Path, tid: str) -> Taken:
+    """Make the target's `taskspec/<ID>` what the workspace's is (git's fetch: the commits the
+    workspace made are copied into the target's objects). Idempotent: a kill between an agent's
+    commit and this is mended by the next `doit`, which calls it again. A target branch the new
+    tip does not contain (the agent rewrote its branch) is kept under
+    `refs/hatchdoit/replaced/<ID>/<its commit>` first: no commit is lost."""
+    branch = f"refs/heads/{branch_of(tid)}"
+    old = _tip(repo, branch)
+    if is_linked_worktree(workspace):
+        return Taken(old, old)
+    if not is_clone_of(repo, workspace):
+        raise _not_a_clone(repo, workspace)
+    theirs = _tip(workspace, branch)
+    if theirs is None or theirs == old:
+        return Taken(old, old)
+    kept = None
+    if old is not None and not _contains(workspace, theirs, old):
+        kept = f"refs/hatchdoit/replaced/{tid}/{old}"
+        git(repo, "update-ref", kept, old)
+    _fetch(repo, workspace, branch, branch)
+    return Taken(old, _tip(repo, branch), kept)
+
+
+def _contains(workspace: Path, tip: str, commit: str) -> bool:
+    """Whether `commit` is `tip` or its ancestor, asked of the workspace (it sees the target's
+    objects through its alternates, and its own)."""
+    return try_git(workspace, "merge-base", "--is-ancestor", commit, tip).returncode == 0
+
+
+def take_ref(repo: Path, workspace: Path, ref: str, commit: str) -> None:
+    """Put `ref`, which hatchdoit itself just pointed at `commit` in the workspace (work kept
+    aside), into the target with the commit's objects. Nothing to do in a linked worktree."""
+    if is_linked_worktree(workspace):
+        return
+    if not is_clone_of(repo, workspace):
+        raise _not_a_clone(repo, workspace)
+    _fetch(repo, workspace, ref, ref)
+    if _tip(repo, ref) != commit:
+        raise StepError(
+            f"{ref} of {workspace} is not at {commit[:12]} as hatchdoit made it",
+            operation="take_ref",
+            path=workspace,
+            fix="rerun doit",
+        )
+
+
+def discard_workspace(repo: Path, workspace: Path) -> None:
+    """Remove the workspace, its uncommitted files and its refs with it (the caller has kept
+    what it needs: take_branch, take_ref): a clone is deleted, an older linked worktree removed
+    with `git worktree remove --force`. The caller holds the target repo's lock."""
+    if is_linked_worktree(workspace):
+        git(repo, "worktree", "remove", "--force", str(workspace))
+    elif is_clone_of(repo, workspace):
+        shutil.rmtree(workspace)
+    elif workspace.exists():
+        raise StepError(
+            f"{workspace} is neither a clone nor a worktree of {repo}: not removing it",
+            operation="discard_workspace",
+            path=workspace,
+            fix="move it away, then rerun",
+        )
