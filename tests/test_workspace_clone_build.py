@@ -7,6 +7,7 @@ version's linked worktree is built in as it was."""
 from __future__ import annotations
 
 import subprocess
+
 import pytest
 from conftest import events, git, read_json, run_doit
 from daily_use import hatchdoit
