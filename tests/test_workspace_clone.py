@@ -6,6 +6,7 @@ Real git repos in tmp_path."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from script_harness import env, root
 from test_scripts_git import commit_file, create, git, remove, repo, take
 
 from hatchdoit.core.errors import StepError
+from hatchdoit.run.gitops import dirty_paths
 from hatchdoit.run.workspace_sync import take_branch, take_ref
 
 pytestmark = pytest.mark.integration
@@ -128,3 +130,46 @@ def test_an_older_linked_worktree_is_reused_and_taking_does_nothing(
     removed = remove(repo, root, "001-TS-A", env, "--force")
     assert removed.returncode == 0, removed.stderr
     assert not wt.exists()
+
+
+def _tampered(repo: Path, wt: Path, ts_id: str) -> str:
+    with pytest.raises(StepError) as raised:
+        take_branch(repo, wt, ts_id)
+    return raised.value.message
+
+
+def test_a_replaced_git_directory_is_refused_before_any_git_runs_there(
+    repo: Path, root: Path, env: dict[str, str]
+) -> None:
+    """An agent renames its `.git` and makes another that leads hatchdoit's git elsewhere."""
+    main = git(repo, "rev-parse", "main", env=env)
+    wt = Path(create(repo, root, "001-TS-A", env).stdout.strip())
+    (wt / ".git").rename(wt / ".git-mine")
+    (wt / ".git").write_text(f"gitdir: {repo / '.git'}\n")  # the target's own git directory
+    assert "a file naming a git directory" in _tampered(repo, wt, "001-TS-A")
+    (wt / ".git").unlink()
+    (wt / ".git").symlink_to(repo / ".git")
+    assert ".git is a symlink" in _tampered(repo, wt, "001-TS-A")
+    (wt / ".git").unlink()
+    (wt / ".git-mine").rename(wt / ".git")
+    refs = wt / ".git" / "refs" / "heads"
+    shutil.rmtree(refs)
+    refs.symlink_to(repo / ".git" / "refs" / "heads")
+    assert "refs/heads" in _tampered(repo, wt, "001-TS-A")
+    refs.unlink()
+    refs.mkdir()
+    (wt / ".git" / "commondir").write_text(f"{repo / '.git'}\n")
+    assert "commondir" in _tampered(repo, wt, "001-TS-A")
+    assert git(repo, "rev-parse", "main", env=env) == main
+    assert git(repo, "symbolic-ref", "HEAD", env=env) == "refs/heads/main"
+
+
+def test_a_planted_core_worktree_leads_hatchdoits_git_nowhere(
+    repo: Path, root: Path, env: dict[str, str]
+) -> None:
+    wt = Path(create(repo, root, "001-TS-A", env).stdout.strip())
+    (repo / "users-notes.txt").write_text("the user's own, uncommitted\n")
+    (wt / "agent.txt").write_text("the agent's\n")
+    git(wt, "config", "core.worktree", str(repo), env=env)
+    assert "users-notes.txt" in git(wt, "status", "--porcelain", env=env)  # git as planted
+    assert dirty_paths(wt) == ["agent.txt"]  # hatchdoit's git: the workspace, always

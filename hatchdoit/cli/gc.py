@@ -103,7 +103,12 @@ def collect(project: Project, *, force: bool, dry_run: bool) -> dict[str, Any]:
             known = path.name in project.plan.taskspecs
             delivered = project.approved_commit(path.name) if known else None
             copied = tuple(project.config.workspace.copy_files)
-            unsaved = unsaved_work(repo, path, copied, delivered)
+            try:
+                unsaved = unsaved_work(repo, path, copied, delivered)
+            except HatchdoitError as exc:  # its .git is not what hatchdoit made
+                found.detail = exc.message
+                kept.append(found)
+                continue
             if unsaved and not force:
                 found.detail = f"{unsaved.describe()}; --force removes it"
                 kept.append(found)

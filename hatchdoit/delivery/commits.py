@@ -28,7 +28,13 @@ from hatchdoit.run.gitops import (
     identity,
 )
 from hatchdoit.run.workspace_files import clean_excludes, exclude_pathspecs
-from hatchdoit.run.workspace_sync import take_branch, take_ref
+from hatchdoit.run.workspace_sync import check_clone, take_branch, take_ref
+
+
+def trusted(ctx: StepContext) -> None:
+    """Before hatchdoit's git runs in the worktree an agent or its tests wrote: its `.git` is
+    still the clone hatchdoit made (run/workspace_sync.check_clone), else a StepError."""
+    check_clone(ctx.project.target_repo, ctx.worktree)
 
 
 def _who(ctx: StepContext) -> dict[str, str]:
@@ -40,6 +46,7 @@ def settle_branch(ctx: StepContext) -> None:
     """Put the worktree back on taskspec/<ID> when the agent left it elsewhere (another branch,
     a detached HEAD) with work that builds on the branch: the branch moves forward to it. Work
     that does not contain the branch's tip is refused: it would drop commits from the branch."""
+    trusted(ctx)
     branch = f"refs/heads/{branch_of(ctx.tid)}"
     where = head_ref(ctx.worktree)
     if where == branch:
@@ -123,6 +130,7 @@ def clean_to(ctx: StepContext, commit: str, why: str) -> list[str]:
     """Make the worktree exactly `commit` again (tracked files as committed, untracked files
     not ignored removed); return what was there. Refuses when the branch is not at `commit`:
     only a person moves a TaskSpec's branch past what its records name."""
+    trusted(ctx)
     head = head_commit(ctx.worktree)
     if head != commit:
         raise StepError(
@@ -144,6 +152,7 @@ def keep_aside(ctx: StepContext, ref: str, message: str) -> str:
     """Keep the worktree as it is, committed or not, under `ref` (a commit of its untracked and
     changed files on top of HEAD, made with an index of its own: the worktree's index and the
     user's are left alone); returns that commit."""
+    trusted(ctx)
     head = head_commit(ctx.worktree)
     index = os.path.join(git(ctx.worktree, "rev-parse", "--absolute-git-dir").strip(), "kept-index")
     env = {"GIT_INDEX_FILE": index}
@@ -163,6 +172,7 @@ def keep_aside(ctx: StepContext, ref: str, message: str) -> str:
 def discard_qa_changes(ctx: StepContext, attempt: int, commit: str) -> str | None:
     """After the QA session: keep whatever it changed or committed under a named ref, then put
     the worktree back at `commit`. Returns the ref, None when QA left the tree as it was."""
+    trusted(ctx)
     head = head_commit(ctx.worktree)
     on_branch = head_ref(ctx.worktree) == f"refs/heads/{branch_of(ctx.tid)}"
     if head == commit and on_branch and not dirty_paths(ctx.worktree, _excluded(ctx)):

@@ -23,7 +23,7 @@ from hatchdoit.core.locks import exclusive
 from hatchdoit.layout import Layout
 from hatchdoit.run.context import StepContext
 from hatchdoit.run.gitops import git, has_commit, status_paths, try_git
-from hatchdoit.run.workspace_sync import discard_workspace, is_linked_worktree
+from hatchdoit.run.workspace_sync import check_clone, discard_workspace, is_linked_worktree
 
 # What a setup or a test run makes in a worktree and nobody commits: never "unsaved work".
 PRODUCTS = (
@@ -68,6 +68,7 @@ def unsaved_work(
     no other branch, tag, remote or hatchdoit ref holds, nor the `delivered` commit (its own
     branch counts when the repo has no remote: the branch stays; with a remote, commits not
     pushed count, beyond what was delivered)."""
+    check_clone(repo, worktree)  # git runs only in the git directory hatchdoit made
     files: list[str] = []
     for entry in status_paths(worktree, "--untracked-files=normal"):
         path = entry.rstrip("/")

@@ -158,8 +158,13 @@ def _ask_drivers(repo: Path) -> list[str]:
 
 def safe_git_argv(repo: Path, args: tuple[str, ...]) -> list[str]:
     """`git -C repo ARGS` with what an agent could have planted in the repo switched off (see
-    the module docstring)."""
+    the module docstring). A repository of its own (a `.git` directory: a TaskSpec's clone) is
+    named outright, its work tree too, whatever its config's `core.worktree` says."""
     argv = ["git", "--no-pager", "-C", str(repo)]
+    dot_git = repo / ".git"
+    if dot_git.is_dir() and not dot_git.is_symlink():
+        here = repo.absolute()
+        argv += [f"--git-dir={here / '.git'}", f"--work-tree={here}"]
     for item in NEUTRAL_CONFIG:
         argv += ["-c", item]
     command = args[0] if args else ""

@@ -11,6 +11,7 @@ commits are the target's already, so taking its branch does nothing."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,47 @@ def is_clone_of(repo: Path, workspace: Path) -> bool:
     )
 
 
+def check_clone(repo: Path, workspace: Path) -> None:
+    """Before hatchdoit runs git in a workspace an agent has written: its `.git` must still be
+    the clone's own git directory, so that no git command of hatchdoit's works on another
+    repository (the target's refs, its index, its checkout). An agent can rename `.git` and make
+    another: a StepError when it is a file or a symlink, names a common dir, holds a symlink, or
+    its alternates name anything but the target's objects. An older linked worktree passes
+    while the target lists it."""
+    dot_git = workspace / ".git"
+    if dot_git.is_symlink():
+        raise _tampered(workspace, [".git is a symlink"])
+    if dot_git.is_file():
+        listed = git(repo, "worktree", "list", "--porcelain").splitlines()
+        if f"worktree {workspace.resolve()}" in listed:
+            return
+        raise _tampered(workspace, [".git is a file naming a git directory"])
+    if not is_clone_of(repo, workspace):
+        raise _not_a_clone(repo, workspace)
+    found = [name for name in ("commondir", "gitdir") if (dot_git / name).exists()]
+    lines = (dot_git / "objects" / "info" / "alternates").read_text(encoding="utf-8")
+    if len([line for line in lines.splitlines() if line.strip()]) != 1:
+        found.append("objects/info/alternates (more than the target's objects)")
+    for folder, dirs, files in os.walk(dot_git):
+        found += [
+            os.path.relpath(os.path.join(folder, name), dot_git)
+            for name in [*dirs, *files]
+            if os.path.islink(os.path.join(folder, name))
+        ]
+    if found:
+        raise _tampered(workspace, found)
+
+
+def _tampered(workspace: Path, found: list[str]) -> StepError:
+    return StepError(
+        f"{workspace}/.git is not the git directory hatchdoit made: {', '.join(sorted(found)[:3])} "
+        "(an agent replaced it); hatchdoit runs no git there",
+        operation="check_clone",
+        path=workspace,
+        fix="look at what is there, then `hatchdoit reset <ID>` makes the worktree anew",
+    )
+
+
 def _not_a_clone(repo: Path, workspace: Path) -> StepError:
     return StepError(
         f"{workspace} is not a clone of {repo} sharing its objects (its .git/objects/info/"
@@ -111,10 +153,9 @@ def take_branch(repo: Path, workspace: Path, tid: str) -> Taken:
     `refs/hatchdoit/replaced/<ID>/<its commit>` first: no commit is lost."""
     branch = f"refs/heads/{branch_of(tid)}"
     old = _tip(repo, branch)
+    check_clone(repo, workspace)
     if is_linked_worktree(workspace):
         return Taken(old, old)
-    if not is_clone_of(repo, workspace):
-        raise _not_a_clone(repo, workspace)
     theirs = _tip(workspace, branch)
     if theirs is None or theirs == old:
         return Taken(old, old)
@@ -135,10 +176,9 @@ def _contains(workspace: Path, tip: str, commit: str) -> bool:
 def take_ref(repo: Path, workspace: Path, ref: str, commit: str) -> None:
     """Put `ref`, which hatchdoit itself just pointed at `commit` in the workspace (work kept
     aside), into the target with the commit's objects. Nothing to do in a linked worktree."""
+    check_clone(repo, workspace)
     if is_linked_worktree(workspace):
         return
-    if not is_clone_of(repo, workspace):
-        raise _not_a_clone(repo, workspace)
     _fetch(repo, workspace, ref, ref)
     if _tip(repo, ref) != commit:
         raise StepError(

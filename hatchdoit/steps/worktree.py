@@ -35,7 +35,7 @@ from hatchdoit.run.gitops import (
     head_commit,
 )
 from hatchdoit.run.workspace_files import copy_into
-from hatchdoit.run.workspace_sync import discard_workspace, is_clone_of
+from hatchdoit.run.workspace_sync import check_clone, discard_workspace, is_clone_of
 
 EXIT_CONFLICT = 3
 
@@ -132,7 +132,7 @@ def _apply_reset(ctx: StepContext, repo: Path) -> int:
     if made is None or (previous is not None and previous.reset == made.seq):
         return made.seq if made is not None else 0
     branch = branch_of(ctx.tid)
-    if ctx.worktree.is_dir():
+    if ctx.worktree.is_dir() and not _set_aside_if_tampered(ctx, repo, made.seq):
         if not made.hard:
             ref = f"refs/hatchdoit/resets/{ctx.tid}/{made.seq}"
             keep_aside(ctx, ref, f"{ctx.tid}: its worktree when it was reset")
@@ -161,6 +161,24 @@ def _apply_reset(ctx: StepContext, repo: Path) -> int:
         operation="reset",
     )
     return made.seq
+
+
+def _set_aside_if_tampered(ctx: StepContext, repo: Path, seq: int) -> bool:
+    """A worktree whose `.git` is no longer the clone hatchdoit made (check_clone) is moved
+    aside as it is, for a person to look at, rather than have git run in it: True then."""
+    try:
+        check_clone(repo, ctx.worktree)
+    except StepError as exc:
+        aside = ctx.worktree.with_name(f".{ctx.tid}.reset-{seq}")
+        os.replace(ctx.worktree, aside)
+        ctx.log(
+            "orchestrator",
+            logging.WARNING,
+            f"reset: {exc.message}; moved it to {ctx.layout.rel(aside)}",
+            operation="reset",
+        )
+        return True
+    return False
 
 
 def _branch_as_recorded(ctx: StepContext, repo: Path) -> str | None:
