@@ -95,18 +95,21 @@ else
     start=$base_commit
   fi
   [ -d "$root_abs" ] || mkdir -p -- "$root_abs"
-  git clone -q --shared --no-checkout --no-tags -- "$repo" "$wt" >&2 \
+  made="$root_abs/.$id.cloning-$$"  # made whole beside ROOT/ID, then renamed: a kill leaves no half
+  rm -rf -- "$made"
+  git clone -q --shared --no-checkout --no-tags -- "$repo" "$made" >&2 \
     || die 1 "git clone failed for $(q "$wt")"
-  git -C "$wt" checkout -q -B "$branch" "$start" >&2 \
-    || die 1 "git checkout of $start failed in $(q "$wt")"
-  for other in $(git -C "$wt" for-each-ref --format='%(refname:short)' refs/heads); do
-    [ "$other" = "$branch" ] || git -C "$wt" branch -q -D -- "$other" >&2
+  git -C "$made" checkout -q -B "$branch" "$start" >&2 \
+    || die 1 "git checkout of $start failed in $(q "$made")"
+  for other in $(git -C "$made" for-each-ref --format='%(refname:short)' refs/heads); do
+    [ "$other" = "$branch" ] || git -C "$made" branch -q -D -- "$other" >&2
   done
   for key in user.name user.email; do  # REPO's own identity, for the agents' commits
     if value=$(git -C "$repo" config --local --get "$key"); then
-      git -C "$wt" config "$key" "$value"
+      git -C "$made" config "$key" "$value"
     fi
   done
+  mv "$made" "$wt" || die 1 "cannot move $(q "$made") into place"  # both absolute
   if [ -z "$tip" ]; then
     git -C "$repo" update-ref "refs/heads/$branch" "$start" "" \
       || die 1 "git update-ref $branch failed in $(q "$repo")"
