@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from hatchdoit.core.errors import StepError
@@ -45,7 +46,12 @@ def is_linked_worktree(workspace: Path) -> bool:
 
 def objects_dir(repo: Path) -> Path:
     """The target repo's objects directory (what its clones' alternates name), resolved."""
-    common = git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").strip()
+    return _objects_dir(str(repo.absolute()))
+
+
+@lru_cache(maxsize=8)
+def _objects_dir(repo: str) -> Path:
+    common = git(Path(repo), "rev-parse", "--path-format=absolute", "--git-common-dir").strip()
     return (Path(common) / "objects").resolve()
 
 
