@@ -1,11 +1,11 @@
-"""Every git command hatchdoit runs may run in a repository an agent could write (its worktree
-shares the target repo's config and hooks): so each is told to ignore what an agent could plant
-there to run a program of its choosing when hatchdoit runs git. `safe_git_argv` and `git_env`
-are the one place: hooks (`core.hooksPath`), `core.fsmonitor`, external diffs and textconv, the
-clean/smudge filters and merge drivers the repository's own config names (the user's global
-value of such a key is kept: git-lfs's filter), the pager and editors, signing programs, and an
-ssh command of the repo's (network commands take the user's own). gitops.try_git uses them;
-scripts/lib/safe_git.sh does the same for the worktree scripts.
+"""Every git command hatchdoit runs may run in a repository an agent could write (its worktree,
+a clone of the target repo with a config and hooks of its own): so each is told to ignore what
+an agent could plant there to run a program of its choosing when hatchdoit runs git.
+`safe_git_argv` and `git_env` are the one place: hooks (`core.hooksPath`), `core.fsmonitor`,
+external diffs and textconv, the clean/smudge filters and merge drivers the repository's own
+config names (the user's global value of such a key is kept: git-lfs's filter), the pager and
+editors, signing programs, and an ssh command of the repo's (network commands take the user's
+own). gitops.try_git uses them; scripts/lib/safe_git.sh does the same for the worktree scripts.
 """
 
 from __future__ import annotations
