@@ -173,3 +173,18 @@ def test_a_planted_core_worktree_leads_hatchdoits_git_nowhere(
     git(wt, "config", "core.worktree", str(repo), env=env)
     assert "users-notes.txt" in git(wt, "status", "--porcelain", env=env)  # git as planted
     assert dirty_paths(wt) == ["agent.txt"]  # hatchdoit's git: the workspace, always
+
+
+def test_the_scripts_merge_in_the_clone_whatever_its_core_worktree_says(
+    repo: Path, root: Path, env: dict[str, str]
+) -> None:
+    dep = Path(create(repo, root, "001-TS-DEP", env).stdout.strip())
+    commit_file(dep, "dep.py", "DEP = True\n", env)
+    take(repo, dep, "001-TS-DEP")
+    wt = Path(create(repo, root, "002-TS-USER", env).stdout.strip())
+    git(wt, "config", "core.worktree", str(repo), env=env)  # the user's checkout
+    merged = create(repo, root, "002-TS-USER", env, "--merge", "taskspec/001-TS-DEP")
+    assert merged.returncode == 0, merged.stderr
+    assert (wt / "dep.py").read_text() == "DEP = True\n"
+    assert not (repo / "dep.py").exists()
+    assert git(repo, "status", "--porcelain", env=env) == ""
