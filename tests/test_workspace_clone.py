@@ -16,7 +16,7 @@ from test_scripts_git import commit_file, create, git, remove, repo, take
 
 from hatchdoit.core.errors import StepError
 from hatchdoit.run.gitops import dirty_paths
-from hatchdoit.run.workspace_sync import take_branch, take_ref
+from hatchdoit.run.workspace_sync import catch_up, take_branch, take_ref
 
 pytestmark = pytest.mark.integration
 
@@ -188,3 +188,20 @@ def test_the_scripts_merge_in_the_clone_whatever_its_core_worktree_says(
     assert (wt / "dep.py").read_text() == "DEP = True\n"
     assert not (repo / "dep.py").exists()
     assert git(repo, "status", "--porcelain", env=env) == ""
+
+
+def test_a_person_commit_on_the_repo_branch_is_caught_up_not_rewound(
+    repo: Path, root: Path, env: dict[str, str]
+) -> None:
+    wt = Path(create(repo, root, "001-TS-A", env).stdout.strip())
+    mine = commit_file(wt, "feature.py", "x = 1\n", env)
+    take(repo, wt, "001-TS-A")
+    git(repo, "checkout", "-q", "taskspec/001-TS-A", env=env)  # a person commits there
+    person = commit_file(repo, "person.py", "p = 1\n", env)
+    git(repo, "checkout", "-q", "main", env=env)
+    kept = take_branch(repo, wt, "001-TS-A", rewind=False)  # approve --commit: nothing moves
+    assert (kept.old, kept.new) == (person, person)
+    assert catch_up(repo, wt, "001-TS-A")  # before the next session: the clone follows
+    assert git(wt, "rev-parse", "HEAD", env=env) == person and (wt / "person.py").is_file()
+    assert not catch_up(repo, wt, "001-TS-A")
+    assert git(repo, "merge-base", "--is-ancestor", mine, person, env=env) == ""

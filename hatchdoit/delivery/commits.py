@@ -110,10 +110,11 @@ def commit_leftovers(ctx: StepContext, attempt: int) -> tuple[str, list[str]]:
     return head_commit(ctx.worktree), left
 
 
-def bring_in(ctx: StepContext) -> str | None:
+def bring_in(ctx: StepContext, *, rewind: bool = True) -> str | None:
     """The target's taskspec/<ID> made what the worktree's is (run/workspace_sync.py), said so
-    when that rewrote it; returns its commit."""
-    taken = take_branch(ctx.project.target_repo, ctx.worktree, ctx.tid)
+    when that rewrote it; returns its commit. Without `rewind`, a worktree merely behind the
+    target's branch leaves it as it is."""
+    taken = take_branch(ctx.project.target_repo, ctx.worktree, ctx.tid, rewind=rewind)
     if taken.kept is not None:
         ctx.audit("branch_rewritten", old=taken.old, new=taken.new, kept=taken.kept)
         ctx.log(

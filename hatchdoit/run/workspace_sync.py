@@ -151,12 +151,13 @@ def _fetch(repo: Path, workspace: Path, source: str, dest: str) -> None:
         )
 
 
-def take_branch(repo: Path, workspace: Path, tid: str) -> Taken:
+def take_branch(repo: Path, workspace: Path, tid: str, *, rewind: bool = True) -> Taken:
     """Make the target's `taskspec/<ID>` what the workspace's is (git's fetch: the commits the
     workspace made are copied into the target's objects). Idempotent: a kill between an agent's
     commit and this is mended by the next `doit`, which calls it again. A target branch the new
     tip does not contain (the agent rewrote its branch) is kept under
-    `refs/hatchdoit/replaced/<ID>/<its commit>` first: no commit is lost."""
+    `refs/hatchdoit/replaced/<ID>/<its commit>` first: no commit is lost. Without `rewind`, a
+    workspace merely behind the target (a person committed there) changes nothing."""
     branch = f"refs/heads/{branch_of(tid)}"
     old = _tip(repo, branch)
     check_clone(repo, workspace)
@@ -165,12 +166,29 @@ def take_branch(repo: Path, workspace: Path, tid: str) -> Taken:
     theirs = _tip(workspace, branch)
     if theirs is None or theirs == old:
         return Taken(old, old)
+    if not rewind and old is not None and _contains(workspace, old, theirs):
+        return Taken(old, old)
     kept = None
     if old is not None and not _contains(workspace, theirs, old):
         kept = f"refs/hatchdoit/replaced/{tid}/{old}"
         git(repo, "update-ref", kept, old)
     _fetch(repo, workspace, branch, branch)
     return Taken(old, _tip(repo, branch), kept)
+
+
+def catch_up(repo: Path, workspace: Path, tid: str) -> bool:
+    """Before an agent's session: a workspace behind the target's `taskspec/<ID>` (a person
+    committed there since) is fast-forwarded to it when nothing of its own is in the way, so the
+    session builds on that work (and taking its branch afterwards keeps it). Whether it moved."""
+    branch = f"refs/heads/{branch_of(tid)}"
+    check_clone(repo, workspace)
+    if is_linked_worktree(workspace):
+        return False
+    old, theirs = _tip(repo, branch), _tip(workspace, branch)
+    if old is None or theirs is None or old == theirs or not _contains(workspace, old, theirs):
+        return False
+    on_branch = try_git(workspace, "symbolic-ref", "-q", "HEAD").stdout.strip() == branch
+    return on_branch and try_git(workspace, "merge", "--ff-only", "-q", old).returncode == 0
 
 
 def _contains(workspace: Path, tip: str, commit: str) -> bool:

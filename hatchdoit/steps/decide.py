@@ -125,7 +125,8 @@ def approve(ctx: StepContext, note: str = "", commit_ref: str | None = None) -> 
 def _resolve(ctx: StepContext, ref: str) -> str:
     repo = ctx.project.target_repo
     if ctx.worktree.is_dir():
-        bring_in(ctx)  # what the person committed in the worktree (a clone) reaches the target
+        # what the person committed in the worktree (a clone) reaches the target
+        bring_in(ctx, rewind=False)
     found = try_git(repo, "rev-parse", "--verify", "-q", "--end-of-options", f"{ref}^{{commit}}")
     commit = found.stdout.strip()
     branch = branch_of(ctx.tid)
