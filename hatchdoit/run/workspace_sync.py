@@ -2,9 +2,12 @@
 scripts/git/create_worktree.sh: `git clone --shared`), so its refs, config, hooks and the objects
 it writes are its own: an agent there can move no other branch of the target and delete none of
 its objects (the target's objects directory is read-only to a confined process). hatchdoit brings
-the agent's work into the target: `take_branch` is the one place that does it, after every agent
-session and every commit hatchdoit makes in the workspace. Only the workspace's own
-`taskspec/<ID>` is taken; whatever else the agent did to its refs stays in its clone.
+the agent's work into the target: `take_branch` is the one place that does it, after every
+factory session and every commit hatchdoit makes in the workspace (what QA changes is discarded;
+work kept aside goes through `take_ref`). Only the workspace's own `taskspec/<ID>` is taken;
+whatever else the agent did to its refs stays in its clone. `catch_up` is the other way, before a
+session: commits a person made on the target's branch. `check_clone` comes before any git of
+hatchdoit's runs in a workspace an agent wrote: its `.git` is in the agent's reach.
 
 A workspace an older version made is a linked worktree of the target (its `.git` is a file): its
 commits are the target's already, so taking its branch does nothing."""
