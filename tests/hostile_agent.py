@@ -33,6 +33,9 @@ def main() -> int:
         "port": env["HOSTILE_PORT"],
         "ssh_auth_sock": env.get("SSH_AUTH_SOCK", ""),
         "tmux_socket": env["HOSTILE_TMUX_SOCKET"],
+        "other": env["HOSTILE_OTHER"],
+        "victim": env["HOSTILE_VICTIM"],
+        "wreck": env.get("HOSTILE_WRECK", ""),
     }
     Path("escape_targets.json").write_text(json.dumps(targets), encoding="utf-8")
     shutil.copyfile(HERE / "escape_attempts.py", "escape_check.py")

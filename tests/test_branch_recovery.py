@@ -7,6 +7,7 @@ a WARN saying why, once the commit is gone too.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -29,9 +30,10 @@ def build_ok(project: HatchProject, *args: str) -> None:
 
 
 def lose_branch(project: HatchProject) -> None:
-    """What a user's clean-up does: remove the worktree, then delete its branch."""
+    """What a user's clean-up does: remove the worktree (a clone: its directory), then delete
+    its branch."""
     repo = project.target
-    git(repo, "worktree", "remove", "--force", str(project.layout.worktree(TID)))
+    shutil.rmtree(project.layout.worktree(TID))
     git(repo, "branch", "-D", BRANCH)
 
 

@@ -1,7 +1,8 @@
 """A hostile agent (the `generic` profile wrapping tests/hostile_agent.py) and the test code it
 wrote (run by hatchdoit as the TaskSpec's test_command) try everything of escape_attempts.py
 under confinement: every attempt fails inside the sandbox, no listener on the machine hears
-from them, and the planted secret is in no file under _logs/ and in no commit."""
+from them, the planted secret is in no file under _logs/ and in no commit, another TaskSpec's
+branch stays where it was and the target repo's objects are whole (`git fsck`)."""
 
 from __future__ import annotations
 
@@ -82,8 +83,31 @@ def _results(text: str) -> dict[str, str]:
     return dict(json.loads(text[text.index("{") : text.rindex("}") + 1]))
 
 
+OTHER = "taskspec/T000-OTHER"  # another TaskSpec's branch in the target repo
+
+
+def _target_git(project: HatchProject, *args: str) -> str:
+    target = project.root / "_target"
+    return subprocess.run(
+        ["git", "-C", str(target), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def _plant_git_targets(project: HatchProject) -> tuple[str, Path]:
+    """Another TaskSpec's branch (on a commit of its own) and an unreachable victim object in
+    the target repo: (the branch's commit, the victim's file)."""
+    tree = _target_git(project, "rev-parse", "HEAD^{tree}")
+    other = _target_git(project, "commit-tree", tree, "-p", "HEAD", "-m", "other TaskSpec")
+    _target_git(project, "update-ref", f"refs/heads/{OTHER}", other)
+    blob = subprocess.run(
+        ["git", "-C", str(project.root / "_target"), "hash-object", "-w", "--stdin"],
+        input=f"victim {uuid.uuid4().hex}\n", capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    return other, project.root / "_target" / ".git" / "objects" / blob[:2] / blob[2:]
+
+
 def _hostile_build(
-    project: HatchProject, listeners: tuple[Listener, Listener, str], mode: str
+    project: HatchProject, listeners: tuple[Listener, Listener, str], mode: str, wreck: str = ""
 ) -> tuple[str, dict[str, str], dict[str, str], subprocess.CompletedProcess[str]]:
     """Plant the secret, build the hostile TaskSpec under `confinement: mode`; (secret, the
     agent's results, its tests' results, doit's run)."""
@@ -96,6 +120,7 @@ def _hostile_build(
     ensure_repo(project.root / "_target", project.seed)  # as the build makes it
     git_config = ["git", "-C", str(project.root / "_target"), "config"]
     subprocess.run([*git_config, "http.https://example.com/.extraheader", header], check=True)
+    _, victim = _plant_git_targets(project)
     uid = os.getuid()
     tmux_socket = Path(project.env["TMUX_TMPDIR"]) / f"tmux-{uid}" / project.socket
     project.env.update(
@@ -104,6 +129,9 @@ def _hostile_build(
             "HOSTILE_PORT": str(tcp.server.getsockname()[1]),
             "HOSTILE_TMUX_SOCKET": str(tmux_socket),
             "SSH_AUTH_SOCK": sock_path,
+            "HOSTILE_OTHER": OTHER,
+            "HOSTILE_VICTIM": str(victim),
+            "HOSTILE_WRECK": wreck,
         }
     )
     command = [
@@ -135,9 +163,9 @@ def test_hostile_agent_and_its_tests_escape_nothing(
     project: HatchProject, listeners: tuple[Listener, Listener, str]
 ) -> None:
     tcp, unix, _ = listeners
-    secret, agent, tests, done = _hostile_build(project, listeners, "required")
+    secret, agent, tests, done = _hostile_build(project, listeners, "required", wreck="all")
     home = Path(project.env["HOME"])
-    assert set(agent) == set(tests) and len(agent) == 8, (agent, tests)
+    assert set(agent) == set(tests) and len(agent) == 10, (agent, tests)
     escaped = {k: v for k, v in {**agent, **tests}.items() if not v.startswith("blocked")}
     assert not escaped, (escaped, done.stdout, done.stderr)
     assert (tcp.heard, unix.heard) == ([], []), "a listener on the machine was reached"
@@ -164,6 +192,17 @@ def test_hostile_agent_and_its_tests_escape_nothing(
         cwd=project.root / "_target", capture_output=True, text=True, check=True,
     ).stdout.splitlines()  # fmt: skip
     assert "hostile agent" in subjects  # the agent's own `git add -A` and commit worked
+    # another TaskSpec's branch is where it was, and every object of the target is whole
+    other = subprocess.run(
+        ["git", "log", "-1", "--format=%s", OTHER],
+        cwd=project.root / "_target", capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert other == "other TaskSpec"
+    fsck = subprocess.run(
+        ["git", "fsck", "--full", "--no-dangling"],
+        cwd=project.root / "_target", capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert fsck.returncode == 0 and "error" not in fsck.stderr, fsck.stderr
 
 
 def test_unconfined_the_same_agent_escapes(
@@ -180,4 +219,7 @@ def test_unconfined_the_same_agent_escapes(
     assert agent["ssh_agent_socket"].startswith("ESCAPED"), agent
     assert agent["write_state"].startswith("ESCAPED"), agent
     assert agent["tmux_server"].startswith("ESCAPED"), agent
+    assert agent["wreck_objects"] == "ESCAPED: unlink victim", agent  # the target was writable
+    # ... but not even unconfined does a move in its own clone move the target's branch
+    assert agent["move_other_branch"].startswith("blocked"), agent
     assert tcp.heard and unix.heard

@@ -1,7 +1,8 @@
 """Git cannot be turned against the build, and a decision cannot be forged (issue 25, items 2
 and 3), with real git repos, the scripted agent's hostile behaviours and real doit processes:
 
-- an agent that moves the integration branch (`git update-ref refs/heads/main HEAD`) and is
+- an agent that moves the integration branch (`git update-ref refs/heads/main HEAD` moves only
+  its clone's ref, so it pushes into the target, as only an unconfined agent can) and is
   rejected: the build stops with one line and a notice, the branch is not rewritten, and the
   rejected work is never taken as landed, also on a second `doit`;
 - an agent that writes a decision file shaped like `hatchdoit approve`'s: not an approval;

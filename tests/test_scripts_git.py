@@ -1,6 +1,8 @@
-"""scripts/git/: create_worktree.sh (branch from a base, reuse, restore a lost branch, merge
-dependency branches, refuse bad ids and foreign directories) and remove_worktree.sh (clean,
-dirty, forced, missing, outside the root), on real git repos in tmp_path."""
+"""scripts/git/: create_worktree.sh (a clone sharing the repo's objects on a branch from a base,
+reuse, restore a lost branch, merge dependency branches, an older linked worktree reused, refuse
+bad ids and foreign directories) and remove_worktree.sh (clean, dirty, work not taken, forced,
+missing, outside the root), on real git repos in tmp_path. What the clone commits reaches the
+repo through hatchdoit's take_branch (run/workspace_sync.py), as in a build."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from script_harness import CREATE, IDENTITY, REMOVE, env, root, run
+
+from hatchdoit.run.workspace_sync import take_branch
 
 pytestmark = pytest.mark.integration
 
@@ -61,6 +65,18 @@ def create(
     )
 
 
+def take(repo: Path, wt: Path, ts_id: str) -> str | None:
+    """What hatchdoit does after an agent's session: the clone's branch into the repo."""
+    return take_branch(repo, wt, ts_id).new
+
+
+def is_clone(repo: Path, wt: Path) -> bool:
+    alternates = wt / ".git" / "objects" / "info" / "alternates"
+    return (wt / ".git").is_dir() and alternates.read_text().strip() == str(
+        (repo / ".git" / "objects").resolve()
+    )
+
+
 def registered(repo: Path, env: dict[str, str]) -> list[str]:
     out = git(repo, "worktree", "list", "--porcelain", env=env)
     return [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("worktree ")]
@@ -81,7 +97,11 @@ def test_create_worktree_makes_branch_from_base(
     assert git(wt, "symbolic-ref", "--short", "HEAD", env=env) == "taskspec/001-TS-A"
     assert git(wt, "rev-parse", "HEAD", env=env) == base
     assert (wt / "README.md").read_text() == "hello\n"
-    assert str(wt) in registered(repo, env)
+    assert is_clone(repo, wt) and str(wt) not in registered(repo, env)
+    assert git(repo, "rev-parse", "taskspec/001-TS-A", env=env) == base  # made in the repo too
+    assert git(wt, "for-each-ref", "--format=%(refname)", "refs/heads", env=env) == (
+        "refs/heads/taskspec/001-TS-A"
+    )
 
 
 def test_create_worktree_rerun_reuses_it(repo: Path, root: Path, env: dict[str, str]) -> None:
@@ -92,7 +112,7 @@ def test_create_worktree_rerun_reuses_it(repo: Path, root: Path, env: dict[str, 
     assert second.returncode == 0, second.stderr
     assert second.stdout.strip() == first.stdout.strip()
     assert (wt / "work.txt").read_text() == "agent work in progress\n"
-    assert registered(repo, env).count(str(wt)) == 1
+    assert is_clone(repo, wt)
 
 
 def test_create_worktree_reuses_existing_branch(
@@ -100,6 +120,7 @@ def test_create_worktree_reuses_existing_branch(
 ) -> None:
     wt = Path(create(repo, root, "001-TS-A", env).stdout.strip())
     head = commit_file(wt, "feature.py", "x = 1\n", env)
+    assert take(repo, wt, "001-TS-A") == head
     assert (
         run(
             REMOVE, "--repo", repo, "--worktrees-root", root, "--id", "001-TS-A", env=env
@@ -122,6 +143,7 @@ def test_create_worktree_restores_a_lost_branch_at_the_given_commit(
 ) -> None:
     wt = Path(create(repo, root, "001-TS-A", env).stdout.strip())
     approved = commit_file(wt, "feature.py", "x = 1\n", env)
+    take(repo, wt, "001-TS-A")
     remove_and_delete_branch(repo, root, "001-TS-A", env)
 
     result = create(repo, root, "001-TS-A", env, "--restore", approved)
@@ -138,6 +160,7 @@ def test_create_worktree_restore_leaves_an_existing_branch_alone(
     wt = Path(create(repo, root, "001-TS-A", env).stdout.strip())
     older = commit_file(wt, "feature.py", "x = 1\n", env)
     newer = commit_file(wt, "feature.py", "x = 2\n", env)
+    take(repo, wt, "001-TS-A")
     again = create(repo, root, "001-TS-A", env, "--restore", older)
     assert again.returncode == 0, again.stderr
     assert "restoring" not in again.stderr
@@ -160,6 +183,7 @@ def test_create_worktree_merges_dependency_branch(
 ) -> None:
     dep = Path(create(repo, root, "001-TS-DEP", env).stdout.strip())
     dep_head = commit_file(dep, "dep.py", "DEP = True\n", env)
+    take(repo, dep, "001-TS-DEP")
     result = create(repo, root, "002-TS-USER", env, "--merge", "taskspec/001-TS-DEP")
     assert result.returncode == 0, result.stderr
     wt = Path(result.stdout.strip())
@@ -177,6 +201,7 @@ def test_create_worktree_merges_without_git_identity(
 ) -> None:
     dep = Path(create(repo, root, "001-TS-DEP", env).stdout.strip())
     commit_file(dep, "dep.py", "DEP = True\n", env)
+    take(repo, dep, "001-TS-DEP")
     result = create(repo, root, "002-TS-USER", no_identity_env, "--merge", "taskspec/001-TS-DEP")
     assert result.returncode == 0, result.stderr
     wt = Path(result.stdout.strip())
@@ -188,6 +213,7 @@ def test_create_worktree_conflict_exits_3_and_aborts(
 ) -> None:
     dep = Path(create(repo, root, "001-TS-DEP", env).stdout.strip())
     commit_file(dep, "README.md", "from dependency\n", env)
+    take(repo, dep, "001-TS-DEP")
     wt = Path(create(repo, root, "002-TS-USER", env).stdout.strip())
     head = commit_file(wt, "README.md", "from user\n", env)
     result = create(repo, root, "002-TS-USER", env, "--merge", "taskspec/001-TS-DEP")
@@ -266,7 +292,7 @@ def test_create_worktree_refuses_foreign_directory(
     (root / "001-TS-A" / "keep.txt").write_text("mine\n")
     result = create(repo, root, "001-TS-A", env)
     assert result.returncode == 4
-    assert "not a worktree" in result.stderr
+    assert "neither a clone nor a worktree" in result.stderr
     assert (root / "001-TS-A" / "keep.txt").read_text() == "mine\n"
 
 
@@ -313,7 +339,6 @@ def test_remove_worktree_refuses_dirty(repo: Path, root: Path, env: dict[str, st
     assert result.returncode == 4
     assert "uncommitted changes" in result.stderr
     assert (wt / "unsaved.py").read_text() == "work\n"
-    assert str(wt) in registered(repo, env)
     assert git(repo, "branch", "--list", "taskspec/001-TS-A", env=env) != ""
 
 
@@ -332,7 +357,7 @@ def test_remove_worktree_refuses_non_worktree(repo: Path, root: Path, env: dict[
     (root / "001-TS-A" / "keep.txt").write_text("mine\n")
     result = remove(repo, root, "001-TS-A", env, "--force")
     assert result.returncode == 4
-    assert "not a registered worktree" in result.stderr
+    assert "neither a clone nor a registered worktree" in result.stderr
     assert (root / "001-TS-A" / "keep.txt").read_text() == "mine\n"
 
 
@@ -344,7 +369,7 @@ def test_remove_worktree_refuses_symlink_outside_root(
     (root / "001-TS-A").symlink_to(elsewhere)
     result = remove(repo, root, "001-TS-A", env, "--force")
     assert result.returncode == 4
-    assert elsewhere.is_dir() and str(elsewhere) in registered(repo, env)
+    assert elsewhere.is_dir() and is_clone(repo, elsewhere)
 
 
 def test_remove_worktree_missing_is_idempotent_and_prunes(

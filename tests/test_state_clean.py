@@ -36,7 +36,7 @@ def test_clean_refuses_a_dirty_worktree_then_removes_a_clean_one(project: HatchP
     assert "Traceback" not in refused.stdout + refused.stderr
     assert (worktree / "uncommitted.txt").is_file()
     assert project.layout.worktree_record(TID).is_file()
-    assert str(worktree) in registered_worktrees(project)
+    assert (worktree / ".git").is_dir()  # the clone, untouched
 
     (worktree / "uncommitted.txt").unlink()
     removed = run_doit(project, "clean", f"worktree:{TID}")
@@ -69,7 +69,7 @@ def test_clean_refuses_what_is_not_our_worktree(project: HatchProject, tmp_path:
     project.add_taskspec(TID)
     assert run_doit(project, f"worktree:{TID}").returncode == 0
     worktree = project.layout.worktree(TID)
-    git(project.root / "_target", "worktree", "remove", "--force", str(worktree))
+    shutil.rmtree(worktree)
     worktree.mkdir()
     (worktree / "precious.txt").write_text("not hatchdoit's\n", encoding="utf-8")
 
@@ -87,9 +87,12 @@ def test_clean_refuses_what_is_not_our_worktree(project: HatchProject, tmp_path:
 
 
 def test_clean_prunes_a_worktree_deleted_by_hand(project: HatchProject) -> None:
+    """A linked worktree an older version made, deleted by hand: git's record of it goes."""
     project.add_taskspec(TID)
     assert run_doit(project, f"worktree:{TID}").returncode == 0
     worktree = project.layout.worktree(TID)
+    shutil.rmtree(worktree)
+    git(project.root / "_target", "worktree", "add", "-q", str(worktree), f"taskspec/{TID}")
     shutil.rmtree(worktree)
     assert str(worktree) in registered_worktrees(project)  # git still has its record
 

@@ -93,7 +93,7 @@ def _settled(tid: str, doc: str) -> dict[str, Any]:
 
 
 def _worktree_tasks(project: Project, root: str) -> Iterator[dict[str, Any]]:
-    yield _group(root, "worktree", "git worktree per TaskSpec")
+    yield _group(root, "worktree", "worktree (a clone of the target) per TaskSpec")
     after = "integrate" if project.config.integrate in MERGE_MODES else "taskspec"
     for tid in project.plan.taskspecs:
         if _in_plan(project, tid):

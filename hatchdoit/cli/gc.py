@@ -1,6 +1,7 @@
 """`hatchdoit gc`: remove the worktrees nothing needs any more and say how much disk that freed.
 
-Candidates are the registered git worktrees under the worktrees root of a TaskSpec that is
+Candidates are the worktrees under the worktrees root (the clones of the target repo sharing its
+objects, and older versions' registered linked worktrees) of a TaskSpec that is
 delivered (integrated; in `pr` mode, its pull request merged), reset (a `hatchdoit reset` not
 applied yet: the next build makes the worktree anew anyway) or abandoned (no longer in the plan,
 or done or skipped there), and hatchdoit's integration worktrees (`.integration`: stale whenever
@@ -85,6 +86,7 @@ def collect(project: Project, *, force: bool, dry_run: bool) -> dict[str, Any]:
     from hatchdoit.delivery.retire import disk_usage, remove_worktree, unsaved_work
     from hatchdoit.records.audit import audit
     from hatchdoit.run.gitops import git
+    from hatchdoit.run.workspace_sync import take_ref
 
     layout, repo = project.layout, project.target_repo
     root = layout.worktrees
@@ -101,7 +103,12 @@ def collect(project: Project, *, force: bool, dry_run: bool) -> dict[str, Any]:
             known = path.name in project.plan.taskspecs
             delivered = project.approved_commit(path.name) if known else None
             copied = tuple(project.config.workspace.copy_files)
-            unsaved = unsaved_work(repo, path, copied, delivered)
+            try:
+                unsaved = unsaved_work(repo, path, copied, delivered)
+            except HatchdoitError as exc:  # its .git is not what hatchdoit made
+                found.detail = exc.message
+                kept.append(found)
+                continue
             if unsaved and not force:
                 found.detail = f"{unsaved.describe()}; --force removes it"
                 kept.append(found)
@@ -110,7 +117,9 @@ def collect(project: Project, *, force: bool, dry_run: bool) -> dict[str, Any]:
                 if unsaved.commits:
                     head = git(path, "rev-parse", "HEAD").strip()
                     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-                    git(repo, "update-ref", f"refs/hatchdoit/gc/{path.name}/{stamp}", head)
+                    ref = f"refs/hatchdoit/gc/{path.name}/{stamp}"
+                    git(path, "update-ref", ref, head)  # in the clone, then taken into the target
+                    take_ref(repo, path, ref, head)
                 try:
                     remove_worktree(repo, layout, path)
                 except HatchdoitError as exc:  # e.g. locked with `git worktree lock`
@@ -142,6 +151,7 @@ def _candidates(project: Project, run_argv: Callable[..., Any]) -> list[Candidat
     from hatchdoit.records.models import WorktreeRecord
     from hatchdoit.records.schemas import try_load
     from hatchdoit.run.gitops import git
+    from hatchdoit.run.workspace_sync import is_clone_of
 
     root = project.layout.worktrees.resolve()
     listed = git(project.target_repo, "worktree", "list", "--porcelain")
@@ -152,8 +162,9 @@ def _candidates(project: Project, run_argv: Callable[..., Any]) -> list[Candidat
             paths.append(Path(line[len("worktree ") :]))
         elif line.split(" ", 1)[0] == "locked" and paths:
             locked.add(paths[-1])
+    paths += [p for p in root.iterdir() if is_clone_of(project.target_repo, p)]
     found: list[Candidate] = []
-    for path in sorted(p for p in paths if p.parent == root and p.is_dir()):
+    for path in sorted({p for p in paths if p.parent == root and p.is_dir()}):
         name = path.name
         if name.startswith("."):
             found.append((path, "stale integration worktree", ""))

@@ -314,7 +314,8 @@ class HatchdoitConfig(Strict):
     worktrees: str = Field(
         default="_worktrees",
         min_length=1,
-        description="Where the TaskSpecs' git worktrees go: relative to the project root, or "
+        description="Where the TaskSpecs' worktrees (clones of the target repo) go: relative to "
+        "the project root, or "
         "absolute. `hatchdoit init` in a repo that is its own target writes "
         "`.hatchdoit/worktrees` (a dot-folder test runners and linters skip)",
     )

@@ -27,7 +27,7 @@ def agent_prefix(policy: Policy, env: Mapping[str, str], spec: Path) -> list[str
         return None
     cut = len(out) - 1 - out[::-1].index("--")
     bwrap, helper = out[:cut], out[cut + 1]
-    config = git_config_of(policy.workspace)
+    config = policy.git_config or git_config_of(policy.workspace)
     if config is not None and config.is_file():
         copy = spec.with_name(spec.name + ".gitconfig")
         write_atomic(copy, scrubbed_text(config))

@@ -1,7 +1,9 @@
 """What a confined process may touch: the policy, independent of the sandbox that enforces it.
 
 Writes: its workspace, its own temp dir, its config home and one output directory of its run
-(plus, for now, the few `extra_write` paths the caller names: see steps/agent_session.py).
+(plus, for now, the few `extra_write` paths the caller names: see steps/agent_session.py). The
+workspace is a clone of the target repo whose `.git` is inside it (run/workspace_sync.py): the
+target's objects and refs are read-only, as everything else outside those paths is.
 Reads: everything but the usual credential stores, other runs' config homes, the target repo's
 `.git/config`, and `confinement.deny_read` (minus `allow_read`). Network: the `hosts` listed
 (empty: nothing; `any_host`: everything). No Unix socket can be opened (the sandbox's rule), so
@@ -43,6 +45,7 @@ class Policy:
     # which git must still open. srt can only make a file unreadable, which git refuses: under
     # srt a bubblewrap around it binds a scrubbed copy instead (gitconfig.py).
     emptied: tuple[str, ...] = ()
+    git_config: Path | None = None  # the target repo's .git/config, hidden as above
     keep_no_proxy: bool = True  # False: loopback hosts are reached through the proxy
     notes: dict[str, str] = field(default_factory=dict)
 
@@ -53,7 +56,9 @@ class Policy:
 
 def protected_paths(workspace: Path) -> list[Path]:
     """What stays read-only inside a writable workspace: its git metadata's config and hooks (a
-    linked worktree's `.git` is a file naming its git dir: that file)."""
+    clone's own; an older linked worktree's `.git` is a file naming its git dir: that file).
+    A defence in depth only: hatchdoit's own git never runs what a workspace's config names
+    (run/safe_git.py), as an agent could rename `.git` and make another."""
     dot_git = workspace / ".git"
     if dot_git.is_dir():
         return [p for p in (dot_git / "config", dot_git / "hooks") if p.exists()]
@@ -73,9 +78,24 @@ def _expand(paths: Iterable[str], home: Path) -> list[str]:
     return out
 
 
-def git_config_of(workspace: Path) -> Path | None:
-    """The target repo's `.git/config` behind a worktree (CI keeps tokens there)."""
-    dot_git = workspace / ".git"
+def git_config_of(workspace: Path, target: Path | None = None) -> Path | None:
+    """The target repo's `.git/config` (CI keeps tokens there): `target`'s when the caller
+    knows it (an agent can rewrite what its clone says of its origin); else found from the
+    workspace: a clone's alternates, an older linked worktree's common git dir, a repo's own."""
+    if target is not None:
+        return _config_of_repo(target)
+    alternates = workspace / ".git" / "objects" / "info" / "alternates"
+    try:
+        first = alternates.read_text(encoding="utf-8").split("\n", 1)[0].strip()
+    except (OSError, UnicodeDecodeError):
+        first = ""
+    if first:
+        return Path(first).resolve().parent / "config"
+    return _config_of_repo(workspace)
+
+
+def _config_of_repo(repo: Path) -> Path | None:
+    dot_git = repo / ".git"
     if dot_git.is_dir():
         return dot_git / "config"
     try:
@@ -85,7 +105,7 @@ def git_config_of(workspace: Path) -> Path | None:
     if not text.startswith("gitdir:"):
         return None
     gitdir = Path(text.split(":", 1)[1].strip())
-    gitdir = gitdir if gitdir.is_absolute() else (workspace / gitdir).resolve()
+    gitdir = gitdir if gitdir.is_absolute() else (repo / gitdir).resolve()
     try:
         common = (gitdir / "commondir").read_text(encoding="utf-8").strip()
     except OSError:
@@ -95,11 +115,11 @@ def git_config_of(workspace: Path) -> Path | None:
 
 
 def git_write_paths(workspace: Path) -> list[Path]:
-    """What `git add`/`git commit` in a linked worktree writes besides its files: the objects,
-    the worktree's own git dir and its branch's ref directory (`refs/heads/taskspec/`). Never the
-    repo's other refs, its config or hooks: `git update-ref refs/heads/main` fails."""
-    config = git_config_of(workspace)
+    """What `git add`/`git commit` writes outside an older version's linked worktree (kept
+    working as it was: its objects, its own git dir and `refs/heads/taskspec/`); nothing for a
+    clone, whose git metadata is inside the workspace."""
     dot_git = workspace / ".git"
+    config = _config_of_repo(workspace)
     if config is None or dot_git.is_dir():
         return []
     common = config.parent
@@ -134,10 +154,11 @@ def agent_policy(
     extra_write: Iterable[Path] = (),
     base_urls: Iterable[str] = (),
     home: Path | None = None,
+    target: Path | None = None,
 ) -> Policy:
-    """An agent session: its workspace (and the git metadata a commit there writes), its run's
-    output directory, temp dir and config home; its provider's hosts (and the registries with
-    `agent_network: registries`)."""
+    """An agent session: its workspace, its run's output directory, temp dir and config home;
+    its provider's hosts (and the registries with `agent_network: registries`). `target`: the
+    target repo, whose `.git/config` it reads as scrubbed."""
     home = home or Path(os.environ.get("HOME") or Path.home())
     others = [sessions_root] if sessions_root is not None else []
     deny, allow = base_deny(config, home, workspace, others)
@@ -157,6 +178,7 @@ def agent_policy(
         allow_read=tuple(allow),
         hosts=tuple(dict.fromkeys(hosts)),
         keep_no_proxy=not loopback,
+        git_config=git_config_of(workspace, target),
     )
 
 
@@ -167,15 +189,16 @@ def command_policy(
     temp_dir: Path,
     network: str | None = None,
     home: Path | None = None,
+    target: Path | None = None,
 ) -> Policy:
     """A command run on agent-written code (tests, post-merge tests, a workspace setup): it
     writes its workspace and temp dir; `network` none | registries | any (default:
-    `confinement.test_network`)."""
+    `confinement.test_network`). `target`: the target repo, whose `.git/config` reads empty."""
     home = home or Path(os.environ.get("HOME") or Path.home())
     deny, allow = base_deny(config, home, workspace)
     network = network or config.test_network
     hosts = registry_hosts() if network == "registries" else []
-    git_config = git_config_of(workspace)
+    git_config = git_config_of(workspace, target)
     return Policy(
         workspace=workspace,
         temp_dir=temp_dir,
@@ -184,4 +207,5 @@ def command_policy(
         hosts=tuple(hosts),
         any_host=network == "any",
         emptied=(str(git_config),) if git_config is not None and git_config.exists() else (),
+        git_config=git_config,
     )

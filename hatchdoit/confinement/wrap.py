@@ -18,7 +18,7 @@ from hatchdoit.config.workspace_models import ConfinementConfig
 from hatchdoit.confinement.bwrap import bwrap_argv
 from hatchdoit.confinement.gitconfig import scrub_prefix
 from hatchdoit.confinement.mode import Decision, build_decision
-from hatchdoit.confinement.policy import command_policy, git_config_of
+from hatchdoit.confinement.policy import command_policy
 from hatchdoit.confinement.srt import confined_argv, write_settings
 
 Network = Literal["none", "registries", "any"]
@@ -39,9 +39,11 @@ def confined_command(
     *,
     network: Network | None = None,
     decision: Decision | None = None,
+    target: Path | None = None,
 ) -> Iterator[Confined]:
     """`argv` as it must run in `workspace` under this build's confinement. `network` defaults
-    to `confinement.test_network`; a workspace setup passes "registries"."""
+    to `confinement.test_network`; a workspace setup passes "registries". `target`: the target
+    repo the workspace is a clone of (its `.git/config` is hidden)."""
     decision = decision or build_decision(config)
     if not decision.confined:
         yield Confined(list(argv), {}, decision.label)
@@ -49,12 +51,14 @@ def confined_command(
     root = Path(tempfile.mkdtemp(prefix="hatchdoit-run-"))
     try:
         temp = root / "tmp"
-        policy = command_policy(config, workspace=workspace, temp_dir=temp, network=network)
+        policy = command_policy(
+            config, workspace=workspace, temp_dir=temp, network=network, target=target
+        )
         env = {"TMPDIR": str(temp), "TEMP": str(temp), "TMP": str(temp)}
         direct = bwrap_argv(list(argv), policy, env)  # no proxy needed: bubblewrap alone
         if direct is None:
             settings = write_settings(policy, root / "srt-settings.json")
-            scrub = scrub_prefix(git_config_of(workspace), root / "gitconfig")
+            scrub = scrub_prefix(policy.git_config, root / "gitconfig")
             direct = [*scrub, *confined_argv(list(argv), policy, settings, env)]
         yield Confined(direct, {}, decision.label)
     finally:

@@ -1,7 +1,8 @@
 """The integration branch holds no TaskSpec work that hatchdoit did not land.
 
-An agent's git could move the integration branch (`git update-ref refs/heads/main HEAD` in its
-worktree, unconfined). So before every landing, and after every agent session, the branch is
+An unconfined agent's git could move the integration branch (in its worktree, a clone, `git
+update-ref refs/heads/main HEAD` moves only the clone's ref; unconfined, it can push into the
+target). So before every landing, and after every agent session, the branch is
 checked: a commit on it that carries hatchdoit's trailers or is reachable from a `taskspec/*`
 branch, yet is in no commit an `integrate.json` records as landed, is suspect. Then the build
 stops with one line and a notice (`branch_tampered`); the branch is never rewritten: a person

@@ -4,6 +4,9 @@ integration then all name that one commit. What the tests leave behind, and what
 changes, never becomes part of it: by-products are removed after the checks, and QA's changes
 are kept under `refs/hatchdoit/qa-leftovers/<ID>/<k>` for inspection, then discarded.
 
+The worktree is a clone of the target repo (run/workspace_sync.py): the commit made here, and
+what is kept aside, are brought into the target at once.
+
 What the workspace holds that git must not (`workspace.copy`'s files, the setup's `.venv` or
 `node_modules`: run/workspace_files.py) is left out of every commit made here and kept by
 every cleaning, by pathspec and `git clean -e`: the user's ignore rules are not changed."""
@@ -25,6 +28,13 @@ from hatchdoit.run.gitops import (
     identity,
 )
 from hatchdoit.run.workspace_files import clean_excludes, exclude_pathspecs
+from hatchdoit.run.workspace_sync import check_clone, take_branch, take_ref
+
+
+def trusted(ctx: StepContext) -> None:
+    """Before hatchdoit's git runs in the worktree an agent or its tests wrote: its `.git` is
+    still the clone hatchdoit made (run/workspace_sync.check_clone), else a StepError."""
+    check_clone(ctx.project.target_repo, ctx.worktree)
 
 
 def _who(ctx: StepContext) -> dict[str, str]:
@@ -36,6 +46,7 @@ def settle_branch(ctx: StepContext) -> None:
     """Put the worktree back on taskspec/<ID> when the agent left it elsewhere (another branch,
     a detached HEAD) with work that builds on the branch: the branch moves forward to it. Work
     that does not contain the branch's tip is refused: it would drop commits from the branch."""
+    trusted(ctx)
     branch = f"refs/heads/{branch_of(ctx.tid)}"
     where = head_ref(ctx.worktree)
     if where == branch:
@@ -95,13 +106,32 @@ def commit_leftovers(ctx: StepContext, attempt: int) -> tuple[str, list[str]]:
             operation="commit_leftovers",
             files=left[:50],
         )
+    bring_in(ctx)
     return head_commit(ctx.worktree), left
+
+
+def bring_in(ctx: StepContext, *, rewind: bool = True) -> str | None:
+    """The target's taskspec/<ID> made what the worktree's is (run/workspace_sync.py), said so
+    when that rewrote it; returns its commit. Without `rewind`, a worktree merely behind the
+    target's branch leaves it as it is."""
+    taken = take_branch(ctx.project.target_repo, ctx.worktree, ctx.tid, rewind=rewind)
+    if taken.kept is not None:
+        ctx.audit("branch_rewritten", old=taken.old, new=taken.new, kept=taken.kept)
+        ctx.log(
+            "orchestrator",
+            logging.WARNING,
+            f"{branch_of(ctx.tid)} was rewritten in the worktree: its old tip is kept under "
+            f"{taken.kept}",
+            operation="take_branch",
+        )
+    return taken.new
 
 
 def clean_to(ctx: StepContext, commit: str, why: str) -> list[str]:
     """Make the worktree exactly `commit` again (tracked files as committed, untracked files
     not ignored removed); return what was there. Refuses when the branch is not at `commit`:
     only a person moves a TaskSpec's branch past what its records name."""
+    trusted(ctx)
     head = head_commit(ctx.worktree)
     if head != commit:
         raise StepError(
@@ -123,6 +153,7 @@ def keep_aside(ctx: StepContext, ref: str, message: str) -> str:
     """Keep the worktree as it is, committed or not, under `ref` (a commit of its untracked and
     changed files on top of HEAD, made with an index of its own: the worktree's index and the
     user's are left alone); returns that commit."""
+    trusted(ctx)
     head = head_commit(ctx.worktree)
     index = os.path.join(git(ctx.worktree, "rev-parse", "--absolute-git-dir").strip(), "kept-index")
     env = {"GIT_INDEX_FILE": index}
@@ -135,12 +166,14 @@ def keep_aside(ctx: StepContext, ref: str, message: str) -> str:
             os.unlink(index)
     kept = git(ctx.worktree, "commit-tree", tree, "-p", head, "-m", message, env=_who(ctx)).strip()
     git(ctx.worktree, "update-ref", ref, kept)
+    take_ref(ctx.project.target_repo, ctx.worktree, ref, kept)
     return kept
 
 
 def discard_qa_changes(ctx: StepContext, attempt: int, commit: str) -> str | None:
     """After the QA session: keep whatever it changed or committed under a named ref, then put
     the worktree back at `commit`. Returns the ref, None when QA left the tree as it was."""
+    trusted(ctx)
     head = head_commit(ctx.worktree)
     on_branch = head_ref(ctx.worktree) == f"refs/heads/{branch_of(ctx.tid)}"
     if head == commit and on_branch and not dirty_paths(ctx.worktree, _excluded(ctx)):

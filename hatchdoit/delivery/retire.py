@@ -1,7 +1,9 @@
 """Removing a worktree that is no longer needed: a delivered TaskSpec's (at once, when
-`workspace.remove_delivered`), and what `hatchdoit gc` finds. A worktree goes with `git worktree
-remove`; its branch, the receipts and the logs stay, so a delivered TaskSpec stays up to date
-without it (build/actions.py) and only a real rebuild makes it again.
+`workspace.remove_delivered`), and what `hatchdoit gc` finds. A worktree (a clone of the target
+sharing its objects; an older version's linked worktree goes with `git worktree remove`) is
+deleted once its branch is in the target; its branch there, the receipts and the logs stay, so
+a delivered TaskSpec stays up to date without it (build/actions.py) and only a real rebuild
+makes it again.
 
 Never at the cost of work: a worktree with changes that are not committed (besides what the
 setup makes: `.venv`, `node_modules`, ...), or with commits no branch or remote holds, is kept
@@ -20,7 +22,8 @@ from hatchdoit.core.errors import HatchdoitError
 from hatchdoit.core.locks import exclusive
 from hatchdoit.layout import Layout
 from hatchdoit.run.context import StepContext
-from hatchdoit.run.gitops import git, status_paths, try_git
+from hatchdoit.run.gitops import git, has_commit, status_paths, try_git
+from hatchdoit.run.workspace_sync import check_clone, discard_workspace, is_linked_worktree
 
 # What a setup or a test run makes in a worktree and nobody commits: never "unsaved work".
 PRODUCTS = (
@@ -65,6 +68,7 @@ def unsaved_work(
     no other branch, tag, remote or hatchdoit ref holds, nor the `delivered` commit (its own
     branch counts when the repo has no remote: the branch stays; with a remote, commits not
     pushed count, beyond what was delivered)."""
+    check_clone(repo, worktree)  # git runs only in the git directory hatchdoit made
     files: list[str] = []
     for entry in status_paths(worktree, "--untracked-files=normal"):
         path = entry.rstrip("/")
@@ -74,6 +78,8 @@ def unsaved_work(
         files.append(path)
     head = git(worktree, "rev-parse", "HEAD").strip()
     branch = try_git(worktree, "symbolic-ref", "-q", "--short", "HEAD").stdout.strip()
+    if not is_linked_worktree(worktree) and not has_commit(repo, head):
+        return Unsaved(sorted(files), _only_in_clone(repo, worktree, head))
     if branch and not git(repo, "remote").strip():
         return Unsaved(sorted(files), 0)  # its branch stays, and holds its commits
     exclude = [f"--exclude={branch}"] if branch else []  # applies to the --branches after it
@@ -83,6 +89,18 @@ def unsaved_work(
     left = git(repo, "rev-list", "--count", head, "--not", *exclude, *others)
     commits = int(left.strip() or 0)
     return Unsaved(sorted(files), commits)
+
+
+def _only_in_clone(repo: Path, clone: Path, head: str) -> int:
+    """How many commits of the clone's HEAD no ref of the target repo holds (the clone sees the
+    target's objects, so their tips are named to it by id)."""
+    listed = git(repo, "for-each-ref", "--format=%(objectname)", *TARGET_REFS)
+    tips = sorted(set(listed.split()))
+    left = git(clone, "rev-list", "--count", head, "--not", *tips)
+    return int(left.strip() or 0)
+
+
+TARGET_REFS = ("refs/heads", "refs/tags", "refs/remotes", "refs/hatchdoit")
 
 
 def disk_usage(path: Path) -> int:
@@ -105,18 +123,22 @@ def disk_usage(path: Path) -> int:
 
 
 def remove_worktree(repo: Path, layout: Layout, worktree: Path) -> None:
-    """`git worktree remove --force` (the caller has checked nothing is lost; the setup's
-    products are untracked files git would otherwise refuse over), then prune, under the lock
-    every worktree add and remove of the target repo takes. A worktree locked with `git
-    worktree lock` is refused (a StepError): someone asked to keep it."""
+    """Delete the worktree (the caller has checked nothing is lost; the setup's products are
+    untracked files git would otherwise refuse over: run/workspace_sync.discard_workspace), then
+    prune, under the lock every worktree add and remove of the target repo takes. An older
+    linked worktree locked with `git worktree lock` is refused (a StepError): someone asked to
+    keep it."""
     with exclusive(layout.locks / "target-repo.lock", "the target repo", wait=True):
-        done = try_git(repo, "worktree", "remove", "--force", str(worktree))
-        if done.returncode != 0 and worktree.is_dir():
-            listed = git(repo, "worktree", "list", "--porcelain")
-            if f"worktree {worktree.resolve()}" not in listed.splitlines():
-                shutil.rmtree(worktree)  # a directory of ours git no longer knows
-            else:
-                git(repo, "worktree", "remove", "--force", str(worktree))  # raises, saying why
+        if not is_linked_worktree(worktree):
+            discard_workspace(repo, worktree)
+        else:
+            done = try_git(repo, "worktree", "remove", "--force", str(worktree))
+            if done.returncode != 0 and worktree.is_dir():
+                listed = git(repo, "worktree", "list", "--porcelain")
+                if f"worktree {worktree.resolve()}" not in listed.splitlines():
+                    shutil.rmtree(worktree)  # a directory of ours git no longer knows
+                else:
+                    git(repo, "worktree", "remove", "--force", str(worktree))  # raises: why
         git(repo, "worktree", "prune")
 
 

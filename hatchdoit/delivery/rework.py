@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hatchdoit.core.proc import run
+from hatchdoit.delivery.commits import trusted
 from hatchdoit.delivery.merge_queue import Refused
 from hatchdoit.records.decisions import write_decision
 from hatchdoit.records.models import DecisionRecord, Receipt
@@ -88,6 +89,7 @@ def start_merge(ctx: StepContext, attempt: int) -> list[str]:
     if made is None or made.commit is None:
         return []
     worktree = ctx.worktree
+    trusted(ctx)
     merging = run(
         ["git", "-C", str(worktree), "rev-parse", "-q", "--verify", "MERGE_HEAD"], check=False
     )

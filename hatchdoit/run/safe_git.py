@@ -1,11 +1,11 @@
-"""Every git command hatchdoit runs may run in a repository an agent could write (its worktree
-shares the target repo's config and hooks): so each is told to ignore what an agent could plant
-there to run a program of its choosing when hatchdoit runs git. `safe_git_argv` and `git_env`
-are the one place: hooks (`core.hooksPath`), `core.fsmonitor`, external diffs and textconv, the
-clean/smudge filters and merge drivers the repository's own config names (the user's global
-value of such a key is kept: git-lfs's filter), the pager and editors, signing programs, and an
-ssh command of the repo's (network commands take the user's own). gitops.try_git uses them;
-scripts/lib/safe_git.sh does the same for the worktree scripts.
+"""Every git command hatchdoit runs may run in a repository an agent could write (its worktree,
+a clone of the target repo with a config and hooks of its own): so each is told to ignore what
+an agent could plant there to run a program of its choosing when hatchdoit runs git.
+`safe_git_argv` and `git_env` are the one place: hooks (`core.hooksPath`), `core.fsmonitor`,
+external diffs and textconv, the clean/smudge filters and merge drivers the repository's own
+config names (the user's global value of such a key is kept: git-lfs's filter), the pager and
+editors, signing programs, and an ssh command of the repo's (network commands take the user's
+own). gitops.try_git uses them; scripts/lib/safe_git.sh does the same for the worktree scripts.
 """
 
 from __future__ import annotations
@@ -158,8 +158,13 @@ def _ask_drivers(repo: Path) -> list[str]:
 
 def safe_git_argv(repo: Path, args: tuple[str, ...]) -> list[str]:
     """`git -C repo ARGS` with what an agent could have planted in the repo switched off (see
-    the module docstring)."""
+    the module docstring). A repository of its own (a `.git` directory: a TaskSpec's clone) is
+    named outright, its work tree too, whatever its config's `core.worktree` says."""
     argv = ["git", "--no-pager", "-C", str(repo)]
+    dot_git = repo / ".git"
+    if dot_git.is_dir() and not dot_git.is_symlink():
+        here = repo.absolute()
+        argv += [f"--git-dir={here / '.git'}", f"--work-tree={here}"]
     for item in NEUTRAL_CONFIG:
         argv += ["-c", item]
     command = args[0] if args else ""

@@ -85,11 +85,13 @@ def run_commands(
     log_path: Path,
     passthrough: list[str],
     confinement: ConfinementConfig | None = None,
+    target: Path | None = None,
 ) -> tuple[list[TestRun], str | None]:
     """Run the setup commands in `worktree`, in order, within `setup_timeout` together, their
     output into `log_path`: the runs and, if one failed, the line saying which and how. Each
     runs under the build's `confinement` (writing its worktree and temp dir, reaching the
-    package registries); None: unconfined, not recorded."""
+    package registries); None: unconfined, not recorded. `target`: the target repo (its
+    `.git/config` is hidden from them)."""
     confinement_config = confinement or ConfinementConfig(mode="off")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(log_path, "")
@@ -105,7 +107,7 @@ def run_commands(
             started = time.monotonic()
             left = max(0.001, deadline - started)
             with confined_command(
-                command, worktree, confinement_config, network="registries"
+                command, worktree, confinement_config, network="registries", target=target
             ) as run:
                 code = run_into_log(run.argv, worktree, left, log_path, {**env, **run.env}, "a")
             runs.append(

@@ -124,10 +124,11 @@ def run_test_command(
     passthrough: list[str],
     workspace: WorkspaceConfig | None = None,
     confinement: ConfinementConfig | None = None,
+    target: Path | None = None,
 ) -> TestRun:
     """Run `command` in `cwd` within `timeout` seconds, its output into `log_path`, with the
     scrubbed environment plus the `passthrough` variables, as `workspace` sets it up; under this
-    build's `confinement` (confinement/wrap.py) when given."""
+    build's `confinement` (confinement/wrap.py) when given, `target`'s `.git/config` hidden."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     label = None
@@ -135,7 +136,8 @@ def run_test_command(
     if workspace is not None:
         env = workspace_environ(workspace, cwd, env)
     try:
-        with confined_command(command, cwd, confinement or ConfinementConfig(mode="off")) as run:
+        off = ConfinementConfig(mode="off")
+        with confined_command(command, cwd, confinement or off, target=target) as run:
             label = run.label if confinement is not None else None
             exit_code = run_into_log(run.argv, cwd, timeout, log_path, {**env, **run.env})
     finally:  # the tests may print secrets of the environment

@@ -22,7 +22,7 @@ from hatchdoit.config.workspace_models import ConfinementConfig
 from hatchdoit.confinement.direct import agent_prefix
 from hatchdoit.confinement.gitconfig import scrub_prefix
 from hatchdoit.confinement.mode import Decision, build_decision
-from hatchdoit.confinement.policy import agent_policy, git_config_of
+from hatchdoit.confinement.policy import agent_policy
 from hatchdoit.confinement.srt import confined_argv, write_settings
 from hatchdoit.layout import Role
 from hatchdoit.run.context import StepContext
@@ -96,13 +96,12 @@ def confine_agent(
         base_urls=base_urls,
         sessions_root=layout.logs / "sessions",
         extra_write=tuple(cli_writes),
+        target=ctx.project.target_repo,
     )
     settings = write_settings(policy, settings_path(run_dir))
     inside = {"TMPDIR": str(temp), "TEMP": str(temp), "TMP": str(temp), "IS_SANDBOX": "1"}
     direct = agent_prefix(policy, inside, run_dir.with_name(f"{run_dir.name}.direct.json"))
     if direct is not None:
         return AgentConfinement(decision, direct)
-    scrub = scrub_prefix(
-        git_config_of(ctx.worktree), run_dir.with_name(f"{run_dir.name}.gitconfig")
-    )
+    scrub = scrub_prefix(policy.git_config, run_dir.with_name(f"{run_dir.name}.gitconfig"))
     return AgentConfinement(decision, [*scrub, *confined_argv([], policy, settings, inside)])

@@ -30,6 +30,7 @@ def run_tests(ctx: StepContext, attempt: int) -> TestRun:
         ctx.project.config.checks.env_passthrough,
         ctx.project.config.workspace,
         confinement=ctx.project.config.confinement,
+        target=ctx.project.target_repo,
     )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from hatchdoit.core.errors import ConfigError
 from hatchdoit.core.locks import exclusive
+from hatchdoit.delivery.commits import bring_in
 from hatchdoit.records.decisions import write_decision
 from hatchdoit.records.models import DecisionKind, DecisionRecord
 from hatchdoit.run.attempts import attempt_commit, decision, first_attempt, receipt, standing
@@ -123,6 +124,9 @@ def approve(ctx: StepContext, note: str = "", commit_ref: str | None = None) -> 
 
 def _resolve(ctx: StepContext, ref: str) -> str:
     repo = ctx.project.target_repo
+    if ctx.worktree.is_dir():
+        # what the person committed in the worktree (a clone) reaches the target
+        bring_in(ctx, rewind=False)
     found = try_git(repo, "rev-parse", "--verify", "-q", "--end-of-options", f"{ref}^{{commit}}")
     commit = found.stdout.strip()
     branch = branch_of(ctx.tid)

@@ -16,6 +16,7 @@ from hatchdoit.records.models import Receipt
 from hatchdoit.run.attempts import backoff_delay, feedback_section, previous_was_fault
 from hatchdoit.run.context import StepContext
 from hatchdoit.run.gitops import branch_of
+from hatchdoit.run.workspace_sync import catch_up
 from hatchdoit.steps.agent_session import run_until_stop
 from hatchdoit.steps.workspace_setup import ensure_set_up
 from hatchdoit.steps.worktree import run_worktree
@@ -88,6 +89,14 @@ def run_factory(ctx: StepContext, attempt: int) -> Receipt:
         )
         run_worktree(ctx)
         ensure_set_up(ctx)  # a new worktree: set up again (SetupFailed counts no attempt)
+    if catch_up(ctx.project.target_repo, ctx.worktree, ctx.tid):  # a person committed there
+        ctx.log(
+            "orchestrator",
+            logging.WARNING,
+            f"the worktree moved forward to {branch_of(ctx.tid)}, committed to since",
+            attempt=attempt,
+            operation="catch_up",
+        )
     conflicts = start_merge(ctx, attempt)  # an attempt answering an integration refusal
     values = prompt_values(ctx, attempt)
     values["feedback_section"] = feedback_section(ctx, attempt)

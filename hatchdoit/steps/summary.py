@@ -8,7 +8,7 @@ from hatchdoit.agents.prompts import render_prompt
 from hatchdoit.core.atomicio import write_atomic
 from hatchdoit.core.testing_faults import fault_point
 from hatchdoit.delivery.branch_guard import guard_after_session
-from hatchdoit.delivery.commits import commit_leftovers
+from hatchdoit.delivery.commits import bring_in, commit_leftovers
 from hatchdoit.records.models import Receipt
 from hatchdoit.run.agent_run import AgentRun
 from hatchdoit.run.attempts import receipt
@@ -80,7 +80,9 @@ def _commit_data(ctx: StepContext, attempt: int) -> dict[str, object]:
     """The attempt's commit, once the factory's session has ended (delivery/commits.py): what it
     left uncommitted is committed now. Nothing when the worktree is gone (a crash the waits saw).
     The integration branch is checked too: the session may have moved it
-    (delivery/branch_guard.py)."""
+    (delivery/branch_guard.py), once the agent's commits are in the target (what it sees)."""
+    if ctx.worktree.is_dir():
+        bring_in(ctx)
     guard_after_session(ctx, "factory")
     if not ctx.worktree.is_dir():
         return {}

@@ -81,7 +81,12 @@ def set_up(ctx: StepContext, attempt: int, digest: str) -> SetupRecord:
     ctx.audit("setup_start", attempt=attempt, digest=digest)
     passthrough = ctx.project.config.checks.env_passthrough
     runs, failure = run_commands(
-        ws, ctx.worktree, log_path, passthrough, ctx.project.config.confinement
+        ws,
+        ctx.worktree,
+        log_path,
+        passthrough,
+        ctx.project.config.confinement,
+        ctx.project.target_repo,
     )
     for run in runs:
         run.log = layout.rel(log_path)

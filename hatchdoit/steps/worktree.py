@@ -1,5 +1,6 @@
-"""Step `worktree`: the TaskSpec's git worktree on branch taskspec/<ID>, based on the integration
-branch with its dependencies' approved branches merged in.
+"""Step `worktree`: the TaskSpec's worktree, a clone of the target repo sharing its objects
+(run/workspace_sync.py), on branch taskspec/<ID>, based on the integration branch with its
+dependencies' approved branches merged in; the target's taskspec/<ID> is then made the same.
 
 The branch is what the TaskSpec's records say it is: if it was lost (worktree removed, branch
 deleted) after done.json recorded an approved commit, it is restored at that commit while git
@@ -19,7 +20,7 @@ from hatchdoit.core.errors import StepError
 from hatchdoit.core.locks import exclusive
 from hatchdoit.core.proc import run
 from hatchdoit.core.testing_faults import fault_point
-from hatchdoit.delivery.commits import keep_aside
+from hatchdoit.delivery.commits import bring_in, keep_aside
 from hatchdoit.records.models import DoneRecord, Receipt, WorktreeRecord
 from hatchdoit.records.schemas import try_load
 from hatchdoit.run.branches import integration_branch, merges_into_branch
@@ -34,6 +35,7 @@ from hatchdoit.run.gitops import (
     head_commit,
 )
 from hatchdoit.run.workspace_files import copy_into
+from hatchdoit.run.workspace_sync import check_clone, discard_workspace, is_clone_of
 
 EXIT_CONFLICT = 3
 
@@ -60,12 +62,16 @@ def run_worktree(ctx: StepContext, attempt: int = 0) -> Receipt:
             argv += ["--merge", dep]
         argv += ["--base", base_ref]
         reset = _apply_reset(ctx, repo)
+        if is_clone_of(repo, ctx.worktree):
+            bring_in(ctx)  # a clone whose branch the target lacks (deleted there) still has it
         restore = _branch_as_recorded(ctx, repo)
         if restore:
             argv += ["--restore", restore]
         fresh = not restore and not branch_exists(repo, branch_of(ctx.tid))
         fault_point("worktree.before_script", ctx.tid)
         done = run(argv, check=False, operation="create_worktree", taskspec_id=ctx.tid)
+        if done.returncode == 0:
+            bring_in(ctx)  # the dependencies' merges, made in the clone
     if done.returncode != 0:
         detail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         if done.returncode == EXIT_CONFLICT:
@@ -126,11 +132,11 @@ def _apply_reset(ctx: StepContext, repo: Path) -> int:
     if made is None or (previous is not None and previous.reset == made.seq):
         return made.seq if made is not None else 0
     branch = branch_of(ctx.tid)
-    if ctx.worktree.is_dir():
+    if ctx.worktree.is_dir() and not _set_aside_if_tampered(ctx, repo, made.seq):
         if not made.hard:
             ref = f"refs/hatchdoit/resets/{ctx.tid}/{made.seq}"
             keep_aside(ctx, ref, f"{ctx.tid}: its worktree when it was reset")
-        git(repo, "worktree", "remove", "--force", str(ctx.worktree))
+        discard_workspace(repo, ctx.worktree)
     elif branch_exists(repo, branch) and not made.hard:
         tip = git(repo, "rev-parse", f"refs/heads/{branch}").strip()
         git(repo, "update-ref", f"refs/hatchdoit/resets/{ctx.tid}/{made.seq}", tip)
@@ -155,6 +161,24 @@ def _apply_reset(ctx: StepContext, repo: Path) -> int:
         operation="reset",
     )
     return made.seq
+
+
+def _set_aside_if_tampered(ctx: StepContext, repo: Path, seq: int) -> bool:
+    """A worktree whose `.git` is no longer the clone hatchdoit made (check_clone) is moved
+    aside as it is, for a person to look at, rather than have git run in it: True then."""
+    try:
+        check_clone(repo, ctx.worktree)
+    except StepError as exc:
+        aside = ctx.worktree.with_name(f".{ctx.tid}.reset-{seq}")
+        os.replace(ctx.worktree, aside)
+        ctx.log(
+            "orchestrator",
+            logging.WARNING,
+            f"reset: {exc.message}; moved it to {ctx.layout.rel(aside)}",
+            operation="reset",
+        )
+        return True
+    return False
 
 
 def _branch_as_recorded(ctx: StepContext, repo: Path) -> str | None:
@@ -255,7 +279,7 @@ def _base_commit(ctx: StepContext, merged: list[str]) -> str:
     the integration branch's commit just merged in (HEAD less the TaskSpec's own work)."""
     previous = try_load(ctx.layout.worktree_record(ctx.tid), WorktreeRecord)
     if merged and merges_into_branch(ctx):
-        return git(ctx.worktree, "rev-parse", f"{merged[0]}^{{commit}}").strip()
+        return git(ctx.project.target_repo, "rev-parse", f"{merged[0]}^{{commit}}").strip()
     if previous is not None and previous.merged_dependencies == merged:
         return previous.base_commit
     return head_commit(ctx.worktree)

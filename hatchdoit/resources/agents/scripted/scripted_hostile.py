@@ -20,9 +20,19 @@ PLANTED_HOOKS = (
 
 
 def move_branch(root: Path, branch: str = "main") -> None:
-    """`git update-ref refs/heads/<branch> HEAD`: the agent's work on the integration branch."""
+    """`git update-ref refs/heads/<branch> HEAD`: in its worktree, a clone of the target repo,
+    that moves only the clone's own ref. So it then writes into the target repo itself (its
+    clone's origin): HEAD's commits pushed to a ref of its own, then the target's <branch> moved
+    to them. Only an unconfined agent can: the target repo is read-only to a confined one."""
     done = git(root, "update-ref", f"refs/heads/{branch}", "HEAD")
     say(f"moved {branch} to HEAD (exit {done.returncode})")
+    target = git(root, "config", "--get", "remote.origin.url").stdout.strip()
+    if not target:
+        return  # an older linked worktree: the ref moved above is the target's own
+    head = git(root, "rev-parse", "HEAD").stdout.strip()
+    pushed = git(root, "push", "-q", "--force", target, f"HEAD:refs/hostile/{branch}")
+    moved = git(Path(target), "update-ref", f"refs/heads/{branch}", head)
+    say(f"moved {branch} of {target} to {head[:12]} (exit {pushed.returncode}, {moved.returncode})")
 
 
 def forge_decision(taskspec_id: str, attempt: int) -> None:

@@ -2,11 +2,15 @@
 # Usage: remove_worktree.sh --repo REPO --worktrees-root ROOT --id ID [--force] [--delete-branch]
 #                           [--keep PATHSPEC]...
 #
-# Removes the git worktree ROOT/ID of REPO and prunes stale worktree records; with
-# --delete-branch also deletes branch taskspec/ID. A missing ROOT/ID is not an error (idempotent).
+# Removes ROOT/ID, the clone of REPO create_worktree.sh made (or an older version's linked
+# worktree of REPO: `git worktree remove`, then stale worktree records pruned); with
+# --delete-branch also deletes REPO's branch taskspec/ID. A missing ROOT/ID is not an error
+# (idempotent). A clone whose taskspec/ID holds commits REPO's taskspec/ID does not is refused
+# without --force, as one with uncommitted changes is.
 # --keep: exclude pathspecs of what may be left and goes with it (copied files, a setup's .venv).
 # Exit: 0 ok, 1 git failed, 2 bad arguments,
-#       4 refused (not a registered worktree of REPO, outside ROOT, or dirty without --force).
+#       4 refused (not REPO's clone or worktree, outside ROOT, or with work not in REPO and no
+#         --force).
 set -euo pipefail
 
 prog=${0##*/}
@@ -27,7 +31,7 @@ while [ $# -gt 0 ]; do
     --force) force=1; shift ;;
     --delete-branch) delete_branch=1; shift ;;
     --keep) need $# "$1" "${2-}"; keep+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die 2 "unknown argument: $(q "$1")" ;;
   esac
 done
@@ -51,15 +55,26 @@ if [ ! -e "$wt" ] && [ ! -L "$wt" ]; then
   delete_branch_if_asked
   exit 0
 fi
-registered_branch "$repo" "$wt" >/dev/null \
-  || die 4 "$(q "$wt") is not a registered worktree of $(q "$repo"); not removing it"
+clone=0
+if clone_of "$repo" "$wt"; then
+  clone=1
+else
+  registered_branch "$repo" "$wt" >/dev/null \
+    || die 4 "$(q "$wt") is neither a clone nor a registered worktree of $(q "$repo"); not removing it"
+fi
 if [ "$force" = 0 ]; then
   dirty=$(git -C "$wt" status --porcelain -- . ${keep[@]+"${keep[@]}"}) \
     || die 1 "git status failed in $(q "$wt")"
   [ -z "$dirty" ] || die 4 "$(q "$wt") has uncommitted changes; not removing it (use --force)"
+  if [ "$clone" = 1 ] && tip=$(git -C "$wt" rev-parse --verify --quiet "refs/heads/$branch"); then
+    git -C "$repo" merge-base --is-ancestor "$tip" "refs/heads/$branch" 2>/dev/null \
+      || die 4 "$(q "$wt") has commits on $branch that $(q "$repo") lacks; not removing it (use --force)"
+  fi
   [ ${#keep[@]} = 0 ] || force=1  # what is left is what may go with it: git would refuse it
 fi
-if [ "$force" = 1 ]; then
+if [ "$clone" = 1 ]; then
+  rm -rf -- "$wt" || die 1 "cannot remove $(q "$wt")"
+elif [ "$force" = 1 ]; then
   git -C "$repo" worktree remove --force -- "$wt" >&2 \
     || die 1 "git worktree remove failed for $(q "$wt")"
 else

@@ -91,6 +91,19 @@ registered_branch() {
   return 1
 }
 
+# clone_of REPO DIR: status 0 when DIR is a repository of its own (a `.git` directory) whose
+# alternates name REPO's objects directory: the clone per TaskSpec create_worktree.sh makes.
+clone_of() {
+  local objects line
+  [ -d "$2/.git" ] && [ ! -L "$2/.git" ] && [ -f "$2/.git/objects/info/alternates" ] || return 1
+  objects=$(git -C "$1" rev-parse --path-format=absolute --git-path objects) || return 1
+  objects=$(resolve "$objects")
+  while IFS= read -r line; do
+    [ -n "$line" ] && [ "$(resolve "$line")" = "$objects" ] && return 0
+  done <"$2/.git/objects/info/alternates"
+  return 1
+}
+
 # Writing a file atomically, with builtins but mv (some of these run for every agent session):
 #   temp_beside FILE   sets `tmp` to a new empty file in FILE's directory (made if missing),
 #                      created exclusively (noclobber) with the umask's mode; status 1 if not

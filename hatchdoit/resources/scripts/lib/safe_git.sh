@@ -1,5 +1,5 @@
 # Sourced by the scripts under scripts/git/, never run: their `git` runs no program an agent could
-# plant in the repository it shares with them (hatchdoit/run/gitops.py does the same for
+# plant in a repository it writes (a TaskSpec's clone; hatchdoit/run/safe_git.py does the same for
 # hatchdoit's own git): no hook, no fsmonitor, no pager, editor or signing program, and no
 # filter, diff or merge driver the repo's own config names (the user's global or system setting
 # of the same key, git-lfs's filter say, is kept).
@@ -37,5 +37,15 @@ git() {
   while IFS= read -r -d '' item; do
     args+=(-c "$item")
   done < <(planted_drivers "$@")
+  # a repository of its own at an absolute -C DIR (a TaskSpec's clone) is named outright: a
+  # core.worktree planted in its config cannot lead git elsewhere
+  local dir='' prev='' arg
+  for arg in "$@"; do
+    if [ "$prev" = -C ]; then dir=$arg; fi
+    prev=$arg
+  done
+  if [[ $dir == /* ]] && [ -d "$dir/.git" ] && [ ! -L "$dir/.git" ]; then
+    args+=("--git-dir=$dir/.git" "--work-tree=$dir")
+  fi
   GIT_PAGER=cat GIT_EDITOR=true GIT_TERMINAL_PROMPT=0 command git "${args[@]}" "$@"
 }
