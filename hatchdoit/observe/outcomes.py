@@ -18,6 +18,7 @@ from hatchdoit.records.models import (
     DecisionRecord,
     DoneRecord,
     EscalatedRecord,
+    IntegrationRecord,
     LaunchRecord,
     Receipt,
     StopRecord,
@@ -74,6 +75,7 @@ class TaskDetail:
     artifacts: list[tuple[str, Path]] = field(default_factory=list)
     blocked_by: list[str] = field(default_factory=list)
     decisions: list[DecisionRecord] = field(default_factory=list)
+    integration: IntegrationRecord | None = None
 
     @property
     def tid(self) -> str:
@@ -159,6 +161,7 @@ def task_details(project: Project, runs: list[StepRun] | None = None) -> dict[st
             escalated=try_load(layout.escalated(tid), EscalatedRecord),
             runs=[r for r in runs or [] if r.taskspec_id == tid],
             decisions=project.decisions(tid),
+            integration=try_load(layout.integration(tid), IntegrationRecord),
             artifacts=_existing(
                 [
                     ("TaskSpec", project.plan.taskspecs[tid].path),
@@ -175,6 +178,21 @@ def task_details(project: Project, runs: list[StepRun] | None = None) -> dict[st
             ]
         details[tid] = detail
     return details
+
+
+def run_confinements(detail: TaskDetail) -> list[tuple[str, str]]:
+    """(run, label) of every agent session and test run on record for the TaskSpec, label
+    `confined`, `unconfined` or `off` (README: What an agent can touch); runs recorded before
+    confinement existed are left out."""
+    runs: list[tuple[str, str | None]] = []
+    for attempt in detail.attempts:
+        k = attempt.attempt
+        runs += [(f"{role} attempt {k}", run.confinement) for role, run in attempt.launches.items()]
+        if attempt.checks is not None and attempt.checks.tests is not None:
+            runs.append((f"tests attempt {k}", attempt.checks.tests.confinement))
+    if detail.integration is not None:
+        runs += [("post-merge tests", t.confinement) for t in detail.integration.tests]
+    return [(run, label) for run, label in runs if label]
 
 
 def failure_text(detail: TaskDetail) -> str:

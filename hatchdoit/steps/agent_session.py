@@ -187,6 +187,7 @@ def _launch(
     write_atomic(prompt_file, prompt)
     digest = ctx.step_digest(role, attempt)
     token = f"{digest[:12]}-{secrets.token_hex(8)}"
+    decision = confinement.decision_for(ctx)
     launch = LaunchRecord(
         taskspec_id=ctx.tid,
         role=role,
@@ -198,11 +199,11 @@ def _launch(
         socket=project.config.tmux_socket,
         prompt_file=layout.rel(prompt_file),
         pane_offset=_size(layout.pane_log(ctx.tid, role, attempt)),
+        confinement=decision.label,
     )
     run = AgentRun(ctx, role, attempt, launch, tmux)
     pane_log = layout.pane_log(ctx.tid, role, attempt)
     run_dir = layout.session_dir(ctx.tid, role, attempt)
-    decision = confinement.decision_for(ctx)
     user_params = project.config.agent_params.get(profile.name, {})
     # Placeholders, environment and files of the profile's `setup` (a Claude settings file and
     # config home, Codex notify); for the scripted agent just its rendered argv.
