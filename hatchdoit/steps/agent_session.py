@@ -336,9 +336,9 @@ def _bash() -> str:
 def end_session(run: AgentRun) -> None:
     """Keep the final screen, then close the session."""
     ctx = run.ctx
-    # Both are quiet no-ops when the session is gone already (no tmux call to ask first).
-    run.tmux.capture(run.session, ctx.layout.screen_capture(ctx.tid, run.role, run.attempt))
-    run.end()
+    # A quiet no-op when the session is gone already (no tmux call to ask first).
+    screen = ctx.layout.screen_capture(ctx.tid, run.role, run.attempt)
+    run.tmux.close(run.session, run.launch.run_token, screen)
     # Read and deleted by the launcher at its start; still there if it never started.
     (ctx.layout.session_dir(ctx.tid, run.role, run.attempt) / ENV_FILE).unlink(missing_ok=True)
     redact_file(ctx.layout.pane_log(ctx.tid, run.role, run.attempt))
