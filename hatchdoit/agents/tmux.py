@@ -183,7 +183,7 @@ class Tmux:
         )  # fmt: skip
         if result is None or not result.stdout:
             return True
-        first, *lines = result.stdout
+        first, *lines = [str(line) for line in result.stdout]
         found, _, tag = first.partition(" ")
         if found != name:  # tmux 3.3 shows empty fields for a session that does not exist
             return True
