@@ -18,7 +18,6 @@ shows it beside the TaskSpec, since records that no agent can forge hold only un
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import xml.etree.ElementTree as ET
@@ -26,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hatchdoit.core.atomicio import write_atomic
-from hatchdoit.layout import Layout
 from hatchdoit.observe.outcomes import TaskDetail, failure_text, run_confinements
 from hatchdoit.observe.provider_view import budget_escalation, paused_info
 from hatchdoit.records.waiting import waiting_of, waiting_text
@@ -65,15 +63,6 @@ def _blocked(detail: TaskDetail) -> bool:
     )
 
 
-def _build_confinement(root: Path) -> dict[str, str]:
-    """The last build's confinement record, {} when there is none."""
-    try:
-        record = json.loads(Layout(root).confinement_record.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {k: str(v) for k, v in record.items()} if isinstance(record, dict) else {}
-
-
 def _property(parent: ET.Element, name: str, value: str) -> None:
     props = ET.Element("properties")
     ET.SubElement(props, "property", name=name, value=value)
@@ -107,7 +96,7 @@ def junit_xml(details: list[TaskDetail], root: Path, suite: str = "hatchdoit") -
         timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
         hostname=socket.gethostname(),
     )
-    build = _build_confinement(root)
+    build = details[0].build_confinement if details else {}
     if build.get("label"):
         _property(suite_el, "confinement", build["label"])
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}

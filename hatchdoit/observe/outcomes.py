@@ -4,6 +4,7 @@ report and the JUnit file both read TaskSpecs through here."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ class TaskDetail:
     blocked_by: list[str] = field(default_factory=list)
     decisions: list[DecisionRecord] = field(default_factory=list)
     integration: IntegrationRecord | None = None
+    build_confinement: dict[str, str] = field(default_factory=dict)  # _logs/confinement.json
 
     @property
     def tid(self) -> str:
@@ -147,6 +149,7 @@ def task_details(project: Project, runs: list[StepRun] | None = None) -> dict[st
     """Details of every TaskSpec of the plan, in dependency order."""
     layout = project.layout
     details: dict[str, TaskDetail] = {}
+    build = build_confinement(layout.confinement_record)
     for tid in project.plan.taskspecs:
         attempts = []
         for k in range(1, project.attempt_count(tid) + 1):  # those before a reset too
@@ -162,6 +165,7 @@ def task_details(project: Project, runs: list[StepRun] | None = None) -> dict[st
             runs=[r for r in runs or [] if r.taskspec_id == tid],
             decisions=project.decisions(tid),
             integration=try_load(layout.integration(tid), IntegrationRecord),
+            build_confinement=build,
             artifacts=_existing(
                 [
                     ("TaskSpec", project.plan.taskspecs[tid].path),
@@ -178,6 +182,15 @@ def task_details(project: Project, runs: list[StepRun] | None = None) -> dict[st
             ]
         details[tid] = detail
     return details
+
+
+def build_confinement(path: Path) -> dict[str, str]:
+    """The last build's confinement record (build/confinement_start.py), {} when none."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: str(v) for k, v in record.items()} if isinstance(record, dict) else {}
 
 
 def run_confinements(detail: TaskDetail) -> list[tuple[str, str]]:
