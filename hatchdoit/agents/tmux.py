@@ -87,8 +87,22 @@ class Tmux:
             log.parent.mkdir(parents=True, exist_ok=True)
             cmd += ["--log", log]
         fault_point("launch.before_tmux", tid)
-        run([*cmd, "--", *argv], operation="launch_session")
+        try:
+            run([*cmd, "--", *argv], operation="launch_session")
+        except StepError as exc:  # launch_session.sh refuses a name taken: whose is it?
+            if "exists" in str(exc) and self.pane_state(name) is not None:
+                raise self.foreign(name, tid) from exc
+            raise
         fault_point("launch.after_tmux", tid)
+
+    def foreign(self, name: str, tid: str) -> StepError:
+        """The error for session `name` when no launch of this build made it."""
+        return StepError(
+            f"tmux session {name} on socket {self.socket} was not made by this build",
+            taskspec_id=tid,
+            operation="launch",
+            fix=f"end it if it is stale: tmux -L {self.socket} kill-session -t ={name}",
+        )
 
     def _cmd(self, *args: str) -> list[str]:
         server = self.server

@@ -8,8 +8,7 @@ import os
 import secrets
 import shutil
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from functools import cache
 from pathlib import Path
 
@@ -281,29 +280,28 @@ def _launch(
     )
     launcher = project.script("agent", f"launch_{role}.sh")
     env_file = write_env_file(run_dir / ENV_FILE, env)
-    with _foreign_session_said(ctx, tmux, name):
-        tmux.launch(
-            name,
-            cwd=ctx.worktree,
-            token=token,
-            tid=ctx.tid,
-            argv=[
-                _bash(),
-                "-p",  # privileged mode: no BASH_ENV, no functions from the tmux server's env
-                str(launcher),
-                "--env-file",
-                str(env_file),
-                *(arg for path in readonly for arg in ("--readonly", str(path))),
-                *(arg for word in confined.prefix for arg in ("--confine-with", word)),
-                "--worktree",
-                str(ctx.worktree),
-                "--worktrees-root",
-                str(layout.worktrees),
-                "--",
-                *argv,
-            ],
-            log=pane_log,
-        )
+    tmux.launch(
+        name,
+        cwd=ctx.worktree,
+        token=token,
+        tid=ctx.tid,
+        argv=[
+            _bash(),
+            "-p",  # privileged mode: no BASH_ENV, no functions from the tmux server's environment
+            str(launcher),
+            "--env-file",
+            str(env_file),
+            *(arg for path in readonly for arg in ("--readonly", str(path))),
+            *(arg for word in confined.prefix for arg in ("--confine-with", word)),
+            "--worktree",
+            str(ctx.worktree),
+            "--worktrees-root",
+            str(layout.worktrees),
+            "--",
+            *argv,
+        ],
+        log=pane_log,
+    )
     return run
 
 
@@ -313,30 +311,10 @@ def _clear_session(ctx: StepContext, tmux: Tmux, name: str, role: Role, attempt:
     not this project's to end."""
     previous = try_load(ctx.layout.launch_record(ctx.tid, role, attempt), LaunchRecord)
     # Without an earlier launch on record tmux is not asked here (a program per launch): a
-    # session of that name would be another's, and the launch itself finds it (below).
+    # session of that name would be another's, and the launch itself says so (Tmux.launch).
     if previous is None or tmux.kill(name, previous.run_token):
         return
-    raise _not_ours(ctx, tmux, name)
-
-
-@contextmanager
-def _foreign_session_said(ctx: StepContext, tmux: Tmux, name: str) -> Iterator[None]:
-    """A launch that failed because a session of its name exists says whose it is not."""
-    try:
-        yield
-    except StepError as exc:
-        if "exists" in str(exc) and tmux.pane_state(name) is not None:
-            raise _not_ours(ctx, tmux, name) from exc
-        raise
-
-
-def _not_ours(ctx: StepContext, tmux: Tmux, name: str) -> StepError:
-    return StepError(
-        f"tmux session {name} on socket {tmux.socket} was not made by this build",
-        taskspec_id=ctx.tid,
-        operation="launch",
-        fix=f"end it if it is stale: tmux -L {tmux.socket} kill-session -t ={name}",
-    )
+    raise tmux.foreign(name, ctx.tid)
 
 
 def _size(path: Path) -> int:
