@@ -278,7 +278,10 @@ def _launch(
         plan_dir=str(view.plan_dir),
         confinement=confined.label,
     )
-    launcher = project.script("agent", f"launch_{role}.sh")
+    # The bundled launch_<role>.sh only adds --role: skip its bash (a program per launch); a
+    # project's own scripts_dir keeps its launch_<role>.sh.
+    bundled = not project.config.scripts_dir
+    launcher = project.script("agent", "launch_agent.sh" if bundled else f"launch_{role}.sh")
     env_file = write_env_file(run_dir / ENV_FILE, env)
     tmux.launch(
         name,
@@ -289,6 +292,7 @@ def _launch(
             _bash(),
             "-p",  # privileged mode: no BASH_ENV, no functions from the tmux server's environment
             str(launcher),
+            *(["--role", role] if bundled else []),
             "--env-file",
             str(env_file),
             *(arg for path in readonly for arg in ("--readonly", str(path))),
