@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from fake_anthropic_faults import fault_response, fault_status
-from fake_anthropic_model import Reply, decide, error_for, first_user_texts
+from fake_anthropic_model import Reply, decide, error_for, first_user_texts, last_tool_result
 from fake_faults import FaultPlan
 from fake_server import JsonHandler, LocalServer
 
@@ -42,6 +42,7 @@ class Seen:
     summary_asked: bool = False  # a user message asked for the summary (Stop hook or injection)
     asked: tuple[str, ...] = ()  # main requests: the text blocks of the first user message
     fault: str = ""  # the FaultPlan's fault this request was served, if any
+    tool_output: str = ""  # main requests: what the CLI answered the latest tool call with
 
 
 def _blocks(reply: Reply) -> list[dict[str, Any]]:
@@ -184,6 +185,9 @@ class FakeAnthropic(LocalServer[Seen]):
                     if role != "side"
                     else (),
                     fault=fault.kind if fault else "",
+                    tool_output=last_tool_result(body.get("messages") or [])
+                    if role != "side"
+                    else "",
                 )
                 if role != "side" and fake.think_s:
                     time.sleep(fake.think_s)

@@ -5,8 +5,10 @@ number of sessions can share one server and a retried request gets the same answ
   per ```` ```file:PATH ```` block of the TaskSpec body, a `Bash` commit and a `Write` of the
   summary JSON to the path the prompt names; the QA prompt plans a `Write` of an approving
   verdict. Each turn makes the next planned call (counted from the history), then a short text.
-- TaskSpec markers: `fake-api: skip-summary` leaves the summary out until a user message asks for
-  it (a Stop hook's block reason or the summary injection, which name the path);
+- TaskSpec markers: `fake-api: run-tests` makes the factory run the test command its prompt names
+  with a `Bash` call before it commits (as a real factory makes its tests pass);
+  `fake-api: skip-summary` leaves the summary out until a user message asks for it (a Stop
+  hook's block reason or the summary injection, which name the path);
   `fake-api: overloaded` / `fake-api: error-500` / `fake-api: invalid-request` fail every
   main-agent request with 529 / 500 / 400 (tests/fake_faults.py has the provider faults that end).
 - a pointer prompt (hatchdoit leaves a large or control-character prompt in a file and pastes
@@ -31,6 +33,7 @@ ATTEMPT = re.compile(r"[Aa]ttempt (\d+)")
 # the prompt's heading; Claude Code's context also lists recent commits ("…: attempt 1, as …")
 HEADING_ATTEMPT = re.compile(r"^# .*\(attempt (\d+)\)$", re.MULTILINE)
 LOC_CAP = re.compile(r"at most (\d+) lines")
+TEST_COMMAND = re.compile(r"run this test command in the worktree: `([^`]+)`")
 SUMMARY_ASKED = ("hatchdoit-summary-required", "Create the implementation summary")
 POINTER = re.compile(r"<!-- hatchdoit:prompt-file=(\S+) -->")
 REQUEST = re.compile(r"<!-- hatchdoit:request=([a-z-]+) -->")
@@ -88,6 +91,12 @@ def _tool_results(messages: list[dict[str, Any]]) -> dict[str, str]:
         for b in m["content"]
         if isinstance(b, dict) and b.get("type") == "tool_result"
     }
+
+
+def last_tool_result(messages: list[dict[str, Any]]) -> str:
+    """What the CLI answered the conversation's latest tool call with ("" when none)."""
+    results = list(_tool_results(messages).values())
+    return results[-1] if results else ""
 
 
 def read_pointer(messages: list[dict[str, Any]]) -> tuple[list[Action], str | None]:
@@ -155,6 +164,8 @@ def plan(messages: list[dict[str, Any]]) -> tuple[str, list[Action]]:
     files = [(m.group(2), m.group(3)) for m in FILE_BLOCK.finditer(prompt)]
     actions = [*reads, *(Action("Write", {"file_path": p, "content": b}) for p, b in files)]
     tid = _first(TASKSPEC_ID, prompt)
+    if "fake-api: run-tests" in prompt and (test_command := _first(TEST_COMMAND, prompt)):
+        actions.append(Action("Bash", {"command": test_command, "description": "Run the tests"}))
     commit = f"git add -A && git commit -q -m 'fake model: {tid}'"
     actions.append(Action("Bash", {"command": commit, "description": "Commit the work"}))
     summary = _summary(prompt, files)

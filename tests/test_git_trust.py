@@ -176,6 +176,7 @@ def test_planted_programs_never_run_command_by_command(
     (repo / ".gitattributes").write_text("* filter=evil diff=evil\n")
     (repo / "f.txt").write_text("two\n")
     assert gitops.dirty_paths(repo) == [".gitattributes", "f.txt"]
+    assert gitops.worktree_state(repo).dirty == [".gitattributes", "f.txt"]
     gitops.git(repo, "add", "-A")
     gitops.git(repo, "commit", "-q", "--no-verify", "-m", "second", env=who)
     assert gitops.loc_between(repo, "HEAD~1", "HEAD").added == 2

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from hatchdoit.config.loader import load_yaml
 from hatchdoit.core.errors import ConfigError
 
 _WHOLE_PLACEHOLDER = re.compile(r"^\{(param_[A-Za-z0-9_]+)\}$")
@@ -149,7 +150,7 @@ def load_profile(dirs: Sequence[Path], name: str) -> LoadedProfile:
         )
     raw = path.read_bytes()
     try:
-        data = yaml.safe_load(raw)
+        data = load_yaml(raw)
         profile = AgentProfile.model_validate(data)
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", path=path, fix="fix the YAML") from exc

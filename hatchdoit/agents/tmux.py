@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hatchdoit.agents.tmux_socket import socket_may_exist
+from hatchdoit.core.atomicio import write_atomic
 from hatchdoit.core.errors import StepError
 from hatchdoit.core.proc import run
 from hatchdoit.core.redaction import redact_file
@@ -33,6 +34,8 @@ def session_name(tag: str, tid: str, role: str, attempt: int) -> str:
 
 
 TOKEN_OPTION = "@hatchdoit_token"  # the session's run token: which launch of which project
+CAPTURE_LINES = 2000  # of history, with the screen (capture_output.sh's default)
+_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")  # as hatchdoit makes them: safe in a tmux format
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,22 @@ class Tmux:
             log.parent.mkdir(parents=True, exist_ok=True)
             cmd += ["--log", log]
         fault_point("launch.before_tmux", tid)
-        run([*cmd, "--", *argv], operation="launch_session")
+        try:
+            run([*cmd, "--", *argv], operation="launch_session")
+        except StepError as exc:  # launch_session.sh refuses a name taken: whose is it?
+            if "exists" in str(exc) and self.pane_state(name) is not None:
+                raise self.foreign(name, tid) from exc
+            raise
         fault_point("launch.after_tmux", tid)
+
+    def foreign(self, name: str, tid: str) -> StepError:
+        """The error for session `name` when no launch of this build made it."""
+        return StepError(
+            f"tmux session {name} on socket {self.socket} was not made by this build",
+            taskspec_id=tid,
+            operation="launch",
+            fix=f"end it if it is stale: tmux -L {self.socket} kill-session -t ={name}",
+        )
 
     def _cmd(self, *args: str) -> list[str]:
         server = self.server
@@ -158,6 +175,35 @@ class Tmux:
             return False
         redact_file(out)
         return True
+
+    def close(self, name: str, token: str, screen: Path) -> bool:
+        """Save session `name`'s screen and history to `screen` (redacted), then end the session
+        if it is the launch `token` names (a session of any other launch is left running). One
+        tmux process (display-message; capture-pane; if-shell -F ... kill-session) where
+        capture() then kill() ran five (capture_output.sh, its mv, display-message,
+        kill-session). True if no such session is left, as kill() answers."""
+        if not _SAFE_TOKEN.match(token):
+            self.capture(name, screen)
+            return self.kill(name, token)
+        if not socket_may_exist(self.socket):
+            return True
+        target = f"={name}:"
+        shown = f"#{{session_name}} #{{{TOKEN_OPTION}}}"
+        ours = f"#{{==:#{{{TOKEN_OPTION}}},{token}}}"
+        result = self._server_cmd(
+            "display-message", "-p", "-t", target, shown, ";",
+            "capture-pane", "-p", "-J", "-S", f"-{CAPTURE_LINES}", "-t", target, ";",
+            "if-shell", "-F", "-t", target, ours, f"kill-session -t ={name}",
+        )  # fmt: skip
+        if result is None or not result.stdout:
+            return True
+        first, *lines = [str(line) for line in result.stdout]
+        found, _, tag = first.partition(" ")
+        if found != name:  # tmux 3.3 shows empty fields for a session that does not exist
+            return True
+        write_atomic(screen, "".join(f"{line}\n" for line in lines))
+        redact_file(screen)
+        return tag == token
 
     def kill(self, name: str, token: str) -> bool:
         """End session `name` if it is the launch that `token` names; a session of any other

@@ -29,6 +29,16 @@ ENV_PREFIX = "HATCHDOIT__"
 STANDARD_ENVS = ("dev", "ci", "prod")  # HATCHDOIT_ENV values that need no overlay
 
 
+# libyaml's parser where PyYAML was built with it (planning/frontmatter.py reads the specs with
+# it too): the same safe subset, ~5x faster than the pure-Python one on every build's start.
+_FAST_SAFE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str | bytes) -> Any:
+    """yaml.safe_load, with libyaml where PyYAML has it."""
+    return yaml.load(text, Loader=_FAST_SAFE)  # a safe loader, C or Python
+
+
 def load_config(root: Path, environ: Mapping[str, str] | None = None) -> HatchdoitConfig:
     """Read `root/hatchdoit.yaml` (optional) and apply overlays and overrides."""
     env = os.environ if environ is None else environ
@@ -36,7 +46,7 @@ def load_config(root: Path, environ: Mapping[str, str] | None = None) -> Hatchdo
     layers = _Layers(path)
     if path.exists():
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            loaded = load_yaml(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read: {exc}", path=path, fix="fix the YAML") from exc
         if loaded is not None and not isinstance(loaded, dict):
@@ -51,7 +61,7 @@ def load_config(root: Path, environ: Mapping[str, str] | None = None) -> Hatchdo
             if not parts:
                 continue
             try:
-                parsed = yaml.safe_load(value) if value else value
+                parsed = load_yaml(value) if value else value
             except yaml.YAMLError:
                 raise ConfigError(
                     f"value {value!r} is not valid YAML",

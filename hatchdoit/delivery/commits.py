@@ -19,13 +19,13 @@ import os
 from hatchdoit.core.errors import StepError
 from hatchdoit.run.context import StepContext
 from hatchdoit.run.gitops import (
+    WorktreeState,
     branch_of,
     contains,
-    dirty_paths,
     git,
     head_commit,
-    head_ref,
     identity,
+    worktree_state,
 )
 from hatchdoit.run.workspace_files import clean_excludes, exclude_pathspecs
 from hatchdoit.run.workspace_sync import check_clone, take_branch, take_ref
@@ -42,16 +42,22 @@ def _who(ctx: StepContext) -> dict[str, str]:
     return identity(author.name, author.email)
 
 
-def settle_branch(ctx: StepContext) -> None:
+def _state(ctx: StepContext) -> WorktreeState:
+    return worktree_state(ctx.worktree, _excluded(ctx))
+
+
+def settle_branch(ctx: StepContext, state: WorktreeState | None = None) -> None:
     """Put the worktree back on taskspec/<ID> when the agent left it elsewhere (another branch,
     a detached HEAD) with work that builds on the branch: the branch moves forward to it. Work
-    that does not contain the branch's tip is refused: it would drop commits from the branch."""
+    that does not contain the branch's tip is refused: it would drop commits from the branch.
+    `state`: the worktree's, when the caller has it already."""
     trusted(ctx)
     branch = f"refs/heads/{branch_of(ctx.tid)}"
-    where = head_ref(ctx.worktree)
+    state = state or _state(ctx)
+    where = state.branch
     if where == branch:
         return
-    head = head_commit(ctx.worktree)
+    head = state.head or head_commit(ctx.worktree)
     tip = git(ctx.worktree, "rev-parse", branch).strip()
     if contains(ctx.worktree, head, tip):
         git(ctx.worktree, "checkout", "-q", "-B", branch_of(ctx.tid), head)
@@ -85,8 +91,10 @@ def _clean(ctx: StepContext) -> None:
 def commit_leftovers(ctx: StepContext, attempt: int) -> tuple[str, list[str]]:
     """The attempt's commit: HEAD of taskspec/<ID> once what the factory left uncommitted
     (tracked changes, untracked files the repo does not ignore) is committed; and those files."""
-    settle_branch(ctx)
-    left = dirty_paths(ctx.worktree, _excluded(ctx))
+    trusted(ctx)
+    state = _state(ctx)
+    settle_branch(ctx, state)  # moves the branch, never HEAD or the files: `state` holds
+    left = state.dirty
     if left:
         message = (
             f"{ctx.tid}: attempt {attempt}, as the factory agent left it\n\n"
@@ -106,8 +114,11 @@ def commit_leftovers(ctx: StepContext, attempt: int) -> tuple[str, list[str]]:
             operation="commit_leftovers",
             files=left[:50],
         )
+        head = head_commit(ctx.worktree)
+    else:
+        head = state.head or head_commit(ctx.worktree)
     bring_in(ctx)
-    return head_commit(ctx.worktree), left
+    return head, left
 
 
 def bring_in(ctx: StepContext, *, rewind: bool = True) -> str | None:
@@ -132,7 +143,8 @@ def clean_to(ctx: StepContext, commit: str, why: str) -> list[str]:
     not ignored removed); return what was there. Refuses when the branch is not at `commit`:
     only a person moves a TaskSpec's branch past what its records name."""
     trusted(ctx)
-    head = head_commit(ctx.worktree)
+    state = _state(ctx)
+    head = state.head or head_commit(ctx.worktree)
     if head != commit:
         raise StepError(
             f"{branch_of(ctx.tid)} is at {head[:12]}, not at {commit[:12]}, the commit its records "
@@ -142,7 +154,7 @@ def clean_to(ctx: StepContext, commit: str, why: str) -> list[str]:
             path=ctx.worktree,
             fix=f"git -C {ctx.worktree} reset --keep {commit} if the later commits are not wanted",
         )
-    found = dirty_paths(ctx.worktree, _excluded(ctx))
+    found = state.dirty
     if found:
         git(ctx.worktree, "reset", "-q", "--hard", commit)
         _clean(ctx)
@@ -174,9 +186,9 @@ def discard_qa_changes(ctx: StepContext, attempt: int, commit: str) -> str | Non
     """After the QA session: keep whatever it changed or committed under a named ref, then put
     the worktree back at `commit`. Returns the ref, None when QA left the tree as it was."""
     trusted(ctx)
-    head = head_commit(ctx.worktree)
-    on_branch = head_ref(ctx.worktree) == f"refs/heads/{branch_of(ctx.tid)}"
-    if head == commit and on_branch and not dirty_paths(ctx.worktree, _excluded(ctx)):
+    state = _state(ctx)
+    on_branch = state.branch == f"refs/heads/{branch_of(ctx.tid)}"
+    if state.head == commit and on_branch and not state.dirty:
         return None
     ref = f"refs/hatchdoit/qa-leftovers/{ctx.tid}/{attempt}"
     what = f"{ctx.tid}: what the QA agent of attempt {attempt} changed (discarded)"

@@ -8,6 +8,12 @@ request of A to merge">`), paused on its provider (`paused: usage_limit on claud
 else left unfinished (a step error, an interrupted build) -> <error> (type `setup` when its
 workspace setup failed). The decisions taken about it (who, when, what) are in its
 <system-out>.
+
+Confinement (README: What an agent can touch): the suite's property `confinement` is the last
+build's (`_logs/confinement.json`); each test case's is `confined` when every agent session and
+test run on record for its TaskSpec was, else the labels of those that were not (`off`,
+`unconfined`), and its <system-out> starts with `ran unconfined (<why>): <runs>` — a CI page
+shows it beside the TaskSpec, since records that no agent can forge hold only under confinement.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hatchdoit.core.atomicio import write_atomic
-from hatchdoit.observe.outcomes import TaskDetail, failure_text
+from hatchdoit.observe.outcomes import TaskDetail, failure_text, run_confinements
 from hatchdoit.observe.provider_view import budget_escalation, paused_info
 from hatchdoit.records.waiting import waiting_of, waiting_text
 
@@ -57,6 +63,31 @@ def _blocked(detail: TaskDetail) -> bool:
     )
 
 
+def _property(parent: ET.Element, name: str, value: str) -> None:
+    props = ET.Element("properties")
+    ET.SubElement(props, "property", name=name, value=value)
+    parent.insert(0, props)  # the schema wants <properties> first
+
+
+def _confinement(case: ET.Element, detail: TaskDetail, build: dict[str, str]) -> str:
+    """The test case's confinement property; the line its <system-out> starts with, if any."""
+    runs = run_confinements(detail)
+    if not runs:
+        return ""
+    loose = [(run, label) for run, label in runs if label != "confined"]
+    labels = sorted({label for _, label in loose})
+    _property(case, "confinement", ", ".join(labels) or "confined")
+    if not loose:
+        return ""
+    why = []
+    if "off" in labels:
+        why.append("confinement: off in hatchdoit.yaml")
+    if "unconfined" in labels:
+        reason = build.get("reason") if build.get("label") == "unconfined" else None
+        why.append(f"this machine could not confine it: {reason or 'see hatchdoit doctor'}")
+    return f"ran unconfined ({'; '.join(why)}): {', '.join(run for run, _ in loose)}\n"
+
+
 def junit_xml(details: list[TaskDetail], root: Path, suite: str = "hatchdoit") -> ET.Element:
     """The <testsuites> element for `details`."""
     suite_el = ET.Element(
@@ -65,6 +96,9 @@ def junit_xml(details: list[TaskDetail], root: Path, suite: str = "hatchdoit") -
         timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
         hostname=socket.gethostname(),
     )
+    build = details[0].build_confinement if details else {}
+    if build.get("label"):
+        _property(suite_el, "confinement", build["label"])
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     total_time = 0.0
     for detail in details:
@@ -111,13 +145,15 @@ def junit_xml(details: list[TaskDetail], root: Path, suite: str = "hatchdoit") -
             )
             error = ET.SubElement(case, "error", message=message, type="unfinished")
             error.text = text or message
+        unconfined = _confinement(case, detail, build)
         out = ET.SubElement(case, "system-out")
         decided = "".join(
             f"decision {d.seq}: {d.kind} by {d.who} at {d.at}: {d.feedback}\n"
             for d in detail.decisions
         )
         out.text = _clean(
-            f"{detail.spec.title}\nstatus: {detail.status}\n{decided}" + _artifacts(detail, root)
+            f"{unconfined}{detail.spec.title}\nstatus: {detail.status}\n{decided}"
+            + _artifacts(detail, root)
         )
     for key, value in counts.items():
         suite_el.set(key, str(value))

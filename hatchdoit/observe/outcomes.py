@@ -4,6 +4,7 @@ report and the JUnit file both read TaskSpecs through here."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from hatchdoit.records.models import (
     DecisionRecord,
     DoneRecord,
     EscalatedRecord,
+    IntegrationRecord,
     LaunchRecord,
     Receipt,
     StopRecord,
@@ -74,6 +76,8 @@ class TaskDetail:
     artifacts: list[tuple[str, Path]] = field(default_factory=list)
     blocked_by: list[str] = field(default_factory=list)
     decisions: list[DecisionRecord] = field(default_factory=list)
+    integration: IntegrationRecord | None = None
+    build_confinement: dict[str, str] = field(default_factory=dict)  # _logs/confinement.json
 
     @property
     def tid(self) -> str:
@@ -145,6 +149,7 @@ def task_details(project: Project, runs: list[StepRun] | None = None) -> dict[st
     """Details of every TaskSpec of the plan, in dependency order."""
     layout = project.layout
     details: dict[str, TaskDetail] = {}
+    build = build_confinement(layout.confinement_record)
     for tid in project.plan.taskspecs:
         attempts = []
         for k in range(1, project.attempt_count(tid) + 1):  # those before a reset too
@@ -159,6 +164,8 @@ def task_details(project: Project, runs: list[StepRun] | None = None) -> dict[st
             escalated=try_load(layout.escalated(tid), EscalatedRecord),
             runs=[r for r in runs or [] if r.taskspec_id == tid],
             decisions=project.decisions(tid),
+            integration=try_load(layout.integration(tid), IntegrationRecord),
+            build_confinement=build,
             artifacts=_existing(
                 [
                     ("TaskSpec", project.plan.taskspecs[tid].path),
@@ -175,6 +182,30 @@ def task_details(project: Project, runs: list[StepRun] | None = None) -> dict[st
             ]
         details[tid] = detail
     return details
+
+
+def build_confinement(path: Path) -> dict[str, str]:
+    """The last build's confinement record (build/confinement_start.py), {} when none."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: str(v) for k, v in record.items()} if isinstance(record, dict) else {}
+
+
+def run_confinements(detail: TaskDetail) -> list[tuple[str, str]]:
+    """(run, label) of every agent session and test run on record for the TaskSpec, label
+    `confined`, `unconfined` or `off` (README: What an agent can touch); runs recorded before
+    confinement existed are left out."""
+    runs: list[tuple[str, str | None]] = []
+    for attempt in detail.attempts:
+        k = attempt.attempt
+        runs += [(f"{role} attempt {k}", run.confinement) for role, run in attempt.launches.items()]
+        if attempt.checks is not None and attempt.checks.tests is not None:
+            runs.append((f"tests attempt {k}", attempt.checks.tests.confinement))
+    if detail.integration is not None:
+        runs += [("post-merge tests", t.confinement) for t in detail.integration.tests]
+    return [(run, label) for run, label in runs if label]
 
 
 def failure_text(detail: TaskDetail) -> str:

@@ -45,6 +45,9 @@ class LaunchRecord(_Record):
     pane_offset: int = Field(
         default=0, ge=0, description="Where this launch's output starts in the pane log"
     )
+    confinement: str | None = Field(
+        default=None, description="confined | unconfined | off (README: What an agent can touch)"
+    )
     started_at: str = Field(default_factory=now_iso)
 
 

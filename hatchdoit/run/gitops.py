@@ -157,6 +157,54 @@ def dirty_paths(worktree: Path, exclude: list[str] | None = None) -> list[str]:
     return sorted(set(status_paths(worktree, "--untracked-files=all", *spec)))
 
 
+@dataclass(frozen=True)
+class WorktreeState:
+    """Where a worktree stands: HEAD's commit (None before the first), the branch ref HEAD is
+    on (refs/heads/..., None when detached) and dirty_paths."""
+
+    head: str | None
+    branch: str | None
+    dirty: list[str]
+
+
+def _status_path(entry: str) -> str | None:
+    """The path of one `git status --porcelain=v2 -z` entry (None for a header)."""
+    kind = entry[:1]
+    fields = {"1": 8, "2": 9, "u": 10}.get(kind)
+    if fields is not None:
+        parts = entry.split(" ", fields)
+        return parts[fields] if len(parts) > fields else None
+    return entry[2:] if kind == "?" else None
+
+
+def worktree_state(worktree: Path, exclude: list[str] | None = None) -> WorktreeState:
+    """head_commit, head_ref and dirty_paths of `worktree` from one git process (`status
+    --porcelain=v2 --branch`): the steps ask all three after every agent session, and each git
+    process costs milliseconds."""
+    spec = ["--", ".", *exclude] if exclude else []
+    status = ("status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all")
+    out = git(worktree, *status, *spec)
+    head: str | None = None
+    branch: str | None = None
+    dirty: set[str] = set()
+    entries = out.split("\0")
+    index = 0
+    while index < len(entries):
+        entry = entries[index]
+        index += 1
+        if entry.startswith("# branch.oid "):
+            oid = entry.removeprefix("# branch.oid ")
+            head = None if oid == "(initial)" else oid
+        elif entry.startswith("# branch.head "):
+            name = entry.removeprefix("# branch.head ")
+            branch = None if name == "(detached)" else f"refs/heads/{name}"
+        elif (path := _status_path(entry)) is not None:
+            dirty.add(path)
+            if entry[0] == "2":  # a rename or copy: its source path follows
+                index += 1
+    return WorktreeState(head=head, branch=branch, dirty=sorted(dirty))
+
+
 def head_ref(worktree: Path) -> str | None:
     """The branch ref HEAD is on (refs/heads/...), None when it is detached."""
     return try_git(worktree, "symbolic-ref", "-q", "HEAD").stdout.strip() or None

@@ -187,6 +187,7 @@ def _launch(
     write_atomic(prompt_file, prompt)
     digest = ctx.step_digest(role, attempt)
     token = f"{digest[:12]}-{secrets.token_hex(8)}"
+    decision = confinement.decision_for(ctx)
     launch = LaunchRecord(
         taskspec_id=ctx.tid,
         role=role,
@@ -198,11 +199,11 @@ def _launch(
         socket=project.config.tmux_socket,
         prompt_file=layout.rel(prompt_file),
         pane_offset=_size(layout.pane_log(ctx.tid, role, attempt)),
+        confinement=decision.label,
     )
     run = AgentRun(ctx, role, attempt, launch, tmux)
     pane_log = layout.pane_log(ctx.tid, role, attempt)
     run_dir = layout.session_dir(ctx.tid, role, attempt)
-    decision = confinement.decision_for(ctx)
     user_params = project.config.agent_params.get(profile.name, {})
     # Placeholders, environment and files of the profile's `setup` (a Claude settings file and
     # config home, Codex notify); for the scripted agent just its rendered argv.
@@ -277,7 +278,10 @@ def _launch(
         plan_dir=str(view.plan_dir),
         confinement=confined.label,
     )
-    launcher = project.script("agent", f"launch_{role}.sh")
+    # The bundled launch_<role>.sh only adds --role: skip its bash (a program per launch); a
+    # project's own scripts_dir keeps its launch_<role>.sh.
+    bundled = not project.config.scripts_dir
+    launcher = project.script("agent", "launch_agent.sh" if bundled else f"launch_{role}.sh")
     env_file = write_env_file(run_dir / ENV_FILE, env)
     tmux.launch(
         name,
@@ -288,6 +292,7 @@ def _launch(
             _bash(),
             "-p",  # privileged mode: no BASH_ENV, no functions from the tmux server's environment
             str(launcher),
+            *(["--role", role] if bundled else []),
             "--env-file",
             str(env_file),
             *(arg for path in readonly for arg in ("--readonly", str(path))),
@@ -309,14 +314,11 @@ def _clear_session(ctx: StepContext, tmux: Tmux, name: str, role: Role, attempt:
     after an interrupted build); a session of that name that no launch recorded here made is
     not this project's to end."""
     previous = try_load(ctx.layout.launch_record(ctx.tid, role, attempt), LaunchRecord)
-    if tmux.pane_state(name) is None or (previous and tmux.kill(name, previous.run_token)):
+    # Without an earlier launch on record tmux is not asked here (a program per launch): a
+    # session of that name would be another's, and the launch itself says so (Tmux.launch).
+    if previous is None or tmux.kill(name, previous.run_token):
         return
-    raise StepError(
-        f"tmux session {name} on socket {tmux.socket} was not made by this build",
-        taskspec_id=ctx.tid,
-        operation="launch",
-        fix=f"end it if it is stale: tmux -L {tmux.socket} kill-session -t ={name}",
-    )
+    raise tmux.foreign(name, ctx.tid)
 
 
 def _size(path: Path) -> int:
@@ -335,9 +337,9 @@ def _bash() -> str:
 def end_session(run: AgentRun) -> None:
     """Keep the final screen, then close the session."""
     ctx = run.ctx
-    # Both are quiet no-ops when the session is gone already (no tmux call to ask first).
-    run.tmux.capture(run.session, ctx.layout.screen_capture(ctx.tid, run.role, run.attempt))
-    run.end()
+    # A quiet no-op when the session is gone already (no tmux call to ask first).
+    screen = ctx.layout.screen_capture(ctx.tid, run.role, run.attempt)
+    run.tmux.close(run.session, run.launch.run_token, screen)
     # Read and deleted by the launcher at its start; still there if it never started.
     (ctx.layout.session_dir(ctx.tid, run.role, run.attempt) / ENV_FILE).unlink(missing_ok=True)
     redact_file(ctx.layout.pane_log(ctx.tid, run.role, run.attempt))

@@ -26,13 +26,14 @@ here=.; [[ $self != */* ]] || here=${self%/*}
 
 args=("$@")
 role='' worktree='' root='' env_file='' clean=0
-readonly_paths=() confine=()
+readonly_paths=() confine=() terminal=()
 while [ $# -gt 0 ]; do
   case $1 in
     --readonly) need $# "$1" "${2-}"; readonly_paths+=(--path "$2"); shift 2 ;;
     --confine-with) need $# "$1" "${2-}"; confine+=("$2"); shift 2 ;;
     --env-file) need $# "$1" "${2-}"; env_file=$2; shift 2 ;;
     --clean) clean=1; shift ;;  # internal: this run started over from an empty environment
+    --terminal) need $# "$1" "${2-}"; terminal+=("$2"); shift 2 ;;  # internal: NAME=VALUE of it
     --role) need $# "$1" "${2-}"; [ -z "$role" ] || die 2 "--role given twice"; role=$2; shift 2 ;;
     --worktree) need $# "$1" "${2-}"; worktree=$2; shift 2 ;;
     --worktrees-root) need $# "$1" "${2-}"; root=$2; shift 2 ;;
@@ -49,14 +50,21 @@ done
 if [ -n "$env_file" ]; then
   [[ -f $env_file && ! -L $env_file && -O $env_file ]] \
     || die 2 "--env-file must be a regular file of this user: $(q "$env_file")"
+  terminal_names=' TERM TERM_PROGRAM TERM_PROGRAM_VERSION TMUX TMUX_PANE '
   if [ "$clean" = 0 ]; then
-    # Start over from an empty environment but for the pane's terminal, which tmux describes.
+    # Start over from an empty environment (bash's exec -c: no `env` program) but for the
+    # pane's terminal, which tmux describes: handed over as arguments, exported below.
     pane=()
-    for name in TERM TERM_PROGRAM TERM_PROGRAM_VERSION TMUX TMUX_PANE; do
-      [ -z "${!name+set}" ] || pane+=("$name=${!name}")
+    for name in $terminal_names; do
+      [ -z "${!name+set}" ] || pane+=(--terminal "$name=${!name}")
     done
-    exec env -i ${pane[@]+"${pane[@]}"} "$BASH" -p "$self" --clean "${args[@]}"
+    exec -c "$BASH" -p "$self" --clean ${pane[@]+"${pane[@]}"} "${args[@]}"
   fi
+  for kv in ${terminal[@]+"${terminal[@]}"}; do
+    [[ $terminal_names == *" ${kv%%=*} "* && $kv == *=* ]] \
+      || die 2 "--terminal: not a terminal variable: $(q "${kv%%=*}")"
+    export "${kv?}"
+  done
   entries=()
   while IFS= read -r -d '' kv; do entries+=("$kv"); done <"$env_file"
   for kv in ${entries[@]+"${entries[@]}"}; do

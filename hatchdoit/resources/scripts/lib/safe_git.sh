@@ -29,14 +29,34 @@ planted_drivers() {
     2>/dev/null || true)
 }
 
+# Sets git_cmd to the subcommand of `git ARGS` (its first word after the -C/-c options).
+git_command() {
+  git_cmd=''
+  while [ $# -gt 0 ]; do
+    case $1 in
+      -C|-c) [ $# -ge 2 ] || return 0; shift 2 ;;
+      -*) shift ;;
+      *) git_cmd=$1; return 0 ;;
+    esac
+  done
+}
+
 git() {
   local args=(-c core.fsmonitor=false -c core.hooksPath=/dev/null/no-hooks -c core.pager=cat
               -c core.editor=true -c sequence.editor=true -c diff.external=
               -c commit.gpgSign=false -c tag.gpgSign=false -c gpg.program=false)
   local item
-  while IFS= read -r -d '' item; do
-    args+=(-c "$item")
-  done < <(planted_drivers "$@")
+  # Commands that never read file contents through attributes need no driver overrides, and
+  # so no `git config` program first (run/safe_git.py's NO_DRIVERS).
+  local git_cmd
+  git_command "$@"
+  case $git_cmd in
+    rev-parse|show-ref|cat-file|merge-base|symbolic-ref|update-ref|for-each-ref|rev-list|\
+    commit-tree|var|config) ;;
+    *) while IFS= read -r -d '' item; do
+         args+=(-c "$item")
+       done < <(planted_drivers "$@") ;;
+  esac
   # a repository of its own at an absolute -C DIR (a TaskSpec's clone) is named outright: a
   # core.worktree planted in its config cannot lead git elsewhere
   local dir='' prev='' arg

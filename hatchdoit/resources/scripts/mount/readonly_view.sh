@@ -52,15 +52,18 @@ done
 case $stage in
   outside)
     command -v unshare >/dev/null || die 5 "unshare (util-linux) is not installed"
-    if [ "$(id -u)" = 0 ]; then
+    if [ "$EUID" = 0 ]; then  # bash's own: no `id` program on every agent launch
       exec unshare --mount --propagation private -- "$BASH" -p "$self" --inside root "${args[@]}"
     fi
     exec unshare --user --map-root-user --mount --propagation private -- \
-      "$BASH" -p "$self" --inside "user:$(id -u):$(id -g)" "${args[@]}"
+      "$BASH" -p "$self" --inside "user:$EUID:$(id -g)" "${args[@]}"
     ;;
   root|user:*)
     for p in "${paths[@]}"; do
-      mount --bind -- "$p" "$p" 2>/dev/null && mount -o remount,bind,ro -- "$p" 2>/dev/null \
+      # One mount: util-linux 2.27 and later remount a bind read-only themselves. `[ -w ]`
+      # (access(2): EROFS) tells an older mount that left it writable; then the remount.
+      { mount --bind -o ro -- "$p" "$p" 2>/dev/null \
+          && { [ ! -w "$p" ] || mount -o remount,bind,ro -- "$p" 2>/dev/null; }; } \
         || die 5 "cannot mount $(q "$p") read-only in a namespace of its own"
     done
     if [ "$stage" = root ]; then
