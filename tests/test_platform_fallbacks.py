@@ -110,8 +110,9 @@ def test_killed_worker_does_not_hang_the_build_without_pidfd_or_waitid(
     assert "Traceback" not in output, output
     stopped = [line for line in output.splitlines() if "build stopped" in line]
     assert len(stopped) == 1, output
-    assert "ended (how is unknown: no waitid on this platform) while running factory:NA.1" in (
-        stopped[0]
+    assert (
+        "ended (how is unknown: no waitid on this platform) while running factory:NA.1"
+        in (stopped[0])
     ), output
     assert project.layout.done("NB").exists()
 
