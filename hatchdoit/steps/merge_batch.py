@@ -215,10 +215,10 @@ def _receipt_for(ctx: StepContext, tid: str, approved: str) -> None:
 
 
 def collect(ctx: StepContext, first: dict[str, str], limit: int) -> dict[str, str]:
-    """The batch: `first` (this TaskSpec), then in plan order, `limit` at most, of the TaskSpecs
+    """The batch: `first` (this TaskSpec) and, `limit` at most, of the TaskSpecs
     this build may land (run/landing_scope.py), the queued ones whose approved commit is
     current and the ones ready to land whose step has not started yet (their step finds the
-    outcome when doit runs it); ordered by dependency."""
+    outcome when doit runs it); in plan order, dependencies first."""
     chosen: dict[str, str] = dict(first)
     ctx.project.refresh()
     for tid in ctx.project.plan.taskspecs:
@@ -230,7 +230,11 @@ def collect(ctx: StepContext, first: dict[str, str], limit: int) -> dict[str, st
         current = wanted and wanted == ctx.project.approved_commit(tid)
         if current and not _has_outcome(ctx, tid, wanted):
             chosen[tid] = wanted
-    return {tid: chosen[tid] for tid in dependency_order(ctx, list(chosen))}
+    # plan order whoever leads, so a batch (and a bisection's prefixes) is the same however
+    # its members' steps happened to reach the queue
+    order = {tid: i for i, tid in enumerate(ctx.project.plan.taskspecs)}
+    in_plan = sorted(chosen, key=lambda tid: order.get(tid, len(order)))
+    return {tid: chosen[tid] for tid in dependency_order(ctx, in_plan)}
 
 
 def _queued(ctx: StepContext, tid: str) -> str:
