@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from hatchdoit.core.clock import now_iso
 from hatchdoit.core.errors import HatchdoitError
@@ -41,7 +41,7 @@ class ClaimRecord(BaseModel):
     taskspec_id: str
     claimed_at: str
     renewed_at: str
-    lease_seconds: float
+    lease_seconds: float = Field(gt=0, le=86400, allow_inf_nan=False)  # else malformed
 
 
 def runner_name(name: str | None = None) -> str:

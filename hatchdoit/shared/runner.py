@@ -38,6 +38,7 @@ from hatchdoit.records.waiting import (
 from hatchdoit.run.context import StepContext
 from hatchdoit.shared.claims import Claims, Renewer, runner_name
 from hatchdoit.shared.remote_refs import STATE, Remote
+from hatchdoit.shared.snapshot_rules import SnapshotRefused
 from hatchdoit.shared.state_sync import materialise, push_state
 from hatchdoit.steps.agent_session import attach, end_session
 
@@ -111,6 +112,7 @@ class SharedRunner:
         self._building: list[str] = []
         self._abandon = threading.Event()
         self._status: dict[str, str] = {}
+        self._refused: set[str] = set()
 
     # What the remote says --------------------------------------------------------------------
 
@@ -123,13 +125,26 @@ class SharedRunner:
         theirs = []
         for ref, sha in self.remote.refs(STATE).items():
             tid = ref.removeprefix(STATE)
-            if tid in plan and tid not in self.claims.held:
-                materialise(self.remote, self.project.layout, tid, sha)
+            if tid in plan and tid not in self.claims.held and self._materialise(tid, sha):
                 theirs.append(tid)
         self.project.refresh()
         self._status = {tid: status_of(self.project, tid) for tid in plan}
         for tid in theirs:
             self._check_inputs(tid)
+
+    def _materialise(self, tid: str, sha: str) -> bool:
+        """Bring in the snapshot `sha` of `tid`; a snapshot refused (snapshot_rules.py) is said
+        once and `tid` is left to the runners that wrote it (not built here)."""
+        try:
+            materialise(self.remote, self.project.layout, tid, sha)
+        except SnapshotRefused as exc:
+            if sha not in self._refused:
+                self._refused.add(sha)
+                self.say(f"hatchdoit ci: {exc.one_line()}")
+            if tid not in self.result.gave_up:
+                self.result.gave_up.append(tid)
+            return False
+        return True
 
     def _check_inputs(self, tid: str) -> None:
         done = try_load(self.project.layout.done(tid), DoneRecord)
