@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -76,8 +77,13 @@ def logs_of(layout: Layout) -> set[str]:
 
 @pytest.mark.parametrize(
     "path",
-    ["cache/specs.pickle", "audit.jsonl", "state/OTHER/done.json", "state/T/sub/x.json",
-     "hooks/T/factory-1.stop"],  # fmt: skip
+    [
+        "cache/specs.pickle",
+        "audit.jsonl",
+        "state/OTHER/done.json",
+        "state/T/sub/x.json",
+        "hooks/T/factory-1.stop",
+    ],
 )
 def test_a_snapshot_writing_outside_its_records_is_refused_whole(machines: tuple,
                                                                  path: str) -> None:  # fmt: skip
@@ -86,7 +92,7 @@ def test_a_snapshot_writing_outside_its_records_is_refused_whole(machines: tuple
     rb = remote(b)
     rb.fetch()
     before = logs_of(b)
-    with pytest.raises(SnapshotRefused, match=f"{STATE}T.*{path}"):
+    with pytest.raises(SnapshotRefused, match=re.escape(f"{STATE}T") + ".*" + re.escape(path)):
         materialise(rb, b, "T", rb.ref(STATE + "T") or "")
     assert logs_of(b) == before, "nothing of a refused snapshot is written"
 
@@ -111,12 +117,12 @@ def test_symlinks_and_huge_files_are_refused_before_reading(machines: tuple) -> 
     plant(a, {}, tree=top)
     rb = remote(b)
     rb.fetch()
-    with pytest.raises(SnapshotRefused, match="state/T/done.json: not a plain file"):
+    with pytest.raises(SnapshotRefused, match=r"state/T/done\.json: not a plain file"):
         materialise(rb, b, "T", rb.ref(STATE + "T") or "")
     huge = remote(a).commit({"state/T/big.json": b"0" * (2 << 20)}, "state of T", None)
     assert remote(a).push([Update(STATE + "T", huge, rb.ref(STATE + "T"))])
     rb.fetch()
-    with pytest.raises(SnapshotRefused, match="big.json: 2097152 bytes"):
+    with pytest.raises(SnapshotRefused, match=r"big\.json: 2097152 bytes"):
         materialise(rb, b, "T", huge)
     assert not b.state_dir("T").exists()
 

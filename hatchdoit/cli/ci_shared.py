@@ -16,6 +16,7 @@ from hatchdoit.observe.notify import CI_ENV
 from hatchdoit.project import Project
 from hatchdoit.provider_runs.pause import CI_MAX_WAIT
 from hatchdoit.shared.runner import INTERRUPTED, SharedRunner, remote_of
+from hatchdoit.shared.snapshot_rules import KEY_ENV, shared_key
 
 if TYPE_CHECKING:
     from hatchdoit.cli.ci_loop import CiOptions
@@ -70,6 +71,9 @@ def run_shared(
         finally:
             ended.set()
 
+    if shared_key() is None:
+        say(f"hatchdoit ci: {KEY_ENV} is not set: the records on {remote.name} are trusted like "
+            "push rights to it (docs/ci.md \"Who can forge the shared state\")")  # fmt: skip
     runner = SharedRunner(
         project, selected, build, say, options.runner, options.max_runs, slots=options.jobs
     )
