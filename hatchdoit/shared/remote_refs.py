@@ -82,6 +82,16 @@ class Remote:
             return f"remote {self.name!r} of {self.repo} is not reachable: {_last(done)}"
         return None
 
+    def cannot_push(self) -> str | None:
+        """Why this clone cannot push to the remote (a dry-run push of a probe ref: a read-only
+        token is refused there), or None."""
+        probe = "refs/hatchdoit/probe"
+        if try_git(self.repo, "rev-parse", "--verify", "-q", "HEAD").returncode != 0:
+            return None  # nothing to probe with: the first claim's push tells
+        done = try_git(self.repo, "push", "--dry-run", "--porcelain", self.name,
+                       f"HEAD:{probe}", timeout=NETWORK_TIMEOUT)  # fmt: skip
+        return None if done.returncode == 0 else _last(done)
+
     def unreachable_locally(self) -> bool:
         """No git repo or no such remote here (nothing was ever fetched from it)."""
         return try_git(self.repo, "remote", "get-url", self.name).returncode != 0

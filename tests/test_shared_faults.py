@@ -1,0 +1,117 @@
+"""`hatchdoit ci --shared` and `--shard` when things fail (shared/claims.py's Renewer,
+shared/holding.py, cli/ci_shared.py): a renewal that raises anything is said, logged and tried
+again; a renewer that dies stops the run; a remote that goes away mid-run still ends with the
+JUnit file, report and metrics; a shard that cannot push to the remote builds as without one and
+never lands on the remote's main on its own. Real git, a bare remote; the fleet tests use real
+doit, tmux and the scripted agent."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from shared_machines import Fleet, add_plan, make_fleet
+from test_shared_claims import Clock, look, origin, runner
+
+from hatchdoit.shared.claims import Renewer
+
+__all__ = ["origin"]  # a fixture
+
+
+def test_a_renewal_that_raises_anything_is_said_logged_and_tried_again(origin: Path) -> None:
+    claims = runner(origin, "a", Clock(), lease=0.6)
+    look(claims)
+    assert claims.claim("T")
+    calls: list[str] = []
+    said: list[str] = []
+    logged: list[str] = []
+    again = threading.Event()
+
+    def push(tid: str) -> bool:
+        calls.append(tid)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        again.set()
+        return True
+
+    renewer = Renewer(claims, said.append, push, log=lambda msg, ctx: logged.append(msg))
+    with renewer:
+        assert again.wait(10), said
+    assert not renewer.dead.is_set()
+    assert any("renewing the claim on T failed: boom" in line for line in said), said
+    assert logged == ["claim renewal failed"]
+
+
+def test_a_renewer_that_dies_says_so_and_gives_up_every_claim(origin: Path) -> None:
+    claims = runner(origin, "a", Clock(), lease=0.6)
+    look(claims)
+    assert claims.claim("T")
+    lost: list[str] = []
+    said: list[str] = []
+
+    def push(tid: str) -> bool:
+        raise RuntimeError("boom")
+
+    def overdue(tid: str) -> bool:
+        raise KeyboardInterrupt  # not an Exception: the thread would end silently
+
+    claims.overdue = overdue  # type: ignore[method-assign]
+    renewer = Renewer(claims, said.append, push, lost.append)
+    with renewer:
+        assert renewer.dead.wait(10), said
+    assert lost == ["T"]
+    assert any("the claim renewer stopped" in line for line in said), said
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux not installed")
+    made = make_fleet(tmp_path, 1)
+    try:
+        yield made
+    finally:
+        made.teardown()
+
+
+@pytest.mark.integration
+def test_a_shard_that_cannot_push_builds_as_without_a_remote_and_lands_locally(
+    fleet: Fleet,
+) -> None:
+    hook = fleet.origin / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'read-only token' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    fleet.configure(integrate="merge")
+    add_plan(fleet, {"A": [], "B": ["A"]})
+    before = fleet.remote_refs("refs/heads/main")
+    proc = fleet.start(fleet.first, "--shard", "1/1")
+    out = proc.communicate(timeout=400)[0]
+    assert proc.returncode == 0, out
+    assert "--shard cannot share through origin" in out, out
+    assert fleet.remote_refs("refs/") == before, "nothing pushed: main is not moved by --shard"
+    target = fleet.first.root / "_target"
+    log = subprocess.run(["git", "-C", str(target), "log", "--format=%s", "main"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert log.count("\n") > 1, "landed on the local clone, as integration.land_on says"
+
+
+@pytest.mark.integration
+def test_a_remote_gone_mid_run_still_ends_with_junit_and_report(fleet: Fleet) -> None:
+    add_plan(fleet, {"A": []})
+    junit = fleet.tmp / "junit.xml"
+    proc = fleet.start(fleet.first, "--shared", "--junit", str(junit))
+    assert proc.stdout is not None
+    for line in proc.stdout:  # the claim is made: then the remote goes away
+        if " claimed A" in line:
+            fleet.origin.rename(fleet.origin.with_name("gone.git"))
+            break
+    out = proc.communicate(timeout=400)[0]
+    assert proc.returncode == 1, out
+    assert "Traceback" not in out, out
+    assert [c.get("name") for c in ElementTree.parse(junit).getroot().iter("testcase")] == ["A"]
+    assert (fleet.first.logs / "report.html").exists()
