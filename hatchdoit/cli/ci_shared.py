@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hatchdoit.core.errors import EXIT_CONFIG, EXIT_FAILED, HatchdoitError
+from hatchdoit.delivery.landing_fence import FENCE_ENV
 from hatchdoit.observe.notify import CI_ENV
 from hatchdoit.project import Project
 from hatchdoit.provider_runs.pause import CI_MAX_WAIT
@@ -54,6 +55,7 @@ def run_shared(
         **os.environ,
         CI_ENV: "1",
         CI_MAX_WAIT: str(project.config.providers.ci_max_wait),
+        FENCE_ENV: "1",  # a landing is fenced by this runner's claim (landing_fence.py)
     }
     if options.shared:  # merge modes land on the remote's branch, not on this runner's clone
         env[LAND_ON] = "remote"

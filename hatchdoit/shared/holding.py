@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hatchdoit.core.errors import HatchdoitError
+from hatchdoit.delivery.landing_fence import write_fence
 from hatchdoit.layout import Layout
 from hatchdoit.shared.claims import Claims
 from hatchdoit.shared.remote_refs import Remote
@@ -16,12 +17,35 @@ from hatchdoit.shared.state_sync import BranchDiverged, push_state
 PUSH_TRIES = 3
 
 
-def release(claims: Claims, tid: str, say: Callable[[str], None]) -> None:
+def fence(layout: Layout, claims: Claims, tid: str) -> None:
+    """Keep the claim file a landing is fenced on (delivery/landing_fence.py) as held now."""
+    write_fence(layout, tid, claims.held.get(tid))
+
+
+def release(claims: Claims, tid: str, say: Callable[[str], None], layout: Layout) -> None:
     """Release a claim; when the remote does not answer, its lease runs out instead."""
+    write_fence(layout, tid, None)  # no landing of it from here on
     try:
         claims.release(tid)
     except HatchdoitError as exc:
         say(f"hatchdoit ci: releasing {tid} failed ({exc}): its lease runs out")
+
+
+def renewal(
+    remote: Remote, layout: Layout, claims: Claims, diverged: Callable[[str, BranchDiverged], None]
+) -> Callable[[str], bool]:
+    """What the Renewer pushes for `tid`: its records with the claim (False: lost)."""
+
+    def push(tid: str) -> bool:
+        try:
+            return push_state(remote, layout, tid, claims)
+        except BranchDiverged as exc:
+            diverged(tid, exc)
+            return True  # said and given up: not a lost claim
+        finally:
+            fence(layout, claims, tid)
+
+    return push
 
 
 def push_held(
@@ -40,6 +64,7 @@ def push_held(
     for _ in range(PUSH_TRIES):
         try:
             if push_state(remote, layout, tid, claims):
+                fence(layout, claims, tid)
                 return True
         except BranchDiverged as exc:
             diverged(tid, exc)
@@ -50,5 +75,6 @@ def push_held(
                 return False
             pause()
         if tid not in claims.held:
+            fence(layout, claims, tid)
             return False
     return tid in claims.held

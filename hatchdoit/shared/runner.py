@@ -39,10 +39,10 @@ from hatchdoit.records.waiting import (
 )
 from hatchdoit.run.context import StepContext
 from hatchdoit.shared.claims import Claims, Renewer, runner_name
-from hatchdoit.shared.holding import push_held, release
+from hatchdoit.shared.holding import fence, push_held, release, renewal
 from hatchdoit.shared.remote_refs import STATE, Remote
 from hatchdoit.shared.snapshot_rules import SnapshotRefused
-from hatchdoit.shared.state_sync import BranchDiverged, materialise, push_state
+from hatchdoit.shared.state_sync import BranchDiverged, materialise
 from hatchdoit.steps.agent_session import attach, end_session
 
 PERSON = tuple(kind.state for kind in KINDS.values() if kind.kind != "runner")
@@ -197,13 +197,7 @@ class SharedRunner:
         idle_since: float | None = None
         said = ""
 
-        def push(tid: str) -> bool:
-            try:
-                return push_state(self.remote, layout, tid, self.claims)
-            except BranchDiverged as exc:
-                self._diverged(tid, exc)
-                return True  # said and given up: not a lost claim
-
+        push = renewal(self.remote, layout, self.claims, self._diverged)
         with Renewer(self.claims, self.say, push, self._lost, self._log) as renewer:
             self._renewer = renewer
             while True:
@@ -242,9 +236,10 @@ class SharedRunner:
         return self.result
 
     def _lost(self, tid: str) -> None:
-        """A claim was lost while its doit run goes on (or the renewer died): stop the run at
-        once, whatever else it builds (build_held runs doit again for the TaskSpecs still
-        held), so the runner that took `tid` over is the only one building it."""
+        """A claim was lost while its doit run goes on (or the renewer died): no landing of it
+        from here on (its fence), and the run is stopped at once, whatever else it builds
+        (build_held runs doit again for the TaskSpecs still held)."""
+        fence(self.project.layout, self.claims, tid)
         if tid in self._building or self._renewer_dead():
             self._abandon.set()
 
@@ -257,7 +252,7 @@ class SharedRunner:
     def _diverged(self, tid: str, exc: BranchDiverged) -> None:
         """The remote's branch of `tid` has commits ours lacks: stop building it (said once)."""
         self.say(f"hatchdoit ci: {exc.one_line()}")
-        release(self.claims, tid, self.say)
+        release(self.claims, tid, self.say, self.project.layout)
         if tid not in self.result.gave_up:
             self.result.gave_up.append(tid)
         self._lost(tid)
@@ -265,6 +260,7 @@ class SharedRunner:
     def _claimed(self, tid: str, previous: str | None) -> None:
         """Say and audit a claim (a takeover names the runner whose lease ran out)."""
         me = self.claims.runner
+        fence(self.project.layout, self.claims, tid)
         over = f" (taken over from {previous}, whose lease ran out)" if previous else ""
         self.say(f"hatchdoit ci: {me} claimed {tid}{over}")
         audit(self.project.layout.audit, "shared_claimed", tid, runner=me, taken_over=previous)
@@ -317,7 +313,7 @@ class SharedRunner:
                 progress = taskspec_progress(self.project, tid)
                 if self.settled(tid) or progress == previous.get(tid):
                     left.remove(tid)
-                    release(self.claims, tid, self.say)
+                    release(self.claims, tid, self.say, self.project.layout)
                     if not self.settled(tid):
                         self.result.gave_up.append(tid)
                         self.say(f"hatchdoit ci: {tid}: the last doit run changed nothing")
@@ -327,7 +323,7 @@ class SharedRunner:
         else:
             self.result.gave_up += left
         for tid in left:
-            release(self.claims, tid, self.say)
+            release(self.claims, tid, self.say, self.project.layout)
         return code
 
     def _push(self, tid: str) -> bool:
