@@ -18,7 +18,7 @@ from test_land_on_remote import barrier, machine, make_origin, on_origin, run, r
 
 from hatchdoit.core.errors import StepError
 from hatchdoit.delivery.landing_fence import FENCE_ENV, LANDED, write_fence
-from hatchdoit.delivery.landing_target import BranchTarget
+from hatchdoit.delivery.landing_target import BranchTarget, ProtectedBranch
 from hatchdoit.project import load_project
 from hatchdoit.run.context import StepContext
 from hatchdoit.shared.remote_refs import CLAIMS, Remote, Update
@@ -115,3 +115,22 @@ def test_a_taker_without_the_first_runners_records_does_not_land_again(
     assert record["outcome"] == "integrated" and record["landed_commit"] == pushed
     assert subprocess.run(["git", "-C", str(origin), "rev-parse", f"{LANDED}A"],
                           capture_output=True, text=True).stdout.strip() == pushed  # fmt: skip
+
+
+def test_a_push_denied_without_a_porcelain_line_says_merge_modes_cannot_push_there(
+    two: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 403 from an https remote ends the push before any ref is reported: the same one line
+    as a protected branch."""
+    _, (one, _) = two
+    monkeypatch.delenv(FENCE_ENV)
+    denied = tmp_path / "denied-ssh"
+    denied.write_text("#!/bin/sh\necho \"fatal: unable to access 'https://example.invalid/r.git/':"
+                      " The requested URL returned error: 403\" >&2\nexit 128\n")  # fmt: skip
+    denied.chmod(0o755)
+    monkeypatch.setenv("GIT_SSH_COMMAND", str(denied))
+    target = target_of(one)
+    tip = target.tip()
+    git(one.target, "remote", "set-url", "origin", "ssh://example.invalid/r.git")
+    with pytest.raises(ProtectedBranch, match="merge modes cannot push there"):
+        target.swap(landing(one, tip, "a" * 40), tip, "A")

@@ -144,7 +144,9 @@ class BranchTarget:
                 fix=f"set `integrate: pr` (or integration.land_on: local), or let this runner "
                 f"push to {self.branch}",
             )
-        if "403" in said or "denied" in said.lower() or "permission" in said.lower():
+        denied = [line for line in f"{done.stderr}\n{said}".splitlines() if _denied(line)]
+        if denied and not refused:  # no ref was reported: the server turned the push away
+            said = denied[0].strip()
             raise ProtectedBranch(
                 f"{self.remote} refused the push to {self.branch} ({said}): merge modes cannot "
                 "push there; use `integrate: pr`",
@@ -264,6 +266,14 @@ def _push_status(out: str, ref: str) -> tuple[str, str] | None:
         if len(parts) >= 3 and parts[1].endswith(f":{ref}"):
             return parts[0][:1] or " ", parts[2]
     return None
+
+
+DENIED = ("error: 403", " 403", "permission", "denied", "not allowed", "forbidden")
+
+
+def _denied(line: str) -> bool:
+    """A line of git's saying the server refused this user the push (no porcelain line)."""
+    return any(word in line.lower() for word in DENIED)
 
 
 def _stale(out: str, ref: str) -> bool:
