@@ -15,8 +15,10 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from projects import module_body
 from shared_machines import Fleet, add_plan, make_fleet
 from test_shared_claims import Clock, look, origin, runner
+from test_shared_runners import wait_for_launch
 
 from hatchdoit.shared.claims import Renewer
 
@@ -115,3 +117,29 @@ def test_a_remote_gone_mid_run_still_ends_with_junit_and_report(fleet: Fleet) ->
     assert "Traceback" not in out, out
     assert [c.get("name") for c in ElementTree.parse(junit).getroot().iter("testcase")] == ["A"]
     assert (fleet.first.logs / "report.html").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_losing_one_claim_of_a_run_of_two_stops_that_one_and_the_other_goes_on(
+    fleet: Fleet,
+) -> None:
+    """`-n 2`: the claim on S is taken over while S and T build in one doit run: the run stops
+    at once (S's session ends), and a new run goes on with T, which is delivered once."""
+    slow = module_body("m_slow", "f_slow", note="\n\n<!-- scripted:hold=8 -->\n")
+    fleet.first.add_taskspec("S", body=slow)
+    other = module_body("m_other", "f_other", note="\n\n<!-- scripted:hold=8 -->\n")
+    fleet.first.add_taskspec("T", body=other)
+    proc = fleet.start(fleet.first, "--shared", "--runner", "m0", "-n", "2")
+    wait_for_launch(fleet, "S", proc)
+    wait_for_launch(fleet, "T", proc)
+    git = ["git", "-C", str(fleet.origin)]
+    tree = subprocess.run([*git, "hash-object", "-w", "-t", "tree", "/dev/null"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    theirs = subprocess.run([*git, "commit-tree", tree, "-m", "claim S by elsewhere"],
+                            capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    subprocess.run([*git, "update-ref", "refs/hatchdoit/claims/S", theirs], check=True)
+    out = proc.communicate(timeout=400)[0]
+    assert "lost the claim on S" in out and "a claim of it was lost" in out, out
+    assert proc.returncode == 0, out
+    assert sorted(pr["head"] for pr in fleet.prs()) == ["taskspec/S", "taskspec/T"], out
