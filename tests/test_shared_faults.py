@@ -143,3 +143,34 @@ def test_losing_one_claim_of_a_run_of_two_stops_that_one_and_the_other_goes_on(
     assert "lost the claim on S" in out and "a claim of it was lost" in out, out
     assert proc.returncode == 0, out
     assert sorted(pr["head"] for pr in fleet.prs()) == ["taskspec/S", "taskspec/T"], out
+
+
+@pytest.mark.integration
+def test_with_a_shared_key_runners_accept_only_sealed_records(tmp_path: Path) -> None:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux not installed")
+    fleet = make_fleet(tmp_path, 2)
+    try:
+        add_plan(fleet, {"A": []})
+        one, two = fleet.machines
+        one.env["HATCHDOIT_SHARED_KEY"] = "k" * 32
+        proc = fleet.start(one, "--shared", "--runner", "m0")
+        out = proc.communicate(timeout=400)[0]
+        assert proc.returncode == 0, out
+        assert "HATCHDOIT_SHARED_KEY is not set" not in out, out
+        two.env["HATCHDOIT_SHARED_KEY"] = "other"
+        proc = fleet.start(two, "--shared", "--runner", "m1")
+        out = proc.communicate(timeout=400)[0]
+        assert "refused the snapshot refs/hatchdoit/state/A" in out, out
+        assert " claimed A" not in out, "a refused snapshot is not rebuilt here"
+        assert proc.returncode == 1, out
+        two.env["HATCHDOIT_SHARED_KEY"] = "k" * 32
+        proc = fleet.start(two, "--shared", "--runner", "m1")
+        out = proc.communicate(timeout=400)[0]
+        assert proc.returncode == 0 and " claimed A" not in out, out
+        del two.env["HATCHDOIT_SHARED_KEY"]
+        proc = fleet.start(two, "--shared", "--runner", "m1")
+        out = proc.communicate(timeout=400)[0]
+        assert "HATCHDOIT_SHARED_KEY is not set" in out, out
+    finally:
+        fleet.teardown()
