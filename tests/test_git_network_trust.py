@@ -53,12 +53,10 @@ def test_planted_pack_programs_proxy_and_ext_urls_never_run(planted: tuple[Path,
     assert ran == [], f"planted programs ran: {ran}"
 
 
-def test_the_users_global_upload_pack_is_kept(
-    planted: tuple[Path, Path], tmp_path: Path
-) -> None:
+def test_the_users_global_upload_pack_is_kept(planted: tuple[Path, Path], tmp_path: Path) -> None:
     repo, marker = planted
     wrapper = tmp_path / "my-upload-pack"
-    wrapper.write_text(f"#!/bin/sh\ntouch {marker}-users\nexec git-upload-pack \"$@\"\n")
+    wrapper.write_text(f'#!/bin/sh\ntouch {marker}-users\nexec git-upload-pack "$@"\n')
     wrapper.chmod(0o755)
     git(repo, "config", "--global", "remote.origin.uploadpack", str(wrapper))
     assert try_git(repo, "fetch", "-q", "origin").returncode == 0
