@@ -7,6 +7,7 @@ doit, tmux and the scripted agent."""
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 import threading
@@ -18,7 +19,7 @@ import pytest
 from projects import module_body
 from shared_machines import Fleet, add_plan, make_fleet
 from test_shared_claims import Clock, look, origin, runner
-from test_shared_runners import wait_for_launch
+from test_shared_runners import status, wait_for_launch
 
 from hatchdoit.shared.claims import Renewer
 
@@ -172,5 +173,28 @@ def test_with_a_shared_key_runners_accept_only_sealed_records(tmp_path: Path) ->
         proc = fleet.start(two, "--shared", "--runner", "m1")
         out = proc.communicate(timeout=400)[0]
         assert "HATCHDOIT_SHARED_KEY is not set" in out, out
+    finally:
+        fleet.teardown()
+
+
+@pytest.mark.integration
+def test_status_fetch_leaves_the_records_of_a_running_build_alone(tmp_path: Path) -> None:
+    """A machine running a plain build (it holds the build lock) keeps its own records while
+    `status --fetch` runs there; once the build is over, the remote's records come in."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux not installed")
+    fleet = make_fleet(tmp_path, 2)
+    try:
+        add_plan(fleet, {"A": []})
+        one, two = fleet.machines
+        proc = fleet.start(one, "--shared", "--runner", "m0")
+        assert proc.communicate(timeout=400)[0] is not None and proc.returncode == 0
+        lock = two.logs / "locks" / "build.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)  # as a running doit holds it
+            assert status(fleet, 1, "--fetch")["A"] != "done"
+            assert not two.layout.done("A").exists(), "nothing written during the build"
+        assert status(fleet, 1, "--fetch")["A"] == "done"
     finally:
         fleet.teardown()
