@@ -24,7 +24,7 @@ import hmac
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from hatchdoit.core.errors import HatchdoitError
 from hatchdoit.shared.remote_refs import STATE, Remote, _blob
@@ -32,6 +32,7 @@ from hatchdoit.shared.remote_refs import STATE, Remote, _blob
 MAX_FILE = 1 << 20
 MAX_TOTAL = 32 << 20
 MAX_FILES = 4000
+MAX_TREE = 256 << 10  # bytes of one tree (or commit) object, checked before it is read
 KEY_ENV = "HATCHDOIT_SHARED_KEY"
 SEAL = "hatchdoit-seal: "
 PLAIN = ("100644", "100755")
@@ -107,12 +108,11 @@ def read_snapshot(remote: Remote, tid: str, sha: str) -> dict[str, bytes]:
         return SnapshotRefused(f"refused the snapshot {ref} ({sha[:12]}): {path}: {why}",
                                taskspec_id=tid)  # fmt: skip
 
-    listing = remote.git("ls-tree", "-r", "-l", "-z", "--full-tree", sha)
+    if int(remote.git("cat-file", "-s", sha).strip()) > MAX_TREE:
+        raise refuse("(commit)", f"a commit of over {MAX_TREE} bytes")
     entries: list[tuple[str, str]] = []
     total = 0
-    for entry in filter(None, listing.split("\0")):
-        meta, _, path = entry.partition("\t")
-        parts = meta.split()
+    for path, parts in _walk(remote, f"{sha}^{{tree}}", "", 0, refuse):
         if len(parts) != 4 or parts[0] not in PLAIN or parts[1] != "blob":
             raise refuse(path, f"not a plain file (mode {parts[0] if parts else '?'})")
         if not (_belongs(tid, path) or _artifact_dir(tid, path)):
@@ -130,6 +130,24 @@ def read_snapshot(remote: Remote, tid: str, sha: str) -> dict[str, bytes]:
         if not _belongs(tid, path) and path not in named:
             raise refuse(path, "an artifact no receipt of the snapshot names")
     return files
+
+
+def _walk(
+    remote: Remote, tree: str, prefix: str, depth: int, refuse: Callable[[str, str], Exception]
+) -> Iterator[tuple[str, list[str]]]:
+    """(path, [mode, type, object, size]) of the entries of `tree` down to the depth a record
+    can be at (`state/<ID>/<name>`), each tree's size checked before it is listed: a deeper tree
+    is an entry of its own (refused by the caller), never listed."""
+    if int(remote.git("cat-file", "-s", tree).strip()) > MAX_TREE:
+        raise refuse(prefix or "(tree)", f"a tree of over {MAX_TREE} bytes")
+    for entry in filter(None, remote.git("ls-tree", "-l", "-z", tree).split("\0")):
+        meta, _, name = entry.partition("\t")
+        parts = meta.split()
+        path = prefix + name
+        if len(parts) == 4 and parts[1] == "tree" and depth < 2:
+            yield from _walk(remote, parts[2], path + "/", depth + 1, refuse)
+        else:
+            yield path, parts
 
 
 def _named_artifacts(tid: str, files: dict[str, bytes]) -> set[str]:
