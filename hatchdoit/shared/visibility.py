@@ -32,7 +32,7 @@ def runner_claims(project: Project) -> list[RunnerClaim]:
         until = _until(record.renewed_at, record.lease_seconds) if record is not None else None
         if record is None or until is None:
             found.append(RunnerClaim(taskspec_id=tid, runner="(malformed claim)",
-                                     renewed_at="", until=""))  # fmt: skip
+                                     renewed_at="unknown", until="unknown"))  # fmt: skip
             continue
         found.append(
             RunnerClaim(
