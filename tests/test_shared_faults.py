@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from test_shared_claims import Clock, look, origin, runner
 from test_shared_runners import status, wait_for_launch
 
 from hatchdoit.shared.claims import Renewer
+from hatchdoit.shared.remote_refs import CLAIMS, Remote, Update
 
 __all__ = ["origin"]  # a fixture
 
@@ -198,3 +200,20 @@ def test_status_fetch_leaves_the_records_of_a_running_build_alone(tmp_path: Path
         assert status(fleet, 1, "--fetch")["A"] == "done"
     finally:
         fleet.teardown()
+
+
+@pytest.mark.integration
+def test_a_claim_with_an_endless_lease_is_shown_malformed(fleet: Fleet) -> None:
+    add_plan(fleet, {"A": []})
+    remote = Remote(fleet.first.root / "_target", "origin")
+    claim = b'{"runner": "x", "taskspec_id": "A", "claimed_at": "2026-01-01T00:00:00+00:00", '
+    claim += b'"renewed_at": "2026-01-01T00:00:00+00:00", "lease_seconds": Infinity}'
+    sha = remote.commit({"claim.json": claim}, "claim A by x", None)
+    assert remote.push([Update(CLAIMS + "A", sha, None)])
+    machine = fleet.first
+    done = subprocess.run(
+        [sys.executable, "-m", "hatchdoit", "--root", str(machine.root), "status", "--fetch"],
+        env=machine.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "A: held by runner (malformed claim) until unknown" in done.stdout, done.stdout
