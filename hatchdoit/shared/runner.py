@@ -293,7 +293,8 @@ class SharedRunner:
             self.project.refresh()
             for tid in list(left):
                 if not self._push(tid):
-                    self.say(f"hatchdoit ci: lost the claim on {tid}: another runner took it")
+                    if tid not in self.result.gave_up:  # else said already (its branch diverged)
+                        self.say(f"hatchdoit ci: lost the claim on {tid}: another runner took it")
                     left.remove(tid)
             if abandoned:
                 self.say("hatchdoit ci: stopped the doit run: a claim of it was lost")
