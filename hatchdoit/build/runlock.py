@@ -94,3 +94,20 @@ def lock_if_building(lock_path: Path) -> bool:
         return False
     hold_build_lock(lock_path, wait=os.environ.get("HATCHDOIT_LOCK_WAIT") == "1")
     return True
+
+
+def build_running(lock_path: Path) -> bool:
+    """Whether a build holds the lock now (probed without keeping it)."""
+    if _held and _held[0][1] == lock_path:
+        return True
+    try:
+        fd = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the probe's own lock
+    return False

@@ -11,11 +11,13 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hatchdoit.core.errors import EXIT_CONFIG
+from hatchdoit.core.errors import EXIT_CONFIG, EXIT_FAILED, HatchdoitError
+from hatchdoit.delivery.landing_fence import FENCE_ENV
 from hatchdoit.observe.notify import CI_ENV
 from hatchdoit.project import Project
 from hatchdoit.provider_runs.pause import CI_MAX_WAIT
-from hatchdoit.shared.runner import INTERRUPTED, SharedRunner, remote_of
+from hatchdoit.shared.runner import INTERRUPTED, SharedResult, SharedRunner, remote_of
+from hatchdoit.shared.snapshot_rules import KEY_ENV, shared_key
 
 if TYPE_CHECKING:
     from hatchdoit.cli.ci_loop import CiOptions
@@ -44,13 +46,19 @@ def run_shared(
         say(f"hatchdoit ci: --shard without a shared remote ({why}): the dependencies of this "
             "shard's TaskSpecs are built here too")  # fmt: skip
         return None
+    if not options.shared and (why := remote.cannot_push()) is not None:
+        say(f"hatchdoit ci: --shard cannot push to {remote.name} ({why}): the dependencies of "
+            "this shard's TaskSpecs are built here too")  # fmt: skip
+        return None
     step = "integrate" if project.config.integrate != "none" else "taskspec"
     env = {
         **os.environ,
         CI_ENV: "1",
         CI_MAX_WAIT: str(project.config.providers.ci_max_wait),
-        LAND_ON: "remote",
+        FENCE_ENV: "1",  # a landing is fenced by this runner's claim (landing_fence.py)
     }
+    if options.shared:  # merge modes land on the remote's branch, not on this runner's clone
+        env[LAND_ON] = "remote"
 
     def build(tids: list[str], abandon: threading.Event) -> int:
         argv = _doit_argv(options, [f"{step}:{tid}" for tid in tids])
@@ -70,12 +78,23 @@ def run_shared(
         finally:
             ended.set()
 
+    if shared_key() is None:
+        say(f"hatchdoit ci: {KEY_ENV} is not set: the records on {remote.name} are trusted like "
+            "push rights to it (docs/ci.md \"Who can forge the shared state\")")  # fmt: skip
     runner = SharedRunner(
         project, selected, build, say, options.runner, options.max_runs, slots=options.jobs
     )
     say(f"hatchdoit ci: runner {runner.claims.runner} shares the build through "
         f"{remote.name}, leases of {project.config.shared.lease_seconds:g}s")  # fmt: skip
-    result = runner.run()
+    try:
+        result = runner.run()
+    except HatchdoitError as exc:  # the remote is gone: the run still ends with its reports
+        if not options.shared and not runner.claims.renewed:  # --shard: its first claim
+            say(f"hatchdoit ci: --shard cannot share through {remote.name} ({exc.one_line()}): "
+                "the dependencies of this shard's TaskSpecs are built here too")  # fmt: skip
+            return None
+        say(f"hatchdoit ci: {exc.one_line()}")
+        result = SharedResult(code=EXIT_FAILED)
     if result.code in INTERRUPTED:
         return result.code
     project.refresh()

@@ -149,7 +149,7 @@ class _Batch:
                 landed_by_intent(self.repo, tip, intent, require_built=self.target.on_remote)
                 if _intends(intent, self.members[tid])
                 else None
-            )
+            ) or self.target.landed_elsewhere(tid, self.members[tid], tip)
             if commit is not None:
                 self.results[tid] = BatchLanded(commit, tip, self.branch, moved=self.moved)
                 found = True

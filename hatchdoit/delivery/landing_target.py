@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -27,6 +28,7 @@ from hatchdoit.config.models import IntegrationConfig
 from hatchdoit.core.errors import ConfigError, StepError
 from hatchdoit.delivery.branch_guard import trust_fetched
 from hatchdoit.delivery.checkout import tell_checkout
+from hatchdoit.delivery.landing_fence import LANDED, fences, fetch_spec, landed_elsewhere
 from hatchdoit.run.context import StepContext
 from hatchdoit.run.gitops import git, try_git
 
@@ -36,6 +38,7 @@ PUSH_TIMEOUT = 300.0
 MOVED_REASONS = ("stale info", "fetch first", "non-fast-forward", "already exists")
 # a server refusing an update that raced another push (git's "cannot lock ref ...: is at X but
 # expected Y"): someone landed first too, not a protected branch
+FENCE_TRIES = 5  # a renewal of the claim racing the landing: read the claim again
 RACED_REASONS = ("cannot lock ref", "failed to lock", "but expected", "incorrect old value")
 
 
@@ -83,8 +86,8 @@ class BranchTarget:
         if self.remote is None:
             return _rev(self.repo, self.ref)
         done = try_git(
-            self.repo, "fetch", "--quiet", "--no-tags", self.remote,
-            f"+{self.ref}:{self.tracking}", timeout=PUSH_TIMEOUT,
+            self.repo, "fetch", "--quiet", "--no-tags", "--prune", self.remote,
+            f"+{self.ref}:{self.tracking}", fetch_spec(self.remote), timeout=PUSH_TIMEOUT,
         )  # fmt: skip
         if done.returncode != 0:
             raise StepError(
@@ -105,10 +108,22 @@ class BranchTarget:
             message = f"hatchdoit: integrate {what}"
             done = try_git(self.repo, "update-ref", "-m", message, self.ref, new, old)
             return done.returncode == 0
-        done = try_git(
-            self.repo, "push", "--atomic", "--porcelain", f"--force-with-lease={self.ref}:{old}",
-            self.remote, f"{new}:{self.ref}", timeout=PUSH_TIMEOUT,
-        )  # fmt: skip
+        tids = what.split(",")
+        fenced = fences(self.ctx.layout, tids)
+        if "" in fenced.values():
+            raise self._claim_lost(what)
+        for _ in range(FENCE_TRIES):
+            done = self._push(new, old, tids, fenced)
+            stale = [ref for ref in fenced if _stale(done.stdout, ref)]
+            if not stale:
+                break
+            for ref in stale:  # our runner's renewal (a child of our claim) raced us: lease on it
+                live = self._renewal_of(ref, fenced[ref])
+                if live is None:
+                    raise self._claim_lost(what)
+                fenced[ref] = live
+        if any(_stale(done.stdout, LANDED + tid) for tid in tids):
+            return False  # another runner landed one of them: the caller finds it landed
         status = _push_status(done.stdout, self.ref)
         if done.returncode == 0 and status is not None and status[0] in " +=*":
             git(self.repo, "update-ref", self.tracking, new)
@@ -129,6 +144,17 @@ class BranchTarget:
                 fix=f"set `integrate: pr` (or integration.land_on: local), or let this runner "
                 f"push to {self.branch}",
             )
+        denied = [line for line in f"{done.stderr}\n{said}".splitlines() if _denied(line)]
+        if denied and not refused:  # no ref was reported: the server turned the push away
+            said = denied[0].strip()
+            raise ProtectedBranch(
+                f"{self.remote} refused the push to {self.branch} ({said}): merge modes cannot "
+                "push there; use `integrate: pr`",
+                taskspec_id=self.ctx.tid,
+                operation="integrate",
+                fix=f"set `integrate: pr` (or integration.land_on: local), or give this runner "
+                f"push rights to {self.branch}",
+            )
         raise StepError(
             f"git push to {self.remote} failed for {self.branch}: {said}",
             taskspec_id=self.ctx.tid,
@@ -136,6 +162,48 @@ class BranchTarget:
             path=self.repo,
             fix=f"check `git -C {self.repo} push {self.remote}` works (credentials, URL)",
         )
+
+    def _push(
+        self, new: str, old: str, tids: list[str], fenced: dict[str, str]
+    ) -> subprocess.CompletedProcess[str]:
+        """One atomic push: the branch, the landed ref of each TaskSpec (leased on what the
+        last fetch saw), and the claims fencing it (leased on our claim, pushed unchanged)."""
+        assert self.remote is not None
+        leases = [f"--force-with-lease={self.ref}:{old}"]
+        refspecs = [f"{new}:{self.ref}"]
+        for tid in tids:
+            seen = try_git(self.repo, "rev-parse", "-q", "--verify",
+                           f"refs/remotes/{self.remote}/hatchdoit/landed/{tid}")  # fmt: skip
+            leases.append(f"--force-with-lease={LANDED}{tid}:{seen.stdout.strip()}")
+            refspecs.append(f"{new}:{LANDED}{tid}")
+        for ref, sha in fenced.items():
+            leases.append(f"--force-with-lease={ref}:{sha}")
+            refspecs.append(f"{sha}:{ref}")
+        return try_git(self.repo, "push", "--atomic", "--porcelain", *leases, self.remote,
+                       *refspecs, timeout=PUSH_TIMEOUT)  # fmt: skip
+
+    def _renewal_of(self, ref: str, ours: str) -> str | None:
+        """The remote's claim `ref` when it renews `ours` (its commit's parent: a takeover has
+        none), else None: the claim was taken over."""
+        assert self.remote is not None
+        listed = try_git(self.repo, "ls-remote", self.remote, ref, timeout=PUSH_TIMEOUT)
+        live = listed.stdout.split("\t", 1)[0].strip()
+        parent = try_git(self.repo, "rev-parse", "-q", "--verify", f"{live}^") if live else None
+        return live if parent is not None and parent.stdout.strip() == ours else None
+
+    def _claim_lost(self, what: str) -> StepError:
+        return StepError(
+            f"the claim on {what} was lost (another runner took it over): not landed here",
+            taskspec_id=self.ctx.tid,
+            operation="integrate",
+            fix="nothing to do: the runner that holds it now lands it",
+        )
+
+    def landed_elsewhere(self, tid: str, approved: str, tip: str) -> str | None:
+        """On the remote: `tid` landed by a runner whose records never arrived (landing_fence)."""
+        if self.remote is None:
+            return None
+        return landed_elsewhere(self.repo, self.remote, tid, approved, tip)
 
     def follow(self, new: str) -> str | None:
         """After a landing on the remote: the local branch fast-forwarded to `new` when it can
@@ -198,6 +266,20 @@ def _push_status(out: str, ref: str) -> tuple[str, str] | None:
         if len(parts) >= 3 and parts[1].endswith(f":{ref}"):
             return parts[0][:1] or " ", parts[2]
     return None
+
+
+DENIED = ("error: 403", " 403", "permission", "denied", "not allowed", "forbidden")
+
+
+def _denied(line: str) -> bool:
+    """A line of git's saying the server refused this user the push (no porcelain line)."""
+    return any(word in line.lower() for word in DENIED)
+
+
+def _stale(out: str, ref: str) -> bool:
+    """`ref` was refused because its lease did not hold (or it exists already)."""
+    status = _push_status(out, ref)
+    return status is not None and status[0] == "!" and any(r in status[1] for r in MOVED_REASONS)
 
 
 def _last_line(done: object) -> str:

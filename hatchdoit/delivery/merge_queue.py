@@ -84,7 +84,7 @@ def integrate(ctx: StepContext, approved: str, mode: Mode) -> Landed | Refused:
                 landed_by_intent(repo, tip, intent, require_built=target.on_remote)
                 if intent.is_file()
                 else None
-            )
+            ) or target.landed_elsewhere(ctx.tid, approved, tip)
             guard_integration_branch(ctx, branch, "before landing")
             if found is not None:
                 landed = Landed(found, _intent_tip(ctx) or tip, branch, moved=moved)

@@ -35,6 +35,8 @@ def try_git(
     if args and args[0] in NETWORK_COMMANDS and "GIT_SSH_COMMAND" not in full:
         # the environment outranks core.sshCommand: the repo's loses to the user's own
         full["GIT_SSH_COMMAND"] = user_ssh_command()
+    if args and args[0] in NETWORK_COMMANDS:
+        full.setdefault("GIT_PROXY_COMMAND", "")  # set (even empty): core.gitProxy is not read
     return run(argv, check=False, env=full, timeout=timeout, operation=f"git {args[0]}")
 
 

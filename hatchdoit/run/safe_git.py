@@ -4,8 +4,10 @@ an agent could plant there to run a program of its choosing when hatchdoit runs 
 `safe_git_argv` and `git_env` are the one place: hooks (`core.hooksPath`), `core.fsmonitor`,
 external diffs and textconv, the clean/smudge filters and merge drivers the repository's own
 config names (the user's global value of such a key is kept: git-lfs's filter), the pager and
-editors, signing programs, and an ssh command of the repo's (network commands take the user's
-own). gitops.try_git uses them; scripts/lib/safe_git.sh does the same for the worktree scripts.
+editors, signing programs, and what a network command would run from the repo's config: its
+ssh command (the user's own is taken), `remote.<name>.uploadpack`/`receivepack`, `core.gitProxy`
+(GIT_PROXY_COMMAND is set empty) and `ext::` URLs (`protocol.ext.allow=never`).
+gitops.try_git uses them; scripts/lib/safe_git.sh does the same for the worktree scripts.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ NEUTRAL_CONFIG = (
     "log.showSignature=false",
     "gpg.program=false",
     "core.askPass=",
+    "protocol.ext.allow=never",  # `ext::<command>` URLs (a planted url or insteadOf) run nothing
 )
 # Per-driver programs named in config (`filter.<name>.clean`, ...): planted names are found by
 # asking git which are set, and each is overridden with no program.
@@ -172,6 +175,8 @@ def safe_git_argv(repo: Path, args: tuple[str, ...]) -> list[str]:
         for item in planted_drivers(repo):
             argv += ["-c", item]
     argv.append(command)
+    if command in NETWORK_COMMANDS:
+        argv += pack_overrides(repo, command)
     if command in DIFF_COMMANDS:
         argv += ["--no-ext-diff", "--no-textconv"]
     return [*argv, *args[1:]]
@@ -186,6 +191,52 @@ def git_env(env: dict[str, str] | None) -> dict[str, str]:
 
 
 NETWORK_COMMANDS = frozenset({"push", "fetch", "pull", "ls-remote"})
+# The programs a network command runs on the far side: over a local path (a TaskSpec's clone
+# fetching from the target) they run HERE. A repo's own `remote.<name>.uploadpack` or
+# `receivepack` (agents can write a clone's config) is overridden on the command line, the only
+# place that outranks them (they are lists, a `-c` only adds to them); the user's global value
+# is kept. A custom server-side path belongs in the global config (or `--upload-pack`).
+PACK_KEYS = r"^remote\..+\.(uploadpack|receivepack)$"
+PACK_FLAGS = {"uploadpack": "--upload-pack", "receivepack": "--receive-pack"}
+PACK_OF = {"push": "receivepack", "fetch": "uploadpack", "pull": "uploadpack",
+           "ls-remote": "uploadpack"}  # fmt: skip
+_PACKS_SEEN: dict[str, tuple[tuple[object, ...], dict[str, str]]] = {}
+
+
+def pack_overrides(repo: Path, command: str) -> list[str]:
+    """`--upload-pack=...`/`--receive-pack=...` for `command` when the repo's own config names
+    one (see PACK_KEYS): the user's global value, else git's own program."""
+    signature = _config_signature(repo)
+    seen = _PACKS_SEEN.get(str(repo))
+    if signature is not None and seen is not None and seen[0] == signature:
+        planted = seen[1]
+    else:
+        planted = _ask_packs(repo)
+        if signature is not None:
+            _PACKS_SEEN[str(repo)] = (signature, planted)
+    kind = PACK_OF[command]
+    return [f"{PACK_FLAGS[kind]}={planted[kind]}"] if kind in planted else []
+
+
+def _ask_packs(repo: Path) -> dict[str, str]:
+    done = run(
+        ["git", "-C", str(repo), "config", "--show-scope", "--null", "--get-regexp", PACK_KEYS],
+        check=False,
+        env=git_env(None),
+        operation="git config",
+    )
+    fields = done.stdout.split("\0")
+    users: dict[str, str] = {}
+    planted: dict[str, str] = {}
+    for scope, entry in zip(fields[0::2], fields[1::2], strict=False):
+        key, _, value = entry.partition("\n")
+        kind = key.rsplit(".", 1)[-1]
+        if scope in ("global", "system"):
+            users.setdefault(kind, value)
+        elif scope in ("local", "worktree") and kind in PACK_FLAGS:
+            planted[kind] = ""
+    default = {"uploadpack": "git-upload-pack", "receivepack": "git-receive-pack"}
+    return {kind: users.get(kind, default[kind]) for kind in planted}
 
 
 @lru_cache(maxsize=1)

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from hatchdoit.core.clock import now_iso
 from hatchdoit.core.errors import HatchdoitError
@@ -41,7 +41,7 @@ class ClaimRecord(BaseModel):
     taskspec_id: str
     claimed_at: str
     renewed_at: str
-    lease_seconds: float
+    lease_seconds: float = Field(gt=0, le=86400, allow_inf_nan=False)  # else malformed
 
 
 def runner_name(name: str | None = None) -> str:
@@ -197,6 +197,7 @@ class Renewer:
         say: Callable[[str], None],
         push: Callable[[str], bool] | None = None,
         lost: Callable[[str], None] | None = None,
+        log: Callable[[str, dict[str, str]], None] | None = None,
     ) -> None:
         """`push(tid)`: renew the claim on `tid` with whatever else goes with it (its records:
         state_sync.push_state); False when the claim was lost. Default: the claim alone.
@@ -205,6 +206,8 @@ class Renewer:
         self.say = say
         self.push = push or (lambda tid: claims.push_with(tid, []))
         self.lost = lost or (lambda tid: None)
+        self.log = log or (lambda msg, context: None)  # a JSON line of the runner's log
+        self.dead = threading.Event()  # the thread ended by an error: nothing renews any more
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="claim-renewer", daemon=True)
 
@@ -217,6 +220,17 @@ class Renewer:
         self._thread.join(timeout=30)
 
     def _loop(self) -> None:
+        try:
+            self._renewals()
+        except BaseException as exc:  # the thread ends: claims stop renewing, so must the run
+            self.dead.set()
+            self.say(f"hatchdoit ci: the claim renewer stopped ({type(exc).__name__}: {exc}): "
+                     "the doit run is stopped")  # fmt: skip
+            self.log("claim renewer died", {"error": repr(exc)})
+            for tid in list(self.claims.held):
+                self.lost(tid)
+
+    def _renewals(self) -> None:
         interval = max(self.claims.lease_seconds / 3, 0.2)
         while not self._stop.wait(interval):
             for tid in list(self.claims.held):
@@ -224,8 +238,9 @@ class Renewer:
                     if not self.push(tid) and tid in self.claims.lost:
                         self.say(f"hatchdoit ci: lost the claim on {tid}: another runner took it")
                         self.lost(tid)
-                except HatchdoitError as exc:
+                except Exception as exc:  # any failure: said, and tried again next tick
                     self.say(f"hatchdoit ci: renewing the claim on {tid} failed: {exc}")
+                    self.log("claim renewal failed", {"taskspec_id": tid, "error": repr(exc)})
                     if self.claims.overdue(tid):
                         self.say(f"hatchdoit ci: gave up {tid}: its claim was not renewed for "
                                  "a whole lease, another runner may have it")  # fmt: skip

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +81,16 @@ class Remote:
         if done.returncode != 0:
             return f"remote {self.name!r} of {self.repo} is not reachable: {_last(done)}"
         return None
+
+    def cannot_push(self) -> str | None:
+        """Why this clone cannot push to the remote (a dry-run push of a probe ref: a read-only
+        token is refused there), or None."""
+        probe = "refs/hatchdoit/probe"
+        if try_git(self.repo, "rev-parse", "--verify", "-q", "HEAD").returncode != 0:
+            return None  # nothing to probe with: the first claim's push tells
+        done = try_git(self.repo, "push", "--dry-run", "--porcelain", self.name,
+                       f"HEAD:{probe}", timeout=NETWORK_TIMEOUT)  # fmt: skip
+        return None if done.returncode == 0 else _last(done)
 
     def unreachable_locally(self) -> bool:
         """No git repo or no such remote here (nothing was ever fetched from it)."""
@@ -146,9 +156,16 @@ class Remote:
 
     # Objects, written without a working tree -------------------------------------------------
 
-    def commit(self, files: dict[str, Path | bytes], message: str, parent: str | None) -> str:
+    def commit(
+        self,
+        files: dict[str, Path | bytes],
+        message: str,
+        parent: str | None,
+        trailer: Callable[[str], str] | None = None,
+    ) -> str:
         """A commit of a tree holding `files` ({path in the tree: a file, or its bytes}),
-        made with a private index: no working tree or branch is touched."""
+        made with a private index: no working tree or branch is touched. `trailer(tree)`:
+        added to the message (a seal over the tree: snapshot_rules.py)."""
         with tempfile.TemporaryDirectory(prefix="hatchdoit-shared-") as tmp:
             paths = []
             for n, (name, content) in enumerate(sorted(files.items())):
@@ -167,6 +184,8 @@ class Remote:
             if info:
                 self.git("update-index", "--add", *info, env=env)
             tree = self.git("write-tree", env=env).strip()
+        if trailer is not None:
+            message += trailer(tree)
         who = {
             "GIT_AUTHOR_NAME": self.identity.name,
             "GIT_AUTHOR_EMAIL": self.identity.email,
@@ -179,15 +198,18 @@ class Remote:
     def tree_of(self, commit: str) -> str:
         return self.git("rev-parse", f"{commit}^{{tree}}").strip()
 
-    def files_of(self, commit: str) -> dict[str, bytes]:
-        """{path: content} of a commit's tree (small record files)."""
-        listing = self.git("ls-tree", "-r", "-z", "--full-tree", commit)
+    def files_of(self, commit: str, limit: int = 1 << 16) -> dict[str, bytes]:
+        """{path: content} of a commit's tree of small files (a claim): plain files of at most
+        `limit` bytes, sizes checked before reading; StepError when another entry is there."""
+        listing = self.git("ls-tree", "-r", "-l", "-z", "--full-tree", commit)
         found = {}
-        for entry in listing.split("\0"):
+        for entry in filter(None, listing.split("\0")):
             meta, _, name = entry.partition("\t")
             parts = meta.split()
-            if len(parts) == 3 and parts[1] == "blob":
-                found[name] = _blob(self.repo, parts[2])
+            if len(parts) != 4 or parts[0] not in ("100644", "100755") or int(parts[3]) > limit:
+                raise StepError(f"{commit[:12]}: {name}: not a small plain file",
+                                operation="git ls-tree", path=self.repo)  # fmt: skip
+            found[name] = _blob(self.repo, parts[2])
         return found
 
 

@@ -13,6 +13,7 @@ at most; what still waits then is recorded as waiting on a runner (records/waiti
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hatchdoit.build.priority import start_order
-from hatchdoit.core.errors import EXIT_CONFIG, EXIT_OK, HatchdoitError
+from hatchdoit.core.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, HatchdoitError
+from hatchdoit.core.logs import log
 from hatchdoit.layout import ROLES
 from hatchdoit.observe.progress import taskspec_progress
 from hatchdoit.project import Project
@@ -37,8 +39,10 @@ from hatchdoit.records.waiting import (
 )
 from hatchdoit.run.context import StepContext
 from hatchdoit.shared.claims import Claims, Renewer, runner_name
+from hatchdoit.shared.holding import fence, push_held, release, renewal
 from hatchdoit.shared.remote_refs import STATE, Remote
-from hatchdoit.shared.state_sync import materialise, push_state
+from hatchdoit.shared.snapshot_rules import SnapshotRefused
+from hatchdoit.shared.state_sync import BranchDiverged, materialise
 from hatchdoit.steps.agent_session import attach, end_session
 
 PERSON = tuple(kind.state for kind in KINDS.values() if kind.kind != "runner")
@@ -46,6 +50,7 @@ SETTLED = ("done", "escalated", "setup failed", *PERSON)
 INTERRUPTED = (130, 143)
 DOIT_USAGE_ERROR = 3
 SYNC_TRIES = 5
+PAUSE = 2.0  # before a failed push of records is tried again
 
 
 def remote_of(project: Project) -> Remote:
@@ -111,6 +116,8 @@ class SharedRunner:
         self._building: list[str] = []
         self._abandon = threading.Event()
         self._status: dict[str, str] = {}
+        self._refused: set[str] = set()
+        self._renewer: Renewer | None = None
 
     # What the remote says --------------------------------------------------------------------
 
@@ -123,13 +130,26 @@ class SharedRunner:
         theirs = []
         for ref, sha in self.remote.refs(STATE).items():
             tid = ref.removeprefix(STATE)
-            if tid in plan and tid not in self.claims.held:
-                materialise(self.remote, self.project.layout, tid, sha)
+            if tid in plan and tid not in self.claims.held and self._materialise(tid, sha):
                 theirs.append(tid)
         self.project.refresh()
         self._status = {tid: status_of(self.project, tid) for tid in plan}
         for tid in theirs:
             self._check_inputs(tid)
+
+    def _materialise(self, tid: str, sha: str) -> bool:
+        """Bring in the snapshot `sha` of `tid`; a snapshot refused (snapshot_rules.py) is said
+        once and `tid` is left to the runners that wrote it (not built here)."""
+        try:
+            materialise(self.remote, self.project.layout, tid, sha)
+        except SnapshotRefused as exc:
+            if sha not in self._refused:
+                self._refused.add(sha)
+                self.say(f"hatchdoit ci: {exc.one_line()}")
+            if tid not in self.result.gave_up:
+                self.result.gave_up.append(tid)
+            return False
+        return True
 
     def _check_inputs(self, tid: str) -> None:
         done = try_load(self.project.layout.done(tid), DoneRecord)
@@ -177,10 +197,9 @@ class SharedRunner:
         idle_since: float | None = None
         said = ""
 
-        def push(tid: str) -> bool:
-            return push_state(self.remote, layout, tid, self.claims)
-
-        with Renewer(self.claims, self.say, push, self._lost):
+        push = renewal(self.remote, layout, self.claims, self._diverged)
+        with Renewer(self.claims, self.say, push, self._lost, self._log) as renewer:
+            self._renewer = renewer
             while True:
                 self._sync_retrying()
                 todo = [t for t in order if not self.settled(t) and t not in self._stuck()]
@@ -196,6 +215,9 @@ class SharedRunner:
                 if taken:
                     idle_since = None
                     if self.build_held(taken) in INTERRUPTED:
+                        return self.result
+                    if self._renewer_dead():  # nothing renews claims: claim no more
+                        self.result.code = EXIT_FAILED
                         return self.result
                     continue
                 if ready:  # someone claimed them first: look again at once
@@ -214,14 +236,31 @@ class SharedRunner:
         return self.result
 
     def _lost(self, tid: str) -> None:
-        """A claim was lost while its doit run goes on: stop the run once none of its
-        TaskSpecs is ours any more (the runner that took them over builds them)."""
-        if self._building and not set(self._building) & set(self.claims.held):
+        """A claim was lost while its doit run goes on (or the renewer died): no landing of it
+        from here on (its fence), and the run is stopped at once, whatever else it builds
+        (build_held runs doit again for the TaskSpecs still held)."""
+        fence(self.project.layout, self.claims, tid)
+        if tid in self._building or self._renewer_dead():
             self._abandon.set()
+
+    def _renewer_dead(self) -> bool:
+        return self._renewer is not None and self._renewer.dead.is_set()
+
+    def _log(self, msg: str, context: dict[str, str]) -> None:
+        log(self.project.logger("orchestrator"), logging.WARNING, msg, **context)
+
+    def _diverged(self, tid: str, exc: BranchDiverged) -> None:
+        """The remote's branch of `tid` has commits ours lacks: stop building it (said once)."""
+        self.say(f"hatchdoit ci: {exc.one_line()}")
+        release(self.claims, tid, self.say, self.project.layout)
+        if tid not in self.result.gave_up:
+            self.result.gave_up.append(tid)
+        self._lost(tid)
 
     def _claimed(self, tid: str, previous: str | None) -> None:
         """Say and audit a claim (a takeover names the runner whose lease ran out)."""
         me = self.claims.runner
+        fence(self.project.layout, self.claims, tid)
         over = f" (taken over from {previous}, whose lease ran out)" if previous else ""
         self.say(f"hatchdoit ci: {me} claimed {tid}{over}")
         audit(self.project.layout.audit, "shared_claimed", tid, runner=me, taken_over=previous)
@@ -254,14 +293,17 @@ class SharedRunner:
             self.project.refresh()
             for tid in list(left):
                 if not self._push(tid):
-                    self.say(f"hatchdoit ci: lost the claim on {tid}: another runner took it")
+                    if tid not in self.result.gave_up:  # else said already (its branch diverged)
+                        self.say(f"hatchdoit ci: lost the claim on {tid}: another runner took it")
                     left.remove(tid)
             if abandoned:
-                self.say("hatchdoit ci: stopped the doit run: its claims were lost")
+                self.say("hatchdoit ci: stopped the doit run: a claim of it was lost")
                 for tid in tids:
                     if tid not in self.claims.held:
                         end_sessions(self.project, tid)
-                return 0
+                if self._renewer_dead() or not left:
+                    return 0
+                continue  # the TaskSpecs still held: a new doit run
             if code in INTERRUPTED or code == DOIT_USAGE_ERROR:
                 self.result.code = code if code in INTERRUPTED else EXIT_CONFIG
                 if code == DOIT_USAGE_ERROR:
@@ -272,7 +314,7 @@ class SharedRunner:
                 progress = taskspec_progress(self.project, tid)
                 if self.settled(tid) or progress == previous.get(tid):
                     left.remove(tid)
-                    self.claims.release(tid)
+                    release(self.claims, tid, self.say, self.project.layout)
                     if not self.settled(tid):
                         self.result.gave_up.append(tid)
                         self.say(f"hatchdoit ci: {tid}: the last doit run changed nothing")
@@ -282,18 +324,13 @@ class SharedRunner:
         else:
             self.result.gave_up += left
         for tid in left:
-            self.claims.release(tid)
+            release(self.claims, tid, self.say, self.project.layout)
         return code
 
     def _push(self, tid: str) -> bool:
-        """Push the records of a TaskSpec held; a lease of its records that did not hold (a
-        person's decision pushed meanwhile) is read again. False: the claim was lost."""
-        for _ in range(3):
-            if push_state(self.remote, self.project.layout, tid, self.claims):
-                return True
-            if tid not in self.claims.held:
-                return False
-        return tid in self.claims.held
+        """Push the records of a TaskSpec held (holding.py). False: it is no longer ours."""
+        return push_held(self.remote, self.project.layout, self.claims, tid, self.say,
+                         lambda: self._wake.wait(PAUSE), self._diverged)  # fmt: skip
 
     def _runner_wait(self, tid: str) -> bool:
         record = read_waiting(self.project.layout, tid, self._digest(tid))

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from hatchdoit.core.atomicio import append_line, write_atomic, write_json_atomic
 from hatchdoit.core.clock import now_iso
+from hatchdoit.core.errors import HatchdoitError
 from hatchdoit.core.jsonlines import read_json_lines
 from hatchdoit.layout import Layout
 from hatchdoit.records.models import Receipt
@@ -31,10 +32,12 @@ from hatchdoit.records.schemas import try_load
 from hatchdoit.records.waiting import WaitingRecord
 from hatchdoit.run.gitops import branch_of, try_git
 from hatchdoit.shared.claims import Claims
-from hatchdoit.shared.remote_refs import BRANCHES, STATE, Remote, Update
+from hatchdoit.shared.remote_refs import BRANCHES, STATE, ZERO, Remote, Update
+from hatchdoit.shared.snapshot_rules import SnapshotRefused, read_snapshot, seal_line
 
 MAX_FILE = 1 << 20  # a record bigger than this is no record: left out
 AUDIT_DIR = "audit"
+DECISION = "decision-"
 VIA = "via"
 
 
@@ -107,21 +110,68 @@ def local_branch(remote: Remote, tid: str) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def state_updates(remote: Remote, layout: Layout, tid: str, runner: str) -> list[Update]:
+class BranchDiverged(HatchdoitError):
+    """The remote's `taskspec/<ID>` has commits this runner's branch lacks: it is not pushed
+    (never rewritten); the caller stops building the TaskSpec."""
+
+
+def _has(remote: Remote, sha: str) -> bool:
+    return try_git(remote.repo, "cat-file", "-e", f"{sha}^{{commit}}").returncode == 0
+
+
+def _ancestor(remote: Remote, old: str, new: str) -> bool:
+    return try_git(remote.repo, "merge-base", "--is-ancestor", old, new).returncode == 0
+
+
+def _adopt(remote: Remote, layout: Layout, tid: str, sha: str) -> None:
+    """Someone else (a person's decision, from another machine) wrote the remote's snapshot of
+    `tid` since this runner last pushed or read it: take in the decisions this runner lacks and
+    the audit events that seal them, so the next push keeps them."""
+    if not _has(remote, sha):
+        remote.fetch(STATE + tid)
+    try:
+        files = read_snapshot(remote, tid, sha)
+    except SnapshotRefused:
+        return  # not records anyone may write: our push replaces them
+    for rel, data in files.items():
+        name = rel.removeprefix(f"state/{tid}/")
+        if name.startswith(DECISION) and "/" not in name:
+            path = layout.state_dir(tid) / name
+            if not path.exists():
+                write_atomic(path, data)
+    _import_audit(layout, tid, files.get(f"{AUDIT_DIR}/{tid}.jsonl", b""))
+
+
+def state_updates(
+    remote: Remote, layout: Layout, tid: str, runner: str
+) -> tuple[list[Update], str | None]:
     """The updates that put `tid`'s records and branch on the remote (none when it has them),
-    leased on what the remote has now."""
+    leased on what the remote has now; and why the branch was left out (it diverged), if so."""
     live = remote.live([STATE + tid, BRANCHES + tid])
     parent = live.get(STATE + tid)
+    if parent is not None and parent != synced_sha(layout, tid):
+        _adopt(remote, layout, tid, parent)
     files = snapshot(layout, tid)
     updates = []
     if files:
-        sha = remote.commit(files, f"state of {tid}\n\n{RUNNER_LINE}{runner}\n", parent)
+        message = f"state of {tid}\n\n{RUNNER_LINE}{runner}\n"
+        sha = remote.commit(files, message, parent, seal_line(tid))
         if parent is None or remote.tree_of(sha) != remote.tree_of(parent):
             updates.append(Update(STATE + tid, sha, parent))
     branch = local_branch(remote, tid)
-    if branch is not None and branch != live.get(BRANCHES + tid):
-        updates.append(Update(BRANCHES + tid, branch, live.get(BRANCHES + tid)))
-    return updates
+    theirs = live.get(BRANCHES + tid)
+    diverged = None
+    if branch is not None and branch != theirs:
+        if theirs is not None and not _has(remote, theirs):
+            remote.fetch(BRANCHES + tid)
+        if theirs is None or _ancestor(remote, theirs, branch):
+            updates.append(Update(BRANCHES + tid, branch, theirs))
+        else:
+            diverged = (
+                f"{BRANCHES}{tid} on {remote.name} has commits this runner's branch lacks "
+                f"({theirs[:12]} is not in {branch[:12]}): not pushed, {tid} stopped here"
+            )
+    return updates, diverged
 
 
 def push_state(
@@ -130,20 +180,23 @@ def push_state(
     """Push `tid`'s records and branch: with `claims`, together with a renewal of our claim
     (False: it was taken over, nothing written); without (a person's decision on a runner that
     does not build it), leased on what the remote has (False: someone wrote first). `by`: who
-    pushes, without a claim (the claim's runner with one)."""
+    pushes, without a claim (the claim's runner with one). BranchDiverged (after the records
+    were pushed) when the remote's branch has commits ours lacks."""
     runner = claims.runner if claims is not None else by or _runner_of(layout, tid)
     if claims is not None:
         with claims.lock:  # what the updates are leased on is read and written in one go
-            updates = state_updates(remote, layout, tid, runner)
+            updates, diverged = state_updates(remote, layout, tid, runner)
             ok = claims.push_with(tid, updates)
     else:
-        updates = state_updates(remote, layout, tid, runner)
+        updates, diverged = state_updates(remote, layout, tid, runner)
         ok = not updates or remote.push(updates)
     if ok:
         pushed = next((u.new for u in updates if u.ref == STATE + tid), None)
         known = pushed or remote.ref(STATE + tid)
         if known:
             _mark(layout, tid, known, "pushed", runner)
+    if ok and diverged:
+        raise BranchDiverged(diverged, taskspec_id=tid, fix="merge the remote's branch by hand")
     return ok
 
 
@@ -152,15 +205,13 @@ def materialise(remote: Remote, layout: Layout, tid: str, sha: str) -> bool:
     docstring). False when they were that snapshot already."""
     if synced_sha(layout, tid) == sha:
         return False
-    files = remote.files_of(sha)
+    files = read_snapshot(remote, tid, sha)  # SnapshotRefused: nothing written
     audit_name = f"{AUDIT_DIR}/{tid}.jsonl"
     events = files.pop(audit_name, b"")
     state = layout.state_dir(tid)
     state.mkdir(parents=True, exist_ok=True)
     for rel, data in files.items():
         path = layout.logs / rel
-        if not _inside(layout.logs, path):
-            continue
         with contextlib.suppress(OSError):
             if path.read_bytes() == data:
                 continue
@@ -185,10 +236,6 @@ def materialise(remote: Remote, layout: Layout, tid: str, sha: str) -> bool:
     return True
 
 
-def _inside(root: Path, path: Path) -> bool:
-    return os.path.normpath(path).startswith(os.path.normpath(root) + os.sep)
-
-
 def _key(event: dict[str, object]) -> str:
     return json.dumps({k: v for k, v in event.items() if k != VIA}, sort_keys=True, default=str)
 
@@ -208,11 +255,24 @@ def _import_audit(layout: Layout, tid: str, data: bytes) -> None:
             append_line(layout.audit, json.dumps(event, ensure_ascii=False, sort_keys=True))
 
 
+def _checked_out(remote: Remote) -> set[str]:
+    """The branches checked out in any worktree of the target repo (`git worktree list`)."""
+    out = remote.git("worktree", "list", "--porcelain")
+    return {line.removeprefix("branch ") for line in out.splitlines() if line.startswith("branch ")}
+
+
 def _follow_branch(remote: Remote, layout: Layout, tid: str) -> None:
-    """The local `taskspec/<ID>` branch at the remote's commit (fetched already), unless a
-    worktree of it is checked out here (its work is this runner's own)."""
+    """Fast-forward the local `taskspec/<ID>` branch to the remote's commit (fetched already),
+    leased on its old value; left alone when a worktree of it is checked out here (this
+    runner's TaskSpec clone, or a person's worktree of the branch) or when it has commits the
+    remote's lacks (a person's local work is never dropped)."""
     theirs = remote.ref(BRANCHES + tid)
     if theirs is None or layout.worktree(tid).exists():
         return
-    if local_branch(remote, tid) != theirs:
-        remote.git("update-ref", f"refs/heads/{branch_of(tid)}", theirs)
+    ref = f"refs/heads/{branch_of(tid)}"
+    mine = local_branch(remote, tid)
+    if mine == theirs or ref in _checked_out(remote):
+        return
+    if mine is not None and not _ancestor(remote, mine, theirs):
+        return
+    try_git(remote.repo, "update-ref", ref, theirs, mine or ZERO)
