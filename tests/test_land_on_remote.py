@@ -187,6 +187,41 @@ def test_a_protected_branch_fails_the_integration_with_one_line(
     assert not one.layout.integration("A").exists()
 
 
+def test_a_push_that_loses_the_servers_ref_lock_is_redone_not_taken_for_a_protected_branch(
+    tmp_path: Path, machines: tuple[Path, list[HatchProject]]
+) -> None:
+    """Another push lands while ours is in the server's hands: the ref transaction fails to
+    commit (`remote: error: cannot lock ref ... but expected ...`; under --atomic our ref's own
+    line says only "atomic transaction failed"). Someone landed first: redo on the new tip."""
+    origin, (one, _) = machines
+    other = tmp_path / "other-lands"
+    work = tmp_path / "someone"
+    subprocess.run(["git", "clone", "-q", str(origin), str(work)], check=True)
+    (work / "theirs.txt").write_text("landed by someone else\n")
+    git(work, "add", "theirs.txt")
+    git(work, "commit", "-q", "-m", "someone else's work", env={**IDENTITY})
+    theirs = git(work, "rev-parse", "HEAD").strip()
+    git(work, "push", "-q", "origin", f"{theirs}:refs/hatchdoit-test/theirs")
+    hook = origin / "hooks" / "pre-receive"  # once: main moves under the push being received
+    hook.write_text(
+        f"#!/bin/sh\n[ -e {other} ] && exit 0\ntouch {other}\n"
+        # (a hook may not move refs while the pushed objects are quarantined: theirs is not)
+        f"env -u GIT_QUARANTINE_PATH git update-ref refs/heads/main {theirs} || exit 3\n"
+    )
+    hook.chmod(0o755)
+    one.configure(integrate="merge")
+    one.add_taskspec("A")
+    done = run(one)
+    out = done.communicate(timeout=300)[0]
+    assert done.returncode == 0, out
+    assert "cannot push there" not in out
+    assert other.exists(), "the hook moved main under the first push"
+    landed = on_origin(origin, "A")
+    assert len(landed) == 1, out
+    assert git(origin, "rev-parse", "main").strip() == landed[0]
+    assert git(origin, "merge-base", "--is-ancestor", theirs, landed[0]) == "", "theirs kept"
+
+
 def test_work_someone_else_landed_on_the_remote_is_tested_before_it_is_recorded(
     tmp_path: Path, machines: tuple[Path, list[HatchProject]]
 ) -> None:

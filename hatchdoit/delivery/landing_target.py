@@ -39,7 +39,12 @@ MOVED_REASONS = ("stale info", "fetch first", "non-fast-forward", "already exist
 # a server refusing an update that raced another push (git's "cannot lock ref ...: is at X but
 # expected Y"): someone landed first too, not a protected branch
 FENCE_TRIES = 5  # a renewal of the claim racing the landing: read the claim again
-RACED_REASONS = ("cannot lock ref", "failed to lock", "but expected", "incorrect old value")
+# (under --atomic the ref's own line says only "atomic transaction failed": the server's ref
+# transaction failed to commit, a lock another push held, never a policy, which is "declined")
+RACED_REASONS = (
+    "cannot lock ref", "failed to lock", "but expected", "incorrect old value",
+    "atomic transaction failed",
+)  # fmt: skip
 
 
 def land_on(settings: IntegrationConfig) -> LandOn:
@@ -133,7 +138,8 @@ class BranchTarget:
         refused = status is not None and status[0] == "!"
         if refused and "[rejected]" in said and any(r in said for r in MOVED_REASONS):
             return False  # someone landed first
-        if refused and "[remote rejected]" in said and any(r in said for r in RACED_REASONS):
+        told = f"{said}\n{done.stderr}"  # the server's reason comes as "remote: error: ..."
+        if refused and "[remote rejected]" in said and any(r in told for r in RACED_REASONS):
             return False  # the server saw someone land first
         if refused and "[remote rejected]" in said:
             raise ProtectedBranch(
