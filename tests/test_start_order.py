@@ -64,7 +64,9 @@ def test_chain_that_sorts_last_starts_first(project: HatchProject) -> None:
     write_plan(project, hold=1)
     build_ok(project, "-n", "2", timeout=180)
     factories = [e["taskspec_id"] for e in launches(project) if e["role"] == "factory"]
-    assert factories[0] == "Z1", factories
+    # two slots: Z1 starts in the first pair (beside A1: which of the two launches first is a
+    # race between doit's two workers), where doit's own order would start A1 and A2
+    assert "Z1" in factories[:2] and factories.index("Z1") < factories.index("A2"), factories
     assert factories.index("Z2") < factories.index("A3"), factories
 
 
