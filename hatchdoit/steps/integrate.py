@@ -32,7 +32,7 @@ from hatchdoit.delivery.pull_request import (
 )
 from hatchdoit.delivery.rework import INTEGRATION_WHO, Rework, Step, run_attempts, send_back
 from hatchdoit.records.decisions import write_decision
-from hatchdoit.records.models import DecisionKind, DecisionRecord, IntegrationRecord, TestRun
+from hatchdoit.records.models import DecisionKind, DecisionRecord
 from hatchdoit.records.waiting import (
     KINDS,
     AwaitingMerge,
@@ -155,7 +155,9 @@ def _refused(ctx: StepContext, refused: Refused, approved: str, attempt: int, tr
     )
     if spent >= ctx.project.config.integration.max_attempts:
         reasons = [f"integration into {refused.branch}: {what}"]
-        record = _record(ctx, approved, "escalated", refused.branch, refused.tests, tries)
+        record = integration_record(
+            ctx, approved, "escalated", refused.branch, refused.tests, tries
+        )
         record.reasons = reasons
         write_json_atomic(ctx.layout.integration(ctx.tid), record.model_dump(mode="json"))
         ctx.layout.integration_intent(ctx.tid).unlink(missing_ok=True)
@@ -185,7 +187,7 @@ def _pull_request(ctx: StepContext, approved: str, approval: Approval) -> Rework
         if rework is not None:
             return rework
         approved = ctx.project.approved_commit(ctx.tid) or approved
-    record = _record(ctx, approved, "integrated", opened.base, [], 1)
+    record = integration_record(ctx, approved, "integrated", opened.base, [], 1)
     record.pr_url, record.pr_number = opened.url, opened.number
     fault_point("integrate.before_receipt", ctx.tid)
     write_json_atomic(ctx.layout.integration(ctx.tid), record.model_dump(mode="json"))
@@ -247,17 +249,6 @@ def _reviewed_on_github(
         return None
     said = f"changes requested on PR #{opened.number}: attempt {approval.attempt + 1} takes them up"
     return Rework(approval.attempt + 1, said)
-
-
-def _record(
-    ctx: StepContext,
-    approved: str,
-    outcome: str,
-    branch: str,
-    tests: list[TestRun],
-    tries: int,
-) -> IntegrationRecord:
-    return integration_record(ctx, approved, outcome, branch, tests, tries)
 
 
 def _escalated(ctx: StepContext, reasons: list[str]) -> IntegrationEscalated:
