@@ -110,6 +110,19 @@ class Remote:
         done = try_git(self.repo, "rev-parse", "--verify", "-q", self.local(ref))
         return done.stdout.strip() or None if done.returncode == 0 else None
 
+    def known(self, refs: Sequence[str]) -> dict[str, str]:
+        """{ref: sha} of remote refs as last fetched or pushed by this runner (one `git
+        for-each-ref`), for the refs that exist: what a write is leased on first; a refused
+        lease reads them again from the remote (`live`)."""
+        local = {self.local(ref): ref for ref in refs}
+        out = self.git("for-each-ref", "--format=%(objectname) %(refname)", *local)
+        found = {}
+        for line in out.splitlines():
+            sha, _, name = line.partition(" ")
+            if name in local:
+                found[local[name]] = sha
+        return found
+
     def live(self, refs: Sequence[str]) -> dict[str, str]:
         """{ref: sha} as the remote has them now (`git ls-remote`), for the refs that exist."""
         out = self.git("ls-remote", self.name, *refs)
@@ -149,6 +162,10 @@ class Remote:
     def commit(self, files: dict[str, Path | bytes], message: str, parent: str | None) -> str:
         """A commit of a tree holding `files` ({path in the tree: a file, or its bytes}),
         made with a private index: no working tree or branch is touched."""
+        return self.commit_tree(self.tree(files), message, parent)
+
+    def tree(self, files: dict[str, Path | bytes]) -> str:
+        """The tree holding `files`, written with a private index."""
         with tempfile.TemporaryDirectory(prefix="hatchdoit-shared-") as tmp:
             paths = []
             for n, (name, content) in enumerate(sorted(files.items())):
@@ -166,7 +183,9 @@ class Remote:
             ]
             if info:
                 self.git("update-index", "--add", *info, env=env)
-            tree = self.git("write-tree", env=env).strip()
+            return self.git("write-tree", env=env).strip()
+
+    def commit_tree(self, tree: str, message: str, parent: str | None) -> str:
         who = {
             "GIT_AUTHOR_NAME": self.identity.name,
             "GIT_AUTHOR_EMAIL": self.identity.email,
@@ -181,27 +200,43 @@ class Remote:
 
     def files_of(self, commit: str) -> dict[str, bytes]:
         """{path: content} of a commit's tree (small record files)."""
+        return self.snapshot_of(commit)[0]
+
+    def snapshot_of(self, commit: str) -> tuple[dict[str, bytes], str]:
+        """({path: content} of a commit's tree, the commit's message): two git processes
+        whatever the number of files (`ls-tree`, then one `cat-file --batch` for all)."""
         listing = self.git("ls-tree", "-r", "-z", "--full-tree", commit)
-        found = {}
+        blobs = {}
         for entry in listing.split("\0"):
             meta, _, name = entry.partition("\t")
             parts = meta.split()
             if len(parts) == 3 and parts[1] == "blob":
-                found[name] = _blob(self.repo, parts[2])
-        return found
+                blobs[name] = parts[2]
+        objects = _objects(self.repo, [commit, *blobs.values()])
+        _, _, message = objects[commit].partition(b"\n\n")
+        found = {name: objects[sha] for name, sha in blobs.items()}
+        return found, message.decode("utf-8", errors="replace")
 
 
-def _blob(repo: Path, sha: str) -> bytes:
-    """A blob's bytes (`git cat-file`; not through text decoding)."""
+def _objects(repo: Path, shas: Sequence[str]) -> dict[str, bytes]:
+    """{sha: raw content} of objects, read by one `git cat-file --batch` (bytes, not text)."""
     done = subprocess.run(
-        safe_git_argv(repo, ("cat-file", "blob", sha)),
+        safe_git_argv(repo, ("cat-file", "--batch")),
+        input="".join(f"{sha}\n" for sha in shas).encode(),
         capture_output=True,
         check=False,
         timeout=NETWORK_TIMEOUT,
     )
-    if done.returncode != 0:
-        raise StepError(f"git cat-file blob {sha} failed in {repo}", operation="git cat-file")
-    return done.stdout
+    out, at, found = done.stdout, 0, {}
+    for sha in shas:
+        end = out.find(b"\n", at)
+        header = out[at:end].split() if end >= 0 else []
+        if done.returncode != 0 or len(header) != 3:
+            raise StepError(f"git cat-file {sha} failed in {repo}", operation="git cat-file")
+        size = int(header[2])
+        found[sha] = out[end + 1 : end + 1 + size]
+        at = end + 1 + size + 1  # the content is followed by a newline
+    return found
 
 
 # A lease that did not hold: checked by our git before sending (stale info, ...), or by the

@@ -245,55 +245,63 @@ class SharedRunner:
         previous: dict[str, dict[str, Any]] = {}
         left = list(tids)
         code = 0
-        for _ in range(self.max_runs):
+        for run in range(self.max_runs):
             self._abandon.clear()
             self._building = list(left)
             code = self.build(left, self._abandon)
             self._building = []
             abandoned = self._abandon.is_set()
+            stopped = code in INTERRUPTED or code == DOIT_USAGE_ERROR
             self.project.refresh()
             for tid in list(left):
-                if not self._push(tid):
+                self._status[tid] = status_of(self.project, tid)
+                progress = taskspec_progress(self.project, tid)
+                stuck = progress == previous.get(tid)
+                previous[tid] = progress
+                # Its records go up with the claim's release when this was its last run.
+                last = stopped or self.settled(tid) or stuck or run == self.max_runs - 1
+                if not self._push(tid, release=last and not abandoned):
                     self.say(f"hatchdoit ci: lost the claim on {tid}: another runner took it")
                     left.remove(tid)
+                    continue
+                if last and not stopped:
+                    left.remove(tid)
+                    if not self.settled(tid):
+                        self.result.gave_up.append(tid)
+                        said = "changed nothing" if stuck else "did not settle it"
+                        self.say(f"hatchdoit ci: {tid}: the last doit run {said}")
             if abandoned:
                 self.say("hatchdoit ci: stopped the doit run: its claims were lost")
                 for tid in tids:
                     if tid not in self.claims.held:
                         end_sessions(self.project, tid)
                 return 0
-            if code in INTERRUPTED or code == DOIT_USAGE_ERROR:
+            if stopped:
                 self.result.code = code if code in INTERRUPTED else EXIT_CONFIG
                 if code == DOIT_USAGE_ERROR:
                     self.result.gave_up += left
                 break
-            for tid in list(left):
-                self._status[tid] = status_of(self.project, tid)
-                progress = taskspec_progress(self.project, tid)
-                if self.settled(tid) or progress == previous.get(tid):
-                    left.remove(tid)
-                    self.claims.release(tid)
-                    if not self.settled(tid):
-                        self.result.gave_up.append(tid)
-                        self.say(f"hatchdoit ci: {tid}: the last doit run changed nothing")
-                previous[tid] = progress
             if not left:
                 break
-        else:
-            self.result.gave_up += left
-        for tid in left:
+        for tid in left:  # released with their records already; a lost push: released here
             self.claims.release(tid)
         return code
 
-    def _push(self, tid: str) -> bool:
-        """Push the records of a TaskSpec held; a lease of its records that did not hold (a
-        person's decision pushed meanwhile) is read again. False: the claim was lost."""
-        for _ in range(3):
-            if push_state(self.remote, self.project.layout, tid, self.claims):
+    def _push(self, tid: str, release: bool = False) -> bool:
+        """Push the records of a TaskSpec held (with `release`, and delete its claim in the
+        same push), leased first on what this runner knows of the remote; a lease of its
+        records that did not hold (a person's decision pushed meanwhile) is read again from
+        the remote. False: the claim was lost."""
+        layout = self.project.layout
+        for attempt in range(3):
+            fresh = attempt > 0
+            if push_state(self.remote, layout, tid, self.claims, release=release, fresh=fresh):
                 return True
             if tid not in self.claims.held:
                 return False
-        return tid in self.claims.held
+        if release:  # its records could not go up: the claim goes all the same
+            self.claims.release(tid)
+        return True
 
     def _runner_wait(self, tid: str) -> bool:
         record = read_waiting(self.project.layout, tid, self._digest(tid))

@@ -107,16 +107,21 @@ def local_branch(remote: Remote, tid: str) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def state_updates(remote: Remote, layout: Layout, tid: str, runner: str) -> list[Update]:
+def state_updates(
+    remote: Remote, layout: Layout, tid: str, runner: str, fresh: bool = True
+) -> list[Update]:
     """The updates that put `tid`'s records and branch on the remote (none when it has them),
-    leased on what the remote has now."""
-    live = remote.live([STATE + tid, BRANCHES + tid])
+    leased on what the remote has now (`fresh`), or on what this runner last fetched or
+    pushed (no round trip; a lease that does not hold is refused and read again)."""
+    refs = [STATE + tid, BRANCHES + tid]
+    live = remote.live(refs) if fresh else remote.known(refs)
     parent = live.get(STATE + tid)
     files = snapshot(layout, tid)
     updates = []
     if files:
-        sha = remote.commit(files, f"state of {tid}\n\n{RUNNER_LINE}{runner}\n", parent)
-        if parent is None or remote.tree_of(sha) != remote.tree_of(parent):
+        tree = remote.tree(files)
+        if parent is None or tree != remote.tree_of(parent):
+            sha = remote.commit_tree(tree, f"state of {tid}\n\n{RUNNER_LINE}{runner}\n", parent)
             updates.append(Update(STATE + tid, sha, parent))
     branch = local_branch(remote, tid)
     if branch is not None and branch != live.get(BRANCHES + tid):
@@ -125,17 +130,24 @@ def state_updates(remote: Remote, layout: Layout, tid: str, runner: str) -> list
 
 
 def push_state(
-    remote: Remote, layout: Layout, tid: str, claims: Claims | None = None, by: str = ""
+    remote: Remote,
+    layout: Layout,
+    tid: str,
+    claims: Claims | None = None,
+    by: str = "",
+    release: bool = False,
+    fresh: bool = True,
 ) -> bool:
     """Push `tid`'s records and branch: with `claims`, together with a renewal of our claim
-    (False: it was taken over, nothing written); without (a person's decision on a runner that
-    does not build it), leased on what the remote has (False: someone wrote first). `by`: who
-    pushes, without a claim (the claim's runner with one)."""
+    (with `release`, its deletion; False: it was taken over, nothing written, or a lease did
+    not hold); without (a person's decision on a runner that does not build it), leased on
+    what the remote has (False: someone wrote first). `by`: who pushes, without a claim (the
+    claim's runner with one). `fresh`: see state_updates."""
     runner = claims.runner if claims is not None else by or _runner_of(layout, tid)
     if claims is not None:
         with claims.lock:  # what the updates are leased on is read and written in one go
-            updates = state_updates(remote, layout, tid, runner)
-            ok = claims.push_with(tid, updates)
+            updates = state_updates(remote, layout, tid, runner, fresh)
+            ok = claims.push_with(tid, updates, release)
     else:
         updates = state_updates(remote, layout, tid, runner)
         ok = not updates or remote.push(updates)
@@ -152,7 +164,7 @@ def materialise(remote: Remote, layout: Layout, tid: str, sha: str) -> bool:
     docstring). False when they were that snapshot already."""
     if synced_sha(layout, tid) == sha:
         return False
-    files = remote.files_of(sha)
+    files, message = remote.snapshot_of(sha)
     audit_name = f"{AUDIT_DIR}/{tid}.jsonl"
     events = files.pop(audit_name, b"")
     state = layout.state_dir(tid)
@@ -172,7 +184,6 @@ def materialise(remote: Remote, layout: Layout, tid: str, sha: str) -> bool:
                 os.unlink(path)
     _import_audit(layout, tid, events)
     _follow_branch(remote, layout, tid)
-    message = remote.git("log", "-1", "--format=%B", sha)
     runner = next(
         (
             line.removeprefix(RUNNER_LINE)
