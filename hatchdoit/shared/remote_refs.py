@@ -139,8 +139,7 @@ class Remote:
             targets.append(f"{up.new}:{up.ref}" if up.new else f":{up.ref}")
         done = try_git(self.repo, *argv, self.name, *targets, timeout=NETWORK_TIMEOUT)
         if done.returncode == 0:
-            for up in updates:  # our copy follows what we wrote
-                self._mirror(up)
+            self._mirror(updates)  # our copy follows what we wrote
             return True
         if _refused(done.stdout) and not _declined(done.stdout):
             return False
@@ -151,11 +150,15 @@ class Remote:
             fix="the runner needs push rights on refs/hatchdoit/* and taskspec/* branches",
         )
 
-    def _mirror(self, up: Update) -> None:
-        if up.new:
-            self.git("update-ref", self.local(up.ref), up.new)
-        else:
-            try_git(self.repo, "update-ref", "-d", self.local(up.ref))
+    def _mirror(self, updates: Sequence[Update]) -> None:
+        """The fetched copies of `updates`' refs set as pushed: one `git update-ref --stdin`."""
+        lines = "".join(
+            f"update {self.local(up.ref)} {up.new}\n"
+            if up.new
+            else f"delete {self.local(up.ref)}\n"
+            for up in updates
+        )
+        _feed(self.repo, ("update-ref", "--stdin"), lines.encode())
 
     # Objects, written without a working tree -------------------------------------------------
 
@@ -175,6 +178,12 @@ class Remote:
                     content = blob
                 paths.append((name, content))
             shas = self.git("hash-object", "-w", "--", *(str(p) for _, p in paths)).split()
+            if paths and not any("/" in name for name, _ in paths):  # flat (a claim): mktree
+                entries = "".join(
+                    f"100644 blob {sha}\t{name}\n"
+                    for (name, _), sha in zip(paths, shas, strict=True)
+                )
+                return _feed(self.repo, ("mktree",), entries.encode()).decode().strip()
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             info = [
                 arg
@@ -218,20 +227,34 @@ class Remote:
         return found, message.decode("utf-8", errors="replace")
 
 
-def _objects(repo: Path, shas: Sequence[str]) -> dict[str, bytes]:
-    """{sha: raw content} of objects, read by one `git cat-file --batch` (bytes, not text)."""
+def _feed(repo: Path, args: tuple[str, ...], data: bytes) -> bytes:
+    """A local git command fed `data` on its standard input: its output (bytes); a failure
+    raises with git's last line."""
     done = subprocess.run(
-        safe_git_argv(repo, ("cat-file", "--batch")),
-        input="".join(f"{sha}\n" for sha in shas).encode(),
+        safe_git_argv(repo, args),
+        input=data,
         capture_output=True,
         check=False,
         timeout=NETWORK_TIMEOUT,
     )
-    out, at, found = done.stdout, 0, {}
+    if done.returncode != 0:
+        why = done.stderr.decode(errors="replace").strip().splitlines()
+        raise StepError(
+            f"git {args[0]} in {repo} failed: {why[-1] if why else done.returncode}",
+            operation=f"git {args[0]}",
+            path=repo,
+        )
+    return done.stdout
+
+
+def _objects(repo: Path, shas: Sequence[str]) -> dict[str, bytes]:
+    """{sha: raw content} of objects, read by one `git cat-file --batch` (bytes, not text)."""
+    out = _feed(repo, ("cat-file", "--batch"), "".join(f"{sha}\n" for sha in shas).encode())
+    at, found = 0, {}
     for sha in shas:
         end = out.find(b"\n", at)
         header = out[at:end].split() if end >= 0 else []
-        if done.returncode != 0 or len(header) != 3:
+        if len(header) != 3:
             raise StepError(f"git cat-file {sha} failed in {repo}", operation="git cat-file")
         size = int(header[2])
         found[sha] = out[end + 1 : end + 1 + size]
