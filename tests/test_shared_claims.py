@@ -150,3 +150,40 @@ def test_an_unreachable_remote_says_so(tmp_path: Path, origin: Path) -> None:
     assert why is not None and "not reachable" in why
     said = Remote(a.repo, "upstream").unreachable()
     assert said == f"{a.repo} has no remote 'upstream' (integration.remote)"
+
+
+def test_a_release_goes_with_the_last_records_in_one_atomic_push(origin: Path) -> None:
+    clock = Clock()
+    a, b = runner(origin, "a", clock), runner(origin, "b", clock)
+    assert a.claim("T1") and a.claim("T2")
+    state = a.remote.commit({"done.json": b"{}"}, "state of T1", None)
+    assert a.push_with("T1", [Update("refs/hatchdoit/state/T1", state, None)], release=True)
+    assert "T1" not in a.held and "T1" not in a.current
+    assert look(b) == {"T2": a.held["T2"]}, "the claim is gone from the remote"
+    assert b.remote.ref("refs/hatchdoit/state/T1") == state, "with the records"
+    assert a.remote.ref(CLAIMS + "T1") is None, "and from the releasing runner's copy"
+    # A lease of the records that does not hold: nothing is written, the claim stays held.
+    other = b.remote.commit({"done.json": b"{}"}, "state of T2", None)
+    assert b.remote.push([Update("refs/hatchdoit/state/T2", other, None)])
+    mine = a.remote.commit({"done.json": b"[]"}, "state of T2", None)
+    held = a.held["T2"]
+    assert not a.push_with("T2", [Update("refs/hatchdoit/state/T2", mine, None)], release=True)
+    assert a.held["T2"] == held and look(b) == {"T2": held}, "the claim is still a's"
+    assert git(origin, "rev-parse", "refs/hatchdoit/state/T2").strip() == other
+
+
+def test_a_snapshot_is_read_back_byte_for_byte_with_its_message(origin: Path) -> None:
+    a = clone(origin, "a")
+    files = {
+        "state/T/done.json": b'{"x": 1}\n',
+        "hooks/T/factory-1.stop": b"\x00\xff binary\nwith newlines\n\n",
+        "audit/T.jsonl": b"",
+        "claim.json": b"top level",
+    }
+    sha = a.commit(files, "state of T\n\nrunner: r1\n", None)
+    found, message = a.snapshot_of(sha)
+    assert found == files
+    assert message == "state of T\n\nrunner: r1\n"
+    flat = a.commit({"claim.json": b"{}"}, "claim", None)  # a flat tree: made by mktree
+    assert a.files_of(flat) == {"claim.json": b"{}"}
+    assert a.tree({"claim.json": b"{}"}) == a.tree_of(flat)

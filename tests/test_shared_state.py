@@ -152,3 +152,26 @@ def test_a_forged_decision_on_the_remote_is_not_sealed_here(machines: tuple) -> 
     rb.fetch()
     assert materialise(rb, b, "T", git(origin, "rev-parse", f"{STATE}T"))
     assert [d.seq for d in read_decisions(b, "T")] == [1], "only what a's writer sealed"
+
+
+def test_records_leased_on_a_stale_copy_are_refused_then_read_again(machines: tuple) -> None:
+    """A push leased on what this runner last fetched is refused when the remote has moved
+    (a person's decision pushed from another clone); read again from the remote, it goes."""
+    from hatchdoit.shared.claims import Claims
+
+    a, b, origin = machines
+    records(a, "T")
+    claims = Claims(remote(a), "ra", 60.0)
+    assert claims.claim("T")
+    assert push_state(remote(a), a, "T", claims, fresh=False)
+    remote(b).fetch()  # as `hatchdoit approve` does on b
+    records(b, "T")
+    write_json_atomic(b.done("T"), {"taskspec_id": "T", "commit": "d" * 40})
+    assert push_state(remote(b), b, "T", by="person"), "b's push of a decision, unclaimed"
+    moved = git(origin, "rev-parse", f"{STATE}T")
+    write_json_atomic(a.done("T"), {"taskspec_id": "T", "commit": "e" * 40})
+    assert not push_state(remote(a), a, "T", claims, fresh=False), "leased on a stale copy"
+    assert "T" in claims.held and git(origin, "rev-parse", f"{STATE}T") == moved
+    assert push_state(remote(a), a, "T", claims, release=True, fresh=True)
+    assert git(origin, "rev-parse", f"{STATE}T^") == moved, "on top of what the remote had"
+    assert "T" not in claims.held and not git(origin, "for-each-ref", "refs/hatchdoit/claims")

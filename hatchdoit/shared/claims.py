@@ -73,9 +73,13 @@ class Claims:
 
     # Reading ---------------------------------------------------------------------------------
 
-    def observe(self) -> dict[str, str]:
-        """Read the fetched claim refs: {TaskSpec: sha}; starts the clock of each new sha."""
-        found = {ref.removeprefix(CLAIMS): sha for ref, sha in self.remote.refs(CLAIMS).items()}
+    def observe(self, fetched: dict[str, str] | None = None) -> dict[str, str]:
+        """Read the fetched claim refs (or take them from `fetched`, {remote ref: sha} read
+        with others): {TaskSpec: sha}; starts the clock of each new sha."""
+        refs = self.remote.refs(CLAIMS) if fetched is None else fetched
+        found = {
+            ref.removeprefix(CLAIMS): sha for ref, sha in refs.items() if ref.startswith(CLAIMS)
+        }
         now = self.clock()
         with self.lock:
             self.current = found

@@ -95,14 +95,17 @@ class Remote:
         specs = [f"+{ref}:{self.local(ref)}" for ref in wanted]
         self.git("fetch", "--quiet", "--prune", "--no-tags", self.name, *specs)
 
-    def refs(self, prefix: str) -> dict[str, str]:
-        """{remote ref name: sha} of the fetched refs under `prefix` (a remote prefix)."""
-        local = self.local(prefix)
-        out = self.git("for-each-ref", "--format=%(objectname) %(refname)", local)
+    def refs(self, *prefixes: str) -> dict[str, str]:
+        """{remote ref name: sha} of the fetched refs under `prefixes` (remote prefixes), read
+        by one `git for-each-ref`."""
+        local = {self.local(prefix): prefix for prefix in prefixes}
+        out = self.git("for-each-ref", "--format=%(objectname) %(refname)", *local)
         found = {}
         for line in out.splitlines():
             sha, _, name = line.partition(" ")
-            found[prefix + name.removeprefix(local)] = sha
+            for mirror, prefix in local.items():
+                if name.startswith(mirror):
+                    found[prefix + name.removeprefix(mirror)] = sha
         return found
 
     def ref(self, ref: str) -> str | None:

@@ -3,12 +3,13 @@ one build, shared through the git remote (docs/ci.md "Several runners, one build
 
 Each round: fetch; materialise the records other runners pushed (state_sync.py); take the
 next ready TaskSpec (its dependencies delivered, nobody holding it) in critical-path order,
-claim it (claims.py), run doit for it, push its records and branch, and release it once it is
-settled (delivered, escalated, waiting on a person). While a claim is held, a thread renews it
-every lease/3 seconds together with the TaskSpec's records, so another runner sees the work so
-far and can resume from it after a takeover. A runner with nothing it can build while other
-runners hold what is left (or what it depends on) polls the remote, for `shared.wait_seconds`
-at most; what still waits then is recorded as waiting on a runner (records/waiting.py).
+claim it (claims.py), run doit for it, push its records and branch after the run, and once it
+is settled (delivered, escalated, waiting on a person) release it in that same atomic push.
+While a claim is held, a thread renews it every lease/3 seconds together with the TaskSpec's
+records, so another runner sees the work so far and can resume from it after a takeover. A
+runner with nothing it can build while other runners hold what is left (or what it depends on)
+polls the remote, for `shared.wait_seconds` at most; what still waits then is recorded as
+waiting on a runner (records/waiting.py).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from hatchdoit.records.waiting import (
 )
 from hatchdoit.run.context import StepContext
 from hatchdoit.shared.claims import Claims, Renewer, runner_name
-from hatchdoit.shared.remote_refs import STATE, Remote
+from hatchdoit.shared.remote_refs import CLAIMS, STATE, Remote
 from hatchdoit.shared.state_sync import materialise, push_state
 from hatchdoit.steps.agent_session import attach, end_session
 
@@ -117,13 +118,15 @@ class SharedRunner:
     def sync(self) -> None:
         """Fetch, read the claims, materialise the records of TaskSpecs this runner does not
         hold, and say once of each whose records were made for other inputs."""
-        self.remote.fetch()
-        self.claims.observe()
+        with self.claims.lock:  # not while the renewer fetches or pushes (the same refs)
+            self.remote.fetch()
+            fetched = self.remote.refs(CLAIMS, STATE)
+        self.claims.observe(fetched)
         plan = self.project.plan.taskspecs
         theirs = []
-        for ref, sha in self.remote.refs(STATE).items():
+        for ref, sha in fetched.items():
             tid = ref.removeprefix(STATE)
-            if tid in plan and tid not in self.claims.held:
+            if ref.startswith(STATE) and tid in plan and tid not in self.claims.held:
                 materialise(self.remote, self.project.layout, tid, sha)
                 theirs.append(tid)
         self.project.refresh()

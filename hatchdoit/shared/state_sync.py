@@ -111,10 +111,12 @@ def state_updates(
     remote: Remote, layout: Layout, tid: str, runner: str, fresh: bool = True
 ) -> list[Update]:
     """The updates that put `tid`'s records and branch on the remote (none when it has them),
-    leased on what the remote has now (`fresh`), or on what this runner last fetched or
-    pushed (no round trip; a lease that does not hold is refused and read again)."""
-    refs = [STATE + tid, BRANCHES + tid]
-    live = remote.live(refs) if fresh else remote.known(refs)
+    leased on what the remote has now (`fresh`: fetched first, so the commit the snapshot
+    goes on top of is here too), or on what this runner last fetched or pushed (no round
+    trip; a lease that does not hold is refused, and read again)."""
+    if fresh:
+        remote.fetch()
+    live = remote.known([STATE + tid, BRANCHES + tid])
     parent = live.get(STATE + tid)
     files = snapshot(layout, tid)
     updates = []
