@@ -224,8 +224,12 @@ def _import_audit(layout: Layout, tid: str, data: bytes) -> None:
 def _follow_branch(remote: Remote, layout: Layout, tid: str) -> None:
     """The local `taskspec/<ID>` branch at the remote's commit (fetched already), unless a
     worktree of it is checked out here (its work is this runner's own)."""
-    theirs = remote.ref(BRANCHES + tid)
-    if theirs is None or layout.worktree(tid).exists():
+    if layout.worktree(tid).exists():
         return
-    if local_branch(remote, tid) != theirs:
-        remote.git("update-ref", f"refs/heads/{branch_of(tid)}", theirs)
+    mine = f"refs/heads/{branch_of(tid)}"
+    found = remote.git("for-each-ref", "--format=%(refname) %(objectname)", mine, remote.local(
+        BRANCHES + tid))  # fmt: skip
+    shas = dict(line.split(" ", 1) for line in found.splitlines())
+    theirs = shas.get(remote.local(BRANCHES + tid))
+    if theirs is not None and shas.get(mine) != theirs:
+        remote.git("update-ref", mine, theirs)
