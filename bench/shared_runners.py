@@ -5,7 +5,8 @@ agent's hold), `integrate: pr` with the stand-in gh. Each machine is a project o
 `_logs`, HOME, tmux server and clone of the target), all sharing one bare remote, as in
 tests/test_shared_runners.py; every runner runs `hatchdoit ci --shared` (one TaskSpec at a time).
 The wall time is from starting the runners to the last one's exit; the speed-up is the one
-machine's wall time over N machines'. Target: >= 2.4x on 3.
+machine's wall time over N machines'. Target: >= 2.4x on 3. The "machines" share this one's
+CPUs: on fewer than 3 cores, 3 of them contend for CPU in each TaskSpec's non-agent steps.
 
     python -m bench --only shared          # the row in docs/benchmarks.md
     python -m bench.shared_runners [--hold SECONDS]   # prints the JSON, then the table rows
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -89,7 +91,8 @@ def run(hold: float = HOLD, count: int = len(TASKSPECS), root: Path | None = Non
                 comparison=f"{speedup:.2f}x",
                 target=f">= {TARGET}x" if result["machines"] == 3 else "-",
                 met=speedup >= TARGET if result["machines"] == 3 else None,
-                note=f"{result['factory_runs']} factory runs ({count}: each built once)",
+                note=f"{result['factory_runs']} factory runs ({count}: each built once); "
+                f"{on} machines on {os.cpu_count()} CPU(s)",
             )
         )
     return Section("shared_runners", rows, {"runs": results})
