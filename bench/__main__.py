@@ -28,6 +28,7 @@ from bench import (
     merge_batch,
     provider_resume,
     scale,
+    shared_runners,
     stop_latency,
     workspace,
 )
@@ -98,6 +99,10 @@ MEASURES: dict[str, tuple[Measure, list[tuple[str, str]]]] = {
     "confinement": (
         confinement.run,
         [("confinement_test_run", "one test run"), ("confinement_agent_launch", "agent launch")],
+    ),
+    "shared": (
+        shared_runners.measure,
+        [(f"shared_{n}", f"`ci --shared` on {n} machines") for n in shared_runners.MACHINES[1:]],
     ),
 }
 

@@ -5,24 +5,29 @@ agent's hold), `integrate: pr` with the stand-in gh. Each machine is a project o
 `_logs`, HOME, tmux server and clone of the target), all sharing one bare remote, as in
 tests/test_shared_runners.py; every runner runs `hatchdoit ci --shared` (one TaskSpec at a time).
 The wall time is from starting the runners to the last one's exit; the speed-up is the one
-machine's wall time over N machines'. Target: >= 2.4x on 3.
+machine's wall time over N machines'. Target: >= 2.4x on 3. The "machines" share this one's
+CPUs: on fewer than 3 cores, 3 of them contend for CPU in each TaskSpec's non-agent steps.
 
-    python -m bench.shared_runners [--hold SECONDS]   # prints the JSON, then the table row
+    python -m bench --only shared          # the row in docs/benchmarks.md
+    python -m bench.shared_runners [--hold SECONDS]   # prints the JSON, then the table rows
 
-Not in `python -m bench`'s list (yet): the lead adds it there.
+`--quick` (the smoke test): 6 TaskSpecs whose factories work the quick hold.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.fixtures import Sandbox
 from bench.results import Row, Section, secs
+from bench.sizes import Sizes
 from tests.projects import CHECKOUT, module_body
 
 sys.path.insert(0, str(CHECKOUT / "tests"))  # shared_machines imports its siblings plainly
@@ -34,11 +39,11 @@ MACHINES = (1, 2, 3)
 TARGET = 2.4
 
 
-def build(tmp: Path, machines: int, hold: float) -> dict[str, Any]:
+def build(tmp: Path, machines: int, hold: float, count: int = len(TASKSPECS)) -> dict[str, Any]:
     """Build the plan on `machines` runners at once: wall time, who built what."""
     fleet: Fleet = make_fleet(tmp, machines, lease=60.0)
     try:
-        for n, tid in enumerate(TASKSPECS):
+        for n, tid in enumerate(TASKSPECS[:count]):
             body = module_body(f"sh{n}", f"sh{n}", str(n)) + f"\n<!-- scripted:hold={hold:g} -->\n"
             fleet.first.add_taskspec(tid, body=body)
         started = time.perf_counter()
@@ -57,28 +62,37 @@ def build(tmp: Path, machines: int, hold: float) -> dict[str, Any]:
         fleet.teardown()
 
 
-def run(hold: float = HOLD) -> Section:
+def measure(sandbox: Sandbox, sizes: Sizes) -> Section:
+    """`python -m bench`'s entry: the full plan, or 6 TaskSpecs of the quick hold."""
+    if sizes.quick:
+        return run(sizes.hold, 6, sandbox.root)
+    return run(HOLD, len(TASKSPECS), sandbox.root)
+
+
+def run(hold: float = HOLD, count: int = len(TASKSPECS), root: Path | None = None) -> Section:
     results = []
-    with tempfile.TemporaryDirectory(prefix="hdbench-shared-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="hdbench-shared-", dir=root) as tmp:
         for machines in MACHINES:
             where = Path(tmp) / f"n{machines}"
             where.mkdir()
-            results.append(build(where, machines, hold))
+            results.append(build(where, machines, hold, count))
     one = results[0]["wall"]
     rows = []
     for result in results[1:]:
         speedup = one / result["wall"]
+        on = result["machines"]
         rows.append(
             Row(
                 key=f"shared_{result['machines']}",
-                measure=f"12 TaskSpecs ({hold:g} s factories) on {result['machines']} machines "
+                measure=f"{count} TaskSpecs ({hold:g} s factories) on {on} machines "
                 "sharing one build (`ci --shared`)",
                 hatchdoit=secs(result["wall"]),
                 baseline=f"{secs(one)} on 1 machine",
                 comparison=f"{speedup:.2f}x",
                 target=f">= {TARGET}x" if result["machines"] == 3 else "-",
                 met=speedup >= TARGET if result["machines"] == 3 else None,
-                note=f"{result['factory_runs']} factory runs (12: each built once)",
+                note=f"{result['factory_runs']} factory runs ({count}: each built once); "
+                f"{on} machines on {os.cpu_count()} CPU(s)",
             )
         )
     return Section("shared_runners", rows, {"runs": results})

@@ -73,9 +73,13 @@ class Claims:
 
     # Reading ---------------------------------------------------------------------------------
 
-    def observe(self) -> dict[str, str]:
-        """Read the fetched claim refs: {TaskSpec: sha}; starts the clock of each new sha."""
-        found = {ref.removeprefix(CLAIMS): sha for ref, sha in self.remote.refs(CLAIMS).items()}
+    def observe(self, fetched: dict[str, str] | None = None) -> dict[str, str]:
+        """Read the fetched claim refs (or take them from `fetched`, {remote ref: sha} read
+        with others): {TaskSpec: sha}; starts the clock of each new sha."""
+        refs = self.remote.refs(CLAIMS) if fetched is None else fetched
+        found = {
+            ref.removeprefix(CLAIMS): sha for ref, sha in refs.items() if ref.startswith(CLAIMS)
+        }
         now = self.clock()
         with self.lock:
             self.current = found
@@ -144,18 +148,27 @@ class Claims:
             self.lost.discard(tid)
             return True
 
-    def push_with(self, tid: str, updates: Sequence[Update]) -> bool:
-        """Push `updates` in one atomic push with a renewal of our claim on `tid`: written only
-        while we still hold it. False: the claim was taken over (nothing was written)."""
+    def push_with(self, tid: str, updates: Sequence[Update], release: bool = False) -> bool:
+        """Push `updates` in one atomic push with a renewal of our claim on `tid` (with
+        `release`, its deletion: the TaskSpec is settled): written only while we still hold
+        it. False: the claim was taken over (nothing was written), or a lease of `updates`
+        did not hold (the claim is still held then)."""
         with self.lock:
             old = self.held.get(tid)
             if old is None:
                 return False
-            record = self.record(old)
-            sha = self._commit(tid, old, record.claimed_at if record else None)
+            sha = None
+            if not release:
+                record = self.record(old)
+                sha = self._commit(tid, old, record.claimed_at if record else None)
             if self.remote.push([Update(CLAIMS + tid, sha, old), *updates]):
-                self.held[tid] = self.current[tid] = sha
-                self.renewed[tid] = self.clock()
+                if sha is None:
+                    del self.held[tid]
+                    self.current.pop(tid, None)
+                    self.renewed.pop(tid, None)
+                else:
+                    self.held[tid] = self.current[tid] = sha
+                    self.renewed[tid] = self.clock()
                 return True
             if self.remote.live([CLAIMS + tid]).get(CLAIMS + tid) != old:
                 self._lose(tid)

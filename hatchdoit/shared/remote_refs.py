@@ -136,8 +136,7 @@ class Remote:
             targets.append(f"{up.new}:{up.ref}" if up.new else f":{up.ref}")
         done = try_git(self.repo, *argv, self.name, *targets, timeout=NETWORK_TIMEOUT)
         if done.returncode == 0:
-            for up in updates:  # our copy follows what we wrote
-                self._mirror(up)
+            self._mirror(updates)  # our copy follows what we wrote
             return True
         if _refused(done.stdout) and not _declined(done.stdout):
             return False
@@ -148,11 +147,15 @@ class Remote:
             fix="the runner needs push rights on refs/hatchdoit/* and taskspec/* branches",
         )
 
-    def _mirror(self, up: Update) -> None:
-        if up.new:
-            self.git("update-ref", self.local(up.ref), up.new)
-        else:
-            try_git(self.repo, "update-ref", "-d", self.local(up.ref))
+    def _mirror(self, updates: Sequence[Update]) -> None:
+        """The fetched copies of `updates`' refs set as pushed: one `git update-ref --stdin`."""
+        lines = "".join(
+            f"update {self.local(up.ref)} {up.new}\n"
+            if up.new
+            else f"delete {self.local(up.ref)}\n"
+            for up in updates
+        )
+        _feed(self.repo, ("update-ref", "--stdin"), lines.encode())
 
     # Objects, written without a working tree -------------------------------------------------
 
@@ -209,21 +212,40 @@ class Remote:
             if len(parts) != 4 or parts[0] not in ("100644", "100755") or int(parts[3]) > limit:
                 raise StepError(f"{commit[:12]}: {name}: not a small plain file",
                                 operation="git ls-tree", path=self.repo)  # fmt: skip
-            found[name] = _blob(self.repo, parts[2])
-        return found
+            found[name] = parts[2]
+        blobs = _blobs(self.repo, list(found.values()))
+        return {name: blobs[sha] for name, sha in found.items()}
 
 
-def _blob(repo: Path, sha: str) -> bytes:
-    """A blob's bytes (`git cat-file`; not through text decoding)."""
+def _feed(repo: Path, args: tuple[str, ...], data: bytes) -> bytes:
+    """A local git command fed `data` on its standard input: its output (bytes); a failure
+    raises with git's last line."""
     done = subprocess.run(
-        safe_git_argv(repo, ("cat-file", "blob", sha)),
-        capture_output=True,
-        check=False,
+        safe_git_argv(repo, args), input=data, capture_output=True, check=False,
         timeout=NETWORK_TIMEOUT,
-    )
+    )  # fmt: skip
     if done.returncode != 0:
-        raise StepError(f"git cat-file blob {sha} failed in {repo}", operation="git cat-file")
+        why = done.stderr.decode(errors="replace").strip().splitlines()
+        raise StepError(f"git {args[0]} in {repo} failed: {why[-1] if why else done.returncode}",
+                        operation=f"git {args[0]}", path=repo)  # fmt: skip
     return done.stdout
+
+
+def _blobs(repo: Path, shas: Sequence[str]) -> dict[str, bytes]:
+    """{sha: bytes} of blobs, read by one `git cat-file --batch` (not through text decoding)."""
+    if not shas:
+        return {}
+    out = _feed(repo, ("cat-file", "--batch"), "".join(f"{sha}\n" for sha in shas).encode())
+    at, found = 0, {}
+    for sha in shas:
+        end = out.find(b"\n", at)
+        header = out[at:end].split() if end >= 0 else []
+        if len(header) != 3 or header[1] != b"blob":
+            raise StepError(f"git cat-file blob {sha} failed in {repo}", operation="git cat-file")
+        size = int(header[2])
+        found[sha] = out[end + 1 : end + 1 + size]
+        at = end + 1 + size + 1  # the content is followed by a newline
+    return found
 
 
 # A lease that did not hold: checked by our git before sending (stale info, ...), or by the

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from hatchdoit.core.errors import HatchdoitError
-from hatchdoit.shared.remote_refs import STATE, Remote, _blob
+from hatchdoit.shared.remote_refs import STATE, Remote, _blobs
 
 MAX_FILE = 1 << 20
 MAX_TOTAL = 32 << 20
@@ -124,7 +124,8 @@ def read_snapshot(remote: Remote, tid: str, sha: str) -> dict[str, bytes]:
         if total > MAX_TOTAL or len(entries) >= MAX_FILES:
             raise refuse(path, f"over {MAX_FILES} files or {MAX_TOTAL} bytes in all")
         entries.append((path, parts[2]))
-    files = {path: _blob(remote.repo, blob) for path, blob in entries}
+    blobs = _blobs(remote.repo, [blob for _, blob in entries])  # one git process for all
+    files = {path: blobs[blob] for path, blob in entries}
     named = _named_artifacts(tid, files)
     for path in files:
         if not _belongs(tid, path) and path not in named:
