@@ -148,3 +148,51 @@ def test_a_step_hands_over_only_when_nothing_of_the_build_waits_for_its_landing(
         assert may_hand_over(ctx)
     finally:
         set_landing_scope(None)
+
+
+def test_a_handed_over_member_the_batch_refuses_is_settled_in_the_same_run(
+    project: HatchProject,
+) -> None:
+    """L and W are both culprits (`integration.max_attempts: 0`): one leads the batch, the other
+    hands its landing over while the batch tests. Both are escalated by the end of this one
+    `doit` (the handed-over one by its lander, as its own step would have; before, its refusal
+    waited for the next run and this one exited 0)."""
+    base = project.root.parent
+    script = (
+        "import pathlib, sys, time\n"
+        f"base = pathlib.Path({str(base)!r})\n"
+        "(base / 'testing').touch()\n"
+        "deadline = time.monotonic() + 120\n"
+        "while not (base / 'release').exists() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "bad = any(pathlib.Path('.').rglob('m_l.py')) or any(pathlib.Path('.').rglob('m_w.py'))\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    project.configure(
+        integrate="merge",
+        integration={"test_command": [sys.executable, "-c", script], "max_attempts": 0},
+    )
+    for tid in "LW":
+        project.add_taskspec(tid)
+    built = run_doit(project, "taskspec:L", "taskspec:W")
+    assert built.returncode == 0, built.stdout + built.stderr
+    out = base / "doit.out"
+    with open(out, "w") as sink:
+        doit = subprocess.Popen(
+            [doit_executable(), "-n", "2"], cwd=project.root, env=project.env,
+            stdout=sink, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    try:
+        assert wait_for((base / "testing").exists, 60, doit), out.read_text()
+        both = wait_for(lambda: all(step_started(project, "integrate", t) for t in "LW"), 30, doit)
+        handed = wait_for(lambda: "no worker held" in out.read_text(), 30, doit)
+    finally:
+        (base / "release").touch()
+    code = doit.wait(timeout=180)
+    said = out.read_text()
+    assert both and handed, said
+    assert code != 0, said
+    for tid in "LW":
+        assert landed(project, tid) == [], tid
+        record = read_json(project.layout.integration(tid))
+        assert record["outcome"] == "escalated", (tid, said)

@@ -117,20 +117,33 @@ def _merge(ctx: StepContext, approved: str, mode: Mode, attempt: int, tries: int
     """Land the approved commit (delivery/merge_queue.py); the rework due when it is refused.
     Handed over to the batch landing now (Queued): nothing more to do here, its lander lands it
     and writes the receipt (steps/merge_batch.py)."""
-    result = integrate_batched(ctx, approved, mode)
+    result = integrate_batched(ctx, approved, mode, _settle_member)
     if isinstance(result, Queued):
         print(f"  {ctx.tid}: {result.said}", file=sys.stderr)
         return None
     if isinstance(result, Landed):
         _landed(ctx, result, approved, tries)
-        finish_handed_over(ctx, mode)  # its own receipt first: nothing below can lose it
+        finish_handed_over(ctx, mode, _settle_member)  # its own receipt first
         return None
-    finish_handed_over(ctx, mode)  # before the rework's agent run
+    finish_handed_over(ctx, mode, _settle_member)  # before the rework's agent run
     return _refused(ctx, result, approved, attempt, tries)
 
 
 def _landed(ctx: StepContext, landed: Landed, approved: str, tries: int) -> None:
     record_landed(ctx, landed, approved, tries)
+
+
+def _settle_member(member: StepContext, refused: Refused, approved: str) -> None:
+    """A member that handed its landing over and that the batch refused, settled by its lander
+    as its own step would: escalated when its integration budget is spent, else sent back (the
+    decision makes the next `doit` run the attempt that answers it)."""
+    approval = standing(member)
+    try:
+        rework = _refused(member, refused, approved, approval.attempt if approval else 1, 1)
+    except StepError as stopped:
+        print(f"  {member.tid}: {stopped}", file=sys.stderr)
+        return
+    print(f"  {member.tid}: refused in the batch: {rework.said} (on the next run)", file=sys.stderr)
 
 
 def _refused(ctx: StepContext, refused: Refused, approved: str, attempt: int, tries: int) -> Rework:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -72,6 +73,10 @@ def outcome_path(ctx: StepContext, tid: str) -> Path:
 RECEIPT_TRIES = 40  # 2 s for a handed-over step to let its TaskSpec's lock go
 
 
+# A handed-over member the batch refused, settled by its lander: (member, refusal, approved)
+Settle = Callable[[StepContext, Refused, str], None]
+
+
 @dataclass
 class Queued:
     """The integrate step handed its landing to the batch landing now (see the module
@@ -80,8 +85,11 @@ class Queued:
     said: str
 
 
-def integrate_batched(ctx: StepContext, approved: str, mode: Mode) -> Landed | Refused | Queued:
-    """Land `approved`, in a batch with the others waiting (see the module docstring)."""
+def integrate_batched(
+    ctx: StepContext, approved: str, mode: Mode, settle: Settle | None = None
+) -> Landed | Refused | Queued:
+    """Land `approved`, in a batch with the others waiting (see the module docstring); `settle`
+    takes a handed-over member the batch refused."""
     settings = ctx.project.config.integration
     if settings.batch_max <= 1:
         return integrate(ctx, approved, mode)
@@ -102,16 +110,16 @@ def integrate_batched(ctx: StepContext, approved: str, mode: Mode) -> Landed | R
             write_json_atomic(queued_path(ctx, ctx.tid), {"approved": approved, "mode": mode})
         queue.enter_context(exclusive(lock, f"integration into {branch}", wait=True))
     with queue:
-        return _lead(ctx, approved, mode, branch)
+        return _lead(ctx, approved, mode, branch, settle)
 
 
-def finish_handed_over(ctx: StepContext, mode: Mode) -> None:
+def finish_handed_over(ctx: StepContext, mode: Mode, settle: Settle | None = None) -> None:
     """After a step that held the queue recorded its own outcome: the landings handed over to
     it meanwhile (land_handed_over)."""
     if ctx.project.config.integration.batch_max <= 1:
         return
     repo = ctx.project.target_repo
-    land_handed_over(ctx, mode, integration_branch(ctx, repo), queue_lock(repo))
+    land_handed_over(ctx, mode, integration_branch(ctx, repo), queue_lock(repo), settle)
 
 
 def queue_lock(repo: Path) -> Path:
@@ -120,7 +128,9 @@ def queue_lock(repo: Path) -> Path:
     return common / "hatchdoit-integrate.lock"
 
 
-def _lead(ctx: StepContext, approved: str, mode: Mode, branch: str) -> Landed | Refused:
+def _lead(
+    ctx: StepContext, approved: str, mode: Mode, branch: str, settle: Settle | None
+) -> Landed | Refused:
     """Holding the queue's lock: an interrupted batch finished, then the outcome a lander left
     for this TaskSpec, else a batch led by it."""
     recover_batch(ctx, branch)
@@ -131,11 +141,16 @@ def _lead(ctx: StepContext, approved: str, mode: Mode, branch: str) -> Landed | 
     if settings.batch_wait > 0:
         time.sleep(settings.batch_wait)  # the one wait the setting asks for: others join
     members = collect(ctx, {ctx.tid: approved}, settings.batch_max)
-    return _land(ctx, members, mode, branch, own=True)[ctx.tid]
+    return _land(ctx, members, mode, branch, own=True, settle=settle)[ctx.tid]
 
 
 def _land(
-    ctx: StepContext, members: dict[str, str], mode: Mode, branch: str, own: bool
+    ctx: StepContext,
+    members: dict[str, str],
+    mode: Mode,
+    branch: str,
+    own: bool,
+    settle: Settle | None = None,
 ) -> dict[str, Landed | Refused]:
     """Land a batch led by `ctx`; each member's outcome left for its step (`own`: but the
     lander's, returned to it), or, for a member whose step handed its landing over, its receipt
@@ -148,14 +163,16 @@ def _land(
         handed = _handed_over(ctx, tid)
         write_json_atomic(outcome_path(ctx, tid), dump(members[tid], result))
         queued_path(ctx, tid).unlink(missing_ok=True)
-        if handed and isinstance(result, Landed):
-            _receipt_for(ctx, tid, members[tid])
+        if handed and (isinstance(result, Landed) or settle is not None):
+            _receipt_for(ctx, tid, members[tid], settle)
         elif handed:
             print(f"  {tid}: refused in the batch: the next run sends it back", file=sys.stderr)
     return results
 
 
-def land_handed_over(ctx: StepContext, mode: Mode, branch: str, lock: Path) -> None:
+def land_handed_over(
+    ctx: StepContext, mode: Mode, branch: str, lock: Path, settle: Settle | None = None
+) -> None:
     """After releasing the queue: the landings handed over meanwhile (their steps returned
     while this process held it) are landed here, batch after batch, until none is left."""
     settings = ctx.project.config.integration
@@ -172,7 +189,8 @@ def land_handed_over(ctx: StepContext, mode: Mode, branch: str, lock: Path) -> N
             if chosen:
                 ordered = dependency_order(ctx, list(chosen))
                 lander = StepContext(ctx.project, ordered[0])
-                _land(lander, {t: chosen[t] for t in ordered}, mode, branch, own=False)
+                members = {t: chosen[t] for t in ordered}
+                _land(lander, members, mode, branch, own=False, settle=settle)
 
 
 def _handed_over(ctx: StepContext, tid: str) -> bool:
@@ -198,9 +216,9 @@ def _handed_over_queue(ctx: StepContext) -> dict[str, str]:
     return found
 
 
-def _receipt_for(ctx: StepContext, tid: str, approved: str) -> None:
-    """A handed-over member's receipt, from the outcome left for it, unless its step is running
-    (it then takes the outcome itself)."""
+def _receipt_for(ctx: StepContext, tid: str, approved: str, settle: Settle | None = None) -> None:
+    """A handed-over member's receipt, from the outcome left for it, or its refusal settled by
+    `settle`, unless its step is running (it then takes the outcome itself)."""
     member = StepContext(ctx.project, tid)
     for _ in range(RECEIPT_TRIES):  # its step may be returning this instant, its lock still held
         try:
@@ -209,6 +227,11 @@ def _receipt_for(ctx: StepContext, tid: str, approved: str) -> None:
                 if isinstance(landed, Landed):
                     record_landed(member, landed, approved, 1)
                     outcome_path(member, tid).unlink(missing_ok=True)
+                elif landed is not None and settle is not None:
+                    # taken first: a kill before it is settled lands it again next run, never
+                    # sends it back twice
+                    outcome_path(member, tid).unlink(missing_ok=True)
+                    settle(member, landed, approved)
                 return
         except BusyError:
             threading.Event().wait(0.05)
