@@ -97,7 +97,6 @@ def wait_for_launch(fleet: Fleet, tid: str, proc: subprocess.Popen[str]) -> None
         time.sleep(0.1)  # polling another process's file: no event to wait on
 
 
-@pytest.mark.slow
 def test_a_runner_killed_mid_factory_is_taken_over_after_its_lease_and_nothing_twice(
     fleet: Fleet,
 ) -> None:
