@@ -18,6 +18,7 @@ from typing import Any
 from projects import CHECKOUT, HatchProject, make_project, write_featspec, write_seed
 
 from hatchdoit.core.jsonlines import read_json_lines
+from hatchdoit.layout import Layout
 
 
 @dataclass
@@ -150,3 +151,27 @@ CROSS_PLAN: dict[str, list[str]] = {
 def add_plan(fleet: Fleet, plan: dict[str, list[str]], **kwargs: Any) -> None:
     for tid, deps in plan.items():
         fleet.first.add_taskspec(tid, depends_on=deps, **kwargs)
+
+
+def two_layouts(tmp: Path, monkeypatch: Any) -> tuple[Layout, Layout, Path]:
+    """Two "machines" as bare layouts (`a/`, `b/`, each a `_target` with `origin`), one bare
+    remote, and git isolated from the user's config with a fixed identity."""
+    for key, value in {
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": str(tmp / "gitconfig"),
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }.items():
+        monkeypatch.setenv(key, value)
+    origin = tmp / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    layouts = []
+    for name in ("a", "b"):
+        work = tmp / name / "_target"
+        work.mkdir(parents=True)
+        subprocess.run(["git", "-C", str(work), "init", "-q", "-b", "main"], check=True)
+        subprocess.run(["git", "-C", str(work), "remote", "add", "origin", str(origin)], check=True)
+        layouts.append(Layout(tmp / name))
+    return layouts[0], layouts[1], origin

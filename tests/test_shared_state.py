@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from shared_machines import two_layouts
 
 from hatchdoit.core.atomicio import write_json_atomic
 from hatchdoit.core.jsonlines import read_json_lines
@@ -32,25 +33,7 @@ def git(repo: Path, *args: str) -> str:
 
 @pytest.fixture
 def machines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Layout, Layout, Path]:
-    for key, value in {
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig"),
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.invalid",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    }.items():
-        monkeypatch.setenv(key, value)
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
-    layouts = []
-    for name in ("a", "b"):
-        root = tmp_path / name
-        (root / "_target").mkdir(parents=True)
-        git(root / "_target", "init", "-q", "-b", "main")
-        git(root / "_target", "remote", "add", "origin", str(origin))
-        layouts.append(Layout(root))
-    return layouts[0], layouts[1], origin
+    return two_layouts(tmp_path, monkeypatch)
 
 
 def remote(layout: Layout) -> Remote:

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from shared_machines import two_layouts
 
 from hatchdoit.build.runlock import build_running
 from hatchdoit.core.atomicio import write_json_atomic
@@ -35,26 +36,8 @@ def git(repo: Path, *args: str, stdin: str | None = None) -> str:
 
 @pytest.fixture
 def machines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Layout, Layout, Path]:
-    for key, value in {
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig"),
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.invalid",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    }.items():
-        monkeypatch.setenv(key, value)
     monkeypatch.delenv(KEY_ENV, raising=False)
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
-    layouts = []
-    for name in ("a", "b"):
-        work = tmp_path / name / "_target"
-        work.mkdir(parents=True)
-        git(work, "init", "-q", "-b", "main")
-        git(work, "remote", "add", "origin", str(origin))
-        layouts.append(Layout(tmp_path / name))
-    return layouts[0], layouts[1], origin
+    return two_layouts(tmp_path, monkeypatch)
 
 
 def remote(layout: Layout) -> Remote:
