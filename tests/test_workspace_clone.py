@@ -205,3 +205,63 @@ def test_a_person_commit_on_the_repo_branch_is_caught_up_not_rewound(
     assert git(wt, "rev-parse", "HEAD", env=env) == person and (wt / "person.py").is_file()
     assert not catch_up(repo, wt, "001-TS-A")
     assert git(repo, "merge-base", "--is-ancestor", mine, person, env=env) == ""
+
+
+def test_a_graft_in_the_clone_does_not_hide_a_rewrite_of_the_branch(
+    repo: Path, root: Path, env: dict[str, str]
+) -> None:
+    """The agent rewrites its branch and grafts the target's tip under its commit (`git replace
+    --graft`), so that in its clone the old tip looks contained: the old tip is still kept."""
+    wt = Path(create(repo, root, "001-TS-A", env).stdout.strip())
+    first = commit_file(wt, "feature.py", "x = 1\n", env)
+    assert take(repo, wt, "001-TS-A") == first
+    git(wt, "reset", "-q", "--hard", "HEAD~1", env=env)
+    other = commit_file(wt, "other.py", "y = 2\n", env)
+    git(wt, "replace", "--graft", other, first, env=env)
+    taken = take_branch(repo, wt, "001-TS-A")
+    assert taken.new == other
+    assert taken.kept == f"refs/hatchdoit/replaced/001-TS-A/{first}"
+    assert git(repo, "rev-parse", taken.kept, env=env) == first
+
+
+def test_remove_and_unsaved_work_count_a_clones_other_branches_and_stash(
+    repo: Path, root: Path, env: dict[str, str]
+) -> None:
+    """A person committed on a branch of their own in the clone and stashed work there: neither
+    exists in the target, so the clone is not removed without --force."""
+    from hatchdoit.delivery.retire import unsaved_work
+
+    wt = Path(create(repo, root, "001-TS-A", env).stdout.strip())
+    git(wt, "checkout", "-q", "-b", "experiment", env=env)
+    commit_file(wt, "experiment.py", "z = 3\n", env)
+    git(wt, "checkout", "-q", "taskspec/001-TS-A", env=env)
+    assert unsaved_work(repo, wt).commits == 1
+    refused = remove(repo, root, "001-TS-A", env)
+    assert refused.returncode == 4 and "lacks" in refused.stderr, refused.stderr
+    git(wt, "branch", "-q", "-D", "experiment", env=env)
+    (wt / "README.md").write_text("stashed change\n")
+    git(wt, "add", "README.md", env=env)
+    git(wt, "stash", "-q", env=env)
+    assert unsaved_work(repo, wt).commits >= 1
+    assert remove(repo, root, "001-TS-A", env).returncode == 4
+    assert wt.is_dir()
+
+
+def test_a_nested_repo_in_the_clone_runs_no_filter_of_its_own(
+    repo: Path, root: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The agent stages a nested repo whose own config names a clean filter: hatchdoit's
+    `git status` in the workspace does not enter it, so the filter never runs."""
+    wt = Path(create(repo, root, "001-TS-A", env).stdout.strip())
+    ran = tmp_path / "ran"
+    sub = wt / "sub"
+    subprocess.run(["git", "init", "-q", str(sub)], env=env, check=True)
+    (sub / "f.txt").write_text("one\n")
+    git(sub, "add", "f.txt", env=env)
+    git(sub, "commit", "-q", "-m", "sub", env=env)
+    git(wt, "add", "sub", env=env)
+    git(sub, "config", "filter.x.clean", f"sh -c 'touch {ran}; cat'", env=env)
+    (sub / ".gitattributes").write_text("* filter=x\n")
+    (sub / "f.txt").write_text("two\n")
+    dirty_paths(wt)
+    assert not ran.exists(), "a filter of the nested repo ran"

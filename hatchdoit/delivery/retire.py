@@ -22,7 +22,7 @@ from hatchdoit.core.errors import HatchdoitError
 from hatchdoit.core.locks import exclusive
 from hatchdoit.layout import Layout
 from hatchdoit.run.context import StepContext
-from hatchdoit.run.gitops import git, has_commit, status_paths, try_git
+from hatchdoit.run.gitops import git, status_paths, try_git
 from hatchdoit.run.workspace_sync import check_clone, discard_workspace, is_linked_worktree
 
 # What a setup or a test run makes in a worktree and nobody commits: never "unsaved work".
@@ -78,8 +78,8 @@ def unsaved_work(
         files.append(path)
     head = git(worktree, "rev-parse", "HEAD").strip()
     branch = try_git(worktree, "symbolic-ref", "-q", "--short", "HEAD").stdout.strip()
-    if not is_linked_worktree(worktree) and not has_commit(repo, head):
-        return Unsaved(sorted(files), _only_in_clone(repo, worktree, head))
+    if not is_linked_worktree(worktree):
+        return Unsaved(sorted(files), _only_in_clone(repo, worktree, delivered))
     if branch and not git(repo, "remote").strip():
         return Unsaved(sorted(files), 0)  # its branch stays, and holds its commits
     exclude = [f"--exclude={branch}"] if branch else []  # applies to the --branches after it
@@ -91,12 +91,16 @@ def unsaved_work(
     return Unsaved(sorted(files), commits)
 
 
-def _only_in_clone(repo: Path, clone: Path, head: str) -> int:
-    """How many commits of the clone's HEAD no ref of the target repo holds (the clone sees the
-    target's objects, so their tips are named to it by id)."""
+def _only_in_clone(repo: Path, clone: Path, delivered: str | None) -> int:
+    """How many commits of the clone (its HEAD, branches, tags and stash: a person may have
+    committed or stashed there) no ref of the target repo holds, nor `delivered` (the clone sees
+    the target's objects, so their tips are named to it by id)."""
     listed = git(repo, "for-each-ref", "--format=%(objectname)", *TARGET_REFS)
-    tips = sorted(set(listed.split()))
-    left = git(clone, "rev-list", "--count", head, "--not", *tips)
+    tips = sorted(set(listed.split()) | ({delivered} if delivered else set()))
+    own = ["HEAD", "--branches", "--tags"]
+    if try_git(clone, "rev-parse", "--verify", "-q", "refs/stash").returncode == 0:
+        own.append("refs/stash")
+    left = git(clone, "rev-list", "--count", *own, "--not", *tips)
     return int(left.strip() or 0)
 
 

@@ -33,6 +33,11 @@ NEUTRAL_CONFIG = (
     "gpg.program=false",
     "core.askPass=",
     "protocol.ext.allow=never",  # `ext::<command>` URLs (a planted url or insteadOf) run nothing
+    # a nested repository an agent made (a submodule entry) is not entered: its own config's
+    # drivers would run, and only the outer repo's are overridden
+    "diff.ignoreSubmodules=all",
+    "submodule.recurse=false",
+    "status.submoduleSummary=false",
 )
 # Per-driver programs named in config (`filter.<name>.clean`, ...): planted names are found by
 # asking git which are set, and each is overridden with no program.

@@ -40,6 +40,7 @@ FILE_PROTOCOL = {
     "GIT_CONFIG_KEY_0": "protocol.file.allow",
     "GIT_CONFIG_VALUE_0": "always",
 }
+NO_REPLACE = {"GIT_NO_REPLACE_OBJECTS": "1"}  # `git replace` and grafts left out of history
 
 
 def is_linked_worktree(workspace: Path) -> bool:
@@ -169,13 +170,22 @@ def take_branch(repo: Path, workspace: Path, tid: str, *, rewind: bool = True) -
     theirs = _tip(workspace, branch)
     if theirs is None or theirs == old:
         return Taken(old, old)
-    if not rewind and old is not None and _contains(workspace, old, theirs):
-        return Taken(old, old)
-    kept = None
-    if old is not None and not _contains(workspace, theirs, old):
-        kept = f"refs/hatchdoit/replaced/{tid}/{old}"
-        git(repo, "update-ref", kept, old)
-    _fetch(repo, workspace, branch, branch)
+    # fetched aside first: whether the new tip holds the old one is asked of the target, whose
+    # history the agent cannot graft or replace (in its clone it could), and the branch then
+    # moves only from the tip read here (a person committing meanwhile fails it, loses nothing)
+    taking = f"refs/hatchdoit/taking/{tid}"
+    _fetch(repo, workspace, branch, taking)
+    new = _tip(repo, taking) or theirs
+    try:
+        if not rewind and old is not None and _contains(repo, old, new):
+            return Taken(old, old)
+        kept = None
+        if old is not None and not _contains(repo, new, old):
+            kept = f"refs/hatchdoit/replaced/{tid}/{old}"
+            git(repo, "update-ref", kept, old)
+        git(repo, "update-ref", branch, new, *([old] if old else []))
+    finally:
+        try_git(repo, "update-ref", "-d", taking)
     return Taken(old, _tip(repo, branch), kept)
 
 
@@ -194,10 +204,11 @@ def catch_up(repo: Path, workspace: Path, tid: str) -> bool:
     return on_branch and try_git(workspace, "merge", "--ff-only", "-q", old).returncode == 0
 
 
-def _contains(workspace: Path, tip: str, commit: str) -> bool:
-    """Whether `commit` is `tip` or its ancestor, asked of the workspace (it sees the target's
-    objects through its alternates, and its own)."""
-    return try_git(workspace, "merge-base", "--is-ancestor", commit, tip).returncode == 0
+def _contains(repo: Path, tip: str, commit: str) -> bool:
+    """Whether `commit` is `tip` or its ancestor, with no replacement or graft of history (an
+    agent can plant one in its clone)."""
+    done = try_git(repo, "merge-base", "--is-ancestor", commit, tip, env=NO_REPLACE)
+    return done.returncode == 0
 
 
 def take_ref(repo: Path, workspace: Path, ref: str, commit: str) -> None:

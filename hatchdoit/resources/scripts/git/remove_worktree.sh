@@ -66,9 +66,15 @@ if [ "$force" = 0 ]; then
   dirty=$(git -C "$wt" status --porcelain -- . ${keep[@]+"${keep[@]}"}) \
     || die 1 "git status failed in $(q "$wt")"
   [ -z "$dirty" ] || die 4 "$(q "$wt") has uncommitted changes; not removing it (use --force)"
-  if [ "$clone" = 1 ] && tip=$(git -C "$wt" rev-parse --verify --quiet "refs/heads/$branch"); then
-    git -C "$repo" merge-base --is-ancestor "$tip" "refs/heads/$branch" 2>/dev/null \
-      || die 4 "$(q "$wt") has commits on $branch that $(q "$repo") lacks; not removing it (use --force)"
+  if [ "$clone" = 1 ]; then  # its HEAD, branches, tags and stash: what exists only there
+    own=(HEAD --branches --tags)
+    if git -C "$wt" rev-parse --verify --quiet refs/stash >/dev/null; then own+=(refs/stash); fi
+    tips=()
+    while IFS= read -r tip; do tips+=("$tip"); done < <(git -C "$repo" for-each-ref \
+      --format='%(objectname)' refs/heads refs/tags refs/remotes refs/hatchdoit | sort -u)
+    left=$(git -C "$wt" rev-list --count "${own[@]}" --not ${tips[@]+"${tips[@]}"}) \
+      || die 1 "git rev-list failed in $(q "$wt")"
+    [ "$left" = 0 ] || die 4 "$(q "$wt") has $left commit(s) $(q "$repo") lacks (its branches, stash or HEAD); not removing it (use --force)"
   fi
   [ ${#keep[@]} = 0 ] || force=1  # what is left is what may go with it: git would refuse it
 fi

@@ -44,7 +44,8 @@ git_command() {
 git() {
   local args=(-c core.fsmonitor=false -c core.hooksPath=/dev/null/no-hooks -c core.pager=cat
               -c core.editor=true -c sequence.editor=true -c diff.external=
-              -c commit.gpgSign=false -c tag.gpgSign=false -c gpg.program=false)
+              -c commit.gpgSign=false -c tag.gpgSign=false -c gpg.program=false
+              -c diff.ignoreSubmodules=all -c submodule.recurse=false -c status.submoduleSummary=false)
   local item
   # Commands that never read file contents through attributes need no driver overrides, and
   # so no `git config` program first (run/safe_git.py's NO_DRIVERS).
