@@ -5,8 +5,8 @@
 # Removes ROOT/ID, the clone of REPO create_worktree.sh made (or an older version's linked
 # worktree of REPO: `git worktree remove`, then stale worktree records pruned); with
 # --delete-branch also deletes REPO's branch taskspec/ID. A missing ROOT/ID is not an error
-# (idempotent). A clone whose taskspec/ID holds commits REPO's taskspec/ID does not is refused
-# without --force, as one with uncommitted changes is.
+# (idempotent). A clone holding commits no ref of REPO holds (on any of its branches or tags, its
+# stash or HEAD) is refused without --force, as one with uncommitted changes is.
 # --keep: exclude pathspecs of what may be left and goes with it (copied files, a setup's .venv).
 # Exit: 0 ok, 1 git failed, 2 bad arguments,
 #       4 refused (not REPO's clone or worktree, outside ROOT, or with work not in REPO and no
