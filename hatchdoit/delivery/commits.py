@@ -50,10 +50,11 @@ def settle_branch(ctx: StepContext, state: WorktreeState | None = None) -> None:
     """Put the worktree back on taskspec/<ID> when the agent left it elsewhere (another branch,
     a detached HEAD) with work that builds on the branch: the branch moves forward to it. Work
     that does not contain the branch's tip is refused: it would drop commits from the branch.
-    `state`: the worktree's, when the caller has it already."""
-    trusted(ctx)
+    `state`: the worktree's, when the caller has it already (and so checked the clone)."""
+    if state is None:
+        trusted(ctx)
+        state = _state(ctx)
     branch = f"refs/heads/{branch_of(ctx.tid)}"
-    state = state or _state(ctx)
     where = state.branch
     if where == branch:
         return

@@ -76,10 +76,10 @@ def unsaved_work(
         if first in PRODUCTS or path in keep or first in keep or Path(path).name in PRODUCTS:
             continue
         files.append(path)
-    head = git(worktree, "rev-parse", "HEAD").strip()
-    branch = try_git(worktree, "symbolic-ref", "-q", "--short", "HEAD").stdout.strip()
     if not is_linked_worktree(worktree):
         return Unsaved(sorted(files), _only_in_clone(repo, worktree, delivered))
+    head = git(worktree, "rev-parse", "HEAD").strip()
+    branch = try_git(worktree, "symbolic-ref", "-q", "--short", "HEAD").stdout.strip()
     if branch and not git(repo, "remote").strip():
         return Unsaved(sorted(files), 0)  # its branch stays, and holds its commits
     exclude = [f"--exclude={branch}"] if branch else []  # applies to the --branches after it

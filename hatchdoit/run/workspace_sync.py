@@ -186,7 +186,7 @@ def take_branch(repo: Path, workspace: Path, tid: str, *, rewind: bool = True) -
         git(repo, "update-ref", branch, new, *([old] if old else []))
     finally:
         try_git(repo, "update-ref", "-d", taking)
-    return Taken(old, _tip(repo, branch), kept)
+    return Taken(old, new, kept)  # the update-ref from `old` held: the branch is at `new`
 
 
 def catch_up(repo: Path, workspace: Path, tid: str) -> bool:
