@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bench.fixtures import Sandbox, doit_argv, run_timed
+from bench.fixtures import HatchProject, Sandbox, Timed, doit_argv, run_timed
 from bench.results import Row, Section, median, secs, summary
 from bench.sizes import Sizes
 from hatchdoit.layout import Layout
@@ -40,10 +40,11 @@ def integrate_seconds(layout: Layout) -> dict[str, float]:
     return took
 
 
-def run(sandbox: Sandbox, sizes: Sizes) -> Section:
-    project = sandbox.project("integrate")
-    project.configure(integrate="merge", limits={"parallel_sessions": 4})
-    tids = [f"I{n:03d}" for n in range(sizes.integrations)]
+def approve_then_time(
+    sandbox: Sandbox, project: HatchProject, tids: list[str], argv: list[str]
+) -> tuple[Timed, Timed]:
+    """TaskSpecs `tids` (tests `true`) built to approved commits by `doit -n 4 taskspec`, then
+    `argv`, the integrating run, timed: (the build, the integrating run)."""
     for tid in tids:
         project.add_taskspec(tid, test_command="true")
     ensure_repo(project.root / "_target", project.seed)
@@ -51,10 +52,18 @@ def run(sandbox: Sandbox, sizes: Sizes) -> Section:
         built = run_timed(doit_argv("-n", "4", "taskspec"), cwd=project.root, env=project.env,
                           timeout=1800)  # fmt: skip
         built.check("doit -n 4 taskspec")
-        timed = run_timed(doit_argv(), cwd=project.root, env=project.env, timeout=1800)
-        timed.check("doit (integrating)")
+        timed = run_timed(argv, cwd=project.root, env=project.env, timeout=1800)
     finally:
         sandbox.kill_server(project.socket)
+    return built, timed
+
+
+def run(sandbox: Sandbox, sizes: Sizes) -> Section:
+    project = sandbox.project("integrate")
+    project.configure(integrate="merge", limits={"parallel_sessions": 4})
+    tids = [f"I{n:03d}" for n in range(sizes.integrations)]
+    built, timed = approve_then_time(sandbox, project, tids, doit_argv())
+    timed.check("doit (integrating)")
     layout = Layout(project.root)
     took = integrate_seconds(layout)
     beyond = []

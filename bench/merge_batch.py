@@ -19,14 +19,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.fixtures import Sandbox, doit_argv, run_timed
-from bench.integration import integrate_seconds
+from bench.fixtures import Sandbox, doit_argv
+from bench.integration import approve_then_time, integrate_seconds
 from bench.results import Row, Section, secs
 from bench.sizes import Sizes
 from hatchdoit.layout import Layout
 from hatchdoit.records.models import IntegrationRecord
 from hatchdoit.records.schemas import try_load
-from hatchdoit.run.gitops import ensure_repo
 
 TEST = 2.0
 TOGETHER = 9
@@ -59,17 +58,7 @@ def land(sandbox: Sandbox, name: str, count: int, batch_max: int, **extra: Any) 
     }
     project.configure(integrate="merge", limits={"parallel_sessions": 4}, integration=integration)
     tids = [f"Q{n:02d}" for n in range(count)]
-    for tid in tids:
-        project.add_taskspec(tid, test_command="true")
-    ensure_repo(project.root / "_target", project.seed)
-    try:
-        built = run_timed(doit_argv("-n", "4", "taskspec"), cwd=project.root, env=project.env,
-                          timeout=1800)  # fmt: skip
-        built.check("doit -n 4 taskspec")
-        timed = run_timed(doit_argv("-n", "3", "--continue"), cwd=project.root, env=project.env,
-                          timeout=1800)  # fmt: skip
-    finally:
-        sandbox.kill_server(project.socket)
+    _, timed = approve_then_time(sandbox, project, tids, doit_argv("-n", "3", "--continue"))
     layout = Layout(project.root)
     outcomes = {}
     for tid in tids:
