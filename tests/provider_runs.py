@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,8 +228,15 @@ def run_claude_tui(
         tmux("send-keys", "-t", "tui", "-l", prompt)
         tmux("send-keys", "-t", "tui", "Enter")
         retry_until(lambda: fired("UserPromptSubmit"), 10, 0.2, "the prompt's submission")
-        retry_until(lambda: fired("Stop", "StopFailure"), timeout, 0.2, "the turn's end")
+        ended = retry_until(lambda: fired("Stop", "StopFailure"), timeout, 0.2, "the turn's end")
+        # the TUI may draw the turn's last message a moment after its hook fired: the screen is
+        # read until it shows (5 s at most; a test that wants it on screen asserts so)
+        said = str(ended[-1].get("last_assistant_message") or "")[:30]
+        deadline = time.monotonic() + 5.0
         pane = tmux("capture-pane", "-p")
+        while said and said not in pane and time.monotonic() < deadline:
+            time.sleep(0.1)
+            pane = tmux("capture-pane", "-p")
     finally:
         tmux("kill-server")
         shutil.rmtree(sockets, ignore_errors=True)
